@@ -1,0 +1,32 @@
+// Bundles the CLI into dist/ with esbuild. Everything (SDKs included) is bundled so the published
+// package has no runtime dependencies: the AWS SDK alone installs ~57 MB unbundled, the bundle is
+// a few MB. Code splitting keeps each cloud's SDK in its own chunk, loaded only by a dynamic
+// import when that cloud is used, so `--help` loads only the small CLI chunk.
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+
+const root = new URL('..', import.meta.url).pathname;
+rmSync(`${root}dist`, { recursive: true, force: true });
+
+await build({
+  absWorkingDir: root,
+  entryPoints: { cli: 'src/cli.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: false,
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  chunkNames: 'chunks/[name]-[hash]',
+  // ssh2's optional native helpers: it falls back to pure JS when they are absent.
+  external: ['cpu-features', '*.node'],
+  // Bundled CommonJS (ssh2, parts of the SDK) calls require() for Node built-ins.
+  banner: {
+    js: "import { createRequire as __sglCreateRequire } from 'node:module'; const require = __sglCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});

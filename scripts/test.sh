@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The project's one test command (`npm test`). Runs every tier: typecheck, unit, the AWS adapter
+# against moto, SSH/HTTP against real test hosts, the real CLI end to end, and the provision/
+# scripts (shellcheck + bats). A missing component fails the run: no tier is skipped quietly.
+# Everything after the checks runs inside a fresh network namespace, so no test can reach anything
+# but loopback and the test hosts it creates there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL=http://127.0.0.1:9
+export METADATA_SERVER_DETECTION=none
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+if [ -z "${SGL_TEST_NETNS:-}" ]; then
+  missing=()
+  python3 -c 'import moto.server' 2>/dev/null || missing+=("moto (python3 -m pip install 'moto[server]==5.2.1')")
+  [ -x /usr/sbin/sshd ] || missing+=("openssh-server (apt-get install -y openssh-server)")
+  command -v shellcheck >/dev/null || missing+=("shellcheck (apt-get install -y shellcheck)")
+  command -v bats >/dev/null || missing+=("bats (apt-get install -y bats)")
+  command -v unshare >/dev/null || missing+=("unshare (util-linux)")
+  command -v ip >/dev/null || missing+=("ip (apt-get install -y iproute2)")
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "npm test: missing test components (no tier is skipped):" >&2
+    printf '  - %s\n' "${missing[@]}" >&2
+    exit 1
+  fi
+  [ -f dist/cli.js ] || npm run --silent build
+  npx tsc --noEmit
+  echo "== shellcheck provision/ and scripts" >&2
+  mapfile -t shell_files < <(git ls-files -co --exclude-standard 'provision/*' 'scripts/*.sh' '.ci/run' 'test/**/*.sh' | grep -E '(\.sh$|^\.ci/run$|^provision/[^.]+$)' || true)
+  if [ ${#shell_files[@]} -gt 0 ]; then shellcheck -x "${shell_files[@]}"; fi
+  # Root gets a plain new network namespace; anyone else gets one inside a user namespace.
+  if [ "$(id -u)" = 0 ]; then
+    exec unshare --net env SGL_TEST_NETNS=1 bash "$0" "$@"
+  else
+    exec unshare --user --map-root-user --net --mount env SGL_TEST_NETNS=1 SGL_TEST_PRIVATE_RUN=1 bash "$0" "$@"
+  fi
+fi
+
+ip link set lo up
+if [ -n "${SGL_TEST_PRIVATE_RUN:-}" ]; then mount -t tmpfs tmpfs /run; fi
+mkdir -p /run/sshd && chmod 0755 /run/sshd
+
+echo "== vitest" >&2
+npx vitest run "$@"
+if [ -d test/provision ] && compgen -G 'test/provision/*.bats' >/dev/null; then
+  echo "== bats test/provision" >&2
+  bats test/provision
+fi

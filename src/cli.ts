@@ -1,0 +1,283 @@
+// Entry point: parse argv → run a command → render the result or error → exit code. The only
+// module that touches process.argv and process.exitCode. Commands, the engine, SDKs and prompts
+// are loaded with dynamic imports so `--help` and `--version` stay fast.
+import { Command, CommanderError, Option } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
+import { ExitCode, isLaunchError, LaunchError } from './core/errors.js';
+import type { Deps, GlobalFlags } from './commands/deps.js';
+
+const PROGRAM = 'sourcegraph-launch';
+
+export interface CliStreams {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  stdin: NodeJS.ReadStream;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function withGlobals(cmd: Command): Command {
+  return cmd
+    .option('--json', 'print one JSON result on stdout (progress goes to stderr)')
+    .option('-y, --yes', 'assume yes: never ask (also implied when not on a TTY or when CI is set)')
+    .option('--profile <name>', 'AWS shared-config profile (default: AWS_PROFILE or "default")');
+}
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, streams: CliStreams = process): Promise<number> {
+  // `--version` alone is the tool's version; `launch --version 6.12.5040` is Sourcegraph's.
+  const bare = argv.filter((a) => a !== '--json');
+  if (bare.length === 1 && (bare[0] === '--version' || bare[0] === '-V')) {
+    streams.stdout.write(argv.includes('--json') ? `${JSON.stringify({ version: pkg.version })}\n` : `${pkg.version}\n`);
+    return ExitCode.ok;
+  }
+
+  let exitCode: number = ExitCode.ok;
+  let json = argv.includes('--json');
+  const controller = new AbortController();
+
+  const execute = async (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>) => {
+    json = Boolean(globals.json);
+    const deps = await createDeps(globals, env, streams, controller);
+    let interrupts = 0;
+    const onSigint = () => {
+      interrupts++;
+      if (interrupts > 1) {
+        streams.stderr.write('\nStopped at once. Re-run the same command to resume; it checks what exists first.\n');
+        process.exit(ExitCode.interrupted);
+      }
+      streams.stderr.write('\nInterrupted: finishing the cloud request in flight, then stopping (Ctrl-C again quits at once).\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    try {
+      await fn(deps);
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    }
+  };
+
+  const program = new Command(PROGRAM)
+    .description(
+      'Launch and look after a self-hosted Sourcegraph instance on your own AWS account: one VM running k3s with\n' +
+        'Sourcegraph installed by Helm, all state on a separate, encrypted data volume.\n' +
+        'Run with no arguments for a wizard; every question also has a flag, so CI can run it non-interactively.',
+    )
+    .usage('[command] [options]')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => streams.stdout.write(s),
+      writeErr: (s) => streams.stderr.write(s),
+    })
+    .addHelpText(
+      'after',
+      `\n  -V, --version          print the version of ${PROGRAM}\n` +
+        examples([
+          `npx ${PROGRAM}                                   # the wizard`,
+          `${PROGRAM} launch --region us-east-1 --size S --allow-cidr 203.0.113.0/24 --yes`,
+          `${PROGRAM} status sourcegraph --region us-east-1`,
+          `${PROGRAM} destroy sourcegraph --region us-east-1`,
+        ]) +
+        `\nExit codes: 0 ok, 1 failed, 2 bad input, 3 credentials or permissions, 4 timed out waiting (resources exist), 130 interrupted.\n` +
+        `State (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n`,
+    );
+
+  withGlobals(program);
+  withGlobals(
+    program
+      .command('launch', { isDefault: true })
+      .description('create a Sourcegraph deployment and wait until it serves the requested version (default command)')
+      .addOption(new Option('--cloud <cloud>', 'cloud provider: aws (gcp and azure are coming)'))
+      .option('--region <region>', 'cloud region (default in CI: AWS_REGION)')
+      .option('--size <size>', 'business-size preset XS|S|M|L|XL (see `presets`; default: XS)')
+      .option('--version <version>', 'Sourcegraph version x.y.z, or latest (default: latest)')
+      .option('--image <ami>', 'image to launch, skipping discovery (ami-…)')
+      .option('--allow-cidr <cidr>', 'who may reach HTTP/HTTPS; repeat or comma-separate (required in CI)', collect)
+      .option('--ssh-cidr <cidr>', 'who may reach SSH; repeat or comma-separate, or "none" (default: same as --allow-cidr)', collect)
+      .option('--i-know-ssh-is-public', 'allow --ssh-cidr 0.0.0.0/0')
+      .option('--ssh-key <path>', 'import this OpenSSH public key (.pub) instead of creating a new key')
+      .option('--key-name <name>', 'use an existing EC2 key pair (never deleted by destroy)')
+      .option('--identity-file <path>', 'private key for SSH when using --key-name')
+      .option('--name <name>', 'deployment name, used in tags and resource names (default: sourcegraph)')
+      .option('--instance-type <type>', 'override the preset instance type')
+      .option('--data-size <GiB>', 'data volume size (at least the preset minimum, 500)')
+      .option('--subnet <subnet-id>', 'subnet to launch into (default: the default VPC)')
+      .option('--kms-key <key>', 'KMS key for volume encryption (default: the AWS managed key)')
+      .option('--elastic-ip <new|none|eipalloc-…>', 'address that survives upgrades (default: new)')
+      .option('--ssh-user <user>', 'SSH login user on the image (default: ec2-user)')
+      .option('--dry-run', 'make no change: show the plan and every mutating request in order')
+      .option('--no-wait', 'return as soon as the instance runs')
+      .option('--timeout <minutes>', 'bound the whole readiness wait (default: 45)')
+      .option('--hold-seconds <seconds>', 'how long /healthz must keep serving the version (default: 90)')
+      .addHelpText(
+        'after',
+        examples([
+          `npx ${PROGRAM}                          # interactive wizard`,
+          `${PROGRAM} launch --cloud aws --region us-east-1 --size M --version 6.12.5040 \\\n      --allow-cidr 198.51.100.0/24 --ssh-cidr 198.51.100.7/32 --yes`,
+          `${PROGRAM} launch --region eu-west-1 --allow-cidr 203.0.113.7/32 --dry-run --json   # requests only`,
+          `${PROGRAM} launch --region us-east-1 --allow-cidr 10.0.0.0/8 --ssh-cidr none --subnet subnet-0abc… --elastic-ip none`,
+        ]) +
+          `\nRe-running the same command resumes an interrupted launch: nothing is created twice.\n` +
+          `The data volume is encrypted, kept on termination, and holds all Sourcegraph state.\n`,
+      )
+      .action(async (_opts, cmd: Command) => {
+        const opts = cmd.optsWithGlobals();
+        await execute(opts, async (deps) => {
+          const { runLaunch } = await import('./commands/launch.js');
+          await runLaunch(deps, opts);
+        });
+      }),
+  );
+
+  withGlobals(
+    program
+      .command('presets')
+      .description('show the size presets (users, repos, machine, disks, estimated monthly cost)')
+      .option('--versions', 'also list the published Sourcegraph versions in the shipped catalog')
+      .addHelpText('after', examples([`${PROGRAM} presets`, `${PROGRAM} presets --versions --json`]))
+      .action(async (_opts, cmd: Command) => {
+        const opts = cmd.optsWithGlobals();
+        await execute(opts, async (deps) => {
+          const { runPresets } = await import('./commands/presets.js');
+          await runPresets(deps, opts);
+        });
+      }),
+  );
+
+  const targetOptions = (cmd: Command) =>
+    withGlobals(
+      cmd
+        .option('--cloud <cloud>', 'cloud provider (default: aws)')
+        .option('--region <region>', 'region (default: from the local record, else AWS_REGION)'),
+    );
+
+  targetOptions(
+    program
+      .command('status [name]')
+      .description('show a deployment as the cloud sees it, and the version its /healthz serves')
+      .option('--no-probe', 'do not send an HTTP request to the instance'),
+  )
+    .addHelpText('after', examples([`${PROGRAM} status`, `${PROGRAM} status prod --region us-east-1 --json`]) + '\nWorks with no local state: the deployment is found by its tags.\n')
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runStatus } = await import('./commands/status.js');
+        await runStatus(deps, name, opts);
+      });
+    });
+
+  targetOptions(
+    program
+      .command('list')
+      .description('list every deployment in a region (found by tags) with state and version')
+      .option('--no-probe', 'do not send HTTP requests to the instances'),
+  )
+    .addHelpText('after', examples([`${PROGRAM} list --region us-east-1`, `${PROGRAM} list --region us-east-1 --json`]))
+    .action(async (_opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runList } = await import('./commands/status.js');
+        await runList(deps, opts);
+      });
+    });
+
+  targetOptions(
+    program
+      .command('destroy [name]')
+      .description('delete the resources tagged with a deployment (the data volume is kept unless --delete-data)')
+      .option('--delete-data', 'also delete the data volume: all Sourcegraph data is lost')
+      .option('--dry-run', 'show what would be deleted and stop'),
+  )
+    .addHelpText(
+      'after',
+      examples([`${PROGRAM} destroy sourcegraph --region us-east-1`, `${PROGRAM} destroy staging --region eu-west-1 --yes --delete-data`]) +
+        '\nAsks you to type the name (or --yes). Never releases an address or deletes a key pair you brought.\n',
+    )
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runDestroy } = await import('./commands/destroy.js');
+        await runDestroy(deps, name, opts);
+      });
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    exitCode = renderError(e, json, streams);
+  }
+  return exitCode;
+}
+
+function renderError(e: unknown, json: boolean, streams: CliStreams): number {
+  if (e instanceof CommanderError) {
+    // Help and version are "errors" under exitOverride; usage errors were already printed.
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return ExitCode.ok;
+    if (json) streams.stdout.write(`${JSON.stringify({ error: { code: e.code.replace(/^commander\./, ''), message: e.message, exitCode: ExitCode.badInput } }, null, 2)}\n`);
+    return ExitCode.badInput;
+  }
+  const err: LaunchError = isLaunchError(e)
+    ? e
+    : new LaunchError('internal', ExitCode.failed, e instanceof Error ? e.message : String(e), {
+        cause: e,
+        remediation: 'This is a bug in sourcegraph-launch: please report it with the command you ran.',
+      });
+  if (json) {
+    streams.stdout.write(
+      `${JSON.stringify({ error: { code: err.code, message: err.message, exitCode: err.exitCode, remediation: err.remediation, details: err.details } }, null, 2)}\n`,
+    );
+  }
+  streams.stderr.write(`\nerror: ${err.message}\n`);
+  if (err.remediation) streams.stderr.write(`  ${err.remediation}\n`);
+  if (!isLaunchError(e) && e instanceof Error && e.stack && process.env.DEBUG) streams.stderr.write(`${e.stack}\n`);
+  return err.exitCode;
+}
+
+async function createDeps(globals: GlobalFlags, env: NodeJS.ProcessEnv, streams: CliStreams, controller: AbortController): Promise<Deps> {
+  const [{ ConsoleIo }, { ConfStateStore, defaultStateHome }, { systemClock }, { httpGet }] = await Promise.all([
+    import('./ui/console-io.js'),
+    import('./state/conf-store.js'),
+    import('./engine/clock.js'),
+    import('./engine/http-probe.js'),
+  ]);
+  const interactive = Boolean(streams.stdin.isTTY && streams.stderr.isTTY) && !env.CI && !globals.yes;
+  return {
+    io: new ConsoleIo({ interactive, json: Boolean(globals.json), stdout: streams.stdout, stderr: streams.stderr }),
+    state: new ConfStateStore(defaultStateHome(env)),
+    cloud: async (provider, region, opts) => {
+      if (provider !== 'aws') throw new LaunchError('cloud-not-available', ExitCode.badInput, `${provider} is not available yet`);
+      const { createAwsCloud } = await import('./cloud/aws/aws-cloud.js');
+      return createAwsCloud(region, { profile: opts?.profile ?? globals.profile });
+    },
+    connectRemote: async (target) => {
+      const { connectSsh2 } = await import('./remote/ssh2-remote.js');
+      return connectSsh2(target);
+    },
+    clock: systemClock,
+    httpGet,
+    signal: controller.signal,
+    env,
+    lookupPublicIp: async () => {
+      if (env.SOURCEGRAPH_LAUNCH_NO_IP_LOOKUP) return undefined;
+      const { lookupPublicIp } = await import('./engine/public-ip.js');
+      return lookupPublicIp();
+    },
+    program: PROGRAM,
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  // `sourcegraph-launch --help | head` closes the pipe early: that is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
+  process.exitCode = await run(argv);
+}

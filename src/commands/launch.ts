@@ -1,0 +1,636 @@
+// `launch` (the default command): Validate → Ask (only what no flag gave) → Discover → Show the
+// plan and ask once → Apply step by step (journal + resume) → Wait until really ready → Recommend.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Cloud, CloudRequest, ImageInfo, InstanceInfo, LaunchRefs, LaunchSpec } from '../cloud/cloud.js';
+import { catalogImageId, catalogRegions, catalogVersions, latestCatalogVersion } from '../core/catalog.js';
+import { CloudError, CredentialsError, InterruptedError, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
+import {
+  clientTokenFor,
+  equivalentCommand,
+  formatTable,
+  planToJson,
+  summaryRows,
+  type ImageChoice,
+  type LaunchPlan,
+  type Sourced,
+  type SshKeyChoice,
+} from '../core/launch-plan.js';
+import { allPresets, estimateAwsMonthlyCost, formatUsd, getPreset, type SizeName } from '../core/presets.js';
+import {
+  AWS_OPT_IN_REGIONS,
+  AWS_REGIONS,
+  validateCidrList,
+  validateCloud,
+  validateDataSize,
+  validateElasticIp,
+  validateImageId,
+  validateInstanceType,
+  validateKeyName,
+  validateKmsKey,
+  validateName,
+  validateRegion,
+  validateSize,
+  validateSshCidrs,
+  validateSshUser,
+  validateSubnetId,
+  validateTimeoutMinutes,
+  validateVersion,
+} from '../core/validate.js';
+import { compareVersions } from '../core/versions.js';
+import { describeResume, newJournal, runSteps, type Step } from '../engine/steps.js';
+import { waitUntilReady, type ReadyReport } from '../engine/wait.js';
+import type { DeploymentRecord, Journal } from '../state/store.js';
+import { loadAwsCatalog } from './catalog.js';
+import type { Deps, GlobalFlags } from './deps.js';
+import { planToLaunchSpec } from './launch-spec.js';
+
+export interface LaunchFlags extends GlobalFlags {
+  cloud?: string;
+  region?: string;
+  size?: string;
+  version?: string;
+  image?: string;
+  allowCidr?: string[];
+  sshCidr?: string[];
+  iKnowSshIsPublic?: boolean;
+  sshKey?: string;
+  keyName?: string;
+  identityFile?: string;
+  name?: string;
+  instanceType?: string;
+  dataSize?: string;
+  subnet?: string;
+  kmsKey?: string;
+  elasticIp?: string;
+  sshUser?: string;
+  dryRun?: boolean;
+  wait?: boolean;
+  timeout?: string;
+  holdSeconds?: string;
+}
+
+const DEFAULT_TIMEOUT_MINUTES = 45;
+const DEFAULT_HOLD_SECONDS = 90;
+
+function sourced<T>(value: T, source: Sourced<T>['source'], detail?: string): Sourced<T> {
+  return detail ? { value, source, detail } : { value, source };
+}
+
+/** Step 1: every flag that was given is checked before anything else happens. */
+export function validateLaunchFlags(flags: LaunchFlags) {
+  const size = flags.size !== undefined ? validateSize(flags.size) : undefined;
+  const sshCidrs =
+    flags.sshCidr && flags.sshCidr.length ? validateSshCidrs(flags.sshCidr, { iKnowSshIsPublic: Boolean(flags.iKnowSshIsPublic) }) : undefined;
+  if (flags.sshKey && flags.keyName) throw new UsageError('--ssh-key and --key-name cannot be used together: pick one way to get the SSH key');
+  const holdSeconds = flags.holdSeconds !== undefined ? Number(flags.holdSeconds) : undefined;
+  if (holdSeconds !== undefined && (!Number.isInteger(holdSeconds) || holdSeconds < 0 || holdSeconds > 3600)) {
+    throw new UsageError(`--hold-seconds: "${flags.holdSeconds}" must be a whole number of seconds between 0 and 3600`);
+  }
+  const sshKey = flags.sshKey !== undefined ? checkPublicKeyFile(flags.sshKey) : undefined;
+  return {
+    cloud: flags.cloud !== undefined ? validateCloud(flags.cloud) : undefined,
+    region: flags.region !== undefined ? validateRegion(flags.region) : undefined,
+    size,
+    version: flags.version !== undefined ? validateVersion(flags.version) : undefined,
+    image: flags.image !== undefined ? validateImageId(flags.image) : undefined,
+    allowCidrs: flags.allowCidr && flags.allowCidr.length ? validateCidrList(flags.allowCidr, '--allow-cidr') : undefined,
+    sshCidrs,
+    sshKey,
+    keyName: flags.keyName !== undefined ? validateKeyName(flags.keyName) : undefined,
+    name: flags.name !== undefined ? validateName(flags.name) : undefined,
+    instanceType: flags.instanceType !== undefined ? validateInstanceType(flags.instanceType) : undefined,
+    dataSize: flags.dataSize !== undefined ? validateDataSize(flags.dataSize, getPreset(size ?? 'XS').aws.data.sizeGiB) : undefined,
+    subnet: flags.subnet !== undefined ? validateSubnetId(flags.subnet) : undefined,
+    kmsKey: flags.kmsKey !== undefined ? validateKmsKey(flags.kmsKey) : undefined,
+    elasticIp: flags.elasticIp !== undefined ? validateElasticIp(flags.elasticIp) : undefined,
+    sshUser: flags.sshUser !== undefined ? validateSshUser(flags.sshUser) : undefined,
+    timeout: flags.timeout !== undefined ? validateTimeoutMinutes(flags.timeout) : undefined,
+    holdSeconds,
+    identityFile: flags.identityFile,
+  };
+}
+
+function checkPublicKeyFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--ssh-key: cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+/.test(text.trim())) {
+    throw new UsageError(`--ssh-key: ${path} is not an OpenSSH public key (expected a line starting with ssh-ed25519 or ssh-rsa). Pass the .pub file`);
+  }
+  return path;
+}
+
+type Validated = ReturnType<typeof validateLaunchFlags>;
+
+/** Step 2: ask only what no flag gave; never ask when not interactive. */
+async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promise<Omit<LaunchPlan, 'image'> & { imageFlag?: string }> {
+  const { io, state, env } = deps;
+  const ask = io.interactive;
+  const saved = (key: string) => state.getPreference(key);
+
+  const cloud: Sourced<'aws'> = v.cloud
+    ? sourced('aws', 'flag')
+    : ask
+      ? sourced(
+          await io.select<'aws'>({
+            message: 'Cloud',
+            choices: [
+              { name: 'AWS', value: 'aws' },
+              { name: 'Google Compute Engine', value: 'aws', disabled: '(coming soon)' },
+              { name: 'Azure', value: 'aws', disabled: '(coming soon)' },
+            ],
+          }),
+          'prompt',
+        )
+      : sourced('aws', 'default', 'the only cloud available yet');
+
+  const catalog = await loadAwsCatalog();
+  const latest = latestCatalogVersion(catalog);
+  let region: Sourced<string>;
+  if (v.region) region = sourced(v.region, 'flag');
+  else if (ask) {
+    const available = new Set(catalogRegions(catalog, { version: latest, size: 'XS' }));
+    const regions: string[] = AWS_REGIONS.filter((r) => available.has(r));
+    const def = saved('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+    const value = await io.select<string>({
+      message: 'Region',
+      choices: regions.map((r) => ({ name: r, value: r, description: AWS_OPT_IN_REGIONS.has(r) ? 'opt-in region: enable it in your account first' : undefined })),
+      default: def && regions.includes(def) ? def : undefined,
+    });
+    region = sourced(value, value === saved('region') ? 'saved' : 'prompt');
+  } else {
+    const fromEnv = env.AWS_REGION ? 'AWS_REGION' : env.AWS_DEFAULT_REGION ? 'AWS_DEFAULT_REGION' : undefined;
+    if (!fromEnv) throw new MissingInputError('--region');
+    region = sourced(validateRegion(env[fromEnv]!, AWS_REGIONS, ` (from ${fromEnv})`), 'environment', fromEnv);
+  }
+
+  let size: Sourced<SizeName>;
+  if (v.size) size = sourced(v.size, 'flag');
+  else if (ask) {
+    const def = saved('size');
+    const value = await io.select<SizeName>({
+      message: 'Size (if you fall between two sizes, choose the larger)',
+      choices: allPresets().map((p) => ({
+        name: `${p.name.padEnd(2)}  up to ${p.users.toLocaleString('en-US')} users, ${p.repos.toLocaleString('en-US')} repos · ${p.aws.instanceType} · ≈ ${formatUsd(estimateAwsMonthlyCost(p).totalUsd)}/month`,
+        value: p.name,
+      })),
+      default: def as SizeName | undefined,
+    });
+    size = sourced(value, value === def ? 'saved' : 'prompt');
+  } else size = sourced<SizeName>('XS', 'default');
+
+  let version: Sourced<string>;
+  if (v.version) version = sourced(v.version, 'flag');
+  else if (ask) {
+    const versions = catalogVersions(catalog).reverse().slice(0, 15);
+    const value = await io.select<string>({
+      message: 'Sourcegraph version',
+      choices: [{ name: `latest (${latest})`, value: 'latest' }, ...versions.map((x) => ({ name: x, value: x }))],
+    });
+    version = sourced(value, 'prompt');
+  } else version = sourced('latest', 'default');
+
+  let allowCidrs: Sourced<string[]>;
+  if (v.allowCidrs) allowCidrs = sourced(v.allowCidrs, 'flag');
+  else if (ask) {
+    const ip = await deps.lookupPublicIp().catch(() => undefined);
+    const def = saved('allowCidr') ?? (ip ? `${ip}/32` : undefined);
+    const answer = await io.input({
+      message: 'Who may reach Sourcegraph over HTTP/HTTPS? CIDRs, comma-separated' + (ip ? ` (your address is ${ip})` : ''),
+      default: def,
+      validate: (text) => {
+        try {
+          return validateCidrList([text], '--allow-cidr').length ? true : 'Enter at least one CIDR';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+    });
+    allowCidrs = sourced(validateCidrList([answer], '--allow-cidr'), answer === saved('allowCidr') ? 'saved' : 'prompt');
+  } else {
+    throw new MissingInputError('--allow-cidr', 'when not running interactively', {
+      remediation: 'Name who may reach Sourcegraph, e.g. --allow-cidr 203.0.113.7/32 (your address) or your office network. There is no default: the instance is never opened to the world by accident.',
+    });
+  }
+
+  let sshCidrs: Sourced<string[]>;
+  if (v.sshCidrs) sshCidrs = sourced(v.sshCidrs, 'flag');
+  else if (ask) {
+    const answer = await io.input({
+      message: 'Who may reach SSH (port 22)? CIDRs, or "none"',
+      default: allowCidrs.value.join(','),
+      validate: (text) => {
+        try {
+          validateSshCidrs([text], { iKnowSshIsPublic: Boolean(flags.iKnowSshIsPublic) });
+          return true;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+    });
+    sshCidrs = sourced(validateSshCidrs([answer], { iKnowSshIsPublic: Boolean(flags.iKnowSshIsPublic) }), 'prompt');
+  } else sshCidrs = sourced(allowCidrs.value, 'default', 'same as --allow-cidr');
+
+  let name: Sourced<string>;
+  if (v.name) name = sourced(v.name, 'flag');
+  else if (ask) {
+    const answer = await io.input({
+      message: 'Deployment name',
+      default: 'sourcegraph',
+      validate: (text) => {
+        try {
+          validateName(text);
+          return true;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+    });
+    name = sourced(validateName(answer), answer === 'sourcegraph' ? 'default' : 'prompt');
+  } else name = sourced('sourcegraph', 'default');
+
+  const generatedKeyPath = join(state.keysDir, `aws-${region.value}-${name.value}`);
+  let sshKey: Sourced<SshKeyChoice>;
+  if (v.sshKey) sshKey = sourced({ mode: 'import', publicKeyPath: v.sshKey }, 'flag');
+  else if (v.keyName) sshKey = sourced({ mode: 'existing', keyName: v.keyName }, 'flag');
+  else if (ask && sshCidrs.value.length) {
+    const mode = await io.select<'generate' | 'import' | 'existing'>({
+      message: 'SSH key',
+      choices: [
+        { name: `Create a new ed25519 key (saved 0600 in ${state.keysDir})`, value: 'generate' },
+        { name: 'Import one of my public keys (~/.ssh/*.pub)', value: 'import' },
+        { name: 'Use a key pair that already exists in AWS', value: 'existing' },
+      ],
+    });
+    if (mode === 'generate') sshKey = sourced({ mode, privateKeyPath: generatedKeyPath }, 'prompt');
+    else if (mode === 'import') {
+      const path = await io.input({ message: 'Path to the public key', validate: (p) => (existsSync(p) ? true : `${p} does not exist`) });
+      sshKey = sourced({ mode, publicKeyPath: checkPublicKeyFile(path) }, 'prompt');
+    } else {
+      const keyName = await io.input({ message: 'Key pair name' });
+      sshKey = sourced({ mode, keyName: validateKeyName(keyName) }, 'prompt');
+    }
+  } else sshKey = sourced({ mode: 'generate', privateKeyPath: generatedKeyPath }, 'default');
+
+  const preset = getPreset(size.value);
+  let dataSizeGiB: Sourced<number> = sourced(preset.aws.data.sizeGiB, 'preset');
+  if (v.dataSize !== undefined) dataSizeGiB = sourced(validateDataSize(v.dataSize, preset.aws.data.sizeGiB), 'flag');
+
+  return {
+    name,
+    cloud,
+    region,
+    size,
+    version,
+    imageFlag: v.image,
+    instanceType: v.instanceType ? sourced(v.instanceType, 'flag') : sourced(preset.aws.instanceType, 'preset'),
+    dataSizeGiB,
+    allowCidrs,
+    sshCidrs,
+    iKnowSshIsPublic: Boolean(flags.iKnowSshIsPublic),
+    sshKey,
+    sshUser: v.sshUser ? sourced(v.sshUser, 'flag') : sourced('ec2-user', 'default'),
+    subnet: v.subnet ? sourced<string | undefined>(v.subnet, 'flag') : sourced<string | undefined>(undefined, 'default'),
+    kmsKey: v.kmsKey ? sourced<string | undefined>(v.kmsKey, 'flag') : sourced<string | undefined>(undefined, 'default'),
+    elasticIp: v.elasticIp ? sourced(v.elasticIp, 'flag') : sourced({ mode: 'new' as const }, 'default', 'the URL survives upgrades'),
+    wait: flags.wait !== false,
+    timeoutMinutes: v.timeout !== undefined ? sourced(v.timeout, 'flag') : sourced(DEFAULT_TIMEOUT_MINUTES, 'default'),
+    holdSeconds: v.holdSeconds !== undefined ? sourced(v.holdSeconds, 'flag') : sourced(DEFAULT_HOLD_SECONDS, 'default'),
+  };
+}
+
+/** Step 3: which image. --image wins; then DescribeImages (publishers + our builds); then the catalog. */
+async function resolveImage(
+  cloud: Cloud | undefined,
+  plan: Awaited<ReturnType<typeof resolvePlan>>,
+): Promise<{ image: Sourced<ImageChoice>; version: Sourced<string> }> {
+  const catalog = await loadAwsCatalog();
+  const region = plan.region.value;
+  const size = plan.size.value;
+  const wanted = plan.version.value;
+
+  if (plan.imageFlag) {
+    const info = cloud ? await cloud.describeImage(plan.imageFlag) : undefined;
+    if (cloud && !info) throw new UsageError(`--image ${plan.imageFlag} does not exist in ${region} (or is not shared with this account)`);
+    let version = plan.version;
+    if (wanted === 'latest') {
+      if (!info?.version) {
+        throw new UsageError(`--image ${plan.imageFlag}: cannot tell which Sourcegraph version it runs; pass --version x.y.z as well`);
+      }
+      version = sourced(info.version, 'discovered', `from image ${info.name}`);
+    }
+    return { image: sourced({ id: plan.imageFlag, name: info?.name, source: 'flag' }, 'flag'), version };
+  }
+
+  let found: ImageInfo | undefined;
+  if (cloud) found = await cloud.findImage({ version: wanted, size });
+  const latestInCatalog = latestCatalogVersion(catalog);
+  if (found && found.version && wanted === 'latest' && compareVersions(found.version, latestInCatalog) < 0) {
+    // The account sees an older image than the catalog knows of: trust the newer catalog entry.
+    found = undefined;
+  }
+  if (found) {
+    const version = wanted === 'latest' && found.version ? sourced(found.version, 'discovered', 'newest published image') : plan.version;
+    return { image: sourced({ id: found.id, name: found.name, source: found.source }, 'discovered', found.source === 'built' ? 'built by sourcegraph-launch' : 'DescribeImages'), version };
+  }
+
+  const version = wanted === 'latest' ? latestInCatalog : wanted;
+  const id = catalogImageId(catalog, { version, size, region });
+  if (!id) {
+    const regions = catalogRegions(catalog, { version, size });
+    const known = catalogVersions(catalog);
+    if (!known.includes(version)) {
+      throw new UsageError(
+        `--version ${version}: no published Sourcegraph image exists for this version. Published versions include ${known.slice(-8).reverse().join(', ')} (see \`sourcegraph-launch presets --versions\`)`,
+        { remediation: 'Choose a published version, or pass --image with an image you built.' },
+      );
+    }
+    throw new UsageError(`--region ${region}: no published image of Sourcegraph ${version} (${size}) in this region. It is available in: ${regions.join(', ')}`);
+  }
+  return {
+    image: sourced({ id, name: `Sourcegraph v${version}`, source: 'catalog' }, 'catalog', cloud ? 'DescribeImages found none; shipped catalog' : 'offline'),
+    version: wanted === 'latest' ? sourced(version, 'catalog', 'newest published') : plan.version,
+  };
+}
+
+async function ensureGeneratedKey(
+  privateKeyPath: string,
+  comment: string,
+  generate: (c: string) => Promise<{ privateKey: string; publicKey: string }> | { privateKey: string; publicKey: string },
+): Promise<string> {
+  const pubPath = `${privateKeyPath}.pub`;
+  if (existsSync(privateKeyPath) && existsSync(pubPath)) return readFileSync(pubPath, 'utf8').trim();
+  mkdirSync(dirname(privateKeyPath), { recursive: true, mode: 0o700 });
+  const pair = await generate(comment);
+  writeFileSync(privateKeyPath, pair.privateKey, { mode: 0o600, flag: 'w' });
+  writeFileSync(pubPath, `${pair.publicKey.trim()}\n`, { mode: 0o644 });
+  return pair.publicKey.trim();
+}
+
+function privateKeyFor(plan: LaunchPlan, identityFile: string | undefined): string | undefined {
+  const key = plan.sshKey.value;
+  if (identityFile) return identityFile;
+  if (key.mode === 'generate') return key.privateKeyPath;
+  if (key.mode === 'import') {
+    const guess = key.publicKeyPath.replace(/\.pub$/, '');
+    return guess !== key.publicKeyPath && existsSync(guess) ? guess : undefined;
+  }
+  return undefined;
+}
+
+export interface LaunchResult {
+  name: string;
+  cloud: 'aws';
+  region: string;
+  version: string;
+  instanceId: string;
+  publicIp?: string;
+  url?: string;
+  ready: boolean;
+  needsSiteInit?: boolean;
+  resources: Record<string, string | undefined>;
+  stages?: ReadyReport['stages'];
+}
+
+export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchResult | { plan: unknown; requests: CloudRequest[] } | undefined> {
+  const { io } = deps;
+  const v = validateLaunchFlags(flags);
+  const partial = await resolvePlan(deps, flags, v);
+
+  // Credentials first: a clear exit 3 before anything else touches the account. A dry run
+  // without credentials works offline from the shipped catalog.
+  let cloud: Cloud | undefined = await deps.cloud('aws', partial.region.value, { profile: flags.profile });
+  try {
+    await cloud.whoAmI();
+  } catch (e) {
+    if (flags.dryRun && e instanceof CredentialsError && e.code !== 'permission-denied') {
+      io.warn(`No usable AWS credentials (${e.message.split('\n')[0]}); the dry run works offline from the shipped image catalog.`);
+      cloud = undefined;
+    } else throw e;
+  }
+
+  const { image, version } = await resolveImage(cloud, partial);
+  const { imageFlag: _imageFlag, ...rest } = partial;
+  const plan: LaunchPlan = { ...rest, image, version };
+  const name = plan.name.value;
+  const region = plan.region.value;
+
+  io.info(`\nsourcegraph-launch will create this deployment:\n${formatTable(summaryRows(plan))}\n`);
+  io.info(`Equivalent command for CI:\n  ${equivalentCommand(plan, deps.program)}\n`);
+
+  // The key pair request needs the public key; a dry run shows a placeholder instead of creating a file.
+  const journalSeed = randomBytes(6).toString('hex');
+  if (flags.dryRun) {
+    const spec = planToLaunchSpec(plan, { clientToken: clientTokenFor(name, journalSeed, 'instance'), publicKey: plan.sshKey.value.mode === 'import' ? readFileSync(plan.sshKey.value.publicKeyPath, 'utf8').trim() : undefined });
+    const requests = (cloud ?? (await deps.cloud('aws', region, { profile: flags.profile }))).launchRequests(spec);
+    if (cloud) {
+      await cloud.checkLaunchPermissions(spec, { keyName: plan.sshKey.value.mode === 'existing' ? plan.sshKey.value.keyName : '', securityGroupId: '', subnetId: plan.subnet.value });
+      io.success('AWS accepted a RunInstances dry run: the credentials may launch this instance.');
+    }
+    const out = { plan: planToJson(plan), requests };
+    if (io.json) io.result(out);
+    else {
+      io.info('Dry run: these mutating requests would be sent, in order:');
+      requests.forEach((r, i) => io.info(`  ${i + 1}. ${r.service} ${r.operation} ${JSON.stringify(r.input)}`));
+      io.info('Nothing was changed.');
+    }
+    return out;
+  }
+
+  if (io.interactive && !flags.yes) {
+    const ok = await io.confirm({ message: `Launch ${name} in ${region}?`, default: true });
+    if (!ok) throw new InterruptedError('Nothing was created.', { remediation: 'Run the command again when ready.' });
+  }
+  if (!cloud) throw new CredentialsError('No AWS credentials');
+
+  // Save answers for next time (interactive runs only: CI should say everything explicitly).
+  if (io.interactive) {
+    deps.state.setPreferences({ region, size: plan.size.value, allowCidr: plan.allowCidrs.value.join(',') });
+  }
+
+  const release = deps.state.lock('aws', region, name);
+  try {
+    return await applyLaunch(deps, cloud, plan, flags);
+  } finally {
+    release();
+  }
+}
+
+async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: LaunchFlags): Promise<LaunchResult> {
+  const { io, state } = deps;
+  const name = plan.name.value;
+  const region = plan.region.value;
+
+  // Reconcile with what exists before acting: an existing deployment is resumed, never duplicated.
+  const existing = await cloud.findDeployment(name);
+  if (existing.instance && existing.version && existing.version !== plan.version.value) {
+    throw new UsageError(
+      `Deployment ${name} already exists in ${region} at version ${existing.version} (instance ${existing.instance.id}); launch will not replace it with ${plan.version.value}`,
+      { code: 'deployment-exists', remediation: `Use \`${deps.program} upgrade ${name} --region ${region} --to ${plan.version.value}\`, or pick another --name.` },
+    );
+  }
+
+  const previous = state.getDeployment('aws', region, name);
+  let journal: Journal;
+  if (previous?.journal && !previous.journal.finishedAt && previous.journal.command === 'launch') {
+    journal = previous.journal;
+    const note = describeResume(journal);
+    if (note) io.info(note);
+  } else {
+    journal = newJournal('launch', randomBytes(6).toString('hex'));
+    if (existing.instance) io.info(`Deployment ${name} already exists (instance ${existing.instance.id}); checking every resource and waiting for it.`);
+  }
+
+  const record: DeploymentRecord = {
+    ...(previous ?? {}),
+    name,
+    cloud: 'aws',
+    region,
+    createdAt: previous?.createdAt ?? new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+    version: plan.version.value,
+    size: plan.size.value,
+    sshUser: plan.sshUser.value,
+    plan: planToJson(plan),
+    journal,
+  };
+  const save = (j: Journal) => state.putDeployment({ ...record, journal: j });
+  save(journal);
+
+  let publicKey: string | undefined;
+  const key = plan.sshKey.value;
+  if (key.mode === 'generate') {
+    const { generateEd25519KeyPair } = await import('../remote/ssh2-remote.js');
+    publicKey = await ensureGeneratedKey(key.privateKeyPath, `sourcegraph-launch ${name} ${region}`, generateEd25519KeyPair);
+    record.privateKeyPath = key.privateKeyPath;
+  } else if (key.mode === 'import') {
+    publicKey = readFileSync(key.publicKeyPath, 'utf8').trim();
+  }
+  const spec: LaunchSpec = planToLaunchSpec(plan, { clientToken: clientTokenFor(name, journal.id, 'instance'), publicKey });
+
+  const ctx: { refs: Partial<LaunchRefs>; instance?: InstanceInfo; publicIp?: string; allocationId?: string } = { refs: {} };
+  const steps: Step<typeof ctx>[] = [
+    {
+      id: 'key-pair',
+      title: 'SSH key pair',
+      run: async (c) => {
+        const kp = await cloud.ensureKeyPair(spec);
+        c.refs.keyName = kp.name;
+        return { summary: kp.name, result: { keyName: kp.name } };
+      },
+    },
+    {
+      id: 'security-group',
+      title: 'Security group',
+      run: async (c) => {
+        const placement = await cloud.resolvePlacement(spec.subnetId);
+        c.refs.subnetId = placement.subnetId;
+        const sg = await cloud.ensureSecurityGroup(spec, placement);
+        c.refs.securityGroupId = sg.id;
+        const ports = spec.sshCidrs.length ? '80/443 and 22' : '80/443';
+        return { summary: `${sg.id} (${ports} from the CIDRs you named)`, result: { securityGroupId: sg.id, subnetId: placement.subnetId } };
+      },
+    },
+    {
+      id: 'instance',
+      title: `Instance (${spec.instanceType}, ${spec.imageId})`,
+      run: async (c) => {
+        c.instance = await cloud.ensureInstance(spec, c.refs as LaunchRefs);
+        return { summary: c.instance.id, result: { instanceId: c.instance.id } };
+      },
+    },
+    {
+      id: 'address',
+      title: 'Elastic IP',
+      run: async (c) => {
+        const addr = await cloud.ensureAddress(spec, c.instance!.id);
+        if (!addr) return { summary: 'none (--elastic-ip none): the address changes if the instance stops' };
+        c.publicIp = addr.publicIp;
+        c.allocationId = addr.allocationId;
+        return { summary: `${addr.publicIp} (${addr.allocationId})`, result: { allocationId: addr.allocationId, publicIp: addr.publicIp } };
+      },
+    },
+  ];
+
+  try {
+    await runSteps(steps, ctx, { journal, save, io, signal: deps.signal, fault: deps.env.SOURCEGRAPH_LAUNCH_FAULT });
+  } catch (e) {
+    throw withResumeHint(e, resumeCommand(deps, plan));
+  }
+  const instance = ctx.instance!;
+  record.instanceId = instance.id;
+  const host = ctx.publicIp ?? (await cloud.describeInstance(instance.id))?.publicIp;
+  record.url = host ? `http://${host}` : undefined;
+  save(journal);
+
+  const resources = {
+    instanceId: instance.id,
+    securityGroupId: ctx.refs.securityGroupId,
+    keyName: ctx.refs.keyName,
+    allocationId: ctx.allocationId,
+    dataVolumeId: instance.volumes.find((x) => x.device === spec.dataVolume.device)?.volumeId,
+  };
+  const base: LaunchResult = { name, cloud: 'aws', region, version: plan.version.value, instanceId: instance.id, publicIp: host, url: record.url, ready: false, resources };
+
+  const privateKeyPath = privateKeyFor(plan, flags.identityFile);
+  if (plan.sshCidrs.value.length && !privateKeyPath && plan.wait) {
+    io.warn('No private key for SSH (--key-name without --identity-file): the wait skips the SSH stages and relies on the cloud status and HTTP.');
+  }
+  const report = await waitUntilReady(
+    { cloud, connectRemote: deps.connectRemote, io, clock: deps.clock, httpGet: deps.httpGet, signal: deps.signal },
+    {
+      instanceId: instance.id,
+      version: plan.version.value,
+      deploymentName: name,
+      host,
+      ssh:
+        plan.sshCidrs.value.length && privateKeyPath
+          ? { user: plan.sshUser.value, privateKeyPath, knownHostsPath: state.knownHostsPath }
+          : undefined,
+      totalTimeoutMs: plan.timeoutMinutes.value * 60_000,
+      holdMs: plan.holdSeconds.value * 1000,
+      pollMs: deps.env.SOURCEGRAPH_LAUNCH_POLL_MS ? Number(deps.env.SOURCEGRAPH_LAUNCH_POLL_MS) : undefined,
+      resumeCommand: resumeCommand(deps, plan),
+      stopAfter: plan.wait ? undefined : 'instance-running',
+    },
+  );
+  journal.steps.wait = { status: 'done', at: new Date().toISOString() };
+  journal.finishedAt = new Date().toISOString();
+  save(journal);
+
+  const result: LaunchResult = {
+    ...base,
+    url: report.url || base.url,
+    ready: plan.wait,
+    needsSiteInit: report.needsSiteInit,
+    stages: report.stages,
+  };
+  if (io.json) io.result(result);
+  else if (plan.wait) {
+    io.success(`Sourcegraph ${plan.version.value} is serving at ${result.url}`);
+    if (report.needsSiteInit) io.info(`Next: create the first site admin at ${result.url}/site-admin/init`);
+    io.info(`Put TLS in front (an ALB with an ACM certificate) before sharing it; port 443 serves a self-signed certificate.`);
+    io.info(`See it with \`${deps.program} status ${name} --region ${region}\`; remove it with \`${deps.program} destroy ${name} --region ${region}\`.`);
+  } else {
+    io.success(`Instance ${instance.id} is running${result.url ? ` at ${result.url}` : ''}; Sourcegraph takes ~5–10 minutes to start.`);
+    io.info(`Check it with \`${deps.program} status ${name} --region ${region}\`.`);
+  }
+  return result;
+}
+
+function resumeCommand(deps: Deps, plan: LaunchPlan): string {
+  return equivalentCommand(plan, deps.program);
+}
+
+function withResumeHint(e: unknown, command: string): unknown {
+  if (e instanceof LaunchError && !e.remediation) {
+    return new LaunchError(e.code, e.exitCode, e.message, { cause: e.cause, details: e.details, remediation: `Nothing is left half-made: re-run \`${command}\` to resume.` });
+  }
+  if (e instanceof LaunchError) return e;
+  return new CloudError('launch-failed', e instanceof Error ? e.message : String(e), { cause: e, remediation: `Re-run \`${command}\` to resume.` });
+}

@@ -1,0 +1,59 @@
+// `presets`: the size table (users, repos, machine, disks, estimated cost) and, with --versions,
+// the published versions in the shipped catalog. Offline; no credentials needed.
+import { catalogRegions, catalogVersions } from '../core/catalog.js';
+import { allPresets, estimateAwsMonthlyCost, formatUsd } from '../core/presets.js';
+import { loadAwsCatalog } from './catalog.js';
+import type { Deps, GlobalFlags } from './deps.js';
+
+export interface PresetsFlags extends GlobalFlags {
+  versions?: boolean;
+}
+
+export async function runPresets(deps: Deps, flags: PresetsFlags) {
+  const sizes = allPresets().map((p) => {
+    const cost = estimateAwsMonthlyCost(p);
+    return {
+      size: p.name,
+      users: p.users,
+      repos: p.repos,
+      largestRepoGB: p.largestRepoGB,
+      concurrentUsers: p.concurrentUsers,
+      vcpu: p.vcpu,
+      memoryGiB: p.memoryGiB,
+      aws: { instanceType: p.aws.instanceType, dataVolume: p.aws.data, monthlyUsd: cost },
+      gcp: p.gcp,
+      azure: p.azure,
+    };
+  });
+  let versions: { version: string; regions: number }[] | undefined;
+  if (flags.versions) {
+    const catalog = await loadAwsCatalog();
+    versions = catalogVersions(catalog)
+      .reverse()
+      .map((v) => ({ version: v, regions: catalogRegions(catalog, { version: v, size: 'XS' }).length }));
+  }
+  const result = { sizes, ...(versions ? { versions } : {}) };
+  if (deps.io.json) {
+    deps.io.result(result);
+    return result;
+  }
+  const head = ['SIZE', 'USERS', 'REPOS', 'LARGEST REPO', 'vCPU/RAM', 'AWS TYPE', 'DATA DISK', '≈ $/MONTH'];
+  const rows = sizes.map((s) => [
+    s.size,
+    `≤ ${s.users.toLocaleString('en-US')}`,
+    `≤ ${s.repos.toLocaleString('en-US')}`,
+    `${s.largestRepoGB} GB`,
+    `${s.vcpu}/${s.memoryGiB} GiB`,
+    s.aws.instanceType,
+    `${s.aws.dataVolume.sizeGiB} GiB ${s.aws.dataVolume.type}${s.aws.dataVolume.type === 'io2' ? ` ${s.aws.dataVolume.iops} IOPS` : ''}`,
+    formatUsd(s.aws.monthlyUsd.totalUsd),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [head, ...rows]) deps.io.info(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  deps.io.info('\nIf you fall between two sizes, choose the larger. Costs: us-east-1 on-demand list prices, instance + disks + public IPv4.');
+  if (versions) {
+    deps.io.info('\nPublished versions (newest first; later versions need an image you build):');
+    for (const v of versions) deps.io.info(`  ${v.version}  (${v.regions} regions)`);
+  }
+  return result;
+}

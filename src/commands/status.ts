@@ -1,0 +1,171 @@
+// `status [name]` and `list`: reconcile with the cloud (found by tags, no local state needed),
+// then ask the instance itself which version it serves.
+import type { Cloud, DeploymentResources } from '../cloud/cloud.js';
+import { MissingInputError } from '../core/errors.js';
+import { validateRegion } from '../core/validate.js';
+import { versionFromHealthBody } from '../core/versions.js';
+import type { Deps, GlobalFlags } from './deps.js';
+import { resolveTarget, type TargetFlags } from './target.js';
+
+export interface StatusFlags extends GlobalFlags, TargetFlags {
+  /** --no-probe: do not send HTTP requests to the instance. */
+  probe?: boolean;
+}
+
+export interface DeploymentStatus {
+  name: string;
+  cloud: 'aws';
+  region: string;
+  /** running, stopped, …; "missing" when resources exist but the instance is gone; "not-found" when nothing exists. */
+  state: string;
+  instanceId?: string;
+  instanceType?: string;
+  imageId?: string;
+  size?: string;
+  versionTag?: string;
+  /** What /healthz reported, when probed. */
+  servingVersion?: string;
+  healthz?: { status?: number; error?: string };
+  url?: string;
+  publicIp?: string;
+  dataVolumes: { id: string; sizeGiB: number; type: string; state: string; attachedTo?: string }[];
+  addresses: { allocationId: string; publicIp: string; managed: boolean }[];
+  securityGroups: string[];
+  keyPairs: string[];
+  otherInstances: { id: string; state: string }[];
+  notes: string[];
+}
+
+async function probeHealth(deps: Deps, host: string): Promise<{ status?: number; error?: string; version?: string }> {
+  try {
+    const res = await deps.httpGet(`http://${host}/healthz`, { timeoutMs: 5000, signal: deps.signal });
+    return { status: res.status, version: res.status === 200 ? versionFromHealthBody(res.body) : undefined };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+export async function describeDeployment(deps: Deps, d: DeploymentResources, opts: { probe: boolean; localInstanceId?: string }): Promise<DeploymentStatus> {
+  const inst = d.instance;
+  const dataVolumes = d.volumes
+    .filter((v) => v.tags['sourcegraph-launch:role'] === 'data-volume')
+    .map((v) => ({ id: v.id, sizeGiB: v.sizeGiB, type: v.type, state: v.state, attachedTo: v.attachedTo }));
+  const notes: string[] = [];
+  let state = inst?.state ?? 'not-found';
+  const leftovers = d.securityGroups.length + d.keyPairs.length + d.addresses.length + d.volumes.length;
+  if (!inst && (leftovers || opts.localInstanceId)) {
+    state = 'missing';
+    notes.push(
+      opts.localInstanceId
+        ? `The instance ${opts.localInstanceId} recorded locally no longer exists (terminated or deleted outside sourcegraph-launch).`
+        : 'No instance exists for this deployment, but some of its resources do.',
+    );
+  }
+  const kept = dataVolumes.filter((v) => !v.attachedTo);
+  if (kept.length) notes.push(`Detached data volume(s) kept: ${kept.map((v) => v.id).join(', ')}.`);
+  const publicIp = inst?.publicIp;
+  const status: DeploymentStatus = {
+    name: d.name,
+    cloud: 'aws',
+    region: d.region,
+    state,
+    instanceId: inst?.id,
+    instanceType: inst?.instanceType,
+    imageId: inst?.imageId,
+    size: d.size,
+    versionTag: d.version,
+    url: publicIp ? `http://${publicIp}` : undefined,
+    publicIp,
+    dataVolumes,
+    addresses: d.addresses.map((a) => ({ allocationId: a.allocationId, publicIp: a.publicIp, managed: a.managed })),
+    securityGroups: d.securityGroups.map((g) => g.id),
+    keyPairs: d.keyPairs.map((k) => k.name),
+    otherInstances: d.otherInstances.map((i) => ({ id: i.id, state: i.state })),
+    notes,
+  };
+  if (opts.probe && publicIp && inst?.state === 'running') {
+    const h = await probeHealth(deps, publicIp);
+    status.healthz = { status: h.status, error: h.error };
+    status.servingVersion = h.version;
+    if (h.version && d.version && h.version !== d.version) notes.push(`Serving ${h.version}, but the deployment is tagged ${d.version}.`);
+  }
+  return status;
+}
+
+function render(deps: Deps, s: DeploymentStatus): void {
+  const { io } = deps;
+  const lines: [string, string | undefined][] = [
+    ['state', s.state],
+    ['instance', s.instanceId && `${s.instanceId} (${s.instanceType})`],
+    ['size', s.size],
+    ['image', s.imageId],
+    ['version', s.versionTag && `${s.versionTag} (tag)`],
+    [
+      'serving',
+      s.servingVersion ? s.servingVersion : s.healthz ? (s.healthz.status ? `HTTP ${s.healthz.status} on /healthz` : `unreachable (${s.healthz.error})`) : undefined,
+    ],
+    ['URL', s.url],
+    ['data volume', s.dataVolumes.map((v) => `${v.id} ${v.sizeGiB} GiB ${v.type} ${v.attachedTo ? `attached to ${v.attachedTo}` : v.state}`).join('; ') || undefined],
+    ['address', s.addresses.map((a) => `${a.publicIp} (${a.allocationId})`).join(', ') || undefined],
+    ['security group', s.securityGroups.join(', ') || undefined],
+    ['key pair', s.keyPairs.join(', ') || undefined],
+    ['other instances', s.otherInstances.map((i) => `${i.id} ${i.state}`).join(', ') || undefined],
+  ];
+  io.info(`${s.name} (aws ${s.region})`);
+  for (const [k, v] of lines) if (v) io.info(`  ${k.padEnd(15)} ${v}`);
+  for (const n of s.notes) io.warn(n);
+}
+
+export async function runStatus(deps: Deps, nameArg: string | undefined, flags: StatusFlags): Promise<DeploymentStatus> {
+  const target = resolveTarget(deps, nameArg, flags);
+  const cloud: Cloud = await deps.cloud(target.cloud, target.region, { profile: flags.profile });
+  const found = await cloud.findDeployment(target.name);
+  const local = deps.state.getDeployment(target.cloud, target.region, target.name);
+  const status = await describeDeployment(deps, found, { probe: flags.probe !== false, localInstanceId: local?.instanceId });
+  if (local) {
+    deps.state.putDeployment({ ...local, instanceId: status.instanceId ?? local.instanceId, url: status.url ?? local.url });
+  }
+  if (deps.io.json) deps.io.result(status);
+  else if (status.state === 'not-found') deps.io.info(`No deployment named ${target.name} in aws ${target.region}.`);
+  else render(deps, status);
+  return status;
+}
+
+export interface ListFlags extends GlobalFlags {
+  cloud?: string;
+  region?: string;
+  probe?: boolean;
+}
+
+export async function runList(deps: Deps, flags: ListFlags): Promise<DeploymentStatus[]> {
+  const regionFlag = flags.region ?? deps.env.AWS_REGION ?? deps.env.AWS_DEFAULT_REGION;
+  const regions = regionFlag ? [regionFlag] : [...new Set(deps.state.listDeployments().map((r) => r.region))];
+  if (!regions.length) {
+    throw new MissingInputError('--region', 'to list deployments (no local records to take regions from)');
+  }
+  const out: DeploymentStatus[] = [];
+  for (const region of regions) {
+    const cloud = await deps.cloud('aws', validateRegion(region), { profile: flags.profile });
+    const found = await cloud.listDeployments();
+    const names = new Set(found.map((d) => d.name));
+    for (const d of found) out.push(await describeDeployment(deps, d, { probe: flags.probe !== false }));
+    for (const r of deps.state.listDeployments().filter((r) => r.region === region && !names.has(r.name))) {
+      out.push(
+        await describeDeployment(
+          deps,
+          { name: r.name, region, otherInstances: [], securityGroups: [], keyPairs: [], addresses: [], volumes: [] },
+          { probe: false, localInstanceId: r.instanceId ?? 'unknown' },
+        ),
+      );
+    }
+  }
+  if (deps.io.json) deps.io.result({ deployments: out });
+  else if (!out.length) deps.io.info(`No deployments in ${regions.join(', ')}.`);
+  else {
+    const rows = out.map((s) => [s.name, s.region, s.state, s.servingVersion ?? s.versionTag ?? '-', s.size ?? '-', s.url ?? '-']);
+    const head = ['NAME', 'REGION', 'STATE', 'VERSION', 'SIZE', 'URL'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const r of [head, ...rows]) deps.io.info(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  }
+  return out;
+}

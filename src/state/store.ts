@@ -1,0 +1,53 @@
+// The StateStore port: local preferences, deployment records and step journals. The cloud is the
+// source of truth; this is a cache (what we last saw) and a journal (what a command had done when
+// it stopped), so that a re-run can resume and say what it is resuming.
+
+export interface JournalStep {
+  status: 'started' | 'done';
+  at: string;
+  /** IDs the step produced (instance id, group id …), for the resume summary. */
+  result?: Record<string, string>;
+}
+
+export interface Journal {
+  /** Stable for one launch attempt: ClientTokens derive from it, so a retry never creates twice. */
+  id: string;
+  command: string;
+  startedAt: string;
+  finishedAt?: string;
+  steps: Record<string, JournalStep>;
+}
+
+export interface DeploymentRecord {
+  name: string;
+  cloud: string;
+  region: string;
+  createdAt: string;
+  updatedAt: string;
+  version?: string;
+  size?: string;
+  instanceId?: string;
+  url?: string;
+  sshUser?: string;
+  /** Private key we generated for this deployment (0600, in the state dir). */
+  privateKeyPath?: string;
+  /** The resolved launch plan (flags and sources) of the last launch, for resume and status. */
+  plan?: Record<string, unknown>;
+  journal?: Journal;
+}
+
+export interface StateStore {
+  /** The directory holding state, keys and pins (SOURCEGRAPH_LAUNCH_HOME relocates it). */
+  readonly home: string;
+  readonly keysDir: string;
+  readonly knownHostsPath: string;
+  getDeployment(cloud: string, region: string, name: string): DeploymentRecord | undefined;
+  putDeployment(record: DeploymentRecord): void;
+  deleteDeployment(cloud: string, region: string, name: string): void;
+  listDeployments(): DeploymentRecord[];
+  /** Answers saved from the last interactive run, offered as defaults next time. */
+  getPreference(key: string): string | undefined;
+  setPreferences(values: Record<string, string | undefined>): void;
+  /** Exclusive per-deployment lock; throws if another live process holds it. */
+  lock(cloud: string, region: string, name: string): () => void;
+}
