@@ -3,7 +3,7 @@
 // a few MB. Code splitting keeps each cloud's SDK in its own chunk, loaded only by a dynamic
 // import when that cloud is used, so `--help` loads only the small CLI chunk.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
 rmSync(`${root}dist`, { recursive: true, force: true });
@@ -28,5 +28,6 @@ await build({
   banner: {
     js: "import { createRequire as __sglCreateRequire } from 'node:module'; const require = __sglCreateRequire(import.meta.url);",
   },
+  define: { __SGL_VERSION__: JSON.stringify(JSON.parse(readFileSync(`${root}package.json`, 'utf8')).version) },
   logLevel: 'warning',
 });

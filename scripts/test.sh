@@ -26,7 +26,7 @@ if [ -z "${SGL_TEST_NETNS:-}" ]; then
     printf '  - %s\n' "${missing[@]}" >&2
     exit 1
   fi
-  [ -f dist/cli.js ] || npm run --silent build
+  npm run --silent build
   npx tsc --noEmit
   echo "== shellcheck provision/ and scripts" >&2
   mapfile -t shell_files < <(git ls-files -co --exclude-standard 'provision/*' 'scripts/*.sh' '.ci/run' 'test/**/*.sh' | grep -E '(\.sh$|^\.ci/run$|^provision/[^.]+$)' || true)

@@ -2,11 +2,14 @@
 // module that touches process.argv and process.exitCode. Commands, the engine, SDKs and prompts
 // are loaded with dynamic imports so `--help` and `--version` stay fast.
 import { Command, CommanderError, Option } from 'commander';
-import pkg from '../package.json' with { type: 'json' };
 import { ExitCode, isLaunchError, LaunchError } from './core/errors.js';
 import type { Deps, GlobalFlags } from './commands/deps.js';
 
 const PROGRAM = 'sourcegraph-launch';
+
+// Replaced at build time (scripts/build.mjs) and in tests (vitest.config.ts) with package.json's version.
+declare const __SGL_VERSION__: string;
+const VERSION = __SGL_VERSION__;
 
 export interface CliStreams {
   stdout: NodeJS.WriteStream;
@@ -31,7 +34,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   // `--version` alone is the tool's version; `launch --version 6.12.5040` is Sourcegraph's.
   const bare = argv.filter((a) => a !== '--json');
   if (bare.length === 1 && (bare[0] === '--version' || bare[0] === '-V')) {
-    streams.stdout.write(argv.includes('--json') ? `${JSON.stringify({ version: pkg.version })}\n` : `${pkg.version}\n`);
+    streams.stdout.write(argv.includes('--json') ? `${JSON.stringify({ version: VERSION })}\n` : `${VERSION}\n`);
     return ExitCode.ok;
   }
 

@@ -1,0 +1,126 @@
+// A one-shot HTTP(S) GET for readiness probes. Plain node:http/https instead of fetch because
+// the instance's Traefik serves a self-signed certificate on 443 and we must accept it for this
+// probe only (never process-wide), and because every probe should open a fresh connection: a
+// pooled keep-alive socket to a pod that was just recycled would report a stale answer.
+import http from 'node:http';
+import https from 'node:https';
+import { abortError } from './clock.js';
+
+export interface HttpGetOptions {
+  /** Whole-request budget: connect, headers and body. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Bytes of body kept; the rest is discarded. Default 64 KiB. */
+  maxBodyBytes?: number;
+}
+
+export interface HttpGetResult {
+  status: number;
+  body: string;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+/** A probe that got no HTTP answer. `reason` is short enough for a progress line. */
+export class HttpProbeError extends Error {
+  readonly url: string;
+  readonly reason: string;
+  readonly code?: string;
+  constructor(url: string, reason: string, code?: string, cause?: unknown) {
+    super(`GET ${url}: ${reason}`, cause === undefined ? undefined : { cause });
+    this.name = 'HttpProbeError';
+    this.url = url;
+    this.reason = reason;
+    this.code = code;
+  }
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EPIPE: 'connection closed',
+};
+
+function describeSocketError(err: NodeJS.ErrnoException): string {
+  const known = err.code === undefined ? undefined : REASONS[err.code];
+  return known ? `${known} (${err.code})` : err.message || String(err.code ?? 'request failed');
+}
+
+export function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGetResult> {
+  const maxBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return new Promise<HttpGetResult>((resolve, reject) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch (e) {
+      reject(new HttpProbeError(url, 'not a valid URL', undefined, e));
+      return;
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      reject(new HttpProbeError(url, `unsupported protocol ${parsed.protocol}`));
+      return;
+    }
+    if (opts.signal?.aborted) {
+      reject(abortError(opts.signal));
+      return;
+    }
+
+    let settled = false;
+    const finish = (outcome: { ok: HttpGetResult } | { err: Error }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if ('ok' in outcome) resolve(outcome.ok);
+      else reject(outcome.err);
+      req.destroy();
+    };
+
+    const common = { method: 'GET', agent: false as const, headers: { accept: '*/*', 'user-agent': 'sourcegraph-launch' } };
+    const req =
+      parsed.protocol === 'https:'
+        ? // Self-signed on purpose: Traefik's default certificate. This request only.
+          https.request(parsed, { ...common, rejectUnauthorized: false })
+        : http.request(parsed, common);
+
+    const timer = setTimeout(() => {
+      finish({ err: new HttpProbeError(url, `no answer within ${formatSeconds(opts.timeoutMs)}`, 'ETIMEOUT') });
+    }, opts.timeoutMs);
+    const onAbort = (): void => finish({ err: abortError(opts.signal) });
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      finish({ err: new HttpProbeError(url, describeSocketError(err), err.code, err) });
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      const done = (): void => {
+        finish({ ok: { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') } });
+      };
+      res.on('data', (chunk: Buffer) => {
+        if (kept >= maxBytes) return;
+        const room = maxBytes - kept;
+        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        chunks.push(piece);
+        kept += piece.length;
+        // Enough for a probe: stop downloading rather than read a large page to the end.
+        if (kept >= maxBytes) done();
+      });
+      res.on('end', done);
+      res.on('error', (err: NodeJS.ErrnoException) => {
+        finish({ err: new HttpProbeError(url, describeSocketError(err), err.code, err) });
+      });
+    });
+    req.end();
+  });
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}

@@ -1,0 +1,824 @@
+// The staged readiness wait: after launch (or upgrade) the CLI waits until Sourcegraph really
+// serves the requested version, one observable stage at a time, so a timeout can say WHERE it
+// stuck and what it last saw instead of a bare "timed out":
+//   instance running → status checks → SSH → k3s + node Ready → pods settled → /healthz version (held)
+// Every stage polls with its own timeout, all bounded by the whole wait's --timeout. Time comes
+// from deps.clock so tests run 90 s holds in milliseconds.
+import type { Cloud, InstanceInfo } from '../cloud/cloud.js';
+import { CloudError, ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
+import { normalizeVersion, versionFromHealthBody } from '../core/versions.js';
+import { parseConsoleHostKeyFingerprints } from '../remote/host-keys.js';
+import type { ConnectRemote, ExecResult, Remote, RemoteTarget } from '../remote/remote.js';
+import type { Io, Progress } from '../ui/io.js';
+import { abortError, isAbortError, type Clock } from './clock.js';
+import { HttpProbeError, type httpGet } from './http-probe.js';
+
+export type WaitStageName = 'instance-running' | 'status-checks' | 'ssh' | 'k3s' | 'pods' | 'http-version';
+
+export const WAIT_STAGES: readonly WaitStageName[] = [
+  'instance-running',
+  'status-checks',
+  'ssh',
+  'k3s',
+  'pods',
+  'http-version',
+];
+
+/** The only Cloud calls the wait makes; any Cloud satisfies it. */
+export type WaitCloud = Pick<Cloud, 'describeInstance' | 'instanceStatusChecks' | 'consoleOutput'>;
+
+export interface WaitDeps {
+  cloud: WaitCloud;
+  connectRemote: ConnectRemote;
+  io: Io;
+  clock: Clock;
+  httpGet: typeof httpGet;
+  signal?: AbortSignal;
+  /** Reads cloud-init's host key fingerprints from the console output; injectable for tests. */
+  parseHostKeyFingerprints?: (consoleOutput: string) => string[];
+}
+
+export interface WaitTarget {
+  instanceId: string;
+  version: string;
+  deploymentName: string;
+  /** host to reach (Elastic IP or public IP), may carry a port ("127.0.0.1:8080"); when undefined, read the instance's publicIp after it runs */
+  host?: string;
+  /** undefined = skip the ssh, k3s and pods stages (--ssh-cidr none) */
+  ssh?: { user: string; privateKeyPath: string; knownHostsPath: string; port?: number };
+  /** --timeout: bounds the whole wait */
+  totalTimeoutMs: number;
+  /** defaults: running 5m, status 10m, ssh 5m, k3s 10m, pods 20m, http 20m (all capped by total) */
+  stageTimeoutsMs?: Partial<Record<WaitStageName, number>>;
+  /** default 90_000: /healthz must keep reporting the version this long */
+  holdMs?: number;
+  /** default 5_000 */
+  pollMs?: number;
+  /** printed in the timeout remediation */
+  resumeCommand: string;
+  /** --no-wait */
+  stopAfter?: 'instance-running';
+}
+
+export interface ReadyReport {
+  url: string;
+  version: string;
+  needsSiteInit: boolean | undefined;
+  stages: { name: WaitStageName; ms: number; skipped?: boolean }[];
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
+export const DEFAULT_STAGE_TIMEOUTS_MS: Readonly<Record<WaitStageName, number>> = {
+  'instance-running': 5 * MINUTE,
+  'status-checks': 10 * MINUTE,
+  ssh: 5 * MINUTE,
+  k3s: 10 * MINUTE,
+  pods: 20 * MINUTE,
+  'http-version': 20 * MINUTE,
+};
+export const DEFAULT_HOLD_MS = 90 * SECOND;
+export const DEFAULT_POLL_MS = 5 * SECOND;
+
+/** Written by our own provisioned images on every boot (provision/); absent on published images. */
+export const BOOT_STATUS_PATH = '/var/lib/sourcegraph-launch/status.json';
+export const BOOT_LOG_PATH = '/var/log/reboot.sh.log';
+
+// Real-time bounds for single operations. Deadlines are measured with deps.clock; these only keep
+// one hung request from eating a whole stage.
+const SSH_CONNECT_TIMEOUT_MS = 20 * SECOND;
+const REMOTE_EXEC_TIMEOUT_MS = 30 * SECOND;
+const HTTP_PROBE_TIMEOUT_MS = 10 * SECOND;
+const DIAGNOSIS_TIMEOUT_MS = 10 * SECOND;
+const CONSOLE_TAIL_LINES = 20;
+const BOOT_LOG_TAIL_LINES = 40;
+// AWS reports "impaired" briefly while an instance settles; more than this many polls in a row is real.
+const MAX_IMPAIRED_POLLS = 2;
+// The sign-in page embeds the whole client context, far bigger than a probe's default cap.
+const SIGN_IN_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Errors that end the wait at once instead of becoming the stage's observation. */
+const FATAL_CODES = new Set([
+  'host-key-mismatch',
+  'known-hosts-write-failed',
+  'instance-terminated',
+  'instance-impaired',
+  'provisioning-failed',
+]);
+/** The SSH adapter's code for a refused key: a fresh instance refuses it until cloud-init installed it. */
+const SSH_AUTH_FAILED = 'ssh-auth-failed';
+// How long a refused key counts as "not installed yet" before it is reported as the wrong key.
+const SSH_AUTH_GRACE_MS = 2 * MINUTE;
+
+type PollResult<T> =
+  | { done: true; value: T; summary?: string }
+  | { done: false; observation: string };
+
+interface BootStatus {
+  stage?: string;
+  targetVersion?: string;
+  decision?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  lastError?: string;
+}
+
+export async function waitUntilReady(deps: WaitDeps, target: WaitTarget): Promise<ReadyReport> {
+  const wait = new ReadinessWait(deps, target);
+  try {
+    return await wait.run();
+  } finally {
+    await wait.closeRemote();
+  }
+}
+
+/** Lines a command prints once the wait succeeded. */
+export function describeReady(report: ReadyReport): string[] {
+  const lines = [`Sourcegraph ${report.version} is ready at ${report.url}`];
+  if (report.needsSiteInit === true) {
+    lines.push(`Create the first site admin at ${report.url}/site-admin/init`);
+  } else if (report.needsSiteInit === undefined) {
+    lines.push(`Could not tell whether a site admin exists; open ${report.url} to check`);
+  }
+  return lines;
+}
+
+class ReadinessWait {
+  private readonly clock: Clock;
+  private readonly startedAt: number;
+  private readonly totalDeadline: number;
+  private readonly pollMs: number;
+  private readonly holdMs: number;
+  private readonly wantVersion: string;
+  private readonly stages: ReadyReport['stages'] = [];
+  private host: string | undefined;
+  private remote: Remote | undefined;
+  private expectedFingerprints: string[] = [];
+  private lastObservation: string | undefined;
+  private impairedPolls = 0;
+  /** When /healthz started reporting the wanted version without a failure since. */
+  private holdStartedAt: number | undefined;
+  /** First of an unbroken run of refused SSH keys. */
+  private authRefusedSince: number | undefined;
+
+  constructor(
+    private readonly deps: WaitDeps,
+    private readonly target: WaitTarget,
+  ) {
+    if (!(target.totalTimeoutMs > 0)) throw new UsageError('--timeout must be a positive number of minutes');
+    this.clock = deps.clock;
+    this.startedAt = deps.clock.now();
+    this.totalDeadline = this.startedAt + target.totalTimeoutMs;
+    this.pollMs = target.pollMs ?? DEFAULT_POLL_MS;
+    this.holdMs = target.holdMs ?? DEFAULT_HOLD_MS;
+    this.wantVersion = normalizeVersion(target.version) ?? target.version;
+    this.host = target.host;
+  }
+
+  async run(): Promise<ReadyReport> {
+    const instanceId = this.target.instanceId;
+    await this.runStage('instance-running', `Instance ${instanceId} running`, () => this.pollInstanceRunning());
+    if (this.target.stopAfter === 'instance-running') return this.report(undefined);
+
+    await this.runStage('status-checks', 'Cloud status checks passing', () => this.pollStatusChecks());
+
+    if (this.target.ssh) {
+      const ssh = this.target.ssh;
+      await this.runStage('ssh', `SSH reachable as ${ssh.user}@${this.sshHost()}`, () => this.pollSsh());
+      await this.runStage('k3s', 'k3s active and node Ready', () => this.pollK3s());
+      await this.runStage('pods', 'Pods settled', () => this.pollPods());
+    } else {
+      for (const [name, title] of [
+        ['ssh', 'SSH reachable'],
+        ['k3s', 'k3s active and node Ready'],
+        ['pods', 'Pods settled'],
+      ] as const) {
+        this.deps.io.progress(title).succeed(`${title}: skipped (no SSH access, checking HTTP only)`);
+        this.stages.push({ name, ms: 0, skipped: true });
+      }
+    }
+
+    const holdText = this.holdMs > 0 ? ` for ${formatDuration(this.holdMs)}` : '';
+    const needsSiteInit = await this.runStage(
+      'http-version',
+      `${this.url()}/healthz reports ${this.wantVersion}${holdText}`,
+      () => this.pollHttpVersion(),
+    );
+    return this.report(needsSiteInit);
+  }
+
+  private report(needsSiteInit: boolean | undefined): ReadyReport {
+    return {
+      url: this.host === undefined ? '' : this.url(),
+      version: this.wantVersion,
+      needsSiteInit,
+      stages: this.stages,
+    };
+  }
+
+  // ---- the stage loop ---------------------------------------------------------------------
+
+  private async runStage<T>(name: WaitStageName, title: string, poll: () => Promise<PollResult<T>>): Promise<T> {
+    const progress = this.deps.io.progress(title);
+    const stageStart = this.clock.now();
+    const stageTimeoutMs = this.target.stageTimeoutsMs?.[name] ?? DEFAULT_STAGE_TIMEOUTS_MS[name];
+    const stageDeadline = Math.min(stageStart + stageTimeoutMs, this.totalDeadline);
+    let observation: string | undefined;
+    this.lastObservation = undefined;
+    try {
+      for (;;) {
+        this.throwIfAborted();
+        let result: PollResult<T>;
+        try {
+          result = await poll();
+        } catch (e) {
+          if (isFatal(e)) throw e;
+          // A cloud call that failed once (throttling, a network blip) is something we saw, not the end.
+          result = { done: false, observation: errorText(e) };
+        }
+        if (result.done) {
+          const ms = this.clock.now() - stageStart;
+          this.stages.push({ name, ms });
+          const summary = result.summary ? `: ${result.summary}` : '';
+          progress.succeed(`${title}${summary} (${formatDuration(ms)})`);
+          return result.value;
+        }
+        if (result.observation !== observation) {
+          observation = result.observation;
+          this.lastObservation = observation;
+          progress.update(observation);
+        }
+        const left = stageDeadline - this.clock.now();
+        if (left <= 0) {
+          throw await this.timeoutError(name, title, stageStart, stageTimeoutMs, stageDeadline === this.totalDeadline);
+        }
+        await this.clock.sleep(Math.min(this.pollMs, left), this.deps.signal);
+      }
+    } catch (e) {
+      if (isAbortError(e) || e instanceof InterruptedError || this.deps.signal?.aborted) {
+        progress.fail(`${title}: interrupted`);
+        throw new InterruptedError(`Interrupted while waiting for ${title} (stage ${name})`, {
+          remediation: `The instance is still there. Resume the wait with \`${this.target.resumeCommand}\`.`,
+          details: { stage: name, lastObservation: observation },
+        });
+      }
+      progress.fail(`${title}: ${firstLine(e instanceof Error ? e.message : String(e))}`);
+      throw e;
+    }
+  }
+
+  private throwIfAborted(): void {
+    if (this.deps.signal?.aborted) throw abortError(this.deps.signal);
+  }
+
+  /** Settles with `promise`, or rejects with an AbortError the moment the wait is aborted. */
+  private guard<T>(promise: Promise<T>): Promise<T> {
+    const signal = this.deps.signal;
+    if (!signal) return promise;
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(abortError(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  // ---- stages -----------------------------------------------------------------------------
+
+  private async pollInstanceRunning(): Promise<PollResult<void>> {
+    const id = this.target.instanceId;
+    const instance = await this.guard(this.deps.cloud.describeInstance(id));
+    if (!instance) return { done: false, observation: `instance ${id} not visible yet` };
+    if (instance.state === 'terminated' || instance.state === 'shutting-down') {
+      throw await this.instanceTerminatedError(instance);
+    }
+    if (instance.state !== 'running') return { done: false, observation: `instance ${instance.state}` };
+    if (this.host === undefined) {
+      if (instance.publicIp) {
+        this.host = instance.publicIp;
+      } else if (this.target.stopAfter !== 'instance-running') {
+        return { done: false, observation: 'instance running, no public IP address yet' };
+      }
+    }
+    return { done: true, value: undefined, summary: this.host ?? 'no public address' };
+  }
+
+  private async instanceTerminatedError(instance: InstanceInfo): Promise<CloudError> {
+    const consoleTail = await this.consoleTail();
+    return new CloudError(
+      'instance-terminated',
+      `Instance ${instance.id} is ${instance.state} before Sourcegraph came up.` +
+        (consoleTail ? `\nConsole output (last lines):\n${indent(consoleTail)}` : ''),
+      {
+        remediation:
+          'Look at the console output for the cause (capacity, the image, a failed boot), then run the command again to launch a new instance.',
+        details: { instanceId: instance.id, state: instance.state, bootLogTail: consoleTail },
+      },
+    );
+  }
+
+  private async pollStatusChecks(): Promise<PollResult<void>> {
+    const checks = await this.guard(this.deps.cloud.instanceStatusChecks(this.target.instanceId));
+    const parts = [checks.system && `system ${checks.system}`, checks.instance && `instance ${checks.instance}`]
+      .filter(Boolean)
+      .join(', ');
+    const detail = parts ? ` (${parts})` : '';
+    // Emulators have no status checks at all.
+    if (checks.overall === 'ok' || checks.overall === 'not-applicable') {
+      return { done: true, value: undefined, summary: checks.overall };
+    }
+    if (checks.overall === 'impaired') {
+      this.impairedPolls += 1;
+      if (this.impairedPolls > MAX_IMPAIRED_POLLS) {
+        const consoleTail = await this.consoleTail();
+        throw new CloudError(
+          'instance-impaired',
+          `Instance ${this.target.instanceId} failed its status checks${detail}: it is impaired.` +
+            (consoleTail ? `\nConsole output (last lines):\n${indent(consoleTail)}` : ''),
+          {
+            remediation:
+              `Reboot the instance (AWS: \`aws ec2 reboot-instances --instance-ids ${this.target.instanceId}\`), ` +
+              `then resume the wait with \`${this.target.resumeCommand}\`.`,
+            details: { instanceId: this.target.instanceId, checks, bootLogTail: consoleTail },
+          },
+        );
+      }
+    } else {
+      this.impairedPolls = 0;
+    }
+    return { done: false, observation: `status checks ${checks.overall}${detail}` };
+  }
+
+  private async pollSsh(): Promise<PollResult<void>> {
+    await this.refreshExpectedFingerprints();
+    try {
+      this.remote = await this.connect();
+    } catch (e) {
+      if (isFatal(e)) throw e;
+      return { done: false, observation: `SSH: ${errorText(e)}` };
+    }
+    const how =
+      this.expectedFingerprints.length > 0
+        ? 'host key matches the console output'
+        : 'no fingerprints on the console, host key pinned on first use';
+    return { done: true, value: undefined, summary: `${this.remote.hostFingerprint}, ${how}` };
+  }
+
+  private async refreshExpectedFingerprints(): Promise<void> {
+    // Once seen they are kept: the console only holds its last few KiB and cloud-init prints early.
+    if (this.expectedFingerprints.length > 0) return;
+    let consoleOutput = '';
+    try {
+      consoleOutput = await this.guard(this.deps.cloud.consoleOutput(this.target.instanceId));
+    } catch (e) {
+      if (isFatal(e)) throw e;
+      return;
+    }
+    const parse = this.deps.parseHostKeyFingerprints ?? parseConsoleHostKeyFingerprints;
+    this.expectedFingerprints = parse(consoleOutput);
+  }
+
+  private async pollK3s(): Promise<PollResult<void>> {
+    const active = await this.remoteExec('sudo systemctl is-active k3s');
+    if (typeof active === 'string') return { done: false, observation: active };
+    const boot = await this.readBootStatus();
+    const withBoot = (text: string): string => (boot?.stage ? `${text} (boot: ${boot.stage})` : text);
+    const state = active.stdout.trim() || firstLine(active.stderr) || `exit ${String(active.code)}`;
+    if (state !== 'active') return { done: false, observation: withBoot(`k3s ${state}`) };
+
+    const nodes = await this.remoteExec('sudo k3s kubectl get nodes -o json');
+    if (typeof nodes === 'string') return { done: false, observation: nodes };
+    if (nodes.code !== 0) {
+      return { done: false, observation: withBoot(`k3s active, kubectl get nodes failed: ${commandError(nodes)}`) };
+    }
+    const summary = summarizeNodes(nodes.stdout);
+    if (summary.ready.length > 0) {
+      return { done: true, value: undefined, summary: `node ${summary.ready.join(', ')} Ready` };
+    }
+    return { done: false, observation: withBoot(summary.text) };
+  }
+
+  private async pollPods(): Promise<PollResult<void>> {
+    const pods = await this.remoteExec('sudo k3s kubectl get pods -A -o json');
+    if (typeof pods === 'string') return { done: false, observation: pods };
+    const boot = await this.readBootStatus();
+    if (pods.code !== 0) return { done: false, observation: `kubectl get pods failed: ${commandError(pods)}` };
+    const summary = summarizePods(pods.stdout);
+    // Our own images say when their boot script is done; until then a settled set of pods may be
+    // only k3s's own, before the Sourcegraph release was installed.
+    const bootRunning = boot !== undefined && !boot.finishedAt;
+    if (summary.settled && !bootRunning) return { done: true, value: undefined, summary: summary.text };
+    const bootText = boot?.stage ? `; boot: ${boot.stage}${bootRunning ? '' : ' (finished)'}` : '';
+    return { done: false, observation: `${summary.text}${bootText}` };
+  }
+
+  private async pollHttpVersion(): Promise<PollResult<boolean | undefined>> {
+    const problem = await this.probeHealthz();
+    const now = this.clock.now();
+    if (problem === undefined) {
+      this.holdStartedAt ??= now;
+      const held = now - this.holdStartedAt;
+      if (held >= this.holdMs) {
+        const needsSiteInit = await this.probeNeedsSiteInit();
+        const admin =
+          needsSiteInit === true ? 'site admin not created yet' : needsSiteInit === false ? 'site admin exists' : 'site admin state unknown';
+        return { done: true, value: needsSiteInit, summary: `serving ${this.wantVersion}, ${admin}` };
+      }
+      return {
+        done: false,
+        observation: `serving ${this.wantVersion}, holding ${formatDuration(held)} of ${formatDuration(this.holdMs)}`,
+      };
+    }
+    if (this.holdStartedAt !== undefined) {
+      const held = now - this.holdStartedAt;
+      this.holdStartedAt = undefined;
+      return { done: false, observation: `${problem}; hold reset after ${formatDuration(held)}` };
+    }
+    return { done: false, observation: problem };
+  }
+
+  /** undefined when /healthz answers 200 with the wanted version, else what it did instead. */
+  private async probeHealthz(): Promise<string | undefined> {
+    let res: { status: number; body: string };
+    try {
+      res = await this.deps.httpGet(`${this.url()}/healthz`, {
+        timeoutMs: HTTP_PROBE_TIMEOUT_MS,
+        signal: this.deps.signal,
+      });
+    } catch (e) {
+      if (isAbortError(e)) throw e;
+      return `GET /healthz: ${e instanceof HttpProbeError ? e.reason : errorText(e)}`;
+    }
+    if (res.status === 200) {
+      const served = versionFromHealthBody(res.body);
+      if (served === this.wantVersion) return undefined;
+      if (served) return `serving ${served}, waiting for ${this.wantVersion}`;
+      return `HTTP 200 without a version: ${JSON.stringify(res.body.trim().slice(0, 60))}`;
+    }
+    if (res.status === 404) return 'HTTP 404 (ingress up, Sourcegraph not routed yet)';
+    return `HTTP ${res.status}`;
+  }
+
+  private async probeNeedsSiteInit(): Promise<boolean | undefined> {
+    try {
+      const res = await this.deps.httpGet(`${this.url()}/sign-in`, {
+        timeoutMs: HTTP_PROBE_TIMEOUT_MS,
+        signal: this.deps.signal,
+        maxBodyBytes: SIGN_IN_MAX_BYTES,
+      });
+      return parseNeedsSiteInit(res.body);
+    } catch (e) {
+      if (isAbortError(e)) throw e;
+      return undefined;
+    }
+  }
+
+  // ---- SSH --------------------------------------------------------------------------------
+
+  private sshHost(): string {
+    if (this.host === undefined) throw new Error('no host to reach yet');
+    return splitHostPort(this.host).hostname;
+  }
+
+  private url(): string {
+    if (this.host === undefined) throw new Error('no host to reach yet');
+    return `http://${hostForUrl(this.host)}`;
+  }
+
+  private remoteTarget(): RemoteTarget {
+    const ssh = this.target.ssh;
+    if (!ssh) throw new Error('SSH stages run only with target.ssh');
+    return {
+      host: this.sshHost(),
+      port: ssh.port,
+      user: ssh.user,
+      privateKeyPath: ssh.privateKeyPath,
+      expectedFingerprints: this.expectedFingerprints,
+      knownHostsPath: ssh.knownHostsPath,
+      pinKey: this.target.instanceId,
+      connectTimeoutMs: SSH_CONNECT_TIMEOUT_MS,
+    };
+  }
+
+  private async connect(): Promise<Remote> {
+    const pending = this.deps.connectRemote(this.remoteTarget());
+    try {
+      const remote = await this.guard(pending);
+      this.authRefusedSince = undefined;
+      return remote;
+    } catch (e) {
+      // Aborted mid-handshake: a connection that completes later must not be left open.
+      if (isAbortError(e)) pending.then((r) => r.close()).catch(() => undefined);
+      if (e instanceof LaunchError && e.code === SSH_AUTH_FAILED) {
+        const now = this.clock.now();
+        this.authRefusedSince ??= now;
+        if (now - this.authRefusedSince < SSH_AUTH_GRACE_MS) {
+          throw new Error(`key refused for now (cloud-init may not have installed it yet): ${errorText(e)}`, { cause: e });
+        }
+      } else {
+        this.authRefusedSince = undefined;
+      }
+      throw e;
+    }
+  }
+
+  /** The command's result, or an observation when SSH itself failed (then it reconnects next time). */
+  private async remoteExec(command: string): Promise<ExecResult | string> {
+    if (!this.remote) {
+      try {
+        this.remote = await this.connect();
+      } catch (e) {
+        if (isFatal(e)) throw e;
+        return `SSH reconnect failed: ${errorText(e)}`;
+      }
+    }
+    try {
+      return await this.guard(
+        withRealTimeout(this.remote.exec(command, { timeoutMs: REMOTE_EXEC_TIMEOUT_MS }), REMOTE_EXEC_TIMEOUT_MS + 5 * SECOND),
+      );
+    } catch (e) {
+      if (isAbortError(e)) throw e;
+      await this.closeRemote();
+      return `SSH connection lost (${errorText(e)}), reconnecting`;
+    }
+  }
+
+  async closeRemote(): Promise<void> {
+    const remote = this.remote;
+    this.remote = undefined;
+    if (!remote) return;
+    try {
+      await withRealTimeout(remote.close(), 5 * SECOND);
+    } catch {
+      // Closing is best effort: the wait's outcome is already decided.
+    }
+  }
+
+  private async readBootStatus(): Promise<BootStatus | undefined> {
+    const res = await this.remoteExec(`sudo cat ${BOOT_STATUS_PATH}`);
+    if (typeof res === 'string' || res.code !== 0) return undefined;
+    let status: BootStatus;
+    try {
+      const parsed: unknown = JSON.parse(res.stdout);
+      if (typeof parsed !== 'object' || parsed === null) return undefined;
+      status = parsed as BootStatus;
+    } catch {
+      return undefined;
+    }
+    if (status.stage === 'failed') {
+      const bootLog = await this.bootLogTail();
+      const what = status.targetVersion ? ` installing ${status.targetVersion}` : '';
+      throw new CloudError(
+        'provisioning-failed',
+        `The instance's boot script failed${what}: ${status.lastError ?? 'no error recorded'}` +
+          (bootLog ? `\nBoot log (last lines):\n${indent(bootLog)}` : ''),
+        {
+          remediation:
+            `Read the whole boot log with \`sudo less ${BOOT_LOG_PATH}\` on the instance; ` +
+            `after fixing the cause, reboot the instance and resume with \`${this.target.resumeCommand}\`.`,
+          details: { bootStatus: status, bootLogTail: bootLog },
+        },
+      );
+    }
+    return status;
+  }
+
+  // ---- diagnosis --------------------------------------------------------------------------
+
+  private async consoleTail(): Promise<string> {
+    try {
+      const output = await withRealTimeout(this.deps.cloud.consoleOutput(this.target.instanceId), DIAGNOSIS_TIMEOUT_MS);
+      return lastLines(output, CONSOLE_TAIL_LINES);
+    } catch (e) {
+      return `(console output unavailable: ${errorText(e)})`;
+    }
+  }
+
+  private async bootLogTail(): Promise<string> {
+    if (!this.remote) return '';
+    try {
+      const res = await withRealTimeout(
+        this.remote.exec(`sudo tail -n ${BOOT_LOG_TAIL_LINES} ${BOOT_LOG_PATH}`, { timeoutMs: DIAGNOSIS_TIMEOUT_MS }),
+        DIAGNOSIS_TIMEOUT_MS + SECOND,
+      );
+      if (res.code !== 0) return `(${BOOT_LOG_PATH} unavailable: ${commandError(res)})`;
+      return res.stdout.replace(/\s+$/, '');
+    } catch (e) {
+      return `(${BOOT_LOG_PATH} unavailable: ${errorText(e)})`;
+    }
+  }
+
+  private async timeoutError(
+    stage: WaitStageName,
+    title: string,
+    stageStart: number,
+    stageTimeoutMs: number,
+    totalRanOut: boolean,
+  ): Promise<WaitTimeoutError> {
+    const consoleTail = await this.consoleTail();
+    const bootLog = await this.bootLogTail();
+    const sections = [
+      consoleTail && `console output (last ${CONSOLE_TAIL_LINES} lines):\n${indent(consoleTail)}`,
+      bootLog && `${BOOT_LOG_PATH} (last ${BOOT_LOG_TAIL_LINES} lines):\n${indent(bootLog)}`,
+    ].filter(Boolean);
+    const bootLogTail = sections.join('\n');
+
+    const why = totalRanOut
+      ? `the whole wait's timeout of ${formatDuration(this.target.totalTimeoutMs)} ran out`
+      : `${stage} gives up after ${formatDuration(stageTimeoutMs)}`;
+    const message =
+      `Timed out waiting for ${title} (stage ${stage}, ${formatDuration(this.clock.now() - stageStart)}): ${why}.\n` +
+      `Last observation: ${this.lastObservation ?? 'none'}` +
+      (bootLogTail ? `\nBoot log tail:\n${indent(bootLogTail)}` : '');
+    const hint = STAGE_HINTS[stage];
+    return new WaitTimeoutError(stage, message, {
+      remediation:
+        `The instance is still there. Resume the wait with \`${this.target.resumeCommand}\` ` +
+        `(add --timeout MINUTES for longer), or see what it is doing with \`sourcegraph-launch status ${this.target.deploymentName}\`.` +
+        (hint ? ` ${hint}` : ''),
+      details: {
+        lastObservation: this.lastObservation,
+        bootLogTail,
+        timeoutMs: totalRanOut ? this.target.totalTimeoutMs : stageTimeoutMs,
+        timedOut: totalRanOut ? 'total' : 'stage',
+        elapsedMs: this.clock.now() - this.startedAt,
+      },
+    });
+  }
+}
+
+const STAGE_HINTS: Partial<Record<WaitStageName, string>> = {
+  'status-checks': 'If the checks stay impaired, reboot the instance.',
+  ssh: 'Check that your address is inside --ssh-cidr and that the key matches the instance key pair.',
+  'http-version': "Sourcegraph's docs suggest rebooting the instance if it is not up after 10 minutes.",
+};
+
+// ---- helpers (the pure parsers are exported for tests) ------------------------------------
+
+function isFatal(e: unknown): boolean {
+  if (isAbortError(e)) return true;
+  if (!(e instanceof LaunchError)) return false;
+  // Bad input, credentials or permissions, interruptions: polling again cannot fix them.
+  return e.exitCode !== ExitCode.failed || FATAL_CODES.has(e.code);
+}
+
+function errorText(e: unknown): string {
+  return firstLine(e instanceof Error ? e.message : String(e)) || 'unknown error';
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]?.trim() ?? '';
+}
+
+function commandError(res: ExecResult): string {
+  return firstLine(res.stderr) || firstLine(res.stdout) || `exit ${res.code === null ? res.signal ?? 'unknown' : res.code}`;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
+function lastLines(text: string, n: number): string {
+  const lines = text.replace(/\r\n/g, '\n').replace(/\s+$/, '').split('\n');
+  return lines.slice(-n).join('\n');
+}
+
+function withRealTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${formatDuration(ms)}`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** "45s", "4m 05s", "1h 02m". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** "1.2.3.4:8080" → {hostname "1.2.3.4", port 8080}; "[::1]:80" and bare IPv6 work too. */
+export function splitHostPort(host: string): { hostname: string; port?: number } {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(host);
+  if (bracketed) return { hostname: bracketed[1] ?? host, port: bracketed[2] ? Number(bracketed[2]) : undefined };
+  const withPort = /^([^:]+):(\d+)$/.exec(host);
+  if (withPort) return { hostname: withPort[1] ?? host, port: Number(withPort[2]) };
+  return { hostname: host };
+}
+
+function hostForUrl(host: string): string {
+  // A bare IPv6 address needs brackets in a URL; anything with one colon at most is host[:port].
+  return host.split(':').length > 2 && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+export function parseNeedsSiteInit(body: string): boolean | undefined {
+  const m = /"needsSiteInit"\s*:\s*(true|false)/.exec(body);
+  return m ? m[1] === 'true' : undefined;
+}
+
+interface NodeJson {
+  metadata?: { name?: string };
+  status?: { conditions?: { type?: string; status?: string }[] };
+}
+
+export function summarizeNodes(json: string): { ready: string[]; text: string } {
+  let items: NodeJson[];
+  try {
+    items = ((JSON.parse(json) as { items?: NodeJson[] }).items ?? []).filter(Boolean);
+  } catch {
+    return { ready: [], text: 'k3s active, node list unreadable' };
+  }
+  if (items.length === 0) return { ready: [], text: 'k3s active, no node registered yet' };
+  const ready: string[] = [];
+  const notReady: string[] = [];
+  for (const node of items) {
+    const name = node.metadata?.name ?? '(unnamed)';
+    const cond = node.status?.conditions?.find((c) => c.type === 'Ready');
+    if (cond?.status === 'True') ready.push(name);
+    else notReady.push(`node ${name} ${cond?.status === 'Unknown' ? 'Unknown' : 'NotReady'}`);
+  }
+  return { ready, text: notReady.join(', ') };
+}
+
+interface ContainerStatusJson {
+  ready?: boolean;
+  state?: { waiting?: { reason?: string }; terminated?: { reason?: string }; running?: object };
+}
+
+interface PodJson {
+  metadata?: { name?: string; namespace?: string };
+  status?: {
+    phase?: string;
+    reason?: string;
+    containerStatuses?: ContainerStatusJson[];
+    initContainerStatuses?: ContainerStatusJson[];
+  };
+}
+
+/** Why a pod is not ready, in kubectl's words ("Pending", "CrashLoopBackOff", "Init:Error"); undefined = ready. */
+export function podNotReadyReason(pod: PodJson): string | undefined {
+  const status = pod.status ?? {};
+  const phase = status.phase ?? 'Unknown';
+  const containers = status.containerStatuses ?? [];
+  if (phase === 'Succeeded') return undefined;
+  if (phase === 'Running' && containers.length > 0 && containers.every((c) => c.ready === true)) return undefined;
+  if (phase === 'Failed') return status.reason ?? 'Failed';
+  for (const init of status.initContainerStatuses ?? []) {
+    const reason = init.state?.waiting?.reason ?? init.state?.terminated?.reason;
+    if (reason && reason !== 'PodInitializing' && reason !== 'Completed') return `Init:${reason}`;
+  }
+  for (const c of containers) {
+    const reason = c.state?.waiting?.reason ?? c.state?.terminated?.reason;
+    if (reason) return reason;
+  }
+  return phase === 'Running' ? 'NotReady' : phase;
+}
+
+export function summarizePods(json: string): { settled: boolean; text: string } {
+  let items: PodJson[];
+  try {
+    items = ((JSON.parse(json) as { items?: PodJson[] }).items ?? []).filter(Boolean);
+  } catch {
+    return { settled: false, text: 'pod list unreadable' };
+  }
+  if (items.length === 0) return { settled: false, text: 'no pods yet' };
+  const reasons = new Map<string, number>();
+  let ready = 0;
+  for (const pod of items) {
+    const reason = podNotReadyReason(pod);
+    if (reason === undefined) ready += 1;
+    else reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  }
+  const breakdown = [...reasons.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([reason, count]) => `${count} ${reason}`)
+    .join(', ');
+  return {
+    settled: ready === items.length,
+    text: `${ready}/${items.length} pods ready${breakdown ? ` (${breakdown})` : ''}`,
+  };
+}

@@ -1,0 +1,67 @@
+// The dependency rules of DESIGN.md, checked by reading the imports: core is pure, each SDK is
+// imported by exactly one adapter file, and the built --help path loads no cloud SDK.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..');
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g)) out.push(m[1]!);
+  for (const m of text.matchAll(/import\(\s*['"]([^'"]+)['"]/g)) out.push(m[1]!);
+  return out;
+}
+
+const src = files(join(root, 'src'));
+
+describe('architecture', () => {
+  it('src/core imports nothing but src/core (and JSON data from presets/)', () => {
+    const offenders: string[] = [];
+    for (const f of src.filter((f) => f.includes('/src/core/'))) {
+      for (const spec of imports(f)) {
+        if (!spec.startsWith('.')) offenders.push(`${relative(root, f)} → ${spec}`);
+        else {
+          const target = resolve(dirname(f), spec);
+          const ok = target.startsWith(join(root, 'src/core')) || (target.startsWith(join(root, 'presets')) && spec.endsWith('.json'));
+          if (!ok) offenders.push(`${relative(root, f)} → ${spec}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('each SDK is imported by a single adapter file', () => {
+    const importers = (prefix: string) =>
+      src.filter((f) => imports(f).some((s) => s.startsWith(prefix))).map((f) => relative(root, f));
+    expect(importers('@aws-sdk/')).toEqual(['src/cloud/aws/sdk.ts']);
+    expect(importers('ssh2')).toEqual(['src/remote/ssh2-remote.ts']);
+  });
+
+  it('the built CLI entry loads no SDK, prompt library or catalog before a command runs', () => {
+    const entry = join(root, 'dist/cli.js');
+    expect(existsSync(entry), 'run `npm run build` first (npm test does)').toBe(true);
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      // Static imports only: dynamic import() chunks load when a command needs them.
+      for (const m of text.matchAll(/(?:^|[;\n}])\s*import\s*(?:[\w*{}\s,$]+from\s*)?["'](\.[^"']+)["']/g)) visit(resolve(dirname(file), m[1]!));
+    };
+    visit(entry);
+    // Chunk file names inside import("…") are fine: they are loaded only when called.
+    const eager = [...seen].map((f) => readFileSync(f, 'utf8').replace(/import\("[^"]+"\)/g, 'import()')).join('\n');
+    expect(eager).not.toMatch(/client-ec2|EC2Client|STSClient|@smithy/);
+    expect(eager).not.toMatch(/SSH-2\.0|@inquirer|node_modules\/ssh2/);
+    expect(eager).not.toContain('ami-0d5604b984e5bd659');
+  });
+});

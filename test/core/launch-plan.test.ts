@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { clientTokenFor, dataVolumeFor, equivalentCommand, planToJson, summaryRows, type LaunchPlan } from '../../src/core/launch-plan.js';
+import { allPresets, estimateAwsMonthlyCost, getPreset } from '../../src/core/presets.js';
+
+function plan(overrides: Partial<LaunchPlan> = {}): LaunchPlan {
+  return {
+    name: { value: 'sourcegraph', source: 'default' },
+    cloud: { value: 'aws', source: 'flag' },
+    region: { value: 'us-east-1', source: 'flag' },
+    size: { value: 'S', source: 'prompt' },
+    version: { value: '6.12.5040', source: 'catalog', detail: 'newest published' },
+    image: { value: { id: 'ami-0d5604b984e5bd659', name: 'Sourcegraph v6.12.5040', source: 'catalog' }, source: 'catalog' },
+    instanceType: { value: 'm6a.4xlarge', source: 'preset' },
+    dataSizeGiB: { value: 500, source: 'preset' },
+    allowCidrs: { value: ['203.0.113.0/24'], source: 'flag' },
+    sshCidrs: { value: ['203.0.113.7/32'], source: 'saved' },
+    iKnowSshIsPublic: false,
+    sshKey: { value: { mode: 'generate', privateKeyPath: '/h/keys/k' }, source: 'default' },
+    sshUser: { value: 'ec2-user', source: 'default' },
+    subnet: { value: undefined, source: 'default' },
+    kmsKey: { value: undefined, source: 'default' },
+    elasticIp: { value: { mode: 'new' }, source: 'default' },
+    wait: true,
+    timeoutMinutes: { value: 45, source: 'default' },
+    holdSeconds: { value: 90, source: 'default' },
+    ...overrides,
+  };
+}
+
+describe('presets', () => {
+  it('match the reference sizes and disks', () => {
+    expect(allPresets().map((p) => [p.name, p.aws.instanceType, p.aws.data.type, p.aws.data.iops])).toEqual([
+      ['XS', 'm6a.2xlarge', 'gp3', 3000],
+      ['S', 'm6a.4xlarge', 'gp3', 3000],
+      ['M', 'm6a.8xlarge', 'gp3', 3000],
+      ['L', 'm6a.12xlarge', 'io2', 16000],
+      ['XL', 'm6a.24xlarge', 'io2', 16000],
+    ]);
+    expect(allPresets().every((p) => p.aws.data.sizeGiB === 500)).toBe(true);
+  });
+
+  it('estimates cost from instance hours, storage and the public IPv4', () => {
+    const xs = estimateAwsMonthlyCost(getPreset('XS'));
+    expect(xs.instanceUsd).toBe(252); // 0.3456 * 730
+    expect(xs.storageUsd).toBe(44); // 500 GiB + 50 GiB gp3 at 0.08
+    expect(xs.addressUsd).toBe(4);
+    expect(xs.totalUsd).toBe(300);
+    const l = estimateAwsMonthlyCost(getPreset('L'));
+    expect(l.storageUsd).toBe(Math.round(500 * 0.125 + 16000 * 0.065 + 50 * 0.08));
+    expect(estimateAwsMonthlyCost(getPreset('XS'), { dataSizeGiB: 1000 }).storageUsd).toBe(84);
+  });
+});
+
+describe('launch plan', () => {
+  it('data volume follows the preset, size from the plan', () => {
+    expect(dataVolumeFor(plan({ size: { value: 'XL', source: 'flag' }, dataSizeGiB: { value: 800, source: 'flag' } }))).toEqual({
+      device: '/dev/sdb',
+      type: 'io2',
+      sizeGiB: 800,
+      iops: 16000,
+    });
+  });
+
+  it('summary shows every value with where it came from', () => {
+    const rows = Object.fromEntries(summaryRows(plan()).map((r) => [r.setting, r]));
+    expect(rows.region).toEqual({ setting: 'region', value: 'us-east-1', source: 'flag' });
+    expect(rows.size!.source).toBe('you chose');
+    expect(rows.size!.value).toMatch(/^S \(up to 1,000 users, 10,000 repos\) ≈ \$\d/);
+    expect(rows.version!.source).toBe('catalog (newest published)');
+    expect(rows['SSH from']!.source).toBe('saved answer');
+    expect(rows['instance type']!.source).toBe('preset');
+    expect(rows['data volume']!.value).toMatch(/500 GiB gp3, encrypted, kept on destroy/);
+    expect(rows['SSH from']!.value).toBe('203.0.113.7/32');
+    expect(summaryRows(plan({ sshCidrs: { value: [], source: 'flag' } })).find((r) => r.setting === 'SSH from')!.value).toMatch(/nobody/);
+  });
+
+  it('equivalent command replays the plan without prompts', () => {
+    expect(equivalentCommand(plan())).toBe(
+      'npx sourcegraph-launch launch --yes --cloud aws --region us-east-1 --size S --version 6.12.5040 --name sourcegraph --allow-cidr 203.0.113.0/24 --ssh-cidr 203.0.113.7/32',
+    );
+    const custom = equivalentCommand(
+      plan({
+        sshCidrs: { value: [], source: 'flag' },
+        sshKey: { value: { mode: 'existing', keyName: 'team key' }, source: 'flag' },
+        instanceType: { value: 'm7a.4xlarge', source: 'flag' },
+        elasticIp: { value: { mode: 'existing', allocationId: 'eipalloc-0123456789abcdef0' }, source: 'flag' },
+        image: { value: { id: 'ami-0123456789abcdef0', source: 'flag' }, source: 'flag' },
+        wait: false,
+      }),
+      'sourcegraph-launch',
+    );
+    expect(custom).toContain("--key-name 'team key'");
+    expect(custom).toContain('--ssh-cidr none');
+    expect(custom).toContain('--instance-type m7a.4xlarge');
+    expect(custom).toContain('--elastic-ip eipalloc-0123456789abcdef0');
+    expect(custom).toContain('--image ami-0123456789abcdef0');
+    expect(custom).toContain('--no-wait');
+    expect(custom.startsWith('sourcegraph-launch launch --yes')).toBe(true);
+  });
+
+  it('client tokens are stable per attempt, differ per attempt, and fit EC2 limits', () => {
+    const a = clientTokenFor('sourcegraph', 'abc123', 'instance');
+    expect(a).toBe(clientTokenFor('sourcegraph', 'abc123', 'instance'));
+    expect(a).not.toBe(clientTokenFor('sourcegraph', 'def456', 'instance'));
+    expect(clientTokenFor('x'.repeat(40), 'abcdef123456', 'instance').length).toBeLessThanOrEqual(64);
+  });
+
+  it('plan JSON carries value and source for every setting', () => {
+    const j = planToJson(plan()) as Record<string, { value: unknown; source: string }>;
+    expect(j.region).toEqual({ value: 'us-east-1', source: 'flag' });
+    expect(j.subnet).toEqual({ value: null, source: 'default' });
+    expect(j.version).toEqual({ value: '6.12.5040', source: 'catalog', detail: 'newest published' });
+    expect(j.wait).toBe(true);
+  });
+});

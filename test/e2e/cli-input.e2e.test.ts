@@ -1,0 +1,155 @@
+// The real CLI process on bad or missing input: exit 2 naming the flag, before any cloud call.
+// These runs point the SDK at a dead endpoint: had the CLI called the cloud, it would have failed
+// with a network error (exit 1) instead of the usage error (exit 2) asserted here.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+
+const home = mkdtempSync(join(tmpdir(), 'sgl-input-'));
+const base = ['launch', '--region', 'us-east-1', '--allow-cidr', '203.0.113.7/32'];
+
+describe('CLI: help and version', () => {
+  it('--help teaches: commands, examples, exit codes', async () => {
+    const r = await runCli(['--help'], { home });
+    expect(r.code).toBe(0);
+    for (const cmd of ['launch', 'presets', 'status', 'list', 'destroy']) expect(r.stdout).toContain(cmd);
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 failed, 2 bad input, 3 credentials/);
+  });
+
+  it.each(['launch', 'status', 'list', 'destroy', 'presets'])('%s --help has examples', async (cmd) => {
+    const r = await runCli([cmd, '--help'], { home });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Usage: sourcegraph-launch ${cmd}`);
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stdout).toContain('--json');
+  });
+
+  it('--version prints the tool version; launch --version is the Sourcegraph version', async () => {
+    const r = await runCli(['--version'], { home });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const j = await runCli(['--version', '--json'], { home });
+    expect(j.json()).toEqual({ version: r.stdout.trim() });
+  });
+
+  it('an unknown option exits 2', async () => {
+    const r = await runCli(['launch', '--colour', 'blue'], { home });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown option '--colour'/);
+  });
+});
+
+describe('CLI: bad input exits 2 naming the flag, before any cloud call', () => {
+  it.each([
+    [['--size', 'XXL'], /--size: unknown size "XXL". Valid choices: XS, S, M, L, XL/],
+    [['--region', 'mars-north-1'], /--region: "mars-north-1" is not a valid choice.*us-east-1/],
+    [['--version', '6.12'], /--version: "6.12" is not a Sourcegraph version/],
+    [['--allow-cidr', '10.0.0.1/8'], /--allow-cidr: "10.0.0.1\/8" is not a valid CIDR \(host bits are set/],
+    [['--ssh-cidr', '0.0.0.0/0'], /--ssh-cidr 0.0.0.0\/0 opens SSH to the whole internet/],
+    [['--data-size', '100'], /--data-size 100 is below the preset minimum of 500 GiB/],
+    [['--cloud', 'azure'], /--cloud azure is not available yet/],
+    [['--elastic-ip', 'yes'], /--elastic-ip: "yes" is not valid/],
+    [['--image', 'ubuntu'], /--image: "ubuntu" is not valid/],
+    [['--ssh-key', '/nonexistent/id.pub'], /--ssh-key: cannot read \/nonexistent\/id.pub/],
+    [['--timeout', 'soon'], /--timeout: "soon" must be a number of minutes/],
+    [['--name', 'Prod_1'], /--name: "Prod_1" must be 1–40 lowercase letters/],
+  ])('%j', async (extra, message) => {
+    const r = await runCli([...base, ...extra, '--yes'], { home });
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(2);
+  });
+
+  it('CI without --allow-cidr exits 2 naming it (no silent default)', async () => {
+    const r = await runCli(['launch', '--region', 'us-east-1'], { home });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--allow-cidr is required when not running interactively/);
+  });
+
+  it('CI without a region (and no AWS_REGION) exits 2 naming --region', async () => {
+    const r = await runCli(['launch', '--allow-cidr', '203.0.113.7/32'], { home, env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--region is required when not running interactively/);
+  });
+
+  it('--json errors are one JSON object on stdout', async () => {
+    const r = await runCli([...base, '--size', 'huge', '--json'], { home });
+    expect(r.code).toBe(2);
+    expect(r.json()).toMatchObject({ error: { code: 'bad-input', exitCode: 2, message: expect.stringMatching(/^--size/) } });
+  });
+
+  it('destroy in CI without --yes exits 2 naming --yes', async () => {
+    // destroy checks credentials and finds resources first; with a dead endpoint that fails, so
+    // this case is covered against moto in launch-lifecycle.e2e.test.ts. Here: status without a
+    // region and no record names --region.
+    const r = await runCli(['status', 'ghost'], { home, env: { AWS_REGION: undefined } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--region is required to find deployment ghost/);
+  });
+});
+
+describe('CLI: credentials', () => {
+  it('no credentials exits 3 naming the profile it tried and how to fix it', async () => {
+    const r = await runCli([...base, '--yes', '--profile', 'ghost'], {
+      home,
+      env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined },
+    });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/ghost/);
+    expect(r.stderr).toMatch(/aws (sso login|configure)/);
+  });
+});
+
+describe('CLI: presets and offline dry run', () => {
+  it('presets lists sizes with guidance and cost', async () => {
+    const r = await runCli(['presets'], { home });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/XS\s+≤ 500\s+≤ 1,000\s+5 GB\s+8\/32 GiB\s+m6a.2xlarge\s+500 GiB gp3\s+\$\d+/);
+    expect(r.stdout).toMatch(/XL .*m6a.24xlarge\s+500 GiB io2 16000 IOPS/);
+    const j = await runCli(['presets', '--versions', '--json'], { home });
+    const body = j.json<{ sizes: { size: string }[]; versions: { version: string }[] }>();
+    expect(body.sizes.map((s) => s.size)).toEqual(['XS', 'S', 'M', 'L', 'XL']);
+    expect(body.versions[0]!.version).toBe('6.12.5040');
+  });
+
+  it('--dry-run --json without credentials works offline from the catalog and lists every request', async () => {
+    const r = await runCli([...base, '--size', 'L', '--version', '6.12.5040', '--name', 'prod', '--kms-key', 'alias/sg', '--dry-run', '--json'], {
+      home,
+      env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/works offline/);
+    const out = r.json<{ plan: Record<string, { value: unknown; source: string }>; requests: { service: string; operation: string; input: Record<string, any> }[] }>();
+    expect(out.plan.region).toEqual({ value: 'us-east-1', source: 'flag' });
+    expect(out.plan.instanceType).toEqual({ value: 'm6a.12xlarge', source: 'preset' });
+    expect(out.plan.image).toMatchObject({ value: { id: 'ami-0d5604b984e5bd659' }, source: 'catalog' });
+    expect(out.requests.map((q) => q.operation)).toEqual([
+      'ImportKeyPair',
+      'CreateSecurityGroup',
+      'AuthorizeSecurityGroupIngress',
+      'RunInstances',
+      'CreateTags',
+      'CreateTags',
+      'AllocateAddress',
+      'AssociateAddress',
+    ]);
+    const run = out.requests.find((q) => q.operation === 'RunInstances')!.input;
+    expect(run.ImageId).toBe('ami-0d5604b984e5bd659');
+    expect(run.InstanceType).toBe('m6a.12xlarge');
+    expect(run.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
+    expect(run.ClientToken).toMatch(/^sgl-prod-/);
+    const data = run.BlockDeviceMappings.find((b: any) => b.DeviceName === '/dev/sdb').Ebs;
+    expect(data).toMatchObject({ VolumeSize: 500, VolumeType: 'io2', Iops: 16000, DeleteOnTermination: false, Encrypted: true, KmsKeyId: 'alias/sg' });
+    const root = run.BlockDeviceMappings.find((b: any) => b.DeviceName === '/dev/xvda').Ebs;
+    expect(root).toMatchObject({ VolumeSize: 50, VolumeType: 'gp3', DeleteOnTermination: true, Encrypted: true });
+    const ingress = out.requests.find((q) => q.operation === 'AuthorizeSecurityGroupIngress')!.input;
+    const ports = ingress.IpPermissions.map((p: any) => [p.FromPort, p.IpRanges.map((x: any) => x.CidrIp)]);
+    expect(ports).toEqual([
+      [80, ['203.0.113.7/32']],
+      [443, ['203.0.113.7/32']],
+      [22, ['203.0.113.7/32']],
+    ]);
+  });
+});
