@@ -24,9 +24,16 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   // ssh2's optional native helpers: it falls back to pure JS when they are absent.
   external: ['cpu-features', '*.node'],
-  // Bundled CommonJS (ssh2, parts of the SDK) calls require() for Node built-ins.
+  // Bundled CommonJS (ssh2, parts of the SDK) calls require() for Node built-ins and reads __dirname.
   banner: {
-    js: "import { createRequire as __sglCreateRequire } from 'node:module'; const require = __sglCreateRequire(import.meta.url);",
+    js: [
+      "import { createRequire as __sglCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __sglFileURLToPath } from 'node:url';",
+      'const require = __sglCreateRequire(import.meta.url);',
+      // ssh2's WebAssembly poly1305 loader reads __dirname/__filename.
+      'const __filename = __sglFileURLToPath(import.meta.url);',
+      "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+    ].join(' '),
   },
   define: { __SGL_VERSION__: JSON.stringify(JSON.parse(readFileSync(`${root}package.json`, 'utf8')).version) },
   logLevel: 'warning',

@@ -24,8 +24,8 @@ export interface CliOptions {
   endpoint?: string;
   home?: string;
   timeoutMs?: number;
-  /** Called with the child and each stderr chunk: lets a test send SIGINT at a chosen moment. */
-  onStderr?: (chunk: string, child: ChildProcess) => void;
+  /** Called with each stdout or stderr chunk: lets a test send SIGINT at a chosen moment. */
+  onOutput?: (chunk: string, child: ChildProcess) => void;
 }
 
 export function cliEnv(opts: CliOptions = {}): NodeJS.ProcessEnv {
@@ -57,10 +57,13 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
     const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      opts.onOutput?.(c, child);
+    });
     child.stderr.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
-      opts.onStderr?.(c, child);
+      opts.onOutput?.(c, child);
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', reject);

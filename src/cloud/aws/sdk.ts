@@ -1,0 +1,208 @@
+// The only module that imports the AWS SDK. It exposes the narrow set of calls the adapter makes,
+// so the rest of the adapter (and its tests) depend on an interface, not on the SDK's surface, and
+// the SDK is loaded only when AWS is actually used (aws-cloud.ts imports this file dynamically).
+import {
+  AllocateAddressCommand,
+  AssociateAddressCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateTagsCommand,
+  DeleteKeyPairCommand,
+  DeleteSecurityGroupCommand,
+  DeleteVolumeCommand,
+  DescribeAddressesCommand,
+  DescribeImagesCommand,
+  DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
+  DescribeKeyPairsCommand,
+  DescribeRegionsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVolumesCommand,
+  DescribeVpcsCommand,
+  DisassociateAddressCommand,
+  EC2Client,
+  GetConsoleOutputCommand,
+  ImportKeyPairCommand,
+  ReleaseAddressCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type AllocateAddressCommandInput,
+  type AllocateAddressCommandOutput,
+  type AssociateAddressCommandInput,
+  type AssociateAddressCommandOutput,
+  type AuthorizeSecurityGroupIngressCommandInput,
+  type AuthorizeSecurityGroupIngressCommandOutput,
+  type CreateSecurityGroupCommandInput,
+  type CreateSecurityGroupCommandOutput,
+  type CreateTagsCommandInput,
+  type CreateTagsCommandOutput,
+  type DeleteKeyPairCommandInput,
+  type DeleteKeyPairCommandOutput,
+  type DeleteSecurityGroupCommandInput,
+  type DeleteSecurityGroupCommandOutput,
+  type DeleteVolumeCommandInput,
+  type DeleteVolumeCommandOutput,
+  type DescribeAddressesCommandInput,
+  type DescribeAddressesCommandOutput,
+  type DescribeImagesCommandInput,
+  type DescribeImagesCommandOutput,
+  type DescribeInstanceStatusCommandInput,
+  type DescribeInstanceStatusCommandOutput,
+  type DescribeInstancesCommandInput,
+  type DescribeInstancesCommandOutput,
+  type DescribeKeyPairsCommandInput,
+  type DescribeKeyPairsCommandOutput,
+  type DescribeRegionsCommandInput,
+  type DescribeRegionsCommandOutput,
+  type DescribeSecurityGroupsCommandInput,
+  type DescribeSecurityGroupsCommandOutput,
+  type DescribeSubnetsCommandInput,
+  type DescribeSubnetsCommandOutput,
+  type DescribeVolumesCommandInput,
+  type DescribeVolumesCommandOutput,
+  type DescribeVpcsCommandInput,
+  type DescribeVpcsCommandOutput,
+  type DisassociateAddressCommandInput,
+  type DisassociateAddressCommandOutput,
+  type GetConsoleOutputCommandInput,
+  type GetConsoleOutputCommandOutput,
+  type ImportKeyPairCommandInput,
+  type ImportKeyPairCommandOutput,
+  type ReleaseAddressCommandInput,
+  type ReleaseAddressCommandOutput,
+  type RunInstancesCommandInput,
+  type RunInstancesCommandOutput,
+  type TerminateInstancesCommandInput,
+  type TerminateInstancesCommandOutput,
+} from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand, STSClient, type GetCallerIdentityCommandOutput } from '@aws-sdk/client-sts';
+
+/** Every EC2 call the adapter makes, one function per API operation, SDK v3 input/output shapes. */
+export interface Ec2Api {
+  describeImages(input: DescribeImagesCommandInput): Promise<DescribeImagesCommandOutput>;
+  describeVpcs(input: DescribeVpcsCommandInput): Promise<DescribeVpcsCommandOutput>;
+  describeSubnets(input: DescribeSubnetsCommandInput): Promise<DescribeSubnetsCommandOutput>;
+  describeInstances(input: DescribeInstancesCommandInput): Promise<DescribeInstancesCommandOutput>;
+  describeInstanceStatus(input: DescribeInstanceStatusCommandInput): Promise<DescribeInstanceStatusCommandOutput>;
+  describeSecurityGroups(input: DescribeSecurityGroupsCommandInput): Promise<DescribeSecurityGroupsCommandOutput>;
+  describeKeyPairs(input: DescribeKeyPairsCommandInput): Promise<DescribeKeyPairsCommandOutput>;
+  describeAddresses(input: DescribeAddressesCommandInput): Promise<DescribeAddressesCommandOutput>;
+  describeVolumes(input: DescribeVolumesCommandInput): Promise<DescribeVolumesCommandOutput>;
+  describeRegions(input: DescribeRegionsCommandInput): Promise<DescribeRegionsCommandOutput>;
+  getConsoleOutput(input: GetConsoleOutputCommandInput): Promise<GetConsoleOutputCommandOutput>;
+  importKeyPair(input: ImportKeyPairCommandInput): Promise<ImportKeyPairCommandOutput>;
+  createSecurityGroup(input: CreateSecurityGroupCommandInput): Promise<CreateSecurityGroupCommandOutput>;
+  authorizeSecurityGroupIngress(
+    input: AuthorizeSecurityGroupIngressCommandInput,
+  ): Promise<AuthorizeSecurityGroupIngressCommandOutput>;
+  runInstances(input: RunInstancesCommandInput): Promise<RunInstancesCommandOutput>;
+  createTags(input: CreateTagsCommandInput): Promise<CreateTagsCommandOutput>;
+  allocateAddress(input: AllocateAddressCommandInput): Promise<AllocateAddressCommandOutput>;
+  associateAddress(input: AssociateAddressCommandInput): Promise<AssociateAddressCommandOutput>;
+  disassociateAddress(input: DisassociateAddressCommandInput): Promise<DisassociateAddressCommandOutput>;
+  releaseAddress(input: ReleaseAddressCommandInput): Promise<ReleaseAddressCommandOutput>;
+  terminateInstances(input: TerminateInstancesCommandInput): Promise<TerminateInstancesCommandOutput>;
+  deleteSecurityGroup(input: DeleteSecurityGroupCommandInput): Promise<DeleteSecurityGroupCommandOutput>;
+  deleteKeyPair(input: DeleteKeyPairCommandInput): Promise<DeleteKeyPairCommandOutput>;
+  deleteVolume(input: DeleteVolumeCommandInput): Promise<DeleteVolumeCommandOutput>;
+}
+
+export interface StsApi {
+  getCallerIdentity(): Promise<GetCallerIdentityCommandOutput>;
+}
+
+export interface AwsClients {
+  ec2: Ec2Api;
+  sts: StsApi;
+}
+
+export interface AwsClientOptions {
+  region: string;
+  /** Shared-config profile; undefined = AWS_PROFILE or "default", as the SDK's chain decides. */
+  profile?: string;
+  /**
+   * API endpoint (an emulator in tests). Without it the SDK itself honours AWS_ENDPOINT_URL_EC2 /
+   * AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL, and the profile's endpoint_url.
+   */
+  endpoint?: string;
+  /** Attempts per call including the first; retries use the SDK's backoff (longer for throttling). */
+  maxAttempts?: number;
+}
+
+/**
+ * EC2 allows a burst of calls and then throttles (RequestLimitExceeded). The SDK's standard retry
+ * mode backs off exponentially from 500 ms for throttling; 8 attempts ride out about a minute.
+ */
+export const DEFAULT_MAX_ATTEMPTS = 8;
+
+export function wrapEc2Client(client: EC2Client): Ec2Api {
+  return {
+    describeImages: (input) => client.send(new DescribeImagesCommand(input)),
+    describeVpcs: (input) => client.send(new DescribeVpcsCommand(input)),
+    describeSubnets: (input) => client.send(new DescribeSubnetsCommand(input)),
+    describeInstances: (input) => client.send(new DescribeInstancesCommand(input)),
+    describeInstanceStatus: (input) => client.send(new DescribeInstanceStatusCommand(input)),
+    describeSecurityGroups: (input) => client.send(new DescribeSecurityGroupsCommand(input)),
+    describeKeyPairs: (input) => client.send(new DescribeKeyPairsCommand(input)),
+    describeAddresses: (input) => client.send(new DescribeAddressesCommand(input)),
+    describeVolumes: (input) => client.send(new DescribeVolumesCommand(input)),
+    describeRegions: (input) => client.send(new DescribeRegionsCommand(input)),
+    getConsoleOutput: (input) => client.send(new GetConsoleOutputCommand(input)),
+    importKeyPair: (input) => client.send(new ImportKeyPairCommand(input)),
+    createSecurityGroup: (input) => client.send(new CreateSecurityGroupCommand(input)),
+    authorizeSecurityGroupIngress: (input) => client.send(new AuthorizeSecurityGroupIngressCommand(input)),
+    runInstances: (input) => client.send(new RunInstancesCommand(input)),
+    createTags: (input) => client.send(new CreateTagsCommand(input)),
+    allocateAddress: (input) => client.send(new AllocateAddressCommand(input)),
+    associateAddress: (input) => client.send(new AssociateAddressCommand(input)),
+    disassociateAddress: (input) => client.send(new DisassociateAddressCommand(input)),
+    releaseAddress: (input) => client.send(new ReleaseAddressCommand(input)),
+    terminateInstances: (input) => client.send(new TerminateInstancesCommand(input)),
+    deleteSecurityGroup: (input) => client.send(new DeleteSecurityGroupCommand(input)),
+    deleteKeyPair: (input) => client.send(new DeleteKeyPairCommand(input)),
+    deleteVolume: (input) => client.send(new DeleteVolumeCommand(input)),
+  };
+}
+
+export function wrapStsClient(client: STSClient): StsApi {
+  return { getCallerIdentity: () => client.send(new GetCallerIdentityCommand({})) };
+}
+
+/** Wraps existing SDK clients (tests build their own, pointed at moto or mocked). */
+export function wrapAwsClients(clients: { ec2: EC2Client; sts: STSClient }): AwsClients {
+  return { ec2: wrapEc2Client(clients.ec2), sts: wrapStsClient(clients.sts) };
+}
+
+/** Builds the SDK clients the way the CLI uses them: the default credential chain, retries, timeouts. */
+export function createSdkClients(opts: AwsClientOptions): { ec2: EC2Client; sts: STSClient } {
+  // The CLI bundles its SDK, so the SDK's notice about its own future Node support is noise to users.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const config = {
+    region: opts.region,
+    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    // Fail fast on an unreachable endpoint instead of hanging on the OS's TCP timeout.
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+  };
+  return { ec2: new EC2Client(config), sts: new STSClient(config) };
+}
+
+export function createAwsClients(opts: AwsClientOptions): AwsClients {
+  return wrapAwsClients(createSdkClients(opts));
+}
+
+// Model types the adapter maps from, re-exported so no other file needs to name the SDK package.
+export type {
+  Address as Ec2Address,
+  Filter as Ec2Filter,
+  Image as Ec2Image,
+  Instance as Ec2Instance,
+  _InstanceType as Ec2InstanceType,
+  KeyPairInfo as Ec2KeyPair,
+  SecurityGroup as Ec2SecurityGroup,
+  Tag as Ec2Tag,
+  Volume as Ec2Volume,
+} from '@aws-sdk/client-ec2';

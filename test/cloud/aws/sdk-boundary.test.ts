@@ -1,0 +1,48 @@
+// The SDK loads only when AWS is used: sdk.ts is the one module that imports it at runtime, and
+// everything else reaches it through `import type` (erased) or a dynamic import.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const dir = join(import.meta.dirname, '../../../src/cloud/aws');
+const sources = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts'))
+  .map((file) => ({ file, text: readFileSync(join(dir, file), 'utf8') }));
+
+/** Static import/export-from statements (possibly multi-line), with whether they are type-only. */
+function staticImports(text: string): { from: string; typeOnly: boolean }[] {
+  const found: { from: string; typeOnly: boolean }[] = [];
+  for (const m of text.matchAll(/^(import|export)\s+(type\s+)?[\w\s{},*$]*?from\s+'([^']+)'/gm)) {
+    found.push({ from: m[3] ?? '', typeOnly: Boolean(m[2]) });
+  }
+  return found;
+}
+
+describe('the AWS SDK boundary', () => {
+  it('finds the adapter sources', () => {
+    expect(sources.map((s) => s.file).sort()).toEqual(expect.arrayContaining(['aws-cloud.ts', 'errors.ts', 'requests.ts', 'sdk.ts']));
+  });
+
+  it('imports @aws-sdk at runtime only in sdk.ts', () => {
+    for (const { file, text } of sources) {
+      const runtimeSdk = staticImports(text).filter((i) => i.from.startsWith('@aws-sdk/') && !i.typeOnly);
+      if (file === 'sdk.ts') expect(runtimeSdk.length).toBeGreaterThan(0);
+      else expect(runtimeSdk, file).toEqual([]);
+    }
+  });
+
+  it('loads sdk.ts from other modules only dynamically', () => {
+    for (const { file, text } of sources.filter((s) => s.file !== 'sdk.ts')) {
+      const runtimeSdkModule = staticImports(text).filter((i) => i.from === './sdk.js' && !i.typeOnly);
+      expect(runtimeSdkModule, file).toEqual([]);
+    }
+    expect(sources.find((s) => s.file === 'aws-cloud.ts')?.text).toContain("await import('./sdk.js')");
+  });
+
+  it('keeps requests.ts and errors.ts free of the SDK, even its types', () => {
+    for (const file of ['requests.ts', 'errors.ts']) {
+      const text = sources.find((s) => s.file === file)?.text ?? '';
+      expect(staticImports(text).filter((i) => i.from.startsWith('@aws-sdk/') || i.from === './sdk.js'), file).toEqual([]);
+    }
+  });
+});

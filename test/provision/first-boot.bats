@@ -1,0 +1,62 @@
+#!/usr/bin/env bats
+# provision/first-boot.sh: the user-data route on a plain OS.
+
+load helpers/common
+
+setup() {
+  setup_scratch
+  make_tool_fixtures
+  os_release Ubuntu ubuntu 24.04
+  printf 'UUID=1234 / ext4 defaults 1 1\n' >"$SG_ROOT/etc/fstab"
+  lsblk_dev nvme0n1 "" disk
+  lsblk_dev nvme0n1p1 nvme0n1 part ext4 cloudimg-rootfs /
+  lsblk_dev nvme1n1 "" disk
+}
+
+first_boot() {
+  run --separate-stderr "$PROVISION_DIR/first-boot.sh" "$@"
+}
+
+@test "provisions without a prewarm and hands over to the boot service" {
+  first_boot --version 6.12.5040 --size XS --cloud aws
+
+  [ "$status" -eq 0 ]
+  [ "$(cat "$SG_ROOT/home/ubuntu/.sourcegraph-version")" = 6.12.5040 ]
+  [ "$(data_version)" = 6.12.5040-base ]
+  refute_calls 'upgrade --install'
+  assert_call '^systemctl start --no-block sourcegraph-boot.service$'
+  [ "$(status_field stage)" = provisioned ]
+  [ "$(status_field decision)" = first-boot ]
+  [ "$(status_field targetVersion)" = 6.12.5040 ]
+}
+
+@test "running it again does nothing" {
+  first_boot --version 6.12.5040 --size XS --cloud aws
+  before="$(snapshot_root)"
+  reset_stub_log
+
+  first_boot --version 6.12.5040 --size XS --cloud aws
+
+  [ "$status" -eq 0 ]
+  [ ! -s "$STUB_LOG" ]
+  [ "$(snapshot_root)" = "$before" ]
+}
+
+@test "a failed provisioning is reported in status.json with the step's error" {
+  printf 'x' >>"$STUB_FIXTURES/k3s"
+
+  first_boot --version 6.12.5040 --size XS --cloud aws
+
+  [ "$status" -eq 4 ]
+  [ "$(status_field stage)" = failed ]
+  [[ "$(status_field lastError)" == *"SHA256 mismatch"* ]]
+  refute_calls 'sourcegraph-boot'
+  [ ! -e "$SG_ROOT/var/lib/sourcegraph-launch/first-boot.done" ]
+}
+
+@test "bad arguments exit 2" {
+  first_boot --version 6.12.5040 --size XS --cloud aws --bogus
+  [ "$status" -eq 2 ]
+  first_boot --size XS --cloud aws
+  [ "$status" -eq 2 ]
+}
