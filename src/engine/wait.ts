@@ -84,6 +84,11 @@ export const DEFAULT_POLL_MS = 5 * SECOND;
 /** Written by our own provisioned images on every boot (provision/); absent on published images. */
 export const BOOT_STATUS_PATH = '/var/lib/sourcegraph-launch/status.json';
 export const BOOT_LOG_PATH = '/var/log/reboot.sh.log';
+/**
+ * k3s lives in /usr/local/bin, which Amazon Linux's sudo secure_path leaves out: run it with that
+ * directory added to the login user's PATH.
+ */
+export const K3S_KUBECTL = 'sudo env "PATH=/usr/local/bin:$PATH" k3s kubectl';
 
 // Real-time bounds for single operations. Deadlines are measured with deps.clock; these only keep
 // one hung request from eating a whole stage.
@@ -396,7 +401,7 @@ class ReadinessWait {
     const state = active.stdout.trim() || firstLine(active.stderr) || `exit ${String(active.code)}`;
     if (state !== 'active') return { done: false, observation: withBoot(`k3s ${state}`) };
 
-    const nodes = await this.remoteExec('sudo k3s kubectl get nodes -o json');
+    const nodes = await this.remoteExec(`${K3S_KUBECTL} get nodes -o json`);
     if (typeof nodes === 'string') return { done: false, observation: nodes };
     if (nodes.code !== 0) {
       return { done: false, observation: withBoot(`k3s active, kubectl get nodes failed: ${commandError(nodes)}`) };
@@ -409,7 +414,7 @@ class ReadinessWait {
   }
 
   private async pollPods(): Promise<PollResult<void>> {
-    const pods = await this.remoteExec('sudo k3s kubectl get pods -A -o json');
+    const pods = await this.remoteExec(`${K3S_KUBECTL} get pods -A -o json`);
     if (typeof pods === 'string') return { done: false, observation: pods };
     const boot = await this.readBootStatus();
     if (pods.code !== 0) return { done: false, observation: `kubectl get pods failed: ${commandError(pods)}` };

@@ -2,6 +2,7 @@
 // time, like an instance booting: k3s activating → active, node NotReady → Ready, pods pending →
 // running. Connections can be refused, dropped or made to hang, to exercise the wait's retries.
 import type { ConnectRemote, ExecOptions, ExecResult, Remote, RemoteTarget } from '../../src/remote/remote.js';
+import { K3S_KUBECTL } from '../../src/engine/wait.js';
 
 /** What one connection attempt does: succeed, fail with an error, or never finish. */
 export type ConnectOutcome = 'ok' | Error | 'hang';
@@ -99,9 +100,9 @@ export function applianceExec(timeline: ApplianceTimeline): ExecHandler {
         if (t >= timeline.k3sActiveAt) return ok('active\n');
         // systemd says "activating" for the last 40 s before k3s is up (k3s's own start-up).
         return failed(3, '', t >= timeline.k3sActiveAt - 40_000 ? 'activating\n' : 'inactive\n');
-      case 'sudo k3s kubectl get nodes -o json':
+      case `${K3S_KUBECTL} get nodes -o json`:
         return ok(JSON.stringify(nodeList(t >= timeline.nodeReadyAt)));
-      case 'sudo k3s kubectl get pods -A -o json':
+      case `${K3S_KUBECTL} get pods -A -o json`:
         if (t < timeline.podsAppearAt) return ok(JSON.stringify({ items: [] }));
         return ok(JSON.stringify(podList(podCount, t >= timeline.podsReadyAt)));
       case 'sudo cat /var/lib/sourcegraph-launch/status.json': {

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Image build entry point: turns a plain Amazon Linux 2023 / Ubuntu 24.04 VM with an empty data
+# disk into a Sourcegraph appliance with the published images' on-disk layout. Run as root from
+# an unpacked bundle holding provision/ and presets/helm/ side by side.
+#
+#   1. kernel settings and limits             (system-tuning.sh)
+#   2. data disk: format if blank, label, fstab, mount, links into /mnt/data (setup-data-disk.sh)
+#   3. pinned, checksum-verified k3s and Helm  (install-k3s.sh, install-helm.sh)
+#   4. the version's charts saved on disk      (fetch-charts.sh)
+#   5. scripts to /opt/sourcegraph-launch/provision, Helm values per size to
+#      /var/lib/sourcegraph-launch/values, /etc/sourcegraph-launch/image.env
+#   6. version files: /home/<user>/.sourcegraph-version = <v>;
+#      /mnt/data/.sourcegraph-version = <v>-base (only if the data disk has none yet)
+#   7. the boot service, enabled
+#   8. unless --no-prewarm: one install through boot.sh so the images are pulled into the root
+#      disk's image store (faster, offline-capable first boot), then the data version is put back
+#      to <v>-base so the first boot of the image installs for real
+#   9. k3s stopped and disabled: the boot service owns it from now on
+#
+# usage: build.sh --version X.Y.Z --size XS|S|M|L|XL --cloud aws|gcp|azure
+#                 [--user NAME] [--data-device /dev/X] [--presets DIR] [--no-prewarm]
+set -euo pipefail
+
+SG_SCRIPT_NAME=build
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+version="" size="" cloud="" user="" presets="" prewarm=1
+device_args=()
+need_value() {
+  [[ $2 -ge 2 ]] || usage_error "$1 needs a value"
+}
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --version) need_value "$1" $#; version="$2"; shift 2 ;;
+    --size) need_value "$1" $#; size="$2"; shift 2 ;;
+    --cloud) need_value "$1" $#; cloud="$2"; shift 2 ;;
+    --user) need_value "$1" $#; user="$2"; shift 2 ;;
+    --data-device) need_value "$1" $#; device_args=(--device "$2"); shift 2 ;;
+    --presets) need_value "$1" $#; presets="$2"; shift 2 ;;
+    --no-prewarm) prewarm=0; shift ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) usage_error "unknown argument: $1" ;;
+  esac
+done
+valid_version "$version" || usage_error "--version must look like 6.12.5040"
+valid_size "$size" || usage_error "--size must be one of: $SG_SIZES"
+valid_cloud "$cloud" || usage_error "--cloud must be aws, gcp or azure"
+if [[ -z "$presets" ]]; then
+  # From a bundle the presets sit beside provision/; the installed copy in /opt has its own.
+  presets="$here/../presets/helm"
+  [[ -d "$presets" ]] || presets="$SG_VALUES_DIR"
+fi
+[[ -f "$presets/$size.yaml" ]] || usage_error "no Helm values for $size in $presets"
+if [[ -n "$user" ]]; then
+  [[ "$user" =~ ^[a-z_][a-z0-9_.-]*$ ]] || usage_error "--user is not a valid user name: $user"
+else
+  user="$(default_user_for "$cloud")"
+fi
+
+os_id="$(os_release_field ID)"
+os_version="$(os_release_field VERSION_ID)"
+case "$os_id:$os_version" in
+  amzn:2023 | ubuntu:24.04) log "base OS: $os_id $os_version" ;;
+  *) log "WARNING: base OS ${os_id:-unknown} ${os_version:-} is not Amazon Linux 2023 or Ubuntu 24.04; continuing" ;;
+esac
+log "building Sourcegraph $version, size $size, for $cloud (version file owner: $user)"
+
+"$here/system-tuning.sh"
+"$here/setup-data-disk.sh" --cloud "$cloud" "${device_args[@]}"
+"$here/install-k3s.sh"
+"$here/install-helm.sh"
+"$here/fetch-charts.sh" --version "$version"
+
+# The boot service runs the installed copy, so the image does not depend on where the bundle
+# was unpacked during the build.
+install_file() {
+  local source="$1" target="$2" mode="$3"
+  write_if_changed "$target" "$mode" <"$source" || true
+}
+for file in "$here"/*.sh; do
+  install_file "$file" "$SG_INSTALL_DIR/provision/$(basename "$file")" 0755
+done
+for file in versions.env checksums.sha256 sourcegraph-boot.service README.md manifests/ingress.yaml; do
+  [[ -f "$here/$file" ]] && install_file "$here/$file" "$SG_INSTALL_DIR/provision/$file" 0644
+done
+for s in $SG_SIZES; do
+  [[ -f "$presets/$s.yaml" ]] && install_file "$presets/$s.yaml" "$SG_VALUES_DIR/$s.yaml" 0644
+done
+
+write_if_changed "$SG_IMAGE_ENV" 0644 <<EOF || true
+# Written by sourcegraph-launch provision/build.sh; read by boot.sh.
+SG_IMAGE_VERSION=$version
+SG_IMAGE_SIZE=$size
+SG_IMAGE_CLOUD=$cloud
+SG_IMAGE_USER=$user
+EOF
+
+home_dir="$SG_ROOT/home/$user"
+mkdir -p "$home_dir"
+write_version_file "$home_dir/.sourcegraph-version" "$version"
+write_version_file "$home_dir/.sourcegraph-size" "$size"
+if [[ -z "$(read_version_file "$SG_DATA_VERSION_FILE")" ]]; then
+  write_version_file "$SG_DATA_VERSION_FILE" "$version-base"
+else
+  log "data disk already records version $(read_version_file "$SG_DATA_VERSION_FILE"); leaving it"
+fi
+
+if write_if_changed "$SG_SYSTEMD_DIR/sourcegraph-boot.service" 0644 <"$here/sourcegraph-boot.service"; then
+  systemctl daemon-reload
+fi
+if ! systemctl is-enabled --quiet sourcegraph-boot.service 2>/dev/null; then
+  systemctl enable sourcegraph-boot.service
+  log "enabled sourcegraph-boot.service"
+fi
+
+prewarm_marker="$SG_STATE_DIR/prewarmed-$version"
+if [[ $prewarm -eq 1 && ! -f "$prewarm_marker" ]]; then
+  log "prewarm: installing once so the images are in the image store"
+  SG_RECYCLE_DELAY="${SG_RECYCLE_DELAY:-0}" "$here/boot.sh"
+  if ! kubectl --kubeconfig "$SG_KUBECONFIG" wait --for=condition=Ready pods --all -n default \
+    --timeout="${SG_PREWARM_TIMEOUT:-900}s" >/dev/null 2>&1; then
+    log "WARNING: not every pod became Ready during the prewarm; images may be pulled at first boot"
+  fi
+  write_version_file "$SG_DATA_VERSION_FILE" "$version-base"
+  # That status describes the build, not a boot of the image: a launcher must not read "done".
+  rm -f "$SG_STATUS_FILE"
+  touch "$prewarm_marker"
+  log "prewarm done"
+fi
+
+if systemctl is-active --quiet k3s 2>/dev/null; then
+  systemctl stop k3s
+  log "stopped k3s"
+fi
+if systemctl is-enabled --quiet k3s 2>/dev/null; then
+  systemctl disable k3s
+  log "disabled k3s"
+fi
+
+log "build complete: Sourcegraph $version ($size, $cloud)"
