@@ -40,7 +40,7 @@ import {
 } from '../core/validate.js';
 import { compareVersions } from '../core/versions.js';
 import { describeResume, newJournal, runSteps, type Step } from '../engine/steps.js';
-import { waitUntilReady, type ReadyReport } from '../engine/wait.js';
+import { describeReady, waitUntilReady, type ReadyReport } from '../engine/wait.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
 import { loadAwsCatalog } from './catalog.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -236,6 +236,30 @@ async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promis
     sshCidrs = sourced(validateSshCidrs([answer], { iKnowSshIsPublic: Boolean(flags.iKnowSshIsPublic) }), 'prompt');
   } else sshCidrs = sourced(allowCidrs.value, 'default', 'same as --allow-cidr');
 
+  // The wizard asks how to get the SSH key before the name; the generated key's path needs both.
+  type KeyAnswer = { mode: 'generate' } | { mode: 'import'; publicKeyPath: string } | { mode: 'existing'; keyName: string };
+  let keyAnswer: Sourced<KeyAnswer>;
+  if (v.sshKey) keyAnswer = sourced({ mode: 'import', publicKeyPath: v.sshKey }, 'flag');
+  else if (v.keyName) keyAnswer = sourced({ mode: 'existing', keyName: v.keyName }, 'flag');
+  else if (ask && sshCidrs.value.length) {
+    const mode = await io.select<'generate' | 'import' | 'existing'>({
+      message: 'SSH key',
+      choices: [
+        { name: `Create a new ed25519 key (saved 0600 in ${state.keysDir})`, value: 'generate' },
+        { name: 'Import one of my public keys (~/.ssh/*.pub)', value: 'import' },
+        { name: 'Use a key pair that already exists in AWS', value: 'existing' },
+      ],
+    });
+    if (mode === 'generate') keyAnswer = sourced({ mode }, 'prompt');
+    else if (mode === 'import') {
+      const path = await io.input({ message: 'Path to the public key', validate: (p) => (existsSync(p) ? true : `${p} does not exist`) });
+      keyAnswer = sourced({ mode, publicKeyPath: checkPublicKeyFile(path) }, 'prompt');
+    } else {
+      const keyName = await io.input({ message: 'Key pair name' });
+      keyAnswer = sourced({ mode, keyName: validateKeyName(keyName) }, 'prompt');
+    }
+  } else keyAnswer = sourced({ mode: 'generate' }, 'default');
+
   let name: Sourced<string>;
   if (v.name) name = sourced(v.name, 'flag');
   else if (ask) {
@@ -254,28 +278,11 @@ async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promis
     name = sourced(validateName(answer), answer === 'sourcegraph' ? 'default' : 'prompt');
   } else name = sourced('sourcegraph', 'default');
 
-  const generatedKeyPath = join(state.keysDir, `aws-${region.value}-${name.value}`);
-  let sshKey: Sourced<SshKeyChoice>;
-  if (v.sshKey) sshKey = sourced({ mode: 'import', publicKeyPath: v.sshKey }, 'flag');
-  else if (v.keyName) sshKey = sourced({ mode: 'existing', keyName: v.keyName }, 'flag');
-  else if (ask && sshCidrs.value.length) {
-    const mode = await io.select<'generate' | 'import' | 'existing'>({
-      message: 'SSH key',
-      choices: [
-        { name: `Create a new ed25519 key (saved 0600 in ${state.keysDir})`, value: 'generate' },
-        { name: 'Import one of my public keys (~/.ssh/*.pub)', value: 'import' },
-        { name: 'Use a key pair that already exists in AWS', value: 'existing' },
-      ],
-    });
-    if (mode === 'generate') sshKey = sourced({ mode, privateKeyPath: generatedKeyPath }, 'prompt');
-    else if (mode === 'import') {
-      const path = await io.input({ message: 'Path to the public key', validate: (p) => (existsSync(p) ? true : `${p} does not exist`) });
-      sshKey = sourced({ mode, publicKeyPath: checkPublicKeyFile(path) }, 'prompt');
-    } else {
-      const keyName = await io.input({ message: 'Key pair name' });
-      sshKey = sourced({ mode, keyName: validateKeyName(keyName) }, 'prompt');
-    }
-  } else sshKey = sourced({ mode: 'generate', privateKeyPath: generatedKeyPath }, 'default');
+  const key = keyAnswer.value;
+  const sshKey: Sourced<SshKeyChoice> = {
+    ...keyAnswer,
+    value: key.mode === 'generate' ? { mode: 'generate', privateKeyPath: join(state.keysDir, `aws-${region.value}-${name.value}`) } : key,
+  };
 
   const preset = getPreset(size.value);
   let dataSizeGiB: Sourced<number> = sourced(preset.aws.data.sizeGiB, 'preset');
@@ -560,6 +567,13 @@ async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: La
   try {
     await runSteps(steps, ctx, { journal, save, io, signal: deps.signal, fault: deps.env.SOURCEGRAPH_LAUNCH_FAULT });
   } catch (e) {
+    if (e instanceof LaunchError && NO_CAPACITY.has(e.code)) {
+      // Nothing will run here until the user changes zone, type or quota: leave nothing behind.
+      const removed = await undoPartialLaunch(cloud, name);
+      state.deleteDeployment('aws', region, name);
+      if (removed.length) io.info(`Removed what this launch had created: ${removed.join(', ')}.`);
+      throw e;
+    }
     throw withResumeHint(e, resumeCommand(deps, plan));
   }
   const instance = ctx.instance!;
@@ -613,7 +627,7 @@ async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: La
   if (io.json) io.result(result);
   else if (plan.wait) {
     io.success(`Sourcegraph ${plan.version.value} is serving at ${result.url}`);
-    if (report.needsSiteInit) io.info(`Next: create the first site admin at ${result.url}/site-admin/init`);
+    for (const line of describeReady(report).slice(1)) io.info(line);
     io.info(`Put TLS in front (an ALB with an ACM certificate) before sharing it; port 443 serves a self-signed certificate.`);
     io.info(`See it with \`${deps.program} status ${name} --region ${region}\`; remove it with \`${deps.program} destroy ${name} --region ${region}\`.`);
   } else {
@@ -621,6 +635,28 @@ async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: La
     io.info(`Check it with \`${deps.program} status ${name} --region ${region}\`.`);
   }
   return result;
+}
+
+/** AWS had no room for the instance: retrying the same request will not help. */
+const NO_CAPACITY = new Set(['insufficient-capacity', 'vcpu-limit', 'instance-type-unavailable']);
+
+/**
+ * Deletes the security group and key pair a launch made before RunInstances failed, but only when
+ * no instance of the deployment exists (a resumed launch of a running deployment keeps them).
+ */
+async function undoPartialLaunch(cloud: Cloud, name: string): Promise<string[]> {
+  const found = await cloud.findDeployment(name);
+  if (found.instance || found.otherInstances.length) return [];
+  const removed: string[] = [];
+  for (const g of found.securityGroups) {
+    await cloud.deleteSecurityGroup(g.id);
+    removed.push(`security group ${g.id}`);
+  }
+  for (const k of found.keyPairs.filter((k) => k.managed)) {
+    await cloud.deleteKeyPair(k.name);
+    removed.push(`key pair ${k.name}`);
+  }
+  return removed;
 }
 
 function resumeCommand(deps: Deps, plan: LaunchPlan): string {

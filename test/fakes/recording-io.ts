@@ -10,7 +10,7 @@ export type IoEvent =
   | { kind: 'result'; value: unknown };
 
 export class RecordingIo implements Io {
-  readonly interactive = false;
+  readonly interactive: boolean = false;
   readonly json = false;
   readonly events: IoEvent[] = [];
 
