@@ -2,7 +2,7 @@
 // test host with a real sshd and HTTP server standing in for the instance. The Elastic IP the
 // launcher adopts has the test host's address, so the readiness wait talks to it over real SSH and
 // HTTP (TESTING.md). Runs inside the test network namespace (npm test).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -11,6 +11,7 @@ import {
   DescribeKeyPairsCommand,
   DescribeSecurityGroupsCommand,
   DescribeVolumesCommand,
+  ImportKeyPairCommand,
   TerminateInstancesCommand,
   type EC2Client,
   type Filter,
@@ -184,10 +185,13 @@ describe('launch → status → list → destroy with the real CLI', () => {
     expect(await volumes('e2e')).toEqual([]);
   });
 
-  it('never releases an address the user brought, and reports a vanished instance', async () => {
+  it('never releases an address or deletes a key pair the user brought, and reports a vanished instance', async () => {
     const home = newHome();
     const mine = await allocateTestAddress(ec2, HOST_ADDRESS);
-    const launch = await runCli([...launchArgs('byo', ['--elastic-ip', mine, '--no-wait'])], { endpoint: moto.endpoint, home });
+    await ec2.send(new ImportKeyPairCommand({ KeyName: 'team-key', PublicKeyMaterial: readFileSync(publicKeyPath) }));
+    const args = launchArgs('byo', ['--elastic-ip', mine, '--no-wait']);
+    args.splice(args.indexOf('--ssh-key'), 2, '--key-name', 'team-key');
+    const launch = await runCli(args, { endpoint: moto.endpoint, home });
     expect(launch.code, launch.stderr).toBe(0);
     const [instance] = await liveInstances('byo');
     expect(instance!.PublicIpAddress).toBe(HOST_ADDRESS);
@@ -197,10 +201,41 @@ describe('launch → status → list → destroy with the real CLI', () => {
     expect(status.json()).toMatchObject({ state: 'missing' });
     expect(status.json<{ notes: string[] }>().notes.join(' ')).toMatch(/no longer exists/);
 
-    const destroy = await runCli(['destroy', 'byo', '--region', 'us-east-1', '--yes'], { endpoint: moto.endpoint, home });
+    // From a machine with no local state: found by tags.
+    const destroy = await runCli(['destroy', 'byo', '--region', 'us-east-1', '--yes'], { endpoint: moto.endpoint, home: newHome() });
     expect(destroy.code, destroy.stderr).toBe(0);
+    expect(await groups('byo')).toEqual([]);
     const still = (await ec2.send(new DescribeAddressesCommand({ AllocationIds: [mine] }))).Addresses ?? [];
     expect(still.map((a) => a.PublicIp)).toEqual([HOST_ADDRESS]);
+    const keys = (await ec2.send(new DescribeKeyPairsCommand({ KeyNames: ['team-key'] }))).KeyPairs ?? [];
+    expect(keys.map((k) => k.KeyName)).toEqual(['team-key']);
+  });
+
+  it('with --ssh-cidr none there is no SSH rule and the wait relies on the cloud and HTTP alone', async () => {
+    const home = newHome();
+    await allocateTestAddress(ec2, HOST_ADDRESS, { deployment: 'nossh' });
+    const args = launchArgs('nossh', ['--json']);
+    args.splice(args.indexOf('--ssh-cidr'), 2, '--ssh-cidr', 'none');
+    const before = host.execLog().length;
+    const r = await runCli(args, { endpoint: moto.endpoint, home });
+    expect(r.code, r.stderr).toBe(0);
+    const stages = r.json<{ stages: { name: string; skipped?: boolean }[] }>().stages;
+    expect(stages.filter((s) => s.skipped).map((s) => s.name)).toEqual(['ssh', 'k3s', 'pods']);
+    expect(host.execLog().length).toBe(before);
+    const [sg] = await groups('nossh');
+    expect((sg!.IpPermissions ?? []).map((p) => p.FromPort).sort()).toEqual([443, 80]);
+  });
+
+  it('--dry-run with credentials proves the launch permission and changes nothing', async () => {
+    const r = await runCli([...launchArgs('dry'), '--dry-run', '--json'], { endpoint: moto.endpoint, home: newHome() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/accepted a RunInstances dry run/);
+    const out = r.json<{ plan: Record<string, { value: any; source: string }>; requests: { operation: string }[] }>();
+    expect(out.plan.image).toMatchObject({ value: { id: PUBLISHED_AMI }, source: 'discovered' });
+    expect(out.requests.map((q) => q.operation)).toContain('RunInstances');
+    expect(await liveInstances('dry')).toEqual([]);
+    expect(await groups('dry')).toEqual([]);
+    expect(await keyPairs('dry')).toEqual([]);
   });
 });
 
