@@ -2,7 +2,7 @@
 // instead of prompting, so CI never hangs on a question. Progress on a TTY is one live line with
 // the elapsed time; elsewhere it is plain timestamped lines (readable in CI logs).
 import chalk from 'chalk';
-import { UsageError } from '../core/errors.js';
+import { InterruptedError, UsageError } from '../core/errors.js';
 import type { Choice, Io, Progress } from './io.js';
 
 export interface ConsoleIoOptions {
@@ -47,22 +47,36 @@ export class ConsoleIo implements Io {
     throw new UsageError(`Cannot ask "${message}" when not running interactively`);
   }
 
-  async select<T>(q: { message: string; choices: Choice<T>[]; default?: T }): Promise<T> {
-    if (!this.interactive) this.noPrompt(q.message);
-    const { select } = await import('@inquirer/prompts');
-    return select<T>({ message: q.message, choices: q.choices, default: q.default, pageSize: 12 }, { output: this.err });
+  /** Ctrl-C at a question cancels the command before anything was changed. */
+  private async ask<T>(message: string, prompt: () => Promise<T>): Promise<T> {
+    if (!this.interactive) this.noPrompt(message);
+    try {
+      return await prompt();
+    } catch (e) {
+      if (e instanceof Error && e.name === 'ExitPromptError') throw new InterruptedError('Cancelled at a question; nothing was changed.');
+      throw e;
+    }
   }
 
-  async input(q: { message: string; default?: string; validate?: (v: string) => string | true }): Promise<string> {
-    if (!this.interactive) this.noPrompt(q.message);
-    const { input } = await import('@inquirer/prompts');
-    return input({ message: q.message, default: q.default, validate: q.validate }, { output: this.err });
+  select<T>(q: { message: string; choices: Choice<T>[]; default?: T }): Promise<T> {
+    return this.ask(q.message, async () => {
+      const { select } = await import('@inquirer/prompts');
+      return select<T>({ message: q.message, choices: q.choices, default: q.default, pageSize: 12 }, { output: this.err });
+    });
   }
 
-  async confirm(q: { message: string; default?: boolean }): Promise<boolean> {
-    if (!this.interactive) this.noPrompt(q.message);
-    const { confirm } = await import('@inquirer/prompts');
-    return confirm({ message: q.message, default: q.default }, { output: this.err });
+  input(q: { message: string; default?: string; validate?: (v: string) => string | true }): Promise<string> {
+    return this.ask(q.message, async () => {
+      const { input } = await import('@inquirer/prompts');
+      return input({ message: q.message, default: q.default, validate: q.validate }, { output: this.err });
+    });
+  }
+
+  confirm(q: { message: string; default?: boolean }): Promise<boolean> {
+    return this.ask(q.message, async () => {
+      const { confirm } = await import('@inquirer/prompts');
+      return confirm({ message: q.message, default: q.default }, { output: this.err });
+    });
   }
 
   info(message: string): void {
