@@ -43,9 +43,22 @@ ip link set lo up
 if [ -n "${SGL_TEST_PRIVATE_RUN:-}" ]; then mount -t tmpfs tmpfs /run; fi
 mkdir -p /run/sshd && chmod 0755 /run/sshd
 
+results=$(mktemp -d)
 echo "== vitest" >&2
-npx vitest run "$@"
-if [ -d test/provision ] && compgen -G 'test/provision/*.bats' >/dev/null; then
+vitest_rc=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json" "$@" || vitest_rc=$?
+bats_rc=0
+if [ $# -eq 0 ]; then
   echo "== bats test/provision" >&2
-  bats test/provision
+  bats --tap test/provision | tee "$results/bats.tap" || bats_rc=$?
 fi
+
+# One plain closing line for every tier together.
+summary_rc=0
+if [ $# -eq 0 ]; then
+  node scripts/test-summary.mjs "$results" --no-skips || summary_rc=$?
+else
+  node scripts/test-summary.mjs "$results" || summary_rc=$?
+fi
+rm -rf "$results"
+[ "$vitest_rc" = 0 ] && [ "$bats_rc" = 0 ] && [ "$summary_rc" = 0 ]
