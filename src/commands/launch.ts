@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Cloud, CloudRequest, ImageInfo, InstanceInfo, LaunchRefs, LaunchSpec } from '../cloud/cloud.js';
+import { TAG_ROLE, type Cloud, type CloudRequest, type ImageInfo, type InstanceInfo, type LaunchRefs, type LaunchSpec } from '../cloud/cloud.js';
 import { catalogImageId, catalogRegions, catalogVersions, latestCatalogVersion } from '../core/catalog.js';
 import { CloudError, CredentialsError, InterruptedError, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
 import {
@@ -479,6 +479,14 @@ async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: La
     throw new UsageError(
       `Deployment ${name} already exists in ${region} at version ${existing.version} (instance ${existing.instance.id}); launch will not replace it with ${plan.version.value}`,
       { code: 'deployment-exists', remediation: `Use \`${deps.program} upgrade ${name} --region ${region} --to ${plan.version.value}\`, or pick another --name.` },
+    );
+  }
+
+  const orphaned = existing.instance ? [] : existing.volumes.filter((v) => v.tags[TAG_ROLE] === 'data-volume' && !v.attachedTo);
+  if (orphaned.length) {
+    io.warn(
+      `Deployment ${name} has a detached data volume from an earlier instance (${orphaned.map((v) => v.id).join(', ')}). ` +
+        'It is kept untouched; this launch creates a new, empty data volume.',
     );
   }
 

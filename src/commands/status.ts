@@ -1,7 +1,7 @@
 // `status [name]` and `list`: reconcile with the cloud (found by tags, no local state needed),
 // then ask the instance itself which version it serves.
 import type { Cloud, DeploymentResources } from '../cloud/cloud.js';
-import { MissingInputError } from '../core/errors.js';
+import { ExitCode, LaunchError, MissingInputError } from '../core/errors.js';
 import { validateRegion } from '../core/validate.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -125,8 +125,12 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
   if (local) {
     deps.state.putDeployment({ ...local, instanceId: status.instanceId ?? local.instanceId, url: status.url ?? local.url });
   }
+  if (status.state === 'not-found') {
+    throw new LaunchError('deployment-not-found', ExitCode.failed, `No deployment named ${target.name} in aws ${target.region}`, {
+      remediation: `\`${deps.program} list --region ${target.region}\` shows the deployments there.`,
+    });
+  }
   if (deps.io.json) deps.io.result(status);
-  else if (status.state === 'not-found') deps.io.info(`No deployment named ${target.name} in aws ${target.region}.`);
   else render(deps, status);
   return status;
 }

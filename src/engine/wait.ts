@@ -42,7 +42,7 @@ export interface WaitTarget {
   instanceId: string;
   version: string;
   deploymentName: string;
-  /** host to reach (Elastic IP or public IP), may carry a port ("127.0.0.1:8080"); when undefined, read the instance's publicIp after it runs */
+  /** host to reach (Elastic IP or public IP), may carry a port ("127.0.0.1:8080"); when undefined, the instance's public (else private) IP once it runs */
   host?: string;
   /** undefined = skip the ssh, k3s and pods stages (--ssh-cidr none) */
   ssh?: { user: string; privateKeyPath: string; knownHostsPath: string; port?: number };
@@ -309,10 +309,11 @@ class ReadinessWait {
     }
     if (instance.state !== 'running') return { done: false, observation: `instance ${instance.state}` };
     if (this.host === undefined) {
-      if (instance.publicIp) {
-        this.host = instance.publicIp;
-      } else if (this.target.stopAfter !== 'instance-running') {
-        return { done: false, observation: 'instance running, no public IP address yet' };
+      // EC2 assigns the public address before the instance is running; a running instance without
+      // one is in a private subnet, reached over a VPN or peering by its private address.
+      this.host = instance.publicIp ?? instance.privateIp;
+      if (this.host === undefined && this.target.stopAfter !== 'instance-running') {
+        return { done: false, observation: 'instance running, no IP address yet' };
       }
     }
     return { done: true, value: undefined, summary: this.host ?? 'no public address' };

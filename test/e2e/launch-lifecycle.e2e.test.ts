@@ -183,6 +183,10 @@ describe('launch → status → list → destroy with the real CLI', () => {
     const wipe = await runCli(['destroy', 'e2e', '--region', 'us-east-1', '--yes', '--delete-data'], { endpoint: moto.endpoint, home });
     expect(wipe.code, wipe.stderr).toBe(0);
     expect(await volumes('e2e')).toEqual([]);
+
+    const gone = await runCli(['status', 'e2e', '--region', 'us-east-1', '--json'], { endpoint: moto.endpoint, home });
+    expect(gone.code).toBe(1);
+    expect(gone.json()).toMatchObject({ error: { code: 'deployment-not-found' } });
   });
 
   it('never releases an address or deletes a key pair the user brought, and reports a vanished instance', async () => {

@@ -247,12 +247,20 @@ describe('waitUntilReady: the happy path', () => {
     expect((await w.run()).url).toBe('http://127.0.0.9');
   });
 
-  it('waits for a public IP before going on, and says so when none comes', async () => {
+  it("falls back to the private IP for an instance in a private subnet", async () => {
+    const w = setup({
+      target: { host: undefined, stopAfter: 'instance-running' },
+      instance: { publicIp: () => undefined, privateIp: () => '127.0.0.10' },
+    });
+    expect((await w.run()).url).toBe('http://127.0.0.10');
+  });
+
+  it('waits for an IP before going on, and says so when none comes', async () => {
     const w = setup({ target: { host: undefined, ssh: undefined }, instance: { publicIp: () => undefined } });
     const err = await expectRejection(w.run());
     expect(err).toBeInstanceOf(WaitTimeoutError);
     expect((err as WaitTimeoutError).stage).toBe('instance-running');
-    expect((err as WaitTimeoutError).details?.lastObservation).toBe('instance running, no public IP address yet');
+    expect((err as WaitTimeoutError).details?.lastObservation).toBe('instance running, no IP address yet');
   });
 
   it('tolerates a couple of impaired status polls', async () => {

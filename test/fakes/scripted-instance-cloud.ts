@@ -9,6 +9,7 @@ export interface InstanceScript {
   statusChecks(t: number): InstanceStatusChecks;
   console(t: number): string;
   publicIp?: (t: number) => string | undefined;
+  privateIp?: (t: number) => string | undefined;
 }
 
 export class ScriptedInstanceCloud implements WaitCloud {
@@ -38,6 +39,7 @@ export class ScriptedInstanceCloud implements WaitCloud {
       imageId: 'ami-0123456789abcdef0',
       availabilityZone: 'us-east-1a',
       publicIp: this.script.publicIp?.(t),
+      privateIp: this.script.privateIp?.(t),
       securityGroupIds: ['sg-1'],
       volumes: [],
       tags: {},
