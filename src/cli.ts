@@ -46,7 +46,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     json = Boolean(globals.json);
     const deps = await createDeps(globals, env, streams, controller);
     let interrupts = 0;
+    let lastSignalAt = 0;
     const onSigint = () => {
+      // conf's atomic writer (when-exit) re-raises the first SIGINT at once after its own cleanup:
+      // that echo, milliseconds later, is not the user pressing Ctrl-C a second time.
+      const now = Date.now();
+      if (interrupts > 0 && now - lastSignalAt < 250) return;
+      lastSignalAt = now;
       interrupts++;
       if (interrupts > 1) {
         streams.stderr.write('\nStopped at once. Re-run the same command to resume; it checks what exists first.\n');
@@ -101,6 +107,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .option('--size <size>', 'business-size preset XS|S|M|L|XL (see `presets`; default: XS)')
       .option('--version <version>', 'Sourcegraph version x.y.z, or latest (default: latest)')
       .option('--image <ami>', 'image to launch, skipping discovery (ami-…)')
+      .option('--image-source <source>', 'published (default), build (use or build our own image), base (plain OS provisioned at first boot)')
       .option('--allow-cidr <cidr>', 'who may reach HTTP/HTTPS; repeat or comma-separate (required in CI)', collect)
       .option('--ssh-cidr <cidr>', 'who may reach SSH; repeat or comma-separate, or "none" (default: same as --allow-cidr)', collect)
       .option('--i-know-ssh-is-public', 'allow --ssh-cidr 0.0.0.0/0')
@@ -207,6 +214,182 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       await execute(opts, async (deps) => {
         const { runDestroy } = await import('./commands/destroy.js');
         await runDestroy(deps, name, opts);
+      });
+    });
+
+  // --- image builds (issue 4) ---
+  withGlobals(
+    program
+      .command('build-image')
+      .description('build a machine image of a Sourcegraph version in your own account (found by launch and upgrade like a published one)')
+      .option('--cloud <cloud>', 'cloud provider: aws')
+      .option('--region <region>', 'region to build in (default in CI: AWS_REGION)')
+      .option('--version <version>', 'Sourcegraph version x.y.z to build (required)')
+      .option('--size <size>', 'size preset whose Helm values are installed and whose machine builds (default: XS)')
+      .option('--ssh-cidr <cidr>', 'who may reach the builder\'s SSH: this machine\'s address (required)', collect)
+      .option('--i-know-ssh-is-public', 'allow --ssh-cidr 0.0.0.0/0')
+      .option('--instance-type <type>', 'builder instance type (default: the size preset\'s)')
+      .option('--subnet <subnet-id>', 'subnet for the builder (default: the default VPC); needs a public address')
+      .option('--kms-key <key>', 'KMS key for the builder\'s volumes and so the image (default: the AWS managed key)')
+      .option('--elastic-ip <eipalloc-…>', 'advanced: give the builder this address of yours (kept, never released)')
+      .option('--ssh-user <user>', 'login user of the base image (default: ec2-user)')
+      .option('--timeout <minutes>', 'bound the whole build (default: 120)')
+      .option('--dry-run', 'make no change: show the plan and every mutating request in order')
+      .addHelpText(
+        'after',
+        examples([
+          `${PROGRAM} build-image --cloud aws --region us-east-1 --version 6.12.5041 --ssh-cidr 203.0.113.7/32`,
+          `${PROGRAM} build-image --region us-east-1 --version 6.12.5041 --size M --ssh-cidr 203.0.113.7/32 --dry-run --json`,
+        ]) +
+          `\nThe builder, its key pair and security group are temporary: they are removed at the end, on failure and on Ctrl-C.\n` +
+          `The image is tagged sourcegraph-launch:role=image and :version, so launch and upgrade use it for that version.\n`,
+      )
+      .action(async (_opts, cmd: Command) => {
+        const opts = cmd.optsWithGlobals();
+        await execute(opts, async (deps) => {
+          const { runBuildImage } = await import('./commands/build-image.js');
+          await runBuildImage(deps, opts);
+        });
+      }),
+  );
+
+  // --- upgrade, backup and restore (issue 3) ---
+  targetOptions(
+    program
+      .command('upgrade [name]')
+      .description('upgrade to a newer Sourcegraph version, one minor at a time, keeping the old instance as the rollback point')
+      .option('--to <version>', 'target version: x.y.z, a minor (6.12), or latest (default: the next allowed version)')
+      .option('--image <ami>', 'image for the target version (default: published or built by build-image)')
+      .option('--strategy <clone|move>', 'how the data reaches the new instance (default: clone)')
+      .option('--size <size>', 'change the instance type to this preset\'s (XS|S|M|L|XL) while upgrading')
+      .option('--init-rate <MiBps>', 'clone: EBS provisioned volume initialisation rate, 100–300, or 0 for lazy loading (default: 300)')
+      .option('--identity-file <path>', 'private key for SSH when the deployment uses --key-name')
+      .option('--hold-seconds <seconds>', 'how long /healthz must keep serving the new version (default: 90)')
+      .option('--timeout <minutes>', 'bound each hop\'s readiness wait (default: 45)')
+      .option('--dry-run', 'show the chain, the steps, the costs and the first launch request; change nothing'),
+  )
+    .addHelpText(
+      'after',
+      examples([
+        `${PROGRAM} upgrade prod --region us-east-1 --to 6.12.5040`,
+        `${PROGRAM} upgrade prod --region us-east-1 --to 6.12 --strategy move --yes --json`,
+        `${PROGRAM} upgrade prod --region us-east-1 --dry-run`,
+      ]) +
+        `
+Strategies:
+  clone (default, safest)  stop the old instance, snapshot its data (incremental: a live snapshot was taken
+                           first), launch the new instance with /dev/sdb created from that snapshot, so it
+                           never boots without its data. The old instance and its untouched volume stay
+                           stopped: rollback is instant. The launch is inside the downtime window (that is
+                           the price of never booting without data). The copy loads its blocks lazily from
+                           the snapshot; --init-rate asks EBS to load it at a provisioned rate (billed per
+                           GiB) and the report says when it is done. Extra cost while kept: a second data
+                           volume + the snapshot.
+  move (cheaper, the       stop, final snapshot, detach the volume, launch the new instance without /dev/sdb
+  documented way)          (a cloud-init boothook powers it off if it boots without data: needs cloud-init
+                           boothooks on the image), stop it, attach the old volume, start. No lazy loading;
+                           rollback restores a volume from the snapshot instead. Extra cost: the snapshot.
+Downtime is measured from the old instance stopping to the new version answering /healthz and reported
+with each step's time. Multi-minor targets run hop by hop (6.5 → 6.6 → 6.7 …), each verified; missing
+images stop the upgrade before anything changes and name the build-image commands.
+Before the old instance stops, a failure changes nothing; after it, re-run the same command to resume or
+run \`rollback\`. Fault-injection step ids: <version>:<action> (see src/core/upgrade-plan.ts).
+`,
+    )
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runUpgrade } = await import('./commands/upgrade.js');
+        await runUpgrade(deps, name, opts);
+      });
+    });
+
+  targetOptions(
+    program
+      .command('rollback [name]')
+      .description('return to the instance and data from before the last upgrade, and move the address back')
+      .option('--identity-file <path>', 'private key for SSH when the deployment uses --key-name')
+      .option('--hold-seconds <seconds>', 'how long /healthz must keep serving the old version (default: 90)')
+      .option('--timeout <minutes>', 'bound the readiness wait (default: 45)')
+      .option('--dry-run', 'show what would happen and stop'),
+  )
+    .addHelpText(
+      'after',
+      examples([`${PROGRAM} rollback prod --region us-east-1`, `${PROGRAM} rollback prod --region us-east-1 --yes --json`]) +
+        '\nclone: starts the pre-upgrade instance with its untouched volume. move: restores a volume from the snapshot taken\n' +
+        'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n',
+    )
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runRollback } = await import('./commands/rollback.js');
+        await runRollback(deps, name, opts);
+      });
+    });
+
+  targetOptions(
+    program
+      .command('backup [name]')
+      .description('snapshot the data volume now (tagged with version and time), or schedule daily snapshots')
+      .option('--schedule <daily>', 'create an AWS Data Lifecycle Manager policy instead of one snapshot')
+      .option('--retain <N>', 'with --schedule: how many scheduled snapshots to keep (default: 7)')
+      .option('--dlm-role <arn>', 'with --schedule: the role DLM acts as (default: AWSDataLifecycleManagerDefaultRole)')
+      .option('--wait', 'wait until the snapshot completes'),
+  )
+    .addHelpText('after', examples([`${PROGRAM} backup prod --region us-east-1`, `${PROGRAM} backup prod --region us-east-1 --schedule daily --retain 14`]))
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runBackup } = await import('./commands/backup.js');
+        await runBackup(deps, name, opts);
+      });
+    });
+
+  targetOptions(program.command('backups [name]').description('list the snapshots of a deployment with purpose, version, size and age'))
+    .addHelpText('after', examples([`${PROGRAM} backups prod --region us-east-1`, `${PROGRAM} backups prod --region us-east-1 --json`]))
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runBackups } = await import('./commands/backup.js');
+        await runBackups(deps, name, opts);
+      });
+    });
+
+  targetOptions(
+    program
+      .command('restore [name]')
+      .description('launch a new instance at a snapshot\'s version with its data volume made from the snapshot')
+      .requiredOption('--snapshot <snap-id>', 'the snapshot to restore (see `backups`)')
+      .option('--name <name>', 'deployment to restore into (another name makes a staging copy)')
+      .option('--image <ami>', 'image to boot (default: the one for the snapshot\'s version)')
+      .option('--dry-run', 'show the launch request and stop'),
+  )
+    .addHelpText(
+      'after',
+      examples([`${PROGRAM} restore prod --region us-east-1 --snapshot snap-0abc…`, `${PROGRAM} restore --name prod-copy --region us-east-1 --snapshot snap-0abc… --yes`]) +
+        '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n',
+    )
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runRestore } = await import('./commands/restore.js');
+        await runRestore(deps, name, opts);
+      });
+    });
+
+  targetOptions(
+    program
+      .command('prune [name]')
+      .description('remove the leftovers of finished upgrades (stopped old instances, old volumes, upgrade snapshots) after showing their cost')
+      .option('--retain <N>', 'also remove backups beyond the newest N')
+      .option('--dry-run', 'show the leftovers and their monthly cost, and stop'),
+  )
+    .addHelpText('after', examples([`${PROGRAM} prune prod --region us-east-1 --dry-run`, `${PROGRAM} prune prod --region us-east-1 --yes --retain 7`]) + '\nRemoves the rollback point: after it, `rollback` is no longer possible.\n')
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals();
+      await execute(opts, async (deps) => {
+        const { runPrune } = await import('./commands/prune.js');
+        await runPrune(deps, name, opts);
       });
     });
 

@@ -90,6 +90,8 @@ export interface LaunchSpec {
   elasticIp: ElasticIpSpec;
   /** Idempotency token for RunInstances (stable across retries of the same launch). */
   clientToken: string;
+  /** User data, already base64-encoded (launch --image-source base: the provisioning; issue 4). */
+  userDataBase64?: string;
 }
 
 /** IDs of resources created by earlier steps that later requests refer to. */
@@ -240,6 +242,228 @@ export interface Cloud {
   disassociateAddress(associationId: string): Promise<void>;
   waitForVolumeAvailable(volumeId: string, timeoutMs: number): Promise<void>;
   deleteVolume(volumeId: string): Promise<void>;
+
+  // --- image builds (issue 4) ---
+  // A build launches a tagged builder from the plain OS image, provisions it over SSH, stops it and
+  // makes an image of both disks. Every temporary resource carries TAG_BUILD = spec.buildName, so a
+  // re-run finds what an interrupted one made and the cleanup removes exactly that.
+
+  /** The newest plain OS image builds start from (Amazon Linux 2023 x86_64 on AWS). */
+  findBuildBaseImage(): Promise<ImageInfo | undefined>;
+  /** The mutating requests a build sends, in order, with placeholders for IDs not yet known. */
+  imageBuildRequests(spec: ImageBuildSpec, opts?: { elasticIpAllocationId?: string }): CloudRequest[];
+  ensureBuilderKeyPair(spec: ImageBuildSpec): Promise<KeyPairInfo>;
+  /** A temporary group allowing 22 from spec.sshCidrs only. */
+  ensureBuilderSecurityGroup(spec: ImageBuildSpec, placement: NetworkPlacement): Promise<SecurityGroupInfo>;
+  /** Finds the build's live builder or runs one (both volumes deleted with it). */
+  ensureBuilder(spec: ImageBuildSpec, refs: LaunchRefs): Promise<InstanceInfo>;
+  /** Associates an address the user brought with the builder (never released by the build). */
+  associateBuilderAddress(allocationId: string, instanceId: string): Promise<AddressInfo>;
+  /** Disassociates the address if one of these builders holds it; true when it did. */
+  disassociateBuilderAddress(allocationId: string, builderIds: string[]): Promise<boolean>;
+  /** Records on the builder that provisioning succeeded, so a resumed build skips straight to the image. */
+  markBuilderProvisioned(instanceId: string): Promise<void>;
+  /** Stops the builder and waits until it is stopped. */
+  stopBuilder(instanceId: string, timeoutMs: number): Promise<void>;
+  /** CreateImage of root + data disk, or the image this build already made. */
+  ensureBuiltImage(spec: ImageBuildSpec, builderId: string): Promise<ImageInfo>;
+  /** Waits until the image is available, then tags its snapshots; throws if it fails. */
+  waitForBuiltImage(spec: ImageBuildSpec, imageId: string, timeoutMs: number, signal?: AbortSignal): Promise<ImageInfo>;
+  /** What exists of one build (any state), found by TAG_BUILD. */
+  findImageBuild(buildName: string): Promise<ImageBuildResources>;
+  /** Deregisters an image we built and deletes its snapshots; returns the snapshot ids removed. */
+  deleteBuiltImage(imageId: string): Promise<string[]>;
+
+  // --- upgrade, backup and restore (issue 3) ---
+  /** The instance plus what an upgrade must copy that InstanceInfo leaves out (IAM profile, root volume). */
+  describeInstanceDetails(instanceId: string): Promise<InstanceDetails | undefined>;
+  describeVolume(volumeId: string): Promise<VolumeInfo | undefined>;
+  /** Idempotent: a snapshot carrying the same operation id and purpose is returned instead of a new one. */
+  createSnapshot(spec: SnapshotSpec): Promise<SnapshotInfo>;
+  /** Resolves once the snapshot is completed; an errored snapshot throws. */
+  waitForSnapshot(snapshotId: string, timeoutMs: number): Promise<SnapshotInfo>;
+  describeSnapshot(snapshotId: string): Promise<SnapshotInfo | undefined>;
+  /** Every snapshot tagged with the deployment, newest first. */
+  listSnapshots(deployment: string): Promise<SnapshotInfo[]>;
+  deleteSnapshot(snapshotId: string): Promise<void>;
+  stopInstance(instanceId: string): Promise<void>;
+  startInstance(instanceId: string): Promise<void>;
+  /** Attaches and waits until the volume is in use; a no-op when it is attached there already. */
+  attachVolume(volumeId: string, instanceId: string, device: string, timeoutMs: number): Promise<void>;
+  /** Detaches from `instanceId` (only from it) and waits until the volume is available. */
+  detachVolume(volumeId: string, instanceId: string, timeoutMs: number): Promise<void>;
+  /** Idempotent by the operation tag: creates a volume from a snapshot, tagged like a data volume. */
+  createVolumeFromSnapshot(spec: VolumeFromSnapshotSpec): Promise<VolumeInfo>;
+  /** RunInstances like an existing instance, the data volume from a snapshot or left out; idempotent by the operation tag. */
+  launchInstanceFromSnapshot(spec: SnapshotLaunchSpec): Promise<InstanceInfo>;
+  /** RunInstances DryRun of the same request. */
+  checkSnapshotLaunchPermissions(spec: SnapshotLaunchSpec): Promise<void>;
+  /** The requests launchInstanceFromSnapshot sends, for --dry-run. */
+  snapshotLaunchRequests(spec: SnapshotLaunchSpec): CloudRequest[];
+  /** Moves an address to this instance (allowing reassociation from another instance of the deployment). */
+  associateAddress(allocationId: string, instanceId: string): Promise<AddressInfo | undefined>;
+  tagResources(resourceIds: string[], tags: Tags): Promise<void>;
+  /** How far a volume created from a snapshot has loaded its blocks. */
+  describeVolumeInitialization(volumeId: string): Promise<VolumeInitialization>;
+  /** The Data Lifecycle Manager policy snapshotting this deployment's data volume, if any. */
+  findSnapshotSchedule(deployment: string): Promise<SnapshotScheduleInfo | undefined>;
+  /** Creates the policy, or updates the one found when its schedule or retention differ. */
+  ensureSnapshotSchedule(spec: SnapshotScheduleSpec): Promise<SnapshotScheduleInfo>;
+  deleteSnapshotSchedule(policyId: string): Promise<void>;
 }
 
 export type CloudFactory = (provider: CloudProvider, region: string, opts?: { profile?: string }) => Promise<Cloud>;
+
+// --- upgrade, backup and restore (issue 3) ---
+
+/** Why a snapshot exists: upgrades take a live and a final one, `backup` takes them on demand. */
+export const TAG_PURPOSE = 'sourcegraph-launch:purpose';
+/** The version of the data in a snapshot or rollback point. */
+export const TAG_SOURCE_VERSION = 'sourcegraph-launch:source-version';
+/** The upgrade/rollback/restore run that made a resource: how a re-run finds what it already made. */
+export const TAG_OPERATION = 'sourcegraph-launch:operation';
+/** clone or move, on the rollback-point instance, so `rollback` knows how to go back. */
+export const TAG_STRATEGY = 'sourcegraph-launch:strategy';
+
+/** scheduled: made by the Data Lifecycle Manager policy of `backup --schedule`. */
+export type SnapshotPurpose = 'pre-upgrade-live' | 'pre-upgrade-final' | 'backup' | 'scheduled';
+
+export interface SnapshotInfo {
+  id: string;
+  volumeId?: string;
+  state: string;
+  progress?: string;
+  startTime?: string;
+  sizeGiB: number;
+  encrypted: boolean;
+  kmsKeyId?: string;
+  description?: string;
+  tags: Tags;
+}
+
+export interface SnapshotSpec {
+  deployment: string;
+  volumeId: string;
+  /** The version of the data on the volume (source-version tag). */
+  version: string;
+  size?: string;
+  purpose: SnapshotPurpose;
+  /** Run id (journal id + hop) the snapshot belongs to; with purpose and volume it makes create idempotent. */
+  operation: string;
+  description: string;
+}
+
+export interface InstanceDetails extends InstanceInfo {
+  iamInstanceProfileArn?: string;
+  rootDeviceName?: string;
+}
+
+/** A data volume made from a snapshot, like the original (type, IOPS, throughput, key, size). */
+export interface SnapshotVolumeSpec {
+  snapshotId: string;
+  sizeGiB: number;
+  type: string;
+  iops?: number;
+  throughput?: number;
+  kmsKeyId?: string;
+  /** MiB/s to load the blocks at (EBS provisioned volume initialisation rate); undefined = lazy loading. */
+  initializationRateMiBps?: number;
+}
+
+export interface VolumeFromSnapshotSpec {
+  deployment: string;
+  version: string;
+  size?: string;
+  availabilityZone: string;
+  volume: SnapshotVolumeSpec;
+  operation: string;
+  clientToken: string;
+}
+
+export interface SnapshotLaunchSpec {
+  deployment: string;
+  /** The version the image boots (version tag of the instance). */
+  version: string;
+  size?: string;
+  imageId: string;
+  instanceType: string;
+  subnetId: string;
+  securityGroupIds: string[];
+  keyName?: string;
+  iamInstanceProfileArn?: string;
+  /** Tags copied from the old instance (ours are set on top). */
+  tags: Tags;
+  rootVolume: { device: string; sizeGiB: number; type: string; kmsKeyId?: string };
+  dataDevice: string;
+  /** snapshot: /dev/sdb from the snapshot; none: no /dev/sdb at all (move attaches the old volume). */
+  data: { mode: 'snapshot'; volume: SnapshotVolumeSpec } | { mode: 'none' };
+  /** User data (plain text; the adapter encodes it). */
+  userData?: string;
+  operation: string;
+  clientToken: string;
+}
+
+export interface VolumeInitialization {
+  /** completed also when the volume was never lazily loaded (not from a snapshot). */
+  state: 'initializing' | 'completed' | 'unknown';
+  /** default or provisioned-rate, as AWS reports it. */
+  type?: string;
+  progressPercent?: number;
+  etaSeconds?: number;
+}
+
+export interface SnapshotScheduleSpec {
+  deployment: string;
+  schedule: 'daily';
+  retain: number;
+  /** The role DLM acts as (the account's AWSDataLifecycleManagerDefaultRole by default). */
+  executionRoleArn: string;
+}
+
+export interface SnapshotScheduleInfo {
+  policyId: string;
+  state: string;
+  schedule?: string;
+  retain?: number;
+  description?: string;
+}
+
+// --- image builds (issue 4) ---
+
+/** Names the build every temporary resource of an image build belongs to. */
+export const TAG_BUILD = 'sourcegraph-launch:build';
+/** Which scripts made an image: the git commit of the package, else its version. */
+export const TAG_SOURCE_COMMIT = 'sourcegraph-launch:source-commit';
+/** "true" on a builder whose provisioning finished. */
+export const TAG_PROVISIONED = 'sourcegraph-launch:provisioned';
+
+export interface ImageBuildSpec {
+  /** Value of TAG_BUILD, e.g. "6.12.5040-xs"; also names the key pair and security group. */
+  buildName: string;
+  region: string;
+  version: string;
+  size: string;
+  baseImageId: string;
+  instanceType: string;
+  subnetId?: string;
+  /** CIDRs allowed to reach the builder's port 22 (the machine running the build). Never empty. */
+  sshCidrs: string[];
+  keyName: string;
+  /** OpenSSH public key line imported as the builder's key pair. */
+  publicKey: string;
+  rootVolume: { device: string; sizeGiB: number; type: 'gp3' };
+  dataVolume: { device: string; sizeGiB: number; type: 'gp3' };
+  kmsKeyId?: string;
+  imageName: string;
+  sourceCommit: string;
+  /** Idempotency token for the builder's RunInstances. */
+  clientToken: string;
+}
+
+export interface ImageBuildResources {
+  builders: InstanceInfo[];
+  securityGroups: SecurityGroupInfo[];
+  keyPairs: KeyPairInfo[];
+  /** Images of the build in any state (pending, available, failed). */
+  images: ImageInfo[];
+}

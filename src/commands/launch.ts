@@ -37,6 +37,7 @@ import {
   validateSubnetId,
   validateTimeoutMinutes,
   validateVersion,
+  IMAGE_SOURCES,
 } from '../core/validate.js';
 import { compareVersions } from '../core/versions.js';
 import { describeResume, newJournal, runSteps, type Step } from '../engine/steps.js';
@@ -69,6 +70,8 @@ export interface LaunchFlags extends GlobalFlags {
   wait?: boolean;
   timeout?: string;
   holdSeconds?: string;
+  /** published (default), build or base (issue 4). */
+  imageSource?: string;
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 45;
@@ -365,6 +368,58 @@ async function resolveImage(
   };
 }
 
+// --- image sources (issue 4) ---
+
+type ImageSource = (typeof IMAGE_SOURCES)[number];
+
+function validateImageSource(value: string | undefined, imageFlag: string | undefined): ImageSource {
+  if (value === undefined) return 'published';
+  const v = value.trim().toLowerCase();
+  if (!(IMAGE_SOURCES as readonly string[]).includes(v)) {
+    throw new UsageError(`--image-source: "${value}" is not valid. Valid choices: ${IMAGE_SOURCES.join(', ')}`);
+  }
+  if (v !== 'published' && imageFlag) throw new UsageError(`--image-source ${v} and --image cannot be used together: --image already names the image`);
+  return v as ImageSource;
+}
+
+interface OwnImage {
+  image: Sourced<ImageChoice>;
+  version: Sourced<string>;
+  /** No built image exists yet: build-image runs after the confirmation, then the launch uses it. */
+  buildFirst?: boolean;
+  /** --image-source base: the provision bundle that runs at first boot. */
+  userDataBase64?: string;
+}
+
+/**
+ * --image-source build: an image we built for the version, else one is built first.
+ * --image-source base: the plain OS image, provisioned at first boot by user data.
+ */
+async function resolveOwnImage(deps: Deps, cloud: Cloud | undefined, plan: Awaited<ReturnType<typeof resolvePlan>>, source: 'build' | 'base'): Promise<OwnImage> {
+  if (!cloud) throw new CredentialsError(`--image-source ${source} needs AWS credentials, even for a dry run`);
+  const version = plan.version.value === 'latest' ? sourced(latestCatalogVersion(await loadAwsCatalog()), 'catalog', 'newest published') : plan.version;
+  if (source === 'build') {
+    if (!plan.sshCidrs.value.length) {
+      throw new UsageError('--image-source build provisions a builder over SSH: --ssh-cidr must name this machine\'s address (not none)');
+    }
+    const found = await cloud.findImage({ version: version.value, size: plan.size.value });
+    if (found?.source === 'built') {
+      return { image: sourced({ id: found.id, name: found.name, source: 'built' }, 'discovered', 'built by sourcegraph-launch'), version };
+    }
+    return { image: sourced({ id: '<ImageId from build-image>', name: `built for ${version.value}`, source: 'built' }, 'default', 'build-image runs first'), version, buildFirst: true };
+  }
+  const base = await cloud.findBuildBaseImage();
+  if (!base) throw new CloudError('base-image-not-found', `No Amazon Linux 2023 x86_64 image is visible in ${plan.region.value}`);
+  const { firstBootUserData } = await import('./first-boot-user-data.js');
+  const { locateProvisionBundle } = await import('./provision-bundle.js');
+  const userData = firstBootUserData(locateProvisionBundle(deps.env.SOURCEGRAPH_LAUNCH_PROVISION_DIR), { version: version.value, size: plan.size.value });
+  return {
+    image: sourced({ id: base.id, name: base.name, source: 'published' }, 'discovered', 'plain OS, provisioned at first boot'),
+    version,
+    userDataBase64: userData.base64,
+  };
+}
+
 async function ensureGeneratedKey(
   privateKeyPath: string,
   comment: string,
@@ -408,6 +463,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   const { io } = deps;
   const v = validateLaunchFlags(flags);
   const partial = await resolvePlan(deps, flags, v);
+  const imageSource = validateImageSource(flags.imageSource, partial.imageFlag);
 
   // Credentials first: a clear exit 3 before anything else touches the account. A dry run
   // without credentials works offline from the shipped catalog.
@@ -421,7 +477,8 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     } else throw e;
   }
 
-  const { image, version } = await resolveImage(cloud, partial);
+  const own = imageSource === 'published' ? undefined : await resolveOwnImage(deps, cloud, partial, imageSource);
+  const { image, version } = own ?? (await resolveImage(cloud, partial));
   const { imageFlag: _imageFlag, ...rest } = partial;
   const plan: LaunchPlan = { ...rest, image, version };
   const name = plan.name.value;
@@ -434,8 +491,10 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   const journalSeed = randomBytes(6).toString('hex');
   if (flags.dryRun) {
     const spec = planToLaunchSpec(plan, { clientToken: clientTokenFor(name, journalSeed, 'instance'), publicKey: plan.sshKey.value.mode === 'import' ? readFileSync(plan.sshKey.value.publicKeyPath, 'utf8').trim() : undefined });
+    if (own?.userDataBase64) spec.userDataBase64 = own.userDataBase64;
     const requests = (cloud ?? (await deps.cloud('aws', region, { profile: flags.profile }))).launchRequests(spec);
-    if (cloud) {
+    if (own?.buildFirst) io.info(`No image of Sourcegraph ${version.value} was built in ${region} yet: build-image runs first (see \`${deps.program} build-image --dry-run\`).`);
+    if (cloud && !own?.buildFirst) {
       await cloud.checkLaunchPermissions(spec, { keyName: plan.sshKey.value.mode === 'existing' ? plan.sshKey.value.keyName : '', securityGroupId: '', subnetId: plan.subnet.value });
       io.success('AWS accepted a RunInstances dry run: the credentials may launch this instance.');
     }
@@ -460,15 +519,31 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     deps.state.setPreferences({ region, size: plan.size.value, allowCidr: plan.allowCidrs.value.join(',') });
   }
 
+  if (own?.buildFirst) {
+    // The same code path as `build-image`, with the deployment's region, size and SSH CIDRs.
+    const { buildImage } = await import('./build-image.js');
+    const built = await buildImage(deps, cloud, {
+      region,
+      version: plan.version.value,
+      size: plan.size.value,
+      sshCidrs: plan.sshCidrs.value,
+      subnet: plan.subnet.value,
+      kmsKey: plan.kmsKey.value,
+      sshUser: plan.sshUser.value,
+      timeoutMinutes: 120,
+    });
+    plan.image = sourced({ id: built.imageId, name: built.imageName, source: 'built' }, 'discovered', 'built by build-image just now');
+  }
+
   const release = deps.state.lock('aws', region, name);
   try {
-    return await applyLaunch(deps, cloud, plan, flags);
+    return await applyLaunch(deps, cloud, plan, flags, own?.userDataBase64);
   } finally {
     release();
   }
 }
 
-async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: LaunchFlags): Promise<LaunchResult> {
+async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: LaunchFlags, userDataBase64?: string): Promise<LaunchResult> {
   const { io, state } = deps;
   const name = plan.name.value;
   const region = plan.region.value;
@@ -527,6 +602,7 @@ async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: La
     publicKey = readFileSync(key.publicKeyPath, 'utf8').trim();
   }
   const spec: LaunchSpec = planToLaunchSpec(plan, { clientToken: clientTokenFor(name, journal.id, 'instance'), publicKey });
+  if (userDataBase64) spec.userDataBase64 = userDataBase64;
 
   const ctx: { refs: Partial<LaunchRefs>; instance?: InstanceInfo; publicIp?: string; allocationId?: string } = { refs: {} };
   const steps: Step<typeof ctx>[] = [

@@ -6,6 +6,7 @@ import { validateRegion } from '../core/validate.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { resolveTarget, type TargetFlags } from './target.js';
+import { formatAge } from './data-ops.js';
 
 export interface StatusFlags extends GlobalFlags, TargetFlags {
   /** --no-probe: do not send HTTP requests to the instance. */
@@ -34,6 +35,10 @@ export interface DeploymentStatus {
   keyPairs: string[];
   otherInstances: { id: string; state: string }[];
   notes: string[];
+  /** The pre-upgrade instance an upgrade left stopped (issue 3). */
+  rollbackPoint?: { instanceId: string; version?: string; strategy?: string; snapshotId?: string };
+  /** The newest backup snapshot and its age. */
+  lastBackup?: { snapshotId: string; startTime?: string; age: string };
 }
 
 async function probeHealth(deps: Deps, host: string): Promise<{ status?: number; error?: string; version?: string }> {
@@ -83,6 +88,15 @@ export async function describeDeployment(deps: Deps, d: DeploymentResources, opt
     otherInstances: d.otherInstances.map((i) => ({ id: i.id, state: i.state })),
     notes,
   };
+  const point = d.otherInstances.find((i) => i.tags['sourcegraph-launch:role'] === 'rollback-point');
+  if (point) {
+    status.rollbackPoint = {
+      instanceId: point.id,
+      version: point.tags['sourcegraph-launch:source-version'],
+      strategy: point.tags['sourcegraph-launch:strategy'],
+      snapshotId: point.tags['sourcegraph-launch:rollback-snapshot'],
+    };
+  }
   if (opts.probe && publicIp && inst?.state === 'running') {
     const h = await probeHealth(deps, publicIp);
     status.healthz = { status: h.status, error: h.error };
@@ -110,6 +124,8 @@ function render(deps: Deps, s: DeploymentStatus): void {
     ['security group', s.securityGroups.join(', ') || undefined],
     ['key pair', s.keyPairs.join(', ') || undefined],
     ['other instances', s.otherInstances.map((i) => `${i.id} ${i.state}`).join(', ') || undefined],
+    ['rollback point', s.rollbackPoint && `${s.rollbackPoint.instanceId} (${s.rollbackPoint.version ?? '?'}, ${s.rollbackPoint.strategy ?? '?'})`],
+    ['last backup', s.lastBackup && `${s.lastBackup.snapshotId}, ${s.lastBackup.age} ago`],
   ];
   io.info(`${s.name} (aws ${s.region})`);
   for (const [k, v] of lines) if (v) io.info(`  ${k.padEnd(15)} ${v}`);
@@ -122,6 +138,9 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
   const found = await cloud.findDeployment(target.name);
   const local = deps.state.getDeployment(target.cloud, target.region, target.name);
   const status = await describeDeployment(deps, found, { probe: flags.probe !== false, localInstanceId: local?.instanceId });
+  const backups = await cloud.listSnapshots(target.name).catch(() => []);
+  const newest = backups.find((b) => ['backup', 'scheduled'].includes(b.tags['sourcegraph-launch:purpose'] ?? ''));
+  if (newest) status.lastBackup = { snapshotId: newest.id, startTime: newest.startTime, age: formatAge(newest.startTime) };
   if (local) {
     deps.state.putDeployment({ ...local, instanceId: status.instanceId ?? local.instanceId, url: status.url ?? local.url });
   }

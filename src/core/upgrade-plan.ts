@@ -468,31 +468,40 @@ export function chooseStrategy(opts: {
 
 // ---------------------------------------------------------------------------------------------
 // Steps: what the engine does per hop. Data only; the engine maps `action` to cloud calls and
-// journals by `id`.
+// journals by `id` (ids are stable: `<hop target version>:<action>`, and the fault-injection tests
+// name them).
+//
+// The rule that shapes the order: a new instance never boots without its data. Sourcegraph's boot
+// logic runs against whatever /mnt/data it finds on first boot; against an empty one it would
+// install a fresh instance. So nothing is launched in prepare:
+//   clone: RunInstances happens at cutover, with /dev/sdb created from the final snapshot in the
+//          same request, so the data is there before the first boot. The launch is inside the
+//          downtime window: that is the price of never needing a boot guard.
+//   move:  RunInstances without /dev/sdb (NoDevice) and with a cloud-init boothook that powers the
+//          instance off when no /mnt/data filesystem exists; the engine stops it, attaches the old
+//          volume and starts it.
 
 export type UpgradePhase = 'prepare' | 'cutover' | 'verify';
 
 export type UpgradeAction =
   /** Snapshot the serving volume so the final snapshot only copies what changed since. */
   | 'snapshot-live'
-  /**
-   * Create the new instance like the old one (AZ, subnet, security groups, key pair, type, profile,
-   * tags) from the hop's image, with no data volume, and leave it stopped before Sourcegraph's boot
-   * logic can run against an empty /mnt/data (the engine holds its first boot, e.g. a boot hook
-   * that powers off, removed again while stopped).
-   */
-  | 'launch-new-instance'
-  | 'wait-new-instance-stopped'
+  /** RunInstances DryRun of the exact request the cutover will send: permissions fail before any downtime. */
+  | 'check-launch-permissions'
   | 'stop-old-instance'
   /** Taken after the old instance stopped: consistent and pre-migration, hence the rollback point. */
   | 'snapshot-final'
-  | 'create-volume-from-snapshot'
+  /** move: the old volume leaves the old instance. */
   | 'detach-data-volume'
+  /** clone: with /dev/sdb from the final snapshot; move: without /dev/sdb, boot guarded. */
+  | 'launch-new-instance'
+  /** move: the data-less instance is stopped before its data volume is attached. */
+  | 'stop-new-instance'
   | 'attach-data-volume'
   | 'start-new-instance'
   | 'move-elastic-ip'
+  /** /healthz answers the hop's version and keeps answering it for the hold. */
   | 'wait-for-version'
-  | 'verify-version-holds'
   | 'check-version-files'
   /** After a later hop verified: the previous hop's instance (and, clone, its copy) is no longer needed. */
   | 'retire-intermediate'
@@ -532,8 +541,10 @@ export function planUpgradeSteps(opts: {
   strategy: UpgradeStrategy;
   hops: readonly UpgradeHop[];
   deployment: UpgradeDeployment;
+  holdSeconds?: number;
 }): UpgradeStep[] {
   const { strategy, hops, deployment } = opts;
+  const hold = opts.holdSeconds ?? VERSION_HOLD_SECONDS;
   const device = deployment.dataDevice ?? AWS_DATA_DEVICE;
   const az = deployment.availabilityZone;
   const steps: UpgradeStep[] = [];
@@ -546,41 +557,35 @@ export function planUpgradeSteps(opts: {
     const oldVolume = i === 0 ? `data volume ${deployment.dataVolumeId}` : `${hop.from} data volume`;
 
     add('snapshot-live', 'prepare', false, `Snapshot the ${oldVolume} while ${hop.from} keeps serving, so the final snapshot is quick`);
-    add(
-      'launch-new-instance',
-      'prepare',
-      false,
-      `Create the ${hop.to} instance from ${hop.imageId} in ${az}, like the old one, without a data volume, ` +
-        'held before its first boot',
-    );
-    add('wait-new-instance-stopped', 'prepare', false, `Wait until the ${hop.to} instance is stopped`);
+    add('check-launch-permissions', 'prepare', false, `Check that AWS accepts the ${hop.to} launch (RunInstances dry run from ${hop.imageId})`);
 
     add('stop-old-instance', 'cutover', true, `Stop ${oldInstance} (Sourcegraph is down from here)`);
-    add(
-      'snapshot-final',
-      'cutover',
-      true,
-      `Snapshot the stopped ${oldVolume}: consistent, from before ${hop.to}'s migrations`,
-    );
+    add('snapshot-final', 'cutover', true, `Snapshot the stopped ${oldVolume}: consistent, from before ${hop.to}'s migrations`);
     if (strategy === 'clone') {
       add(
-        'create-volume-from-snapshot',
+        'launch-new-instance',
         'cutover',
         true,
-        `Create a data volume from that snapshot in ${az} (same type, IOPS, encryption, tags); the ${oldVolume} stays untouched`,
+        `Launch the ${hop.to} instance from ${hop.imageId} in ${az}, like the old one, with ${device} created from that snapshot ` +
+          `(same type, IOPS, encryption) so it boots with its data; the ${oldVolume} stays untouched`,
       );
-      add('attach-data-volume', 'cutover', true, `Attach the new data volume to the ${hop.to} instance as ${device}`);
     } else {
       add('detach-data-volume', 'cutover', true, `Detach the ${oldVolume} from ${oldInstance}`);
+      add(
+        'launch-new-instance',
+        'cutover',
+        true,
+        `Launch the ${hop.to} instance from ${hop.imageId} in ${az}, like the old one, without ${device}; a boot hook powers it off while it has no data`,
+      );
+      add('stop-new-instance', 'cutover', true, `Wait until the data-less ${hop.to} instance is stopped`);
       add('attach-data-volume', 'cutover', true, `Attach the ${oldVolume} to the ${hop.to} instance as ${device}`);
+      add('start-new-instance', 'cutover', true, `Start the ${hop.to} instance; its boot logic upgrades the data to ${hop.to}`);
     }
-    add('start-new-instance', 'cutover', true, `Start the ${hop.to} instance; its boot logic upgrades the data to ${hop.to}`);
     if (deployment.elasticIpAllocationId !== undefined) {
       add('move-elastic-ip', 'cutover', true, `Move Elastic IP ${deployment.elasticIpAllocationId} to the ${hop.to} instance`);
     }
 
-    add('wait-for-version', 'verify', true, `Wait until /healthz answers ${hop.to} (Sourcegraph is back)`);
-    add('verify-version-holds', 'verify', false, `Check /healthz keeps answering ${hop.to} for ${VERSION_HOLD_SECONDS} s`);
+    add('wait-for-version', 'verify', true, `Wait until /healthz answers ${hop.to} and keeps answering it for ${hold} s`);
     if (deployment.ssh) {
       add('check-version-files', 'verify', false, `Check both version files (root and data disk) read ${hop.to}`);
     }
@@ -591,7 +596,7 @@ export function planUpgradeSteps(opts: {
         'verify',
         false,
         strategy === 'clone'
-          ? `Terminate the intermediate ${hop.from} instance and delete its data copy (its snapshot is kept)`
+          ? `Terminate the intermediate ${hop.from} instance and delete its data copy (the snapshot taken when it stopped is kept)`
           : `Terminate the intermediate ${hop.from} instance (its data volume moved on)`,
       );
     }
@@ -616,4 +621,3 @@ export function planUpgradeSteps(opts: {
   }
   return steps;
 }
-

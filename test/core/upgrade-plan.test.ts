@@ -353,42 +353,47 @@ describe('planUpgradeSteps', () => {
   const index = (steps: UpgradeStep[], hop: number, action: string) =>
     steps.findIndex((s) => s.hop === hop && s.action === action);
 
-  it('clone, one hop: the exact order', () => {
+  it('clone, one hop: the exact order; the instance launches at cutover with its data', () => {
     const steps = planUpgradeSteps({ strategy: 'clone', hops: oneHop, deployment });
     expect(steps.map((s) => [s.phase, s.action, s.downtime])).toEqual([
       ['prepare', 'snapshot-live', false],
-      ['prepare', 'launch-new-instance', false],
-      ['prepare', 'wait-new-instance-stopped', false],
+      ['prepare', 'check-launch-permissions', false],
       ['cutover', 'stop-old-instance', true],
       ['cutover', 'snapshot-final', true],
-      ['cutover', 'create-volume-from-snapshot', true],
-      ['cutover', 'attach-data-volume', true],
-      ['cutover', 'start-new-instance', true],
+      ['cutover', 'launch-new-instance', true],
       ['cutover', 'move-elastic-ip', true],
       ['verify', 'wait-for-version', true],
-      ['verify', 'verify-version-holds', false],
       ['verify', 'check-version-files', false],
       ['verify', 'keep-rollback-point', false],
     ]);
     expect(steps[0]?.title).toContain('vol-0data');
-    expect(steps[1]?.title).toContain('us-east-1b');
     expect(steps[1]?.title).toContain('ami-0d5604b984e5bd659');
-    expect(steps[3]?.title).toContain('i-0old');
-    expect(steps[10]?.title).toContain('90 s');
+    expect(steps[2]?.title).toContain('i-0old');
+    expect(steps[4]?.title).toContain('us-east-1b');
+    expect(steps[4]?.title).toMatch(/created from that snapshot/);
+    expect(steps[6]?.title).toContain('90 s');
     expect(steps.at(-1)?.title).toMatch(/i-0old.*vol-0data/);
   });
 
-  it('move, one hop: the old volume is detached and attached, no copy is made', () => {
+  it('takes the hold it is given', () => {
+    const steps = planUpgradeSteps({ strategy: 'clone', hops: oneHop, deployment, holdSeconds: 5 });
+    expect(steps.find((s) => s.action === 'wait-for-version')?.title).toContain('5 s');
+  });
+
+  it('move, one hop: the old volume is detached, the data-less instance stopped, then attached and started', () => {
     const steps = planUpgradeSteps({ strategy: 'move', hops: oneHop, deployment });
     expect(actions(steps.filter((s) => s.phase === 'cutover'))).toEqual([
       'stop-old-instance',
       'snapshot-final',
       'detach-data-volume',
+      'launch-new-instance',
+      'stop-new-instance',
       'attach-data-volume',
       'start-new-instance',
       'move-elastic-ip',
     ]);
     expect(steps.find((s) => s.action === 'attach-data-volume')?.title).toContain('vol-0data');
+    expect(steps.find((s) => s.action === 'launch-new-instance')?.title).toMatch(/without \/dev\/sdb.*powers it off/);
     expect(steps.at(-1)?.title).toMatch(/snapshot of vol-0data/);
   });
 
@@ -414,10 +419,11 @@ describe('planUpgradeSteps', () => {
       for (const s of steps) expect(s.id).toBe(`${s.to}:${s.action}`);
     });
 
-    it('never stops service in prepare', () => {
+    it('never stops service, and never launches anything, in prepare', () => {
       const prepare = steps.filter((s) => s.phase === 'prepare');
-      expect(prepare.length).toBe(9);
+      expect(prepare.length).toBe(6);
       expect(prepare.filter((s) => s.downtime)).toEqual([]);
+      expect(actions(prepare).filter((a) => a === 'launch-new-instance' || a === 'start-new-instance')).toEqual([]);
     });
 
     it('runs the hops in order, each prepare → cutover → verify', () => {
@@ -430,20 +436,20 @@ describe('planUpgradeSteps', () => {
       expect([...new Set(steps.map((s) => s.to))]).toEqual(['6.6.0', '6.7.0', '6.8.0']);
     });
 
-    it('never starts a new instance before its data volume is attached', () => {
+    it('never boots a new instance without its data', () => {
       threeHops.forEach((_, hop) => {
-        const start = index(steps, hop, 'start-new-instance');
         expect(index(steps, hop, 'stop-old-instance')).toBeLessThan(index(steps, hop, 'snapshot-final'));
-        expect(index(steps, hop, 'snapshot-final')).toBeLessThan(index(steps, hop, 'attach-data-volume'));
-        expect(index(steps, hop, 'attach-data-volume')).toBeLessThan(start);
-        expect(index(steps, hop, 'launch-new-instance')).toBeLessThan(index(steps, hop, 'stop-old-instance'));
         if (strategy === 'clone') {
-          expect(index(steps, hop, 'create-volume-from-snapshot')).toBeGreaterThan(index(steps, hop, 'snapshot-final'));
-          expect(index(steps, hop, 'create-volume-from-snapshot')).toBeLessThan(index(steps, hop, 'attach-data-volume'));
+          // The data comes with the launch itself, from the final snapshot: launch after that snapshot.
+          expect(index(steps, hop, 'snapshot-final')).toBeLessThan(index(steps, hop, 'launch-new-instance'));
           expect(index(steps, hop, 'detach-data-volume')).toBe(-1);
+          expect(index(steps, hop, 'start-new-instance')).toBe(-1);
         } else {
+          const start = index(steps, hop, 'start-new-instance');
           expect(index(steps, hop, 'detach-data-volume')).toBeLessThan(index(steps, hop, 'attach-data-volume'));
-          expect(index(steps, hop, 'create-volume-from-snapshot')).toBe(-1);
+          expect(index(steps, hop, 'launch-new-instance')).toBeLessThan(index(steps, hop, 'stop-new-instance'));
+          expect(index(steps, hop, 'stop-new-instance')).toBeLessThan(index(steps, hop, 'attach-data-volume'));
+          expect(index(steps, hop, 'attach-data-volume')).toBeLessThan(start);
         }
       });
     });

@@ -280,7 +280,9 @@ describe('crash and resume', () => {
     });
     expect(sent, interrupted.stdout).toBe(true);
     expect(interrupted.code).toBe(130);
-    expect(interrupted.stderr).toMatch(/Re-run the same command to resume/);
+    // The graceful path (one Ctrl-C): the wait stops and names the command that resumes it.
+    expect(interrupted.stderr).not.toMatch(/Stopped at once/);
+    expect(interrupted.stderr).toMatch(/Resume the wait with `sourcegraph-launch launch --yes .*--name sigint/);
     const before = (await liveInstances('sigint')).map((i) => i.InstanceId);
     expect(before).toHaveLength(1);
 

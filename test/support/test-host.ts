@@ -10,8 +10,8 @@
 //   /home/ec2-user/.sourcegraph-version   the image's version (`version`)
 //   /mnt/data/.sourcegraph-version        the data's version (`dataVersion`, default `<version>-base`)
 //   /var/log/reboot.sh.log                the boot log; ends with "Started Sourcegraph on version X"
-// sshd runs in a private mount namespace in which /home, /mnt and /var/log are bind mounts of
-// directories under `fsRoot`, so the host file system is untouched. Sessions start in
+// sshd runs in a private mount namespace in which /home, /mnt, /var/log and /var/lib/sourcegraph-launch
+// are bind mounts of directories under `fsRoot`, so the host file system is untouched. Sessions start in
 // /home/ec2-user with HOME=/home/ec2-user, as for the appliance's login user.
 //
 // Stub commands (see test/support/test-host/bin; every other command is the machine's own). Each
@@ -195,7 +195,9 @@ async function startInside(
     bootLog: join(dirs.fs, 'var', 'log', 'reboot.sh.log'),
     execLog: join(dirs.state, 'exec.log'),
   };
-  for (const dir of [dirs.bin, dirs.state, dirs.ssh, dirname(files.rootVersion), dirname(files.dataVersion), dirname(files.bootLog)]) {
+  // The launcher's own status file lives here on images we provision: a private, empty copy.
+  const statusDir = join(dirs.fs, 'var', 'lib', 'sourcegraph-launch');
+  for (const dir of [dirs.bin, dirs.state, dirs.ssh, dirname(files.rootVersion), dirname(files.dataVersion), dirname(files.bootLog), statusDir]) {
     await mkdir(dir, { recursive: true });
   }
   // sshd refuses to start without its privilege-separation directory.
@@ -271,10 +273,11 @@ async function startInside(
   // namespace dies with its last process, so nothing needs unmounting.
   const mountAndServe = [
     'set -e',
-    'mkdir -p /home /mnt /var/log',
+    'mkdir -p /home /mnt /var/log /var/lib/sourcegraph-launch',
     'mount --bind "$1/home" /home',
     'mount --bind "$1/mnt" /mnt',
     'mount --bind "$1/var/log" /var/log',
+    'mount --bind "$1/var/lib/sourcegraph-launch" /var/lib/sourcegraph-launch',
     'exec /usr/sbin/sshd -D -e -f "$2"',
   ].join('\n');
   const sshd = spawn(

@@ -30,6 +30,21 @@ import {
   type VolumeInfo,
 } from '../cloud.js';
 import { isAwsErrorCode, isNotFoundError, toLaunchError, type AwsErrorContext } from './errors.js';
+// --- upgrade, backup and restore (issue 3) ---
+import * as upgrade from './aws-upgrade.js';
+// --- image builds (issue 4) ---
+import * as imageBuild from './aws-image-build.js';
+import type { ImageBuildResources, ImageBuildSpec } from '../cloud.js';
+import type {
+  InstanceDetails,
+  SnapshotInfo,
+  SnapshotLaunchSpec,
+  SnapshotScheduleInfo,
+  SnapshotScheduleSpec,
+  SnapshotSpec,
+  VolumeFromSnapshotSpec,
+  VolumeInitialization,
+} from '../cloud.js';
 import {
   allocateAddressRequest,
   associateAddressRequest,
@@ -230,6 +245,7 @@ export class AwsCloud implements Cloud {
   private readonly volumeTagWaitMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
+  private readonly upgradeClients: upgrade.UpgradeClients;
 
   constructor(clients: AwsClients, opts: AwsCloudOptions) {
     this.ec2 = clients.ec2;
@@ -241,6 +257,17 @@ export class AwsCloud implements Cloud {
     this.volumeTagWaitMs = opts.volumeTagWaitMs ?? 60_000;
     this.sleep = opts.sleep ?? defaultSleep;
     this.now = opts.now ?? Date.now;
+    this.upgradeClients = {
+      ec2: clients.ec2,
+      dlm: clients.dlm,
+      region: this.region,
+      profile: this.profile,
+      pollIntervalMs: this.pollIntervalMs,
+      sleep: this.sleep,
+      now: this.now,
+      toInstanceInfo,
+      toVolumeInfo,
+    };
   }
 
   /** Runs one API call and turns whatever it throws into our typed errors. */
@@ -483,7 +510,10 @@ export class AwsCloud implements Cloud {
       }
       return found;
     };
-    for (const instance of [...instances].sort(newestFirst)) {
+    // The serving instance is the one in role "instance", newest first; an upgrade's rollback point
+    // (or the instance a rollback left behind) is listed with the others.
+    const serving = (i: InstanceInfo) => (i.tags[TAG_ROLE] === 'instance' ? 0 : 1);
+    for (const instance of [...instances].sort((a, b) => serving(a) - serving(b) || newestFirst(a, b))) {
       const d = entry(instance.tags);
       if (!d) continue;
       if (!d.instance) {
@@ -942,6 +972,117 @@ export class AwsCloud implements Cloud {
 
   async deleteVolume(volumeId: string): Promise<void> {
     await this.callUnlessNotFound('DeleteVolume', () => this.ec2.deleteVolume({ VolumeId: volumeId }));
+  }
+
+  // --- image builds (issue 4): see aws-image-build.ts ---
+
+  private get imageBuildContext(): imageBuild.ImageBuildContext {
+    return { ec2: this.ec2, region: this.region, profile: this.profile, pollIntervalMs: this.pollIntervalMs, sleep: this.sleep, now: this.now };
+  }
+  findBuildBaseImage(): Promise<ImageInfo | undefined> {
+    return imageBuild.findBuildBaseImage(this.imageBuildContext);
+  }
+  imageBuildRequests(spec: ImageBuildSpec, opts?: { elasticIpAllocationId?: string }): CloudRequest[] {
+    return imageBuild.imageBuildRequests(spec, opts);
+  }
+  ensureBuilderKeyPair(spec: ImageBuildSpec): Promise<KeyPairInfo> {
+    return imageBuild.ensureBuilderKeyPair(this.imageBuildContext, spec);
+  }
+  ensureBuilderSecurityGroup(spec: ImageBuildSpec, placement: NetworkPlacement): Promise<SecurityGroupInfo> {
+    return imageBuild.ensureBuilderSecurityGroup(this.imageBuildContext, spec, placement);
+  }
+  ensureBuilder(spec: ImageBuildSpec, refs: LaunchRefs): Promise<InstanceInfo> {
+    return imageBuild.ensureBuilder(this.imageBuildContext, spec, refs);
+  }
+  associateBuilderAddress(allocationId: string, instanceId: string): Promise<AddressInfo> {
+    return imageBuild.associateBuilderAddress(this.imageBuildContext, allocationId, instanceId);
+  }
+  disassociateBuilderAddress(allocationId: string, builderIds: string[]): Promise<boolean> {
+    return imageBuild.disassociateBuilderAddress(this.imageBuildContext, allocationId, builderIds);
+  }
+  markBuilderProvisioned(instanceId: string): Promise<void> {
+    return imageBuild.markBuilderProvisioned(this.imageBuildContext, instanceId);
+  }
+  stopBuilder(instanceId: string, timeoutMs: number): Promise<void> {
+    return imageBuild.stopBuilder(this.imageBuildContext, instanceId, timeoutMs);
+  }
+  ensureBuiltImage(spec: ImageBuildSpec, builderId: string): Promise<ImageInfo> {
+    return imageBuild.ensureBuiltImage(this.imageBuildContext, spec, builderId);
+  }
+  waitForBuiltImage(spec: ImageBuildSpec, imageId: string, timeoutMs: number, signal?: AbortSignal): Promise<ImageInfo> {
+    return imageBuild.waitForBuiltImage(this.imageBuildContext, spec, imageId, timeoutMs, signal);
+  }
+  findImageBuild(buildName: string): Promise<ImageBuildResources> {
+    return imageBuild.findImageBuild(this.imageBuildContext, buildName);
+  }
+  deleteBuiltImage(imageId: string): Promise<string[]> {
+    return imageBuild.deleteBuiltImage(this.imageBuildContext, imageId);
+  }
+
+  // --- upgrade, backup and restore (issue 3): see aws-upgrade.ts ---
+
+  describeInstanceDetails(instanceId: string): Promise<InstanceDetails | undefined> {
+    return upgrade.describeInstanceDetails(this.upgradeClients, instanceId);
+  }
+  describeVolume(volumeId: string): Promise<VolumeInfo | undefined> {
+    return upgrade.describeVolume(this.upgradeClients, volumeId);
+  }
+  createSnapshot(spec: SnapshotSpec): Promise<SnapshotInfo> {
+    return upgrade.createSnapshot(this.upgradeClients, spec);
+  }
+  waitForSnapshot(snapshotId: string, timeoutMs: number): Promise<SnapshotInfo> {
+    return upgrade.waitForSnapshot(this.upgradeClients, snapshotId, timeoutMs);
+  }
+  describeSnapshot(snapshotId: string): Promise<SnapshotInfo | undefined> {
+    return upgrade.describeSnapshot(this.upgradeClients, snapshotId);
+  }
+  listSnapshots(deployment: string): Promise<SnapshotInfo[]> {
+    return upgrade.listSnapshots(this.upgradeClients, deployment);
+  }
+  deleteSnapshot(snapshotId: string): Promise<void> {
+    return upgrade.deleteSnapshot(this.upgradeClients, snapshotId);
+  }
+  stopInstance(instanceId: string): Promise<void> {
+    return upgrade.stopInstance(this.upgradeClients, instanceId);
+  }
+  startInstance(instanceId: string): Promise<void> {
+    return upgrade.startInstance(this.upgradeClients, instanceId);
+  }
+  attachVolume(volumeId: string, instanceId: string, device: string, timeoutMs: number): Promise<void> {
+    return upgrade.attachVolume(this.upgradeClients, volumeId, instanceId, device, timeoutMs);
+  }
+  detachVolume(volumeId: string, instanceId: string, timeoutMs: number): Promise<void> {
+    return upgrade.detachVolume(this.upgradeClients, volumeId, instanceId, timeoutMs);
+  }
+  createVolumeFromSnapshot(spec: VolumeFromSnapshotSpec): Promise<VolumeInfo> {
+    return upgrade.createVolumeFromSnapshot(this.upgradeClients, spec);
+  }
+  launchInstanceFromSnapshot(spec: SnapshotLaunchSpec): Promise<InstanceInfo> {
+    return upgrade.launchInstanceFromSnapshot(this.upgradeClients, spec);
+  }
+  checkSnapshotLaunchPermissions(spec: SnapshotLaunchSpec): Promise<void> {
+    return upgrade.checkSnapshotLaunchPermissions(this.upgradeClients, spec);
+  }
+  snapshotLaunchRequests(spec: SnapshotLaunchSpec): CloudRequest[] {
+    return upgrade.snapshotLaunchRequests(spec);
+  }
+  associateAddress(allocationId: string, instanceId: string): Promise<AddressInfo | undefined> {
+    return upgrade.associateAddress(this.upgradeClients, allocationId, instanceId);
+  }
+  tagResources(resourceIds: string[], tags: Tags): Promise<void> {
+    return upgrade.tagResources(this.upgradeClients, resourceIds, tags);
+  }
+  describeVolumeInitialization(volumeId: string): Promise<VolumeInitialization> {
+    return upgrade.describeVolumeInitialization(this.upgradeClients, volumeId);
+  }
+  findSnapshotSchedule(deployment: string): Promise<SnapshotScheduleInfo | undefined> {
+    return upgrade.findSnapshotSchedule(this.upgradeClients, deployment);
+  }
+  ensureSnapshotSchedule(spec: SnapshotScheduleSpec): Promise<SnapshotScheduleInfo> {
+    return upgrade.ensureSnapshotSchedule(this.upgradeClients, spec);
+  }
+  deleteSnapshotSchedule(policyId: string): Promise<void> {
+    return upgrade.deleteSnapshotSchedule(this.upgradeClients, policyId);
   }
 }
 

@@ -91,6 +91,8 @@ export interface RunInstancesRequest {
   MetadataOptions: { HttpTokens: 'required'; HttpPutResponseHopLimit: number; HttpEndpoint: 'enabled' };
   BlockDeviceMappings: BlockDeviceMapping[];
   TagSpecifications: TagSpecification[];
+  /** Base64 of the user data (launch --image-source base). */
+  UserData?: string;
 }
 
 export interface CreateTagsRequest {
@@ -237,6 +239,7 @@ export function runInstancesRequest(
   };
   const subnetId = refs.subnetId ?? spec.subnetId;
   if (subnetId) request.SubnetId = subnetId;
+  if (spec.userDataBase64) request.UserData = spec.userDataBase64;
   return request;
 }
 

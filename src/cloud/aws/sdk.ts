@@ -77,6 +77,63 @@ import {
   type TerminateInstancesCommandOutput,
 } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand, STSClient, type GetCallerIdentityCommandOutput } from '@aws-sdk/client-sts';
+// --- upgrade, backup and restore (issue 3) ---
+import {
+  AttachVolumeCommand,
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DeleteSnapshotCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumeStatusCommand,
+  DetachVolumeCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  type AttachVolumeCommandInput,
+  type AttachVolumeCommandOutput,
+  type CreateSnapshotCommandInput,
+  type CreateSnapshotCommandOutput,
+  type CreateVolumeCommandInput,
+  type CreateVolumeCommandOutput,
+  type DeleteSnapshotCommandInput,
+  type DeleteSnapshotCommandOutput,
+  type DescribeSnapshotsCommandInput,
+  type DescribeSnapshotsCommandOutput,
+  type DescribeVolumeStatusCommandInput,
+  type DescribeVolumeStatusCommandOutput,
+  type DetachVolumeCommandInput,
+  type DetachVolumeCommandOutput,
+  type StartInstancesCommandInput,
+  type StartInstancesCommandOutput,
+  type StopInstancesCommandInput,
+  type StopInstancesCommandOutput,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateLifecyclePolicyCommand,
+  DeleteLifecyclePolicyCommand,
+  DLMClient,
+  GetLifecyclePoliciesCommand,
+  GetLifecyclePolicyCommand,
+  UpdateLifecyclePolicyCommand,
+  type CreateLifecyclePolicyCommandInput,
+  type CreateLifecyclePolicyCommandOutput,
+  type DeleteLifecyclePolicyCommandInput,
+  type DeleteLifecyclePolicyCommandOutput,
+  type GetLifecyclePoliciesCommandInput,
+  type GetLifecyclePoliciesCommandOutput,
+  type GetLifecyclePolicyCommandInput,
+  type GetLifecyclePolicyCommandOutput,
+  type UpdateLifecyclePolicyCommandInput,
+  type UpdateLifecyclePolicyCommandOutput,
+} from '@aws-sdk/client-dlm';
+// --- image builds (issue 4) ---
+import {
+  CreateImageCommand,
+  DeregisterImageCommand,
+  type CreateImageCommandInput,
+  type CreateImageCommandOutput,
+  type DeregisterImageCommandInput,
+  type DeregisterImageCommandOutput,
+} from '@aws-sdk/client-ec2';
 
 /** Every EC2 call the adapter makes, one function per API operation, SDK v3 input/output shapes. */
 export interface Ec2Api {
@@ -106,6 +163,19 @@ export interface Ec2Api {
   deleteSecurityGroup(input: DeleteSecurityGroupCommandInput): Promise<DeleteSecurityGroupCommandOutput>;
   deleteKeyPair(input: DeleteKeyPairCommandInput): Promise<DeleteKeyPairCommandOutput>;
   deleteVolume(input: DeleteVolumeCommandInput): Promise<DeleteVolumeCommandOutput>;
+  // --- upgrade, backup and restore (issue 3) ---
+  createSnapshot(input: CreateSnapshotCommandInput): Promise<CreateSnapshotCommandOutput>;
+  describeSnapshots(input: DescribeSnapshotsCommandInput): Promise<DescribeSnapshotsCommandOutput>;
+  deleteSnapshot(input: DeleteSnapshotCommandInput): Promise<DeleteSnapshotCommandOutput>;
+  stopInstances(input: StopInstancesCommandInput): Promise<StopInstancesCommandOutput>;
+  startInstances(input: StartInstancesCommandInput): Promise<StartInstancesCommandOutput>;
+  attachVolume(input: AttachVolumeCommandInput): Promise<AttachVolumeCommandOutput>;
+  detachVolume(input: DetachVolumeCommandInput): Promise<DetachVolumeCommandOutput>;
+  createVolume(input: CreateVolumeCommandInput): Promise<CreateVolumeCommandOutput>;
+  describeVolumeStatus(input: DescribeVolumeStatusCommandInput): Promise<DescribeVolumeStatusCommandOutput>;
+  // --- image builds (issue 4) ---
+  createImage(input: CreateImageCommandInput): Promise<CreateImageCommandOutput>;
+  deregisterImage(input: DeregisterImageCommandInput): Promise<DeregisterImageCommandOutput>;
 }
 
 export interface StsApi {
@@ -115,6 +185,8 @@ export interface StsApi {
 export interface AwsClients {
   ec2: Ec2Api;
   sts: StsApi;
+  /** Data Lifecycle Manager (snapshot schedules); absent when a test does not need it. */
+  dlm?: DlmApi;
 }
 
 export interface AwsClientOptions {
@@ -162,6 +234,19 @@ export function wrapEc2Client(client: EC2Client): Ec2Api {
     deleteSecurityGroup: (input) => client.send(new DeleteSecurityGroupCommand(input)),
     deleteKeyPair: (input) => client.send(new DeleteKeyPairCommand(input)),
     deleteVolume: (input) => client.send(new DeleteVolumeCommand(input)),
+    // --- upgrade, backup and restore (issue 3) ---
+    createSnapshot: (input) => client.send(new CreateSnapshotCommand(input)),
+    describeSnapshots: (input) => client.send(new DescribeSnapshotsCommand(input)),
+    deleteSnapshot: (input) => client.send(new DeleteSnapshotCommand(input)),
+    stopInstances: (input) => client.send(new StopInstancesCommand(input)),
+    startInstances: (input) => client.send(new StartInstancesCommand(input)),
+    attachVolume: (input) => client.send(new AttachVolumeCommand(input)),
+    detachVolume: (input) => client.send(new DetachVolumeCommand(input)),
+    createVolume: (input) => client.send(new CreateVolumeCommand(input)),
+    describeVolumeStatus: (input) => client.send(new DescribeVolumeStatusCommand(input)),
+    // --- image builds (issue 4) ---
+    createImage: (input) => client.send(new CreateImageCommand(input)),
+    deregisterImage: (input) => client.send(new DeregisterImageCommand(input)),
   };
 }
 
@@ -191,8 +276,43 @@ export function createSdkClients(opts: AwsClientOptions): { ec2: EC2Client; sts:
 }
 
 export function createAwsClients(opts: AwsClientOptions): AwsClients {
-  return wrapAwsClients(createSdkClients(opts));
+  return { ...wrapAwsClients(createSdkClients(opts)), dlm: wrapDlmClient(createDlmClient(opts)) };
 }
+
+// --- upgrade, backup and restore (issue 3) ---
+
+/** The Data Lifecycle Manager calls `backup --schedule` makes. */
+export interface DlmApi {
+  createLifecyclePolicy(input: CreateLifecyclePolicyCommandInput): Promise<CreateLifecyclePolicyCommandOutput>;
+  getLifecyclePolicies(input: GetLifecyclePoliciesCommandInput): Promise<GetLifecyclePoliciesCommandOutput>;
+  getLifecyclePolicy(input: GetLifecyclePolicyCommandInput): Promise<GetLifecyclePolicyCommandOutput>;
+  updateLifecyclePolicy(input: UpdateLifecyclePolicyCommandInput): Promise<UpdateLifecyclePolicyCommandOutput>;
+  deleteLifecyclePolicy(input: DeleteLifecyclePolicyCommandInput): Promise<DeleteLifecyclePolicyCommandOutput>;
+}
+
+export function wrapDlmClient(client: DLMClient): DlmApi {
+  return {
+    createLifecyclePolicy: (input) => client.send(new CreateLifecyclePolicyCommand(input)),
+    getLifecyclePolicies: (input) => client.send(new GetLifecyclePoliciesCommand(input)),
+    getLifecyclePolicy: (input) => client.send(new GetLifecyclePolicyCommand(input)),
+    updateLifecyclePolicy: (input) => client.send(new UpdateLifecyclePolicyCommand(input)),
+    deleteLifecyclePolicy: (input) => client.send(new DeleteLifecyclePolicyCommand(input)),
+  };
+}
+
+export function createDlmClient(opts: AwsClientOptions): DLMClient {
+  return new DLMClient({
+    region: opts.region,
+    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+  });
+}
+
+export type { Snapshot as Ec2Snapshot } from '@aws-sdk/client-ec2';
+export type { LifecyclePolicy as DlmPolicy, LifecyclePolicySummary as DlmPolicySummary } from '@aws-sdk/client-dlm';
 
 // Model types the adapter maps from, re-exported so no other file needs to name the SDK package.
 export type {
