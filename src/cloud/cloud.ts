@@ -309,6 +309,8 @@ export interface Cloud {
   findSnapshotSchedule(deployment: string): Promise<SnapshotScheduleInfo | undefined>;
   /** Creates the policy, or updates the one found when its schedule or retention differ. */
   ensureSnapshotSchedule(spec: SnapshotScheduleSpec): Promise<SnapshotScheduleInfo>;
+  /** The request ensureSnapshotSchedule sends to create the policy, for --dry-run. */
+  snapshotScheduleRequests(spec: SnapshotScheduleSpec): CloudRequest[];
   deleteSnapshotSchedule(policyId: string): Promise<void>;
 }
 

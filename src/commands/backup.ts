@@ -1,7 +1,7 @@
 // `backup [name]` (a tagged snapshot of the data volume now; `--schedule daily --retain N` adds an
 // AWS Data Lifecycle Manager policy instead) and `backups [name]` (the snapshots, size and age).
 import { randomBytes } from 'node:crypto';
-import { TAG_PURPOSE, TAG_ROLE, TAG_SOURCE_VERSION, type Cloud, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
+import { TAG_PURPOSE, TAG_ROLE, TAG_SOURCE_VERSION, type Cloud, type SnapshotInfo, type SnapshotScheduleInfo, type SnapshotScheduleSpec } from '../cloud/cloud.js';
 import { UsageError } from '../core/errors.js';
 import { dataVolumeOf, formatAge, requireCloud } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -27,15 +27,18 @@ export function defaultDlmRole(account: string): string {
   return `arn:aws:iam::${account}:role/AWSDataLifecycleManagerDefaultRole`;
 }
 
+export function scheduleSpec(name: string, schedule: { schedule: 'daily'; retain: number }, roleArn: string | undefined, account: string): SnapshotScheduleSpec {
+  return { deployment: name, schedule: schedule.schedule, retain: schedule.retain, executionRoleArn: roleArn ?? defaultDlmRole(account) };
+}
+
 export async function ensureSchedule(
-  deps: Deps,
   cloud: Cloud,
   name: string,
   schedule: { schedule: 'daily'; retain: number },
   roleArn?: string,
 ): Promise<SnapshotScheduleInfo> {
   const identity = await cloud.whoAmI();
-  return cloud.ensureSnapshotSchedule({ deployment: name, schedule: schedule.schedule, retain: schedule.retain, executionRoleArn: roleArn ?? defaultDlmRole(identity.account) });
+  return cloud.ensureSnapshotSchedule(scheduleSpec(name, schedule, roleArn, identity.account));
 }
 
 export async function runBackup(deps: Deps, nameArg: string | undefined, flags: BackupFlags) {
@@ -44,7 +47,7 @@ export async function runBackup(deps: Deps, nameArg: string | undefined, flags: 
   const target = resolveTarget(deps, nameArg, flags);
   const cloud = await requireCloud(deps, target, flags);
   if (schedule) {
-    const policy = await ensureSchedule(deps, cloud, target.name, schedule, flags.dlmRole);
+    const policy = await ensureSchedule(cloud, target.name, schedule, flags.dlmRole);
     const result = { name: target.name, region: target.region, schedule: policy };
     if (io.json) io.result(result);
     else {

@@ -43,6 +43,7 @@ import { compareVersions } from '../core/versions.js';
 import { describeResume, newJournal, runSteps, type Step } from '../engine/steps.js';
 import { describeReady, waitUntilReady, type ReadyReport } from '../engine/wait.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
+import { ensureSchedule, scheduleSpec, validateSchedule } from './backup.js';
 import { loadAwsCatalog } from './catalog.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { planToLaunchSpec } from './launch-spec.js';
@@ -72,6 +73,9 @@ export interface LaunchFlags extends GlobalFlags {
   holdSeconds?: string;
   /** published (default), build or base (issue 4). */
   imageSource?: string;
+  schedule?: string;
+  retain?: string;
+  dlmRole?: string;
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 45;
@@ -92,12 +96,15 @@ export function validateLaunchFlags(flags: LaunchFlags) {
     throw new UsageError(`--hold-seconds: "${flags.holdSeconds}" must be a whole number of seconds between 0 and 3600`);
   }
   const sshKey = flags.sshKey !== undefined ? checkPublicKeyFile(flags.sshKey) : undefined;
+  const image = flags.image !== undefined ? validateImageId(flags.image) : undefined;
   return {
+    imageSource: validateImageSource(flags.imageSource, image),
+    schedule: validateSchedule(flags),
     cloud: flags.cloud !== undefined ? validateCloud(flags.cloud) : undefined,
     region: flags.region !== undefined ? validateRegion(flags.region) : undefined,
     size,
     version: flags.version !== undefined ? validateVersion(flags.version) : undefined,
-    image: flags.image !== undefined ? validateImageId(flags.image) : undefined,
+    image,
     allowCidrs: flags.allowCidr && flags.allowCidr.length ? validateCidrList(flags.allowCidr, '--allow-cidr') : undefined,
     sshCidrs,
     sshKey,
@@ -463,7 +470,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   const { io } = deps;
   const v = validateLaunchFlags(flags);
   const partial = await resolvePlan(deps, flags, v);
-  const imageSource = validateImageSource(flags.imageSource, partial.imageFlag);
+  const imageSource = v.imageSource;
 
   // Credentials first: a clear exit 3 before anything else touches the account. A dry run
   // without credentials works offline from the shipped catalog.
@@ -480,7 +487,13 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   const own = imageSource === 'published' ? undefined : await resolveOwnImage(deps, cloud, partial, imageSource);
   const { image, version } = own ?? (await resolveImage(cloud, partial));
   const { imageFlag: _imageFlag, ...rest } = partial;
-  const plan: LaunchPlan = { ...rest, image, version };
+  const plan: LaunchPlan = {
+    ...rest,
+    image,
+    version,
+    imageSource: sourced(imageSource, flags.imageSource ? 'flag' : 'default'),
+    schedule: sourced(v.schedule, v.schedule ? 'flag' : 'default'),
+  };
   const name = plan.name.value;
   const region = plan.region.value;
 
@@ -492,7 +505,9 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   if (flags.dryRun) {
     const spec = planToLaunchSpec(plan, { clientToken: clientTokenFor(name, journalSeed, 'instance'), publicKey: plan.sshKey.value.mode === 'import' ? readFileSync(plan.sshKey.value.publicKeyPath, 'utf8').trim() : undefined });
     if (own?.userDataBase64) spec.userDataBase64 = own.userDataBase64;
-    const requests = (cloud ?? (await deps.cloud('aws', region, { profile: flags.profile }))).launchRequests(spec);
+    const requestCloud = cloud ?? (await deps.cloud('aws', region, { profile: flags.profile }));
+    const requests = requestCloud.launchRequests(spec);
+    if (v.schedule) requests.push(...requestCloud.snapshotScheduleRequests(scheduleSpec(name, v.schedule, flags.dlmRole, cloud ? (await cloud.whoAmI()).account : '<account>')));
     if (own?.buildFirst) io.info(`No image of Sourcegraph ${version.value} was built in ${region} yet: build-image runs first (see \`${deps.program} build-image --dry-run\`).`);
     if (cloud && !own?.buildFirst) {
       await cloud.checkLaunchPermissions(spec, { keyName: plan.sshKey.value.mode === 'existing' ? plan.sshKey.value.keyName : '', securityGroupId: '', subnetId: plan.subnet.value });
@@ -647,6 +662,17 @@ async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: La
       },
     },
   ];
+  const schedule = plan.schedule?.value;
+  if (schedule) {
+    steps.push({
+      id: 'backup-schedule',
+      title: 'Daily data-volume snapshots (Data Lifecycle Manager)',
+      run: async () => {
+        const policy = await ensureSchedule(cloud, name, schedule, flags.dlmRole);
+        return { summary: `${policy.policyId}, keeping ${schedule.retain}`, result: { policyId: policy.policyId } };
+      },
+    });
+  }
 
   try {
     await runSteps(steps, ctx, { journal, save, io, signal: deps.signal, fault: deps.env.SOURCEGRAPH_LAUNCH_FAULT });

@@ -43,6 +43,10 @@ export interface LaunchPlan {
   wait: boolean;
   timeoutMinutes: Sourced<number>;
   holdSeconds: Sourced<number>;
+  /** Where the image comes from (--image-source); absent means published. */
+  imageSource?: Sourced<'published' | 'build' | 'base'>;
+  /** Daily snapshots kept by a Data Lifecycle Manager policy (--schedule daily --retain N). */
+  schedule?: Sourced<{ schedule: 'daily'; retain: number } | undefined>;
 }
 
 export function dataVolumeFor(plan: LaunchPlan): AwsDataVolumePreset & { device: string } {
@@ -81,6 +85,7 @@ export function equivalentCommand(plan: LaunchPlan, program = 'npx sourcegraph-l
   add('--size', plan.size.value);
   add('--version', plan.version.value);
   if (plan.image.source === 'flag') add('--image', plan.image.value.id);
+  if (plan.imageSource && plan.imageSource.value !== 'published') add('--image-source', plan.imageSource.value);
   add('--name', plan.name.value);
   add('--allow-cidr', plan.allowCidrs.value.join(','));
   add('--ssh-cidr', plan.sshCidrs.value.length ? plan.sshCidrs.value.join(',') : 'none');
@@ -94,6 +99,10 @@ export function equivalentCommand(plan: LaunchPlan, program = 'npx sourcegraph-l
   add('--subnet', plan.subnet.value);
   add('--kms-key', plan.kmsKey.value);
   if (plan.elasticIp.value.mode !== 'new') add('--elastic-ip', elasticIpText(plan.elasticIp.value));
+  if (plan.schedule?.value) {
+    add('--schedule', plan.schedule.value.schedule);
+    add('--retain', plan.schedule.value.retain);
+  }
   if (!plan.wait) args.push('--no-wait');
   if (plan.timeoutMinutes.source === 'flag') add('--timeout', plan.timeoutMinutes.value);
   if (plan.holdSeconds.source === 'flag') add('--hold-seconds', plan.holdSeconds.value);
@@ -136,6 +145,10 @@ export function summaryRows(plan: LaunchPlan): SummaryRow[] {
     ['subnet', plan.subnet, plan.subnet.value ?? 'default subnet of the default VPC'],
     ['encryption key', plan.kmsKey, plan.kmsKey.value ?? 'AWS managed key (aws/ebs)'],
     ['Elastic IP', plan.elasticIp, elasticIpText(plan.elasticIp.value)],
+    ...(plan.imageSource && plan.imageSource.value !== 'published'
+      ? [['image source', plan.imageSource, plan.imageSource.value === 'build' ? 'an image built by sourcegraph-launch' : 'plain Amazon Linux 2023, provisioned at first boot'] as [string, Sourced<unknown>, string]]
+      : []),
+    ['backups', plan.schedule ?? { value: undefined, source: 'default' }, plan.schedule?.value ? `daily snapshots, keep ${plan.schedule.value.retain} (Data Lifecycle Manager)` : 'none scheduled (--schedule daily --retain N)'],
     ['wait', plan.timeoutMinutes, plan.wait ? `until /healthz serves ${plan.version.value} (up to ${plan.timeoutMinutes.value} min)` : 'no (--no-wait)'],
   ];
   return rows.map(([setting, s, value]) => ({ setting, value, source: sourceText(s) }));

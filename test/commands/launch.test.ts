@@ -133,6 +133,27 @@ describe('launch failure paths', () => {
     expect((await counts('twice')).instances).toBe(1);
   });
 
+  it('--schedule daily --retain N ensures a Data Lifecycle Manager policy after the address', async () => {
+    // moto has no DLM: record the call the adapter would make (its request shape is tested in aws-upgrade.mock.test.ts).
+    const calls: unknown[] = [];
+    const recordDlm = (cloud: Cloud): Cloud =>
+      Object.assign(Object.create(cloud) as Cloud, {
+        ensureSnapshotSchedule: async (spec: unknown) => {
+          calls.push(spec);
+          return { policyId: 'policy-0123456789abcdef0', state: 'ENABLED', schedule: 'daily', retain: 14 };
+        },
+      });
+    const io = new ScriptedIo([], false);
+    const deps = makeDeps({ endpoint: moto.endpoint, io, wrapCloud: recordDlm });
+    await runLaunch(deps, { ...flags, name: 'snap', schedule: 'daily', retain: '14' });
+    expect(calls).toEqual([
+      { deployment: 'snap', schedule: 'daily', retain: 14, executionRoleArn: 'arn:aws:iam::123456789012:role/AWSDataLifecycleManagerDefaultRole' },
+    ]);
+    const titles = io.progressTitles();
+    expect(titles.indexOf('Daily data-volume snapshots (Data Lifecycle Manager)')).toBe(titles.indexOf('Elastic IP') + 1);
+    expect(io.text()).toContain('--schedule daily --retain 14');
+  });
+
   it('re-running a finished launch reconciles and creates nothing new', async () => {
     const home = tempHome();
     const a = (await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home }), { ...flags, name: 'again' })) as LaunchResult;

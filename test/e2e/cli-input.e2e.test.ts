@@ -56,6 +56,9 @@ describe('CLI: bad input exits 2 naming the flag, before any cloud call', () => 
     [['--ssh-key', '/nonexistent/id.pub'], /--ssh-key: cannot read \/nonexistent\/id.pub/],
     [['--timeout', 'soon'], /--timeout: "soon" must be a number of minutes/],
     [['--name', 'Prod_1'], /--name: "Prod_1" must be 1–40 lowercase letters/],
+    [['--schedule', 'weekly'], /--schedule must be daily, not "weekly"/],
+    [['--schedule', 'daily', '--retain', '0'], /--retain: "0" must be a whole number/],
+    [['--image-source', 'docker'], /--image-source: "docker" is not valid/],
   ])('%j', async (extra, message) => {
     const r = await runCli([...base, ...extra, '--yes'], { home });
     expect(r.stderr).toMatch(message);
@@ -115,7 +118,7 @@ describe('CLI: presets and offline dry run', () => {
   });
 
   it('--dry-run --json without credentials works offline from the catalog and lists every request', async () => {
-    const r = await runCli([...base, '--size', 'L', '--version', '6.12.5040', '--name', 'prod', '--kms-key', 'alias/sg', '--dry-run', '--json'], {
+    const r = await runCli([...base, '--size', 'L', '--version', '6.12.5040', '--name', 'prod', '--kms-key', 'alias/sg', '--schedule', 'daily', '--retain', '14', '--dry-run', '--json'], {
       home,
       env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined },
     });
@@ -134,7 +137,12 @@ describe('CLI: presets and offline dry run', () => {
       'CreateTags',
       'AllocateAddress',
       'AssociateAddress',
+      'CreateLifecyclePolicy',
     ]);
+    const dlm = out.requests.at(-1)!.input;
+    expect(dlm.PolicyDetails.TargetTags).toEqual([{ Key: 'Name', Value: 'prod-data' }]);
+    expect(dlm.PolicyDetails.Schedules[0].RetainRule).toEqual({ Count: 14 });
+    expect(out.plan.schedule).toEqual({ value: { schedule: 'daily', retain: 14 }, source: 'flag' });
     const run = out.requests.find((q) => q.operation === 'RunInstances')!.input;
     expect(run.ImageId).toBe('ami-0d5604b984e5bd659');
     expect(run.InstanceType).toBe('m6a.12xlarge');

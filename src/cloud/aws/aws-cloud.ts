@@ -1078,6 +1078,10 @@ export class AwsCloud implements Cloud {
   findSnapshotSchedule(deployment: string): Promise<SnapshotScheduleInfo | undefined> {
     return upgrade.findSnapshotSchedule(this.upgradeClients, deployment);
   }
+  snapshotScheduleRequests(spec: SnapshotScheduleSpec): CloudRequest[] {
+    return [{ service: 'dlm', operation: 'CreateLifecyclePolicy', input: upgrade.snapshotSchedulePolicy(spec) }];
+  }
+
   ensureSnapshotSchedule(spec: SnapshotScheduleSpec): Promise<SnapshotScheduleInfo> {
     return upgrade.ensureSnapshotSchedule(this.upgradeClients, spec);
   }
