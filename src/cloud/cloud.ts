@@ -36,6 +36,8 @@ export interface ImageInfo {
   name: string;
   /** Sourcegraph version the image boots, when known (from its name or Version tag). */
   version?: string;
+  /** The size preset the image was made for, when it was made for one. */
+  size?: string;
   ownerId?: string;
   creationDate?: string;
   /** Where we learnt of it: DescribeImages of a publisher, one we built, the shipped catalog, --image. */
@@ -250,6 +252,8 @@ export interface Cloud {
 
   /** The newest plain OS image builds start from (Amazon Linux 2023 x86_64 on AWS). */
   findBuildBaseImage(): Promise<ImageInfo | undefined>;
+  /** Every available image built by sourcegraph-launch in this account and region, newest version first. */
+  listBuiltImages(): Promise<ImageInfo[]>;
   /** The mutating requests a build sends, in order, with placeholders for IDs not yet known. */
   imageBuildRequests(spec: ImageBuildSpec, opts?: { elasticIpAllocationId?: string }): CloudRequest[];
   ensureBuilderKeyPair(spec: ImageBuildSpec): Promise<KeyPairInfo>;

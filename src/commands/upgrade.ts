@@ -147,11 +147,20 @@ export function validateUpgradeFlags(flags: UpgradeFlags) {
   };
 }
 
-async function knownImages(cloud: Cloud, region: string, size: string | undefined, versions: string[]): Promise<KnownImageLike[]> {
+/**
+ * Images the account can launch for the versions the plan needs (published or built), plus every
+ * image built by sourcegraph-launch: a build of any patch of a minor can fill that hop.
+ */
+async function knownImages(cloud: Cloud, size: string | undefined, versions: string[]): Promise<KnownImageLike[]> {
   const found: KnownImageLike[] = [];
   for (const version of [...new Set(versions)]) {
     const image = await cloud.findImage({ version, size });
     if (image?.version) found.push({ version: image.version, imageId: image.id, source: image.source === 'flag' ? 'built' : image.source });
+  }
+  for (const image of await cloud.listBuiltImages()) {
+    if (found.some((f) => f.imageId === image.id)) continue;
+    if (size && image.size && image.size !== size) continue;
+    found.push({ version: image.version!, imageId: image.id, source: 'built' });
   }
   return found;
 }
@@ -215,7 +224,7 @@ async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, flags: Upgr
   }
   const first = plan(extra);
   const toCheck = first.ok ? first.hops.map((h) => h.to) : [first.target ?? '', ...first.missingImages.map((m) => m.version)].filter(Boolean);
-  extra.push(...(await knownImages(cloud, target.region, size, toCheck)));
+  extra.push(...(await knownImages(cloud, size, toCheck)));
   const chain = plan(extra);
   if (!chain.ok) {
     const err = chainRefusalError(chain);

@@ -344,6 +344,8 @@ export class AwsCloud implements Cloud {
       source: published ? 'published' : built ? 'built' : 'flag',
     };
     if (version) info.version = version;
+    const size = tags[TAG_SIZE] ?? fromName?.size;
+    if (size) info.size = size;
     if (image.OwnerId) info.ownerId = image.OwnerId;
     if (image.CreationDate) info.creationDate = image.CreationDate;
     if (image.Architecture) info.architecture = image.Architecture;
@@ -393,6 +395,17 @@ export class AwsCloud implements Cloud {
         a.id.localeCompare(b.id),
     );
     return candidates[0];
+  }
+
+  async listBuiltImages(): Promise<ImageInfo[]> {
+    const images = await this.describeImagePages({
+      Owners: ['self'],
+      Filters: [tagFilter(TAG_ROLE, ['image']), { Name: 'state', Values: ['available'] }],
+    });
+    return images
+      .map((image) => ({ ...this.toImageInfo(image), source: 'built' as const }))
+      .filter((info) => info.version !== undefined)
+      .sort((a, b) => compareVersions(b.version!, a.version!) || (b.creationDate ?? '').localeCompare(a.creationDate ?? ''));
   }
 
   async describeImage(imageId: string): Promise<ImageInfo | undefined> {

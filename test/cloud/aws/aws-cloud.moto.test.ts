@@ -156,6 +156,17 @@ describe('images', () => {
     expect(await cloud.findImage({ version: 'latest' })).toMatchObject({ id: built, source: 'built' });
   });
 
+  it('lists every image we built, newest version first, with its size', async () => {
+    const a = await registerTestImage(ec2, { name: 'sourcegraph-launch 6.6.3', version: '6.6.3', tags: { 'sourcegraph-launch:size': 'S' } });
+    const b = await registerTestImage(ec2, { name: 'sourcegraph-launch 6.7.0', version: '6.7.0' });
+    await registerTestImage(ec2, { name: 'not ours', builtTags: false });
+    const built = await cloud.listBuiltImages();
+    expect(built.map((i) => [i.id, i.version, i.size, i.source])).toEqual([
+      [b, '6.7.0', undefined, 'built'],
+      [a, '6.6.3', 'S', 'built'],
+    ]);
+  });
+
   it('describeImage says where an image comes from, undefined when unknown', async () => {
     expect(await cloud.describeImage('ami-0612504000000001')).toMatchObject({ source: 'published', version: '6.12.5040' });
     const built = await registerTestImage(ec2, { name: 'Sourcegraph v6.14.1' });
