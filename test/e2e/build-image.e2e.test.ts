@@ -12,6 +12,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  DescribeInstanceAttributeCommand,
   DescribeAddressesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -340,6 +341,40 @@ describe('launch --image-source', () => {
     expect(script.startsWith('#!/bin/bash\n')).toBe(true);
     expect(script).toContain(`cat >/opt/sourcegraph-launch/bundle/presets/helm/S.yaml <<'SOURCEGRAPH_LAUNCH_FILE_END'`);
     expect(script.trimEnd().split('\n').at(-1)).toBe(`exec /opt/sourcegraph-launch/bundle/provision/first-boot.sh --version ${VERSION} --size S --cloud aws`);
+  });
+
+  // Real launches (not dry runs): the test host stands in for the instance, as in launch-lifecycle.
+  const realLaunch = (name: string, extra: string[]) => [
+    'launch', '--region', 'us-east-1', '--version', VERSION, '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', '203.0.113.7/32',
+    '--ssh-key', `${buildKey.privateKeyPath}.pub`, '--ssh-user', 'root', '--name', name, '--hold-seconds', '1', '--json', ...extra,
+  ];
+  const instanceOf = async (name: string) =>
+    (await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:sourcegraph-launch:deployment', Values: [name] }] })))
+      .Reservations!.flatMap((r) => r.Instances ?? [])
+      .filter((i) => i.State?.Name !== 'terminated');
+
+  it('base, for real: plain Amazon Linux with the first-boot user data, waited on until the version serves', async () => {
+    await allocateTestAddress(ec2, HOST_ADDRESS, { deployment: 'base' });
+    host.reboot({ version: VERSION, healthzNotFoundCount: 2 });
+    const run = await runCli(realLaunch('base', ['--image-source', 'base']), { endpoint: moto.endpoint, home: newHome(), timeoutMs: 120_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ ready: true, version: VERSION, url: `http://${HOST_ADDRESS}` });
+    const [instance, ...more] = await instanceOf('base');
+    expect(more).toEqual([]);
+    expect(instance!.ImageId).toBe(AL2023);
+    const attr = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instance!.InstanceId!, Attribute: 'userData' }));
+    const script = gunzipSync(Buffer.from(attr.UserData!.Value!, 'base64')).toString('utf8');
+    expect(script.trimEnd().split('\n').at(-1)).toBe(`exec /opt/sourcegraph-launch/bundle/provision/first-boot.sh --version ${VERSION} --size XS --cloud aws`);
+  });
+
+  it('build, for real: launches the image we built and waits until it serves', async () => {
+    const built = await registerTestImage(ec2, { name: `sourcegraph-launch-${VERSION}-XS-20260105T100000Z`, version: VERSION });
+    await allocateTestAddress(ec2, HOST_ADDRESS, { deployment: 'ours' });
+    host.reboot({ version: VERSION, healthzNotFoundCount: 2 });
+    const run = await runCli(realLaunch('ours', ['--image-source', 'build']), { endpoint: moto.endpoint, home: newHome(), timeoutMs: 120_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json()).toMatchObject({ ready: true, version: VERSION });
+    expect((await instanceOf('ours')).map((i) => i.ImageId)).toEqual([built]);
   });
 
   it.each([
