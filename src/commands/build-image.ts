@@ -268,7 +268,7 @@ export async function buildImage(deps: Deps, cloud: Cloud, opts: BuildImageOptio
 
     io.info(`Building Sourcegraph ${opts.version} (${opts.size}) in ${opts.region} on ${spec.instanceType} from ${base.name} (${base.id}); scripts ${sourceCommit}.`);
     const ctx: BuildContext = { refs: {}, provisioned: false, imageReady: false };
-    const steps = buildSteps(deps, cloud, opts, spec, bundle, keyPath, ctx);
+    const steps = buildSteps(deps, cloud, opts, spec, bundle, keyPath);
     try {
       await runSteps(steps, ctx, { journal, save, io, signal: deps.signal, fault: deps.env.SOURCEGRAPH_LAUNCH_FAULT });
     } catch (e) {
@@ -301,7 +301,6 @@ function buildSteps(
   spec: ImageBuildSpec,
   bundle: ProvisionBundle,
   keyPath: string,
-  ctx: BuildContext,
 ): Step<BuildContext>[] {
   const { io } = deps;
   const deadline = deps.clock.now() + opts.timeoutMinutes * 60_000;

@@ -9,7 +9,7 @@ import { CloudError, ExitCode, InterruptedError, LaunchError, UsageError, WaitTi
 import { normalizeVersion, versionFromHealthBody } from '../core/versions.js';
 import { parseConsoleHostKeyFingerprints } from '../remote/host-keys.js';
 import type { ConnectRemote, ExecResult, Remote, RemoteTarget } from '../remote/remote.js';
-import type { Io, Progress } from '../ui/io.js';
+import type { Io } from '../ui/io.js';
 import { abortError, isAbortError, type Clock } from './clock.js';
 import { HttpProbeError, type httpGet } from './http-probe.js';
 

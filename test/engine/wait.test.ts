@@ -436,7 +436,7 @@ describe('waitUntilReady: failing fast', () => {
     const mismatch = new LaunchError('host-key-mismatch', ExitCode.failed, 'The SSH host key changed');
     let dropped = false;
     const w = setup({
-      onConnect: (attempt, t) => (t < 90 * S ? refused() : dropped ? mismatch : 'ok'),
+      onConnect: (_attempt, t) => (t < 90 * S ? refused() : dropped ? mismatch : 'ok'),
       exec: (base) => (command, t) => {
         if (!dropped && t >= 160 * S) {
           dropped = true;

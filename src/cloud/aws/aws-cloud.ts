@@ -31,6 +31,7 @@ import {
 } from '../cloud.js';
 import { isAwsErrorCode, isNotFoundError, toLaunchError, type AwsErrorContext } from './errors.js';
 // --- upgrade, backup and restore (issue 3) ---
+import { tagFilter, tagsOf, toInstanceInfo, toInstanceState } from './convert.js';
 import * as upgrade from './aws-upgrade.js';
 // --- image builds (issue 4) ---
 import * as imageBuild from './aws-image-build.js';
@@ -65,11 +66,9 @@ import type {
   Ec2Api,
   Ec2Filter,
   Ec2Image,
-  Ec2Instance,
   Ec2InstanceType,
   Ec2KeyPair,
   Ec2SecurityGroup,
-  Ec2Tag,
   Ec2Volume,
   StsApi,
 } from './sdk.js';
@@ -95,15 +94,7 @@ export interface AwsCloudOptions {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export function tagsOf(tags: Ec2Tag[] | undefined): Tags {
-  const out: Tags = {};
-  for (const tag of tags ?? []) if (tag.Key !== undefined) out[tag.Key] = tag.Value ?? '';
-  return out;
-}
 
-function tagFilter(key: string, values: string[]): Ec2Filter {
-  return { Name: `tag:${key}`, Values: values };
-}
 
 function isManaged(tags: Tags): boolean {
   return tags[TAG_MANAGED] === 'true';
@@ -125,43 +116,7 @@ function hasSizedImageNames(version: string): boolean {
   return v !== undefined && (v.major < 5 || (v.major === 5 && v.minor <= 10));
 }
 
-function toInstanceState(name: string | undefined): InstanceState {
-  switch (name) {
-    case 'pending':
-    case 'running':
-    case 'stopping':
-    case 'stopped':
-    case 'shutting-down':
-    case 'terminated':
-      return name;
-    default:
-      return 'pending';
-  }
-}
 
-export function toInstanceInfo(instance: Ec2Instance): InstanceInfo {
-  const info: InstanceInfo = {
-    id: instance.InstanceId ?? '',
-    state: toInstanceState(instance.State?.Name),
-    instanceType: instance.InstanceType ?? '',
-    imageId: instance.ImageId ?? '',
-    availabilityZone: instance.Placement?.AvailabilityZone ?? '',
-    securityGroupIds: (instance.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
-    volumes: (instance.BlockDeviceMappings ?? []).flatMap((m) =>
-      m.DeviceName && m.Ebs?.VolumeId
-        ? [{ device: m.DeviceName, volumeId: m.Ebs.VolumeId, deleteOnTermination: m.Ebs.DeleteOnTermination ?? false }]
-        : [],
-    ),
-    tags: tagsOf(instance.Tags),
-  };
-  if (instance.SubnetId) info.subnetId = instance.SubnetId;
-  if (instance.VpcId) info.vpcId = instance.VpcId;
-  if (instance.PublicIpAddress) info.publicIp = instance.PublicIpAddress;
-  if (instance.PrivateIpAddress) info.privateIp = instance.PrivateIpAddress;
-  if (instance.LaunchTime) info.launchTime = new Date(instance.LaunchTime).toISOString();
-  if (instance.KeyName) info.keyName = instance.KeyName;
-  return info;
-}
 
 export function toVolumeInfo(volume: Ec2Volume): VolumeInfo {
   const attachment = volume.Attachments?.[0];

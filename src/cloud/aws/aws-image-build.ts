@@ -26,10 +26,10 @@ import {
   type NetworkPlacement,
   type ResourceRole,
   type SecurityGroupInfo,
-  type Tags,
 } from '../cloud.js';
 import { isAwsErrorCode, isNotFoundError, toLaunchError } from './errors.js';
-import type { Ec2Api, Ec2Filter, Ec2Image, Ec2Instance, Ec2InstanceType, Ec2KeyPair, Ec2SecurityGroup, Ec2Tag } from './sdk.js';
+import { tagsOf, toInstanceInfo } from './convert.js';
+import type { Ec2Api, Ec2Filter, Ec2Image, Ec2InstanceType, Ec2KeyPair, Ec2SecurityGroup } from './sdk.js';
 
 /** Amazon's own Amazon Linux 2023 images (not the minimal ones), x86_64 like every size preset. */
 export const AL2023_IMAGE_NAME = 'al2023-ami-2023.*-kernel-*-x86_64';
@@ -46,37 +46,8 @@ export interface ImageBuildContext {
   now(): number;
 }
 
-// ---- mapping (kept local: aws-cloud.ts imports this module) ----
 
-function tagsOf(tags: Ec2Tag[] | undefined): Tags {
-  const out: Tags = {};
-  for (const tag of tags ?? []) if (tag.Key !== undefined) out[tag.Key] = tag.Value ?? '';
-  return out;
-}
 
-function instanceInfo(instance: Ec2Instance): InstanceInfo {
-  const info: InstanceInfo = {
-    id: instance.InstanceId ?? '',
-    state: (instance.State?.Name as InstanceState | undefined) ?? 'pending',
-    instanceType: instance.InstanceType ?? '',
-    imageId: instance.ImageId ?? '',
-    availabilityZone: instance.Placement?.AvailabilityZone ?? '',
-    securityGroupIds: (instance.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
-    volumes: (instance.BlockDeviceMappings ?? []).flatMap((m) =>
-      m.DeviceName && m.Ebs?.VolumeId
-        ? [{ device: m.DeviceName, volumeId: m.Ebs.VolumeId, deleteOnTermination: m.Ebs.DeleteOnTermination ?? false }]
-        : [],
-    ),
-    tags: tagsOf(instance.Tags),
-  };
-  if (instance.SubnetId) info.subnetId = instance.SubnetId;
-  if (instance.VpcId) info.vpcId = instance.VpcId;
-  if (instance.PublicIpAddress) info.publicIp = instance.PublicIpAddress;
-  if (instance.PrivateIpAddress) info.privateIp = instance.PrivateIpAddress;
-  if (instance.LaunchTime) info.launchTime = new Date(instance.LaunchTime).toISOString();
-  if (instance.KeyName) info.keyName = instance.KeyName;
-  return info;
-}
 
 function securityGroupInfo(group: Ec2SecurityGroup): SecurityGroupInfo {
   const ingress: SecurityGroupInfo['ingress'] = [];
@@ -312,7 +283,7 @@ async function describeBuildInstances(ctx: ImageBuildContext, buildName: string)
   const out = await call(ctx, 'DescribeInstances', () =>
     ctx.ec2.describeInstances({ Filters: [buildFilter(buildName), { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] }),
   );
-  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map(instanceInfo);
+  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map(toInstanceInfo);
 }
 
 async function describeBuildImages(ctx: ImageBuildContext, buildName: string): Promise<Ec2Image[]> {
@@ -396,7 +367,7 @@ export async function ensureBuilder(ctx: ImageBuildContext, spec: ImageBuildSpec
   const out = await call(ctx, 'RunInstances', () => ctx.ec2.runInstances({ ...request, InstanceType: request.InstanceType as Ec2InstanceType }), spec.instanceType);
   const launched = out.Instances?.[0];
   if (!launched?.InstanceId) throw new CloudError('run-instances-empty', 'RunInstances returned no instance');
-  return instanceInfo(launched);
+  return toInstanceInfo(launched);
 }
 
 export async function associateBuilderAddress(ctx: ImageBuildContext, allocationId: string, instanceId: string): Promise<AddressInfo> {

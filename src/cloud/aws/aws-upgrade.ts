@@ -31,7 +31,8 @@ import {
   type VolumeInitialization,
 } from '../cloud.js';
 import { awsErrorCode, isAwsErrorCode, isNotFoundError, toLaunchError } from './errors.js';
-import type { DlmApi, DlmPolicy, Ec2Api, Ec2Filter, Ec2Instance, Ec2InstanceType, Ec2Snapshot, Ec2Tag } from './sdk.js';
+import { tagFilter, tagList, tagsOf } from './convert.js';
+import type { DlmApi, DlmPolicy, Ec2Api, Ec2Filter, Ec2Instance, Ec2InstanceType, Ec2Snapshot } from './sdk.js';
 
 export interface UpgradeClients {
   ec2: Ec2Api;
@@ -58,19 +59,8 @@ async function call<T>(c: UpgradeClients, operation: string, send: () => Promise
   }
 }
 
-function tagList(tags: Tags): { Key: string; Value: string }[] {
-  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-}
 
-function tagsOf(tags: Ec2Tag[] | undefined): Tags {
-  const out: Tags = {};
-  for (const t of tags ?? []) if (t.Key !== undefined) out[t.Key] = t.Value ?? '';
-  return out;
-}
 
-function tagFilter(key: string, values: string[]): Ec2Filter {
-  return { Name: `tag:${key}`, Values: values };
-}
 
 export function toSnapshotInfo(s: Ec2Snapshot): SnapshotInfo {
   const info: SnapshotInfo = {
