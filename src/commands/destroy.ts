@@ -1,8 +1,9 @@
 // `destroy [name]`: delete exactly the resources tagged with the deployment, after showing them
-// and asking for the name to be typed. The data volume is kept unless --delete-data; an address or
-// key pair the user brought is never released or deleted.
+// and asking for the name to be typed. The data — data volumes, snapshots (upgrade points and
+// backups) and the daily-snapshot policy — is kept unless --delete-data; an address or key pair the
+// user brought is never released or deleted.
 import { rmSync } from 'node:fs';
-import type { Cloud, DeploymentResources } from '../cloud/cloud.js';
+import { TAG_PURPOSE, type Cloud, type DeploymentResources, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
 import { InterruptedError, MissingInputError, UsageError } from '../core/errors.js';
 import { runSteps, newJournal, type Step } from '../engine/steps.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -15,12 +16,28 @@ export interface DestroyFlags extends GlobalFlags, TargetFlags {
 }
 
 export interface DestroyAction {
-  action: 'terminate' | 'release-address' | 'disassociate-address' | 'delete-security-group' | 'delete-key-pair' | 'delete-volume' | 'keep-volume';
+  action:
+    | 'terminate'
+    | 'release-address'
+    | 'disassociate-address'
+    | 'delete-security-group'
+    | 'delete-key-pair'
+    | 'delete-volume'
+    | 'keep-volume'
+    | 'delete-snapshot'
+    | 'keep-snapshot'
+    | 'delete-schedule'
+    | 'keep-schedule';
   id: string;
   detail?: string;
 }
 
-export function planDestroy(d: DeploymentResources, deleteData: boolean): DestroyAction[] {
+export interface DataExtras {
+  snapshots: SnapshotInfo[];
+  schedule?: SnapshotScheduleInfo;
+}
+
+export function planDestroy(d: DeploymentResources, deleteData: boolean, data: DataExtras = { snapshots: [] }): DestroyAction[] {
   const actions: DestroyAction[] = [];
   for (const i of [...(d.instance ? [d.instance] : []), ...d.otherInstances]) {
     actions.push({ action: 'terminate', id: i.id, detail: `${i.instanceType} ${i.state} (its root volume goes with it)` });
@@ -34,6 +51,12 @@ export function planDestroy(d: DeploymentResources, deleteData: boolean): Destro
   for (const v of d.volumes.filter((v) => v.tags['sourcegraph-launch:role'] === 'data-volume')) {
     actions.push({ action: deleteData ? 'delete-volume' : 'keep-volume', id: v.id, detail: `${v.sizeGiB} GiB ${v.type} data volume` });
   }
+  for (const snap of data.snapshots) {
+    actions.push({ action: deleteData ? 'delete-snapshot' : 'keep-snapshot', id: snap.id, detail: `${snap.sizeGiB} GiB snapshot${snap.tags[TAG_PURPOSE] ? ` (${snap.tags[TAG_PURPOSE]})` : ''}` });
+  }
+  if (data.schedule) {
+    actions.push({ action: deleteData ? 'delete-schedule' : 'keep-schedule', id: data.schedule.policyId, detail: 'daily snapshot policy (Data Lifecycle Manager)' });
+  }
   return actions;
 }
 
@@ -45,7 +68,25 @@ const VERB: Record<DestroyAction['action'], string> = {
   'delete-key-pair': 'delete key pair',
   'delete-volume': 'DELETE data volume',
   'keep-volume': 'keep data volume',
+  'delete-snapshot': 'DELETE snapshot',
+  'keep-snapshot': 'keep snapshot',
+  'delete-schedule': 'delete snapshot policy',
+  'keep-schedule': 'keep snapshot policy',
 };
+
+const KEPT = new Set<DestroyAction['action']>(['keep-volume', 'keep-snapshot', 'keep-schedule']);
+
+/** Snapshots and the DLM policy of a deployment; a region or account without DLM has no policy. */
+async function findDataExtras(deps: Deps, cloud: Cloud, name: string): Promise<DataExtras> {
+  const snapshots = await cloud.listSnapshots(name);
+  let schedule: SnapshotScheduleInfo | undefined;
+  try {
+    schedule = await cloud.findSnapshotSchedule(name);
+  } catch (e) {
+    deps.io.warn(`Could not look for a daily snapshot policy (${(e as Error).message.split('\n')[0]}); if one exists it is left in place.`);
+  }
+  return { snapshots, schedule };
+}
 
 export async function runDestroy(deps: Deps, nameArg: string | undefined, flags: DestroyFlags) {
   const { io } = deps;
@@ -53,21 +94,28 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   const cloud: Cloud = await deps.cloud(target.cloud, target.region, { profile: flags.profile });
   await cloud.whoAmI();
   const found = await cloud.findDeployment(target.name);
-  const actions = planDestroy(found, Boolean(flags.deleteData));
+  const actions = planDestroy(found, Boolean(flags.deleteData), await findDataExtras(deps, cloud, target.name));
   const local = deps.state.getDeployment(target.cloud, target.region, target.name);
 
-  if (!actions.length) {
+  const kept = actions.filter((a) => KEPT.has(a.action));
+  const keptJson = kept.map((a) =>
+    a.action === 'keep-volume' ? { volumeId: a.id } : a.action === 'keep-snapshot' ? { snapshotId: a.id } : { policyId: a.id },
+  );
+  if (kept.length === actions.length) {
     if (local) deps.state.deleteDeployment(target.cloud, target.region, target.name);
-    const result = { name: target.name, region: target.region, deleted: [], kept: [], message: 'nothing to delete' };
+    const result = { name: target.name, region: target.region, deleted: [], kept: keptJson, message: 'nothing to delete' };
     if (io.json) io.result(result);
-    else io.info(`No resources tagged with deployment ${target.name} in aws ${target.region}: nothing to delete.`);
+    else {
+      io.info(`Nothing of deployment ${target.name} in aws ${target.region} is left to delete${kept.length ? ' but its data:' : '.'}`);
+      for (const a of kept) io.info(`  ${VERB[a.action].padEnd(24)} ${a.id}${a.detail ? `  ${a.detail}` : ''}`);
+      if (kept.length) io.info(`Add --delete-data to delete the data too.`);
+    }
     return result;
   }
 
   io.info(`destroy ${target.name} (aws ${target.region}) will:`);
   for (const a of actions) io.info(`  ${VERB[a.action].padEnd(24)} ${a.id}${a.detail ? `  ${a.detail}` : ''}`);
-  const kept = actions.filter((a) => a.action === 'keep-volume');
-  if (kept.length) io.info(`The data volume is kept (all Sourcegraph data). Add --delete-data to delete it too.`);
+  if (kept.length) io.info(`The data is kept (volumes, snapshots, snapshot policy). Add --delete-data to delete it too.`);
 
   if (flags.dryRun) {
     const result = { name: target.name, region: target.region, dryRun: true, actions };
@@ -111,6 +159,8 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
       },
     });
   }
+  for (const a of by('delete-snapshot')) steps.push({ id: `snapshot-${a.id}`, title: `Delete snapshot ${a.id}`, run: async () => void (await cloud.deleteSnapshot(a.id)) });
+  for (const a of by('delete-schedule')) steps.push({ id: `schedule-${a.id}`, title: `Delete snapshot policy ${a.id}`, run: async () => void (await cloud.deleteSnapshotSchedule(a.id)) });
   try {
     await runSteps(steps, null, { journal, save: () => undefined, io, signal: deps.signal });
   } finally {
@@ -126,13 +176,13 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   const result = {
     name: target.name,
     region: target.region,
-    deleted: actions.filter((a) => a.action !== 'keep-volume').map((a) => ({ action: a.action, id: a.id })),
-    kept: kept.map((a) => ({ volumeId: a.id })),
+    deleted: actions.filter((a) => !KEPT.has(a.action)).map((a) => ({ action: a.action, id: a.id })),
+    kept: keptJson,
   };
   if (io.json) io.result(result);
   else {
     io.success(`Deployment ${target.name} destroyed.`);
-    if (kept.length) io.info(`Kept data volume ${kept.map((a) => a.id).join(', ')}: delete it in the EC2 console or with \`${deps.program} destroy ${target.name} --region ${target.region} --delete-data\` when you no longer need it.`);
+    if (kept.length) io.info(`Kept its data (${kept.map((a) => a.id).join(', ')}): \`${deps.program} destroy ${target.name} --region ${target.region} --delete-data\` deletes it when you no longer need it.`);
   }
   return result;
 }

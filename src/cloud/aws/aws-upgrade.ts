@@ -509,7 +509,7 @@ async function callDlm<T>(c: UpgradeClients, operation: string, send: () => Prom
   try {
     return await send();
   } catch (err) {
-    throw toLaunchError(err, { operation, profile: c.profile, region: c.region });
+    throw toLaunchError(err, { operation, service: 'dlm', profile: c.profile, region: c.region });
   }
 }
 
@@ -587,6 +587,6 @@ export async function deleteSnapshotSchedule(c: UpgradeClients, policyId: string
     await dlm.deleteLifecyclePolicy({ PolicyId: policyId });
   } catch (err) {
     if (isAwsErrorCode(err, 'ResourceNotFoundException')) return;
-    throw toLaunchError(err, { operation: 'DeleteLifecyclePolicy', profile: c.profile, region: c.region });
+    throw toLaunchError(err, { operation: 'DeleteLifecyclePolicy', service: 'dlm', profile: c.profile, region: c.region });
   }
 }

@@ -7,7 +7,7 @@ export interface AwsErrorContext {
   /** The API call that failed, e.g. "RunInstances". */
   operation: string;
   /** IAM service prefix of the call; default "ec2". */
-  service?: 'ec2' | 'sts';
+  service?: 'ec2' | 'sts' | 'dlm';
   /** The shared-config profile the credentials came from ('default' when none was chosen). */
   profile: string;
   region: string;

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { DeploymentResources, InstanceInfo } from '../../src/cloud/cloud.js';
+import { planDestroy } from '../../src/commands/destroy.js';
+
+const instance = (id: string, state: InstanceInfo['state'] = 'running'): InstanceInfo => ({
+  id,
+  state,
+  instanceType: 'm6a.2xlarge',
+  imageId: 'ami-0123456789abcdef0',
+  availabilityZone: 'us-east-1a',
+  securityGroupIds: [],
+  volumes: [],
+  tags: {},
+});
+
+const deployment: DeploymentResources = {
+  name: 'prod',
+  region: 'us-east-1',
+  instance: instance('i-new'),
+  otherInstances: [instance('i-rollback', 'stopped')],
+  securityGroups: [{ id: 'sg-1', name: 'sourcegraph-launch-prod', tags: {}, ingress: [] }],
+  keyPairs: [
+    { name: 'sourcegraph-launch-prod', tags: {}, managed: true },
+    { name: 'team-key', tags: {}, managed: false },
+  ],
+  addresses: [
+    { allocationId: 'eipalloc-ours', publicIp: '198.51.100.1', tags: {}, managed: true },
+    { allocationId: 'eipalloc-theirs', publicIp: '198.51.100.2', associationId: 'eipassoc-1', tags: {}, managed: false },
+  ],
+  volumes: [
+    { id: 'vol-data', sizeGiB: 500, type: 'gp3', state: 'in-use', availabilityZone: 'us-east-1a', encrypted: true, tags: { 'sourcegraph-launch:role': 'data-volume' } },
+    { id: 'vol-root', sizeGiB: 50, type: 'gp3', state: 'in-use', availabilityZone: 'us-east-1a', encrypted: true, tags: { 'sourcegraph-launch:role': 'root-volume' } },
+  ],
+};
+const data = {
+  snapshots: [{ id: 'snap-1', sizeGiB: 500, state: 'completed', encrypted: true, tags: { 'sourcegraph-launch:purpose': 'backup' } }],
+  schedule: { policyId: 'policy-1', state: 'ENABLED' },
+};
+
+describe('planDestroy', () => {
+  it('removes what the tool made, keeps the data and what the user brought', () => {
+    const plan = planDestroy(deployment, false, data).map((a) => `${a.action} ${a.id}`);
+    expect(plan).toEqual([
+      'terminate i-new',
+      'terminate i-rollback',
+      'release-address eipalloc-ours',
+      'disassociate-address eipassoc-1',
+      'delete-security-group sg-1',
+      'delete-key-pair sourcegraph-launch-prod',
+      'keep-volume vol-data',
+      'keep-snapshot snap-1',
+      'keep-schedule policy-1',
+    ]);
+  });
+
+  it('--delete-data deletes the data volumes, snapshots and the snapshot policy too, never the root volume by id', () => {
+    const plan = planDestroy(deployment, true, data).map((a) => `${a.action} ${a.id}`);
+    expect(plan.slice(-3)).toEqual(['delete-volume vol-data', 'delete-snapshot snap-1', 'delete-schedule policy-1']);
+    expect(plan.join(' ')).not.toContain('vol-root');
+    expect(plan.join(' ')).not.toContain('team-key');
+    expect(plan.join(' ')).not.toContain('eipalloc-theirs');
+  });
+});
