@@ -203,8 +203,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   targetOptions(
     program
       .command('destroy [name]')
-      .description('delete the resources tagged with a deployment (the data volume is kept unless --delete-data)')
-      .option('--delete-data', 'also delete the data volume: all Sourcegraph data is lost')
+      .description('delete the resources tagged with a deployment (its data is kept unless --delete-data)')
+      .option('--delete-data', 'also delete the data volumes, snapshots and snapshot policy: all Sourcegraph data is lost')
       .option('--dry-run', 'show what would be deleted and stop'),
   )
     .addHelpText(
