@@ -296,7 +296,7 @@ Downtime is measured from the old instance stopping to the new version answering
 with each step's time. Multi-minor targets run hop by hop (6.5 → 6.6 → 6.7 …), each verified; missing
 images stop the upgrade before anything changes and name the build-image commands.
 Before the old instance stops, a failure changes nothing; after it, re-run the same command to resume or
-run \`rollback\`. Fault-injection step ids: <version>:<action> (see src/core/upgrade-plan.ts).
+run \`rollback\`.
 `,
     )
     .action(async (name: string | undefined, _opts, cmd: Command) => {
