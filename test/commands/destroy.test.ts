@@ -1,6 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAwsCloud } from '../../src/cloud/aws/aws-cloud.js';
 import type { DeploymentResources, InstanceInfo } from '../../src/cloud/cloud.js';
-import { planDestroy } from '../../src/commands/destroy.js';
+import { planDestroy, runDestroy } from '../../src/commands/destroy.js';
+import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
+import { InterruptedError } from '../../src/core/errors.js';
+import { makeDeps, ScriptedIo, tempHome } from '../support/deps.js';
+import { startMoto, type MotoServer } from '../support/moto.js';
 
 const instance = (id: string, state: InstanceInfo['state'] = 'running'): InstanceInfo => ({
   id,
@@ -59,5 +64,30 @@ describe('planDestroy', () => {
     expect(plan.join(' ')).not.toContain('vol-root');
     expect(plan.join(' ')).not.toContain('team-key');
     expect(plan.join(' ')).not.toContain('eipalloc-theirs');
+  });
+});
+
+describe('destroy asks for the typed name', () => {
+  let moto: MotoServer;
+  beforeAll(async () => {
+    moto = await startMoto({ images: [{ id: 'ami-0a1b2c3d4e5f6071a', name: 'Sourcegraph v6.12.5040', ownerId: '840044800169' }] });
+  });
+  afterAll(async () => moto?.stop());
+
+  it('a wrong name deletes nothing; the right one deletes', async () => {
+    const home = tempHome();
+    const flags = { cloud: 'aws', region: 'us-east-1', size: 'S', version: '6.12.5040', allowCidr: ['198.51.100.0/24'], sshCidr: ['none'], yes: true, wait: false, name: 'typed' };
+    const launched = (await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home }), flags)) as LaunchResult;
+
+    const wrong = new ScriptedIo(['typo']);
+    await expect(runDestroy(makeDeps({ endpoint: moto.endpoint, io: wrong, home }), 'typed', { region: 'us-east-1' })).rejects.toBeInstanceOf(InterruptedError);
+    expect(wrong.questions.map((q) => q.message)).toEqual(['Type the deployment name (typed) to confirm']);
+    const cloud = await createAwsCloud('us-east-1', { endpoint: moto.endpoint });
+    expect((await cloud.findDeployment('typed')).instance?.id).toBe(launched.instanceId);
+
+    const right = new ScriptedIo(['typed']);
+    await runDestroy(makeDeps({ endpoint: moto.endpoint, io: right, home }), 'typed', { region: 'us-east-1' });
+    expect((await cloud.findDeployment('typed')).instance).toBeUndefined();
+    expect(right.text()).toMatch(/terminate instance\s+i-/);
   });
 });
