@@ -1,11 +1,12 @@
 // `prune [name]`: the leftovers of finished upgrades and rollbacks (stopped rollback points and
 // rolled-back instances, detached data volumes, upgrade snapshots, backups beyond --retain) with
 // their monthly cost, removed after confirmation. The serving instance and its data volume are
-// never touched.
-import { TAG_PURPOSE, TAG_ROLE, type VolumeInfo } from '../cloud/cloud.js';
+// never touched, and nothing is removed unless that instance answers /healthz with its version.
+import { TAG_PURPOSE, TAG_ROLE, TAG_VERSION, type VolumeInfo } from '../cloud/cloud.js';
 import { UsageError } from '../core/errors.js';
 import { AWS_PRICES, formatUsd } from '../core/presets.js';
-import { allInstances, confirmOrYes, requireCloud } from './data-ops.js';
+import { normalizeVersion } from '../core/versions.js';
+import { allInstances, confirmOrYes, probeVersion, requireCloud } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 
@@ -34,6 +35,24 @@ export async function runPrune(deps: Deps, nameArg: string | undefined, flags: P
   const d = await cloud.findDeployment(target.name);
   const serving = d.instance && d.instance.tags[TAG_ROLE] === 'instance' ? d.instance : undefined;
   if (!serving) throw new UsageError(`Deployment ${target.name} has no serving instance: prune keeps everything until one serves`, { code: 'deployment-not-serving' });
+  // The leftovers are the way back: remove them only once the current instance demonstrably serves
+  // its version and no upgrade or rollback is half done.
+  const unfinished = deps.state.getDeployment(target.cloud, target.region, target.name)?.journal;
+  if (unfinished && !unfinished.finishedAt && (unfinished.command === 'upgrade' || unfinished.command === 'rollback')) {
+    throw new UsageError(`An ${unfinished.command} of ${target.name} has not finished: prune keeps the rollback point until it has`, {
+      code: 'operation-unfinished',
+      remediation: `Re-run the ${unfinished.command} to finish it (or roll back) first.`,
+    });
+  }
+  const servingVersion = normalizeVersion(serving.tags[TAG_VERSION] ?? '');
+  const host = d.addresses.find((a) => a.instanceId === serving.id)?.publicIp ?? serving.publicIp ?? serving.privateIp;
+  const seen = serving.state === 'running' ? await probeVersion(deps, host) : undefined;
+  if (!servingVersion || seen !== servingVersion) {
+    throw new UsageError(
+      `Cannot confirm that ${serving.id} serves ${servingVersion ?? 'its version'} (${serving.state === 'running' ? `/healthz reported ${seen ?? 'nothing'}` : serving.state}): prune keeps the rollback point`,
+      { code: 'deployment-not-serving', remediation: `Check with \`${deps.program} status ${target.name} --region ${target.region}\`; prune once it serves.` },
+    );
+  }
   const keepVolumes = new Set(serving.volumes.map((v) => v.volumeId));
   const items: PruneItem[] = [];
   const leftovers = allInstances(d).filter((i) => i.id !== serving.id && ['rollback-point', 'rolled-back', 'intermediate'].includes(i.tags[TAG_ROLE] ?? '') && i.state === 'stopped');

@@ -66,6 +66,8 @@ export function makeDeps(opts: {
   /** Lets a test wrap the real adapter, e.g. to inject an error AWS would return. */
   wrapCloud?: (cloud: Cloud) => Cloud;
   publicIp?: string;
+  /** Replaces the HTTP probe: for instances whose address (moto's) must never be contacted. */
+  httpGet?: Deps['httpGet'];
 }): Deps {
   const controller = new AbortController();
   return {
@@ -77,7 +79,7 @@ export function makeDeps(opts: {
     },
     connectRemote: connectSsh2,
     clock: systemClock,
-    httpGet,
+    httpGet: opts.httpGet ?? httpGet,
     signal: controller.signal,
     env: { SOURCEGRAPH_LAUNCH_POLL_MS: '100', ...opts.env },
     lookupPublicIp: async () => opts.publicIp,
