@@ -98,14 +98,19 @@ export function onceStep<C>(
   };
 }
 
-export async function probeVersion(deps: Deps, host: string | undefined): Promise<string | undefined> {
-  if (!host) return undefined;
+/** One GET /healthz: the HTTP status and the version it reports, or why it could not be reached. */
+export async function probeHealth(deps: Deps, host: string): Promise<{ status?: number; error?: string; version?: string }> {
   try {
     const res = await deps.httpGet(`http://${host}/healthz`, { timeoutMs: 5000, signal: deps.signal });
-    return res.status === 200 ? versionFromHealthBody(res.body) : undefined;
-  } catch {
-    return undefined;
+    return { status: res.status, version: res.status === 200 ? versionFromHealthBody(res.body) : undefined };
+  } catch (e) {
+    return { error: (e as Error).message };
   }
+}
+
+/** The version /healthz serves, or undefined when it does not answer 200 with one. */
+export async function probeVersion(deps: Deps, host: string | undefined): Promise<string | undefined> {
+  return host ? (await probeHealth(deps, host)).version : undefined;
 }
 
 export interface SshAccess {

@@ -3,10 +3,9 @@
 import type { Cloud, DeploymentResources } from '../cloud/cloud.js';
 import { ExitCode, LaunchError, MissingInputError } from '../core/errors.js';
 import { validateRegion } from '../core/validate.js';
-import { versionFromHealthBody } from '../core/versions.js';
+import { formatAge, probeHealth } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { resolveTarget, type TargetFlags } from './target.js';
-import { formatAge } from './data-ops.js';
 
 export interface StatusFlags extends GlobalFlags, TargetFlags {
   /** --no-probe: do not send HTTP requests to the instance. */
@@ -41,14 +40,6 @@ export interface DeploymentStatus {
   lastBackup?: { snapshotId: string; startTime?: string; age: string };
 }
 
-async function probeHealth(deps: Deps, host: string): Promise<{ status?: number; error?: string; version?: string }> {
-  try {
-    const res = await deps.httpGet(`http://${host}/healthz`, { timeoutMs: 5000, signal: deps.signal });
-    return { status: res.status, version: res.status === 200 ? versionFromHealthBody(res.body) : undefined };
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
-}
 
 export async function describeDeployment(deps: Deps, d: DeploymentResources, opts: { probe: boolean; localInstanceId?: string }): Promise<DeploymentStatus> {
   const inst = d.instance;
