@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TAG_ROLE, type Cloud, type CloudRequest, type ImageInfo, type InstanceInfo, type LaunchRefs, type LaunchSpec } from '../cloud/cloud.js';
 import { catalogImageId, catalogRegions, catalogVersions, latestCatalogVersion } from '../core/catalog.js';
-import { CloudError, CredentialsError, InterruptedError, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
+import { CloudError, CredentialsError, ExitCode, InterruptedError, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
 import {
   clientTokenFor,
   equivalentCommand,
@@ -773,10 +773,13 @@ function resumeCommand(deps: Deps, plan: LaunchPlan): string {
   return equivalentCommand(plan, deps.program);
 }
 
+/** Adds how to resume to an error from a launch step, keeping its class, code and exit code. */
 function withResumeHint(e: unknown, command: string): unknown {
-  if (e instanceof LaunchError && !e.remediation) {
-    return new LaunchError(e.code, e.exitCode, e.message, { cause: e.cause, details: e.details, remediation: `Nothing is left half-made: re-run \`${command}\` to resume.` });
+  const hint = `Nothing is left half-made: re-run \`${command}\` to resume.`;
+  if (e instanceof LaunchError) {
+    if (e.exitCode === ExitCode.interrupted || e.remediation?.includes(command)) return e;
+    const remediation = e.remediation ? `${e.remediation} ${hint}` : hint;
+    return Object.assign(Object.create(Object.getPrototypeOf(e) as object) as LaunchError, e, { message: e.message, stack: e.stack, remediation });
   }
-  if (e instanceof LaunchError) return e;
-  return new CloudError('launch-failed', e instanceof Error ? e.message : String(e), { cause: e, remediation: `Re-run \`${command}\` to resume.` });
+  return new CloudError('launch-failed', e instanceof Error ? e.message : String(e), { cause: e, remediation: hint });
 }

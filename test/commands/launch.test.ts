@@ -123,6 +123,26 @@ describe('launch failure paths', () => {
     expect(deps.state.getDeployment('aws', 'us-east-1', 'full')).toBeUndefined();
   });
 
+  it('lost network mid-launch: says how to resume, and the re-run finishes with one of each resource', async () => {
+    const home = tempHome();
+    const offline = (cloud: Cloud): Cloud =>
+      Object.assign(Object.create(cloud) as Cloud, {
+        ensureAddress: () => Promise.reject(new CloudError('network', 'ec2:AllocateAddress failed: getaddrinfo ENOTFOUND ec2.us-east-1.amazonaws.com')),
+      });
+    const err = await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home, wrapCloud: offline }), { ...flags, name: 'flaky' }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CloudError);
+    expect((err as CloudError).remediation).toMatch(/Nothing is left half-made: re-run `sourcegraph-launch launch --yes .*--name flaky/);
+    expect(await counts('flaky')).toEqual({ instances: 1, groups: 1, keys: 1 });
+
+    const io = new ScriptedIo([], false);
+    const done = (await runLaunch(makeDeps({ endpoint: moto.endpoint, io, home }), { ...flags, name: 'flaky' })) as LaunchResult;
+    expect(io.text()).toMatch(/Resuming the launch started .*interrupted during: address/);
+    expect(done.resources.allocationId).toMatch(/^eipalloc-/);
+    expect(await counts('flaky')).toEqual({ instances: 1, groups: 1, keys: 1 });
+  });
+
   it('refuses to launch over an existing deployment at another version (that is upgrade)', async () => {
     const home = tempHome();
     await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home }), { ...flags, name: 'twice', image: AMI, version: '6.11.0' });
