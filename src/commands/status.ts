@@ -38,6 +38,8 @@ export interface DeploymentStatus {
   rollbackPoint?: { instanceId: string; version?: string; strategy?: string; snapshotId?: string };
   /** The newest backup snapshot and its age. */
   lastBackup?: { snapshotId: string; startTime?: string; age: string };
+  /** A data volume made from a snapshot (an upgrade or restore) that is still loading its blocks. */
+  dataVolumeInitialization?: { volumeId: string; state: string; progressPercent?: number; etaSeconds?: number };
 }
 
 
@@ -132,6 +134,17 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
   const backups = await cloud.listSnapshots(target.name).catch(() => []);
   const newest = backups.find((b) => ['backup', 'scheduled'].includes(b.tags['sourcegraph-launch:purpose'] ?? ''));
   if (newest) status.lastBackup = { snapshotId: newest.id, startTime: newest.startTime, age: formatAge(newest.startTime) };
+  // Reads are slow until a snapshot-made volume has loaded every block: say so while it lasts.
+  const cloned = found.volumes.find((v) => v.tags['sourcegraph-launch:role'] === 'data-volume' && v.snapshotId && v.attachedTo === status.instanceId);
+  if (cloned) {
+    const init = await cloud.describeVolumeInitialization(cloned.id).catch(() => undefined);
+    if (init && init.state === 'initializing') {
+      status.dataVolumeInitialization = { volumeId: cloned.id, state: init.state, progressPercent: init.progressPercent, etaSeconds: init.etaSeconds };
+      status.notes.push(
+        `Data volume ${cloned.id} is still loading its blocks from the snapshot${init.progressPercent !== undefined ? ` (${init.progressPercent}%)` : ''}: reads are slower until it completes.`,
+      );
+    }
+  }
   if (local) {
     deps.state.putDeployment({ ...local, instanceId: status.instanceId ?? local.instanceId, url: status.url ?? local.url });
   }
