@@ -25,7 +25,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ROOT, runCli } from '../support/cli.js';
 import { gunzipSync } from 'node:zlib';
-import { allocateTestAddress, motoEc2Client, registerTestImage, startMoto, type MotoServer } from '../support/moto.js';
+import { allocateTestAddress, motoEc2Client, registerTestImage, startMoto, tagMap, type MotoServer } from '../support/moto.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
 
 const VERSION = '6.13.100';
@@ -104,7 +104,6 @@ function newHome(): string {
 }
 
 const buildFilter = [{ Name: 'tag:sourcegraph-launch:build', Values: [BUILD] }];
-const tagMap = (tags: { Key?: string; Value?: string }[] | undefined) => Object.fromEntries((tags ?? []).map((t) => [t.Key, t.Value]));
 
 async function builders(opts: { includeTerminated?: boolean } = {}) {
   const out = await ec2.send(new DescribeInstancesCommand({ Filters: buildFilter }));

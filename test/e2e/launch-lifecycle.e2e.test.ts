@@ -14,11 +14,10 @@ import {
   ImportKeyPairCommand,
   TerminateInstancesCommand,
   type EC2Client,
-  type Filter,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { allocateTestAddress, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
+import { allocateTestAddress, byDeployment, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
 
 const VERSION = '6.12.5040';
@@ -33,7 +32,6 @@ let host: TestHost;
 let keyDir: string;
 let publicKeyPath: string;
 
-const byDeployment = (name: string): Filter[] => [{ Name: 'tag:sourcegraph-launch:deployment', Values: [name] }];
 
 async function liveInstances(name: string) {
   const out = await ec2.send(new DescribeInstancesCommand({ Filters: byDeployment(name) }));
@@ -114,7 +112,7 @@ describe('launch → status → list → destroy with the real CLI', () => {
     expect(extra).toEqual([]);
     expect(instance).toMatchObject({ InstanceType: 'm6a.4xlarge', ImageId: PUBLISHED_AMI, PublicIpAddress: HOST_ADDRESS, KeyName: 'sourcegraph-launch-e2e' });
     expect(instance!.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
-    const tags = Object.fromEntries((instance!.Tags ?? []).map((t) => [t.Key, t.Value]));
+    const tags = tagMap(instance!.Tags);
     expect(tags).toMatchObject({ 'sourcegraph-launch:deployment': 'e2e', 'sourcegraph-launch:role': 'instance', 'sourcegraph-launch:version': VERSION });
 
     const vols = await volumes('e2e');
@@ -125,7 +123,7 @@ describe('launch → status → list → destroy with the real CLI', () => {
     // moto reports DeleteOnTermination on the instance's mappings, not on volume attachments.
     const keep = Object.fromEntries((instance!.BlockDeviceMappings ?? []).map((m) => [m.DeviceName, m.Ebs?.DeleteOnTermination]));
     expect(keep).toEqual({ '/dev/xvda': true, '/dev/sdb': false });
-    expect(Object.fromEntries((data.Tags ?? []).map((t) => [t.Key, t.Value]))['sourcegraph-launch:role']).toBe('data-volume');
+    expect(tagMap(data.Tags)['sourcegraph-launch:role']).toBe('data-volume');
 
     const [sg, ...moreGroups] = await groups('e2e');
     expect(moreGroups).toEqual([]);

@@ -18,12 +18,11 @@ import {
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   type EC2Client,
-  type Filter,
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, type CliOptions } from '../support/cli.js';
-import { allocateTestAddress, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
+import { allocateTestAddress, byDeployment, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
 
 const OLD = '6.11.0';
@@ -41,8 +40,7 @@ let host: TestHost;
 let keyDir: string;
 let publicKeyPath: string;
 
-const byDeployment = (name: string): Filter[] => [{ Name: 'tag:sourcegraph-launch:deployment', Values: [name] }];
-const tags = (x: { Tags?: { Key?: string; Value?: string }[] }) => Object.fromEntries((x.Tags ?? []).map((t) => [t.Key, t.Value]));
+const tags = (x: { Tags?: { Key?: string; Value?: string }[] }) => tagMap(x.Tags);
 
 async function instances(name: string): Promise<Instance[]> {
   const out = await ec2.send(new DescribeInstancesCommand({ Filters: byDeployment(name) }));

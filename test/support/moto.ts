@@ -254,3 +254,13 @@ export async function makeTestHostReachable(
   if (!out.AssociationId) throw new Error('moto AssociateAddress returned no AssociationId');
   return { allocationId, associationId: out.AssociationId };
 }
+
+/** Filter for everything tagged with a deployment, for assertions on what exists. */
+export function byDeployment(name: string): { Name: string; Values: string[] }[] {
+  return [{ Name: 'tag:sourcegraph-launch:deployment', Values: [name] }];
+}
+
+/** EC2's tag list as a plain object. */
+export function tagMap(tags: { Key?: string; Value?: string }[] | undefined): Record<string, string | undefined> {
+  return Object.fromEntries((tags ?? []).map((t) => [t.Key, t.Value]));
+}

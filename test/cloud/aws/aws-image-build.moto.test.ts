@@ -8,14 +8,13 @@ import {
   DescribeSecurityGroupsCommand,
   DescribeSnapshotsCommand,
   type EC2Client,
-  type Tag,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsCloud } from '../../../src/cloud/aws/aws-cloud.js';
 import { imageBuildRequests } from '../../../src/cloud/aws/aws-image-build.js';
 import { createAwsClients } from '../../../src/cloud/aws/sdk.js';
 import type { ImageBuildSpec, LaunchRefs } from '../../../src/cloud/cloud.js';
-import { motoEc2Client, startMoto, type MotoServer } from '../../support/moto.js';
+import { motoEc2Client, startMoto, tagMap, type MotoServer } from '../../support/moto.js';
 import { TEST_PUBLIC_KEY } from './launch-spec.js';
 
 const REGION = 'us-east-1';
@@ -50,7 +49,6 @@ beforeEach(async () => {
   cloud = new AwsCloud(createAwsClients({ region: REGION, endpoint: moto.endpoint, maxAttempts: 1 }), { region: REGION, pollIntervalMs: 10 });
 });
 
-const tagMap = (tags: Tag[] | undefined) => Object.fromEntries((tags ?? []).map((t) => [t.Key, t.Value]));
 const buildFilter = (name: string) => [{ Name: 'tag:sourcegraph-launch:build', Values: [name] }];
 
 function buildSpec(overrides: Partial<ImageBuildSpec> = {}): ImageBuildSpec {
