@@ -69,7 +69,7 @@ export interface AwsCostEstimate {
 /** Monthly on-demand estimate for an AWS deployment of this size (list price, us-east-1). */
 export function estimateAwsMonthlyCost(
   preset: SizePreset,
-  opts: { dataSizeGiB?: number; hourlyUsd?: number; elasticIp?: boolean } = {},
+  opts: { dataSizeGiB?: number; hourlyUsd?: number } = {},
 ): AwsCostEstimate {
   const hours = data.aws.hoursPerMonth;
   const p = data.aws.pricesUsd;
