@@ -269,6 +269,8 @@ describe('crash and resume', () => {
     const interrupted = await runCli(launchArgs('sigint'), {
       endpoint: moto.endpoint,
       home,
+      // Generous: on a loaded machine the wait may take a while to reach the HTTP stage.
+      timeoutMs: 150_000,
       onOutput: (chunk, child) => {
         if (!sent && /\/healthz reports/.test(chunk)) {
           sent = true;
