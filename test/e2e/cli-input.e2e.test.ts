@@ -14,12 +14,12 @@ describe('CLI: help and version', () => {
   it('--help teaches: commands, examples, exit codes', async () => {
     const r = await runCli(['--help'], { home });
     expect(r.code).toBe(0);
-    for (const cmd of ['launch', 'presets', 'status', 'list', 'destroy']) expect(r.stdout).toContain(cmd);
+    for (const cmd of ['launch', 'presets', 'status', 'list', 'destroy', 'upgrade', 'rollback', 'backup', 'backups', 'restore', 'prune', 'build-image']) expect(r.stdout).toContain(cmd);
     expect(r.stdout).toContain('Examples:');
     expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 failed, 2 bad input, 3 credentials/);
   });
 
-  it.each(['launch', 'status', 'list', 'destroy', 'presets'])('%s --help has examples', async (cmd) => {
+  it.each(['launch', 'status', 'list', 'destroy', 'presets', 'upgrade', 'rollback', 'backup', 'backups', 'restore', 'prune', 'build-image'])('%s --help has examples', async (cmd) => {
     const r = await runCli([cmd, '--help'], { home });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: sourcegraph-launch ${cmd}`);
