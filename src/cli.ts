@@ -73,8 +73,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
 
   const program = new Command(PROGRAM)
     .description(
-      'Launch and look after a self-hosted Sourcegraph instance on your own AWS account: one VM running k3s with\n' +
-        'Sourcegraph installed by Helm, all state on a separate, encrypted data volume.\n' +
+      'Launch and look after a self-hosted Sourcegraph instance on your own AWS account: one VM running k3s with ' +
+        'Sourcegraph installed by Helm, all state on a separate, encrypted data volume. ' +
         'Run with no arguments for a wizard; every question also has a flag, so CI can run it non-interactively.',
     )
     .usage('[command] [options]')
