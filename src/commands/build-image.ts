@@ -37,6 +37,7 @@ import { parseConsoleHostKeyFingerprints } from '../remote/host-keys.js';
 import type { Remote } from '../remote/remote.js';
 import type { Journal } from '../state/store.js';
 import type { Deps, GlobalFlags } from './deps.js';
+import { formatRequests } from './requests-text.js';
 import { bundleFiles, locateProvisionBundle, sourceCommitOf, type ProvisionBundle } from './provision-bundle.js';
 
 // Replaced at build time (scripts/build.mjs) and in tests (vitest.config.ts) with package.json's version.
@@ -206,7 +207,7 @@ export async function runBuildImage(deps: Deps, flags: BuildImageFlags): Promise
     else {
       deps.io.info(`Would build Sourcegraph ${opts.version} (${opts.size}) in ${opts.region} from ${base ? `${base.name} (${base.id})` : 'the newest Amazon Linux 2023 image'}.`);
       deps.io.info('Dry run: these mutating requests would be sent, in order:');
-      requests.forEach((r, i) => deps.io.info(`  ${i + 1}. ${r.service} ${r.operation} ${JSON.stringify(r.input)}`));
+      deps.io.info(formatRequests(requests));
       deps.io.info('Nothing was changed.');
     }
     return out;

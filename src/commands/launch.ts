@@ -46,6 +46,7 @@ import type { DeploymentRecord, Journal } from '../state/store.js';
 import { ensureSchedule, scheduleSpec, validateSchedule } from './backup.js';
 import { loadAwsCatalog } from './catalog.js';
 import type { Deps, GlobalFlags } from './deps.js';
+import { formatRequests } from './requests-text.js';
 import { planToLaunchSpec } from './launch-spec.js';
 
 export interface LaunchFlags extends GlobalFlags {
@@ -517,7 +518,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     if (io.json) io.result(out);
     else {
       io.info('Dry run: these mutating requests would be sent, in order:');
-      requests.forEach((r, i) => io.info(`  ${i + 1}. ${r.service} ${r.operation} ${JSON.stringify(r.input)}`));
+      io.info(formatRequests(requests));
       io.info('Nothing was changed.');
     }
     return out;

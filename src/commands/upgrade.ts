@@ -53,6 +53,7 @@ import {
   type StepTime,
 } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
+import { formatRequests } from './requests-text.js';
 import { resolveTarget, type Target, type TargetFlags } from './target.js';
 
 export interface UpgradeFlags extends GlobalFlags, TargetFlags {
@@ -367,7 +368,7 @@ export async function runUpgrade(deps: Deps, nameArg: string | undefined, flags:
       const result: UpgradeResult = { name: plan.name, region: plan.region, from: plan.from, to: plan.to, strategy: plan.strategy, hops: plan.hops, steps: [], dryRun: true, plan: steps };
       if (io.json) io.result({ ...result, requests });
       else {
-        io.info(`Dry run: the first hop's RunInstances would be:\n  ${JSON.stringify(requests[0]?.input)}`);
+        io.info(`Dry run: the first hop would send:\n${formatRequests(requests)}`);
         io.info('Nothing was changed.');
       }
       return result;
