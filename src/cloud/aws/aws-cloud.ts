@@ -31,7 +31,7 @@ import {
 } from '../cloud.js';
 import { isAwsErrorCode, isNotFoundError, toLaunchError, type AwsErrorContext } from './errors.js';
 // --- upgrade, backup and restore (issue 3) ---
-import { tagFilter, tagsOf, toInstanceInfo, toInstanceState } from './convert.js';
+import { tagFilter, tagsOf, toInstanceInfo, toInstanceState, toKeyPairInfo, toSecurityGroupInfo } from './convert.js';
 import * as upgrade from './aws-upgrade.js';
 // --- image builds (issue 4) ---
 import * as imageBuild from './aws-image-build.js';
@@ -50,6 +50,7 @@ import {
   allocateAddressRequest,
   associateAddressRequest,
   authorizeIngressRequest,
+  revokeIngressRequest,
   createSecurityGroupRequest,
   importKeyPairRequest,
   ingressRules,
@@ -67,8 +68,6 @@ import type {
   Ec2Filter,
   Ec2Image,
   Ec2InstanceType,
-  Ec2KeyPair,
-  Ec2SecurityGroup,
   Ec2Volume,
   StsApi,
 } from './sdk.js';
@@ -139,33 +138,7 @@ export function toVolumeInfo(volume: Ec2Volume): VolumeInfo {
   return info;
 }
 
-export function toSecurityGroupInfo(group: Ec2SecurityGroup): SecurityGroupInfo {
-  const ingress: SecurityGroupInfo['ingress'] = [];
-  for (const permission of group.IpPermissions ?? []) {
-    const cidrs = [
-      ...(permission.IpRanges ?? []).map((r) => r.CidrIp),
-      ...(permission.Ipv6Ranges ?? []).map((r) => r.CidrIpv6),
-    ];
-    for (const cidr of cidrs) {
-      if (!cidr) continue;
-      const rule: SecurityGroupInfo['ingress'][number] = { protocol: permission.IpProtocol ?? '', cidr };
-      if (permission.FromPort !== undefined) rule.fromPort = permission.FromPort;
-      if (permission.ToPort !== undefined) rule.toPort = permission.ToPort;
-      ingress.push(rule);
-    }
-  }
-  const info: SecurityGroupInfo = { id: group.GroupId ?? '', name: group.GroupName ?? '', tags: tagsOf(group.Tags), ingress };
-  if (group.VpcId) info.vpcId = group.VpcId;
-  return info;
-}
 
-export function toKeyPairInfo(keyPair: Ec2KeyPair): KeyPairInfo {
-  const tags = tagsOf(keyPair.Tags);
-  const info: KeyPairInfo = { name: keyPair.KeyName ?? '', tags, managed: isManaged(tags) };
-  if (keyPair.KeyPairId) info.id = keyPair.KeyPairId;
-  if (keyPair.KeyFingerprint) info.fingerprint = keyPair.KeyFingerprint;
-  return info;
-}
 
 export function toAddressInfo(address: Ec2Address): AddressInfo {
   const tags = tagsOf(address.Tags);
@@ -637,8 +610,33 @@ export class AwsCloud implements Cloud {
       }
       if (!group) throw new CloudError('security-group-missing', `Security group for ${spec.name} was created but cannot be found`);
     }
-    await this.authorizeMissingRules(group, ingressRules(spec));
+    const wanted = ingressRules(spec);
+    await this.authorizeMissingRules(group, wanted);
+    await this.revokeUnwantedRules(group, wanted);
     return (await this.describeSecurityGroup(group.id)) ?? group;
+  }
+
+  /**
+   * The group is ours (tagged with the deployment): a 22/80/443 rule the current flags no longer
+   * ask for — a CIDR dropped from --allow-cidr, SSH after --ssh-cidr none — is closed, so re-running
+   * with narrower access really narrows it.
+   */
+  private async revokeUnwantedRules(group: SecurityGroupInfo, rules: IngressRule[]): Promise<void> {
+    const wanted = new Set(rules.map((r) => `${r.port}/${r.cidr}`));
+    // Only the ports our flags govern: a rule someone added for another port is theirs to keep.
+    const governed = new Set([22, 80, 443]);
+    const unwanted: IngressRule[] = group.ingress
+      .filter((r) => r.protocol === 'tcp' && r.fromPort !== undefined && r.fromPort === r.toPort && governed.has(r.fromPort))
+      .filter((r) => !wanted.has(`${r.fromPort}/${r.cidr}`))
+      .map((r) => ({ port: r.fromPort!, cidr: r.cidr, description: '' }));
+    if (unwanted.length === 0) return;
+    try {
+      await this.ec2.revokeSecurityGroupIngress(revokeIngressRequest(group.id, unwanted));
+    } catch (err) {
+      if (!isAwsErrorCode(err, 'InvalidPermission.NotFound')) {
+        throw toLaunchError(err, { operation: 'RevokeSecurityGroupIngress', profile: this.profile, region: this.region });
+      }
+    }
   }
 
   /** Opens only what is not open yet; a rule that appears meanwhile (InvalidPermission.Duplicate) counts as done. */

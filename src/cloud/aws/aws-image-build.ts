@@ -28,8 +28,9 @@ import {
   type SecurityGroupInfo,
 } from '../cloud.js';
 import { isAwsErrorCode, isNotFoundError, toLaunchError } from './errors.js';
-import { tagsOf, toInstanceInfo } from './convert.js';
-import type { Ec2Api, Ec2Filter, Ec2Image, Ec2InstanceType, Ec2KeyPair, Ec2SecurityGroup } from './sdk.js';
+import { tagsOf, toInstanceInfo, toKeyPairInfo, toSecurityGroupInfo } from './convert.js';
+import { authorizeIngressRequest } from './requests.js';
+import type { Ec2Api, Ec2Filter, Ec2Image, Ec2InstanceType } from './sdk.js';
 
 /** Amazon's own Amazon Linux 2023 images (not the minimal ones), x86_64 like every size preset. */
 export const AL2023_IMAGE_NAME = 'al2023-ami-2023.*-kernel-*-x86_64';
@@ -44,33 +45,6 @@ export interface ImageBuildContext {
   pollIntervalMs: number;
   sleep(ms: number): Promise<void>;
   now(): number;
-}
-
-
-
-
-function securityGroupInfo(group: Ec2SecurityGroup): SecurityGroupInfo {
-  const ingress: SecurityGroupInfo['ingress'] = [];
-  for (const p of group.IpPermissions ?? []) {
-    for (const r of p.IpRanges ?? []) {
-      if (!r.CidrIp) continue;
-      const rule: SecurityGroupInfo['ingress'][number] = { protocol: p.IpProtocol ?? '', cidr: r.CidrIp };
-      if (p.FromPort !== undefined) rule.fromPort = p.FromPort;
-      if (p.ToPort !== undefined) rule.toPort = p.ToPort;
-      ingress.push(rule);
-    }
-  }
-  const info: SecurityGroupInfo = { id: group.GroupId ?? '', name: group.GroupName ?? '', tags: tagsOf(group.Tags), ingress };
-  if (group.VpcId) info.vpcId = group.VpcId;
-  return info;
-}
-
-function keyPairInfo(keyPair: Ec2KeyPair): KeyPairInfo {
-  const tags = tagsOf(keyPair.Tags);
-  const info: KeyPairInfo = { name: keyPair.KeyName ?? '', tags, managed: tags[TAG_MANAGED] === 'true' };
-  if (keyPair.KeyPairId) info.id = keyPair.KeyPairId;
-  if (keyPair.KeyFingerprint) info.fingerprint = keyPair.KeyFingerprint;
-  return info;
 }
 
 function imageInfo(image: Ec2Image, source: ImageInfo['source']): ImageInfo {
@@ -135,17 +109,10 @@ export function builderSecurityGroupRequest(spec: ImageBuildSpec, vpcId: string)
 
 /** Port 22 from the build machine only: the builder serves nothing else. */
 export function builderIngressRequest(groupId: string, sshCidrs: string[]) {
-  return {
-    GroupId: groupId,
-    IpPermissions: [
-      {
-        IpProtocol: 'tcp' as const,
-        FromPort: 22,
-        ToPort: 22,
-        IpRanges: sshCidrs.map((CidrIp) => ({ CidrIp, Description: 'SSH for sourcegraph-launch build-image' })),
-      },
-    ],
-  };
+  return authorizeIngressRequest(
+    groupId,
+    sshCidrs.map((cidr) => ({ port: 22, cidr, description: 'SSH for sourcegraph-launch build-image' })),
+  );
 }
 
 /**
@@ -300,8 +267,8 @@ export async function findImageBuild(ctx: ImageBuildContext, buildName: string):
   ]);
   return {
     builders: builders.filter((i) => i.tags[TAG_ROLE] === 'builder'),
-    securityGroups: (groups.SecurityGroups ?? []).map(securityGroupInfo),
-    keyPairs: (keyPairs.KeyPairs ?? []).map(keyPairInfo),
+    securityGroups: (groups.SecurityGroups ?? []).map(toSecurityGroupInfo),
+    keyPairs: (keyPairs.KeyPairs ?? []).map(toKeyPairInfo),
     images: images.map((i) => imageInfo(i, 'built')),
   };
 }
@@ -311,7 +278,7 @@ export async function ensureBuilderKeyPair(ctx: ImageBuildContext, spec: ImageBu
   const existing = await callUnlessNotFound(ctx, 'DescribeKeyPairs', () => ctx.ec2.describeKeyPairs({ KeyNames: [spec.keyName] }));
   const found = existing?.KeyPairs?.[0];
   if (found) {
-    const info = keyPairInfo(found);
+    const info = toKeyPairInfo(found);
     if (info.tags[TAG_BUILD] === spec.buildName) return info;
     throw new CloudError('key-pair-conflict', `A key pair named "${spec.keyName}" already exists in ${ctx.region} and is not part of build ${spec.buildName}`, {
       remediation: `Delete it if it is left over (\`aws ec2 delete-key-pair --key-name ${spec.keyName} --region ${ctx.region}\`) and run the build again.`,
@@ -320,13 +287,13 @@ export async function ensureBuilderKeyPair(ctx: ImageBuildContext, spec: ImageBu
   const out = await call(ctx, 'ImportKeyPair', () =>
     ctx.ec2.importKeyPair({ ...request, PublicKeyMaterial: new TextEncoder().encode(request.PublicKeyMaterial) }),
   );
-  return keyPairInfo({ KeyName: spec.keyName, KeyPairId: out.KeyPairId, KeyFingerprint: out.KeyFingerprint, Tags: request.TagSpecifications[0]?.Tags });
+  return toKeyPairInfo({ KeyName: spec.keyName, KeyPairId: out.KeyPairId, KeyFingerprint: out.KeyFingerprint, Tags: request.TagSpecifications[0]?.Tags });
 }
 
 export async function ensureBuilderSecurityGroup(ctx: ImageBuildContext, spec: ImageBuildSpec, placement: NetworkPlacement): Promise<SecurityGroupInfo> {
   const describe = async (filters: Ec2Filter[]) =>
     ((await call(ctx, 'DescribeSecurityGroups', () => ctx.ec2.describeSecurityGroups({ Filters: filters }))).SecurityGroups ?? []).map(
-      securityGroupInfo,
+      toSecurityGroupInfo,
     );
   let group = (await describe([buildFilter(spec.buildName), { Name: 'vpc-id', Values: [placement.vpcId] }]))[0];
   if (!group) {

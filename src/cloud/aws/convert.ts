@@ -1,6 +1,6 @@
 // EC2 shapes → our types, shared by the adapter's modules (aws-cloud, aws-upgrade, aws-image-build).
-import type { InstanceInfo, InstanceState, Tags } from '../cloud.js';
-import type { Ec2Filter, Ec2Instance, Ec2Tag } from './sdk.js';
+import { TAG_MANAGED, type InstanceInfo, type InstanceState, type KeyPairInfo, type SecurityGroupInfo, type Tags } from '../cloud.js';
+import type { Ec2Filter, Ec2Instance, Ec2KeyPair, Ec2SecurityGroup, Ec2Tag } from './sdk.js';
 
 export function tagsOf(tags: Ec2Tag[] | undefined): Tags {
   const out: Tags = {};
@@ -51,5 +51,33 @@ export function toInstanceInfo(instance: Ec2Instance): InstanceInfo {
   if (instance.PrivateIpAddress) info.privateIp = instance.PrivateIpAddress;
   if (instance.LaunchTime) info.launchTime = new Date(instance.LaunchTime).toISOString();
   if (instance.KeyName) info.keyName = instance.KeyName;
+  return info;
+}
+
+export function toSecurityGroupInfo(group: Ec2SecurityGroup): SecurityGroupInfo {
+  const ingress: SecurityGroupInfo['ingress'] = [];
+  for (const permission of group.IpPermissions ?? []) {
+    const cidrs = [
+      ...(permission.IpRanges ?? []).map((r) => r.CidrIp),
+      ...(permission.Ipv6Ranges ?? []).map((r) => r.CidrIpv6),
+    ];
+    for (const cidr of cidrs) {
+      if (!cidr) continue;
+      const rule: SecurityGroupInfo['ingress'][number] = { protocol: permission.IpProtocol ?? '', cidr };
+      if (permission.FromPort !== undefined) rule.fromPort = permission.FromPort;
+      if (permission.ToPort !== undefined) rule.toPort = permission.ToPort;
+      ingress.push(rule);
+    }
+  }
+  const info: SecurityGroupInfo = { id: group.GroupId ?? '', name: group.GroupName ?? '', tags: tagsOf(group.Tags), ingress };
+  if (group.VpcId) info.vpcId = group.VpcId;
+  return info;
+}
+
+export function toKeyPairInfo(keyPair: Ec2KeyPair): KeyPairInfo {
+  const tags = tagsOf(keyPair.Tags);
+  const info: KeyPairInfo = { name: keyPair.KeyName ?? '', tags, managed: tags[TAG_MANAGED] === 'true' };
+  if (keyPair.KeyPairId) info.id = keyPair.KeyPairId;
+  if (keyPair.KeyFingerprint) info.fingerprint = keyPair.KeyFingerprint;
   return info;
 }

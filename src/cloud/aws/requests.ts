@@ -31,11 +31,18 @@ export interface IpRange {
   Description?: string;
 }
 
+export interface Ipv6Range {
+  CidrIpv6: string;
+  Description?: string;
+}
+
 export interface IpPermission {
   IpProtocol: 'tcp';
   FromPort: number;
   ToPort: number;
   IpRanges: IpRange[];
+  /** Only when some CIDR of the port is IPv6 (EC2 takes those in a separate list). */
+  Ipv6Ranges?: Ipv6Range[];
 }
 
 /** One ingress rule: a TCP port open to one CIDR. */
@@ -170,23 +177,26 @@ export function ingressRules(spec: Pick<LaunchSpec, 'allowCidrs' | 'sshCidrs'>):
   return rules;
 }
 
-/** One permission per port (in the order the rules come), each listing its CIDRs. */
+/** One permission per port (in the order the rules come), each listing its CIDRs (IPv6 apart). */
 export function authorizeIngressRequest(groupId: string, rules: IngressRule[]): AuthorizeSecurityGroupIngressRequest {
-  const byPort = new Map<number, IpRange[]>();
+  return { GroupId: groupId, IpPermissions: ipPermissions(rules) };
+}
+
+/** The same shape revokes rules: RevokeSecurityGroupIngress takes what Authorize took. */
+export function revokeIngressRequest(groupId: string, rules: IngressRule[]): AuthorizeSecurityGroupIngressRequest {
+  return { GroupId: groupId, IpPermissions: ipPermissions(rules.map((r) => ({ ...r, description: '' }))) };
+}
+
+function ipPermissions(rules: IngressRule[]): IpPermission[] {
+  const byPort = new Map<number, IpPermission>();
   for (const rule of rules) {
-    const ranges = byPort.get(rule.port) ?? [];
-    ranges.push({ CidrIp: rule.cidr, Description: rule.description });
-    byPort.set(rule.port, ranges);
+    const permission = byPort.get(rule.port) ?? { IpProtocol: 'tcp' as const, FromPort: rule.port, ToPort: rule.port, IpRanges: [] };
+    const description = rule.description ? { Description: rule.description } : {};
+    if (rule.cidr.includes(':')) (permission.Ipv6Ranges ??= []).push({ CidrIpv6: rule.cidr, ...description });
+    else permission.IpRanges.push({ CidrIp: rule.cidr, ...description });
+    byPort.set(rule.port, permission);
   }
-  return {
-    GroupId: groupId,
-    IpPermissions: [...byPort].map(([port, ranges]) => ({
-      IpProtocol: 'tcp' as const,
-      FromPort: port,
-      ToPort: port,
-      IpRanges: ranges,
-    })),
-  };
+  return [...byPort.values()];
 }
 
 function dataVolumeEbs(spec: LaunchSpec): EbsBlockDevice {

@@ -5,6 +5,7 @@ import {
   AllocateAddressCommand,
   AssociateAddressCommand,
   AuthorizeSecurityGroupIngressCommand,
+  RevokeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   CreateTagsCommand,
   DeleteKeyPairCommand,
@@ -33,6 +34,8 @@ import {
   type AssociateAddressCommandOutput,
   type AuthorizeSecurityGroupIngressCommandInput,
   type AuthorizeSecurityGroupIngressCommandOutput,
+  type RevokeSecurityGroupIngressCommandInput,
+  type RevokeSecurityGroupIngressCommandOutput,
   type CreateSecurityGroupCommandInput,
   type CreateSecurityGroupCommandOutput,
   type CreateTagsCommandInput,
@@ -153,6 +156,7 @@ export interface Ec2Api {
   authorizeSecurityGroupIngress(
     input: AuthorizeSecurityGroupIngressCommandInput,
   ): Promise<AuthorizeSecurityGroupIngressCommandOutput>;
+  revokeSecurityGroupIngress(input: RevokeSecurityGroupIngressCommandInput): Promise<RevokeSecurityGroupIngressCommandOutput>;
   runInstances(input: RunInstancesCommandInput): Promise<RunInstancesCommandOutput>;
   createTags(input: CreateTagsCommandInput): Promise<CreateTagsCommandOutput>;
   allocateAddress(input: AllocateAddressCommandInput): Promise<AllocateAddressCommandOutput>;
@@ -224,6 +228,7 @@ export function wrapEc2Client(client: EC2Client): Ec2Api {
     importKeyPair: (input) => client.send(new ImportKeyPairCommand(input)),
     createSecurityGroup: (input) => client.send(new CreateSecurityGroupCommand(input)),
     authorizeSecurityGroupIngress: (input) => client.send(new AuthorizeSecurityGroupIngressCommand(input)),
+    revokeSecurityGroupIngress: (input) => client.send(new RevokeSecurityGroupIngressCommand(input)),
     runInstances: (input) => client.send(new RunInstancesCommand(input)),
     createTags: (input) => client.send(new CreateTagsCommand(input)),
     allocateAddress: (input) => client.send(new AllocateAddressCommand(input)),

@@ -1,6 +1,7 @@
 // The AWS adapter against a real EC2 API emulator (moto). Covers every call the adapter makes and
 // asserts the outcome with a raw EC2 client, not through the adapter itself.
 import {
+  AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
@@ -320,6 +321,21 @@ describe('idempotency', () => {
     const group = await cloud.ensureSecurityGroup(wider, placement);
     expect(group.ingress.filter((r) => r.fromPort === 443).map((r) => r.cidr).sort()).toEqual(['192.0.2.0/24', '203.0.113.0/24']);
     expect(await rawGroups('demo')).toHaveLength(1);
+  });
+
+  it('closes what a re-run no longer asks for (narrower allow list, SSH off), and leaves other ports alone', async () => {
+    const spec = await specWithImage();
+    const placement = await cloud.resolvePlacement();
+    const wide = await cloud.ensureSecurityGroup({ ...spec, allowCidrs: ['203.0.113.0/24', '192.0.2.0/24'], sshCidrs: ['203.0.113.7/32'] }, placement);
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: wide.id,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 9100, ToPort: 9100, IpRanges: [{ CidrIp: '10.0.0.0/8' }] }],
+      }),
+    );
+    const narrow = await cloud.ensureSecurityGroup({ ...spec, allowCidrs: ['203.0.113.0/24'], sshCidrs: [] }, placement);
+    expect(narrow.id).toBe(wide.id);
+    expect(narrow.ingress.map((r) => `${r.fromPort} ${r.cidr}`).sort()).toEqual(['443 203.0.113.0/24', '80 203.0.113.0/24', '9100 10.0.0.0/8']);
   });
 
   it('finds the instance of an interrupted launch by its client token instead of running another', async () => {

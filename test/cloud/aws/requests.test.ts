@@ -3,6 +3,7 @@ import {
   allocateAddressRequest,
   associateAddressRequest,
   authorizeIngressRequest,
+  revokeIngressRequest,
   createSecurityGroupRequest,
   importKeyPairRequest,
   ingressRules,
@@ -123,6 +124,24 @@ describe('security group requests', () => {
       Description: 'Sourcegraph deployment demo (sourcegraph-launch)',
       VpcId: 'vpc-1',
       TagSpecifications: [{ ResourceType: 'security-group', Tags: demoTags('security-group') }],
+    });
+  });
+
+  it('puts IPv6 CIDRs in Ipv6Ranges, and revoking uses the same shape without descriptions', () => {
+    const rules = ingressRules({ allowCidrs: ['203.0.113.0/24', '2001:db8::/32'], sshCidrs: [] });
+    expect(authorizeIngressRequest('sg-1', rules).IpPermissions[0]).toEqual({
+      IpProtocol: 'tcp',
+      FromPort: 80,
+      ToPort: 80,
+      IpRanges: [{ CidrIp: '203.0.113.0/24', Description: 'HTTP to Sourcegraph' }],
+      Ipv6Ranges: [{ CidrIpv6: '2001:db8::/32', Description: 'HTTP to Sourcegraph' }],
+    });
+    expect(revokeIngressRequest('sg-1', rules).IpPermissions[1]).toEqual({
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      IpRanges: [{ CidrIp: '203.0.113.0/24' }],
+      Ipv6Ranges: [{ CidrIpv6: '2001:db8::/32' }],
     });
   });
 
