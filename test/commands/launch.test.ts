@@ -1,18 +1,13 @@
 // The launch command in-process against moto: the wizard (only what no flag gave is asked, one
 // summary, one confirmation, saved answers next time) and the failure paths that need an error
 // AWS would return but moto cannot produce.
-import {
-  DescribeInstancesCommand,
-  DescribeKeyPairsCommand,
-  DescribeSecurityGroupsCommand,
-  type EC2Client,
-} from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { statSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Cloud } from '../../src/cloud/cloud.js';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
 import { CloudError, InterruptedError, UsageError } from '../../src/core/errors.js';
-import { motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
+import { deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 import { makeDeps, ScriptedIo, tempHome } from '../support/deps.js';
 
 let moto: MotoServer;
@@ -26,13 +21,12 @@ beforeAll(async () => {
 afterAll(async () => moto?.stop());
 beforeEach(async () => moto.reset());
 
-const tagged = (name: string) => [{ Name: 'tag:sourcegraph-launch:deployment', Values: [name] }];
 async function counts(name: string) {
-  const inst = (await ec2.send(new DescribeInstancesCommand({ Filters: tagged(name) }))).Reservations?.flatMap((r) => r.Instances ?? []) ?? [];
+  const found = deploymentResources(ec2);
   return {
-    instances: inst.filter((i) => i.State?.Name !== 'terminated').length,
-    groups: (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: tagged(name) }))).SecurityGroups?.length ?? 0,
-    keys: (await ec2.send(new DescribeKeyPairsCommand({ Filters: tagged(name) }))).KeyPairs?.length ?? 0,
+    instances: (await found.liveInstances(name)).length,
+    groups: (await found.groups(name)).length,
+    keys: (await found.keyPairs(name)).length,
   };
 }
 

@@ -7,17 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DescribeAddressesCommand,
-  DescribeInstancesCommand,
   DescribeKeyPairsCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeVolumesCommand,
   ImportKeyPairCommand,
   TerminateInstancesCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../support/cli.js';
-import { allocateTestAddress, byDeployment, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
+import { allocateTestAddress, deploymentResources, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
 
 const VERSION = '6.12.5040';
@@ -33,22 +30,12 @@ let keyDir: string;
 let publicKeyPath: string;
 
 
-async function liveInstances(name: string) {
-  const out = await ec2.send(new DescribeInstancesCommand({ Filters: byDeployment(name) }));
-  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== 'terminated');
-}
-async function groups(name: string) {
-  return (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: byDeployment(name) }))).SecurityGroups ?? [];
-}
-async function keyPairs(name: string) {
-  return (await ec2.send(new DescribeKeyPairsCommand({ Filters: byDeployment(name) }))).KeyPairs ?? [];
-}
-async function addresses(name: string) {
-  return (await ec2.send(new DescribeAddressesCommand({ Filters: byDeployment(name) }))).Addresses ?? [];
-}
-async function volumes(name: string) {
-  return (await ec2.send(new DescribeVolumesCommand({ Filters: byDeployment(name) }))).Volumes ?? [];
-}
+// Assigned with the moto client in beforeAll.
+let liveInstances: ReturnType<typeof deploymentResources>['liveInstances'];
+let groups: ReturnType<typeof deploymentResources>['groups'];
+let keyPairs: ReturnType<typeof deploymentResources>['keyPairs'];
+let addresses: ReturnType<typeof deploymentResources>['addresses'];
+let volumes: ReturnType<typeof deploymentResources>['volumes'];
 
 function launchArgs(name: string, extra: string[] = []): string[] {
   return [
@@ -72,6 +59,7 @@ beforeAll(async () => {
     images: [{ id: PUBLISHED_AMI, name: `Sourcegraph v${VERSION}`, ownerId: '840044800169' }],
   });
   ec2 = motoEc2Client(moto);
+  ({ liveInstances, groups, keyPairs, addresses, volumes } = deploymentResources(ec2));
   keyDir = mkdtempSync(join(tmpdir(), 'sgl-e2e-keys-'));
   const key = await createClientKey(keyDir);
   publicKeyPath = `${key.privateKeyPath}.pub`;

@@ -16,6 +16,11 @@ import {
   AllocateAddressCommand,
   AssociateAddressCommand,
   CreateTagsCommand,
+  DescribeAddressesCommand,
+  DescribeInstancesCommand,
+  DescribeKeyPairsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeVolumesCommand,
   EC2Client,
   RegisterImageCommand,
   type Tag,
@@ -263,4 +268,29 @@ export function byDeployment(name: string): { Name: string; Values: string[] }[]
 /** EC2's tag list as a plain object. */
 export function tagMap(tags: { Key?: string; Value?: string }[] | undefined): Record<string, string | undefined> {
   return Object.fromEntries((tags ?? []).map((t) => [t.Key, t.Value]));
+}
+
+/**
+ * What exists in moto for one deployment (everything tagged with it), for assertions: live
+ * (non-terminated) instances, security groups, key pairs, addresses and volumes.
+ */
+export function deploymentResources(ec2: EC2Client) {
+  return {
+    async liveInstances(name: string) {
+      const out = await ec2.send(new DescribeInstancesCommand({ Filters: byDeployment(name) }));
+      return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== 'terminated');
+    },
+    async groups(name: string) {
+      return (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: byDeployment(name) }))).SecurityGroups ?? [];
+    },
+    async keyPairs(name: string) {
+      return (await ec2.send(new DescribeKeyPairsCommand({ Filters: byDeployment(name) }))).KeyPairs ?? [];
+    },
+    async addresses(name: string) {
+      return (await ec2.send(new DescribeAddressesCommand({ Filters: byDeployment(name) }))).Addresses ?? [];
+    },
+    async volumes(name: string) {
+      return (await ec2.send(new DescribeVolumesCommand({ Filters: byDeployment(name) }))).Volumes ?? [];
+    },
+  };
 }

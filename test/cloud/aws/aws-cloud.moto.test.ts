@@ -4,10 +4,6 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   DescribeAddressesCommand,
-  DescribeInstancesCommand,
-  DescribeKeyPairsCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeVolumesCommand,
   ImportKeyPairCommand,
   RunInstancesCommand,
   type EC2Client,
@@ -26,6 +22,7 @@ import {
   registerTestImage,
   startMoto,
   type MotoServer,
+  deploymentResources,
 } from '../../support/moto.js';
 import { TEST_PUBLIC_KEY, testLaunchSpec } from './launch-spec.js';
 
@@ -68,24 +65,14 @@ beforeEach(async () => {
 });
 
 const tagValue = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;
-const deploymentFilter = (name: string) => [{ Name: 'tag:sourcegraph-launch:deployment', Values: [name] }];
 
-async function rawInstances(name: string) {
-  const out = await ec2.send(new DescribeInstancesCommand({ Filters: deploymentFilter(name) }));
-  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== 'terminated');
-}
-async function rawGroups(name: string) {
-  return (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: deploymentFilter(name) }))).SecurityGroups ?? [];
-}
-async function rawKeyPairs(name: string) {
-  return (await ec2.send(new DescribeKeyPairsCommand({ Filters: deploymentFilter(name) }))).KeyPairs ?? [];
-}
+const rawInstances = (name: string) => deploymentResources(ec2).liveInstances(name);
+const rawGroups = (name: string) => deploymentResources(ec2).groups(name);
+const rawKeyPairs = (name: string) => deploymentResources(ec2).keyPairs(name);
 async function rawAddresses() {
   return (await ec2.send(new DescribeAddressesCommand({}))).Addresses ?? [];
 }
-async function rawVolumes(name: string) {
-  return (await ec2.send(new DescribeVolumesCommand({ Filters: deploymentFilter(name) }))).Volumes ?? [];
-}
+const rawVolumes = (name: string) => deploymentResources(ec2).volumes(name);
 
 /** The launch pipeline's order of calls, as the engine runs it. */
 async function launch(spec: LaunchSpec) {
