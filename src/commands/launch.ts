@@ -43,7 +43,7 @@ import { compareVersions } from '../core/versions.js';
 import { describeResume, newJournal, runSteps, type Step } from '../engine/steps.js';
 import { describeReady, waitUntilReady, type ReadyReport } from '../engine/wait.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
-import { ensureSchedule, scheduleSpec, validateSchedule } from './backup.js';
+import { scheduleSpec, validateSchedule } from './backup.js';
 import { loadAwsCatalog } from './catalog.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { formatRequests } from './requests-text.js';
@@ -476,8 +476,9 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   // Credentials first: a clear exit 3 before anything else touches the account. A dry run
   // without credentials works offline from the shipped catalog.
   let cloud: Cloud | undefined = await deps.cloud('aws', partial.region.value, { profile: flags.profile });
+  let account = '<account>';
   try {
-    await cloud.whoAmI();
+    account = (await cloud.whoAmI()).account;
   } catch (e) {
     if (flags.dryRun && e instanceof CredentialsError && e.code !== 'permission-denied') {
       io.warn(`No usable AWS credentials (${e.message.split('\n')[0]}); the dry run works offline from the shipped image catalog.`);
@@ -508,7 +509,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     if (own?.userDataBase64) spec.userDataBase64 = own.userDataBase64;
     const requestCloud = cloud ?? (await deps.cloud('aws', region, { profile: flags.profile }));
     const requests = requestCloud.launchRequests(spec);
-    if (v.schedule) requests.push(...requestCloud.snapshotScheduleRequests(scheduleSpec(name, v.schedule, flags.dlmRole, cloud ? (await cloud.whoAmI()).account : '<account>')));
+    if (v.schedule) requests.push(...requestCloud.snapshotScheduleRequests(scheduleSpec(name, v.schedule, flags.dlmRole, account)));
     if (own?.buildFirst) io.info(`No image of Sourcegraph ${version.value} was built in ${region} yet: build-image runs first (see \`${deps.program} build-image --dry-run\`).`);
     if (cloud && !own?.buildFirst) {
       await cloud.checkLaunchPermissions(spec, { keyName: plan.sshKey.value.mode === 'existing' ? plan.sshKey.value.keyName : '', securityGroupId: '', subnetId: plan.subnet.value });
@@ -553,13 +554,19 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
 
   const release = deps.state.lock('aws', region, name);
   try {
-    return await applyLaunch(deps, cloud, plan, flags, own?.userDataBase64);
+    return await applyLaunch(deps, cloud, plan, flags, { userDataBase64: own?.userDataBase64, account });
   } finally {
     release();
   }
 }
 
-async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: LaunchFlags, userDataBase64?: string): Promise<LaunchResult> {
+async function applyLaunch(
+  deps: Deps,
+  cloud: Cloud,
+  plan: LaunchPlan,
+  flags: LaunchFlags,
+  { userDataBase64, account }: { userDataBase64?: string; account: string },
+): Promise<LaunchResult> {
   const { io, state } = deps;
   const name = plan.name.value;
   const region = plan.region.value;
@@ -669,7 +676,7 @@ async function applyLaunch(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: La
       id: 'backup-schedule',
       title: 'Daily data-volume snapshots (Data Lifecycle Manager)',
       run: async () => {
-        const policy = await ensureSchedule(cloud, name, schedule, flags.dlmRole);
+        const policy = await cloud.ensureSnapshotSchedule(scheduleSpec(name, schedule, flags.dlmRole, account));
         return { summary: `${policy.policyId}, keeping ${schedule.retain}`, result: { policyId: policy.policyId } };
       },
     });
