@@ -38,6 +38,7 @@ import {
   validateTimeoutMinutes,
   validateVersion,
   IMAGE_SOURCES,
+  isOpenToWorld,
 } from '../core/validate.js';
 import { compareVersions } from '../core/versions.js';
 import { describeResume, newJournal, runSteps, type Step } from '../engine/steps.js';
@@ -229,23 +230,50 @@ async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promis
     });
   }
 
+  // SSH never defaults to the world: the check runs on the resolved value, whatever its source.
+  let iKnowSshIsPublic = Boolean(flags.iKnowSshIsPublic);
   let sshCidrs: Sourced<string[]>;
   if (v.sshCidrs) sshCidrs = sourced(v.sshCidrs, 'flag');
   else if (ask) {
-    const answer = await io.input({
-      message: 'Who may reach SSH (port 22)? CIDRs, or "none"',
-      default: allowCidrs.value.join(','),
-      validate: (text) => {
-        try {
-          validateSshCidrs([text], { iKnowSshIsPublic: Boolean(flags.iKnowSshIsPublic) });
-          return true;
-        } catch (e) {
-          return (e as Error).message;
-        }
-      },
-    });
-    sshCidrs = sourced(validateSshCidrs([answer], { iKnowSshIsPublic: Boolean(flags.iKnowSshIsPublic) }), 'prompt');
-  } else sshCidrs = sourced(allowCidrs.value, 'default', 'same as --allow-cidr');
+    const ip = allowCidrs.value.some(isOpenToWorld) ? await deps.lookupPublicIp().catch(() => undefined) : undefined;
+    const def = allowCidrs.value.some(isOpenToWorld) ? (ip ? `${ip}/32` : 'none') : allowCidrs.value.join(',');
+    for (;;) {
+      const answer = await io.input({
+        message: 'Who may reach SSH (port 22)? CIDRs, or "none"',
+        default: def,
+        validate: (text) => {
+          try {
+            validateSshCidrs([text], { iKnowSshIsPublic: true });
+            return true;
+          } catch (e) {
+            return (e as Error).message;
+          }
+        },
+      });
+      const cidrs = validateSshCidrs([answer], { iKnowSshIsPublic: true });
+      const open = cidrs.filter(isOpenToWorld);
+      if (open.length && !iKnowSshIsPublic) {
+        const sure = await io.confirm({
+          message: `${open.join(' and ')} opens SSH (port 22) to the whole internet. Open it to everyone anyway?`,
+          default: false,
+        });
+        if (!sure) continue;
+        iKnowSshIsPublic = true;
+      }
+      sshCidrs = sourced(cidrs, answer === def ? 'default' : 'prompt', answer === def && def !== allowCidrs.value.join(',') ? 'your address only' : undefined);
+      break;
+    }
+  } else {
+    sshCidrs = sourced(allowCidrs.value, 'default', 'same as --allow-cidr');
+    const open = sshCidrs.value.filter(isOpenToWorld);
+    if (open.length && !iKnowSshIsPublic) {
+      throw new UsageError(
+        `--ssh-cidr defaults to the --allow-cidr networks, and ${open.join(', ')} would open SSH to the whole internet. ` +
+          'Name the networks that need SSH with --ssh-cidr (e.g. your address /32), use --ssh-cidr none, or pass --i-know-ssh-is-public',
+        { code: 'ssh-open-to-world' },
+      );
+    }
+  }
 
   // The wizard asks how to get the SSH key before the name; the generated key's path needs both.
   type KeyAnswer = { mode: 'generate' } | { mode: 'import'; publicKeyPath: string } | { mode: 'existing'; keyName: string };
@@ -310,7 +338,7 @@ async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promis
     dataSizeGiB,
     allowCidrs,
     sshCidrs,
-    iKnowSshIsPublic: Boolean(flags.iKnowSshIsPublic),
+    iKnowSshIsPublic,
     sshKey,
     sshUser: v.sshUser ? sourced(v.sshUser, 'flag') : sourced('ec2-user', 'default'),
     subnet: v.subnet ? sourced<string | undefined>(v.subnet, 'flag') : sourced<string | undefined>(undefined, 'default'),

@@ -108,8 +108,9 @@ export function validateCidr(value: string, flag: string): string {
   throw bad('not an IPv4 or IPv6 address');
 }
 
+/** A /0 of either family: every address on the internet. */
 export function isOpenToWorld(cidr: string): boolean {
-  return cidr === '0.0.0.0/0' || cidr === '::/0';
+  return cidr.endsWith('/0');
 }
 
 export function validateCidrList(values: readonly string[], flag: string): string[] {
