@@ -456,16 +456,23 @@ async function resolveOwnImage(deps: Deps, cloud: Cloud | undefined, plan: Await
   };
 }
 
-async function ensureGeneratedKey(
-  privateKeyPath: string,
-  comment: string,
-  generate: (c: string) => Promise<{ privateKey: string; publicKey: string }> | { privateKey: string; publicKey: string },
-): Promise<string> {
+/**
+ * The generated key of a deployment: created once, then reused. A private key is never overwritten:
+ * when its `.pub` went missing, the public key is derived from the private key again.
+ */
+async function ensureGeneratedKey(privateKeyPath: string, comment: string): Promise<string> {
   const pubPath = `${privateKeyPath}.pub`;
-  if (existsSync(privateKeyPath) && existsSync(pubPath)) return readFileSync(pubPath, 'utf8').trim();
+  const { generateEd25519KeyPair, publicKeyOfPrivateKey } = await import('../remote/ssh2-remote.js');
+  if (existsSync(privateKeyPath)) {
+    if (existsSync(pubPath)) return readFileSync(pubPath, 'utf8').trim();
+    const publicKey = await publicKeyOfPrivateKey(readFileSync(privateKeyPath, 'utf8'), comment);
+    writeFileSync(pubPath, `${publicKey}\n`, { mode: 0o644 });
+    return publicKey;
+  }
   mkdirSync(dirname(privateKeyPath), { recursive: true, mode: 0o700 });
-  const pair = await generate(comment);
-  writeFileSync(privateKeyPath, pair.privateKey, { mode: 0o600, flag: 'w' });
+  const pair = await generateEd25519KeyPair(comment);
+  // 'wx': if another process made the key meanwhile, fail rather than replace it.
+  writeFileSync(privateKeyPath, pair.privateKey, { mode: 0o600, flag: 'wx' });
   writeFileSync(pubPath, `${pair.publicKey.trim()}\n`, { mode: 0o644 });
   return pair.publicKey.trim();
 }
@@ -646,8 +653,7 @@ async function applyLaunch(
   let publicKey: string | undefined;
   const key = plan.sshKey.value;
   if (key.mode === 'generate') {
-    const { generateEd25519KeyPair } = await import('../remote/ssh2-remote.js');
-    publicKey = await ensureGeneratedKey(key.privateKeyPath, `sourcegraph-launch ${name} ${region}`, generateEd25519KeyPair);
+    publicKey = await ensureGeneratedKey(key.privateKeyPath, `sourcegraph-launch ${name} ${region}`);
     record.privateKeyPath = key.privateKeyPath;
   } else if (key.mode === 'import') {
     publicKey = readFileSync(key.publicKeyPath, 'utf8').trim();

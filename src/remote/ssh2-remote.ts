@@ -405,3 +405,17 @@ export async function generateEd25519KeyPair(comment: string): Promise<{ private
   const pair = utils.generateKeyPairSync('ed25519', { comment });
   return { privateKey: pair.private, publicKey: pair.public.trim() };
 }
+
+/**
+ * The one-line OpenSSH public key of a private key file's key (any type ssh2 reads), so a lost
+ * `.pub` never makes anyone generate a new pair over a private key that is still in use.
+ */
+export async function publicKeyOfPrivateKey(privateKeyText: string, comment: string): Promise<string> {
+  const { utils } = (await import('ssh2')).default;
+  const parsed = utils.parseKey(privateKeyText);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) {
+    throw new LaunchError('private-key-unreadable', ExitCode.failed, `Cannot read the private key: ${key instanceof Error ? key.message : 'no key found'}`);
+  }
+  return `${key.type} ${key.getPublicSSH().toString('base64')} ${comment}`.trim();
+}
