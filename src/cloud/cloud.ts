@@ -18,7 +18,11 @@ export type ResourceRole =
   | 'key-pair'
   | 'address'
   | 'data-volume'
+  /** The data of a rollback point (the pre-upgrade or rolled-back instance's volume): prune may remove it once snapshotted. */
+  | 'rollback-data'
   | 'root-volume'
+  /** What RunInstances tags both new volumes with, until each is told apart by its device (never data-volume or root-volume by mistake). */
+  | 'instance-volume'
   | 'snapshot'
   | 'image'
   | 'builder';
@@ -181,6 +185,23 @@ export interface DeploymentResources {
   /** Version tag of the instance, if present. */
   version?: string;
   size?: string;
+}
+
+/** Roles of volumes that hold Sourcegraph data: kept by destroy unless --delete-data. */
+const DATA_ROLES = new Set(['data-volume', 'rollback-data']);
+
+/**
+ * The volumes of a deployment that hold (or may hold) its data: every volume but root volumes. One
+ * still tagged instance-volume (a launch interrupted before it told its volumes apart) counts as data
+ * unless an instance maps it as a volume deleted on termination (a root volume).
+ */
+export function dataVolumesOf(d: DeploymentResources): VolumeInfo[] {
+  const instances = [...(d.instance ? [d.instance] : []), ...d.otherInstances];
+  const disposable = new Set(instances.flatMap((i) => i.volumes.filter((m) => m.deleteOnTermination).map((m) => m.volumeId)));
+  return d.volumes.filter((v) => {
+    const role = v.tags[TAG_ROLE] ?? '';
+    return DATA_ROLES.has(role) || (role === 'instance-volume' && !disposable.has(v.id));
+  });
 }
 
 export interface InstanceStatusChecks {

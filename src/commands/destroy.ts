@@ -3,7 +3,7 @@
 // backups) and the daily-snapshot policy — is kept unless --delete-data; an address or key pair the
 // user brought is never released or deleted.
 import { rmSync } from 'node:fs';
-import { TAG_PURPOSE, type Cloud, type DeploymentResources, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
+import { TAG_PURPOSE, dataVolumesOf, type Cloud, type DeploymentResources, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
 import { InterruptedError, MissingInputError, UsageError } from '../core/errors.js';
 import { runSteps, newJournal, type Step } from '../engine/steps.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -48,7 +48,7 @@ export function planDestroy(d: DeploymentResources, deleteData: boolean, data: D
   }
   for (const g of d.securityGroups) actions.push({ action: 'delete-security-group', id: g.id, detail: g.name });
   for (const k of d.keyPairs.filter((k) => k.managed)) actions.push({ action: 'delete-key-pair', id: k.name });
-  for (const v of d.volumes.filter((v) => v.tags['sourcegraph-launch:role'] === 'data-volume')) {
+  for (const v of dataVolumesOf(d)) {
     actions.push({ action: deleteData ? 'delete-volume' : 'keep-volume', id: v.id, detail: `${v.sizeGiB} GiB ${v.type} data volume` });
   }
   for (const snap of data.snapshots) {

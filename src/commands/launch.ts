@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TAG_ROLE, type Cloud, type CloudRequest, type ImageInfo, type InstanceInfo, type LaunchRefs, type LaunchSpec } from '../cloud/cloud.js';
+import { dataVolumesOf, type Cloud, type CloudRequest, type ImageInfo, type InstanceInfo, type LaunchRefs, type LaunchSpec } from '../cloud/cloud.js';
 import { catalogImageId, catalogRegions, catalogVersions, latestCatalogVersion } from '../core/catalog.js';
 import { CloudError, CredentialsError, ExitCode, InterruptedError, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
 import {
@@ -615,7 +615,7 @@ async function applyLaunch(
     );
   }
 
-  const orphaned = existing.instance ? [] : existing.volumes.filter((v) => v.tags[TAG_ROLE] === 'data-volume' && !v.attachedTo);
+  const orphaned = existing.instance ? [] : dataVolumesOf(existing).filter((v) => !v.attachedTo);
   if (orphaned.length) {
     io.warn(
       `Deployment ${name} has a detached data volume from an earlier instance (${orphaned.map((v) => v.id).join(', ')}). ` +

@@ -1,6 +1,6 @@
 // `status [name]` and `list`: reconcile with the cloud (found by tags, no local state needed),
 // then ask the instance itself which version it serves.
-import type { Cloud, DeploymentResources } from '../cloud/cloud.js';
+import { dataVolumesOf, type Cloud, type DeploymentResources } from '../cloud/cloud.js';
 import { ExitCode, LaunchError, MissingInputError } from '../core/errors.js';
 import { validateRegion } from '../core/validate.js';
 import { formatAge, probeHealth } from './data-ops.js';
@@ -45,8 +45,7 @@ export interface DeploymentStatus {
 
 export async function describeDeployment(deps: Deps, d: DeploymentResources, opts: { probe: boolean; localInstanceId?: string }): Promise<DeploymentStatus> {
   const inst = d.instance;
-  const dataVolumes = d.volumes
-    .filter((v) => v.tags['sourcegraph-launch:role'] === 'data-volume')
+  const dataVolumes = dataVolumesOf(d)
     .map((v) => ({ id: v.id, sizeGiB: v.sizeGiB, type: v.type, state: v.state, attachedTo: v.attachedTo }));
   const notes: string[] = [];
   let state = inst?.state ?? 'not-found';

@@ -706,7 +706,7 @@ export class AwsCloud implements Cloud {
   /**
    * Marks the root and data volumes with their roles. A just-launched instance may not list its
    * volumes yet, so this polls for a while; if they never show, the creation-time tags (role
-   * data-volume on both) stay and the next run of the launch finishes the job.
+   * instance-volume on both) stay and the next run of the launch finishes the job.
    */
   private async tagInstanceVolumes(spec: LaunchSpec, initial: InstanceInfo): Promise<InstanceInfo> {
     const deadline = this.now() + this.volumeTagWaitMs;

@@ -190,7 +190,8 @@ export function snapshotRunInstancesRequest(spec: SnapshotLaunchSpec, withRate =
     ...(spec.userData ? { UserData: Buffer.from(spec.userData, 'utf8').toString('base64') } : {}),
     TagSpecifications: [
       { ResourceType: 'instance' as const, Tags: tagList(instanceTags) },
-      { ResourceType: 'volume' as const, Tags: tagList(dataVolumeTags(spec)) },
+      // Both volumes get this set; each is marked by its device once the instance lists them.
+      { ResourceType: 'volume' as const, Tags: tagList({ ...dataVolumeTags(spec), [TAG_ROLE]: 'instance-volume', Name: spec.deployment }) },
     ],
   };
 }
@@ -419,19 +420,20 @@ export async function launchInstanceFromSnapshot(c: UpgradeClients, spec: Snapsh
   return tagRootVolume(c, spec, instance);
 }
 
-/** RunInstances tags both volumes as data; the root one gets its own role once it is visible. */
+/** RunInstances tags both volumes instance-volume; each gets its role by its device once the instance lists it. */
 async function tagRootVolume(c: UpgradeClients, spec: SnapshotLaunchSpec, initial: InstanceInfo): Promise<InstanceInfo> {
   const deadline = c.now() + 60_000;
   let instance = initial;
-  while (!instance.volumes.some((v) => v.device === spec.rootVolume.device)) {
-    if (c.now() >= deadline) return instance;
+  const devices = [spec.rootVolume.device, ...(spec.data.mode === 'snapshot' ? [spec.dataDevice] : [])];
+  // Tags what is visible by the deadline; a volume still unmarked keeps instance-volume (kept as data).
+  while (!devices.every((d) => instance.volumes.some((v) => v.device === d)) && c.now() < deadline) {
     await c.sleep(c.pollIntervalMs);
     instance = (await describeInstanceDetails(c, initial.id)) ?? instance;
   }
   const root = instance.volumes.find((v) => v.device === spec.rootVolume.device);
-  if (root) {
-    await tagResources(c, [root.volumeId], { [TAG_ROLE]: 'root-volume', Name: `${spec.deployment}-root` });
-  }
+  if (root) await tagResources(c, [root.volumeId], { [TAG_ROLE]: 'root-volume', Name: `${spec.deployment}-root` });
+  const data = spec.data.mode === 'snapshot' ? instance.volumes.find((v) => v.device === spec.dataDevice) : undefined;
+  if (data) await tagResources(c, [data.volumeId], { [TAG_ROLE]: 'data-volume', Name: `${spec.deployment}-data` });
   return instance;
 }
 

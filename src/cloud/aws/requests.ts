@@ -242,9 +242,9 @@ export function runInstancesRequest(
     ],
     TagSpecifications: [
       tagSpecification('instance', spec, 'instance'),
-      // One volume tag set applies to both volumes. It says data-volume so that an interrupted launch
-      // never leaves the data volume looking disposable; CreateTags then marks the root volume.
-      tagSpecification('volume', spec, 'data-volume'),
+      // One volume tag set applies to both volumes, so it names neither role: instance-volume (kept as
+      // data by destroy, never picked by the snapshot policy) until CreateTags marks each by its device.
+      tagSpecification('volume', spec, 'instance-volume'),
     ],
   };
   const subnetId = refs.subnetId ?? spec.subnetId;

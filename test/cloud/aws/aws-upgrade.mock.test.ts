@@ -51,7 +51,7 @@ describe('launching from a snapshot', () => {
   it('asks for the initialisation rate with the snapshot mapping, and retries without it where refused', async () => {
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
     ec2Mock.on(RunInstancesCommand).rejectsOnce(invalidParameter).resolves({
-      Instances: [{ InstanceId: 'i-new', State: { Name: 'pending' }, BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: 'vol-root' } }] }],
+      Instances: [{ InstanceId: 'i-new', State: { Name: 'pending' }, BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: 'vol-root' } }, { DeviceName: '/dev/sdb', Ebs: { VolumeId: 'vol-data' } }] }],
     });
     ec2Mock.on(CreateTagsCommand).resolves({});
     const instance = await cloud().launchInstanceFromSnapshot(spec);
@@ -66,6 +66,7 @@ describe('launching from a snapshot', () => {
     expect(instanceTags).toMatchObject({ Team: 'search', 'sourcegraph-launch:role': 'instance', 'sourcegraph-launch:operation': 'op1:6.12.5040' });
     expect(instanceTags['aws:cloudformation:stack-name']).toBeUndefined();
     expect(ec2Mock.commandCalls(CreateTagsCommand)[0]!.args[0].input).toMatchObject({ Resources: ['vol-root'], Tags: expect.arrayContaining([{ Key: 'sourcegraph-launch:role', Value: 'root-volume' }]) });
+    expect(ec2Mock.commandCalls(CreateTagsCommand)[1]!.args[0].input).toMatchObject({ Resources: ['vol-data'], Tags: expect.arrayContaining([{ Key: 'sourcegraph-launch:role', Value: 'data-volume' }]) });
   });
 
   it('move: no /dev/sdb (NoDevice) and the boot guard as user data', async () => {

@@ -75,7 +75,7 @@ describe('runInstancesRequest', () => {
       ],
       TagSpecifications: [
         { ResourceType: 'instance', Tags: demoTags('instance') },
-        { ResourceType: 'volume', Tags: demoTags('data-volume') },
+        { ResourceType: 'volume', Tags: demoTags('instance-volume') },
       ],
     });
   });
