@@ -2,10 +2,11 @@
 // deployments never overwrite each other's record) plus one for preferences, all under one home
 // directory that SOURCEGRAPH_LAUNCH_HOME relocates. Files are 0600: records name private key paths.
 import Conf from 'conf';
-import { mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { LaunchError, ExitCode } from '../core/errors.js';
+import { tryLock } from './file-lock.js';
 import type { DeploymentRecord, StateStore } from './store.js';
 
 export function defaultStateHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -20,15 +21,6 @@ const DEPLOYMENT_PREFIX = 'deployment-';
 
 function deploymentKey(cloud: string, region: string, name: string): string {
   return `${cloud}-${region}-${name}`;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class ConfStateStore implements StateStore {
@@ -117,24 +109,12 @@ export class ConfStateStore implements StateStore {
   lock(cloud: string, region: string, name: string): () => void {
     mkdirSync(this.locksDir, { recursive: true, mode: 0o700 });
     const path = join(this.locksDir, `${deploymentKey(cloud, region, name)}.lock`);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(path, 'wx', 0o600);
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        return () => rmSync(path, { force: true });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const pid = Number(readFileSync(path, 'utf8').trim());
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-          throw new LaunchError('locked', ExitCode.failed, `Deployment ${name} (${cloud} ${region}) is in use by another sourcegraph-launch process (pid ${pid})`, {
-            remediation: `Wait for it to finish, or stop it. If no such process exists, remove ${path}`,
-          });
-        }
-        // The holder died without cleaning up: the lock is stale.
-        rmSync(path, { force: true });
-      }
-    }
-    throw new LaunchError('locked', ExitCode.failed, `Could not take the lock ${path}`);
+    const taken = tryLock(path);
+    if (taken.ok) return taken.release;
+    const who = taken.owner ? `pid ${taken.owner.pid}${taken.owner.host !== hostname() ? ` on ${taken.owner.host}` : ''}, since ${taken.owner.since}` : 'a process that is taking it right now';
+    throw new LaunchError('locked', ExitCode.failed, `Deployment ${name} (${cloud} ${region}) is in use by another sourcegraph-launch process (${who})`, {
+      remediation: `Wait for it to finish, or stop it. If no such process exists, remove ${path}`,
+      details: { lock: path, owner: taken.owner },
+    });
   }
 }

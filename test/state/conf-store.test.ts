@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LaunchError } from '../../src/core/errors.js';
@@ -59,25 +59,34 @@ describe('ConfStateStore', () => {
   it('the per-deployment lock excludes a live holder and takes over a dead one', () => {
     const h = home();
     const store = new ConfStateStore(h);
-    const release = store.lock('aws', 'us-east-1', 'x');
-    // Another live process holds it: the parent test process itself, seen from a fresh store.
+    const lockDir = join(h, 'locks', 'aws-us-east-1-x.lock');
+    const owner = (pid: number) => writeFileSync(join(lockDir, 'owner.json'), JSON.stringify({ pid, host: hostname(), token: `t${pid}`, since: 'then' }));
+    // Another live process holds it: the parent of this test process.
     const other = new ConfStateStore(h);
-    const lockFile = join(h, 'locks', 'aws-us-east-1-x.lock');
-    writeFileSync(lockFile, String(process.ppid));
-    expect(() => other.lock('aws', 'us-east-1', 'x')).toThrow(LaunchError);
+    mkdirSync(join(h, 'locks'), { recursive: true });
+    mkdirSync(lockDir);
+    owner(process.ppid);
+    let error: LaunchError | undefined;
     try {
       other.lock('aws', 'us-east-1', 'x');
     } catch (e) {
-      expect((e as LaunchError).code).toBe('locked');
-      expect((e as LaunchError).remediation).toContain(lockFile);
+      error = e as LaunchError;
     }
+    expect(error?.code).toBe('locked');
+    expect(error?.message).toContain(`pid ${process.ppid}`);
+    expect(error?.remediation).toContain(lockDir);
+    // A lock whose owner record is not written yet is being taken right now: held, not stale.
+    rmSync(join(lockDir, 'owner.json'));
+    expect(() => other.lock('aws', 'us-east-1', 'x')).toThrow(/taking it right now/);
     // A holder that died: its pid no longer exists.
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
-    writeFileSync(lockFile, dead);
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    owner(dead);
     const again = other.lock('aws', 'us-east-1', 'x');
+    expect(() => store.lock('aws', 'us-east-1', 'x')).toThrow(LaunchError);
     again();
-    release();
+    const release = store.lock('aws', 'us-east-1', 'x');
     // Different deployments never contend.
     store.lock('aws', 'us-east-1', 'y')();
+    release();
   });
 });
