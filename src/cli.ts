@@ -205,6 +205,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .command('destroy [name]')
       .description('delete the resources tagged with a deployment (its data is kept unless --delete-data)')
       .option('--delete-data', 'also delete the data volumes, snapshots and snapshot policy: all Sourcegraph data is lost')
+      .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
       .option('--dry-run', 'show what would be deleted and stop'),
   )
     .addHelpText(
@@ -269,6 +270,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .option('--identity-file <path>', 'private key for SSH when the deployment uses --key-name')
       .option('--hold-seconds <seconds>', 'how long /healthz must keep serving the new version (default: 90)')
       .option('--timeout <minutes>', 'bound each hop\'s readiness wait (default: 45)')
+      .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
       .option('--dry-run', 'show the chain, the steps, the costs and the first launch request; change nothing'),
   )
     .addHelpText(
@@ -314,6 +316,7 @@ run \`rollback\`.
       .option('--identity-file <path>', 'private key for SSH when the deployment uses --key-name')
       .option('--hold-seconds <seconds>', 'how long /healthz must keep serving the old version (default: 90)')
       .option('--timeout <minutes>', 'bound the readiness wait (default: 45)')
+      .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
       .option('--dry-run', 'show what would happen and stop'),
   )
     .addHelpText(
@@ -383,11 +386,22 @@ run \`rollback\`.
   targetOptions(
     program
       .command('prune [name]')
-      .description('remove the leftovers of finished upgrades (stopped old instances, old volumes, upgrade snapshots) after showing their cost')
+      .description('remove what finished upgrades, rollbacks and restores left as a way back, after showing each item, why, and its cost')
       .option('--retain <N>', 'also remove backups beyond the newest N')
+      .option('--snapshot-first', 'snapshot a rollback volume that has no snapshot since it was last written, then remove it (otherwise it is kept)')
+      .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
       .option('--dry-run', 'show the leftovers and their monthly cost, and stop'),
   )
-    .addHelpText('after', examples([`${PROGRAM} prune prod --region us-east-1 --dry-run`, `${PROGRAM} prune prod --region us-east-1 --yes --retain 7`]) + '\nRemoves the rollback point: after it, `rollback` is no longer possible.\n')
+    .addHelpText(
+      'after',
+      examples([`${PROGRAM} prune prod --region us-east-1 --dry-run`, `${PROGRAM} prune prod --region us-east-1 --yes --retain 7`]) +
+        '\nWhat may go: stopped rollback-point, rolled-back and intermediate instances; a rollback data volume only once a\n' +
+        'completed snapshot taken after it was last written holds its data (--snapshot-first takes that snapshot); upgrade\n' +
+        'snapshots whose volume still exists or that a newer snapshot supersedes; with --retain, backups beyond the newest N\n' +
+        'whose volume still exists. Never: the serving instance and its volume, a data volume destroy kept, the last copy of\n' +
+        'any data. --dry-run lists every item with the reason it goes or stays. Without the rollback point, `rollback` is\n' +
+        'no longer possible.\n',
+    )
     .action(async (name: string | undefined, _opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals();
       await execute(opts, async (deps) => {

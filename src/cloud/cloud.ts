@@ -328,6 +328,8 @@ export interface Cloud {
   /** Moves an address to this instance (allowing reassociation from another instance of the deployment). */
   associateAddress(allocationId: string, instanceId: string): Promise<AddressInfo | undefined>;
   tagResources(resourceIds: string[], tags: Tags): Promise<void>;
+  /** Removes these tag keys (absent ones are fine). */
+  untagResources(resourceIds: string[], keys: string[]): Promise<void>;
   /** How far a volume created from a snapshot has loaded its blocks. */
   describeVolumeInitialization(volumeId: string): Promise<VolumeInitialization>;
   /** The Data Lifecycle Manager policy snapshotting this deployment's data volume, if any. */
@@ -352,8 +354,11 @@ export const TAG_OPERATION = 'sourcegraph-launch:operation';
 /** clone or move, on the rollback-point instance, so `rollback` knows how to go back. */
 export const TAG_STRATEGY = 'sourcegraph-launch:strategy';
 
-/** scheduled: made by the Data Lifecycle Manager policy of `backup --schedule`. */
-export type SnapshotPurpose = 'pre-upgrade-live' | 'pre-upgrade-final' | 'backup' | 'scheduled';
+/** When a rollback volume's data last changed (its instance stopped for good): prune needs a snapshot taken after it. */
+export const TAG_LAST_WRITTEN = 'sourcegraph-launch:last-written';
+
+/** scheduled: made by the Data Lifecycle Manager policy of `backup --schedule`; pre-prune-final: `prune --snapshot-first`. */
+export type SnapshotPurpose = 'pre-upgrade-live' | 'pre-upgrade-final' | 'backup' | 'scheduled' | 'pre-prune-final';
 
 export interface SnapshotInfo {
   id: string;

@@ -5,7 +5,8 @@ import { TAG_PURPOSE, TAG_ROLE, TAG_SOURCE_VERSION, type Cloud, type SnapshotInf
 import { UsageError } from '../core/errors.js';
 import { dataVolumeOf, formatAge, requireCloud } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
-import { resolveTarget, type TargetFlags } from './target.js';
+import { holdDeployment } from './operation-lock.js';
+import { resolveTarget, type Target, type TargetFlags } from './target.js';
 
 export interface BackupFlags extends GlobalFlags, TargetFlags {
   schedule?: string;
@@ -56,6 +57,16 @@ export async function runBackup(deps: Deps, nameArg: string | undefined, flags: 
     }
     return result;
   }
+  const hold = await holdDeployment(deps, cloud, target, 'backup', { marker: false });
+  try {
+    return await snapshotNow(deps, cloud, target, flags);
+  } finally {
+    await hold.release();
+  }
+}
+
+async function snapshotNow(deps: Deps, cloud: Cloud, target: Target, flags: BackupFlags) {
+  const { io } = deps;
   const d = await cloud.findDeployment(target.name);
   if (!d.instance) throw new UsageError(`No instance of deployment ${target.name} in aws ${target.region}`, { code: 'deployment-not-found' });
   const volume = dataVolumeOf(d, d.instance);

@@ -3,7 +3,7 @@
 // the confirmation rule, and the HTTP/SSH probes of the running version.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { Cloud, DeploymentResources, InstanceInfo, VolumeInfo } from '../cloud/cloud.js';
+import { TAG_LAST_WRITTEN, TAG_ROLE, type Cloud, type DeploymentResources, type InstanceInfo, type VolumeInfo } from '../cloud/cloud.js';
 import { InterruptedError, MissingInputError } from '../core/errors.js';
 import { AWS_DATA_DEVICE } from '../core/presets.js';
 import { versionFromHealthBody } from '../core/versions.js';
@@ -157,6 +157,17 @@ export async function readVersionFiles(
 export function dataVolumeOf(d: DeploymentResources, instance: InstanceInfo, device = AWS_DATA_DEVICE): VolumeInfo | undefined {
   const id = instance.volumes.find((v) => v.device === device)?.volumeId;
   return d.volumes.find((v) => v.id === id) ?? d.volumes.find((v) => v.attachedTo === instance.id && v.tags['sourcegraph-launch:role'] === 'data-volume');
+}
+
+/** A volume that stopped being the deployment's data: prune may remove it once a snapshot holds what it last held. */
+export async function markRollbackData(cloud: Cloud, deployment: string, volumeId: string, lastWritten: Date): Promise<void> {
+  await cloud.tagResources([volumeId], { [TAG_ROLE]: 'rollback-data', [TAG_LAST_WRITTEN]: lastWritten.toISOString(), Name: `${deployment}-rollback-data` });
+}
+
+/** The volume serves again (a rollback): it is the deployment's data, snapshotted by the schedule. */
+export async function markServingData(cloud: Cloud, deployment: string, volumeId: string): Promise<void> {
+  await cloud.tagResources([volumeId], { [TAG_ROLE]: 'data-volume', Name: `${deployment}-data` });
+  await cloud.untagResources([volumeId], [TAG_LAST_WRITTEN]);
 }
 
 export function formatMs(ms: number): string {

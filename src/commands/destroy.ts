@@ -7,12 +7,14 @@ import { TAG_PURPOSE, dataVolumesOf, type Cloud, type DeploymentResources, type 
 import { InterruptedError, MissingInputError, UsageError } from '../core/errors.js';
 import { runSteps, newJournal, type Step } from '../engine/steps.js';
 import type { Deps, GlobalFlags } from './deps.js';
-import { resolveTarget, type TargetFlags } from './target.js';
+import { holdDeployment } from './operation-lock.js';
+import { resolveTarget, type Target, type TargetFlags } from './target.js';
 import { randomBytes } from 'node:crypto';
 
 export interface DestroyFlags extends GlobalFlags, TargetFlags {
   deleteData?: boolean;
   dryRun?: boolean;
+  forceUnlock?: boolean;
 }
 
 export interface DestroyAction {
@@ -89,10 +91,20 @@ async function findDataExtras(deps: Deps, cloud: Cloud, name: string): Promise<D
 }
 
 export async function runDestroy(deps: Deps, nameArg: string | undefined, flags: DestroyFlags) {
-  const { io } = deps;
   const target = resolveTarget(deps, nameArg, flags);
   const cloud: Cloud = await deps.cloud(target.cloud, target.region, { profile: flags.profile });
   await cloud.whoAmI();
+  // Held before planning: what is listed is what is deleted, with no upgrade or prune in between.
+  const hold = flags.dryRun ? undefined : await holdDeployment(deps, cloud, target, 'destroy', { marker: true, forceUnlock: flags.forceUnlock });
+  try {
+    return await destroyHeld(deps, cloud, target, flags);
+  } finally {
+    await hold?.release();
+  }
+}
+
+async function destroyHeld(deps: Deps, cloud: Cloud, target: Target, flags: DestroyFlags) {
+  const { io } = deps;
   const found = await cloud.findDeployment(target.name);
   const actions = planDestroy(found, Boolean(flags.deleteData), await findDataExtras(deps, cloud, target.name));
   const local = deps.state.getDeployment(target.cloud, target.region, target.name);
@@ -129,7 +141,6 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   }
   if (flags.deleteData && !flags.yes && !io.interactive) throw new UsageError('--delete-data needs --yes when not running interactively');
 
-  const release = deps.state.lock(target.cloud, target.region, target.name);
   const journal = newJournal('destroy', randomBytes(6).toString('hex'));
   const by = (kind: DestroyAction['action']) => actions.filter((a) => a.action === kind);
   const steps: Step<null>[] = [];
@@ -161,11 +172,7 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   }
   for (const a of by('delete-snapshot')) steps.push({ id: `snapshot-${a.id}`, title: `Delete snapshot ${a.id}`, run: async () => void (await cloud.deleteSnapshot(a.id)) });
   for (const a of by('delete-schedule')) steps.push({ id: `schedule-${a.id}`, title: `Delete snapshot policy ${a.id}`, run: async () => void (await cloud.deleteSnapshotSchedule(a.id)) });
-  try {
-    await runSteps(steps, null, { journal, save: () => undefined, io, signal: deps.signal });
-  } finally {
-    release();
-  }
+  await runSteps(steps, null, { journal, save: () => undefined, io, signal: deps.signal });
   // Local cache: forget the deployment; its generated key is useless once the key pair is gone.
   if (local?.privateKeyPath) {
     rmSync(local.privateKeyPath, { force: true });

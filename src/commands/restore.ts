@@ -3,13 +3,14 @@
 // staging copy under another --name). It reuses the source deployment's network, security group
 // and key pair; a deployment that still has a running instance is never given a second one.
 import { randomBytes } from 'node:crypto';
-import { TAG_DEPLOYMENT, TAG_ROLE, TAG_SOURCE_VERSION, TAG_VERSION, type InstanceDetails } from '../cloud/cloud.js';
+import { TAG_DEPLOYMENT, TAG_ROLE, TAG_SOURCE_VERSION, TAG_VERSION, type Cloud, type InstanceDetails } from '../cloud/cloud.js';
 import { CloudError, UsageError } from '../core/errors.js';
 import { AWS_DATA_DEVICE, AWS_ROOT_VOLUME, getPreset, isSizeName } from '../core/presets.js';
 import { normalizeVersion } from '../core/versions.js';
-import { allInstances, confirmOrYes, requireCloud } from './data-ops.js';
+import { allInstances, confirmOrYes, markRollbackData, requireCloud } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
-import { resolveTarget, type TargetFlags } from './target.js';
+import { holdDeployment } from './operation-lock.js';
+import { resolveTarget, type Target, type TargetFlags } from './target.js';
 
 export interface RestoreFlags extends GlobalFlags, TargetFlags {
   snapshot?: string;
@@ -18,13 +19,22 @@ export interface RestoreFlags extends GlobalFlags, TargetFlags {
 }
 
 export async function runRestore(deps: Deps, nameArg: string | undefined, flags: RestoreFlags) {
-  const { io } = deps;
   if (!flags.snapshot) throw new UsageError('--snapshot is required: which snapshot to restore (see `backups`)', { code: 'missing-input' });
   if (!/^snap-[0-9a-f]{8,17}$/.test(flags.snapshot)) throw new UsageError(`--snapshot: "${flags.snapshot}" is not a snapshot id (snap-…)`);
   const target = resolveTarget(deps, nameArg, flags);
   const cloud = await requireCloud(deps, target, flags);
-  const snapshot = await cloud.describeSnapshot(flags.snapshot);
-  if (!snapshot) throw new UsageError(`Snapshot ${flags.snapshot} does not exist in ${target.region}`, { code: 'snapshot-not-found' });
+  const hold = flags.dryRun ? undefined : await holdDeployment(deps, cloud, target, 'restore', { marker: false });
+  try {
+    return await restoreHeld(deps, cloud, target, flags, flags.snapshot);
+  } finally {
+    await hold?.release();
+  }
+}
+
+async function restoreHeld(deps: Deps, cloud: Cloud, target: Target, flags: RestoreFlags, snapshotId: string) {
+  const { io } = deps;
+  const snapshot = await cloud.describeSnapshot(snapshotId);
+  if (!snapshot) throw new UsageError(`Snapshot ${snapshotId} does not exist in ${target.region}`, { code: 'snapshot-not-found' });
   if (snapshot.state !== 'completed') throw new UsageError(`Snapshot ${snapshot.id} is ${snapshot.state}; wait until it completes`);
   const version = normalizeVersion(snapshot.tags[TAG_SOURCE_VERSION] ?? snapshot.tags[TAG_VERSION] ?? '');
   if (!version) throw new UsageError(`Snapshot ${snapshot.id} does not say which version its data is (no ${TAG_SOURCE_VERSION} tag)`);
@@ -73,7 +83,15 @@ export async function runRestore(deps: Deps, nameArg: string | undefined, flags:
     else io.info('Dry run: nothing was changed.');
     return result;
   }
+  const superseded = allInstances(existing).filter((i) => i.state === 'stopped' && i.tags[TAG_ROLE] === 'instance');
+  for (const i of superseded) io.info(`  ${i.id} (stopped) is superseded: kept as a rollback point with its data volume, which prune never removes without a newer snapshot of it.`);
   await confirmOrYes(deps, flags, `Launch ${target.name} from ${snapshot.id}?`, 'restore');
+  // The stopped instance being replaced may hold data newer than the snapshot: it stays, as a way back.
+  for (const i of superseded) {
+    await cloud.tagResources([i.id], { [TAG_ROLE]: 'rolled-back' });
+    const data = i.volumes.find((v) => v.device === AWS_DATA_DEVICE)?.volumeId;
+    if (data) await markRollbackData(cloud, target.name, data, new Date(deps.clock.now()));
+  }
   const instance = await cloud.launchInstanceFromSnapshot(spec);
   await cloud.waitForInstanceState(instance.id, 'running', 15 * 60_000);
   const seen = await cloud.describeInstance(instance.id);

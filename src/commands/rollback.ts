@@ -7,8 +7,9 @@ import { CloudError, LaunchError, UsageError } from '../core/errors.js';
 import { AWS_DATA_DEVICE } from '../core/presets.js';
 import { runSteps, type Step } from '../engine/steps.js';
 import { waitUntilReady } from '../engine/wait.js';
-import { allInstances, confirmOrYes, formatMs, onceStep, openJournal, requireCloud, savePlan, sshAccess, type StepTime } from './data-ops.js';
+import { allInstances, confirmOrYes, formatMs, markRollbackData, markServingData, onceStep, openJournal, requireCloud, savePlan, sshAccess, type StepTime } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
+import { holdDeployment } from './operation-lock.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 
 export interface RollbackFlags extends GlobalFlags, TargetFlags {
@@ -16,6 +17,7 @@ export interface RollbackFlags extends GlobalFlags, TargetFlags {
   holdSeconds?: string;
   timeout?: string;
   identityFile?: string;
+  forceUnlock?: boolean;
 }
 
 interface RollbackPlan {
@@ -87,7 +89,7 @@ export async function runRollback(deps: Deps, nameArg: string | undefined, flags
   const { io } = deps;
   const target = resolveTarget(deps, nameArg, flags);
   const cloud = await requireCloud(deps, target, flags);
-  const release = flags.dryRun ? () => undefined : deps.state.lock(target.cloud, target.region, target.name);
+  const hold = flags.dryRun ? undefined : await holdDeployment(deps, cloud, target, 'rollback', { marker: true, forceUnlock: flags.forceUnlock });
   try {
     const open = openJournal(deps, target, 'rollback');
     const plan: RollbackPlan = open.savedPlan && !flags.dryRun
@@ -123,6 +125,8 @@ export async function runRollback(deps: Deps, nameArg: string | undefined, flags
             await cloud.tagResources([plan.upgradedInstanceId!], { [TAG_ROLE]: 'rolled-back' });
             await cloud.stopInstance(plan.upgradedInstanceId!);
             await cloud.waitForInstanceState(plan.upgradedInstanceId!, 'stopped', 15 * 60_000);
+            const upgradedData = (await cloud.describeInstance(plan.upgradedInstanceId!))?.volumes.find((v) => v.device === AWS_DATA_DEVICE)?.volumeId;
+            if (upgradedData) await markRollbackData(cloud, plan.name, upgradedData, new Date(deps.clock.now()));
             return { summary: 'stopped (kept with its data)', result: { at: String(c.stoppedAt) } };
           },
           restore: (c, r) => {
@@ -174,6 +178,8 @@ export async function runRollback(deps: Deps, nameArg: string | undefined, flags
         run: async (c) => {
           c.stoppedAt ??= Date.now();
           await cloud.tagResources([plan.rollbackInstanceId], { [TAG_ROLE]: 'instance' });
+          const data = (await cloud.describeInstance(plan.rollbackInstanceId))?.volumes.find((v) => v.device === AWS_DATA_DEVICE)?.volumeId;
+          if (data) await markServingData(cloud, plan.name, data);
           await cloud.startInstance(plan.rollbackInstanceId);
           await cloud.waitForInstanceState(plan.rollbackInstanceId, 'running', 15 * 60_000);
           return { summary: 'running' };
@@ -252,7 +258,7 @@ export async function runRollback(deps: Deps, nameArg: string | undefined, flags
     }
     return result;
   } finally {
-    release();
+    await hold?.release();
   }
 }
 

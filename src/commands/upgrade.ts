@@ -42,6 +42,7 @@ import {
   confirmOrYes,
   dataVolumeOf,
   formatMs,
+  markRollbackData,
   onceStep,
   openJournal,
   probeVersion,
@@ -53,6 +54,7 @@ import {
   type StepTime,
 } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
+import { holdDeployment } from './operation-lock.js';
 import { formatRequests } from './requests-text.js';
 import { resolveTarget, type Target, type TargetFlags } from './target.js';
 
@@ -66,6 +68,7 @@ export interface UpgradeFlags extends GlobalFlags, TargetFlags {
   timeout?: string;
   initRate?: string;
   identityFile?: string;
+  forceUnlock?: boolean;
 }
 
 /** MiB/s asked of EBS for the cloned volume by default (the provisioned-rate maximum is 300). */
@@ -331,7 +334,7 @@ export async function runUpgrade(deps: Deps, nameArg: string | undefined, flags:
   const target = resolveTarget(deps, nameArg, flags);
   const cloud = await requireCloud(deps, target, flags);
 
-  const release = flags.dryRun ? () => undefined : deps.state.lock(target.cloud, target.region, target.name);
+  const hold = flags.dryRun ? undefined : await holdDeployment(deps, cloud, target, 'upgrade', { marker: true, forceUnlock: flags.forceUnlock });
   try {
     const open = openJournal(deps, target, 'upgrade');
     let plan: UpgradePlanState;
@@ -377,7 +380,7 @@ export async function runUpgrade(deps: Deps, nameArg: string | undefined, flags:
     savePlan(open, plan);
     return await applyUpgrade(deps, cloud, plan, steps, open, sshAccess(deps, open.record, flags.identityFile));
   } finally {
-    release();
+    await hold?.release();
   }
 }
 
@@ -462,6 +465,8 @@ async function applyUpgrade(
             );
             await cloud.stopInstance(c.hop.oldInstanceId);
             await cloud.waitForInstanceState(c.hop.oldInstanceId, 'stopped', INSTANCE_STATE_TIMEOUT_MS);
+            // clone: the old volume is now the rollback point's data, written for the last time.
+            if (first && p.strategy === 'clone') await markRollbackData(cloud, p.name, c.hop.oldVolumeId, new Date(deps.clock.now()));
             return { summary: `${c.hop.oldInstanceId} stopped`, result: { instanceId: c.hop.oldInstanceId } };
           },
           restore: (c) => {

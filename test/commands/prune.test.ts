@@ -6,7 +6,20 @@ import { runLaunch } from '../../src/commands/launch.js';
 import { runPrune } from '../../src/commands/prune.js';
 import { UsageError } from '../../src/core/errors.js';
 import { makeDeps, ScriptedIo, tempHome } from '../support/deps.js';
-import { startMoto, type MotoServer } from '../support/moto.js';
+import { motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
+import { RunInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+
+/** A stopped rollback-point instance in the deployment: something prune would remove. */
+async function leftover(name: string): Promise<void> {
+  const ec2 = motoEc2Client(moto);
+  const out = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-0a1b2c3d4e5f6071b', MinCount: 1, MaxCount: 1, InstanceType: 'm6a.2xlarge',
+      TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'sourcegraph-launch:deployment', Value: name }, { Key: 'sourcegraph-launch:role', Value: 'rollback-point' }] }],
+    }),
+  );
+  await ec2.send(new StopInstancesCommand({ InstanceIds: [out.Instances![0]!.InstanceId!] }));
+}
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -20,6 +33,7 @@ describe('prune guards', () => {
   it('refuses while the serving instance does not answer /healthz with its version', async () => {
     const home = tempHome();
     await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home }), { ...launchFlags, name: 'sick' });
+    await leftover('sick');
     const asked: string[] = [];
     const deps = makeDeps({
       endpoint: moto.endpoint,
@@ -48,6 +62,7 @@ describe('prune guards', () => {
       },
     });
     await runLaunch(deps, { ...launchFlags, name: 'midway' });
+    await leftover('midway');
     const record = deps.state.getDeployment('aws', 'us-east-1', 'midway')!;
     deps.state.putDeployment({ ...record, journal: { id: 'x', command: 'upgrade', startedAt: new Date().toISOString(), steps: {} } });
     const err = await runPrune(deps, 'midway', { region: 'us-east-1', yes: true }).catch((e: unknown) => e);

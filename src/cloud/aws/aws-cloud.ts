@@ -1038,6 +1038,9 @@ export class AwsCloud implements Cloud {
   tagResources(resourceIds: string[], tags: Tags): Promise<void> {
     return upgrade.tagResources(this.upgradeClients, resourceIds, tags);
   }
+  untagResources(resourceIds: string[], keys: string[]): Promise<void> {
+    return upgrade.untagResources(this.upgradeClients, resourceIds, keys);
+  }
   describeVolumeInitialization(volumeId: string): Promise<VolumeInitialization> {
     return upgrade.describeVolumeInitialization(this.upgradeClients, volumeId);
   }

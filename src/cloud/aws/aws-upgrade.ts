@@ -456,6 +456,11 @@ export async function tagResources(c: UpgradeClients, resourceIds: string[], tag
   await call(c, 'CreateTags', () => c.ec2.createTags({ Resources: resourceIds, Tags: tagList(tags) }));
 }
 
+export async function untagResources(c: UpgradeClients, resourceIds: string[], keys: string[]): Promise<void> {
+  if (!resourceIds.length || !keys.length) return;
+  await call(c, 'DeleteTags', () => c.ec2.deleteTags({ Resources: resourceIds, Tags: keys.map((Key) => ({ Key })) }));
+}
+
 export async function associateAddress(c: UpgradeClients, allocationId: string, instanceId: string): Promise<AddressInfo | undefined> {
   const describe = async () => {
     const out = await call(c, 'DescribeAddresses', () => c.ec2.describeAddresses({ AllocationIds: [allocationId] }));

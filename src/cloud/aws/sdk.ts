@@ -8,6 +8,7 @@ import {
   RevokeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   CreateTagsCommand,
+  DeleteTagsCommand,
   DeleteKeyPairCommand,
   DeleteSecurityGroupCommand,
   DeleteVolumeCommand,
@@ -39,6 +40,8 @@ import {
   type CreateSecurityGroupCommandInput,
   type CreateSecurityGroupCommandOutput,
   type CreateTagsCommandInput,
+  type DeleteTagsCommandInput,
+  type DeleteTagsCommandOutput,
   type CreateTagsCommandOutput,
   type DeleteKeyPairCommandInput,
   type DeleteKeyPairCommandOutput,
@@ -159,6 +162,7 @@ export interface Ec2Api {
   revokeSecurityGroupIngress(input: RevokeSecurityGroupIngressCommandInput): Promise<RevokeSecurityGroupIngressCommandOutput>;
   runInstances(input: RunInstancesCommandInput): Promise<RunInstancesCommandOutput>;
   createTags(input: CreateTagsCommandInput): Promise<CreateTagsCommandOutput>;
+  deleteTags(input: DeleteTagsCommandInput): Promise<DeleteTagsCommandOutput>;
   allocateAddress(input: AllocateAddressCommandInput): Promise<AllocateAddressCommandOutput>;
   associateAddress(input: AssociateAddressCommandInput): Promise<AssociateAddressCommandOutput>;
   disassociateAddress(input: DisassociateAddressCommandInput): Promise<DisassociateAddressCommandOutput>;
@@ -231,6 +235,7 @@ export function wrapEc2Client(client: EC2Client): Ec2Api {
     revokeSecurityGroupIngress: (input) => client.send(new RevokeSecurityGroupIngressCommand(input)),
     runInstances: (input) => client.send(new RunInstancesCommand(input)),
     createTags: (input) => client.send(new CreateTagsCommand(input)),
+    deleteTags: (input) => client.send(new DeleteTagsCommand(input)),
     allocateAddress: (input) => client.send(new AllocateAddressCommand(input)),
     associateAddress: (input) => client.send(new AssociateAddressCommand(input)),
     disassociateAddress: (input) => client.send(new DisassociateAddressCommand(input)),
