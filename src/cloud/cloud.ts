@@ -458,6 +458,8 @@ export interface SnapshotScheduleInfo {
   schedule?: string;
   retain?: number;
   description?: string;
+  /** Whether each snapshot gets the volume's tags (its version among them). */
+  copyTags?: boolean;
 }
 
 // --- image builds (issue 4) ---

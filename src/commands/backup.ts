@@ -1,7 +1,7 @@
 // `backup [name]` (a tagged snapshot of the data volume now; `--schedule daily --retain N` adds an
 // AWS Data Lifecycle Manager policy instead) and `backups [name]` (the snapshots, size and age).
 import { randomBytes } from 'node:crypto';
-import { TAG_PURPOSE, TAG_ROLE, TAG_SOURCE_VERSION, type Cloud, type SnapshotInfo, type SnapshotScheduleInfo, type SnapshotScheduleSpec } from '../cloud/cloud.js';
+import { TAG_PURPOSE, TAG_ROLE, TAG_SOURCE_VERSION, TAG_VERSION, type Cloud, type SnapshotInfo, type SnapshotScheduleInfo, type SnapshotScheduleSpec } from '../cloud/cloud.js';
 import { UsageError } from '../core/errors.js';
 import { dataVolumeOf, formatAge, requireCloud } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -105,7 +105,8 @@ export function toBackupEntry(s: SnapshotInfo, now = Date.now()): BackupEntry {
   return {
     snapshotId: s.id,
     purpose: s.tags[TAG_PURPOSE] ?? (s.tags[TAG_ROLE] === 'snapshot' ? 'snapshot' : '?'),
-    version: s.tags[TAG_SOURCE_VERSION],
+    // Scheduled snapshots carry the volume's version tag (copied by the policy) instead.
+    version: s.tags[TAG_SOURCE_VERSION] ?? s.tags[TAG_VERSION],
     sizeGiB: s.sizeGiB,
     state: s.state,
     startTime: s.startTime,

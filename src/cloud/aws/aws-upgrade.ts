@@ -537,12 +537,15 @@ export function snapshotSchedulePolicy(spec: SnapshotScheduleSpec) {
       Schedules: [
         {
           Name: 'daily',
-          CopyTags: false,
+          // The volume's tags travel with each snapshot, its version tag among them: that is what
+          // makes a scheduled snapshot restorable (`restore` reads the version of the data from it).
+          CopyTags: true,
           CreateRule: { Interval: 24, IntervalUnit: 'HOURS' as const, Times: ['03:00'] },
           RetainRule: { Count: spec.retain },
+          // Only keys the volume does not carry, or carries with the same value: nothing here can
+          // contradict a copied tag.
           TagsToAdd: tagList({
             [TAG_DEPLOYMENT]: spec.deployment,
-            [TAG_ROLE]: 'snapshot',
             [TAG_PURPOSE]: 'scheduled',
             [TAG_MANAGED]: 'true',
           }),
@@ -558,6 +561,7 @@ function toScheduleInfo(policy: DlmPolicy): SnapshotScheduleInfo {
   const info: SnapshotScheduleInfo = { policyId: policy.PolicyId ?? '', state: policy.State ?? '' };
   if (schedule?.Name) info.schedule = schedule.Name;
   if (schedule?.RetainRule?.Count !== undefined) info.retain = schedule.RetainRule.Count;
+  if (schedule?.CopyTags !== undefined) info.copyTags = schedule.CopyTags;
   if (policy.Description) info.description = policy.Description;
   return info;
 }
@@ -578,14 +582,15 @@ export async function ensureSnapshotSchedule(c: UpgradeClients, spec: SnapshotSc
   const policy = snapshotSchedulePolicy(spec);
   const existing = await findSnapshotSchedule(c, spec.deployment);
   if (existing) {
-    if (existing.retain === spec.retain && existing.state === 'ENABLED') return existing;
+    // A policy made before scheduled snapshots carried the volume's tags is brought up to date too.
+    if (existing.retain === spec.retain && existing.state === 'ENABLED' && existing.copyTags === true) return existing;
     const { Tags: _tags, ...update } = policy;
     await callDlm(c, 'UpdateLifecyclePolicy', () => dlm.updateLifecyclePolicy({ PolicyId: existing.policyId, ...update }));
-    return { ...existing, state: 'ENABLED', retain: spec.retain, schedule: spec.schedule };
+    return { ...existing, state: 'ENABLED', retain: spec.retain, schedule: spec.schedule, copyTags: true };
   }
   const out = await callDlm(c, 'CreateLifecyclePolicy', () => dlm.createLifecyclePolicy(policy));
   if (!out.PolicyId) throw new CloudError('dlm-policy-empty', 'CreateLifecyclePolicy returned no policy id');
-  return { policyId: out.PolicyId, state: 'ENABLED', schedule: spec.schedule, retain: spec.retain, description: policy.Description };
+  return { policyId: out.PolicyId, state: 'ENABLED', schedule: spec.schedule, retain: spec.retain, description: policy.Description, copyTags: true };
 }
 
 export async function deleteSnapshotSchedule(c: UpgradeClients, policyId: string): Promise<void> {

@@ -118,7 +118,7 @@ describe('snapshot schedules (Data Lifecycle Manager)', () => {
 
   it('updates an existing policy whose retention differs, and leaves a matching one alone', async () => {
     dlmMock.on(GetLifecyclePoliciesCommand).resolves({ Policies: [{ PolicyId: 'policy-1', State: 'ENABLED', Tags: { 'sourcegraph-launch:deployment': 'prod' } }] });
-    dlmMock.on(GetLifecyclePolicyCommand).resolves({ Policy: { PolicyId: 'policy-1', State: 'ENABLED', PolicyDetails: { Schedules: [{ Name: 'daily', RetainRule: { Count: 7 } }] } } });
+    dlmMock.on(GetLifecyclePolicyCommand).resolves({ Policy: { PolicyId: 'policy-1', State: 'ENABLED', PolicyDetails: { Schedules: [{ Name: 'daily', CopyTags: true, RetainRule: { Count: 7 } }] } } });
     dlmMock.on(UpdateLifecyclePolicyCommand).resolves({});
     const c = cloud();
     await c.ensureSnapshotSchedule({ deployment: 'prod', schedule: 'daily', retain: 7, executionRoleArn: 'r' });
@@ -126,5 +126,13 @@ describe('snapshot schedules (Data Lifecycle Manager)', () => {
     await c.ensureSnapshotSchedule({ deployment: 'prod', schedule: 'daily', retain: 30, executionRoleArn: 'r' });
     expect(dlmMock.commandCalls(UpdateLifecyclePolicyCommand)[0]!.args[0].input).toMatchObject({ PolicyId: 'policy-1', PolicyDetails: { Schedules: [{ RetainRule: { Count: 30 } }] } });
     expect(dlmMock.commandCalls(CreateLifecyclePolicyCommand)).toHaveLength(0);
+  });
+
+  it('updates a policy made before scheduled snapshots carried the volume tags (CopyTags false)', async () => {
+    dlmMock.on(GetLifecyclePoliciesCommand).resolves({ Policies: [{ PolicyId: 'policy-1', State: 'ENABLED', Tags: { 'sourcegraph-launch:deployment': 'prod' } }] });
+    dlmMock.on(GetLifecyclePolicyCommand).resolves({ Policy: { PolicyId: 'policy-1', State: 'ENABLED', PolicyDetails: { Schedules: [{ Name: 'daily', CopyTags: false, RetainRule: { Count: 7 } }] } } });
+    dlmMock.on(UpdateLifecyclePolicyCommand).resolves({});
+    await cloud().ensureSnapshotSchedule({ deployment: 'prod', schedule: 'daily', retain: 7, executionRoleArn: 'r' });
+    expect(dlmMock.commandCalls(UpdateLifecyclePolicyCommand)[0]!.args[0].input).toMatchObject({ PolicyDetails: { Schedules: [{ CopyTags: true }] } });
   });
 });
