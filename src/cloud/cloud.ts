@@ -11,6 +11,8 @@ export const TAG_VERSION = 'sourcegraph-launch:version';
 export const TAG_SIZE = 'sourcegraph-launch:size';
 /** "true" when the tool created the resource and may delete it; absent on things the user brought. */
 export const TAG_MANAGED = 'sourcegraph-launch:managed';
+/** "user" on a resource the user brought (an Elastic IP): found with the deployment from any machine, never deleted. */
+export const TAG_OWNER = 'sourcegraph-launch:owner';
 
 export type ResourceRole =
   | 'instance'

@@ -3,7 +3,7 @@
 // backups) and the daily-snapshot policy — is kept unless --delete-data; an address or key pair the
 // user brought is never released or deleted.
 import { rmSync } from 'node:fs';
-import { TAG_PURPOSE, dataVolumesOf, type Cloud, type DeploymentResources, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
+import { TAG_DEPLOYMENT, TAG_OWNER, TAG_PURPOSE, TAG_ROLE, dataVolumesOf, type Cloud, type DeploymentResources, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
 import { InterruptedError, MissingInputError, UsageError } from '../core/errors.js';
 import { runSteps, newJournal, type Step } from '../engine/steps.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -22,6 +22,7 @@ export interface DestroyAction {
     | 'terminate'
     | 'release-address'
     | 'disassociate-address'
+    | 'untag-address'
     | 'delete-security-group'
     | 'delete-key-pair'
     | 'delete-volume'
@@ -46,7 +47,11 @@ export function planDestroy(d: DeploymentResources, deleteData: boolean, data: D
   }
   for (const a of d.addresses) {
     if (a.managed) actions.push({ action: 'release-address', id: a.allocationId, detail: a.publicIp });
-    else if (a.associationId) actions.push({ action: 'disassociate-address', id: a.associationId, detail: `${a.publicIp} is yours: kept` });
+    else {
+      if (a.associationId) actions.push({ action: 'disassociate-address', id: a.associationId, detail: `${a.publicIp} is yours: kept` });
+      // Our tags come off the user's address, so it no longer counts as part of the deployment.
+      if (a.tags[TAG_DEPLOYMENT] === d.name) actions.push({ action: 'untag-address', id: a.allocationId, detail: `${a.publicIp} is yours: kept, without our tags` });
+    }
   }
   for (const g of d.securityGroups) actions.push({ action: 'delete-security-group', id: g.id, detail: g.name });
   for (const k of d.keyPairs.filter((k) => k.managed)) actions.push({ action: 'delete-key-pair', id: k.name });
@@ -66,6 +71,7 @@ const VERB: Record<DestroyAction['action'], string> = {
   terminate: 'terminate instance',
   'release-address': 'release Elastic IP',
   'disassociate-address': 'disassociate address',
+  'untag-address': 'untag your address',
   'delete-security-group': 'delete security group',
   'delete-key-pair': 'delete key pair',
   'delete-volume': 'DELETE data volume',
@@ -157,6 +163,7 @@ async function destroyHeld(deps: Deps, cloud: Cloud, target: Target, flags: Dest
     });
   }
   for (const a of by('disassociate-address')) steps.push({ id: `disassociate-${a.id}`, title: `Disassociate ${a.detail}`, run: async () => void (await cloud.disassociateAddress(a.id)) });
+  for (const a of by('untag-address')) steps.push({ id: `untag-${a.id}`, title: `Remove our tags from ${a.detail?.split(' ')[0]}`, run: async () => void (await cloud.untagResources([a.id], [TAG_DEPLOYMENT, TAG_ROLE, TAG_OWNER])) });
   for (const a of by('release-address')) steps.push({ id: `release-${a.id}`, title: `Release Elastic IP ${a.detail}`, run: async () => void (await cloud.releaseAddress(a.id)) });
   for (const a of by('delete-security-group')) steps.push({ id: `sg-${a.id}`, title: `Delete security group ${a.id}`, run: async () => void (await cloud.deleteSecurityGroup(a.id)) });
   for (const a of by('delete-key-pair')) steps.push({ id: `key-${a.id}`, title: `Delete key pair ${a.id}`, run: async () => void (await cloud.deleteKeyPair(a.id)) });

@@ -224,6 +224,49 @@ describe('upgrade (clone) → rollback → backup → restore → prune with the
   });
 });
 
+describe('an Elastic IP the user brought (--elastic-ip eipalloc-…) is the URL through upgrade and rollback', () => {
+  it('upgrade from another machine moves it, rollback moves it back, status shows it, destroy keeps it', async () => {
+    // The user's own address, allocated outside the tool: no tags of ours.
+    const allocationId = await allocateTestAddress(ec2, HOST_ADDRESS);
+    quickBoot(OLD);
+    const home = mkdtempSync(join(tmpdir(), 'sgl-upgrade-home-'));
+    const launched = await cli(
+      ['launch', '--region', 'us-east-1', '--size', 'S', '--version', OLD, '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', '203.0.113.7/32',
+        '--ssh-key', publicKeyPath, '--ssh-user', 'root', '--name', 'byo', '--hold-seconds', '0', '--elastic-ip', allocationId, '--json'],
+      home,
+    );
+    expect(launched.code, launched.stderr).toBe(0);
+    const [old] = await instances('byo');
+    const theAddress = async () => (await ec2.send(new DescribeAddressesCommand({ AllocationIds: [allocationId] }))).Addresses![0]!;
+    expect(tags(await theAddress())).toMatchObject({ 'sourcegraph-launch:deployment': 'byo', 'sourcegraph-launch:owner': 'user' });
+    expect(tags(await theAddress())['sourcegraph-launch:managed']).toBeUndefined();
+
+    // Another machine: no local record of the deployment at all.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'sgl-upgrade-home-'));
+    const up = await cli([...upgradeArgs('byo'), '--json'], elsewhere, { onOutput: upgradeSwitch() });
+    expect(up.code, up.stderr).toBe(0);
+    const fresh = (await instances('byo')).find((i) => i.InstanceId !== old!.InstanceId)!;
+    expect((await theAddress()).InstanceId).toBe(fresh.InstanceId);
+    expect(up.json()).toMatchObject({ url: `http://${HOST_ADDRESS}` });
+
+    const status = await cli(['status', 'byo', '--region', 'us-east-1', '--json'], elsewhere);
+    expect(status.json<{ addresses: { allocationId: string; managed: boolean }[] }>().addresses).toEqual([
+      expect.objectContaining({ allocationId, publicIp: HOST_ADDRESS, managed: false }),
+    ]);
+
+    const back = await cli(rollbackArgs('byo'), mkdtempSync(join(tmpdir(), 'sgl-upgrade-home-')), { onOutput: rollbackSwitch() });
+    expect(back.code, back.stderr).toBe(0);
+    expect((await theAddress()).InstanceId).toBe(old!.InstanceId);
+
+    const destroyed = await cli(['destroy', 'byo', '--region', 'us-east-1', '--yes', '--delete-data'], elsewhere);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    const kept = await theAddress();
+    expect(kept.PublicIp).toBe(HOST_ADDRESS);
+    expect(kept.InstanceId || undefined).toBeUndefined();
+    expect(tags(kept)['sourcegraph-launch:deployment']).toBeUndefined();
+  });
+});
+
 describe('upgrade --strategy move → rollback', () => {
   it('moves the very volume (detached, attached as /dev/sdb to a stopped data-less instance), and rolls back from the snapshot', async () => {
     const home = mkdtempSync(join(tmpdir(), 'sgl-upgrade-home-'));

@@ -49,6 +49,7 @@ import type {
 import {
   allocateAddressRequest,
   associateAddressRequest,
+  broughtAddressTagsRequest,
   authorizeIngressRequest,
   revokeIngressRequest,
   createSecurityGroupRequest,
@@ -469,6 +470,16 @@ export class AwsCloud implements Cloud {
     for (const keyPair of keyPairs) entry(keyPair.tags)?.keyPairs.push(keyPair);
     for (const address of addresses) entry(address.tags)?.addresses.push(address);
     for (const volume of volumes) entry(volume.tags)?.volumes.push(volume);
+    // The deployment's address is whatever address its instances hold, whoever allocated it (an
+    // address brought before its owner tag existed carries none of ours).
+    const holders = new Map(instances.flatMap((i) => (i.tags[TAG_DEPLOYMENT] !== undefined ? [[i.id, i.tags[TAG_DEPLOYMENT]] as const] : [])));
+    if (holders.size) {
+      const held = await this.describeAddressesWhere([{ Name: 'instance-id', Values: [...holders.keys()] }]);
+      for (const address of held) {
+        const d = deployments.get(holders.get(address.instanceId ?? '') ?? '');
+        if (d && !d.addresses.some((a) => a.allocationId === address.allocationId)) d.addresses.push(address);
+      }
+    }
     return deployments;
   }
 
@@ -773,12 +784,19 @@ export class AwsCloud implements Cloud {
       }
     }
 
-    if (address.instanceId === instanceId) return address;
-    const takeOver = await this.mayTakeOverAddress(address, spec);
-    const target = address;
-    await this.call('AssociateAddress', () =>
-      this.ec2.associateAddress(associateAddressRequest(target.allocationId, instanceId, { allowReassociation: takeOver })),
-    );
+    if (address.instanceId !== instanceId) {
+      const takeOver = await this.mayTakeOverAddress(address, spec);
+      const target = address;
+      await this.call('AssociateAddress', () =>
+        this.ec2.associateAddress(associateAddressRequest(target.allocationId, instanceId, { allowReassociation: takeOver })),
+      );
+    }
+    if (mode.mode === 'existing' && address.tags[TAG_DEPLOYMENT] !== spec.name) {
+      // The user's own address is the deployment's URL too: tagged as theirs, so upgrade, rollback
+      // and status find it from any machine, and nothing ever releases it.
+      const request = broughtAddressTagsRequest(spec, address.allocationId);
+      await this.call('CreateTags', () => this.ec2.createTags(request));
+    }
     return (await this.describeAddress(address.allocationId)) ?? { ...address, instanceId };
   }
 

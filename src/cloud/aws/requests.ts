@@ -5,6 +5,7 @@
 import {
   TAG_DEPLOYMENT,
   TAG_MANAGED,
+  TAG_OWNER,
   TAG_ROLE,
   TAG_SIZE,
   TAG_VERSION,
@@ -272,6 +273,18 @@ export function allocateAddressRequest(spec: LaunchSpec): AllocateAddressRequest
   return { Domain: 'vpc', TagSpecifications: [tagSpecification('elastic-ip', spec, 'address')] };
 }
 
+/** Marks an address the user brought as the deployment's (owner user, never managed: never released). */
+export function broughtAddressTagsRequest(spec: Pick<LaunchSpec, 'name'>, allocationId: string): CreateTagsRequest {
+  return {
+    Resources: [allocationId],
+    Tags: [
+      { Key: TAG_DEPLOYMENT, Value: spec.name },
+      { Key: TAG_ROLE, Value: 'address' },
+      { Key: TAG_OWNER, Value: 'user' },
+    ],
+  };
+}
+
 export function associateAddressRequest(
   allocationId: string,
   instanceId: string,
@@ -331,6 +344,7 @@ export function launchRequests(spec: LaunchSpec, refs: Partial<LaunchRefs> & { v
     );
   } else if (spec.elasticIp.mode === 'existing') {
     requests.push(ec2Request('AssociateAddress', associateAddressRequest(spec.elasticIp.allocationId, instanceId)));
+    requests.push(ec2Request('CreateTags', broughtAddressTagsRequest(spec, spec.elasticIp.allocationId)));
   }
   return requests;
 }

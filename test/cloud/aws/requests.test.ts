@@ -272,7 +272,17 @@ describe('launchRequests (dry run)', () => {
       'CreateTags',
       'CreateTags',
       'AssociateAddress',
+      'CreateTags',
     ]);
+    // The brought address is tagged as the user's: found from any machine, never released.
+    expect(existing[6]?.input).toEqual({
+      Resources: ['eipalloc-mine'],
+      Tags: [
+        { Key: 'sourcegraph-launch:deployment', Value: 'demo' },
+        { Key: 'sourcegraph-launch:role', Value: 'address' },
+        { Key: 'sourcegraph-launch:owner', Value: 'user' },
+      ],
+    });
     expect(existing[0]?.input.VpcId).toBe('<VpcId of subnet-9 from DescribeSubnets>');
     expect(existing[2]?.input.KeyName).toBe('mine');
     expect(existing[2]?.input.SubnetId).toBe('subnet-9');
