@@ -422,7 +422,8 @@ function renderError(e: unknown, json: boolean, streams: CliStreams): number {
       `${JSON.stringify({ error: { code: err.code, message: err.message, exitCode: err.exitCode, remediation: err.remediation, details: err.details } }, null, 2)}\n`,
     );
   }
-  streams.stderr.write(`\nerror: ${err.message}\n`);
+  // Answering no is a decision, not a failure to report as an error.
+  streams.stderr.write(err.code === 'declined' ? `\n${err.message}\n` : `\nerror: ${err.message}\n`);
   if (err.remediation) streams.stderr.write(`  ${err.remediation}\n`);
   if (!isLaunchError(e) && e instanceof Error && e.stack && process.env.DEBUG) streams.stderr.write(`${e.stack}\n`);
   return err.exitCode;

@@ -4,7 +4,7 @@
 // user brought is never released or deleted.
 import { rmSync } from 'node:fs';
 import { TAG_PURPOSE, type Cloud, type DeploymentResources, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
-import { InterruptedError, MissingInputError, UsageError } from '../core/errors.js';
+import { DeclinedError, MissingInputError, UsageError } from '../core/errors.js';
 import { runSteps, newJournal, type Step } from '../engine/steps.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { resolveTarget, type TargetFlags } from './target.js';
@@ -125,7 +125,7 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   if (!flags.yes) {
     if (!io.interactive) throw new MissingInputError('--yes', 'to destroy when not running interactively');
     const typed = await io.input({ message: `Type the deployment name (${target.name}) to confirm` });
-    if (typed.trim() !== target.name) throw new InterruptedError('The name did not match; nothing was deleted.');
+    if (typed.trim() !== target.name) throw new DeclinedError(`The name did not match (typed "${typed.trim()}", not "${target.name}"): nothing changed.`);
   }
   if (flags.deleteData && !flags.yes && !io.interactive) throw new UsageError('--delete-data needs --yes when not running interactively');
 
