@@ -4,7 +4,7 @@
 // user brought is never released or deleted.
 import { rmSync } from 'node:fs';
 import { TAG_PURPOSE, type Cloud, type DeploymentResources, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
-import { DeclinedError, MissingInputError, UsageError } from '../core/errors.js';
+import { DeclinedError, ExitCode, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
 import { runSteps, newJournal, type Step } from '../engine/steps.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { resolveTarget, type TargetFlags } from './target.js';
@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 export interface DestroyFlags extends GlobalFlags, TargetFlags {
   deleteData?: boolean;
   dryRun?: boolean;
+  /** Exit 0 when nothing of the deployment exists (idempotent teardown in CI). */
+  ignoreMissing?: boolean;
 }
 
 export interface DestroyAction {
@@ -96,6 +98,20 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   const found = await cloud.findDeployment(target.name);
   const actions = planDestroy(found, Boolean(flags.deleteData), await findDataExtras(deps, cloud, target.name));
   const local = deps.state.getDeployment(target.cloud, target.region, target.name);
+
+  // Nothing in the cloud and no local record: the same "not found" (exit 1) as `status`, unless the
+  // caller says a missing deployment is fine.
+  if (!actions.length && !local) {
+    if (!flags.ignoreMissing) {
+      throw new LaunchError('deployment-not-found', ExitCode.failed, `No deployment named ${target.name} in aws ${target.region}`, {
+        remediation: `\`${deps.program} list --region ${target.region}\` shows the deployments there; --ignore-missing makes this exit 0.`,
+      });
+    }
+    const result = { name: target.name, region: target.region, deleted: [], kept: [], message: 'not found' };
+    if (io.json) io.result(result);
+    else io.info(`No deployment named ${target.name} in aws ${target.region}: nothing to delete.`);
+    return result;
+  }
 
   const kept = actions.filter((a) => KEPT.has(a.action));
   const keptJson = kept.map((a) =>
