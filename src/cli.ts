@@ -1,8 +1,9 @@
 // Entry point: parse argv → run a command → render the result or error → exit code. The only
 // module that touches process.argv and process.exitCode. Commands, the engine, SDKs and prompts
 // are loaded with dynamic imports so `--help` and `--version` stay fast.
-import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, isLaunchError, LaunchError } from './core/errors.js';
+import { Command, CommanderError, Help, Option } from 'commander';
+import { ExitCode, isLaunchError, LaunchError, UsageError } from './core/errors.js';
+import { suggestSimilar } from './core/suggest.js';
 import type { Deps, GlobalFlags } from './commands/deps.js';
 
 const PROGRAM = 'sourcegraph-launch';
@@ -19,11 +20,63 @@ export interface CliStreams {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function withGlobals(cmd: Command): Command {
+/**
+ * What -y/--yes means differs by command, so each command's help says what it does there. Off a
+ * terminal (or with CI set) nothing ever asks: a command that would ask either goes ahead (launch)
+ * or exits 2 unless -y is given (destroy and the commands that replace or remove things).
+ */
+const YES = {
+  root: 'never ask. launch then goes ahead without confirming; destroy, upgrade, rollback, restore and prune need -y to act when not on a terminal or when CI is set (see each command\'s --help)',
+  launch: 'launch without confirming the plan. Not on a terminal or with CI set, launch never asks anyway: a missing required value exits 2 naming its flag',
+  destroy: 'delete without asking you to type the name. Required when not on a terminal or when CI is set: without it destroy exits 2 and deletes nothing',
+  confirms: (verb: string) => `${verb} without asking for confirmation. Required when not on a terminal or when CI is set: without it the command exits 2 and changes nothing`,
+  never: (command: string) => `accepted and ignored: ${command} never asks anything`,
+} as const;
+
+function withGlobals(cmd: Command, yes: string): Command {
   return cmd
     .option('--json', 'print one JSON result on stdout (progress goes to stderr)')
-    .option('-y, --yes', 'assume yes: never ask (also implied when not on a TTY or when CI is set)')
+    .option('-y, --yes', yes)
     .option('--profile <name>', 'AWS shared-config profile (default: AWS_PROFILE or "default")');
+}
+
+const NAME_HELP = 'the deployment, the same as the [name] argument (default: the only deployment recorded on this machine, else sourcegraph)';
+
+/** The exit-code table, as README.md has it (a test compares the two). */
+const EXIT_CODES = `Exit codes:
+  0    ok (also: destroy --ignore-missing of a deployment that does not exist)
+  1    failed; a deployment that does not exist (status, destroy); a confirmation answered no
+       or a wrong name typed at destroy ("nothing changed")
+  2    bad input: unknown command or option, a bad or missing value, a refused combination;
+       always before anything changes
+  3    credentials or permissions
+  4    timed out waiting: the resources exist, re-run the same command to resume
+  130  interrupted (Ctrl-C)
+`;
+
+/**
+ * The first argument that is not one of the root's own options: the command word when it does not
+ * start with "-", else undefined (a flags-only run, which is \`launch\`).
+ */
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json' || a === '-y' || a === '--yes' || a.startsWith('--profile=')) continue;
+    if (a === '--profile') {
+      i++;
+      continue;
+    }
+    return a.startsWith('-') ? undefined : a;
+  }
+  return undefined;
+}
+
+function unknownCommand(word: string, known: string[]): UsageError {
+  const like = suggestSimilar(word, known);
+  return new UsageError(`unknown command '${word}'${like ? ` — did you mean '${like}'?` : ''}`, {
+    code: 'unknown-command',
+    remediation: `\`${PROGRAM} --help\` lists the commands; flags alone (or nothing at all) run \`launch\`.`,
+  });
 }
 
 function examples(lines: string[]): string {
@@ -86,21 +139,37 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     })
     .addHelpText(
       'after',
-      `\n  -V, --version          print the version of ${PROGRAM}\n` +
-        examples([
-          `npx ${PROGRAM}                                   # the wizard`,
+      examples([
+          `${PROGRAM}                                       # the wizard`,
           `${PROGRAM} launch --region us-east-1 --size S --allow-cidr 203.0.113.0/24 --yes`,
           `${PROGRAM} status sourcegraph --region us-east-1`,
           `${PROGRAM} destroy sourcegraph --region us-east-1`,
         ]) +
-        `\nExit codes: 0 ok, 1 failed, 2 bad input, 3 credentials or permissions, 4 timed out waiting (resources exist), 130 interrupted.\n` +
-        `State (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n`,
+        `\n${EXIT_CODES}\n` +
+        `With --json, a failure is {"error": {"code", "message", "exitCode", "remediation"}} on stdout (code "declined" for a no).\n` +
+        `\nState (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n`,
     );
 
-  withGlobals(program);
+  // `-V, --version` is handled before parsing (see the top of run): commander's .version() would
+  // take `--version` from every command, and `launch --version x.y.z` is Sourcegraph's version.
+  // The help lists it with the other options all the same.
+  program.configureHelp({
+    visibleOptions(this: Help, cmd: Command) {
+      const options = Help.prototype.visibleOptions.call(this, cmd);
+      if (cmd !== program) return options;
+      const version = new Option('-V, --version', `print the version of ${PROGRAM} (\`launch --version x.y.z\` picks Sourcegraph's)`);
+      const help = options.findIndex((o) => o.long === '--help');
+      return help < 0 ? [...options, version] : [...options.slice(0, help), version, ...options.slice(help)];
+    },
+  });
+
+  withGlobals(program, YES.root);
+  const known = () => program.commands.flatMap((c) => [c.name(), ...c.aliases()]).concat('help');
+  // `launch [name]` only when launch is named: in a flags-only run a bare word is a mistyped command.
+  const explicitLaunch = commandWord(argv) === 'launch';
   withGlobals(
     program
-      .command('launch', { isDefault: true })
+      .command('launch [name]', { isDefault: true })
       .description('create a Sourcegraph deployment and wait until it serves the requested version (default command)')
       .addOption(new Option('--cloud <cloud>', 'cloud provider: aws (gcp and azure are coming)'))
       .option('--region <region>', 'cloud region (default in CI: AWS_REGION)')
@@ -117,7 +186,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .option('--ssh-key <path>', 'import this OpenSSH public key (.pub) instead of creating a new key')
       .option('--key-name <name>', 'use an existing EC2 key pair (never deleted by destroy)')
       .option('--identity-file <path>', 'private key for SSH when using --key-name')
-      .option('--name <name>', 'deployment name, used in tags and resource names (default: sourcegraph)')
+      .option('--name <name>', 'deployment name, used in tags and resource names; the same as the [name] argument (default: sourcegraph)')
       .option('--instance-type <type>', 'override the preset instance type')
       .option('--data-size <GiB>', 'data volume size (at least the preset minimum, 500)')
       .option('--subnet <subnet-id>', 'subnet to launch into (default: the default VPC)')
@@ -131,7 +200,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .addHelpText(
         'after',
         examples([
-          `npx ${PROGRAM}                          # interactive wizard`,
+          `${PROGRAM}                              # interactive wizard`,
           `${PROGRAM} launch --cloud aws --region us-east-1 --size M --version 6.12.5040 \\\n      --allow-cidr 198.51.100.0/24 --ssh-cidr 198.51.100.7/32 --yes`,
           `${PROGRAM} launch --region eu-west-1 --allow-cidr 203.0.113.7/32 --dry-run --json   # requests only`,
           `${PROGRAM} launch --region us-east-1 --allow-cidr 10.0.0.0/8 --ssh-cidr none --subnet subnet-0abc… --elastic-ip none`,
@@ -139,13 +208,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
           `\nRe-running the same command resumes an interrupted launch: nothing is created twice.\n` +
           `The data volume is encrypted, kept on termination, and holds all Sourcegraph state.\n`,
       )
-      .action(async (_opts, cmd: Command) => {
+      .action(async (name: string | undefined, _opts, cmd: Command) => {
+        if (name !== undefined && !explicitLaunch) throw unknownCommand(name, known());
         const opts = cmd.optsWithGlobals();
+        const { oneName } = await import('./commands/target.js');
+        opts.name = oneName(name, opts.name);
         await execute(opts, async (deps) => {
           const { runLaunch } = await import('./commands/launch.js');
           await runLaunch(deps, opts);
         });
       }),
+    YES.launch,
   );
 
   withGlobals(
@@ -161,20 +234,26 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
           await runPresets(deps, opts);
         });
       }),
+    YES.never('presets'),
   );
 
-  const targetOptions = (cmd: Command) =>
-    withGlobals(
+  /** Options of the commands that act on deployments; `nameHelp: false` for those that take no name (list). */
+  const targetOptions = (cmd: Command, yes: string, nameHelp: string | false = NAME_HELP) => {
+    if (nameHelp) cmd.option('--name <name>', nameHelp);
+    return withGlobals(
       cmd
         .option('--cloud <cloud>', 'cloud provider (default: aws)')
         .option('--region <region>', 'region (default: from the local record, else AWS_REGION)'),
+      yes,
     );
+  };
 
   targetOptions(
     program
       .command('status [name]')
       .description('show a deployment as the cloud sees it, and the version its /healthz serves')
       .option('--no-probe', 'do not send an HTTP request to the instance'),
+    YES.never('status'),
   )
     .addHelpText('after', examples([`${PROGRAM} status`, `${PROGRAM} status prod --region us-east-1 --json`]) + '\nWorks with no local state: the deployment is found by its tags.\n')
     .action(async (name: string | undefined, _opts, cmd: Command) => {
@@ -189,7 +268,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     program
       .command('list')
       .description('list every deployment in a region (found by tags) with state and version')
-      .option('--no-probe', 'do not send HTTP requests to the instances'),
+      .option('--no-probe', 'do not send HTTP requests to the instances: the version column then shows the tag, marked "(tag)"'),
+    YES.never('list'),
+    false,
   )
     .addHelpText('after', examples([`${PROGRAM} list --region us-east-1`, `${PROGRAM} list --region us-east-1 --json`]))
     .action(async (_opts, cmd: Command) => {
@@ -206,12 +287,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .description('delete the resources tagged with a deployment (its data is kept unless --delete-data)')
       .option('--delete-data', 'also delete the data volumes, snapshots and snapshot policy: all Sourcegraph data is lost')
       .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
-      .option('--dry-run', 'show what would be deleted and stop'),
+      .option('--dry-run', 'show what would be deleted and stop')
+      .option('--ignore-missing', 'exit 0 when the deployment does not exist (default: exit 1, as status does)'),
+    YES.destroy,
   )
     .addHelpText(
       'after',
       examples([`${PROGRAM} destroy sourcegraph --region us-east-1`, `${PROGRAM} destroy staging --region eu-west-1 --yes --delete-data`]) +
-        '\nAsks you to type the name (or --yes). Never releases an address or deletes a key pair you brought.\n',
+        '\nOn a terminal it asks you to type the name; a different name changes nothing (exit 1). Never releases\n' +
+        'an address or deletes a key pair you brought.\n',
     )
     .action(async (name: string | undefined, _opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals();
@@ -255,6 +339,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
           await runBuildImage(deps, opts);
         });
       }),
+    YES.never('build-image'),
   );
 
   // --- upgrade, backup and restore (issue 3) ---
@@ -272,6 +357,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .option('--timeout <minutes>', 'bound each hop\'s readiness wait (default: 45)')
       .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
       .option('--dry-run', 'show the chain, the steps, the costs and the first launch request; change nothing'),
+    YES.confirms('upgrade'),
   )
     .addHelpText(
       'after',
@@ -318,6 +404,7 @@ run \`rollback\`.
       .option('--timeout <minutes>', 'bound the readiness wait (default: 45)')
       .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
       .option('--dry-run', 'show what would happen and stop'),
+    YES.confirms('roll back'),
   )
     .addHelpText(
       'after',
@@ -341,6 +428,7 @@ run \`rollback\`.
       .option('--retain <N>', 'with --schedule: how many scheduled snapshots to keep (default: 7)')
       .option('--dlm-role <arn>', 'with --schedule: the role DLM acts as (default: AWSDataLifecycleManagerDefaultRole)')
       .option('--wait', 'wait until the snapshot completes'),
+    YES.never('backup'),
   )
     .addHelpText('after', examples([`${PROGRAM} backup prod --region us-east-1`, `${PROGRAM} backup prod --region us-east-1 --schedule daily --retain 14`]))
     .action(async (name: string | undefined, _opts, cmd: Command) => {
@@ -351,7 +439,7 @@ run \`rollback\`.
       });
     });
 
-  targetOptions(program.command('backups [name]').description('list the snapshots of a deployment with purpose, version, size and age'))
+  targetOptions(program.command('backups [name]').description('list the snapshots of a deployment with purpose, version, size and age'), YES.never('backups'))
     .addHelpText('after', examples([`${PROGRAM} backups prod --region us-east-1`, `${PROGRAM} backups prod --region us-east-1 --json`]))
     .action(async (name: string | undefined, _opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals();
@@ -366,13 +454,14 @@ run \`rollback\`.
       .command('restore [name]')
       .description('launch a new instance at a snapshot\'s version with its data volume made from the snapshot')
       .requiredOption('--snapshot <snap-id>', 'the snapshot to restore (see `backups`)')
-      .option('--name <name>', 'deployment to restore into (another name makes a staging copy)')
       .option('--image <ami>', 'image to boot (default: the one for the snapshot\'s version)')
       .option('--dry-run', 'show the launch request and stop'),
+    YES.confirms('restore'),
+    'the deployment to restore into, the same as the [name] argument; another name than the snapshot\'s makes a staging copy',
   )
     .addHelpText(
       'after',
-      examples([`${PROGRAM} restore prod --region us-east-1 --snapshot snap-0abc…`, `${PROGRAM} restore --name prod-copy --region us-east-1 --snapshot snap-0abc… --yes`]) +
+      examples([`${PROGRAM} restore prod --region us-east-1 --snapshot snap-0abc…`, `${PROGRAM} restore prod-copy --region us-east-1 --snapshot snap-0abc… --yes`]) +
         '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n',
     )
     .action(async (name: string | undefined, _opts, cmd: Command) => {
@@ -391,6 +480,7 @@ run \`rollback\`.
       .option('--snapshot-first', 'snapshot a rollback volume that has no snapshot since it was last written, then remove it (otherwise it is kept)')
       .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
       .option('--dry-run', 'show the leftovers and their monthly cost, and stop'),
+    YES.confirms('remove'),
   )
     .addHelpText(
       'after',
@@ -411,6 +501,11 @@ run \`rollback\`.
     });
 
   try {
+    // Commander would hand a mistyped command to the default command as its argument.
+    const word = commandWord(argv);
+    if (word !== undefined && !known().includes(word)) throw unknownCommand(word, known());
+    const helpFor = word === 'help' ? argv[argv.indexOf('help') + 1] : undefined;
+    if (helpFor !== undefined && !helpFor.startsWith('-') && !known().includes(helpFor)) throw unknownCommand(helpFor, known());
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     exitCode = renderError(e, json, streams);
@@ -436,7 +531,8 @@ function renderError(e: unknown, json: boolean, streams: CliStreams): number {
       `${JSON.stringify({ error: { code: err.code, message: err.message, exitCode: err.exitCode, remediation: err.remediation, details: err.details } }, null, 2)}\n`,
     );
   }
-  streams.stderr.write(`\nerror: ${err.message}\n`);
+  // Answering no is a decision, not a failure to report as an error.
+  streams.stderr.write(err.code === 'declined' ? `\n${err.message}\n` : `\nerror: ${err.message}\n`);
   if (err.remediation) streams.stderr.write(`  ${err.remediation}\n`);
   if (!isLaunchError(e) && e instanceof Error && e.stack && process.env.DEBUG) streams.stderr.write(`${e.stack}\n`);
   return err.exitCode;

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { TAG_LAST_WRITTEN, TAG_ROLE, type Cloud, type DeploymentResources, type InstanceInfo, type VolumeInfo } from '../cloud/cloud.js';
-import { InterruptedError, MissingInputError } from '../core/errors.js';
+import { DeclinedError, MissingInputError } from '../core/errors.js';
 import { AWS_DATA_DEVICE } from '../core/presets.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import { describeResume, newJournal, type Step } from '../engine/steps.js';
@@ -25,7 +25,7 @@ export async function confirmOrYes(deps: Deps, flags: GlobalFlags, message: stri
   if (flags.yes) return;
   if (!deps.io.interactive) throw new MissingInputError('--yes', `to ${what} when not running interactively`);
   const ok = await deps.io.confirm({ message, default: false });
-  if (!ok) throw new InterruptedError('Nothing was changed.', { remediation: 'Run the command again when ready.' });
+  if (!ok) throw new DeclinedError('Answered no: nothing changed.', { remediation: 'Run the command again when ready.' });
 }
 
 export interface OpenJournal {

@@ -4,7 +4,7 @@
 // user brought is never released or deleted.
 import { rmSync } from 'node:fs';
 import { TAG_DEPLOYMENT, TAG_OWNER, TAG_PURPOSE, TAG_ROLE, dataVolumesOf, type Cloud, type DeploymentResources, type SnapshotInfo, type SnapshotScheduleInfo } from '../cloud/cloud.js';
-import { InterruptedError, MissingInputError, UsageError } from '../core/errors.js';
+import { DeclinedError, ExitCode, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
 import { runSteps, newJournal, type Step } from '../engine/steps.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { holdDeployment } from './operation-lock.js';
@@ -15,6 +15,8 @@ export interface DestroyFlags extends GlobalFlags, TargetFlags {
   deleteData?: boolean;
   dryRun?: boolean;
   forceUnlock?: boolean;
+  /** Exit 0 when nothing of the deployment exists (idempotent teardown in CI). */
+  ignoreMissing?: boolean;
 }
 
 export interface DestroyAction {
@@ -115,6 +117,20 @@ async function destroyHeld(deps: Deps, cloud: Cloud, target: Target, flags: Dest
   const actions = planDestroy(found, Boolean(flags.deleteData), await findDataExtras(deps, cloud, target.name));
   const local = deps.state.getDeployment(target.cloud, target.region, target.name);
 
+  // Nothing in the cloud and no local record: the same "not found" (exit 1) as `status`, unless the
+  // caller says a missing deployment is fine.
+  if (!actions.length && !local) {
+    if (!flags.ignoreMissing) {
+      throw new LaunchError('deployment-not-found', ExitCode.failed, `No deployment named ${target.name} in aws ${target.region}`, {
+        remediation: `\`${deps.program} list --region ${target.region}\` shows the deployments there; --ignore-missing makes this exit 0.`,
+      });
+    }
+    const result = { name: target.name, region: target.region, deleted: [], kept: [], message: 'not found' };
+    if (io.json) io.result(result);
+    else io.info(`No deployment named ${target.name} in aws ${target.region}: nothing to delete.`);
+    return result;
+  }
+
   const kept = actions.filter((a) => KEPT.has(a.action));
   const keptJson = kept.map((a) =>
     a.action === 'keep-volume' ? { volumeId: a.id } : a.action === 'keep-snapshot' ? { snapshotId: a.id } : { policyId: a.id },
@@ -143,7 +159,7 @@ async function destroyHeld(deps: Deps, cloud: Cloud, target: Target, flags: Dest
   if (!flags.yes) {
     if (!io.interactive) throw new MissingInputError('--yes', 'to destroy when not running interactively');
     const typed = await io.input({ message: `Type the deployment name (${target.name}) to confirm` });
-    if (typed.trim() !== target.name) throw new InterruptedError('The name did not match; nothing was deleted.');
+    if (typed.trim() !== target.name) throw new DeclinedError(`The name did not match (typed "${typed.trim()}", not "${target.name}"): nothing changed.`);
   }
   if (flags.deleteData && !flags.yes && !io.interactive) throw new UsageError('--delete-data needs --yes when not running interactively');
 

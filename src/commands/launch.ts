@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { dataVolumesOf, type Cloud, type CloudRequest, type ImageInfo, type InstanceInfo, type LaunchRefs, type LaunchSpec } from '../cloud/cloud.js';
 import { catalogImageId, catalogRegions, catalogVersions, latestCatalogVersion } from '../core/catalog.js';
-import { CloudError, CredentialsError, ExitCode, InterruptedError, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
+import { CloudError, CredentialsError, DeclinedError, ExitCode, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
 import {
   clientTokenFor,
   equivalentCommand,
@@ -562,7 +562,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
 
   if (io.interactive && !flags.yes) {
     const ok = await io.confirm({ message: `Launch ${name} in ${region}?`, default: true });
-    if (!ok) throw new InterruptedError('Nothing was created.', { remediation: 'Run the command again when ready.' });
+    if (!ok) throw new DeclinedError('Answered no: nothing changed.', { remediation: 'Run the command again when ready.' });
   }
   if (!cloud) throw new CredentialsError('No AWS credentials');
 

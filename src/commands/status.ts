@@ -26,6 +26,17 @@ export interface DeploymentStatus {
   /** What /healthz reported, when probed. */
   servingVersion?: string;
   healthz?: { status?: number; error?: string };
+  /**
+   * The version to show: what /healthz serves ("healthz"), else the deployment's version tag ("tag":
+   * not probed, or /healthz did not report one).
+   */
+  version?: string;
+  versionSource?: 'healthz' | 'tag';
+  /**
+   * healthy: /healthz answered 200 with a version; unhealthy: it answered something else;
+   * unreachable: no answer; not-probed: --no-probe; not-running: no running instance to ask.
+   */
+  health: 'healthy' | 'unhealthy' | 'unreachable' | 'not-probed' | 'not-running';
   url?: string;
   publicIp?: string;
   dataVolumes: { id: string; sizeGiB: number; type: string; state: string; attachedTo?: string }[];
@@ -79,6 +90,7 @@ export async function describeDeployment(deps: Deps, d: DeploymentResources, opt
     keyPairs: d.keyPairs.map((k) => k.name),
     otherInstances: d.otherInstances.map((i) => ({ id: i.id, state: i.state })),
     notes,
+    health: inst?.state !== 'running' ? 'not-running' : opts.probe ? 'unreachable' : 'not-probed',
   };
   const point = d.otherInstances.find((i) => i.tags['sourcegraph-launch:role'] === 'rollback-point');
   if (point) {
@@ -93,9 +105,41 @@ export async function describeDeployment(deps: Deps, d: DeploymentResources, opt
     const h = await probeHealth(deps, publicIp);
     status.healthz = { status: h.status, error: h.error };
     status.servingVersion = h.version;
+    status.health = h.version ? 'healthy' : h.status ? 'unhealthy' : 'unreachable';
     if (h.version && d.version && h.version !== d.version) notes.push(`Serving ${h.version}, but the deployment is tagged ${d.version}.`);
+  } else if (opts.probe && inst?.state === 'running') {
+    status.healthz = { error: 'no public address to ask' };
+  }
+  if (status.servingVersion) {
+    status.version = status.servingVersion;
+    status.versionSource = 'healthz';
+  } else if (d.version) {
+    status.version = d.version;
+    status.versionSource = 'tag';
   }
   return status;
+}
+
+/** The VERSION column of `list`: a version that does not come from /healthz is marked as the tag. */
+export function versionCell(s: Pick<DeploymentStatus, 'version' | 'versionSource'>): string {
+  if (!s.version) return '-';
+  return s.versionSource === 'healthz' ? s.version : `${s.version} (tag)`;
+}
+
+/** The HEALTH column of `list`. */
+export function healthCell(s: Pick<DeploymentStatus, 'health' | 'healthz'>): string {
+  switch (s.health) {
+    case 'healthy':
+      return 'healthy';
+    case 'unhealthy':
+      return `HTTP ${s.healthz?.status ?? '?'}`;
+    case 'unreachable':
+      return 'unreachable';
+    case 'not-probed':
+      return 'not probed';
+    default:
+      return '-';
+  }
 }
 
 function render(deps: Deps, s: DeploymentStatus): void {
@@ -188,8 +232,8 @@ export async function runList(deps: Deps, flags: ListFlags): Promise<DeploymentS
   if (deps.io.json) deps.io.result({ deployments: out });
   else if (!out.length) deps.io.info(`No deployments in ${regions.join(', ')}.`);
   else {
-    const rows = out.map((s) => [s.name, s.region, s.state, s.servingVersion ?? s.versionTag ?? '-', s.size ?? '-', s.url ?? '-']);
-    const head = ['NAME', 'REGION', 'STATE', 'VERSION', 'SIZE', 'URL'];
+    const rows = out.map((s) => [s.name, s.region, s.state, versionCell(s), healthCell(s), s.size ?? '-', s.url ?? '-']);
+    const head = ['NAME', 'REGION', 'STATE', 'VERSION', 'HEALTH', 'SIZE', 'URL'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const r of [head, ...rows]) deps.io.info(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
   }

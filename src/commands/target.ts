@@ -17,13 +17,21 @@ export interface Target {
   name: string;
 }
 
-export function resolveTarget(deps: Deps, nameArg: string | undefined, flags: TargetFlags): Target {
-  if (nameArg && flags.name && nameArg !== flags.name) {
-    throw new UsageError(`The deployment name was given twice ("${nameArg}" and --name ${flags.name})`);
+/**
+ * The deployment name from the `[name]` argument or `--name`: they are the same thing, so one of
+ * them, or both with one value, is fine; two different values are bad input.
+ */
+export function oneName(nameArg: string | undefined, nameFlag: string | undefined): string | undefined {
+  if (nameArg !== undefined && nameFlag !== undefined && nameArg !== nameFlag) {
+    throw new UsageError(`The deployment name was given twice, differently: "${nameArg}" and --name ${nameFlag}. Give it once`, { code: 'conflicting-names' });
   }
+  return nameArg ?? nameFlag;
+}
+
+export function resolveTarget(deps: Deps, nameArg: string | undefined, flags: TargetFlags): Target {
+  let name = oneName(nameArg, flags.name);
   const cloud = flags.cloud ? validateCloud(flags.cloud) : 'aws';
   const records = deps.state.listDeployments();
-  let name = nameArg ?? flags.name;
   if (!name) {
     const inRegion = flags.region ? records.filter((r) => r.region === flags.region) : records;
     name = inRegion.length === 1 ? inRegion[0]!.name : 'sourcegraph';

@@ -67,11 +67,22 @@ export class WaitTimeoutError extends LaunchError {
   }
 }
 
-/** The user pressed Ctrl-C (or declined at the confirmation). */
+/** The user pressed Ctrl-C (at a question or while a command runs): exit 130. */
 export class InterruptedError extends LaunchError {
   constructor(message = 'Interrupted', opts: LaunchErrorOptions = {}) {
     super('interrupted', ExitCode.interrupted, message, opts);
     this.name = 'InterruptedError';
+  }
+}
+
+/**
+ * The user answered no at a confirmation, or typed another name at `destroy`: nothing was changed.
+ * A decision, not an interruption, so exit 1 (130 is Ctrl-C only) and no `error:` prefix.
+ */
+export class DeclinedError extends LaunchError {
+  constructor(message = 'Declined: nothing changed.', opts: LaunchErrorOptions = {}) {
+    super('declined', ExitCode.failed, message, opts);
+    this.name = 'DeclinedError';
   }
 }
 

@@ -10,7 +10,22 @@ export interface ConsoleIoOptions {
   json: boolean;
   stdout?: NodeJS.WriteStream;
   stderr?: NodeJS.WriteStream;
+  /** Where answers are read from (default process.stdin): a test can type into a stream of its own. */
+  stdin?: NodeJS.ReadableStream;
   now?: () => number;
+}
+
+/**
+ * A yes/no answer: y, yes, n or no in any case; an empty answer takes the default. Anything else is
+ * not an answer (undefined), so the question is asked again: a stray word such as "wiztest" must
+ * never count as yes (inquirer's own confirm treats every unrecognised text as the default).
+ */
+export function parseYesNo(answer: string, fallback?: boolean): boolean | undefined {
+  const a = answer.trim().toLowerCase();
+  if (a === '') return fallback;
+  if (a === 'y' || a === 'yes') return true;
+  if (a === 'n' || a === 'no') return false;
+  return undefined;
 }
 
 function formatElapsed(ms: number): string {
@@ -23,6 +38,7 @@ export class ConsoleIo implements Io {
   readonly json: boolean;
   private readonly out: NodeJS.WriteStream;
   private readonly err: NodeJS.WriteStream;
+  private readonly in?: NodeJS.ReadableStream;
   private readonly now: () => number;
 
   constructor(opts: ConsoleIoOptions) {
@@ -30,7 +46,13 @@ export class ConsoleIo implements Io {
     this.json = opts.json;
     this.out = opts.stdout ?? process.stdout;
     this.err = opts.stderr ?? process.stderr;
+    this.in = opts.stdin;
     this.now = opts.now ?? Date.now;
+  }
+
+  /** Prompts draw on stderr, so stdout stays clean for --json and pipes. */
+  private get context() {
+    return this.in ? { input: this.in, output: this.err } : { output: this.err };
   }
 
   /** Human-facing text: stdout normally, stderr when stdout is reserved for --json. */
@@ -61,21 +83,34 @@ export class ConsoleIo implements Io {
   select<T>(q: { message: string; choices: Choice<T>[]; default?: T }): Promise<T> {
     return this.ask(q.message, async () => {
       const { select } = await import('@inquirer/prompts');
-      return select<T>({ message: q.message, choices: q.choices, default: q.default, pageSize: 12 }, { output: this.err });
+      return select<T>({ message: q.message, choices: q.choices, default: q.default, pageSize: 12 }, this.context);
     });
   }
 
   input(q: { message: string; default?: string; validate?: (v: string) => string | true }): Promise<string> {
     return this.ask(q.message, async () => {
       const { input } = await import('@inquirer/prompts');
-      return input({ message: q.message, default: q.default, validate: q.validate }, { output: this.err });
+      return input({ message: q.message, default: q.default, validate: q.validate }, this.context);
     });
   }
 
+  /** Asks until the answer is yes or no (see parseYesNo); Enter alone takes the default. */
   confirm(q: { message: string; default?: boolean }): Promise<boolean> {
     return this.ask(q.message, async () => {
-      const { confirm } = await import('@inquirer/prompts');
-      return confirm({ message: q.message, default: q.default }, { output: this.err });
+      const { input } = await import('@inquirer/prompts');
+      const hint = q.default === undefined ? '(y/n)' : q.default ? '(Y/n)' : '(y/N)';
+      const answer = await input(
+        {
+          message: `${q.message} ${hint}`,
+          validate: (v) => parseYesNo(v, q.default) !== undefined || `Please answer y or n${q.default === undefined ? '' : ` (Enter alone means ${q.default ? 'yes' : 'no'})`}.`,
+          // Once answered, show what it was taken as.
+          transformer: (v, { isFinal }) => (isFinal ? chalk.cyan(parseYesNo(v, q.default) ? 'Yes' : 'No') : v),
+          // A rejected answer is cleared, so the next one is typed afresh.
+          theme: { validationFailureMode: 'clear' },
+        },
+        this.context,
+      );
+      return parseYesNo(answer, q.default)!;
     });
   }
 

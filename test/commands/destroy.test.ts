@@ -3,7 +3,7 @@ import { createAwsCloud } from '../../src/cloud/aws/aws-cloud.js';
 import type { DeploymentResources, InstanceInfo } from '../../src/cloud/cloud.js';
 import { planDestroy, runDestroy } from '../../src/commands/destroy.js';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
-import { InterruptedError } from '../../src/core/errors.js';
+import { DeclinedError } from '../../src/core/errors.js';
 import { makeDeps, ScriptedIo, tempHome } from '../support/deps.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 
@@ -80,7 +80,9 @@ describe('destroy asks for the typed name', () => {
     const launched = (await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home }), flags)) as LaunchResult;
 
     const wrong = new ScriptedIo(['typo']);
-    await expect(runDestroy(makeDeps({ endpoint: moto.endpoint, io: wrong, home }), 'typed', { region: 'us-east-1' })).rejects.toBeInstanceOf(InterruptedError);
+    const declined = runDestroy(makeDeps({ endpoint: moto.endpoint, io: wrong, home }), 'typed', { region: 'us-east-1' });
+    await expect(declined).rejects.toBeInstanceOf(DeclinedError);
+    await expect(declined).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/nothing changed/) });
     expect(wrong.questions.map((q) => q.message)).toEqual(['Type the deployment name (typed) to confirm']);
     const cloud = await createAwsCloud('us-east-1', { endpoint: moto.endpoint });
     expect((await cloud.findDeployment('typed')).instance?.id).toBe(launched.instanceId);

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Cloud } from '../../src/cloud/cloud.js';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
-import { CloudError, InterruptedError, UsageError } from '../../src/core/errors.js';
+import { CloudError, DeclinedError, UsageError } from '../../src/core/errors.js';
 import { deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 import { makeDeps, ScriptedIo, tempHome } from '../support/deps.js';
 
@@ -56,12 +56,12 @@ describe('the wizard', () => {
     expect(text).toContain('launch --yes --cloud aws --region eu-west-1 --size M --version 6.12.5040 --name wiz --allow-cidr 198.51.100.0/24 --ssh-cidr none');
   });
 
-  it('declining the confirmation creates nothing', async () => {
+  it('declining the confirmation creates nothing and is a decision (exit 1), not an interruption', async () => {
     const io = new ScriptedIo([false]);
     const deps = makeDeps({ endpoint: moto.endpoint, io });
-    await expect(
-      runLaunch(deps, { cloud: 'aws', region: 'us-east-1', size: 'S', version: '6.12.5040', allowCidr: ['198.51.100.0/24'], sshCidr: ['none'], name: 'nope' }),
-    ).rejects.toBeInstanceOf(InterruptedError);
+    const declined = runLaunch(deps, { cloud: 'aws', region: 'us-east-1', size: 'S', version: '6.12.5040', allowCidr: ['198.51.100.0/24'], sshCidr: ['none'], name: 'nope' });
+    await expect(declined).rejects.toBeInstanceOf(DeclinedError);
+    await expect(declined).rejects.toMatchObject({ code: 'declined', exitCode: 1, message: expect.stringMatching(/nothing changed/) });
     expect(io.questions.map((q) => q.kind)).toEqual(['confirm']);
     expect(await counts('nope')).toEqual({ instances: 0, groups: 0, keys: 0 });
   });

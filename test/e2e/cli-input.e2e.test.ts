@@ -16,7 +16,42 @@ describe('CLI: help and version', () => {
     expect(r.code).toBe(0);
     for (const cmd of ['launch', 'presets', 'status', 'list', 'destroy', 'upgrade', 'rollback', 'backup', 'backups', 'restore', 'prune', 'build-image']) expect(r.stdout).toContain(cmd);
     expect(r.stdout).toContain('Examples:');
-    expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 failed, 2 bad input, 3 credentials/);
+    expect(r.stdout).toMatch(/Exit codes:\n  0 +ok/);
+  });
+
+  it('lists -V, --version with the other options, aligned like them', async () => {
+    const r = await runCli(['--help'], { home });
+    const options = r.stdout.slice(r.stdout.indexOf('Options:'), r.stdout.indexOf('Commands:'));
+    const column = (flag: string) => {
+      const line = options.split('\n').find((l) => l.trimStart().startsWith(flag));
+      expect(line, `${flag} in\n${options}`).toBeDefined();
+      const start = line!.search(/\S/);
+      return [start, start + flag.length + line!.slice(start + flag.length).search(/\S/)];
+    };
+    expect(column('-V, --version')).toEqual(column('-h, --help'));
+    expect(options).toMatch(/-V, --version +print the version of sourcegraph-launch/);
+    // Nowhere else: not dangling after the command list.
+    expect(r.stdout.split('-V, --version')).toHaveLength(2);
+  });
+
+  it.each([
+    ['launch', /-y, --yes +launch without confirming the plan\. Not on a terminal or with CI set, launch never asks/],
+    ['destroy', /-y, --yes +delete without asking you to type the name\. Required when not on a terminal or when CI is set/],
+    ['upgrade', /-y, --yes +upgrade without asking for confirmation\. Required when not on a terminal/],
+    ['rollback', /-y, --yes +roll back without asking for confirmation\. Required when not on a terminal/],
+    ['restore', /-y, --yes +restore without asking for confirmation\. Required when not on a terminal/],
+    ['prune', /-y, --yes +remove without asking for confirmation\. Required when not on a terminal/],
+    ['status', /-y, --yes +accepted and ignored: status never asks anything/],
+    ['list', /-y, --yes +accepted and ignored: list never asks anything/],
+    ['presets', /-y, --yes +accepted and ignored: presets never asks anything/],
+    ['backup', /-y, --yes +accepted and ignored: backup never asks anything/],
+    ['backups', /-y, --yes +accepted and ignored: backups never asks anything/],
+    ['build-image', /-y, --yes +accepted and ignored: build-image never asks anything/],
+  ])('%s --help says what -y does there', async (cmd, yes) => {
+    const r = await runCli([cmd, '--help'], { home });
+    // Help text wraps: compare with the wrapping undone.
+    expect(r.stdout.replace(/\n {10,}/g, ' ')).toMatch(yes);
+    expect(r.stdout).not.toMatch(/implied when not on a TTY/);
   });
 
   it.each(['launch', 'status', 'list', 'destroy', 'presets', 'upgrade', 'rollback', 'backup', 'backups', 'restore', 'prune', 'build-image'])('%s --help has examples', async (cmd) => {
@@ -33,6 +68,30 @@ describe('CLI: help and version', () => {
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const j = await runCli(['--version', '--json'], { home });
     expect(j.json()).toEqual({ version: r.stdout.trim() });
+  });
+
+  it('a mistyped command is refused with a suggestion, exit 2, before anything runs', async () => {
+    for (const args of [['lanch'], ['lanch', '--region', 'us-east-1'], ['--yes', 'lanch'], ['--profile', 'x', 'lanch'], ['--region', 'us-east-1', 'lanch'], ['help', 'lanch']]) {
+      const r = await runCli(args, { home });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain("unknown command 'lanch' — did you mean 'launch'?");
+      expect(r.stderr).not.toMatch(/too many arguments/);
+    }
+    const far = await runCli(['kubernetes'], { home });
+    expect(far.code).toBe(2);
+    expect(far.stderr).toMatch(/unknown command 'kubernetes'\n/);
+    const json = await runCli(['stauts', '--json'], { home });
+    expect(json.code).toBe(2);
+    expect(json.json()).toMatchObject({ error: { code: 'unknown-command', exitCode: 2, message: "unknown command 'stauts' — did you mean 'status'?" } });
+  });
+
+  it('no arguments, or flags only, is still launch', async () => {
+    const none = await runCli([], { home });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--allow-cidr is required when not running interactively/);
+    const flags = await runCli(['--region', 'us-east-1', '--allow-cidr', '203.0.113.7/32', '--dry-run', '--json'], { home, env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } });
+    expect(flags.code, flags.stderr).toBe(0);
+    expect(flags.json<{ plan: { name: { value: string } } }>().plan.name.value).toBe('sourcegraph');
   });
 
   it('an unknown option exits 2', async () => {
@@ -90,6 +149,38 @@ describe('CLI: bad input exits 2 naming the flag, before any cloud call', () => 
     const r = await runCli(['status', 'ghost'], { home, env: { AWS_REGION: undefined } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--region is required to find deployment ghost/);
+  });
+});
+
+describe('CLI: one deployment name, given as [name] or --name', () => {
+  const snapshot = ['--snapshot', 'snap-0123456789abcdef0'];
+  it.each([
+    ['launch', ['launch', 'a', '--name', 'b', '--region', 'us-east-1', '--allow-cidr', '203.0.113.7/32']],
+    ['status', ['status', 'a', '--name', 'b']],
+    ['destroy', ['destroy', 'a', '--name', 'b']],
+    ['upgrade', ['upgrade', 'a', '--name', 'b']],
+    ['rollback', ['rollback', 'a', '--name', 'b']],
+    ['backup', ['backup', 'a', '--name', 'b']],
+    ['backups', ['backups', 'a', '--name', 'b']],
+    ['restore', ['restore', 'a', '--name', 'b', ...snapshot]],
+    ['prune', ['prune', 'a', '--name', 'b']],
+  ])('%s: two different names exit 2 before any cloud call', async (_cmd, args) => {
+    const r = await runCli([...args, '--yes'], { home });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/The deployment name was given twice, differently: "a" and --name b/);
+  });
+
+  // status, destroy, backups and restore act on the named deployment in cli-contract.e2e.test.ts (moto).
+  it.each([
+    ['upgrade', ['upgrade', 'a', '--name', 'a']],
+    ['rollback', ['rollback', '--name', 'a']],
+    ['backup', ['backup', '--name', 'a']],
+    ['prune', ['prune', 'a', '--name', 'a']],
+  ])('%s: --name (alone or with the same [name]) is accepted: the run gets as far as the cloud', async (_cmd, args) => {
+    // The endpoint is dead, so the first cloud call fails: exit 1, not the usage error exit 2.
+    const r = await runCli([...args, '--region', 'us-east-1', '--yes'], { home });
+    expect(r.stderr).not.toMatch(/unknown option|given twice/);
+    expect(r.code, r.stderr).toBe(1);
   });
 });
 
