@@ -140,6 +140,8 @@ export interface InstanceInfo {
   privateIp?: string;
   launchTime?: string;
   keyName?: string;
+  /** The idempotency key it was created with (ClientToken): which attempt of a launch made it. */
+  idempotencyKey?: string;
   securityGroupIds: string[];
   /** device name → volume id, from the block device mappings. */
   volumes: { device: string; volumeId: string; deleteOnTermination: boolean }[];

@@ -689,7 +689,10 @@ async function applyLaunch(
       title: `Instance (${spec.instanceType}, ${spec.imageId})`,
       run: async (c) => {
         c.instance = await cloud.ensureInstance(spec, c.refs as LaunchRefs);
-        return { summary: c.instance.id, result: { instanceId: c.instance.id } };
+        // The attempt that made it (a terminated attempt's instance is never taken back).
+        const result: Record<string, string> = { instanceId: c.instance.id };
+        if (c.instance.idempotencyKey && c.instance.idempotencyKey !== spec.clientToken) result.attempt = c.instance.idempotencyKey;
+        return { summary: c.instance.id, result };
       },
     },
     {

@@ -49,6 +49,7 @@ import type {
 import {
   allocateAddressRequest,
   associateAddressRequest,
+  attemptToken,
   broughtAddressTagsRequest,
   authorizeIngressRequest,
   revokeIngressRequest,
@@ -68,6 +69,7 @@ import type {
   Ec2Api,
   Ec2Filter,
   Ec2Image,
+  Ec2Instance,
   Ec2InstanceType,
   Ec2Volume,
   StsApi,
@@ -77,6 +79,8 @@ import type {
 export const PUBLISHED_IMAGE_OWNERS = ['840044800169', '870751268155'];
 
 const LIVE_INSTANCE_STATES: InstanceState[] = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+/** Attempts of one launch whose instances were terminated before it gives up. */
+const MAX_LAUNCH_ATTEMPTS = 5;
 
 export interface AwsCloudOptions {
   region: string;
@@ -680,38 +684,49 @@ export class AwsCloud implements Cloud {
     }
   }
 
-  /**
-   * The instance an earlier attempt of this launch created: the one with our ClientToken, else a
-   * live instance of the deployment at the same version (an older version's instance is an upgrade's
-   * rollback point, not this launch's result).
-   */
-  private async findLaunchedInstance(spec: LaunchSpec): Promise<InstanceInfo | undefined> {
+  /** Every instance of the deployment that is not long gone, terminated ones included (their ClientToken still counts). */
+  private async deploymentInstancesWithTokens(name: string): Promise<Ec2Instance[]> {
     const pages = await this.paginate('DescribeInstances', (NextToken) =>
-      this.ec2.describeInstances({
-        Filters: [tagFilter(TAG_DEPLOYMENT, [spec.name]), { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }],
-        ...(NextToken ? { NextToken } : {}),
-      }),
+      this.ec2.describeInstances({ Filters: [tagFilter(TAG_DEPLOYMENT, [name])], ...(NextToken ? { NextToken } : {}) }),
     );
-    const instances = pages.flatMap((p) => (p.Reservations ?? []).flatMap((r) => r.Instances ?? []));
-    const byToken = instances.find((i) => i.ClientToken === spec.clientToken);
-    if (byToken) return toInstanceInfo(byToken);
-    return instances
+    return pages.flatMap((p) => (p.Reservations ?? []).flatMap((r) => r.Instances ?? []));
+  }
+
+  /**
+   * Finds the instance an earlier attempt of this launch created (by ClientToken, trying the tokens
+   * of later attempts past any whose instance was terminated), else a live instance of the
+   * deployment at the same version (an older version's instance is an upgrade's rollback point, not
+   * this launch's result), else runs one with the first unused attempt's token.
+   */
+  async ensureInstance(spec: LaunchSpec, refs: LaunchRefs): Promise<InstanceInfo> {
+    const known = await this.deploymentInstancesWithTokens(spec.name);
+    const live = (i: Ec2Instance) => LIVE_INSTANCE_STATES.includes(toInstanceState(i.State?.Name));
+    const sameVersion = known
+      .filter(live)
       .map(toInstanceInfo)
       .filter((i) => i.tags[TAG_ROLE] === 'instance' && i.tags[TAG_VERSION] === spec.version)
       .sort(newestFirst)[0];
-  }
-
-  async ensureInstance(spec: LaunchSpec, refs: LaunchRefs): Promise<InstanceInfo> {
-    let instance = await this.findLaunchedInstance(spec);
-    if (!instance) {
-      const out = await this.call('RunInstances', () => this.ec2.runInstances(sdkRunInstancesInput(runInstancesRequest(spec, refs))), {
+    for (let attempt = 1; attempt <= MAX_LAUNCH_ATTEMPTS; attempt++) {
+      const token = attemptToken(spec.clientToken, attempt);
+      const mine = known.find((i) => i.ClientToken === token);
+      if (mine && live(mine)) return this.tagInstanceVolumes(spec, toInstanceInfo(mine));
+      if (mine) continue;
+      if (sameVersion) return this.tagInstanceVolumes(spec, sameVersion);
+      const out = await this.call('RunInstances', () => this.ec2.runInstances(sdkRunInstancesInput({ ...runInstancesRequest(spec, refs), ClientToken: token })), {
         instanceType: spec.instanceType,
       });
       const launched = out.Instances?.[0];
       if (!launched?.InstanceId) throw new CloudError('run-instances-empty', 'RunInstances returned no instance');
-      instance = toInstanceInfo(launched);
+      // EC2's idempotent answer for a token whose instance has since been terminated: next attempt.
+      if (!live(launched)) {
+        known.push(launched);
+        continue;
+      }
+      return this.tagInstanceVolumes(spec, toInstanceInfo(launched));
     }
-    return this.tagInstanceVolumes(spec, instance);
+    throw new CloudError('launch-attempts-exhausted', `Every one of ${MAX_LAUNCH_ATTEMPTS} launch attempts of ${spec.name} ended with its instance terminated`, {
+      remediation: 'See why the instances were terminated (EC2 console: the state transition reason), fix it, and launch again.',
+    });
   }
 
   /**

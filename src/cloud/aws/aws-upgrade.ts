@@ -32,6 +32,7 @@ import {
 } from '../cloud.js';
 import { awsErrorCode, isAwsErrorCode, isNotFoundError, toLaunchError } from './errors.js';
 import { tagFilter, tagList, tagsOf } from './convert.js';
+import { attemptToken } from './requests.js';
 import type { DlmApi, DlmPolicy, Ec2Api, Ec2Filter, Ec2Instance, Ec2InstanceType, Ec2Snapshot } from './sdk.js';
 
 export interface UpgradeClients {
@@ -406,17 +407,19 @@ function sdkRunInstances(request: ReturnType<typeof snapshotRunInstancesRequest>
 
 export async function launchInstanceFromSnapshot(c: UpgradeClients, spec: SnapshotLaunchSpec): Promise<InstanceInfo> {
   let instance = await findInstanceByOperation(c, spec.deployment, spec.operation);
-  if (!instance) {
-    const hasRate = spec.data.mode === 'snapshot' && spec.data.volume.initializationRateMiBps !== undefined;
-    const out = await withOptionalRate(hasRate, (withRate) => c.ec2.runInstances(sdkRunInstances(snapshotRunInstancesRequest(spec, withRate)))).catch(
-      (err: unknown) => {
-        throw toLaunchError(err, { operation: 'RunInstances', profile: c.profile, region: c.region, instanceType: spec.instanceType });
-      },
-    );
+  const hasRate = spec.data.mode === 'snapshot' && spec.data.volume.initializationRateMiBps !== undefined;
+  // A hop whose instance was terminated (by hand, or by AWS) gets the next attempt's token: EC2
+  // would answer the old one with the dead instance for a day.
+  for (let attempt = 1; !instance && attempt <= 5; attempt++) {
+    const token = attemptToken(spec.clientToken, attempt);
+    const out = await withOptionalRate(hasRate, (withRate) => c.ec2.runInstances(sdkRunInstances({ ...snapshotRunInstancesRequest(spec, withRate), ClientToken: token }))).catch((err: unknown) => {
+      throw toLaunchError(err, { operation: 'RunInstances', profile: c.profile, region: c.region, instanceType: spec.instanceType });
+    });
     const launched = out.Instances?.[0];
     if (!launched?.InstanceId) throw new CloudError('run-instances-empty', 'RunInstances returned no instance');
-    instance = c.toInstanceInfo(launched);
+    if (LIVE_STATES.includes(launched.State?.Name ?? 'pending')) instance = c.toInstanceInfo(launched);
   }
+  if (!instance) throw new CloudError('launch-attempts-exhausted', `Every launch attempt of ${spec.deployment}'s ${spec.version} instance ended terminated`);
   return tagRootVolume(c, spec, instance);
 }
 

@@ -51,6 +51,7 @@ export function toInstanceInfo(instance: Ec2Instance): InstanceInfo {
   if (instance.PrivateIpAddress) info.privateIp = instance.PrivateIpAddress;
   if (instance.LaunchTime) info.launchTime = new Date(instance.LaunchTime).toISOString();
   if (instance.KeyName) info.keyName = instance.KeyName;
+  if (instance.ClientToken) info.idempotencyKey = instance.ClientToken;
   return info;
 }
 

@@ -119,6 +119,17 @@ export interface AssociateAddressRequest {
   AllowReassociation?: boolean;
 }
 
+/**
+ * The ClientToken of attempt `n` of one create. EC2 answers a reused token with the instance it
+ * made for it, even once that instance is terminated (for at least a day), so a launch whose
+ * instance died moves on to the next attempt's token instead of getting the dead one back forever.
+ */
+export function attemptToken(base: string, attempt: number): string {
+  if (attempt <= 1) return base;
+  const suffix = `-${attempt}`;
+  return `${base.slice(0, 64 - suffix.length)}${suffix}`;
+}
+
 /** The name of the security group a deployment gets; also how a user recognises it in the console. */
 export function securityGroupName(deploymentName: string): string {
   return `sourcegraph-launch-${deploymentName}`;
