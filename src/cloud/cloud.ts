@@ -50,6 +50,7 @@ export interface ImageInfo {
   source: 'published' | 'built' | 'catalog' | 'flag';
   architecture?: string;
   state?: string;
+  tags?: Tags;
 }
 
 export interface NetworkPlacement {
@@ -470,14 +471,18 @@ export interface SnapshotScheduleInfo {
 
 /** Names the build every temporary resource of an image build belongs to. */
 export const TAG_BUILD = 'sourcegraph-launch:build';
+/** The one run of a build that made a resource: a failed run's cleanup removes only its own. */
+export const TAG_BUILD_RUN = 'sourcegraph-launch:build-run';
 /** Which scripts made an image: the git commit of the package, else its version. */
 export const TAG_SOURCE_COMMIT = 'sourcegraph-launch:source-commit';
 /** "true" on a builder whose provisioning finished. */
 export const TAG_PROVISIONED = 'sourcegraph-launch:provisioned';
 
 export interface ImageBuildSpec {
-  /** Value of TAG_BUILD, e.g. "6.12.5040-xs"; also names the key pair and security group. */
+  /** Value of TAG_BUILD, e.g. "6.12.5040-xs". */
   buildName: string;
+  /** Value of TAG_BUILD_RUN: this run (its journal id); names the key pair and security group with buildName. */
+  runId: string;
   region: string;
   version: string;
   size: string;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
+  TAG_BUILD_RUN,
   TAG_PROVISIONED,
   type Cloud,
   type CloudRequest,
@@ -151,13 +152,14 @@ function buildSpecFor(
   const buildName = buildNameFor(opts.version, opts.size);
   const spec: ImageBuildSpec = {
     buildName,
+    runId: ctx.journal.id,
     region: opts.region,
     version: opts.version,
     size: opts.size,
     baseImageId: ctx.baseImageId,
     instanceType: opts.instanceType ?? getPreset(opts.size).aws.instanceType,
     sshCidrs: opts.sshCidrs,
-    keyName: `sourcegraph-launch-build-${buildName}`,
+    keyName: `sourcegraph-launch-build-${buildName}-${ctx.journal.id}`,
     publicKey: ctx.publicKey,
     rootVolume: { device: AWS_ROOT_VOLUME.device, sizeGiB: AWS_ROOT_VOLUME.sizeGiB, type: 'gp3' },
     dataVolume: { device: '/dev/sdb', sizeGiB: BUILDER_DATA_GIB, type: 'gp3' },
@@ -241,21 +243,32 @@ export async function buildImage(deps: Deps, cloud: Cloud, opts: BuildImageOptio
 
   const release = state.lock('aws', opts.region, `build-${buildName}`);
   try {
-    const before = await cloud.findImageBuild(buildName);
-    const done = before.images.find((i) => i.state === 'available');
-    if (done && !before.builders.length) {
-      io.info(`Image ${done.id} (${done.name}) of Sourcegraph ${opts.version} (${opts.size}) exists already; nothing to build.`);
-      return { imageId: done.id, imageName: done.name, region: opts.region, version: opts.version, size: opts.size, sourceCommit, alreadyBuilt: true, removed: [] };
-    }
-
     const journalPath = join(state.home, 'builds', `aws-${opts.region}-${buildName}.json`);
     const keyPath = join(state.keysDir, `build-aws-${opts.region}-${buildName}`);
-    const journal = loadJournal(journalPath) ?? newJournal('build-image', randomBytes(6).toString('hex'));
-    if (Object.keys(journal.steps).length) io.info(`Resuming the build started ${journal.startedAt}; checking what exists first.`);
+    const resumed = loadJournal(journalPath);
+    const journal = resumed ?? newJournal('build-image', randomBytes(6).toString('hex'));
     const save = (j: Journal) => {
       mkdirSync(dirname(journalPath), { recursive: true, mode: 0o700 });
       writeFileSync(journalPath, JSON.stringify(j, null, 2), { mode: 0o600 });
     };
+    const forget = () => {
+      rmSync(journalPath, { force: true });
+      removeKey(keyPath);
+    };
+
+    const before = await cloud.findImageBuild(buildName);
+    const done = before.images.find((i) => i.state === 'available');
+    if (done) {
+      // Finished (by this run before it was killed, or by any other): use it, and tidy up only what
+      // this run had made. Other runs' builders are theirs to finish.
+      if (resumed) await cleanUpBuild(deps, cloud, buildName, journal.id, { keepImages: true, elasticIpAllocationId: opts.elasticIpAllocationId });
+      forget();
+      io.info(`Image ${done.id} (${done.name}) of Sourcegraph ${opts.version} (${opts.size}) exists already; nothing to build.`);
+      return { imageId: done.id, imageName: done.name, region: opts.region, version: opts.version, size: opts.size, sourceCommit, alreadyBuilt: true, removed: [] };
+    }
+    const others = before.builders.filter((b) => b.tags[TAG_BUILD_RUN] !== journal.id);
+    if (others.length) io.warn(`Another run of this build (${others.map((b) => `${b.id}, run ${b.tags[TAG_BUILD_RUN] ?? 'unknown'}`).join('; ')}) exists, perhaps from another machine: it is left alone.`);
+    if (Object.keys(journal.steps).length) io.info(`Resuming the build started ${journal.startedAt}; checking what exists first.`);
     save(journal);
 
     const base = await cloud.findBuildBaseImage();
@@ -267,27 +280,25 @@ export async function buildImage(deps: Deps, cloud: Cloud, opts: BuildImageOptio
     const publicKey = await ensureBuildKey(keyPath, `sourcegraph-launch build ${buildName}`);
     const spec = buildSpecFor(opts, { baseImageId: base.id, journal, publicKey, sourceCommit });
 
-    io.info(`Building Sourcegraph ${opts.version} (${opts.size}) in ${opts.region} on ${spec.instanceType} from ${base.name} (${base.id}); scripts ${sourceCommit}.`);
+    io.info(`Building Sourcegraph ${opts.version} (${opts.size}) in ${opts.region} on ${spec.instanceType} from ${base.name} (${base.id}); scripts ${sourceCommit}; run ${journal.id}.`);
     const ctx: BuildContext = { refs: {}, provisioned: false, imageReady: false };
     const steps = buildSteps(deps, cloud, opts, spec, bundle, keyPath);
     try {
       await runSteps(steps, ctx, { journal, save, io, signal: deps.signal, fault: deps.env.SOURCEGRAPH_LAUNCH_FAULT });
     } catch (e) {
-      const removed = await cleanUpBuild(deps, cloud, buildName, { keepImages: ctx.imageReady, elasticIpAllocationId: opts.elasticIpAllocationId }).catch((cleanupError: unknown) => {
+      const removed = await cleanUpBuild(deps, cloud, buildName, journal.id, { keepImages: ctx.imageReady, elasticIpAllocationId: opts.elasticIpAllocationId }).catch((cleanupError: unknown) => {
         io.warn(`Cleaning up after the failed build failed too: ${cleanupError instanceof Error ? cleanupError.message : String(cleanupError)}. Run the same command again to finish the cleanup.`);
         return undefined;
       });
       if (removed) {
-        rmSync(journalPath, { force: true });
-        removeKey(keyPath);
+        forget();
         io.info(removed.length ? `Removed what the build had created: ${removed.join(', ')}.` : 'The build had created nothing that needed removing.');
       }
       throw explainFailure(e, deps.signal);
     }
 
-    const removed = await cleanUpBuild(deps, cloud, buildName, { keepImages: true, elasticIpAllocationId: opts.elasticIpAllocationId });
-    rmSync(journalPath, { force: true });
-    removeKey(keyPath);
+    const removed = await cleanUpBuild(deps, cloud, buildName, journal.id, { keepImages: true, elasticIpAllocationId: opts.elasticIpAllocationId });
+    forget();
     const image = ctx.image!;
     return { imageId: image.id, imageName: image.name || spec.imageName, region: opts.region, version: opts.version, size: opts.size, sourceCommit, alreadyBuilt: false, removed };
   } finally {
@@ -513,33 +524,41 @@ async function provisionOverSsh(deps: Deps, remote: Remote, spec: ImageBuildSpec
  * disassociated, the builder terminated (its volumes go with it), then the security group and key
  * pair; images that never became ready are deregistered with their snapshots.
  */
+/**
+ * Removes what one run of a build made (found by its TAG_BUILD_RUN), nothing else: never another
+ * run's builder, and never an image that is available (a finished build, whoever made it), unless
+ * it is this run's own and `keepImages` is false.
+ */
 export async function cleanUpBuild(
   deps: Pick<Deps, 'io'>,
   cloud: Cloud,
   buildName: string,
+  runId: string,
   opts: { keepImages: boolean; elasticIpAllocationId?: string },
 ): Promise<string[]> {
   const found = await cloud.findImageBuild(buildName);
+  const ours = <T extends { tags?: Record<string, string> }>(x: T) => x.tags?.[TAG_BUILD_RUN] === runId;
+  const builders = found.builders.filter(ours);
   const removed: string[] = [];
   const progress = deps.io.progress('Removing the temporary build resources');
-  if (opts.elasticIpAllocationId && (await cloud.disassociateBuilderAddress(opts.elasticIpAllocationId, found.builders.map((b) => b.id)))) {
+  if (opts.elasticIpAllocationId && (await cloud.disassociateBuilderAddress(opts.elasticIpAllocationId, builders.map((b) => b.id)))) {
     removed.push(`association of your address ${opts.elasticIpAllocationId} (the address is kept)`);
   }
-  for (const builder of found.builders) {
+  for (const builder of builders) {
     await cloud.terminateInstance(builder.id);
     removed.push(`builder ${builder.id} with its volumes`);
   }
-  for (const builder of found.builders) await cloud.waitForInstanceState(builder.id, 'terminated', 15 * 60_000);
-  for (const group of found.securityGroups) {
+  for (const builder of builders) await cloud.waitForInstanceState(builder.id, 'terminated', 15 * 60_000);
+  for (const group of found.securityGroups.filter(ours)) {
     await cloud.deleteSecurityGroup(group.id);
     removed.push(`security group ${group.id}`);
   }
-  for (const keyPair of found.keyPairs.filter((k) => k.managed)) {
+  for (const keyPair of found.keyPairs.filter((k) => k.managed && ours(k))) {
     await cloud.deleteKeyPair(keyPair.name);
     removed.push(`key pair ${keyPair.name}`);
   }
   if (!opts.keepImages) {
-    for (const image of found.images) {
+    for (const image of found.images.filter(ours)) {
       const snapshots = await cloud.deleteBuiltImage(image.id);
       removed.push(`image ${image.id}${snapshots.length ? ` and snapshots ${snapshots.join(', ')}` : ''}`);
     }

@@ -260,6 +260,39 @@ describe('build-image with the real CLI', () => {
   });
 });
 
+describe('a build run removes only what it made', () => {
+  it('never another machine\'s builder, and never an image an earlier build finished', async () => {
+    const allocationId = await allocateTestAddress(ec2, HOST_ADDRESS);
+    // Machine A starts a build and is killed once its builder exists.
+    const homeA = newHome();
+    const killed = await runCli(buildArgs(allocationId), { ...cliOptions(homeA), env: { SOURCEGRAPH_LAUNCH_PROVISION_DIR: stubProvisionDir, SOURCEGRAPH_LAUNCH_FAULT: 'after:builder' } });
+    expect(killed.signal).toBe('SIGKILL');
+    const [builderA] = await builders();
+
+    // Machine B builds the same version: it fails first, and its cleanup leaves A's builder alone…
+    writeFileSync(join(host.fsRoot, 'var', 'log', 'fail-build'), '');
+    const failed = await runCli(buildArgs(allocationId), cliOptions(newHome()));
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/Another run of this build .* is left alone/);
+    expect((await builders()).map((i) => i.InstanceId)).toEqual([builderA!.InstanceId]);
+    // …then succeeds, still without touching A's builder.
+    rmSync(join(host.fsRoot, 'var', 'log', 'fail-build'));
+    const built = await runCli([...buildArgs(allocationId), '--json'], cliOptions(newHome()));
+    expect(built.code, built.stderr).toBe(0);
+    const imageId = built.json<{ imageId: string }>().imageId;
+    expect((await builders()).map((i) => i.InstanceId)).toEqual([builderA!.InstanceId]);
+
+    // A resumes with a failing build: the finished image is used, never deleted; A removes only its own.
+    writeFileSync(join(host.fsRoot, 'var', 'log', 'fail-build'), '');
+    const resumed = await runCli([...buildArgs(allocationId), '--json'], cliOptions(homeA));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.json()).toMatchObject({ imageId, alreadyBuilt: true });
+    const images = (await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: buildFilter }))).Images ?? [];
+    expect(images.map((i) => [i.ImageId, i.State])).toEqual([[imageId, 'available']]);
+    expect(await leftovers()).toMatchObject({ builders: [], securityGroups: [], keyPairs: [] });
+  });
+});
+
 describe('build-image input and dry run', () => {
   it('--dry-run --json prints the plan and the mutating requests in order, and creates nothing', async () => {
     const run = await runCli(

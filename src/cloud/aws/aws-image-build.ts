@@ -8,6 +8,7 @@
 import { CloudError, InterruptedError, WaitTimeoutError } from '../../core/errors.js';
 import {
   TAG_BUILD,
+  TAG_BUILD_RUN,
   TAG_MANAGED,
   TAG_PROVISIONED,
   TAG_ROLE,
@@ -55,6 +56,7 @@ function imageInfo(image: Ec2Image, source: ImageInfo['source']): ImageInfo {
   if (image.CreationDate) info.creationDate = image.CreationDate;
   if (image.Architecture) info.architecture = image.Architecture;
   if (image.State) info.state = image.State;
+  info.tags = tags;
   return info;
 }
 
@@ -70,9 +72,10 @@ export interface BuildTag {
 }
 
 /** The tags every build resource carries; the image's set is what launch's findImage looks for. */
-export function buildTags(spec: Pick<ImageBuildSpec, 'buildName' | 'version' | 'size'>, role: ResourceRole, name: string): BuildTag[] {
+export function buildTags(spec: Pick<ImageBuildSpec, 'buildName' | 'runId' | 'version' | 'size'>, role: ResourceRole, name: string): BuildTag[] {
   return [
     { Key: TAG_BUILD, Value: spec.buildName },
+    { Key: TAG_BUILD_RUN, Value: spec.runId },
     { Key: TAG_ROLE, Value: role },
     { Key: TAG_VERSION, Value: spec.version },
     { Key: TAG_SIZE, Value: spec.size },
@@ -85,9 +88,9 @@ function imageTags(spec: ImageBuildSpec): BuildTag[] {
   return [...buildTags(spec, 'image', spec.imageName), { Key: TAG_SOURCE_COMMIT, Value: spec.sourceCommit }];
 }
 
-/** The temporary security group's name (unique per VPC, so per build). */
-export function builderGroupName(buildName: string): string {
-  return `sourcegraph-launch-build-${buildName}`;
+/** The temporary security group's name (unique per VPC, so per build run). */
+export function builderGroupName(spec: Pick<ImageBuildSpec, 'buildName' | 'runId'>): string {
+  return `sourcegraph-launch-build-${spec.buildName}-${spec.runId}`;
 }
 
 export function builderKeyPairRequest(spec: ImageBuildSpec) {
@@ -100,10 +103,10 @@ export function builderKeyPairRequest(spec: ImageBuildSpec) {
 
 export function builderSecurityGroupRequest(spec: ImageBuildSpec, vpcId: string) {
   return {
-    GroupName: builderGroupName(spec.buildName),
+    GroupName: builderGroupName(spec),
     Description: `Temporary: SSH to the image builder ${spec.buildName} (sourcegraph-launch build-image)`,
     VpcId: vpcId,
-    TagSpecifications: [{ ResourceType: 'security-group' as const, Tags: buildTags(spec, 'security-group', builderGroupName(spec.buildName)) }],
+    TagSpecifications: [{ ResourceType: 'security-group' as const, Tags: buildTags(spec, 'security-group', builderGroupName(spec)) }],
   };
 }
 
@@ -222,6 +225,7 @@ async function callUnlessNotFound<T>(ctx: ImageBuildContext, operation: string, 
 }
 
 const buildFilter = (buildName: string): Ec2Filter => ({ Name: `tag:${TAG_BUILD}`, Values: [buildName] });
+const runFilter = (runId: string): Ec2Filter => ({ Name: `tag:${TAG_BUILD_RUN}`, Values: [runId] });
 
 export async function findBuildBaseImage(ctx: ImageBuildContext): Promise<ImageInfo | undefined> {
   const images: Ec2Image[] = [];
@@ -246,24 +250,24 @@ export async function findBuildBaseImage(ctx: ImageBuildContext): Promise<ImageI
   return images[0] ? imageInfo(images[0], 'published') : undefined;
 }
 
-async function describeBuildInstances(ctx: ImageBuildContext, buildName: string): Promise<InstanceInfo[]> {
+async function describeBuildInstances(ctx: ImageBuildContext, filter: Ec2Filter): Promise<InstanceInfo[]> {
   const out = await call(ctx, 'DescribeInstances', () =>
-    ctx.ec2.describeInstances({ Filters: [buildFilter(buildName), { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] }),
+    ctx.ec2.describeInstances({ Filters: [filter, { Name: 'instance-state-name', Values: LIVE_INSTANCE_STATES }] }),
   );
   return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map(toInstanceInfo);
 }
 
-async function describeBuildImages(ctx: ImageBuildContext, buildName: string): Promise<Ec2Image[]> {
-  const out = await call(ctx, 'DescribeImages', () => ctx.ec2.describeImages({ Owners: ['self'], Filters: [buildFilter(buildName)] }));
+async function describeBuildImages(ctx: ImageBuildContext, filter: Ec2Filter): Promise<Ec2Image[]> {
+  const out = await call(ctx, 'DescribeImages', () => ctx.ec2.describeImages({ Owners: ['self'], Filters: [filter] }));
   return out.Images ?? [];
 }
 
 export async function findImageBuild(ctx: ImageBuildContext, buildName: string): Promise<ImageBuildResources> {
   const [builders, groups, keyPairs, images] = await Promise.all([
-    describeBuildInstances(ctx, buildName),
+    describeBuildInstances(ctx, buildFilter(buildName)),
     call(ctx, 'DescribeSecurityGroups', () => ctx.ec2.describeSecurityGroups({ Filters: [buildFilter(buildName)] })),
     call(ctx, 'DescribeKeyPairs', () => ctx.ec2.describeKeyPairs({ Filters: [buildFilter(buildName)] })),
-    describeBuildImages(ctx, buildName),
+    describeBuildImages(ctx, buildFilter(buildName)),
   ]);
   return {
     builders: builders.filter((i) => i.tags[TAG_ROLE] === 'builder'),
@@ -279,8 +283,8 @@ export async function ensureBuilderKeyPair(ctx: ImageBuildContext, spec: ImageBu
   const found = existing?.KeyPairs?.[0];
   if (found) {
     const info = toKeyPairInfo(found);
-    if (info.tags[TAG_BUILD] === spec.buildName) return info;
-    throw new CloudError('key-pair-conflict', `A key pair named "${spec.keyName}" already exists in ${ctx.region} and is not part of build ${spec.buildName}`, {
+    if (info.tags[TAG_BUILD_RUN] === spec.runId) return info;
+    throw new CloudError('key-pair-conflict', `A key pair named "${spec.keyName}" already exists in ${ctx.region} and is not part of this build run (${spec.runId})`, {
       remediation: `Delete it if it is left over (\`aws ec2 delete-key-pair --key-name ${spec.keyName} --region ${ctx.region}\`) and run the build again.`,
     });
   }
@@ -295,7 +299,7 @@ export async function ensureBuilderSecurityGroup(ctx: ImageBuildContext, spec: I
     ((await call(ctx, 'DescribeSecurityGroups', () => ctx.ec2.describeSecurityGroups({ Filters: filters }))).SecurityGroups ?? []).map(
       toSecurityGroupInfo,
     );
-  let group = (await describe([buildFilter(spec.buildName), { Name: 'vpc-id', Values: [placement.vpcId] }]))[0];
+  let group = (await describe([runFilter(spec.runId), { Name: 'vpc-id', Values: [placement.vpcId] }]))[0];
   if (!group) {
     const request = builderSecurityGroupRequest(spec, placement.vpcId);
     try {
@@ -327,7 +331,8 @@ export async function ensureBuilderSecurityGroup(ctx: ImageBuildContext, spec: I
 }
 
 export async function ensureBuilder(ctx: ImageBuildContext, spec: ImageBuildSpec, refs: LaunchRefs): Promise<InstanceInfo> {
-  const live = await describeBuildInstances(ctx, spec.buildName);
+  // Only this run's builder: one started by another run (another machine) is never adopted.
+  const live = await describeBuildInstances(ctx, runFilter(spec.runId));
   const existing = live.filter((i) => i.tags[TAG_ROLE] === 'builder').sort((a, b) => (b.launchTime ?? '').localeCompare(a.launchTime ?? ''))[0];
   if (existing) return existing;
   const request = builderRunInstancesRequest(spec, refs);
@@ -392,7 +397,7 @@ export async function stopBuilder(ctx: ImageBuildContext, instanceId: string, ti
 }
 
 export async function ensureBuiltImage(ctx: ImageBuildContext, spec: ImageBuildSpec, builderId: string): Promise<ImageInfo> {
-  const existing = (await describeBuildImages(ctx, spec.buildName)).find((i) => i.State !== 'failed' && i.State !== 'error' && i.State !== 'deregistered');
+  const existing = (await describeBuildImages(ctx, runFilter(spec.runId))).find((i) => i.State !== 'failed' && i.State !== 'error' && i.State !== 'deregistered');
   if (existing) return imageInfo(existing, 'built');
   const request = createImageRequest(spec, builderId);
   const out = await call(ctx, 'CreateImage', () => ctx.ec2.createImage(request));

@@ -54,6 +54,7 @@ const buildFilter = (name: string) => [{ Name: 'tag:sourcegraph-launch:build', V
 function buildSpec(overrides: Partial<ImageBuildSpec> = {}): ImageBuildSpec {
   return {
     buildName: '6.13.100-xs',
+    runId: 'run1',
     region: REGION,
     version: '6.13.100',
     size: 'XS',
