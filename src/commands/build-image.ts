@@ -33,6 +33,7 @@ import {
   validateTimeoutMinutes,
   validateVersion,
 } from '../core/validate.js';
+import { consoleHostKeys, describeTrust, HOST_KEY_WAIT_MS } from '../engine/host-key-wait.js';
 import { newJournal, runSteps, type Step } from '../engine/steps.js';
 import { parseConsoleHostKeyFingerprints } from '../remote/host-keys.js';
 import type { Remote } from '../remote/remote.js';
@@ -417,23 +418,39 @@ async function connectToBuilder(deps: Deps, cloud: Cloud, instanceId: string, ho
   const progress = deps.io.progress(`SSH to the builder at ${host}`);
   const deadline = deps.clock.now() + timeoutMs;
   const pollMs = Number(deps.env.SOURCEGRAPH_LAUNCH_POLL_MS ?? 5_000);
+  // The key the builder presents is checked against its console's fingerprints, waited for first.
+  const pinKey = `build:${instanceId}`;
+  const keys = await consoleHostKeys({ cloud, clock: deps.clock, signal: deps.signal }, instanceId, {
+    knownHostsPath: deps.state.knownHostsPath,
+    pinKey,
+    pollMs,
+    waitMs: Math.min(HOST_KEY_WAIT_MS, timeoutMs),
+    onWaiting: () => progress.update('waiting for the console to list the SSH host key fingerprints'),
+  }).catch((e: unknown) => {
+    progress.fail('interrupted');
+    throw deps.signal.aborted ? new InterruptedError('Interrupted while waiting for SSH to the builder') : e;
+  });
+  if (keys.how === 'first-use') {
+    deps.io.warn(`The builder's console listed no SSH host key fingerprints within ${Math.round(keys.waitedMs / 1000)} s: trusting its key on first use.`);
+  }
   for (;;) {
     if (deps.signal.aborted) {
       progress.fail('interrupted');
       throw new InterruptedError('Interrupted while waiting for SSH to the builder');
     }
-    const expectedFingerprints = parseConsoleHostKeyFingerprints(await cloud.consoleOutput(instanceId).catch(() => ''));
+    // Fingerprints seen once are kept; a console that shows them only later still counts.
+    const expectedFingerprints = keys.expected.length ? keys.expected : parseConsoleHostKeyFingerprints(await cloud.consoleOutput(instanceId).catch(() => ''));
     try {
       const remote = await deps.connectRemote({
         host,
         user,
         privateKeyPath: keyPath,
         knownHostsPath: deps.state.knownHostsPath,
-        pinKey: `build:${instanceId}`,
+        pinKey,
         expectedFingerprints,
         connectTimeoutMs: 15_000,
       });
-      progress.succeed(`connected (host key ${remote.hostFingerprint})`);
+      progress.succeed(`connected (host key ${remote.hostFingerprint}, ${describeTrust({ expected: expectedFingerprints, how: expectedFingerprints.length ? 'console' : keys.how }, keys.waitedMs)})`);
       return remote;
     } catch (e) {
       const code = e instanceof LaunchError ? e.code : '';

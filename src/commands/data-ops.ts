@@ -7,6 +7,7 @@ import { TAG_LAST_WRITTEN, TAG_ROLE, type Cloud, type DeploymentResources, type 
 import { DeclinedError, MissingInputError } from '../core/errors.js';
 import { AWS_DATA_DEVICE } from '../core/presets.js';
 import { versionFromHealthBody } from '../core/versions.js';
+import { consoleHostKeys } from '../engine/host-key-wait.js';
 import { describeResume, newJournal, type Step } from '../engine/steps.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -133,16 +134,36 @@ export function sshAccess(deps: Deps, record: DeploymentRecord | undefined, iden
 export const ROOT_VERSION_FILE = '/home/ec2-user/.sourcegraph-version';
 export const DATA_VERSION_FILE = '/mnt/data/.sourcegraph-version';
 
-/** Both version files of the appliance (image and data), over SSH; undefined when SSH fails. */
+/**
+ * Both version files of the appliance (image and data), over SSH; undefined when SSH fails. The host
+ * key is checked against the console's fingerprints (waited for, bounded) unless pinned already.
+ */
 export async function readVersionFiles(
   deps: Deps,
+  cloud: Pick<Cloud, 'consoleOutput'>,
   ssh: SshAccess,
   host: string,
   instanceId: string,
 ): Promise<{ root: string; data: string } | undefined> {
   let remote;
   try {
-    remote = await deps.connectRemote({ host, user: ssh.user, privateKeyPath: ssh.privateKeyPath, knownHostsPath: ssh.knownHostsPath, pinKey: instanceId, connectTimeoutMs: 20_000 });
+    const keys = await consoleHostKeys({ cloud, clock: deps.clock, signal: deps.signal }, instanceId, {
+      knownHostsPath: ssh.knownHostsPath,
+      pinKey: instanceId,
+      onWaiting: (ms) => ms === 0 && deps.io.info(`Waiting for ${instanceId}'s console to list its SSH host key fingerprints before connecting…`),
+    });
+    if (keys.how === 'first-use') {
+      deps.io.warn(`The console of ${instanceId} listed no SSH host key fingerprints within ${formatMs(keys.waitedMs)}: trusting its key on first use and pinning it.`);
+    }
+    remote = await deps.connectRemote({
+      host,
+      user: ssh.user,
+      privateKeyPath: ssh.privateKeyPath,
+      knownHostsPath: ssh.knownHostsPath,
+      pinKey: instanceId,
+      expectedFingerprints: keys.expected,
+      connectTimeoutMs: 20_000,
+    });
     const out = await remote.exec(`cat ${ROOT_VERSION_FILE}; echo; cat ${DATA_VERSION_FILE}`, { timeoutMs: 30_000 });
     const [root = '', data = ''] = out.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
     return { root, data };

@@ -4,6 +4,7 @@ import { dataVolumesOf, type Cloud, type DeploymentResources } from '../cloud/cl
 import { ExitCode, LaunchError, MissingInputError } from '../core/errors.js';
 import { validateRegion } from '../core/validate.js';
 import { formatAge, probeHealth } from './data-ops.js';
+import { readPinRecord } from '../remote/known-hosts.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 
@@ -25,6 +26,8 @@ export interface DeploymentStatus {
   versionTag?: string;
   /** What /healthz reported, when probed. */
   servingVersion?: string;
+  /** The SSH host key this machine pinned for the instance, and how it was trusted. */
+  hostKey?: { fingerprint: string; trusted: 'console' | 'first-use' | 'unknown' };
   healthz?: { status?: number; error?: string };
   /**
    * The version to show: what /healthz serves ("healthz"), else the deployment's version tag ("tag":
@@ -159,6 +162,7 @@ function render(deps: Deps, s: DeploymentStatus): void {
     ['address', s.addresses.map((a) => `${a.publicIp} (${a.allocationId})`).join(', ') || undefined],
     ['security group', s.securityGroups.join(', ') || undefined],
     ['key pair', s.keyPairs.join(', ') || undefined],
+    ['SSH host key', s.hostKey && `${s.hostKey.fingerprint} (${s.hostKey.trusted === 'console' ? 'checked against the console' : s.hostKey.trusted === 'first-use' ? 'trusted on first use: the console listed none' : 'pinned'})`],
     ['other instances', s.otherInstances.map((i) => `${i.id} ${i.state}`).join(', ') || undefined],
     ['rollback point', s.rollbackPoint && `${s.rollbackPoint.instanceId} (${s.rollbackPoint.version ?? '?'}, ${s.rollbackPoint.strategy ?? '?'})`],
     ['last backup', s.lastBackup && `${s.lastBackup.snapshotId}, ${s.lastBackup.age} ago`],
@@ -186,6 +190,13 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
       status.notes.push(
         `Data volume ${cloned.id} is still loading its blocks from the snapshot${init.progressPercent !== undefined ? ` (${init.progressPercent}%)` : ''}: reads are slower until it completes.`,
       );
+    }
+  }
+  if (status.instanceId) {
+    const pin = await readPinRecord(deps.state.knownHostsPath, status.instanceId).catch(() => undefined);
+    if (pin) {
+      status.hostKey = { fingerprint: pin.fingerprint, trusted: pin.source ?? 'unknown' };
+      if (pin.source === 'first-use') status.notes.push(`The SSH host key of ${status.instanceId} was trusted on first use: its console listed no fingerprints to check it against.`);
     }
   }
   if (local) {

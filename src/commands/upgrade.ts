@@ -205,7 +205,7 @@ async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, flags: Upgr
   const record = deps.state.getDeployment(target.cloud, target.region, target.name);
   const ssh = sshAccess(deps, record, flags.identityFile);
   if (ssh && host) {
-    const files = await readVersionFiles(deps, ssh, host, instance.id);
+    const files = await readVersionFiles(deps, cloud, ssh, host, instance.id);
     if (files && (files.root !== current || files.data !== current)) {
       throw new CloudError('version-files-disagree', `The version files disagree with ${current}: image ${files.root}, data ${files.data}`, {
         remediation: 'A previous upgrade did not finish on the instance. Let it finish (or roll back) before upgrading.',
@@ -594,7 +594,7 @@ async function applyUpgrade(
         return onceStep<typeof ctx>(journal, times, {
           ...base,
           run: async (c) => {
-            const files = ssh && c.hop.host ? await readVersionFiles(deps, ssh, c.hop.host, c.hop.newInstanceId!) : undefined;
+            const files = ssh && c.hop.host ? await readVersionFiles(deps, cloud, ssh, c.hop.host, c.hop.newInstanceId!) : undefined;
             if (!files) return { summary: 'could not read them over SSH (the /healthz check passed)' };
             if (files.root !== hop.to || files.data !== hop.to) {
               throw new CloudError('version-files-disagree', `After the upgrade the version files read image ${files.root}, data ${files.data} instead of ${hop.to}`);

@@ -8,9 +8,11 @@ import type { Cloud, InstanceInfo } from '../cloud/cloud.js';
 import { CloudError, ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
 import { normalizeVersion, versionFromHealthBody } from '../core/versions.js';
 import { parseConsoleHostKeyFingerprints } from '../remote/host-keys.js';
+import { readPinRecord } from '../remote/known-hosts.js';
 import type { ConnectRemote, ExecResult, Remote, RemoteTarget } from '../remote/remote.js';
 import type { Io } from '../ui/io.js';
 import { abortError, isAbortError, type Clock } from './clock.js';
+import { describeTrust, HOST_KEY_WAIT_MS } from './host-key-wait.js';
 import { HttpProbeError, type httpGet } from './http-probe.js';
 
 export type WaitStageName = 'instance-running' | 'status-checks' | 'ssh' | 'k3s' | 'pods' | 'http-version';
@@ -58,6 +60,8 @@ export interface WaitTarget {
   resumeCommand: string;
   /** --no-wait */
   stopAfter?: 'instance-running';
+  /** How long the SSH stage waits for the console's host key fingerprints before trusting on first use (default 3 min). */
+  hostKeyWaitMs?: number;
 }
 
 export interface ReadyReport {
@@ -166,6 +170,10 @@ class ReadinessWait {
   private holdStartedAt: number | undefined;
   /** First of an unbroken run of refused SSH keys. */
   private authRefusedSince: number | undefined;
+  /** When the SSH stage began waiting for console fingerprints. */
+  private hostKeyWaitStart: number | undefined;
+  /** How the host key will be trusted when the console lists none. */
+  private trust: 'pinned' | 'first-use' | undefined;
 
   constructor(
     private readonly deps: WaitDeps,
@@ -367,16 +375,31 @@ class ReadinessWait {
 
   private async pollSsh(): Promise<PollResult<void>> {
     await this.refreshExpectedFingerprints();
+    if (!this.expectedFingerprints.length && this.trust === undefined) {
+      // Never trust a key on first use while the console may still list it: wait for it, bounded.
+      const ssh = this.target.ssh!;
+      if (await readPinRecord(ssh.knownHostsPath, this.target.instanceId)) this.trust = 'pinned';
+      else {
+        const now = this.clock.now();
+        this.hostKeyWaitStart ??= now;
+        const waited = now - this.hostKeyWaitStart;
+        if (waited < (this.target.hostKeyWaitMs ?? HOST_KEY_WAIT_MS)) {
+          return { done: false, observation: `waiting for the instance console to list its SSH host key fingerprints (${formatDuration(waited)})` };
+        }
+        this.trust = 'first-use';
+        this.deps.io.warn(
+          `The console of ${this.target.instanceId} listed no SSH host key fingerprints within ${formatDuration(waited)}: ` +
+            'trusting the key the instance presents now, on first use, and pinning it for every later connection.',
+        );
+      }
+    }
     try {
       this.remote = await this.connect();
     } catch (e) {
       if (isFatal(e)) throw e;
       return { done: false, observation: `SSH: ${errorText(e)}` };
     }
-    const how =
-      this.expectedFingerprints.length > 0
-        ? 'host key matches the console output'
-        : 'no fingerprints on the console, host key pinned on first use';
+    const how = describeTrust({ expected: this.expectedFingerprints, how: this.expectedFingerprints.length ? 'console' : (this.trust ?? 'first-use') }, this.hostKeyWaitStart === undefined ? 0 : this.clock.now() - this.hostKeyWaitStart);
     return { done: true, value: undefined, summary: `${this.remote.hostFingerprint}, ${how}` };
   }
 

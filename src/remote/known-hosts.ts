@@ -1,6 +1,8 @@
-// The pin store: one JSON object `{ [pinKey]: "SHA256:…" }` per file. Pins are keyed by instance
-// (not address) because cloud addresses are reused: a new instance behind an old Elastic IP has a
-// new host key, and that must be told apart from an attacker in the middle.
+// The pin store: one JSON object `{ [pinKey]: "SHA256:…" | { fingerprint, source, at } }` per file.
+// Pins are keyed by instance (not address) because cloud addresses are reused: a new instance
+// behind an old Elastic IP has a new host key, and that must be told apart from an attacker in the
+// middle. `source` says how the key was trusted: the instance's console listed it, or (only after
+// waiting for the console in vain) on first use.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -9,6 +11,17 @@ import { dirname } from 'node:path';
 import { ExitCode, LaunchError } from '../core/errors.js';
 
 export type KnownHostPins = Record<string, string>;
+
+/** How a pinned key came to be trusted. */
+export type PinSource = 'console' | 'first-use';
+
+export interface PinRecord {
+  fingerprint: string;
+  source?: PinSource;
+  at?: string;
+}
+
+type StoredPins = Record<string, string | PinRecord>;
 
 // Read-modify-write of the same file from two connections in one process must not lose a pin.
 const pendingWrites = new Map<string, Promise<unknown>>();
@@ -26,6 +39,19 @@ function serialised<T>(path: string, work: () => Promise<T>): Promise<T> {
 
 /** All pins in the file; `{}` when it does not exist yet. */
 export async function readKnownHostPins(knownHostsPath: string): Promise<KnownHostPins> {
+  const stored = await readStoredPins(knownHostsPath);
+  return Object.fromEntries(Object.entries(stored).map(([k, v]) => [k, typeof v === 'string' ? v : v.fingerprint]));
+}
+
+/** One pin with how it was trusted (pins written before sources were recorded have none). */
+export async function readPinRecord(knownHostsPath: string, pinKey: string): Promise<PinRecord | undefined> {
+  const stored = await readStoredPins(knownHostsPath);
+  if (!Object.hasOwn(stored, pinKey)) return undefined;
+  const value = stored[pinKey]!;
+  return typeof value === 'string' ? { fingerprint: value } : value;
+}
+
+async function readStoredPins(knownHostsPath: string): Promise<StoredPins> {
   let text: string;
   try {
     text = await readFile(knownHostsPath, 'utf8');
@@ -40,10 +66,11 @@ export async function readKnownHostPins(knownHostsPath: string): Promise<KnownHo
     throw corruptStore(knownHostsPath, cause);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw corruptStore(knownHostsPath);
-  const pins: KnownHostPins = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    if (typeof value !== 'string') throw corruptStore(knownHostsPath);
-    pins[key] = value;
+  const pins: StoredPins = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof value === 'string') pins[key] = value;
+    else if (typeof value === 'object' && value !== null && typeof (value as PinRecord).fingerprint === 'string') pins[key] = value as PinRecord;
+    else throw corruptStore(knownHostsPath);
   }
   return pins;
 }
@@ -53,12 +80,14 @@ export async function readPinnedFingerprint(knownHostsPath: string, pinKey: stri
   return Object.hasOwn(pins, pinKey) ? pins[pinKey] : undefined;
 }
 
-/** Pins (or re-pins) `pinKey` to `fingerprint`. */
-export function pinHostFingerprint(knownHostsPath: string, pinKey: string, fingerprint: string): Promise<void> {
+/** Pins (or re-pins) `pinKey` to `fingerprint`, recording how it was trusted when `source` is given. */
+export function pinHostFingerprint(knownHostsPath: string, pinKey: string, fingerprint: string, source?: PinSource): Promise<void> {
   return serialised(knownHostsPath, async () => {
-    const pins = await readKnownHostPins(knownHostsPath);
-    if (pins[pinKey] === fingerprint) return;
-    pins[pinKey] = fingerprint;
+    const pins = await readStoredPins(knownHostsPath);
+    const current = pins[pinKey];
+    const same = typeof current === 'string' ? current === fingerprint && !source : current?.fingerprint === fingerprint && current.source === source;
+    if (same) return;
+    pins[pinKey] = source ? { fingerprint, source, at: new Date().toISOString() } : fingerprint;
     await writePinsAtomically(knownHostsPath, pins);
   });
 }
@@ -66,7 +95,7 @@ export function pinHostFingerprint(knownHostsPath: string, pinKey: string, finge
 /** Forgets the pin of `pinKey` (the instance was really replaced). Resolves whether there was one. */
 export function removeHostPin(knownHostsPath: string, pinKey: string): Promise<boolean> {
   return serialised(knownHostsPath, async () => {
-    const pins = await readKnownHostPins(knownHostsPath);
+    const pins = await readStoredPins(knownHostsPath);
     if (!Object.hasOwn(pins, pinKey)) return false;
     delete pins[pinKey];
     await writePinsAtomically(knownHostsPath, pins);
@@ -76,7 +105,7 @@ export function removeHostPin(knownHostsPath: string, pinKey: string): Promise<b
 
 // Temp file + rename: a crash mid-write never leaves a half-written store that would then read as
 // corrupt and lock the user out of every instance.
-async function writePinsAtomically(knownHostsPath: string, pins: KnownHostPins): Promise<void> {
+async function writePinsAtomically(knownHostsPath: string, pins: StoredPins): Promise<void> {
   await mkdir(dirname(knownHostsPath), { recursive: true, mode: 0o700 });
   const temporary = `${knownHostsPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {

@@ -113,7 +113,8 @@ export const connectSsh2: ConnectRemote = async (target: RemoteTarget): Promise<
 
   if (pinAfterConnect) {
     try {
-      await pinHostFingerprint(target.knownHostsPath, target.pinKey, remote.hostFingerprint);
+      const source = (target.expectedFingerprints ?? []).length > 0 ? 'console' : 'first-use';
+      await pinHostFingerprint(target.knownHostsPath, target.pinKey, remote.hostFingerprint, source);
     } catch (e) {
       await remote.close();
       throw isLaunchErrorLike(e)

@@ -60,6 +60,8 @@ touch /var/log/sealed
 
 beforeAll(async () => {
   moto = await startMoto({
+    // GetConsoleOutput lists the test host's real host keys, as cloud-init prints them on EC2.
+    consoleOutput: () => host?.consoleOutput(),
     images: [
       { id: AL2023, name: 'al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64', ownerId: '137112412989' },
       { id: 'ami-0a12023000000001', name: 'al2023-ami-2023.5.20240805.0-kernel-6.1-x86_64', ownerId: '137112412989' },

@@ -56,6 +56,8 @@ function launchArgs(name: string, extra: string[] = []): string[] {
 
 beforeAll(async () => {
   moto = await startMoto({
+    // GetConsoleOutput lists the test host's real host keys, as cloud-init prints them on EC2.
+    consoleOutput: () => host?.consoleOutput(),
     images: [{ id: PUBLISHED_AMI, name: `Sourcegraph v${VERSION}`, ownerId: '840044800169' }],
   });
   ec2 = motoEc2Client(moto);
@@ -142,6 +144,9 @@ describe('launch → status → list → destroy with the real CLI', () => {
     });
     const human = await runCli(['status', 'e2e', '--region', 'us-east-1'], { endpoint: moto.endpoint, home });
     expect(human.stdout).toMatch(/serving\s+6\.12\.5040/);
+    // The host key was checked against the fingerprints on the instance's console, and status says so.
+    expect(launch.stderr).toMatch(/host key matches the console output/);
+    expect(human.stdout).toContain(`SSH host key    ${host.hostKeyFingerprint} (checked against the console)`);
 
     const list = await runCli(['list', '--region', 'us-east-1', '--json'], { endpoint: moto.endpoint, home: newHome() });
     expect(list.code, list.stderr).toBe(0);

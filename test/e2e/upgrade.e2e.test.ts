@@ -104,6 +104,8 @@ const rollbackArgs = (name: string) => ['rollback', name, '--region', 'us-east-1
 
 beforeAll(async () => {
   moto = await startMoto({
+    // GetConsoleOutput lists the test host's real host keys, as cloud-init prints them on EC2.
+    consoleOutput: () => host?.consoleOutput(),
     images: [
       { id: AMI_OLD, name: `Sourcegraph v${OLD}`, ownerId: PUBLISHER },
       { id: AMI_NEW, name: `Sourcegraph v${NEW}`, ownerId: PUBLISHER },

@@ -200,11 +200,24 @@ describe('waitUntilReady: the happy path', () => {
     ]);
   });
 
-  it('falls back to trust on first use when the console shows no fingerprints', async () => {
-    const w = setup({ instance: { console: () => 'no cloud-init output yet' } });
+  it('falls back to trust on first use only after waiting 3 min for console fingerprints, and says so', async () => {
+    const connectedAt: number[] = [];
+    const w = setup({ instance: { console: () => 'no cloud-init output yet' }, onConnect: (_a, t) => (connectedAt.push(t), 'ok') });
     await w.run();
     expect(w.remoteHost.targets.every((t) => t.expectedFingerprints?.length === 0)).toBe(true);
-    expect(w.io.outcomes('succeed')[2]?.message).toContain('pinned on first use');
+    // No connection attempt at all while the console might still list the keys (SSH stage from 60 s).
+    expect(Math.min(...connectedAt)).toBeGreaterThanOrEqual(60 * S + 3 * MIN);
+    expect(w.io.updates('SSH reachable')).toContainEqual(expect.stringMatching(/waiting for the instance console to list its SSH host key fingerprints/));
+    expect(w.io.outcomes('succeed')[2]?.message).toMatch(/no fingerprints on the console after \d+ s: host key pinned on first use/);
+    expect(w.io.events).toContainEqual({ kind: 'warn', message: expect.stringMatching(/listed no SSH host key fingerprints .*trusting the key .* on first use/) });
+  });
+
+  it('fingerprints that appear on the console during the wait are used: no trust on first use', async () => {
+    const w = setup({ instance: { console: (t) => (t < 150 * S ? '' : cloudInitConsole(CONSOLE_FPS)) } });
+    await w.run();
+    const first = w.remoteHost.targets[0]!;
+    expect(first.expectedFingerprints).toEqual(CONSOLE_FPS);
+    expect(w.io.outcomes('succeed')[2]?.message).toContain('host key matches the console output');
   });
 
   it('skips the ssh, k3s and pods stages without SSH and relies on status checks and HTTP', async () => {

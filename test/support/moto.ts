@@ -9,6 +9,7 @@
 // contacted: use makeTestHostReachable to give an instance the address of a local test host.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,13 @@ export interface StartMotoOptions {
   images?: MotoImage[];
   /** The Python that has moto installed; default $MOTO_PYTHON or python3 from PATH. */
   python?: string;
+  /**
+   * What GetConsoleOutput answers for an instance (moto always answers one fixed sample with no SSH
+   * host key fingerprints). When given, the endpoint is a small proxy in front of moto that answers
+   * GetConsoleOutput itself with this text (e.g. a test host's console, listing its real host keys)
+   * and passes every other request through. `undefined` falls back to moto's own answer.
+   */
+  consoleOutput?: (instanceId: string) => string | undefined;
 }
 
 export interface MotoServer {
@@ -156,14 +164,60 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
     throw err;
   }
 
+  let proxy: { endpoint: string; close(): Promise<void> } | undefined;
+  if (opts.consoleOutput) proxy = await startConsoleProxy(endpoint, opts.consoleOutput);
   return {
-    endpoint,
+    endpoint: proxy?.endpoint ?? endpoint,
     port,
     async reset() {
       const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
       if (!response.ok) throw new Error(`moto reset failed: ${response.status} ${await response.text()}`);
     },
-    stop,
+    async stop() {
+      await proxy?.close();
+      await stop();
+    },
+  };
+}
+
+/** A loopback HTTP proxy to moto that answers EC2 GetConsoleOutput from `consoleOutput`. */
+async function startConsoleProxy(target: string, consoleOutput: (instanceId: string) => string | undefined): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const params = new URLSearchParams(body.toString('utf8'));
+    if (req.method === 'POST' && params.get('Action') === 'GetConsoleOutput') {
+      const instanceId = params.get('InstanceId') ?? '';
+      const text = consoleOutput(instanceId);
+      if (text !== undefined) {
+        res.writeHead(200, { 'content-type': 'text/xml' });
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?><GetConsoleOutputResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
+            `<requestId>console-proxy</requestId><instanceId>${instanceId}</instanceId><timestamp>${new Date().toISOString()}</timestamp>` +
+            `<output>${Buffer.from(text, 'utf8').toString('base64')}</output></GetConsoleOutputResponse>`,
+        );
+        return;
+      }
+    }
+    const headers = { ...req.headers } as Record<string, string>;
+    delete headers.host;
+    try {
+      const upstream = await fetch(`${target}${req.url ?? '/'}`, { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body });
+      const out = Buffer.from(await upstream.arrayBuffer());
+      res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => k !== 'content-encoding' && k !== 'content-length' && k !== 'transfer-encoding')));
+      res.end(out);
+    } catch (e) {
+      res.writeHead(502);
+      res.end(String(e));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
