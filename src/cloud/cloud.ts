@@ -11,6 +11,8 @@ export const TAG_VERSION = 'sourcegraph-launch:version';
 export const TAG_SIZE = 'sourcegraph-launch:size';
 /** "true" when the tool created the resource and may delete it; absent on things the user brought. */
 export const TAG_MANAGED = 'sourcegraph-launch:managed';
+/** SHA256 fingerprint of the public key a key pair was imported from: tells which machine's key it is. */
+export const TAG_KEY_FINGERPRINT = 'sourcegraph-launch:key-fingerprint';
 /** "user" on a resource the user brought (an Elastic IP): found with the deployment from any machine, never deleted. */
 export const TAG_OWNER = 'sourcegraph-launch:owner';
 

@@ -49,6 +49,8 @@ import { loadAwsCatalog } from './catalog.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { formatRequests } from './requests-text.js';
 import { planToLaunchSpec } from './launch-spec.js';
+import { describeRuleChanges, diffDeployment, type Drift } from './launch-drift.js';
+import { fingerprintOfPublicKeyLine } from '../remote/host-keys.js';
 
 export interface LaunchFlags extends GlobalFlags {
   cloud?: string;
@@ -78,6 +80,8 @@ export interface LaunchFlags extends GlobalFlags {
   schedule?: string;
   retain?: string;
   dlmRole?: string;
+  /** Apply access-rule changes to an existing deployment (the only change a re-run may make). */
+  update?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 45;
@@ -533,9 +537,19 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   };
   const name = plan.name.value;
   const region = plan.region.value;
+  const command = `${equivalentCommand(plan, deps.program)}${flags.update ? ' --update' : ''}`;
 
-  io.info(`\nsourcegraph-launch will create this deployment:\n${formatTable(summaryRows(plan))}\n`);
-  io.info(`Equivalent command for CI:\n  ${equivalentCommand(plan, deps.program)}\n`);
+  // A deployment of this name may exist already, made from any machine: launch resumes it or
+  // leaves it alone, and changes nothing that differs from what it was launched with (--update
+  // applies access-rule changes, and only those).
+  const drift = cloud ? await reconcile(deps, cloud, plan, flags, command) : undefined;
+  const header = !drift?.exists
+    ? 'sourcegraph-launch will create this deployment:'
+    : drift.ruleChanges.length && flags.update
+      ? `Deployment ${name} exists${drift.instanceId ? ` (instance ${drift.instanceId})` : ''}, will be updated:\n${describeRuleChanges(drift.ruleChanges).map((l) => `  ${l}`).join('\n')}\nIts settings:`
+      : `Deployment ${name} exists${drift.instanceId ? ` (instance ${drift.instanceId})` : ''} with these settings; nothing is changed, every resource is checked and waited for:`;
+  io.info(`\n${header}\n${formatTable(summaryRows(plan))}\n`);
+  io.info(`Equivalent command for CI:\n  ${command}\n`);
 
   // The key pair request needs the public key; a dry run shows a placeholder instead of creating a file.
   const journalSeed = randomBytes(6).toString('hex');
@@ -595,6 +609,46 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   }
 }
 
+/** The fingerprint of the public key this run would use; undefined when it would make a new one. */
+async function localKeyFingerprint(plan: LaunchPlan): Promise<string | undefined> {
+  const key = plan.sshKey.value;
+  if (key.mode === 'import') return fingerprintOfPublicKeyLine(readFileSync(key.publicKeyPath, 'utf8'));
+  if (key.mode !== 'generate' || !existsSync(key.privateKeyPath)) return undefined;
+  if (existsSync(`${key.privateKeyPath}.pub`)) return fingerprintOfPublicKeyLine(readFileSync(`${key.privateKeyPath}.pub`, 'utf8'));
+  const { publicKeyOfPrivateKey } = await import('../remote/ssh2-remote.js');
+  return fingerprintOfPublicKeyLine(await publicKeyOfPrivateKey(readFileSync(key.privateKeyPath, 'utf8'), ''));
+}
+
+/**
+ * Compares the deployment as it exists with the plan; throws (exit 1, nothing changed) when they
+ * differ in anything this run may not change.
+ */
+async function reconcile(deps: Deps, cloud: Cloud, plan: LaunchPlan, flags: LaunchFlags, command: string): Promise<Drift> {
+  const name = plan.name.value;
+  const existing = await cloud.findDeployment(name);
+  const drift = diffDeployment(plan, existing, { localKeyFingerprint: await localKeyFingerprint(plan), command: command.replace(/ --update$/, '') });
+  // A launch this machine started and that stopped before its instance may only be missing rules.
+  const previous = deps.state.getDeployment('aws', plan.region.value, name)?.journal;
+  const resumingHere = previous !== undefined && !previous.finishedAt && previous.command === 'launch' && !existing.instance;
+  const halfMadeRules = resumingHere && drift.ruleChanges.every((c) => c.change === 'open');
+  const blocking = drift.differences.filter((d) => !(d.access && (flags.update || halfMadeRules)));
+  if (blocking.length) {
+    const lines = blocking.map((d) => `  ${d.setting}: exists as ${d.exists}, this run asks for ${d.wanted}\n    → ${d.fix}`);
+    throw new LaunchError(
+      'deployment-differs',
+      ExitCode.failed,
+      `Deployment ${name} already exists in ${plan.region.value}${drift.instanceId ? ` (instance ${drift.instanceId})` : ''} and differs from this run; nothing was changed:\n${lines.join('\n')}`,
+      {
+        remediation: blocking.every((d) => d.access)
+          ? `Re-run with --update to apply the access-rule changes: ${describeRuleChanges(drift.ruleChanges).join('; ')}.`
+          : 'Make the flags match what exists (above), or use the command named for each change. launch never rewrites an existing deployment.',
+        details: { differences: blocking, ruleChanges: drift.ruleChanges },
+      },
+    );
+  }
+  return drift;
+}
+
 async function applyLaunch(
   deps: Deps,
   cloud: Cloud,
@@ -608,12 +662,6 @@ async function applyLaunch(
 
   // Reconcile with what exists before acting: an existing deployment is resumed, never duplicated.
   const existing = await cloud.findDeployment(name);
-  if (existing.instance && existing.version && existing.version !== plan.version.value) {
-    throw new UsageError(
-      `Deployment ${name} already exists in ${region} at version ${existing.version} (instance ${existing.instance.id}); launch will not replace it with ${plan.version.value}`,
-      { code: 'deployment-exists', remediation: `Use \`${deps.program} upgrade ${name} --region ${region} --to ${plan.version.value}\`, or pick another --name.` },
-    );
-  }
 
   const orphaned = existing.instance ? [] : dataVolumesOf(existing).filter((v) => !v.attachedTo);
   if (orphaned.length) {

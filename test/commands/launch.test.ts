@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Cloud } from '../../src/cloud/cloud.js';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
-import { CloudError, DeclinedError, UsageError } from '../../src/core/errors.js';
+import { CloudError, DeclinedError, LaunchError } from '../../src/core/errors.js';
 import { deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 import { makeDeps, ScriptedIo, tempHome } from '../support/deps.js';
 
@@ -141,9 +141,9 @@ describe('launch failure paths', () => {
     const home = tempHome();
     await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home }), { ...flags, name: 'twice', image: AMI, version: '6.11.0' });
     const err = await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home }), { ...flags, name: 'twice' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as UsageError).code).toBe('deployment-exists');
-    expect((err as UsageError).remediation).toMatch(/upgrade twice --region us-east-1 --to 6.12.5040/);
+    expect(err).toBeInstanceOf(LaunchError);
+    expect(err).toMatchObject({ code: 'deployment-differs', exitCode: 1 });
+    expect((err as LaunchError).message).toMatch(/version: exists as 6\.11\.0, this run asks for 6\.12\.5040\n\s+→ `upgrade twice --region us-east-1 --to 6\.12\.5040`/);
     expect((await counts('twice')).instances).toBe(1);
   });
 

@@ -4,6 +4,7 @@
 // the adapter passes them to the SDK unchanged (except ImportKeyPair's key material, see there).
 import {
   TAG_DEPLOYMENT,
+  TAG_KEY_FINGERPRINT,
   TAG_MANAGED,
   TAG_OWNER,
   TAG_ROLE,
@@ -14,6 +15,7 @@ import {
   type LaunchSpec,
   type ResourceRole,
 } from '../cloud.js';
+import { fingerprintOfPublicKeyLine } from '../../remote/host-keys.js';
 
 export interface AwsTag {
   Key: string;
@@ -159,11 +161,23 @@ function tagSpecification(resourceType: TaggableResourceType, spec: TagSource, r
 }
 
 export function importKeyPairRequest(spec: LaunchSpec & { keyPair: { mode: 'import' } }): ImportKeyPairRequest {
+  const tags = tagSpecification('key-pair', spec, 'key-pair');
+  // Which key it is, so a launch from another machine (holding another key) is told apart.
+  const fingerprint = fingerprintOrUndefined(spec.keyPair.publicKey);
+  if (fingerprint) tags.Tags.push({ Key: TAG_KEY_FINGERPRINT, Value: fingerprint });
   return {
     KeyName: spec.keyPair.keyName,
     PublicKeyMaterial: spec.keyPair.publicKey,
-    TagSpecifications: [tagSpecification('key-pair', spec, 'key-pair')],
+    TagSpecifications: [tags],
   };
+}
+
+function fingerprintOrUndefined(publicKeyLine: string): string | undefined {
+  try {
+    return fingerprintOfPublicKeyLine(publicKeyLine);
+  } catch {
+    return undefined; // a dry run's placeholder
+  }
 }
 
 export function createSecurityGroupRequest(spec: LaunchSpec, vpcId: string): CreateSecurityGroupRequest {
