@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (`npm test`). Runs every tier: typecheck, unit, the AWS adapter
 # against moto, SSH/HTTP against real test hosts, the real CLI end to end, and the provision/
-# scripts (shellcheck + bats). A missing component fails the run: no tier is skipped quietly.
+# scripts (shellcheck + bats: stubbed system commands, real loop-device disks). A missing component
+# fails the run: no tier is skipped quietly.
 # Everything after the checks runs inside a fresh network namespace, so no test can reach anything
 # but loopback and the test hosts it creates there.
 set -euo pipefail
@@ -21,6 +22,13 @@ if [ -z "${SGL_TEST_NETNS:-}" ]; then
   command -v bats >/dev/null || missing+=("bats (apt-get install -y bats)")
   command -v unshare >/dev/null || missing+=("unshare (util-linux)")
   command -v ip >/dev/null || missing+=("ip (apt-get install -y iproute2)")
+  # The real-disk tier (test/provision-disks) runs as root.
+  [ "$(id -u)" = 0 ] || missing+=("root (the real-disk tier attaches loop devices)")
+  command -v losetup >/dev/null || missing+=("losetup (apt-get install -y util-linux)")
+  command -v nsenter >/dev/null || missing+=("nsenter (apt-get install -y util-linux)")
+  command -v mkfs.xfs >/dev/null || missing+=("mkfs.xfs (apt-get install -y xfsprogs)")
+  command -v mkfs.ext4 >/dev/null || missing+=("mkfs.ext4 (apt-get install -y e2fsprogs)")
+  command -v sfdisk >/dev/null || missing+=("sfdisk (apt-get install -y fdisk)")
   if [ ${#missing[@]} -gt 0 ]; then
     echo "npm test: missing test components (no tier is skipped):" >&2
     printf '  - %s\n' "${missing[@]}" >&2
@@ -49,8 +57,8 @@ vitest_rc=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json" "$@" || vitest_rc=$?
 bats_rc=0
 if [ $# -eq 0 ]; then
-  echo "== bats test/provision" >&2
-  bats --tap test/provision | tee "$results/bats.tap" || bats_rc=$?
+  echo "== bats test/provision test/provision-disks" >&2
+  bats --tap test/provision test/provision-disks | tee "$results/bats.tap" || bats_rc=$?
 fi
 
 # One plain closing line for every tier together.
