@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Image build entry point: turns a plain Amazon Linux 2023 / Ubuntu 24.04 VM with an empty data
-# disk into a Sourcegraph appliance with the published images' on-disk layout. Run as root from
-# an unpacked bundle holding provision/ and presets/helm/ side by side.
+# Image build entry point: turns a plain Amazon Linux 2023 (AWS) or Ubuntu 24.04 LTS (GCE, Azure)
+# VM with an empty data disk into a Sourcegraph appliance with the published images' on-disk
+# layout. Run as root from an unpacked bundle holding provision/ and presets/helm/ side by side.
 #
-#   1. kernel settings and limits             (system-tuning.sh)
-#   2. data disk: format if blank, label, fstab, mount, links into /mnt/data (setup-data-disk.sh)
-#   3. pinned, checksum-verified k3s and Helm  (install-k3s.sh, install-helm.sh)
-#   4. the version's charts saved on disk      (fetch-charts.sh)
-#   5. scripts to /opt/sourcegraph-launch/provision, Helm values per size to
+#   1. the OS packages the scripts need, if missing   (install-packages.sh: dnf or apt-get)
+#   2. kernel settings, limits, host firewall          (system-tuning.sh)
+#   3. data disk: format if blank, label, fstab, mount, links into /mnt/data (setup-data-disk.sh)
+#   4. pinned, checksum-verified k3s (and the releases a datastore is walked through) and Helm
+#   5. the version's charts saved on disk, digest-verified (fetch-charts.sh)
+#   6. scripts to /opt/sourcegraph-launch/provision, Helm values per size to
 #      /var/lib/sourcegraph-launch/values, /etc/sourcegraph-launch/image.env
-#   6. version files: /home/<user>/.sourcegraph-version = <v>;
+#   7. the login user (created when the OS has none yet) and the version files:
+#      /home/<user>/.sourcegraph-version = <v>;
 #      /mnt/data/.sourcegraph-version = <v>-base (only if the data disk has none yet)
-#   7. the boot service, enabled
-#   8. unless --no-prewarm: one install through boot.sh so the images are pulled into the root
-#      disk's image store (faster, offline-capable first boot), then the data version is put back
-#      to <v>-base so the first boot of the image installs for real
-#   9. k3s stopped and disabled: the boot service owns it from now on
+#   8. the boot service, enabled
+#   9. unless --no-prewarm: k3s is started once and every container image of the version's charts
+#      is pulled into the root disk's image store (faster, offline-capable first boot). Nothing is
+#      installed: no database, no token, no secret is made at build time; seal-image.sh removes
+#      what k3s itself made (its datastore, certificates and keys)
+#  10. k3s stopped, with every pod, and disabled: the boot service owns it from now on
 #
 # usage: build.sh --version X.Y.Z --size XS|S|M|L|XL --cloud aws|gcp|azure
 #                 [--user NAME] [--data-device /dev/X] [--presets DIR] [--no-prewarm]
@@ -70,6 +73,7 @@ case "$os_id:$os_version" in
 esac
 log "building Sourcegraph $version, size $size, for $cloud (version file owner: $user)"
 
+"$here/install-packages.sh" --cloud "$cloud"
 "$here/system-tuning.sh"
 "$here/setup-data-disk.sh" --cloud "$cloud" "${device_args[@]}"
 "$here/install-k3s.sh"
@@ -85,7 +89,8 @@ install_file() {
 for file in "$here"/*.sh; do
   install_file "$file" "$SG_INSTALL_DIR/provision/$(basename "$file")" 0755
 done
-for file in versions.env checksums.sha256 sourcegraph-boot.service README.md manifests/ingress.yaml; do
+for file in versions.env checksums.sha256 sourcegraph-boot.service README.md "$here"/manifests/*.yaml; do
+  file="${file#"$here/"}"
   [[ -f "$here/$file" ]] && install_file "$here/$file" "$SG_INSTALL_DIR/provision/$file" 0644
 done
 for s in $SG_SIZES; do
@@ -100,6 +105,13 @@ SG_IMAGE_CLOUD=$cloud
 SG_IMAGE_USER=$user
 EOF
 
+# The login user owns the home that holds the image version file. Cloud images create it at first
+# boot from the cloud's metadata; an image built on a plain OS may not have it yet (GCE images
+# have no default user), and then it is created here so its home exists with the right owner.
+if ! grep -q "^$user:" "$SG_ROOT/etc/passwd" 2>/dev/null; then
+  useradd --create-home --shell /bin/bash --user-group "$user"
+  log "created user $user"
+fi
 home_dir="$SG_ROOT/home/$user"
 mkdir -p "$home_dir"
 write_version_file "$home_dir/.sourcegraph-version" "$version"
@@ -118,17 +130,55 @@ if ! systemctl is-enabled --quiet sourcegraph-boot.service 2>/dev/null; then
   log "enabled sourcegraph-boot.service"
 fi
 
+# The container images of every chart saved for this version, as the size's values render them.
+chart_images() {
+  local chart rendered
+  rendered="$(mktemp -d)"
+  for chart in "$SG_CHARTS_DIR"/*-"$version".tgz; do
+    [[ -f "$chart" ]] || continue
+    helm template sourcegraph "$chart" -f "$SG_VALUES_DIR/$size.yaml" >"$rendered/$(basename "$chart").yaml" 2>/dev/null ||
+      die "helm template of ${chart#"$SG_ROOT"} failed"
+  done
+  cat "$rendered"/*.yaml | awk '$1 == "image:" || ($1 == "-" && $2 == "image:") { print $NF }' | tr -d "\"'" | sort -u
+  rm -rf "$rendered"
+}
+
 prewarm_marker="$SG_STATE_DIR/prewarmed-$version"
 if [[ $prewarm -eq 1 && ! -f "$prewarm_marker" ]]; then
-  log "prewarm: installing once so the images are in the image store"
-  SG_RECYCLE_DELAY="${SG_RECYCLE_DELAY:-0}" "$here/boot.sh"
-  if ! kubectl --kubeconfig "$SG_KUBECONFIG" wait --for=condition=Ready pods --all -n default \
-    --timeout="${SG_PREWARM_TIMEOUT:-900}s" >/dev/null 2>&1; then
-    log "WARNING: not every pod became Ready during the prewarm; images may be pulled at first boot"
-  fi
-  write_version_file "$SG_DATA_VERSION_FILE" "$version-base"
-  # That status describes the build, not a boot of the image: a launcher must not read "done".
-  rm -f "$SG_STATUS_FILE"
+  log "prewarm: starting k3s once to pull the images into the image store"
+  # A throwaway token for the build's own datastore; seal-image.sh removes both.
+  [[ -s "$SG_VOLUME_TOKEN_FILE" ]] || write_secret_file "$SG_VOLUME_TOKEN_FILE" "$(random_hex)"
+  systemctl start k3s
+  step="${SG_POLL_INTERVAL:-5}"
+  ((step > 0)) || step=1
+  ready=0
+  for ((waited = 0; waited < ${SG_PREWARM_TIMEOUT:-300}; waited += step)); do
+    if kubectl --kubeconfig "$SG_KUBECONFIG" get --raw /readyz >/dev/null 2>&1; then
+      ready=1
+      break
+    fi
+    sleep "$step"
+  done
+  [[ $ready -eq 1 ]] || die "k3s did not become ready for the prewarm (see: journalctl -u k3s)"
+  images_file="$(mktemp)"
+  chart_images >"$images_file"
+  mapfile -t images <"$images_file"
+  rm -f "$images_file"
+  [[ ${#images[@]} -gt 0 ]] || die "the charts of $version name no container images"
+  for image in "${images[@]}"; do
+    pulled=0
+    for attempt in 1 2 3; do
+      if "$SG_BIN_DIR/k3s" crictl pull "$image" >/dev/null; then
+        pulled=1
+        break
+      fi
+      log "pull of $image failed (attempt $attempt)"
+      sleep "$step"
+    done
+    [[ $pulled -eq 1 ]] || die "could not pull $image"
+  done
+  log "prewarm: pulled ${#images[@]} image(s)"
+  "$here/k3s-stop-all.sh"
   touch "$prewarm_marker"
   log "prewarm done"
 fi

@@ -65,6 +65,13 @@ rc=0
 if [[ $rc -ne 0 ]]; then
   cat "$errors" >&2
   STATUS_LAST_ERROR="$(grep -E 'ERROR: ' "$errors" | tail -n 1 | sed 's/^.*ERROR: //')"
+  # The exit codes of the scripts (README "Exit codes") as the launcher reads them.
+  case "$rc" in
+    "$EXIT_UNSAFE") STATUS_ERROR_CODE="refused-unsafe" ;;
+    "$EXIT_CHECKSUM") STATUS_ERROR_CODE="checksum-mismatch" ;;
+    "$EXIT_NOT_FOUND") STATUS_ERROR_CODE="data-disk-not-found" ;;
+    *) STATUS_ERROR_CODE="provisioning-failed" ;;
+  esac
   rm -f "$errors"
   exit "$rc"
 fi

@@ -4,14 +4,18 @@
 #   - filesystem labelled /mnt/data: XFS on AWS, ext4 on GCE/Azure (an existing labelled disk
 #     keeps whatever filesystem it has);
 #   - fstab "LABEL=/mnt/data /mnt/data <fs> defaults,nofail 0 2" (nofail: an instance without its
-#     data disk still boots and can be repaired);
+#     data disk still boots and can be repaired; k3s itself refuses to start without it);
 #   - k3s datastore and persistent volumes on the disk through symlinks
 #     /var/lib/rancher/k3s/server/db -> /mnt/data/db, /var/lib/rancher/k3s/storage -> /mnt/data/storage;
 #   - /var/lib/kubelet backed by /mnt/data/kubelet through a bind mount in fstab, as the
 #     published images do (kubelet resolves its root dir and mishandles a symlinked one when it
 #     cleans up pod volumes, so a bind mount is the safer of the two).
+# "Blank" is decided by probing the device itself right before mkfs (blkid -p, wipefs, zeros in its
+# first MiBs), never by lsblk alone: a disk whose filesystem the udev database has not caught up
+# with must not be formatted.
 #
 # usage: setup-data-disk.sh --cloud aws|gcp|azure [--device /dev/X]
+# env:   SG_DISK_CANDIDATES  only these devices may be used (see detect-data-disk.sh)
 set -euo pipefail
 
 SG_SCRIPT_NAME=setup-data-disk
@@ -38,25 +42,30 @@ while [[ $# -gt 0 ]]; do
 done
 valid_cloud "$cloud" || usage_error "--cloud must be aws, gcp or azure"
 
-device="$("$here/detect-data-disk.sh" "${device_args[@]}")"
+rc=0
+device="$("$here/detect-data-disk.sh" --cloud "$cloud" "${device_args[@]}")" || rc=$?
+[[ $rc -eq 0 ]] || exit "$rc"
+disk_candidate_allowed "$device" || die "refusing $device: not among SG_DISK_CANDIDATES" "$EXIT_UNSAFE"
 
-fstype="$(blkid -o value -s TYPE "$device" 2>/dev/null || true)"
-label="$(blkid -o value -s LABEL "$device" 2>/dev/null || true)"
-if [[ -z "$fstype" ]]; then
+label="$(blkid -p -o value -s LABEL "$device" 2>/dev/null || true)"
+if [[ "$label" == "$SG_DATA_LABEL" ]]; then
+  fstype="$(blkid -p -o value -s TYPE "$device")"
+  log "$device already carries the $fstype filesystem labelled $SG_DATA_LABEL: keeping its data"
+else
+  # Checked again right before mkfs: the last word on whether anything is on the disk.
+  reason="$(device_not_blank_reason "$device")"
+  [[ -z "$reason" ]] || die "refusing to format $device: $reason" "$EXIT_UNSAFE"
+  # stdin from /dev/null: should mkfs ever find something and ask, the answer is no.
   if [[ "$cloud" == aws ]]; then
     fstype=xfs
     log "formatting $device as XFS labelled $SG_DATA_LABEL"
-    mkfs.xfs -L "$SG_DATA_LABEL" "$device"
+    mkfs.xfs -q -L "$SG_DATA_LABEL" "$device" </dev/null
   else
     fstype=ext4
     log "formatting $device as ext4 labelled $SG_DATA_LABEL"
     # No reserved blocks: nothing but Sourcegraph writes here, and 5% of 500 GB is a lot.
-    mkfs.ext4 -q -m 0 -L "$SG_DATA_LABEL" "$device"
+    mkfs.ext4 -q -m 0 -L "$SG_DATA_LABEL" "$device" </dev/null
   fi
-elif [[ "$label" != "$SG_DATA_LABEL" ]]; then
-  die "refusing $device: it has a $fstype filesystem labelled \"$label\", not $SG_DATA_LABEL" "$EXIT_UNSAFE"
-else
-  log "$device already carries the $fstype filesystem labelled $SG_DATA_LABEL: keeping its data"
 fi
 
 # Puts ENTRY in place of the first fstab entry for the same mount point (e.g. the published
@@ -79,7 +88,9 @@ mkdir -p "$SG_DATA_MOUNT"
 if mountpoint -q "$SG_DATA_MOUNT"; then
   log "/mnt/data is already mounted"
 else
-  mount -L "$SG_DATA_LABEL" "$SG_DATA_MOUNT"
+  # The device found above, not "mount -L": should another disk carry the same label, the one that
+  # was checked is the one that is mounted.
+  mount "$device" "$SG_DATA_MOUNT"
   log "mounted $device on /mnt/data"
 fi
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Kernel settings and process limits Sourcegraph needs (zoekt's file watches and memory maps),
 # in drop-in files of our own instead of appending to sysctl.conf / limits.conf, so re-running
-# never duplicates a line. Also lets the pod network through firewalld when it is active
-# (Amazon Linux 2023 and Ubuntu 24.04 cloud images ship without an active firewall).
+# never duplicates a line. Also lets the pod network through the host firewall when one is active:
+# firewalld (Amazon Linux) or ufw (Ubuntu). The cloud images of Amazon Linux 2023 and Ubuntu
+# 24.04 ship with neither active, like the published GCE image; the cloud firewall the launcher
+# sets up is what faces the network (80/443 from the user's CIDRs, 22 for SSH, never 6443).
 #
 # usage: system-tuning.sh
 set -euo pipefail
@@ -46,6 +48,27 @@ if systemctl is-active --quiet firewalld 2>/dev/null; then
   if [[ $changed -eq 1 ]]; then
     firewall-cmd --reload >/dev/null
   fi
+fi
+
+# ufw: pods and services reach the API server and each other through the host (kube-proxy DNATs
+# the kubernetes service to :6443), so their networks are allowed; the web ports are allowed; the
+# k3s API is denied to everyone else (a volume from a published image keeps the token "none",
+# which must never be usable from outside). ufw skips rules it already has.
+if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; then
+  rules="$(ufw status 2>/dev/null || true)"
+  add_ufw_rule() {
+    local shown="$1"
+    shift
+    if ! grep -qE "$shown" <<<"$rules"; then
+      ufw "$@" >/dev/null
+      log "ufw: $*"
+    fi
+  }
+  add_ufw_rule "ALLOW +$CLUSTER_CIDR" allow from "$CLUSTER_CIDR"
+  add_ufw_rule "ALLOW +${SERVICE_CIDR}" allow from "$SERVICE_CIDR"
+  add_ufw_rule '^80/tcp +ALLOW' allow 80/tcp
+  add_ufw_rule '^443/tcp +ALLOW' allow 443/tcp
+  add_ufw_rule '^6443/tcp +DENY' deny 6443/tcp
 fi
 
 log "kernel settings and limits in place"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (`npm test`). Runs every tier: typecheck, unit, the AWS adapter
 # against moto, SSH/HTTP against real test hosts, the real CLI end to end, and the provision/
-# scripts (shellcheck + bats). A missing component fails the run: no tier is skipped quietly.
+# scripts (shellcheck + bats: stubbed system commands, real loop-device disks, a real systemd in a
+# namespace). A missing component fails the run: no tier is skipped quietly.
 # Everything after the checks runs inside a fresh network namespace, so no test can reach anything
 # but loopback and the test hosts it creates there.
 set -euo pipefail
@@ -21,10 +22,23 @@ if [ -z "${SGL_TEST_NETNS:-}" ]; then
   command -v bats >/dev/null || missing+=("bats (apt-get install -y bats)")
   command -v unshare >/dev/null || missing+=("unshare (util-linux)")
   command -v ip >/dev/null || missing+=("ip (apt-get install -y iproute2)")
+  # The real-disk and systemd tiers (test/provision-disks, test/provision-systemd) run as root.
+  [ "$(id -u)" = 0 ] || missing+=("root (the real-disk and systemd tiers attach loop devices and boot systemd in namespaces)")
+  command -v losetup >/dev/null || missing+=("losetup (apt-get install -y util-linux)")
+  command -v nsenter >/dev/null || missing+=("nsenter (apt-get install -y util-linux)")
+  command -v mkfs.xfs >/dev/null || missing+=("mkfs.xfs (apt-get install -y xfsprogs)")
+  command -v mkfs.ext4 >/dev/null || missing+=("mkfs.ext4 (apt-get install -y e2fsprogs)")
+  command -v sfdisk >/dev/null || missing+=("sfdisk (apt-get install -y fdisk)")
+  command -v debootstrap >/dev/null || missing+=("debootstrap (apt-get install -y debootstrap)")
   if [ ${#missing[@]} -gt 0 ]; then
     echo "npm test: missing test components (no tier is skipped):" >&2
     printf '  - %s\n' "${missing[@]}" >&2
     exit 1
+  fi
+  # The systemd tier boots a Debian rootfs made with debootstrap; that needs the network, so it is
+  # made here, before the network namespace, and cached (once per machine, ~1 min).
+  if [ $# -eq 0 ]; then
+    bash test/provision-systemd/rootfs.sh >/dev/null
   fi
   npm run --silent build
   npx tsc --noEmit
@@ -49,8 +63,8 @@ vitest_rc=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json" "$@" || vitest_rc=$?
 bats_rc=0
 if [ $# -eq 0 ]; then
-  echo "== bats test/provision" >&2
-  bats --tap test/provision | tee "$results/bats.tap" || bats_rc=$?
+  echo "== bats test/provision test/provision-disks test/provision-systemd" >&2
+  bats --tap test/provision test/provision-disks test/provision-systemd | tee "$results/bats.tap" || bats_rc=$?
 fi
 
 # One plain closing line for every tier together.

@@ -6,11 +6,13 @@ load helpers/common
 setup() {
   setup_scratch
   make_tool_fixtures
+  make_chart_fixtures 6.12.5040
   os_release Ubuntu ubuntu 24.04
   printf 'UUID=1234 / ext4 defaults 1 1\n' >"$SG_ROOT/etc/fstab"
   lsblk_dev nvme0n1 "" disk
   lsblk_dev nvme0n1p1 nvme0n1 part ext4 cloudimg-rootfs /
   lsblk_dev nvme1n1 "" disk
+  sdb_is nvme1n1
 }
 
 first_boot() {
@@ -43,13 +45,14 @@ first_boot() {
 }
 
 @test "a failed provisioning is reported in status.json with the step's error" {
-  printf 'x' >>"$STUB_FIXTURES/k3s"
+  printf 'x' >>"$STUB_FIXTURES/$K3S_VERSION/k3s"
 
   first_boot --version 6.12.5040 --size XS --cloud aws
 
   [ "$status" -eq 4 ]
   [ "$(status_field stage)" = failed ]
   [[ "$(status_field lastError)" == *"SHA256 mismatch"* ]]
+  [ "$(status_field errorCode)" = checksum-mismatch ]
   refute_calls 'sourcegraph-boot'
   [ ! -e "$SG_ROOT/var/lib/sourcegraph-launch/first-boot.done" ]
 }
@@ -59,4 +62,16 @@ first_boot() {
   [ "$status" -eq 2 ]
   first_boot --size XS --cloud aws
   [ "$status" -eq 2 ]
+}
+
+@test "no identifiable data disk: stopped and reported in status.json, nothing formatted" {
+  rm "$SG_ROOT/dev/sdb"
+
+  first_boot --version 6.12.5040 --size XS --cloud aws
+
+  [ "$status" -eq 5 ]
+  [ "$(status_field stage)" = failed ]
+  [ "$(status_field errorCode)" = data-disk-not-found ]
+  [[ "$(status_field lastError)" == *"no data disk found"* ]]
+  refute_calls '^mkfs'
 }

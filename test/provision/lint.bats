@@ -6,7 +6,8 @@ load helpers/common
 @test "shellcheck passes on every script, with sourced files followed" {
   cd "$BATS_TEST_DIRNAME/../.."
   shopt -s globstar nullglob
-  run shellcheck -x provision/*.sh provision/**/*.sh test/provision/helpers/*
+  run shellcheck -x provision/*.sh provision/**/*.sh test/provision/helpers/* test/provision-disks/*.bash \
+    test/provision-systemd/*.bash test/provision-systemd/*.sh test/provision-systemd/fake-kubectl test/provision-systemd/fake-helm
   if [ "$status" -ne 0 ]; then
     printf '%s\n' "$output" >&2
   fi

@@ -16,19 +16,25 @@ setup_disk() {
 
 @test "AWS: a blank EBS volume becomes XFS labelled /mnt/data, in fstab by label with nofail" {
   disks_aws_nitro
+  sdb_is nvme1n1
 
   setup_disk --cloud aws
 
   [ "$status" -eq 0 ]
-  assert_call '^mkfs.xfs -L /mnt/data /dev/nvme1n1$'
+  assert_call '^mkfs.xfs -q -L /mnt/data /dev/nvme1n1$'
   refute_calls '^mkfs.ext4'
   grep -qxF 'LABEL=/mnt/data /mnt/data xfs defaults,nofail 0 2' "$SG_ROOT/etc/fstab"
   grep -qxF 'UUID=1234 / xfs defaults,noatime 1 1' "$SG_ROOT/etc/fstab"
-  assert_call "^mount -L /mnt/data $SG_ROOT/mnt/data\$"
+  # The device that was checked is the one mounted, not whatever else carries the label.
+  assert_call "^mount /dev/nvme1n1 $SG_ROOT/mnt/data\$"
+  # Blankness was probed on the device itself right before mkfs.
+  [ "$(call_line '^blkid -p -o export /dev/nvme1n1')" -lt "$(call_line '^mkfs')" ]
+  [ "$(last_call_line '^wipefs ')" -lt "$(call_line '^mkfs')" ]
 }
 
 @test "the k3s datastore, volumes and kubelet dir live on the data disk" {
   disks_aws_nitro
+  sdb_is nvme1n1
 
   setup_disk --cloud aws
 
@@ -39,23 +45,34 @@ setup_disk() {
   grep -qxF '/mnt/data/kubelet /var/lib/kubelet none bind,nofail,x-systemd.requires-mounts-for=/mnt/data 0 0' "$SG_ROOT/etc/fstab"
   assert_call "^mount --bind $SG_ROOT/mnt/data/kubelet $SG_ROOT/var/lib/kubelet\$"
   # The bind mount comes after the data disk mount.
-  [ "$(call_line 'mount --bind')" -gt "$(call_line 'mount -L')" ]
+  [ "$(call_line 'mount --bind')" -gt "$(call_line 'mount /dev/nvme1n1')" ]
 }
 
 @test "GCE and Azure: ext4" {
   lsblk_dev sda "" disk
   lsblk_dev sda1 sda part ext4 cloudimg-rootfs /
   lsblk_dev sdb "" disk
+  mkdir -p "$SG_ROOT/dev/disk/by-id" "$SG_ROOT/dev/disk/azure/scsi1"
+  ln -s ../../sdb "$SG_ROOT/dev/disk/by-id/google-sourcegraph-data"
 
   setup_disk --cloud gcp
 
   [ "$status" -eq 0 ]
   assert_call '^mkfs.ext4 -q -m 0 -L /mnt/data /dev/sdb$'
   grep -qxF 'LABEL=/mnt/data /mnt/data ext4 defaults,nofail 0 2' "$SG_ROOT/etc/fstab"
+
+  rm -rf "$STUB_STATE/fs" "$SG_ROOT/dev/disk/by-id" "$SG_ROOT/mnt" "$STUB_STATE/mounts"
+  mkdir -p "$STUB_STATE/fs"
+  ln -s ../../../sdb "$SG_ROOT/dev/disk/azure/scsi1/lun0"
+  reset_stub_log
+  setup_disk --cloud azure
+  [ "$status" -eq 0 ]
+  assert_call '^mkfs.ext4 -q -m 0 -L /mnt/data /dev/sdb$'
 }
 
 @test "a second run formats nothing, mounts nothing and changes no file" {
   disks_aws_nitro
+  sdb_is nvme1n1
   setup_disk --cloud aws
   [ "$status" -eq 0 ]
   before="$(snapshot_root)"
@@ -97,8 +114,29 @@ setup_disk() {
   ! grep -q '/mnt/data' "$SG_ROOT/etc/fstab"
 }
 
+@test "a disk whose probe is ambiguous is never formatted, even when blkid's cache shows nothing" {
+  disks_aws_nitro
+  sdb_is nvme1n1
+  touch "$STUB_STATE/fs/nvme1n1.ambivalent"
+
+  setup_disk --cloud aws
+
+  [ "$status" -eq 3 ]
+  refute_calls '^(mkfs|mount )'
+}
+
+@test "setup stops with detection's exit code when no data disk is identified" {
+  disks_aws_nitro
+
+  setup_disk --cloud aws
+
+  [ "$status" -eq 5 ]
+  refute_calls '^(mkfs|mount )'
+}
+
 @test "content already in /var/lib/rancher/k3s/storage is not hidden behind a link" {
   disks_aws_nitro
+  sdb_is nvme1n1
   mkdir -p "$SG_ROOT/var/lib/rancher/k3s/storage/pvc-1"
 
   setup_disk --cloud aws

@@ -62,3 +62,32 @@ setup() {
   [ "$status" -eq 0 ]
   refute_calls '^firewall-cmd'
 }
+
+@test "an active ufw (Ubuntu) lets pods, services and the web in, denies the k3s API, once" {
+  touch "$STUB_STATE/ufw.active"
+
+  run "$PROVISION_DIR/system-tuning.sh"
+
+  [ "$status" -eq 0 ]
+  assert_call '^ufw allow from 10.10.0.0/16$'
+  assert_call '^ufw allow from 10.43.0.0/16$'
+  assert_call '^ufw allow 80/tcp$'
+  assert_call '^ufw allow 443/tcp$'
+  assert_call '^ufw deny 6443/tcp$'
+  # The pod network is allowed before 6443 is denied (ufw matches rules in order).
+  [ "$(call_line 'allow from 10.10.0.0/16')" -lt "$(call_line 'deny 6443/tcp')" ]
+  reset_stub_log
+
+  run "$PROVISION_DIR/system-tuning.sh"
+
+  [ "$status" -eq 0 ]
+  refute_calls '^ufw (allow|deny)'
+}
+
+@test "an inactive ufw is left alone, as on the published GCE image" {
+  run "$PROVISION_DIR/system-tuning.sh"
+
+  [ "$status" -eq 0 ]
+  assert_call '^ufw status$'
+  refute_calls '^ufw (allow|deny|enable)'
+}
