@@ -193,6 +193,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .option('--kms-key <key>', 'KMS key for volume encryption (default: the AWS managed key)')
       .option('--elastic-ip <new|none|eipalloc-…>', 'address that survives upgrades (default: new)')
       .option('--ssh-user <user>', 'SSH login user on the image (default: ec2-user)')
+      .option('--data-volume <new|vol-…>', 'after a destroy kept the data: launch on that volume (attached before the first boot), or new for an empty one (required in CI when kept data exists)')
       .option('--update', 'the deployment exists: apply changed --allow-cidr/--ssh-cidr rules to it (the only change a re-run makes)')
       .option('--dry-run', 'make no change: show the plan and every mutating request in order')
       .option('--no-wait', 'return as soon as the instance runs')

@@ -103,6 +103,11 @@ export interface LaunchSpec {
   clientToken: string;
   /** User data, already base64-encoded (launch --image-source base: the provisioning; issue 4). */
   userDataBase64?: string;
+  /**
+   * Launch on this kept data volume (--data-volume vol-…) instead of a new one: the instance is run
+   * without a data disk behind the boot guard, then stopped, given the volume, and started.
+   */
+  existingDataVolumeId?: string;
 }
 
 /** IDs of resources created by earlier steps that later requests refer to. */
@@ -239,8 +244,8 @@ export interface Cloud {
   findImage(query: { version: string; size?: string }): Promise<ImageInfo | undefined>;
   describeImage(imageId: string): Promise<ImageInfo | undefined>;
 
-  /** Validates --subnet, or picks the default VPC's default subnet. */
-  resolvePlacement(subnetId?: string): Promise<NetworkPlacement>;
+  /** Validates --subnet, or picks the default VPC's default subnet (in `availabilityZone` when given). */
+  resolvePlacement(subnetId?: string, availabilityZone?: string): Promise<NetworkPlacement>;
 
   findDeployment(name: string): Promise<DeploymentResources>;
   /** Every deployment in the region, grouped by the deployment tag. */

@@ -25,5 +25,6 @@ export function planToLaunchSpec(plan: LaunchPlan, opts: { clientToken: string; 
     keyPair,
     elasticIp: plan.elasticIp.value,
     clientToken: opts.clientToken,
+    ...(plan.dataVolume?.value.mode === 'existing' ? { existingDataVolumeId: plan.dataVolume.value.volumeId } : {}),
   };
 }

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { dataVolumesOf, type Cloud, type CloudRequest, type ImageInfo, type InstanceInfo, type LaunchRefs, type LaunchSpec } from '../cloud/cloud.js';
+import { TAG_DEPLOYMENT, TAG_ROLE, TAG_VERSION, dataVolumesOf, type Cloud, type CloudRequest, type ImageInfo, type InstanceInfo, type LaunchRefs, type LaunchSpec, type VolumeInfo } from '../cloud/cloud.js';
 import { catalogImageId, catalogRegions, catalogVersions, latestCatalogVersion } from '../core/catalog.js';
 import { CloudError, CredentialsError, DeclinedError, ExitCode, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
 import {
@@ -12,6 +12,7 @@ import {
   formatTable,
   planToJson,
   summaryRows,
+  type DataVolumeChoice,
   type ImageChoice,
   type LaunchPlan,
   type Sourced,
@@ -40,7 +41,7 @@ import {
   IMAGE_SOURCES,
   isOpenToWorld,
 } from '../core/validate.js';
-import { compareVersions } from '../core/versions.js';
+import { compareVersions, normalizeVersion } from '../core/versions.js';
 import { describeResume, newJournal, runSteps, type Step } from '../engine/steps.js';
 import { describeReady, waitUntilReady, type ReadyReport } from '../engine/wait.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
@@ -82,6 +83,8 @@ export interface LaunchFlags extends GlobalFlags {
   dlmRole?: string;
   /** Apply access-rule changes to an existing deployment (the only change a re-run may make). */
   update?: boolean;
+  /** new, or vol-…: launch on a data volume a destroy kept. */
+  dataVolume?: string;
 }
 
 const DEFAULT_TIMEOUT_MINUTES = 45;
@@ -103,7 +106,10 @@ export function validateLaunchFlags(flags: LaunchFlags) {
   }
   const sshKey = flags.sshKey !== undefined ? checkPublicKeyFile(flags.sshKey) : undefined;
   const image = flags.image !== undefined ? validateImageId(flags.image) : undefined;
+  const dataVolume = flags.dataVolume !== undefined ? validateDataVolume(flags.dataVolume) : undefined;
+  if (dataVolume && dataVolume !== 'new' && flags.dataSize !== undefined) throw new UsageError('--data-size and --data-volume vol-… cannot be used together: the kept volume keeps its size');
   return {
+    dataVolume,
     imageSource: validateImageSource(flags.imageSource, image),
     schedule: validateSchedule(flags),
     cloud: flags.cloud !== undefined ? validateCloud(flags.cloud) : undefined,
@@ -126,6 +132,12 @@ export function validateLaunchFlags(flags: LaunchFlags) {
     holdSeconds,
     identityFile: flags.identityFile,
   };
+}
+
+function validateDataVolume(value: string): 'new' | string {
+  const v = value.trim().toLowerCase();
+  if (v === 'new' || /^vol-[0-9a-f]{8,17}$/.test(v)) return v;
+  throw new UsageError(`--data-volume: "${value}" is not valid. Valid choices: new, or the id of a kept data volume (vol-…)`);
 }
 
 function checkPublicKeyFile(path: string): string {
@@ -525,6 +537,19 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     } else throw e;
   }
 
+  const dataVolume = cloud ? await chooseDataVolume(deps, cloud, partial, v) : undefined;
+  if (dataVolume?.value.mode === 'existing') {
+    if (imageSource === 'base') throw new UsageError('--data-volume vol-… cannot be combined with --image-source base yet: use published or build');
+    const kept = dataVolume.value;
+    if (kept.version && partial.version.source === 'flag' && partial.version.value !== kept.version) {
+      throw new UsageError(`--version ${partial.version.value}: the kept data volume ${kept.volumeId} holds data of Sourcegraph ${kept.version}`, {
+        code: 'data-version-mismatch',
+        remediation: `Launch it at its own version (--version ${kept.version}), then \`${deps.program} upgrade ${partial.name.value} --to ${partial.version.value}\` (upgrades go one minor at a time; migrations never run backwards).`,
+      });
+    }
+    if (kept.version) partial.version = sourced(kept.version, 'discovered', `the version of the data on ${kept.volumeId}`);
+    partial.dataSizeGiB = sourced(kept.sizeGiB, 'discovered', `${kept.volumeId}`);
+  }
   const own = imageSource === 'published' ? undefined : await resolveOwnImage(deps, cloud, partial, imageSource);
   const { image, version } = own ?? (await resolveImage(cloud, partial));
   const { imageFlag: _imageFlag, ...rest } = partial;
@@ -534,6 +559,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     version,
     imageSource: sourced(imageSource, flags.imageSource ? 'flag' : 'default'),
     schedule: sourced(v.schedule, v.schedule ? 'flag' : 'default'),
+    ...(dataVolume ? { dataVolume } : {}),
   };
   const name = plan.name.value;
   const region = plan.region.value;
@@ -609,6 +635,46 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   }
 }
 
+/**
+ * A deployment whose instance is gone but whose data a `destroy` kept: launch on that data (the
+ * wizard asks; CI must say --data-volume vol-…|new), or on a new, empty volume with the kept one
+ * left untouched. Undefined when there is nothing kept and no flag.
+ */
+async function chooseDataVolume(deps: Deps, cloud: Cloud, plan: Awaited<ReturnType<typeof resolvePlan>>, v: Validated): Promise<Sourced<DataVolumeChoice> | undefined> {
+  const name = plan.name.value;
+  const existing = await cloud.findDeployment(name);
+  const kept = existing.instance ? [] : dataVolumesOf(existing).filter((x) => !x.attachedTo && x.tags[TAG_ROLE] !== 'rollback-data');
+  const choice = (x: VolumeInfo): DataVolumeChoice => ({ mode: 'existing', volumeId: x.id, availabilityZone: x.availabilityZone, sizeGiB: x.sizeGiB, version: normalizeVersion(x.tags[TAG_VERSION] ?? '') });
+  const describe = (x: VolumeInfo) => `${x.id}: ${x.sizeGiB} GiB, data of ${x.tags[TAG_VERSION] ?? 'an unknown version'}, in ${x.availabilityZone}`;
+  if (v.dataVolume === 'new') return sourced({ mode: 'new' }, 'flag');
+  if (v.dataVolume) {
+    const found = kept.find((x) => x.id === v.dataVolume) ?? (await cloud.describeVolume(v.dataVolume));
+    if (!found || found.tags[TAG_DEPLOYMENT] !== name) {
+      throw new UsageError(`--data-volume ${v.dataVolume} is not a data volume of deployment ${name} in ${plan.region.value}`, {
+        code: 'data-volume-not-found',
+        remediation: kept.length ? `Its kept data volumes: ${kept.map(describe).join('; ')}.` : `Deployment ${name} has no kept data volume; omit --data-volume.`,
+      });
+    }
+    if (found.attachedTo) throw new UsageError(`--data-volume ${found.id} is attached to ${found.attachedTo}; only a detached volume can be launched on`, { code: 'data-volume-in-use' });
+    return sourced(choice(found), 'flag');
+  }
+  if (!kept.length) return undefined;
+  if (!deps.io.interactive) {
+    throw new MissingInputError('--data-volume', `because deployment ${name} has kept data (${kept.map(describe).join('; ')})`, {
+      remediation: `Launch on it with --data-volume ${kept[0]!.id}, or start empty with --data-volume new (the kept volume is left untouched).`,
+    });
+  }
+  const picked = await deps.io.select<string>({
+    message: `Deployment ${name} has data a destroy kept. Launch on it?`,
+    choices: [
+      ...kept.map((x) => ({ name: `Yes: ${describe(x)}`, value: x.id })),
+      { name: 'No: a new, empty data volume (the kept one stays untouched)', value: 'new' },
+    ],
+  });
+  const hit = kept.find((x) => x.id === picked);
+  return hit ? sourced(choice(hit), 'prompt') : sourced({ mode: 'new' }, 'prompt');
+}
+
 /** The fingerprint of the public key this run would use; undefined when it would make a new one. */
 async function localKeyFingerprint(plan: LaunchPlan): Promise<string | undefined> {
   const key = plan.sshKey.value;
@@ -663,12 +729,10 @@ async function applyLaunch(
   // Reconcile with what exists before acting: an existing deployment is resumed, never duplicated.
   const existing = await cloud.findDeployment(name);
 
-  const orphaned = existing.instance ? [] : dataVolumesOf(existing).filter((v) => !v.attachedTo);
+  const keptData = plan.dataVolume?.value.mode === 'existing' ? plan.dataVolume.value : undefined;
+  const orphaned = existing.instance ? [] : dataVolumesOf(existing).filter((v) => !v.attachedTo && v.id !== keptData?.volumeId);
   if (orphaned.length) {
-    io.warn(
-      `Deployment ${name} has a detached data volume from an earlier instance (${orphaned.map((v) => v.id).join(', ')}). ` +
-        'It is kept untouched; this launch creates a new, empty data volume.',
-    );
+    io.info(`Kept data volume(s) of ${name} stay untouched: ${orphaned.map((v) => v.id).join(', ')}.`);
   }
 
   const previous = state.getDeployment('aws', region, name);
@@ -724,7 +788,8 @@ async function applyLaunch(
       id: 'security-group',
       title: 'Security group',
       run: async (c) => {
-        const placement = await cloud.resolvePlacement(spec.subnetId);
+        // On kept data, the instance must be in the volume's zone: a volume attaches only there.
+        const placement = await cloud.resolvePlacement(spec.subnetId, keptData?.availabilityZone);
         c.refs.subnetId = placement.subnetId;
         const sg = await cloud.ensureSecurityGroup(spec, placement);
         c.refs.securityGroupId = sg.id;
@@ -743,6 +808,29 @@ async function applyLaunch(
         return { summary: c.instance.id, result };
       },
     },
+    ...(keptData
+      ? [
+          {
+            id: 'data-volume',
+            title: `Kept data volume ${keptData.volumeId}, attached before Sourcegraph's first boot`,
+            run: async (c: typeof ctx) => {
+              const id = c.instance!.id;
+              const volume = await cloud.describeVolume(keptData.volumeId);
+              if (volume?.attachedTo !== id) {
+                // The boot guard powers an instance without its data off at once; stopping it here
+                // makes that certain before the volume goes in.
+                if ((await cloud.describeInstance(id))?.state !== 'stopped') await cloud.stopInstance(id);
+                await cloud.waitForInstanceState(id, 'stopped', 15 * 60_000);
+                await cloud.attachVolume(keptData.volumeId, id, spec.dataVolume.device, 10 * 60_000);
+              }
+              if ((await cloud.describeInstance(id))?.state !== 'running') await cloud.startInstance(id);
+              await cloud.waitForInstanceState(id, 'running', 15 * 60_000);
+              c.instance = (await cloud.describeInstance(id)) ?? c.instance;
+              return { summary: `${keptData.volumeId} → ${id} ${spec.dataVolume.device}`, result: { volumeId: keptData.volumeId } };
+            },
+          },
+        ]
+      : []),
     {
       id: 'address',
       title: 'Elastic IP',
@@ -790,7 +878,7 @@ async function applyLaunch(
     securityGroupId: ctx.refs.securityGroupId,
     keyName: ctx.refs.keyName,
     allocationId: ctx.allocationId,
-    dataVolumeId: instance.volumes.find((x) => x.device === spec.dataVolume.device)?.volumeId,
+    dataVolumeId: keptData?.volumeId ?? instance.volumes.find((x) => x.device === spec.dataVolume.device)?.volumeId,
   };
   const base: LaunchResult = { name, cloud: 'aws', region, version: plan.version.value, instanceId: instance.id, publicIp: host, url: record.url, ready: false, resources };
 

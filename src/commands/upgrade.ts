@@ -73,14 +73,6 @@ export interface UpgradeFlags extends GlobalFlags, TargetFlags {
 
 /** MiB/s asked of EBS for the cloned volume by default (the provisioned-rate maximum is 300). */
 export const DEFAULT_INIT_RATE_MIBPS = 300;
-/** User data for move: power off at once when the data filesystem is absent (first boot without /dev/sdb). */
-export const BOOT_GUARD_USER_DATA = [
-  '#cloud-boothook',
-  '#!/bin/sh',
-  '# sourcegraph-launch: never let Sourcegraph boot against an empty /mnt/data.',
-  'if ! blkid -L /mnt/data >/dev/null 2>&1; then poweroff -f; fi',
-  '',
-].join('\n');
 
 const SNAPSHOT_TIMEOUT_MS = 6 * 3_600_000;
 const INSTANCE_STATE_TIMEOUT_MS = 15 * 60_000;
@@ -288,7 +280,6 @@ function launchSpecFor(p: UpgradePlanState, hop: UpgradeHop, data: SnapshotLaunc
     version: hop.to,
     imageId: hop.imageId,
     data,
-    ...(data.mode === 'none' ? { userData: BOOT_GUARD_USER_DATA } : {}),
     operation: hopOperation,
     clientToken: `sgl-${hopOperation}`.slice(0, 64),
   };

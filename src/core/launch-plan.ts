@@ -17,6 +17,9 @@ export type SshKeyChoice =
   | { mode: 'import'; publicKeyPath: string }
   | { mode: 'existing'; keyName: string };
 
+/** The data volume: a new one, or one a `destroy` kept (--data-volume vol-…). */
+export type DataVolumeChoice = { mode: 'new' } | { mode: 'existing'; volumeId: string; availabilityZone: string; sizeGiB: number; version?: string };
+
 export interface ImageChoice {
   id: string;
   name?: string;
@@ -47,6 +50,8 @@ export interface LaunchPlan {
   imageSource?: Sourced<'published' | 'build' | 'base'>;
   /** Daily snapshots kept by a Data Lifecycle Manager policy (--schedule daily --retain N). */
   schedule?: Sourced<{ schedule: 'daily'; retain: number } | undefined>;
+  /** Absent or new: a new data volume; existing: launch on a kept one. */
+  dataVolume?: Sourced<DataVolumeChoice>;
 }
 
 export function dataVolumeFor(plan: LaunchPlan): AwsDataVolumePreset & { device: string } {
@@ -95,7 +100,8 @@ export function equivalentCommand(plan: LaunchPlan, program = 'npx sourcegraph-l
   if (key.mode === 'existing') add('--key-name', key.keyName);
   if (plan.sshUser.source === 'flag' || plan.sshUser.source === 'prompt') add('--ssh-user', plan.sshUser.value);
   if (plan.instanceType.source !== 'preset') add('--instance-type', plan.instanceType.value);
-  if (plan.dataSizeGiB.source !== 'preset') add('--data-size', plan.dataSizeGiB.value);
+  if (plan.dataSizeGiB.source !== 'preset' && plan.dataVolume?.value.mode !== 'existing') add('--data-size', plan.dataSizeGiB.value);
+  if (plan.dataVolume && plan.dataVolume.source !== 'default') add('--data-volume', plan.dataVolume.value.mode === 'existing' ? plan.dataVolume.value.volumeId : 'new');
   add('--subnet', plan.subnet.value);
   add('--kms-key', plan.kmsKey.value);
   if (plan.elasticIp.value.mode !== 'new') add('--elastic-ip', elasticIpText(plan.elasticIp.value));
@@ -133,7 +139,9 @@ export function summaryRows(plan: LaunchPlan): SummaryRow[] {
     ['version', plan.version, plan.version.value],
     ['image', plan.image, `${plan.image.value.id}${plan.image.value.name ? ` ${plan.image.value.name}` : ''}`],
     ['instance type', plan.instanceType, plan.instanceType.value],
-    ['data volume', plan.dataSizeGiB, `${data.sizeGiB} GiB ${data.type}${data.type === 'io2' ? ` ${data.iops} IOPS` : ''}, encrypted, kept on destroy`],
+    plan.dataVolume?.value.mode === 'existing'
+      ? ['data volume', plan.dataVolume, `${plan.dataVolume.value.volumeId} (kept, ${plan.dataVolume.value.sizeGiB} GiB, data of ${plan.dataVolume.value.version ?? '?'}), attached before Sourcegraph's first boot`]
+      : ['data volume', plan.dataSizeGiB, `${data.sizeGiB} GiB ${data.type}${data.type === 'io2' ? ` ${data.iops} IOPS` : ''}, encrypted, kept on destroy${plan.dataVolume?.source && plan.dataVolume.source !== 'default' ? ' (new; kept volumes stay untouched)' : ''}`],
     ['HTTP/HTTPS from', plan.allowCidrs, plan.allowCidrs.value.join(', ')],
     ['SSH from', plan.sshCidrs, plan.sshCidrs.value.length ? plan.sshCidrs.value.join(', ') : 'nobody (no SSH rule)'],
     [

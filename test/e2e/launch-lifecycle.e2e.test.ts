@@ -171,6 +171,20 @@ describe('launch → status → list → destroy with the real CLI', () => {
     const after = await runCli(['status', 'e2e', '--region', 'us-east-1', '--json'], { endpoint: moto.endpoint, home });
     expect(after.json()).toMatchObject({ state: 'missing', dataVolumes: [{ id: data.VolumeId }] });
 
+    // Relaunch onto the kept data: CI must choose; with the volume it is attached before the first
+    // boot and the wait runs to the end as for any launch.
+    await allocateTestAddress(ec2, HOST_ADDRESS, { deployment: 'e2e' });
+    host.reboot({ healthzNotFoundCount: 1 });
+    const unsure = await runCli(launchArgs('e2e'), { endpoint: moto.endpoint, home });
+    expect(unsure.code, unsure.stderr).toBe(2);
+    expect(unsure.stderr).toMatch(/--data-volume is required/);
+    const relaunch = await runCli([...launchArgs('e2e'), '--data-volume', data.VolumeId!, '--json'], { endpoint: moto.endpoint, home, timeoutMs: 120_000 });
+    expect(relaunch.code, relaunch.stderr).toBe(0);
+    expect(relaunch.json()).toMatchObject({ ready: true, resources: { dataVolumeId: data.VolumeId } });
+    const [back] = await liveInstances('e2e');
+    expect(back!.BlockDeviceMappings!.find((m) => m.DeviceName === '/dev/sdb')!.Ebs!.VolumeId).toBe(data.VolumeId);
+    expect((await runCli(['destroy', 'e2e', '--region', 'us-east-1', '--yes'], { endpoint: moto.endpoint, home })).code).toBe(0);
+
     const wipe = await runCli(['destroy', 'e2e', '--region', 'us-east-1', '--yes', '--delete-data'], { endpoint: moto.endpoint, home });
     expect(wipe.code, wipe.stderr).toBe(0);
     expect(await volumes('e2e')).toEqual([]);

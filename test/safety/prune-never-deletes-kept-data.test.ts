@@ -76,7 +76,7 @@ describe('the issue\'s reproductions, on the EC2 emulator', () => {
     await runLaunch(deps(home), launchFlags('kept'));
     const destroyed = (await runDestroy(deps(home), 'kept', { region: 'us-east-1', yes: true })) as { kept: { volumeId?: string }[] };
     const keptVolume = destroyed.kept.find((k) => k.volumeId)!.volumeId!;
-    await runLaunch(deps(home), { ...launchFlags('kept') });
+    await runLaunch(deps(home), { ...launchFlags('kept'), dataVolume: 'new' });
     // Something prune may remove, so that it really runs.
     const leftover = await stageRollbackPoint('kept', { 'sourcegraph-launch:role': 'rollback-data', 'sourcegraph-launch:last-written': new Date(Date.now() - 3_600_000).toISOString() });
     await ec2.send(new CreateSnapshotCommand({ VolumeId: leftover.volumeId, TagSpecifications: [{ ResourceType: 'snapshot', Tags: [{ Key: 'sourcegraph-launch:deployment', Value: 'kept' }, { Key: 'sourcegraph-launch:purpose', Value: 'pre-upgrade-final' }] }] }));

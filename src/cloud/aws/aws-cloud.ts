@@ -354,7 +354,7 @@ export class AwsCloud implements Cloud {
 
   // ---- network ----
 
-  async resolvePlacement(subnetId?: string): Promise<NetworkPlacement> {
+  async resolvePlacement(subnetId?: string, availabilityZone?: string): Promise<NetworkPlacement> {
     if (subnetId) {
       const out = await this.callUnlessNotFound('DescribeSubnets', () => this.ec2.describeSubnets({ SubnetIds: [subnetId] }));
       const subnet = out?.Subnets?.[0];
@@ -362,6 +362,12 @@ export class AwsCloud implements Cloud {
         throw new UsageError(`Subnet ${subnetId} (--subnet) does not exist in ${this.region}`, {
           code: 'subnet-not-found',
           remediation: `List the subnets with \`aws ec2 describe-subnets --region ${this.region}\`, or omit --subnet to use the default VPC.`,
+        });
+      }
+      if (availabilityZone && subnet.AvailabilityZone !== availabilityZone) {
+        throw new UsageError(`Subnet ${subnetId} (--subnet) is in ${subnet.AvailabilityZone}, but the data volume is in ${availabilityZone}: a volume attaches only within its zone`, {
+          code: 'subnet-zone-mismatch',
+          remediation: `Pass a subnet in ${availabilityZone}, or omit --subnet to use the default subnet there.`,
         });
       }
       return { vpcId: subnet.VpcId, subnetId, availabilityZone: subnet.AvailabilityZone };
@@ -386,11 +392,17 @@ export class AwsCloud implements Cloud {
         ...(NextToken ? { NextToken } : {}),
       }),
     );
-    // The first availability zone by name: deterministic, so a re-run picks the same subnet.
+    // The first availability zone by name (or the one asked for): deterministic, so a re-run picks the same subnet.
     const subnet = pages
       .flatMap((p) => p.Subnets ?? [])
-      .filter((s) => s.SubnetId && s.AvailabilityZone)
+      .filter((s) => s.SubnetId && s.AvailabilityZone && (!availabilityZone || s.AvailabilityZone === availabilityZone))
       .sort((a, b) => (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? ''))[0];
+    if (!subnet && availabilityZone) {
+      throw new UsageError(`The default VPC ${vpcId} has no default subnet in ${availabilityZone}, where the data volume is`, {
+        code: 'no-default-subnet',
+        remediation: `Pass --subnet with a subnet in ${availabilityZone}, or create one with \`aws ec2 create-default-subnet --availability-zone ${availabilityZone} --region ${this.region}\`.`,
+      });
+    }
     if (!subnet?.SubnetId || !subnet.AvailabilityZone) {
       throw new UsageError(`The default VPC ${vpcId} in ${this.region} has no default subnets`, {
         code: 'no-default-subnet',
@@ -737,8 +749,8 @@ export class AwsCloud implements Cloud {
   private async tagInstanceVolumes(spec: LaunchSpec, initial: InstanceInfo): Promise<InstanceInfo> {
     const deadline = this.now() + this.volumeTagWaitMs;
     let instance: InstanceInfo | undefined = initial;
-    const hasBoth = (i: InstanceInfo | undefined) =>
-      [spec.rootVolume.device, spec.dataVolume.device].every((d) => i?.volumes.some((v) => v.device === d));
+    const devices = spec.existingDataVolumeId ? [spec.rootVolume.device] : [spec.rootVolume.device, spec.dataVolume.device];
+    const hasBoth = (i: InstanceInfo | undefined) => devices.every((d) => i?.volumes.some((v) => v.device === d));
     while (!hasBoth(instance) && instance?.state !== 'terminated' && instance?.state !== 'shutting-down') {
       if (this.now() >= deadline) return instance ?? initial;
       await this.sleep(this.pollIntervalMs);
@@ -749,9 +761,9 @@ export class AwsCloud implements Cloud {
     const volumeIds = instance.volumes.map((v) => v.volumeId);
     const current = new Map((await this.describeVolumesWhere([{ Name: 'volume-id', Values: volumeIds }])).map((v) => [v.id, v]));
     for (const [device, role] of [
-      [spec.dataVolume.device, 'data-volume'],
-      [spec.rootVolume.device, 'root-volume'],
-    ] as const) {
+      ...(spec.existingDataVolumeId ? [] : [[spec.dataVolume.device, 'data-volume'] as const]),
+      [spec.rootVolume.device, 'root-volume'] as const,
+    ]) {
       const volumeId = instance.volumes.find((v) => v.device === device)?.volumeId;
       if (!volumeId) continue;
       const request = volumeRoleTagsRequest(spec, volumeId, role);

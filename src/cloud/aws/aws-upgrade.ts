@@ -32,7 +32,7 @@ import {
 } from '../cloud.js';
 import { awsErrorCode, isAwsErrorCode, isNotFoundError, toLaunchError } from './errors.js';
 import { tagFilter, tagList, tagsOf } from './convert.js';
-import { attemptToken } from './requests.js';
+import { attemptToken, BOOT_GUARD_USER_DATA } from './requests.js';
 import type { DlmApi, DlmPolicy, Ec2Api, Ec2Filter, Ec2Instance, Ec2InstanceType, Ec2Snapshot } from './sdk.js';
 
 export interface UpgradeClients {
@@ -188,7 +188,8 @@ export function snapshotRunInstancesRequest(spec: SnapshotLaunchSpec, withRate =
     ClientToken: spec.clientToken,
     MetadataOptions: { HttpTokens: 'required' as const, HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' as const },
     BlockDeviceMappings: [root, data],
-    ...(spec.userData ? { UserData: Buffer.from(spec.userData, 'utf8').toString('base64') } : {}),
+    // move: the instance starts without its data disk; the boot guard powers it off until it has one.
+    ...(spec.userData || spec.data.mode === 'none' ? { UserData: Buffer.from(spec.userData ?? BOOT_GUARD_USER_DATA, 'utf8').toString('base64') } : {}),
     TagSpecifications: [
       { ResourceType: 'instance' as const, Tags: tagList(instanceTags) },
       // Both volumes get this set; each is marked by its device once the instance lists them.

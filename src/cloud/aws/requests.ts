@@ -84,9 +84,11 @@ export interface EbsBlockDevice {
   KmsKeyId?: string;
 }
 
+/** One volume at launch, or (NoDevice) the image's own mapping of that device suppressed. */
 export interface BlockDeviceMapping {
   DeviceName: string;
-  Ebs: EbsBlockDevice;
+  Ebs?: EbsBlockDevice;
+  NoDevice?: '';
 }
 
 export interface RunInstancesRequest {
@@ -131,6 +133,19 @@ export function attemptToken(base: string, attempt: number): string {
   const suffix = `-${attempt}`;
   return `${base.slice(0, 64 - suffix.length)}${suffix}`;
 }
+
+/**
+ * User data for an instance launched without its data disk (kept data, upgrade --strategy move):
+ * at every boot, before anything else, power off at once while the data filesystem is absent, so
+ * Sourcegraph's boot logic never runs against an empty /mnt/data. Needs cloud-init boothooks.
+ */
+export const BOOT_GUARD_USER_DATA = [
+  '#cloud-boothook',
+  '#!/bin/sh',
+  '# sourcegraph-launch: never let Sourcegraph boot against an empty /mnt/data.',
+  'if ! blkid -L /mnt/data >/dev/null 2>&1; then poweroff -f; fi',
+  '',
+].join('\n');
 
 /** The name of the security group a deployment gets; also how a user recognises it in the console. */
 export function securityGroupName(deploymentName: string): string {
@@ -264,7 +279,9 @@ export function runInstancesRequest(
     MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' },
     BlockDeviceMappings: [
       { DeviceName: spec.rootVolume.device, Ebs: rootEbs },
-      { DeviceName: spec.dataVolume.device, Ebs: dataVolumeEbs(spec) },
+      // On kept data: no data disk at launch (the image's own mapping suppressed); it is attached
+      // before Sourcegraph ever boots, while the boot guard keeps the first boot from going on.
+      spec.existingDataVolumeId ? { DeviceName: spec.dataVolume.device, NoDevice: '' } : { DeviceName: spec.dataVolume.device, Ebs: dataVolumeEbs(spec) },
     ],
     TagSpecifications: [
       tagSpecification('instance', spec, 'instance'),
@@ -276,6 +293,7 @@ export function runInstancesRequest(
   const subnetId = refs.subnetId ?? spec.subnetId;
   if (subnetId) request.SubnetId = subnetId;
   if (spec.userDataBase64) request.UserData = spec.userDataBase64;
+  else if (spec.existingDataVolumeId) request.UserData = Buffer.from(BOOT_GUARD_USER_DATA, 'utf8').toString('base64');
   return request;
 }
 

@@ -110,7 +110,7 @@ describe('runInstancesRequest', () => {
   it('puts the KMS key on both volumes', () => {
     const kmsKeyId = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const request = runInstancesRequest(testLaunchSpec({ kmsKeyId }), { keyName: 'k', securityGroupId: 'sg' });
-    expect(request.BlockDeviceMappings.map((m) => [m.Ebs.Encrypted, m.Ebs.KmsKeyId])).toEqual([
+    expect(request.BlockDeviceMappings.map((m) => [m.Ebs?.Encrypted, m.Ebs?.KmsKeyId])).toEqual([
       [true, kmsKeyId],
       [true, kmsKeyId],
     ]);
