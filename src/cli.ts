@@ -181,7 +181,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .option('--retain <N>', 'with --schedule: how many daily snapshots to keep (default: 7)')
       .option('--dlm-role <arn>', 'with --schedule: the role DLM acts as (default: AWSDataLifecycleManagerDefaultRole)')
       .option('--allow-cidr <cidr>', 'who may reach HTTP/HTTPS; repeat or comma-separate (required in CI)', collect)
-      .option('--ssh-cidr <cidr>', 'who may reach SSH; repeat or comma-separate, or "none" (default: same as --allow-cidr)', collect)
+      .option('--ssh-cidr <cidr>', 'who may reach SSH; repeat or comma-separate, or "none" (default: same as --allow-cidr; a world-open value needs --i-know-ssh-is-public)', collect)
       .option('--i-know-ssh-is-public', 'allow --ssh-cidr 0.0.0.0/0')
       .option('--ssh-key <path>', 'import this OpenSSH public key (.pub) instead of creating a new key')
       .option('--key-name <name>', 'use an existing EC2 key pair (never deleted by destroy)')
@@ -208,6 +208,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
           `${PROGRAM} launch --region us-east-1 --allow-cidr 10.0.0.0/8 --ssh-cidr none --subnet subnet-0abc… --elastic-ip none`,
         ]) +
           `\nRe-running the same command resumes an interrupted launch: nothing is created twice.\n` +
+          `A deployment of that name that exists (from any machine) is never rewritten: if this run differs from it,\n` +
+          `launch exits 1 listing each difference and how to change it; --update applies changed access rules only.\n` +
+          `After a destroy kept the data, a relaunch of the name asks (CI: --data-volume vol-…|new) whether to launch on it.\n` +
           `The data volume is encrypted, kept on termination, and holds all Sourcegraph state.\n`,
       )
       .action(async (name: string | undefined, _opts, cmd: Command) => {
