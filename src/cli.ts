@@ -231,7 +231,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       .command('presets')
       .description('show the size presets (users, repos, machine, disks, estimated monthly cost)')
       .option('--versions', 'also list the published Sourcegraph versions in the shipped catalog')
-      .addHelpText('after', examples([`${PROGRAM} presets`, `${PROGRAM} presets --versions --json`]))
+      .option('--region <region>', 'price the sizes in this region (default: us-east-1); "price unknown" where presets/aws-prices.json has no price')
+      .addHelpText('after', examples([`${PROGRAM} presets`, `${PROGRAM} presets --region us-west-2`, `${PROGRAM} presets --versions --json`]))
       .action(async (_opts, cmd: Command) => {
         const opts = cmd.optsWithGlobals();
         await execute(opts, async (deps) => {

@@ -1,17 +1,21 @@
 // `presets`: the size table (users, repos, machine, disks, estimated cost) and, with --versions,
 // the published versions in the shipped catalog. Offline; no credentials needed.
 import { catalogRegions, catalogVersions } from '../core/catalog.js';
-import { allPresets, estimateAwsMonthlyCost, formatUsd } from '../core/presets.js';
+import { allPresets, presetMonthlyCost } from '../core/presets.js';
+import { formatMonthlyCost, PRICE_DATE, REFERENCE_REGION } from '../core/prices.js';
+import { validateRegion } from '../core/validate.js';
 import { loadAwsCatalog } from './catalog.js';
 import type { Deps, GlobalFlags } from './deps.js';
 
 export interface PresetsFlags extends GlobalFlags {
   versions?: boolean;
+  region?: string;
 }
 
 export async function runPresets(deps: Deps, flags: PresetsFlags) {
+  const region = flags.region !== undefined ? validateRegion(flags.region) : REFERENCE_REGION;
   const sizes = allPresets().map((p) => {
-    const cost = estimateAwsMonthlyCost(p);
+    const cost = presetMonthlyCost(p, region);
     return {
       size: p.name,
       users: p.users,
@@ -20,7 +24,7 @@ export async function runPresets(deps: Deps, flags: PresetsFlags) {
       concurrentUsers: p.concurrentUsers,
       vcpu: p.vcpu,
       memoryGiB: p.memoryGiB,
-      aws: { instanceType: p.aws.instanceType, dataVolume: p.aws.data, monthlyUsd: cost },
+      aws: { instanceType: p.aws.instanceType, dataVolume: p.aws.data, monthlyCost: cost },
       gcp: p.gcp,
       azure: p.azure,
     };
@@ -32,7 +36,7 @@ export async function runPresets(deps: Deps, flags: PresetsFlags) {
       .reverse()
       .map((v) => ({ version: v, regions: catalogRegions(catalog, { version: v, size: 'XS' }).length }));
   }
-  const result = { sizes, ...(versions ? { versions } : {}) };
+  const result = { region, sizes, ...(versions ? { versions } : {}) };
   if (deps.io.json) {
     deps.io.result(result);
     return result;
@@ -46,11 +50,13 @@ export async function runPresets(deps: Deps, flags: PresetsFlags) {
     `${s.vcpu}/${s.memoryGiB} GiB`,
     s.aws.instanceType,
     `${s.aws.dataVolume.sizeGiB} GiB ${s.aws.dataVolume.type}${s.aws.dataVolume.type === 'io2' ? ` ${s.aws.dataVolume.iops} IOPS` : ''}`,
-    formatUsd(s.aws.monthlyUsd.totalUsd),
+    s.aws.monthlyCost.totalUsd === undefined ? 'price unknown' : `$${Math.round(s.aws.monthlyCost.totalUsd).toLocaleString('en-US')}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head, ...rows]) deps.io.info(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  deps.io.info('\nIf you fall between two sizes, choose the larger. Costs: us-east-1 on-demand list prices, instance + disks + public IPv4.');
+  deps.io.info(`\nIf you fall between two sizes, choose the larger. Costs: ${region} on-demand list prices of ${PRICE_DATE} (presets/aws-prices.json), instance + both disks + public IPv4, 730 h/month.`);
+  const unknown = sizes.find((s) => s.aws.monthlyCost.totalUsd === undefined);
+  if (unknown) deps.io.info(`For ${region}: ${formatMonthlyCost(unknown.aws.monthlyCost)}.`);
   if (versions) {
     deps.io.info('\nPublished versions (newest first; later versions need an image you build):');
     for (const v of versions) deps.io.info(`  ${v.version}  (${v.regions} regions)`);

@@ -1,6 +1,7 @@
 // The resolved launch: every value with where it came from, the summary the user confirms, and
 // the equivalent non-interactive command line so CI can replay a wizard run.
-import { AWS_DATA_DEVICE, estimateAwsMonthlyCost, formatUsd, getPreset, type AwsDataVolumePreset, type SizeName } from './presets.js';
+import { AWS_DATA_DEVICE, AWS_ROOT_VOLUME, getPreset, type AwsDataVolumePreset, type SizeName } from './presets.js';
+import { formatMonthlyCost, monthlyCost, type MonthlyCost } from './prices.js';
 import type { ElasticIpChoice } from './validate.js';
 
 export type ValueSource = 'flag' | 'preset' | 'saved' | 'default' | 'prompt' | 'environment' | 'discovered' | 'catalog';
@@ -126,16 +127,29 @@ function sourceText<T>(s: Sourced<T>): string {
   return s.detail ? `${base} (${s.detail})` : base;
 }
 
+/** What the plan really launches costs a month: its instance type, both volumes, the address, in its region. */
+export function planMonthlyCost(plan: LaunchPlan): MonthlyCost {
+  const data = dataVolumeFor(plan);
+  return monthlyCost({
+    region: plan.region.value,
+    instanceType: plan.instanceType.value,
+    root: { type: AWS_ROOT_VOLUME.type, sizeGiB: AWS_ROOT_VOLUME.sizeGiB },
+    data: { type: data.type, sizeGiB: data.sizeGiB, iops: data.iops, throughput: data.throughput },
+    // Elastic IP or not, a public IPv4 address is billed by the hour.
+    publicAddress: true,
+  });
+}
+
 export function summaryRows(plan: LaunchPlan): SummaryRow[] {
   const preset = getPreset(plan.size.value);
-  const cost = estimateAwsMonthlyCost(preset, { dataSizeGiB: plan.dataSizeGiB.value });
+  const cost = planMonthlyCost(plan);
   const data = dataVolumeFor(plan);
   const key = plan.sshKey.value;
   const rows: [string, Sourced<unknown>, string][] = [
     ['name', plan.name, plan.name.value],
     ['cloud', plan.cloud, plan.cloud.value],
     ['region', plan.region, plan.region.value],
-    ['size', plan.size, `${plan.size.value} (up to ${preset.users.toLocaleString('en-US')} users, ${preset.repos.toLocaleString('en-US')} repos) ≈ ${formatUsd(cost.totalUsd)}/month`],
+    ['size', plan.size, `${plan.size.value} (up to ${preset.users.toLocaleString('en-US')} users, ${preset.repos.toLocaleString('en-US')} repos)`],
     ['version', plan.version, plan.version.value],
     ['image', plan.image, `${plan.image.value.id}${plan.image.value.name ? ` ${plan.image.value.name}` : ''}`],
     ['instance type', plan.instanceType, plan.instanceType.value],
@@ -157,6 +171,11 @@ export function summaryRows(plan: LaunchPlan): SummaryRow[] {
       ? [['image source', plan.imageSource, plan.imageSource.value === 'build' ? 'an image built by sourcegraph-launch' : 'plain Amazon Linux 2023, provisioned at first boot'] as [string, Sourced<unknown>, string]]
       : []),
     ['backups', plan.schedule ?? { value: undefined, source: 'default' }, plan.schedule?.value ? `daily snapshots, keep ${plan.schedule.value.retain} (Data Lifecycle Manager)` : 'none scheduled (--schedule daily --retain N)'],
+    [
+      'monthly cost',
+      { value: undefined, source: 'default', detail: `list prices of ${cost.priceDate}, presets/aws-prices.json` },
+      `${formatMonthlyCost(cost)}${cost.totalUsd !== undefined ? ` (${cost.parts.map((p) => `${p.item} $${Math.round(p.monthlyUsd!)}`).join(' + ')}, on-demand)` : ''}`,
+    ],
     ['wait', plan.timeoutMinutes, plan.wait ? `until /healthz serves ${plan.version.value} (up to ${plan.timeoutMinutes.value} min)` : 'no (--no-wait)'],
   ];
   return rows.map(([setting, s, value]) => ({ setting, value, source: sourceText(s) }));
@@ -168,11 +187,12 @@ export function formatTable(rows: SummaryRow[]): string {
   return rows.map((r) => `  ${r.setting.padEnd(w1)}  ${r.value.padEnd(w2)}  ${r.source}`).join('\n');
 }
 
-/** The plan as plain JSON for `--dry-run --json` and the deployment record. */
+/** The plan as plain JSON for `--dry-run --json` and the deployment record, with its monthly cost. */
 export function planToJson(plan: LaunchPlan): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(plan)) {
     out[k] = v !== null && typeof v === 'object' && 'source' in v ? { value: (v as Sourced<unknown>).value ?? null, source: (v as Sourced<unknown>).source, ...((v as Sourced<unknown>).detail ? { detail: (v as Sourced<unknown>).detail } : {}) } : v;
   }
+  out.monthlyCost = planMonthlyCost(plan);
   return out;
 }

@@ -1,6 +1,8 @@
 // Size presets (XS–XL) and the cost estimate shown next to each. Data only: the numbers live in
-// presets/sizes.json so they ship with the package and can be reviewed without reading code.
+// presets/sizes.json (and the prices in presets/aws-prices.json) so they ship with the package and
+// can be reviewed without reading code.
 import sizesData from '../../presets/sizes.json' with { type: 'json' };
+import { monthlyCost, regionPrices, REFERENCE_REGION, type MonthlyCost } from './prices.js';
 
 export const SIZE_NAMES = ['XS', 'S', 'M', 'L', 'XL'] as const;
 export type SizeName = (typeof SIZE_NAMES)[number];
@@ -20,7 +22,7 @@ export interface SizePreset {
   concurrentUsers: number;
   vcpu: number;
   memoryGiB: number;
-  aws: { instanceType: string; hourlyUsd: number; data: AwsDataVolumePreset };
+  aws: { instanceType: string; data: AwsDataVolumePreset };
   gcp: { instanceType: string };
   azure: { instanceType: string };
 }
@@ -30,14 +32,6 @@ interface SizesFile {
   aws: {
     root: { device: string; type: 'gp3'; sizeGiB: number };
     dataDevice: string;
-    pricesUsd: {
-      gp3GiBMonth: number;
-      io2GiBMonth: number;
-      io2IopsMonth: number;
-      publicIpv4Hour: number;
-      snapshotGiBMonth: number;
-    };
-    hoursPerMonth: number;
   };
 }
 
@@ -45,7 +39,14 @@ const data = sizesData as SizesFile;
 
 export const AWS_ROOT_VOLUME = data.aws.root;
 export const AWS_DATA_DEVICE = data.aws.dataDevice;
-export const AWS_PRICES = data.aws.pricesUsd;
+const reference = regionPrices(REFERENCE_REGION)!;
+/** Storage prices of the reference region (us-east-1), for the rough upgrade and prune comparisons. */
+export const AWS_PRICES = {
+  gp3GiBMonth: reference.ebs.gp3.gibMonthUsd,
+  io2GiBMonth: reference.ebs.io2.gibMonthUsd,
+  io2IopsMonth: reference.ebs.io2.iopsTiersMonthUsd[0]!.usd,
+  snapshotGiBMonth: reference.ebs.snapshotGibMonthUsd,
+};
 
 export function isSizeName(s: string): s is SizeName {
   return (SIZE_NAMES as readonly string[]).includes(s);
@@ -59,36 +60,15 @@ export function allPresets(): SizePreset[] {
   return SIZE_NAMES.map(getPreset);
 }
 
-export interface AwsCostEstimate {
-  instanceUsd: number;
-  storageUsd: number;
-  addressUsd: number;
-  totalUsd: number;
-}
-
-/** Monthly on-demand estimate for an AWS deployment of this size (list price, us-east-1). */
-export function estimateAwsMonthlyCost(
-  preset: SizePreset,
-  opts: { dataSizeGiB?: number; hourlyUsd?: number } = {},
-): AwsCostEstimate {
-  const hours = data.aws.hoursPerMonth;
-  const p = data.aws.pricesUsd;
-  const dataGiB = opts.dataSizeGiB ?? preset.aws.data.sizeGiB;
-  const instanceUsd = (opts.hourlyUsd ?? preset.aws.hourlyUsd) * hours;
-  const dataUsd =
-    preset.aws.data.type === 'io2'
-      ? dataGiB * p.io2GiBMonth + (preset.aws.data.iops ?? 0) * p.io2IopsMonth
-      : dataGiB * p.gp3GiBMonth;
-  const storageUsd = dataUsd + AWS_ROOT_VOLUME.sizeGiB * p.gp3GiBMonth;
-  // Every instance has a public IPv4 (auto-assigned or Elastic): both are billed hourly.
-  const addressUsd = p.publicIpv4Hour * hours;
-  const round = (n: number) => Math.round(n);
-  return {
-    instanceUsd: round(instanceUsd),
-    storageUsd: round(storageUsd),
-    addressUsd: round(addressUsd),
-    totalUsd: round(instanceUsd + storageUsd + addressUsd),
-  };
+/** What a deployment of this size costs a month in `region` (the preset's instance type and disks). */
+export function presetMonthlyCost(preset: SizePreset, region: string, opts: { instanceType?: string; dataSizeGiB?: number; publicAddress?: boolean } = {}): MonthlyCost {
+  return monthlyCost({
+    region,
+    instanceType: opts.instanceType ?? preset.aws.instanceType,
+    root: { type: AWS_ROOT_VOLUME.type, sizeGiB: AWS_ROOT_VOLUME.sizeGiB },
+    data: { ...preset.aws.data, sizeGiB: opts.dataSizeGiB ?? preset.aws.data.sizeGiB },
+    publicAddress: opts.publicAddress ?? true,
+  });
 }
 
 export function formatUsd(n: number): string {

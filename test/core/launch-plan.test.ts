@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clientTokenFor, dataVolumeFor, equivalentCommand, planToJson, summaryRows, type LaunchPlan } from '../../src/core/launch-plan.js';
-import { allPresets, estimateAwsMonthlyCost, getPreset } from '../../src/core/presets.js';
+import { allPresets, getPreset, presetMonthlyCost } from '../../src/core/presets.js';
 
 function plan(overrides: Partial<LaunchPlan> = {}): LaunchPlan {
   return {
@@ -39,15 +39,17 @@ describe('presets', () => {
     expect(allPresets().every((p) => p.aws.data.sizeGiB === 500)).toBe(true);
   });
 
-  it('estimates cost from instance hours, storage and the public IPv4', () => {
-    const xs = estimateAwsMonthlyCost(getPreset('XS'));
-    expect(xs.instanceUsd).toBe(252); // 0.3456 * 730
-    expect(xs.storageUsd).toBe(44); // 500 GiB + 50 GiB gp3 at 0.08
-    expect(xs.addressUsd).toBe(4);
-    expect(xs.totalUsd).toBe(300);
-    const l = estimateAwsMonthlyCost(getPreset('L'));
-    expect(l.storageUsd).toBe(Math.round(500 * 0.125 + 16000 * 0.065 + 50 * 0.08));
-    expect(estimateAwsMonthlyCost(getPreset('XS'), { dataSizeGiB: 1000 }).storageUsd).toBe(84);
+  it('prices a preset from instance hours, both volumes and the public IPv4, in its region', () => {
+    const xs = presetMonthlyCost(getPreset('XS'), 'us-east-1');
+    expect(xs.parts.map((p) => [p.item, p.monthlyUsd])).toEqual([
+      ['instance', 252.29], // 0.3456 * 730
+      ['root volume', 4], // 50 GiB gp3 at 0.08
+      ['data volume', 40], // 500 GiB gp3, 3000 IOPS and 125 MiB/s included
+      ['public IPv4 address', 3.65],
+    ]);
+    expect(xs.totalUsd).toBe(299.94);
+    const l = presetMonthlyCost(getPreset('L'), 'us-east-1');
+    expect(l.parts[2]!.monthlyUsd).toBe(500 * 0.125 + 16000 * 0.065);
   });
 });
 
@@ -65,7 +67,9 @@ describe('launch plan', () => {
     const rows = Object.fromEntries(summaryRows(plan()).map((r) => [r.setting, r]));
     expect(rows.region).toEqual({ setting: 'region', value: 'us-east-1', source: 'flag' });
     expect(rows.size!.source).toBe('you chose');
-    expect(rows.size!.value).toMatch(/^S \(up to 1,000 users, 10,000 repos\) ≈ \$\d/);
+    expect(rows.size!.value).toBe('S (up to 1,000 users, 10,000 repos)');
+    expect(rows['monthly cost']!.value).toMatch(/^≈ \$\d[\d,]*\/month \(instance \$505 \+ root volume \$4 \+ data volume \$40 \+ public IPv4 address \$4, on-demand\)$/);
+    expect(rows['monthly cost']!.source).toMatch(/list prices of \d{4}-\d\d-\d\d, presets\/aws-prices\.json/);
     expect(rows.version!.source).toBe('catalog (newest published)');
     expect(rows['SSH from']!.source).toBe('saved answer');
     expect(rows['instance type']!.source).toBe('preset');

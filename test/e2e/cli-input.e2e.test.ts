@@ -208,6 +208,21 @@ describe('CLI: presets and offline dry run', () => {
     expect(body.versions[0]!.version).toBe('6.12.5040');
   });
 
+  it('the cost estimate prices what will really be launched, in --json too, and says when a price is unknown', async () => {
+    const offline = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined };
+    const r = await runCli([...base, '--size', 'M', '--instance-type', 'm6a.48xlarge', '--data-size', '4000', '--dry-run', '--json'], { home, env: offline });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/monthly cost\s+≈ \$6,383\/month \(instance \$6055 \+ root volume \$4 \+ data volume \$320 \+ public IPv4 address \$4, on-demand\)/);
+    const cost = r.json<{ plan: { monthlyCost: { totalUsd: number; priceDate: string; parts: { item: string; monthlyUsd: number }[] } } }>().plan.monthlyCost;
+    expect(cost.totalUsd).toBe(6382.56);
+    expect(cost.priceDate).toMatch(/^\d{4}-\d\d-\d\d$/);
+    expect(cost.parts.map((p) => p.item)).toEqual(['instance', 'root volume', 'data volume', 'public IPv4 address']);
+    const unknown = await runCli(['launch', '--region', 'eu-south-1', '--allow-cidr', '203.0.113.7/32', '--version', '6.12.5040', '--dry-run', '--yes'], { home, env: offline });
+    expect(unknown.stdout + unknown.stderr).toMatch(/monthly cost\s+price unknown \(no instance m6a\.2xlarge/);
+    const presets = await runCli(['presets', '--region', 'eu-south-1'], { home });
+    expect(presets.stdout).toMatch(/XS .* price unknown/);
+  });
+
   it('--dry-run --json without credentials works offline from the catalog and lists every request', async () => {
     const r = await runCli([...base, '--size', 'L', '--version', '6.12.5040', '--name', 'prod', '--kms-key', 'alias/sg', '--schedule', 'daily', '--retain', '14', '--dry-run', '--json'], {
       home,
