@@ -183,7 +183,8 @@ async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promis
   let region: Sourced<string>;
   if (v.region) region = sourced(v.region, 'flag');
   else if (ask) {
-    const available = new Set(catalogRegions(catalog, { version: latest, size: 'XS' }));
+    // Published images exist only where the catalog says; our own image or a plain base OS works anywhere.
+    const available = v.imageSource === 'published' && !v.image ? new Set(catalogRegions(catalog, { version: latest, size: 'XS' })) : new Set<string>(AWS_REGIONS);
     const regions: string[] = AWS_REGIONS.filter((r) => available.has(r));
     const def = saved('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
     const value = await io.select<string>({

@@ -4,16 +4,24 @@ import { UsageError } from './errors.js';
 import { isSizeName, SIZE_NAMES, type SizeName } from './presets.js';
 import { normalizeVersion } from './versions.js';
 
-/** The 22 regions Sourcegraph published images to (reference §2). */
+/**
+ * Every commercial AWS region (late 2026). A published image exists only in some of them (the
+ * catalog says which); `--image-source build` and `base` work in any.
+ */
 export const AWS_REGIONS = [
-  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'sa-east-1',
-  'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-south-1', 'eu-north-1',
-  'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3',
-  'ap-south-1', 'ap-east-1', 'me-south-1', 'me-central-1', 'af-south-1',
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'ca-west-1', 'mx-central-1', 'sa-east-1',
+  'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-south-1', 'eu-south-2', 'eu-north-1',
+  'il-central-1', 'me-south-1', 'me-central-1', 'af-south-1',
+  'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3',
+  'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7', 'ap-south-1', 'ap-south-2', 'ap-east-1', 'ap-east-2',
 ] as const;
 
 /** Regions an account must enable before use. */
-export const AWS_OPT_IN_REGIONS = new Set(['ap-east-1', 'me-south-1', 'me-central-1', 'af-south-1', 'eu-south-1', 'ap-southeast-3']);
+export const AWS_OPT_IN_REGIONS = new Set([
+  'ap-east-1', 'ap-east-2', 'me-south-1', 'me-central-1', 'af-south-1', 'eu-south-1', 'eu-south-2', 'eu-central-2',
+  'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7', 'ap-south-2', 'ca-west-1',
+  'il-central-1', 'mx-central-1',
+]);
 
 export const CLOUDS = ['aws', 'gcp', 'azure'] as const;
 export type CloudName = (typeof CLOUDS)[number];

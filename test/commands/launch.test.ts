@@ -56,6 +56,22 @@ describe('the wizard', () => {
     expect(text).toContain('launch --yes --cloud aws --region eu-west-1 --size M --version 6.12.5040 --name wiz --allow-cidr 198.51.100.0/24 --ssh-cidr none');
   });
 
+  it('offers the regions where the chosen image source works: the catalog\'s for published, every region for build and base', async () => {
+    const regionsOffered = async (imageSource?: string) => {
+      const io = new ScriptedIo([() => 'ca-west-1']);
+      await runLaunch(makeDeps({ endpoint: moto.endpoint, io }), { cloud: 'aws', size: 'XS', version: '6.12.5040', allowCidr: ['198.51.100.0/24'], sshCidr: ['none'], name: 'regions', dryRun: true, ...(imageSource ? { imageSource } : {}) }).catch(() => undefined);
+      return io.questions.find((q) => q.message === 'Region')!.choices as string[];
+    };
+    const published = await regionsOffered();
+    expect(published).toContain('us-east-1');
+    expect(published).not.toContain('ca-west-1'); // no published image there
+    for (const source of ['base', 'build']) {
+      const offered = await regionsOffered(source);
+      expect(offered).toContain('ca-west-1');
+      expect(offered.length).toBeGreaterThan(published.length);
+    }
+  });
+
   it('declining the confirmation creates nothing and is a decision (exit 1), not an interruption', async () => {
     const io = new ScriptedIo([false]);
     const deps = makeDeps({ endpoint: moto.endpoint, io });
