@@ -244,8 +244,14 @@ export interface Cloud {
   findImage(query: { version: string; size?: string }): Promise<ImageInfo | undefined>;
   describeImage(imageId: string): Promise<ImageInfo | undefined>;
 
-  /** Validates --subnet, or picks the default VPC's default subnet (in `availabilityZone` when given). */
-  resolvePlacement(subnetId?: string, availabilityZone?: string): Promise<NetworkPlacement>;
+  /**
+   * Validates --subnet, or picks the default VPC's default subnet, among `zones` when given (the
+   * zones that offer the instance type, or the one a kept data volume is in).
+   */
+  resolvePlacement(subnetId?: string, zones?: string[]): Promise<NetworkPlacement>;
+
+  /** The zones of the region that offer this instance type; empty when none does (or it does not exist). */
+  instanceTypeZones(instanceType: string): Promise<string[]>;
 
   findDeployment(name: string): Promise<DeploymentResources>;
   /** Every deployment in the region, grouped by the deployment tag. */

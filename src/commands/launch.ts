@@ -19,7 +19,7 @@ import {
   type SshKeyChoice,
 } from '../core/launch-plan.js';
 import { allPresets, getPreset, presetMonthlyCost, type SizeName } from '../core/presets.js';
-import { formatMonthlyCost } from '../core/prices.js';
+import { formatMonthlyCost, knownInstanceTypes } from '../core/prices.js';
 import {
   AWS_OPT_IN_REGIONS,
   AWS_REGIONS,
@@ -565,6 +565,12 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   };
   const name = plan.name.value;
   const region = plan.region.value;
+  const zones = await checkInstanceType(cloud, plan);
+  if (zones) {
+    plan.zones = sourced(zones, 'discovered', `offer ${plan.instanceType.value}${plan.dataVolume?.value.mode === 'existing' ? ' and hold the kept data volume' : ''}`);
+    // Before anything is created: the subnet (given or default) must be in one of those zones.
+    await cloud!.resolvePlacement(plan.subnet.value, zones);
+  }
   const command = `${equivalentCommand(plan, deps.program)}${flags.update ? ' --update' : ''}`;
 
   // A deployment of this name may exist already, made from any machine: launch resumes it or
@@ -635,6 +641,40 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   } finally {
     release();
   }
+}
+
+/**
+ * The instance type must exist and be offered in the region: with credentials the zones that offer
+ * it (DescribeInstanceTypeOfferings), intersected with a kept data volume's zone; offline, the known
+ * sizes of the preset families (the price file's list). Exit 2 before anything is created.
+ */
+async function checkInstanceType(cloud: Cloud | undefined, plan: LaunchPlan): Promise<string[] | undefined> {
+  const type = plan.instanceType.value;
+  const region = plan.region.value;
+  const whose = plan.instanceType.source === 'preset' ? `the ${plan.size.value} preset's instance type ${type}` : `--instance-type ${type}`;
+  const family = type.split('.')[0]!;
+  const siblings = knownInstanceTypes().filter((t) => t.startsWith(`${family}.`));
+  if (!cloud) {
+    if (siblings.length && !siblings.includes(type)) {
+      throw new UsageError(`${whose} does not exist. Sizes of ${family}: ${siblings.join(', ')}`, { code: 'instance-type-unknown' });
+    }
+    return undefined;
+  }
+  const offered = await cloud.instanceTypeZones(type);
+  if (!offered.length) {
+    throw new UsageError(`${whose} is not offered in ${region}${siblings.length && !siblings.includes(type) ? ` (it does not exist; sizes of ${family}: ${siblings.join(', ')})` : ''}`, {
+      code: 'instance-type-not-offered',
+      remediation: `Pick one the region offers (\`aws ec2 describe-instance-type-offerings --region ${region} --filters Name=instance-type,Values=m6i.*,m7a.*\`) and pass it with --instance-type, or another --region.`,
+    });
+  }
+  const kept = plan.dataVolume?.value.mode === 'existing' ? plan.dataVolume.value.availabilityZone : undefined;
+  if (kept && !offered.includes(kept)) {
+    throw new UsageError(`${whose} is not offered in ${kept}, the zone of the kept data volume (offered in ${offered.join(', ')})`, {
+      code: 'instance-type-not-offered',
+      remediation: 'Pass --instance-type with a type offered in that zone: the volume can only attach there.',
+    });
+  }
+  return kept ? [kept] : offered;
 }
 
 /**
@@ -790,8 +830,8 @@ async function applyLaunch(
       id: 'security-group',
       title: 'Security group',
       run: async (c) => {
-        // On kept data, the instance must be in the volume's zone: a volume attaches only there.
-        const placement = await cloud.resolvePlacement(spec.subnetId, keptData?.availabilityZone);
+        // Only a zone that offers the type (and holds a kept data volume, which attaches only there).
+        const placement = await cloud.resolvePlacement(spec.subnetId, plan.zones?.value);
         c.refs.subnetId = placement.subnetId;
         const sg = await cloud.ensureSecurityGroup(spec, placement);
         c.refs.securityGroupId = sg.id;

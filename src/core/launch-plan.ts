@@ -53,6 +53,8 @@ export interface LaunchPlan {
   schedule?: Sourced<{ schedule: 'daily'; retain: number } | undefined>;
   /** Absent or new: a new data volume; existing: launch on a kept one. */
   dataVolume?: Sourced<DataVolumeChoice>;
+  /** The zones the instance may go to: those that offer its type (and hold a kept data volume). Known only with credentials. */
+  zones?: Sourced<string[]>;
 }
 
 export function dataVolumeFor(plan: LaunchPlan): AwsDataVolumePreset & { device: string } {
@@ -165,6 +167,7 @@ export function summaryRows(plan: LaunchPlan): SummaryRow[] {
     ],
     ['SSH user', plan.sshUser, plan.sshUser.value],
     ['subnet', plan.subnet, plan.subnet.value ?? 'default subnet of the default VPC'],
+    ...(plan.zones ? [['zone', plan.zones, plan.zones.value.length === 1 ? plan.zones.value[0]! : `first of ${plan.zones.value.join(', ')}`] as [string, Sourced<unknown>, string]] : []),
     ['encryption key', plan.kmsKey, plan.kmsKey.value ?? 'AWS managed key (aws/ebs)'],
     ['Elastic IP', plan.elasticIp, elasticIpText(plan.elasticIp.value)],
     ...(plan.imageSource && plan.imageSource.value !== 'published'

@@ -30,6 +30,11 @@ export const PRICE_SOURCE = prices.source;
 /** The region the `presets` table and the upgrade cost comparison quote by default. */
 export const REFERENCE_REGION = 'us-east-1';
 
+/** Every instance type the price file lists (the preset families): the offline check of --instance-type. */
+export function knownInstanceTypes(): string[] {
+  return [...new Set(Object.values(prices.regions).flatMap((r) => Object.keys(r.instanceHourUsd)))].sort();
+}
+
 export function regionPrices(region: string): RegionPrices | undefined {
   return prices.regions[prices.samePricesAs[region] ?? region];
 }

@@ -354,7 +354,24 @@ export class AwsCloud implements Cloud {
 
   // ---- network ----
 
-  async resolvePlacement(subnetId?: string, availabilityZone?: string): Promise<NetworkPlacement> {
+  async instanceTypeZones(instanceType: string): Promise<string[]> {
+    const zones: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call('DescribeInstanceTypeOfferings', () =>
+        this.ec2.describeInstanceTypeOfferings({
+          LocationType: 'availability-zone',
+          Filters: [{ Name: 'instance-type', Values: [instanceType] }],
+          ...(token ? { NextToken: token } : {}),
+        }),
+      );
+      for (const o of page.InstanceTypeOfferings ?? []) if (o.Location) zones.push(o.Location);
+      token = page.NextToken || undefined;
+    } while (token);
+    return [...new Set(zones)].sort();
+  }
+
+  async resolvePlacement(subnetId?: string, zones?: string[]): Promise<NetworkPlacement> {
     if (subnetId) {
       const out = await this.callUnlessNotFound('DescribeSubnets', () => this.ec2.describeSubnets({ SubnetIds: [subnetId] }));
       const subnet = out?.Subnets?.[0];
@@ -364,10 +381,10 @@ export class AwsCloud implements Cloud {
           remediation: `List the subnets with \`aws ec2 describe-subnets --region ${this.region}\`, or omit --subnet to use the default VPC.`,
         });
       }
-      if (availabilityZone && subnet.AvailabilityZone !== availabilityZone) {
-        throw new UsageError(`Subnet ${subnetId} (--subnet) is in ${subnet.AvailabilityZone}, but the data volume is in ${availabilityZone}: a volume attaches only within its zone`, {
+      if (zones && !zones.includes(subnet.AvailabilityZone)) {
+        throw new UsageError(`Subnet ${subnetId} (--subnet) is in ${subnet.AvailabilityZone}; this launch needs one of ${zones.join(', ')} (where the instance type is offered and a kept data volume can attach)`, {
           code: 'subnet-zone-mismatch',
-          remediation: `Pass a subnet in ${availabilityZone}, or omit --subnet to use the default subnet there.`,
+          remediation: `Pass a subnet in ${zones.join(' or ')}, or omit --subnet to use the default subnet there.`,
         });
       }
       return { vpcId: subnet.VpcId, subnetId, availabilityZone: subnet.AvailabilityZone };
@@ -395,12 +412,12 @@ export class AwsCloud implements Cloud {
     // The first availability zone by name (or the one asked for): deterministic, so a re-run picks the same subnet.
     const subnet = pages
       .flatMap((p) => p.Subnets ?? [])
-      .filter((s) => s.SubnetId && s.AvailabilityZone && (!availabilityZone || s.AvailabilityZone === availabilityZone))
+      .filter((s) => s.SubnetId && s.AvailabilityZone && (!zones || zones.includes(s.AvailabilityZone)))
       .sort((a, b) => (a.AvailabilityZone ?? '').localeCompare(b.AvailabilityZone ?? ''))[0];
-    if (!subnet && availabilityZone) {
-      throw new UsageError(`The default VPC ${vpcId} has no default subnet in ${availabilityZone}, where the data volume is`, {
+    if (!subnet && zones) {
+      throw new UsageError(`The default VPC ${vpcId} has no default subnet in ${zones.join(' or ')}, where this launch has to go`, {
         code: 'no-default-subnet',
-        remediation: `Pass --subnet with a subnet in ${availabilityZone}, or create one with \`aws ec2 create-default-subnet --availability-zone ${availabilityZone} --region ${this.region}\`.`,
+        remediation: `Pass --subnet with a subnet in ${zones.join(' or ')}, or create one with \`aws ec2 create-default-subnet --availability-zone ${zones[0]} --region ${this.region}\`.`,
       });
     }
     if (!subnet?.SubnetId || !subnet.AvailabilityZone) {

@@ -15,6 +15,7 @@ import {
   DescribeAddressesCommand,
   DescribeImagesCommand,
   DescribeInstanceStatusCommand,
+  DescribeInstanceTypeOfferingsCommand,
   DescribeInstancesCommand,
   DescribeKeyPairsCommand,
   DescribeRegionsCommand,
@@ -40,6 +41,8 @@ import {
   type CreateSecurityGroupCommandInput,
   type CreateSecurityGroupCommandOutput,
   type CreateTagsCommandInput,
+  type DescribeInstanceTypeOfferingsCommandInput,
+  type DescribeInstanceTypeOfferingsCommandOutput,
   type DeleteTagsCommandInput,
   type DeleteTagsCommandOutput,
   type CreateTagsCommandOutput,
@@ -162,6 +165,7 @@ export interface Ec2Api {
   revokeSecurityGroupIngress(input: RevokeSecurityGroupIngressCommandInput): Promise<RevokeSecurityGroupIngressCommandOutput>;
   runInstances(input: RunInstancesCommandInput): Promise<RunInstancesCommandOutput>;
   createTags(input: CreateTagsCommandInput): Promise<CreateTagsCommandOutput>;
+  describeInstanceTypeOfferings(input: DescribeInstanceTypeOfferingsCommandInput): Promise<DescribeInstanceTypeOfferingsCommandOutput>;
   deleteTags(input: DeleteTagsCommandInput): Promise<DeleteTagsCommandOutput>;
   allocateAddress(input: AllocateAddressCommandInput): Promise<AllocateAddressCommandOutput>;
   associateAddress(input: AssociateAddressCommandInput): Promise<AssociateAddressCommandOutput>;
@@ -235,6 +239,7 @@ export function wrapEc2Client(client: EC2Client): Ec2Api {
     revokeSecurityGroupIngress: (input) => client.send(new RevokeSecurityGroupIngressCommand(input)),
     runInstances: (input) => client.send(new RunInstancesCommand(input)),
     createTags: (input) => client.send(new CreateTagsCommand(input)),
+    describeInstanceTypeOfferings: (input) => client.send(new DescribeInstanceTypeOfferingsCommand(input)),
     deleteTags: (input) => client.send(new DeleteTagsCommand(input)),
     allocateAddress: (input) => client.send(new AllocateAddressCommand(input)),
     associateAddress: (input) => client.send(new AssociateAddressCommand(input)),
