@@ -369,9 +369,28 @@ async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promis
 }
 
 /** Step 3: which image. --image wins; then DescribeImages (publishers + our builds); then the catalog. */
+/**
+ * The complete commands that launch a version without a published image: our own image (built
+ * first by launch, or by build-image), each with every flag it requires.
+ */
+function ownImageRemedy(program: string, plan: Awaited<ReturnType<typeof resolvePlan>>, version: string): string {
+  const region = plan.region.value;
+  const size = plan.size.value;
+  // The builder is provisioned over SSH from this machine: SSH must reach it.
+  const ssh = plan.sshCidrs.value.length ? plan.sshCidrs.value.join(',') : '<this machine\'s address>/32';
+  const launch = `${program} launch ${plan.name.value} --region ${region} --size ${size} --version ${version} --allow-cidr ${plan.allowCidrs.value.join(',')} --ssh-cidr ${ssh} --image-source build`;
+  const build = `${program} build-image --region ${region} --version ${version} --size ${size} --ssh-cidr ${ssh}`;
+  const base = `${program} launch ${plan.name.value} --region ${region} --size ${size} --version ${version} --allow-cidr ${plan.allowCidrs.value.join(',')} --ssh-cidr ${plan.sshCidrs.value.length ? ssh : 'none'} --image-source base`;
+  return (
+    `Build the image and launch it in one go: \`${launch}\`; or build it first with \`${build}\` and launch with --version ${version}; ` +
+    `or provision a plain Amazon Linux 2023 at first boot: \`${base}\`.`
+  );
+}
+
 async function resolveImage(
   cloud: Cloud | undefined,
   plan: Awaited<ReturnType<typeof resolvePlan>>,
+  program: string,
 ): Promise<{ image: Sourced<ImageChoice>; version: Sourced<string> }> {
   const catalog = await loadAwsCatalog();
   const region = plan.region.value;
@@ -410,11 +429,14 @@ async function resolveImage(
     const known = catalogVersions(catalog);
     if (!known.includes(version)) {
       throw new UsageError(
-        `--version ${version}: no published Sourcegraph image exists for this version. Published versions include ${known.slice(-8).reverse().join(', ')} (see \`sourcegraph-launch presets --versions\`)`,
-        { remediation: 'Choose a published version, or pass --image with an image you built.' },
+        `--version ${version}: no published Sourcegraph image exists for this version. Published versions include ${known.slice(-8).reverse().join(', ')} (see \`${program} presets --versions\`)`,
+        { code: 'no-published-image', remediation: ownImageRemedy(program, plan, version) },
       );
     }
-    throw new UsageError(`--region ${region}: no published image of Sourcegraph ${version} (${size}) in this region. It is available in: ${regions.join(', ')}`);
+    throw new UsageError(`--region ${region}: no published image of Sourcegraph ${version} (${size}) in this region. It is available in: ${regions.join(', ')}`, {
+      code: 'no-published-image',
+      remediation: `Pick one of those regions, or use an image of your own here. ${ownImageRemedy(program, plan, version)}`,
+    });
   }
   return {
     image: sourced({ id, name: `Sourcegraph v${version}`, source: 'catalog' }, 'catalog', cloud ? 'DescribeImages found none; shipped catalog' : 'offline'),
@@ -553,7 +575,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     partial.dataSizeGiB = sourced(kept.sizeGiB, 'discovered', `${kept.volumeId}`);
   }
   const own = imageSource === 'published' ? undefined : await resolveOwnImage(deps, cloud, partial, imageSource);
-  const { image, version } = own ?? (await resolveImage(cloud, partial));
+  const { image, version } = own ?? (await resolveImage(cloud, partial, deps.program));
   const { imageFlag: _imageFlag, ...rest } = partial;
   const plan: LaunchPlan = {
     ...rest,

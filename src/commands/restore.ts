@@ -7,6 +7,7 @@ import { TAG_DEPLOYMENT, TAG_ROLE, TAG_SOURCE_VERSION, TAG_VERSION, type Cloud, 
 import { CloudError, UsageError } from '../core/errors.js';
 import { AWS_DATA_DEVICE, AWS_ROOT_VOLUME, getPreset, isSizeName } from '../core/presets.js';
 import { normalizeVersion } from '../core/versions.js';
+import { buildImageCommand } from '../core/upgrade-plan.js';
 import { allInstances, confirmOrYes, markRollbackData, requireCloud } from './data-ops.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { holdDeployment } from './operation-lock.js';
@@ -56,7 +57,7 @@ async function restoreHeld(deps: Deps, cloud: Cloud, target: Target, flags: Rest
   const group = details?.securityGroupIds ?? from.securityGroups.map((g) => g.id);
   if (!group.length) throw new CloudError('no-security-group', `Deployment ${source} has no security group left to reuse`, { remediation: `Launch ${target.name} first (launch --name ${target.name}), then restore into it.` });
   const image = flags.image ? { id: flags.image } : await cloud.findImage({ version });
-  if (!image) throw new CloudError('missing-images', `No image for ${version} in ${target.region}`, { remediation: `Build it: ${deps.program} build-image --region ${target.region} --version ${version}` });
+  if (!image) throw new CloudError('missing-images', `No image for ${version} in ${target.region}`, { remediation: `Build it: ${buildImageCommand({ region: target.region, size: snapshot.tags['sourcegraph-launch:size'] }, version, deps.program)}` });
   const size = snapshot.tags['sourcegraph-launch:size'] ?? from.size;
   const operation = `restore-${randomBytes(6).toString('hex')}`;
   const spec = {

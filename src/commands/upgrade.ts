@@ -22,6 +22,7 @@ import { catalogKnownImages, catalogVersions } from '../core/catalog.js';
 import { CloudError, LaunchError, UsageError } from '../core/errors.js';
 import { getPreset, AWS_DATA_DEVICE } from '../core/presets.js';
 import {
+  buildImageCommand,
   chainRefusalError,
   chooseStrategy,
   isUpgradeStrategy,
@@ -210,7 +211,7 @@ async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, flags: Upgr
   const size = v.size ?? d.size;
   const known: KnownImageLike[] = catalogKnownImages(catalog, { size, region: target.region });
   const plan = (extra: KnownImageLike[]) =>
-    planUpgradeChain({ current, target: v.to, known: [...known, ...extra], knownVersions: catalogVersions(catalog), region: target.region });
+    planUpgradeChain({ current, target: v.to, known: [...known, ...extra], knownVersions: catalogVersions(catalog), region: target.region, size });
   const extra: KnownImageLike[] = [];
   if (v.image) {
     const info = await cloud.describeImage(v.image);
@@ -230,7 +231,7 @@ async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, flags: Upgr
   for (const hop of chain.hops.filter((h) => h.source === 'catalog')) {
     if (!(await cloud.describeImage(hop.imageId))) {
       throw new LaunchError('missing-images', 1, `The catalog's image ${hop.imageId} for ${hop.to} is not available in ${target.region}. Nothing was changed.`, {
-        remediation: `Build it: ${deps.program} build-image --cloud aws --region ${target.region} --version ${hop.to}`,
+        remediation: `Build it: ${buildImageCommand({ region: target.region, size }, hop.to, deps.program)}`,
       });
     }
   }

@@ -71,6 +71,8 @@ export interface PlanUpgradeChainInput {
   /** Region the missing images must be built in (named in the remediation). */
   region: string;
   cloud?: string;
+  /** The deployment's size: its images are built for it (named in the remediation). */
+  size?: string;
 }
 
 /**
@@ -159,8 +161,9 @@ export function upgradeMinors(current: string, target: string, knownVersions: It
   return minorsToCross(from, to, index).map(minorKey);
 }
 
-function buildImageCommand(input: PlanUpgradeChainInput, version: string): string {
-  return `sourcegraph-launch build-image --cloud ${input.cloud ?? 'aws'} --region ${input.region} --version ${version}`;
+/** A complete build-image command line: every flag it requires (the builder is reached over SSH from the machine that runs it). */
+export function buildImageCommand(input: Pick<PlanUpgradeChainInput, 'cloud' | 'region' | 'size'>, version: string, program = 'sourcegraph-launch'): string {
+  return `${program} build-image --cloud ${input.cloud ?? 'aws'} --region ${input.region} --version ${version}${input.size ? ` --size ${input.size}` : ''} --ssh-cidr <this machine's address>/32`;
 }
 
 function listWords(words: string[]): string {

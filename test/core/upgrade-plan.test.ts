@@ -69,9 +69,9 @@ describe('planUpgradeChain', () => {
     expect(refusal.reason).toBe('missing-images');
     expect(refusal.missing).toEqual(['6.6', '6.7', '6.8']);
     expect(refusal.missingImages.map((m) => m.command)).toEqual([
-      'sourcegraph-launch build-image --cloud aws --region us-east-1 --version 6.6.0',
-      'sourcegraph-launch build-image --cloud aws --region us-east-1 --version 6.7.0',
-      'sourcegraph-launch build-image --cloud aws --region us-east-1 --version 6.8.0',
+      'sourcegraph-launch build-image --cloud aws --region us-east-1 --version 6.6.0 --ssh-cidr <this machine\'s address>/32',
+      'sourcegraph-launch build-image --cloud aws --region us-east-1 --version 6.7.0 --ssh-cidr <this machine\'s address>/32',
+      'sourcegraph-launch build-image --cloud aws --region us-east-1 --version 6.8.0 --ssh-cidr <this machine\'s address>/32',
     ]);
     expect(refusal.message).toContain('through 6.6, 6.7 and 6.8, one minor at a time');
     expect(refusal.message).toContain('needs images for 6.6, 6.7 and 6.8 that do not exist in us-east-1');
@@ -222,7 +222,7 @@ describe('planUpgradeChain', () => {
       expect(refusal.reason).toBe('missing-images');
       expect(refusal.missing).toEqual(['6.6']);
       expect(refusal.missingImages[0]?.command).toBe(
-        'sourcegraph-launch build-image --cloud aws --region us-east-1 --version 6.6.0',
+        'sourcegraph-launch build-image --cloud aws --region us-east-1 --version 6.6.0 --ssh-cidr <this machine\'s address>/32',
       );
     });
 
@@ -278,7 +278,7 @@ describe('planUpgradeChain', () => {
       {
         minor: '6.12',
         version: '6.12.5040',
-        command: 'sourcegraph-launch build-image --cloud gcp --region europe-west4 --version 6.12.5040',
+        command: 'sourcegraph-launch build-image --cloud gcp --region europe-west4 --version 6.12.5040 --ssh-cidr <this machine\'s address>/32',
       },
     ]);
   });

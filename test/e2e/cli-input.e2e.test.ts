@@ -267,3 +267,16 @@ describe('CLI: presets and offline dry run', () => {
     ]);
   });
 });
+
+describe('CLI: a version without a published image', () => {
+  it('names complete commands: launch --image-source build, build-image and base, with every flag they require', async () => {
+    const r = await runCli(['launch', 'prod', '--region', 'us-east-1', '--size', 'S', '--version', '6.13.100', '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', '203.0.113.7/32', '--dry-run', '--yes'], {
+      home,
+      env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('launch prod --region us-east-1 --size S --version 6.13.100 --allow-cidr 203.0.113.0/24 --ssh-cidr 203.0.113.7/32 --image-source build');
+    expect(r.stderr).toContain('build-image --region us-east-1 --version 6.13.100 --size S --ssh-cidr 203.0.113.7/32');
+    expect(r.stderr).toContain('--image-source base');
+  });
+});

@@ -220,7 +220,7 @@ describe('upgrade (clone) → rollback → backup → restore → prune with the
     expect(down.stderr).toMatch(/rollback/);
     const far = await cli(['upgrade', 'refuse', '--region', 'us-east-1', '--to', '6.14.0', '--yes'], home);
     expect(far.code).toBe(1);
-    expect(far.stderr).toMatch(/build-image --cloud aws --region us-east-1 --version/);
+    expect(far.stderr).toMatch(/build-image --cloud aws --region us-east-1 --version 6\.13\.\d+ --size S --ssh-cidr <this machine's address>\/32/);
     expect((await instances('refuse')).map((i) => i.State?.Name)).toEqual(['running']);
     expect(await snapshots('refuse')).toEqual([]);
   });
