@@ -1,0 +1,410 @@
+// The Cloud port: what the workflows need from a cloud, in the product's own words. Each adapter
+// (src/cloud/aws, gcp, azure) implements it; the workflows never see a provider's concepts.
+//
+//   scope           where a deployment lives: AWS account + region; GCE project + region (+ zone);
+//                   Azure subscription + resource group + location
+//   access policy   ports open to CIDRs (a security group; firewall rules for a network tag; an NSG)
+//   static address  the deployment's URL, reserved apart from any instance (Elastic IP; a static
+//                   external address; a Standard public IP) and moved between instances
+//   disks by role   root and data, never by device name; the adapter knows where each attaches
+//   labels          our bookkeeping on every resource, in neutral keys (see core/labels.ts); each
+//                   adapter stores them as its cloud allows (tags, encoded labels)
+//   idempotency key one per create, stable across retries of the same attempt (ClientToken,
+//                   requestId, PUT by name)
+//   capabilities    optional abilities a workflow checks before relying on them
+//   image           a root image plus, where the cloud keeps it apart, a data-disk template (AWS:
+//                   one AMI holds both; GCE: image + snapshot; Azure: gallery version with a data disk)
+import type { Labels } from '../core/labels.js';
+
+export type ProviderId = 'aws' | 'gcp' | 'azure';
+
+/** Where a deployment lives. `params` are the provider's own scope values (project, resource group …). */
+export interface Scope {
+  provider: ProviderId;
+  region: string;
+  params: Readonly<Record<string, string>>;
+}
+
+export interface Identity {
+  /** AWS account, GCE project, Azure subscription. */
+  account: string;
+  /** Who the credentials are (an ARN, a service account e-mail, an object id). */
+  principal: string;
+}
+
+/** Optional abilities; workflows handle their absence. */
+export interface Capabilities {
+  /** The cloud can say, without creating anything, whether the credentials may launch (RunInstances DryRun). */
+  permissionPreflight: boolean;
+  /** A disk made from a snapshot can be asked to load its blocks at a provisioned rate. */
+  diskInitializationRate: boolean;
+  /** The cloud runs scheduled snapshots of a disk itself (DLM, snapshot schedule policies). */
+  snapshotSchedules: boolean;
+  /** The instance publishes its SSH host key fingerprints where the launcher can read them before connecting. */
+  consoleHostKeys: boolean;
+  /** An instance can be created with an existing disk attached (GCE, Azure); AWS needs stop → attach → start. */
+  attachExistingDiskAtCreate: boolean;
+  /** The cloud reports its own health checks for a running instance (EC2 status checks). */
+  instanceHealthChecks: boolean;
+}
+
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'terminating' | 'terminated';
+
+export type DiskRole = 'root' | 'data';
+
+export interface AttachedDisk {
+  role: DiskRole | 'other';
+  diskId: string;
+  deleteWithInstance: boolean;
+}
+
+export interface Instance {
+  id: string;
+  state: InstanceState;
+  machineType: string;
+  imageId: string;
+  zone: string;
+  subnetId?: string;
+  publicIp?: string;
+  privateIp?: string;
+  launchTime?: string;
+  /** The SSH key the instance was created with, where the cloud records one by name (AWS key pair). */
+  sshKeyName?: string;
+  accessPolicyIds: string[];
+  disks: AttachedDisk[];
+  labels: Labels;
+  /** Labels and tags that are not ours (the user's), copied to a replacement instance. */
+  foreignLabels: Readonly<Record<string, string>>;
+  /** The idempotency key it was created with, when the cloud reports it. */
+  idempotencyKey?: string;
+}
+
+export interface Disk {
+  id: string;
+  sizeGiB: number;
+  type: string;
+  iops?: number;
+  throughput?: number;
+  state: 'creating' | 'available' | 'in-use' | 'deleting' | 'error' | string;
+  zone: string;
+  encrypted: boolean;
+  keyId?: string;
+  sourceSnapshotId?: string;
+  attachedTo?: string;
+  labels: Labels;
+}
+
+export interface Snapshot {
+  id: string;
+  diskId?: string;
+  state: 'pending' | 'completed' | 'error' | string;
+  progress?: string;
+  startTime?: string;
+  sizeGiB: number;
+  encrypted: boolean;
+  keyId?: string;
+  description?: string;
+  labels: Labels;
+}
+
+export interface AccessRule {
+  port: number;
+  cidr: string;
+}
+
+export interface AccessPolicy {
+  id: string;
+  name: string;
+  /** Only tcp rules on single ports are ours to govern; others are reported as they are. */
+  rules: AccessRule[];
+  labels: Labels;
+}
+
+export interface SshKey {
+  name: string;
+  /** Ours to delete (imported by the tool) or the user's (never deleted). */
+  managed: boolean;
+  labels: Labels;
+}
+
+export interface StaticAddress {
+  id: string;
+  ip: string;
+  instanceId?: string;
+  /** Reserved by the tool (released by destroy) or brought by the user (never released). */
+  managed: boolean;
+  labels: Labels;
+}
+
+export interface Image {
+  id: string;
+  name: string;
+  version?: string;
+  size?: string;
+  source: 'published' | 'built' | 'catalog' | 'flag';
+  createdAt?: string;
+  architecture?: string;
+  state?: string;
+  /** Where the cloud keeps the prepared data disk apart from the root image (GCE snapshot, Azure data disk image). */
+  dataTemplateId?: string;
+  labels: Labels;
+}
+
+export interface Placement {
+  zone: string;
+  subnetId?: string;
+  networkId?: string;
+}
+
+/** Everything of one deployment, found by its labels (and by association for what the user brought). */
+export interface Deployment {
+  name: string;
+  scope: Scope;
+  /** The serving instance (role instance, newest first), if any. */
+  instance?: Instance;
+  /** Every other live instance (rollback points, rolled-back, intermediate). */
+  otherInstances: Instance[];
+  accessPolicies: AccessPolicy[];
+  sshKeys: SshKey[];
+  addresses: StaticAddress[];
+  disks: Disk[];
+  version?: string;
+  size?: string;
+}
+
+/** One mutating request as `--dry-run --json` prints it. */
+export interface CloudRequest {
+  service: string;
+  operation: string;
+  input: Record<string, unknown>;
+}
+
+export interface DiskSpec {
+  sizeGiB: number;
+  type: string;
+  iops?: number;
+  throughput?: number;
+}
+
+/** How the data disk of a new instance comes to be. */
+export type DataDiskSpec =
+  | { mode: 'new'; disk: DiskSpec }
+  /** Made from a snapshot at creation (the instance never boots without its data). */
+  | { mode: 'snapshot'; snapshotId: string; disk: DiskSpec; initializationRateMiBps?: number }
+  /** An existing disk: attached at creation where the cloud can (attachExistingDiskAtCreate), else created without one behind the boot guard. */
+  | { mode: 'existing'; diskId: string }
+  /** None at creation, behind the boot guard (the disk is attached before the first real boot). */
+  | { mode: 'none' };
+
+export type SshKeySpec =
+  | { mode: 'import'; name: string; publicKey: string }
+  | { mode: 'existing'; name: string }
+  | { mode: 'none' };
+
+export interface InstanceSpec {
+  deployment: string;
+  /** instance (a deployment's) or builder (an image build's). */
+  role: 'instance' | 'builder';
+  version: string;
+  size?: string;
+  imageId: string;
+  /** The image's data-disk template, when the cloud keeps it apart (see Image.dataTemplateId). */
+  dataTemplateId?: string;
+  machineType: string;
+  placement: Placement;
+  accessPolicyIds: string[];
+  sshKey: SshKeySpec;
+  /** The login user the SSH key is for (GCE metadata, Azure osProfile; AWS images have their own). */
+  loginUser: string;
+  rootDisk: DiskSpec;
+  dataDisk: DataDiskSpec;
+  /** The disks go with the instance (a builder's), or the data disk is kept (a deployment's). */
+  keepDataDisk: boolean;
+  encryptionKeyId?: string;
+  userData?: string;
+  labels: Labels;
+  foreignLabels?: Readonly<Record<string, string>>;
+  idempotencyKey: string;
+}
+
+export interface AccessPolicySpec {
+  deployment: string;
+  /** A temporary policy of an image build carries the build's labels instead. */
+  labels: Labels;
+  name: string;
+  placement: Placement;
+  rules: AccessRule[];
+}
+
+export type AddressSpec = { mode: 'new'; deployment: string; labels: Labels } | { mode: 'existing'; id: string; deployment: string } | { mode: 'none' };
+
+export interface SnapshotSpec {
+  deployment: string;
+  diskId: string;
+  labels: Labels;
+  description: string;
+  /** With the purpose and disk, what makes a create idempotent (a re-run finds the snapshot it made). */
+  operation: string;
+}
+
+export interface DiskFromSnapshotSpec {
+  deployment: string;
+  zone: string;
+  snapshotId: string;
+  disk: DiskSpec;
+  encryptionKeyId?: string;
+  initializationRateMiBps?: number;
+  labels: Labels;
+  idempotencyKey: string;
+}
+
+export interface SnapshotScheduleSpec {
+  deployment: string;
+  schedule: 'daily';
+  retain: number;
+  /** Provider-specific settings (the role DLM acts as). */
+  params: Readonly<Record<string, string>>;
+}
+
+export interface SnapshotSchedule {
+  id: string;
+  state: string;
+  schedule?: string;
+  retain?: number;
+  copiesLabels?: boolean;
+}
+
+export interface ImageFromBuilderSpec {
+  buildName: string;
+  runId: string;
+  name: string;
+  description: string;
+  labels: Labels;
+}
+
+export interface DiskInitialization {
+  state: 'initializing' | 'completed' | 'unknown';
+  type?: string;
+  progressPercent?: number;
+  etaSeconds?: number;
+}
+
+export interface InstanceHealth {
+  overall: 'ok' | 'initializing' | 'impaired' | 'insufficient-data' | 'not-applicable' | 'unknown';
+  detail?: string;
+}
+
+/** A whole launch, for the dry run: what each step would send. */
+export interface LaunchRequestsSpec {
+  sshKey: SshKeySpec;
+  access: AccessPolicySpec;
+  instance: InstanceSpec;
+  address: AddressSpec;
+}
+
+/** What exists of one image build (any state), found by its build label. */
+export interface BuildResources {
+  builders: Instance[];
+  accessPolicies: AccessPolicy[];
+  sshKeys: SshKey[];
+  images: Image[];
+}
+
+/**
+ * The verbs. Every `ensure*` and create is idempotent: it looks up by labels (or name, or the
+ * idempotency key) before creating, and labels at creation, so a re-run after a crash converges.
+ * Reads of something that does not exist answer undefined; deletes of something gone succeed.
+ */
+export interface Cloud {
+  readonly scope: Scope;
+  readonly capabilities: Capabilities;
+
+  // ---- who and where ----
+  /** Checks the credentials (exit 3 when missing or expired). */
+  whoAmI(): Promise<Identity>;
+  /** The zones of the region that offer a machine type; empty when none does or it does not exist. */
+  machineTypeZones(machineType: string): Promise<string[]>;
+  /** Validates a subnet (or picks the default network's), among `zones` when given. */
+  resolvePlacement(subnetId: string | undefined, zones?: string[]): Promise<Placement>;
+
+  // ---- images ----
+  /** The newest image for a version ('latest' = newest of all), published or built by us. */
+  findImage(query: { version: string; size?: string }): Promise<Image | undefined>;
+  describeImage(imageId: string): Promise<Image | undefined>;
+  /** Every available image built by sourcegraph-launch here, newest version first. */
+  listBuiltImages(): Promise<Image[]>;
+  /** The plain OS image builds and `--image-source base` start from. */
+  findBaseImage(): Promise<Image | undefined>;
+
+  // ---- deployments ----
+  findDeployment(name: string): Promise<Deployment>;
+  listDeployments(): Promise<Deployment[]>;
+
+  // ---- what a launch creates ----
+  /** The SSH key as the cloud keeps it; undefined where the key travels with the instance (GCE, Azure). */
+  ensureSshKey(spec: SshKeySpec, deployment: string, labels: Labels): Promise<SshKey | undefined>;
+  deleteSshKey(name: string): Promise<void>;
+  /** Creates the policy or makes its governed rules (22/80/443) exactly `spec.rules`. */
+  ensureAccessPolicy(spec: AccessPolicySpec): Promise<AccessPolicy>;
+  deleteAccessPolicy(id: string): Promise<void>;
+  /** Finds the instance this spec's idempotency key (or an earlier attempt's) made, else creates it. */
+  ensureInstance(spec: InstanceSpec): Promise<Instance>;
+  /** Would the cloud accept this instance? Only where capabilities.permissionPreflight. */
+  checkInstancePermissions(spec: InstanceSpec): Promise<void>;
+  /** Reserves (or adopts) the address; undefined for mode none. Not attached yet. */
+  ensureStaticAddress(spec: AddressSpec): Promise<StaticAddress | undefined>;
+  /** Attaches the address to this instance, moving it from another instance of the same deployment. */
+  attachStaticAddress(addressId: string, instanceId: string): Promise<StaticAddress>;
+  detachStaticAddress(addressId: string): Promise<void>;
+  releaseStaticAddress(addressId: string): Promise<void>;
+
+  // ---- instances ----
+  describeInstance(instanceId: string): Promise<Instance | undefined>;
+  instanceHealth(instanceId: string): Promise<InstanceHealth>;
+  /** The serial console text ('' when none yet), where cloud-init prints the host key fingerprints. */
+  consoleOutput(instanceId: string): Promise<string>;
+  startInstance(instanceId: string): Promise<void>;
+  stopInstance(instanceId: string): Promise<void>;
+  terminateInstance(instanceId: string): Promise<void>;
+  waitForInstanceState(instanceId: string, state: InstanceState, timeoutMs: number): Promise<void>;
+
+  // ---- disks and snapshots ----
+  describeDisk(diskId: string): Promise<Disk | undefined>;
+  /** Attaches as the instance's data disk (the adapter knows the device / device name / LUN). */
+  attachDataDisk(diskId: string, instanceId: string, timeoutMs: number): Promise<void>;
+  /** Detaches from `instanceId` only, and waits until the disk is available. */
+  detachDisk(diskId: string, instanceId: string, timeoutMs: number): Promise<void>;
+  waitForDiskAvailable(diskId: string, timeoutMs: number): Promise<void>;
+  deleteDisk(diskId: string): Promise<void>;
+  createDiskFromSnapshot(spec: DiskFromSnapshotSpec): Promise<Disk>;
+  diskInitialization(diskId: string): Promise<DiskInitialization>;
+  createSnapshot(spec: SnapshotSpec): Promise<Snapshot>;
+  waitForSnapshot(snapshotId: string, timeoutMs: number): Promise<Snapshot>;
+  describeSnapshot(snapshotId: string): Promise<Snapshot | undefined>;
+  /** Every snapshot of the deployment, newest first. */
+  listSnapshots(deployment: string): Promise<Snapshot[]>;
+  deleteSnapshot(snapshotId: string): Promise<void>;
+
+  // ---- labels ----
+  setLabels(resourceIds: string[], labels: Labels): Promise<void>;
+  removeLabels(resourceIds: string[], keys: (keyof Labels)[]): Promise<void>;
+
+  // ---- scheduled snapshots (capabilities.snapshotSchedules) ----
+  findSnapshotSchedule(deployment: string): Promise<SnapshotSchedule | undefined>;
+  ensureSnapshotSchedule(spec: SnapshotScheduleSpec): Promise<SnapshotSchedule>;
+  deleteSnapshotSchedule(id: string): Promise<void>;
+
+  // ---- image builds ----
+  findImageBuild(buildName: string): Promise<BuildResources>;
+  /** Images the builder's disks (root, and data where the cloud keeps it apart); the builder must be stopped. */
+  createImageFromBuilder(builderId: string, spec: ImageFromBuilderSpec): Promise<Image>;
+  waitForImage(imageId: string, spec: ImageFromBuilderSpec, timeoutMs: number, signal?: AbortSignal): Promise<Image>;
+  /** Deletes an image we built and what holds its disks; returns the ids removed with it. */
+  deleteImage(imageId: string): Promise<string[]>;
+
+  // ---- dry runs: the mutating requests, in order, with their real inputs ----
+  launchRequests(spec: LaunchRequestsSpec): CloudRequest[];
+  instanceRequests(spec: InstanceSpec): CloudRequest[];
+  scheduleRequests(spec: SnapshotScheduleSpec): CloudRequest[];
+  buildRequests(spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec }): CloudRequest[];
+}
