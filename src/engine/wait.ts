@@ -199,7 +199,7 @@ class ReadinessWait {
         ['k3s', 'k3s active and node Ready'],
         ['pods', 'Pods settled'],
       ] as const) {
-        this.deps.io.progress(title).succeed(`${title}: skipped (no SSH access, checking HTTP only)`);
+        this.deps.io.progress(title).succeed('skipped (no SSH access, checking HTTP only)');
         this.stages.push({ name, ms: 0, skipped: true });
       }
     }
@@ -245,8 +245,8 @@ class ReadinessWait {
         if (result.done) {
           const ms = this.clock.now() - stageStart;
           this.stages.push({ name, ms });
-          const summary = result.summary ? `: ${result.summary}` : '';
-          progress.succeed(`${title}${summary} (${formatDuration(ms)})`);
+          // The Io prints the title and the elapsed time itself: pass only what the stage found.
+          progress.succeed(result.summary);
           return result.value;
         }
         if (result.observation !== observation) {
@@ -262,13 +262,13 @@ class ReadinessWait {
       }
     } catch (e) {
       if (isAbortError(e) || e instanceof InterruptedError || this.deps.signal?.aborted) {
-        progress.fail(`${title}: interrupted`);
+        progress.fail('interrupted');
         throw new InterruptedError(`Interrupted while waiting for ${title} (stage ${name})`, {
           remediation: `The instance is still there. Resume the wait with \`${this.target.resumeCommand}\`.`,
           details: { stage: name, lastObservation: observation },
         });
       }
-      progress.fail(`${title}: ${firstLine(e instanceof Error ? e.message : String(e))}`);
+      progress.fail(firstLine(e instanceof Error ? e.message : String(e)));
       throw e;
     }
   }
