@@ -230,6 +230,25 @@ describe('waitUntilReady: the happy path', () => {
     }
   });
 
+  it('asks the cloud at most once every 5 s, probes /healthz every second, and reports within a second', async () => {
+    // /healthz starts serving the version at 452.4 s, between two probes.
+    const flip = 452_400;
+    const w = setup({
+      target: { holdMs: 0 },
+      healthz: (t) => (t < flip ? { status: 404, body: '404 page not found\n' } : { status: 200, body: VERSION }),
+    });
+    await w.run();
+    const cloudTimes = w.cloud.calls.map((c) => c.t);
+    expect(cloudTimes.length).toBeGreaterThan(10);
+    for (let i = 1; i < cloudTimes.length; i++) expect(cloudTimes[i]! - cloudTimes[i - 1]!).toBeGreaterThanOrEqual(5 * S);
+    const probes = frontend.requests.filter((r) => r.path === '/healthz').map((r) => r.t);
+    expect(probes.length).toBeGreaterThan(20);
+    for (let i = 1; i < probes.length; i++) expect(probes[i]! - probes[i - 1]!).toBe(S);
+    // Ready at the first probe after the flip: within a second of it, not up to five.
+    expect(w.clock.elapsed()).toBeGreaterThan(flip);
+    expect(w.clock.elapsed() - flip).toBeLessThanOrEqual(S);
+  });
+
   it('falls back to trust on first use when the console shows no fingerprints', async () => {
     const w = setup({ instance: { console: () => 'no cloud-init output yet' } });
     await w.run();
@@ -319,7 +338,8 @@ describe('waitUntilReady: the hold on /healthz', () => {
     });
     await w.run();
     const updates = w.io.updates('/healthz');
-    expect(updates).toContain('HTTP 502; hold reset after 50s');
+    // The HTTP stage began at 5 s: the status check waited 5 s after the instance poll (cloud pacing).
+    expect(updates).toContain('HTTP 502; hold reset after 45s');
     expect(updates).toContain(`serving 6.11.0, waiting for ${VERSION}; hold reset after 40s`);
     // Without resets it would have ended at 90 s; the last unbroken run began at 110 s.
     expect(w.clock.elapsed()).toBe(200 * S);
