@@ -7,11 +7,11 @@
 // could not be told from the echo. Each write below is synchronous (no signal handler runs in the
 // middle of it) and atomic (a temporary file renamed over the old one), so there is nothing to
 // clean up when the process is interrupted, and no handler to install.
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { LaunchError, ExitCode } from '../core/errors.js';
+import { readJsonObject, writeJsonAtomic } from './json-file.js';
 import type { DeploymentRecord, StateStore } from './store.js';
 
 export function defaultStateHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -26,47 +26,6 @@ const DEPLOYMENT_PREFIX = 'deployment-';
 
 function deploymentKey(cloud: string, region: string, name: string): string {
   return `${cloud}-${region}-${name}`;
-}
-
-/** The parsed file, or undefined when it is missing or unreadable (a cache: the cloud is the truth). */
-function readJson(path: string): Record<string, unknown> | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Replaces `path` with `data` as a whole: written to a temporary file beside it, flushed, then
- * renamed over it, so a reader (or a crash) sees the old file or the new one, never half of one.
- */
-export function writeJsonAtomic(path: string, data: unknown, mode = 0o600): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(temp, 'wx', mode);
-  try {
-    writeSync(fd, `${JSON.stringify(data, null, '\t')}\n`);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(temp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  try {
-    renameSync(temp, path);
-  } catch (e) {
-    rmSync(temp, { force: true });
-    throw e;
-  }
 }
 
 function isAlive(pid: number): boolean {
@@ -102,7 +61,7 @@ export class FileStateStore implements StateStore {
   }
 
   getDeployment(cloud: string, region: string, name: string): DeploymentRecord | undefined {
-    return readJson(this.deploymentPath(cloud, region, name))?.record as DeploymentRecord | undefined;
+    return readJsonObject(this.deploymentPath(cloud, region, name))?.record as DeploymentRecord | undefined;
   }
 
   putDeployment(record: DeploymentRecord): void {
@@ -136,12 +95,12 @@ export class FileStateStore implements StateStore {
   }
 
   getPreference(key: string): string | undefined {
-    const value = readJson(this.preferencesPath)?.[key];
+    const value = readJsonObject(this.preferencesPath)?.[key];
     return typeof value === 'string' ? value : undefined;
   }
 
   setPreferences(values: Record<string, string | undefined>): void {
-    const prefs = readJson(this.preferencesPath) ?? {};
+    const prefs = readJsonObject(this.preferencesPath) ?? {};
     for (const [k, v] of Object.entries(values)) {
       if (v === undefined) delete prefs[k];
       else prefs[k] = v;
