@@ -18,6 +18,7 @@ import {
   type SshKeyChoice,
 } from '../core/launch-plan.js';
 import { allPresets, estimateAwsMonthlyCost, formatUsd, getPreset, type SizeName } from '../core/presets.js';
+import { groupThousands } from '../core/format.js';
 import {
   AWS_OPT_IN_REGIONS,
   AWS_REGIONS,
@@ -187,7 +188,7 @@ async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promis
     const value = await io.select<SizeName>({
       message: 'Size (if you fall between two sizes, choose the larger)',
       choices: allPresets().map((p) => ({
-        name: `${p.name.padEnd(2)}  up to ${p.users.toLocaleString('en-US')} users, ${p.repos.toLocaleString('en-US')} repos · ${p.aws.instanceType} · ≈ ${formatUsd(estimateAwsMonthlyCost(p).totalUsd)}/month`,
+        name: `${p.name.padEnd(2)}  up to ${groupThousands(p.users)} users, ${groupThousands(p.repos)} repos · ${p.aws.instanceType} · ≈ ${formatUsd(estimateAwsMonthlyCost(p).totalUsd)}/month`,
         value: p.name,
       })),
       default: def as SizeName | undefined,

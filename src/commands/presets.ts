@@ -4,6 +4,7 @@ import { catalogRegions, catalogVersions } from '../core/catalog.js';
 import { allPresets, estimateAwsMonthlyCost, formatUsd } from '../core/presets.js';
 import { loadAwsCatalog } from './catalog.js';
 import type { Deps, GlobalFlags } from './deps.js';
+import { groupThousands } from '../core/format.js';
 
 export interface PresetsFlags extends GlobalFlags {
   versions?: boolean;
@@ -40,8 +41,8 @@ export async function runPresets(deps: Deps, flags: PresetsFlags) {
   const head = ['SIZE', 'USERS', 'REPOS', 'LARGEST REPO', 'vCPU/RAM', 'AWS TYPE', 'DATA DISK', '≈ $/MONTH'];
   const rows = sizes.map((s) => [
     s.size,
-    `≤ ${s.users.toLocaleString('en-US')}`,
-    `≤ ${s.repos.toLocaleString('en-US')}`,
+    `≤ ${groupThousands(s.users)}`,
+    `≤ ${groupThousands(s.repos)}`,
     `${s.largestRepoGB} GB`,
     `${s.vcpu}/${s.memoryGiB} GiB`,
     s.aws.instanceType,

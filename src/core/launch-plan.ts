@@ -2,6 +2,7 @@
 // the equivalent non-interactive command line so CI can replay a wizard run.
 import { AWS_DATA_DEVICE, estimateAwsMonthlyCost, formatUsd, getPreset, type AwsDataVolumePreset, type SizeName } from './presets.js';
 import type { ElasticIpChoice } from './validate.js';
+import { groupThousands } from './format.js';
 
 export type ValueSource = 'flag' | 'preset' | 'saved' | 'default' | 'prompt' | 'environment' | 'discovered' | 'catalog';
 
@@ -129,7 +130,7 @@ export function summaryRows(plan: LaunchPlan): SummaryRow[] {
     ['name', plan.name, plan.name.value],
     ['cloud', plan.cloud, plan.cloud.value],
     ['region', plan.region, plan.region.value],
-    ['size', plan.size, `${plan.size.value} (up to ${preset.users.toLocaleString('en-US')} users, ${preset.repos.toLocaleString('en-US')} repos) ≈ ${formatUsd(cost.totalUsd)}/month`],
+    ['size', plan.size, `${plan.size.value} (up to ${groupThousands(preset.users)} users, ${groupThousands(preset.repos)} repos) ≈ ${formatUsd(cost.totalUsd)}/month`],
     ['version', plan.version, plan.version.value],
     ['image', plan.image, `${plan.image.value.id}${plan.image.value.name ? ` ${plan.image.value.name}` : ''}`],
     ['instance type', plan.instanceType, plan.instanceType.value],

@@ -1,6 +1,7 @@
 // Size presets (XS–XL) and the cost estimate shown next to each. Data only: the numbers live in
 // presets/sizes.json so they ship with the package and can be reviewed without reading code.
 import sizesData from '../../presets/sizes.json' with { type: 'json' };
+import { groupThousands } from './format.js';
 
 export const SIZE_NAMES = ['XS', 'S', 'M', 'L', 'XL'] as const;
 export type SizeName = (typeof SIZE_NAMES)[number];
@@ -92,5 +93,5 @@ export function estimateAwsMonthlyCost(
 }
 
 export function formatUsd(n: number): string {
-  return `$${n.toLocaleString('en-US')}`;
+  return `$${groupThousands(n)}`;
 }
