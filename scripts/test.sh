@@ -26,6 +26,8 @@ if [ -z "${SGL_TEST_NETNS:-}" ]; then
     printf '  - %s\n' "${missing[@]}" >&2
     exit 1
   fi
+  # Node 22 and 24 for the packed package's test (from the npm registry, before the namespace cuts it off).
+  bash scripts/test-nodes.sh
   npm run --silent build
   npx tsc --noEmit
   echo "== shellcheck provision/ and scripts" >&2
