@@ -402,6 +402,17 @@ export async function generateEd25519KeyPair(comment: string): Promise<{ private
   const ssh2 = await import('ssh2');
   // ssh2 is CommonJS; `utils` is only reachable through the default export under ESM.
   const { utils } = ssh2.default;
-  const pair = utils.generateKeyPairSync('ed25519', { comment });
-  return { privateKey: pair.private, publicKey: pair.public.trim() };
+  // ssh2 1.17 writes about one ed25519 key in a hundred with its 32-byte public key cut to 31 bytes
+  // (a leading zero dropped), which EC2 rejects as "not in valid OpenSSH public key format" and
+  // which would not match the private key. Such a pair is thrown away and another one made.
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519', { comment });
+    if (isWholeEd25519PublicKey(pair.public)) return { privateKey: pair.private, publicKey: pair.public.trim() };
+  }
+}
+
+/** `ssh-ed25519 <base64 of: string "ssh-ed25519", string of exactly 32 bytes>`. */
+export function isWholeEd25519PublicKey(line: string): boolean {
+  const blob = Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
+  return blob.length === 4 + 11 + 4 + 32 && blob.readUInt32BE(4 + 11) === 32;
 }

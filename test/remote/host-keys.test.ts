@@ -12,7 +12,7 @@ import {
   parseConsoleHostKeyFingerprints,
   sameFingerprint,
 } from '../../src/remote/host-keys.js';
-import { generateEd25519KeyPair } from '../../src/remote/ssh2-remote.js';
+import { generateEd25519KeyPair, isWholeEd25519PublicKey } from '../../src/remote/ssh2-remote.js';
 
 const run = promisify(execFile);
 
@@ -139,6 +139,15 @@ describe('fingerprints of real keys', () => {
     expect(stdout.trim().split(' ').slice(0, 2)).toEqual(pair.publicKey.split(' ').slice(0, 2));
     await writeFile(`${privatePath}.pub`, `${pair.publicKey}\n`);
     expect(fingerprintOfPublicKeyLine(pair.publicKey)).toBe(await sshKeygenFingerprint(`${privatePath}.pub`));
+  });
+
+  it('never hands out a key with a cut public key (ssh2 drops a leading zero byte in ~1% of keys)', async () => {
+    const keys = await Promise.all(Array.from({ length: 600 }, () => generateEd25519KeyPair('k')));
+    const bad = keys.filter((k) => !isWholeEd25519PublicKey(k.publicKey));
+    expect(bad.map((k) => k.publicKey)).toEqual([]);
+    // The check itself: the 31-byte key EC2 refused in a test run.
+    expect(isWholeEd25519PublicKey('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAH4RXnvTntFA09Sut7pIfOEO9B/MQKcwx8a6ZQM0z9GM= x')).toBe(false);
+    expect(keys.every((k) => Buffer.from(k.publicKey.split(' ')[1]!, 'base64').length === 51)).toBe(true);
   });
 
   it('two generated key pairs differ', async () => {
