@@ -40,6 +40,8 @@ if [ -z "${SGL_TEST_NETNS:-}" ]; then
   if [ $# -eq 0 ]; then
     bash test/provision-systemd/rootfs.sh >/dev/null
   fi
+  # Node 22 and 24 for the packed package's test (from the npm registry, before the namespace cuts it off).
+  bash scripts/test-nodes.sh
   npm run --silent build
   npx tsc --noEmit
   echo "== shellcheck provision/ and scripts" >&2

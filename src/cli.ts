@@ -99,13 +99,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     json = Boolean(globals.json);
     const deps = await createDeps(globals, env, streams, controller);
     let interrupts = 0;
-    let lastSignalAt = 0;
     const onSigint = () => {
-      // conf's atomic writer (when-exit) re-raises the first SIGINT at once after its own cleanup:
-      // that echo, milliseconds later, is not the user pressing Ctrl-C a second time.
-      const now = Date.now();
-      if (interrupts > 0 && now - lastSignalAt < 250) return;
-      lastSignalAt = now;
+      // Every SIGINT is the user's: nothing else in the process hooks or re-raises signals
+      // (state files are written without a signal-handling library, see state/file-store.ts).
       interrupts++;
       if (interrupts > 1) {
         streams.stderr.write('\nStopped at once. Re-run the same command to resume; it checks what exists first.\n');
@@ -545,16 +541,16 @@ function renderError(e: unknown, json: boolean, streams: CliStreams): number {
 }
 
 async function createDeps(globals: GlobalFlags, env: NodeJS.ProcessEnv, streams: CliStreams, controller: AbortController): Promise<Deps> {
-  const [{ ConsoleIo }, { ConfStateStore, defaultStateHome }, { systemClock }, { httpGet }] = await Promise.all([
+  const [{ ConsoleIo }, { FileStateStore, defaultStateHome }, { systemClock }, { httpGet }] = await Promise.all([
     import('./ui/console-io.js'),
-    import('./state/conf-store.js'),
+    import('./state/file-store.js'),
     import('./engine/clock.js'),
     import('./engine/http-probe.js'),
   ]);
   const interactive = Boolean(streams.stdin.isTTY && streams.stderr.isTTY) && !env.CI && !globals.yes;
   return {
     io: new ConsoleIo({ interactive, json: Boolean(globals.json), stdout: streams.stdout, stderr: streams.stderr }),
-    state: new ConfStateStore(defaultStateHome(env)),
+    state: new FileStateStore(defaultStateHome(env)),
     cloud: async (provider, region, opts) => {
       if (provider !== 'aws') throw new LaunchError('cloud-not-available', ExitCode.badInput, `${provider} is not available yet`);
       const { createAwsCloud } = await import('./cloud/aws/aws-cloud.js');

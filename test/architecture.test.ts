@@ -1,8 +1,12 @@
 // The dependency rules of DESIGN.md, checked by reading the imports: core is pure, each SDK is
 // imported by exactly one adapter file, and the built --help path loads no cloud SDK.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { BIN, DEAD_ENDPOINT, cliEnv } from './support/cli.js';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -46,6 +50,11 @@ describe('architecture', () => {
     expect(importers('ssh2')).toEqual(['src/remote/ssh2-remote.ts']);
   });
 
+  it('no production file formats with Intl (its locale data costs ~10 ms at start-up; core/format.ts instead)', () => {
+    const offenders = src.filter((f) => /\.toLocaleString\(|\bIntl\./.test(readFileSync(f, 'utf8'))).map((f) => relative(root, f));
+    expect(offenders).toEqual([]);
+  });
+
   it('the built CLI entry loads no SDK, prompt library or catalog before a command runs', () => {
     const entry = join(root, 'dist/cli.js');
     expect(existsSync(entry), 'run `npm run build` first (npm test does)').toBe(true);
@@ -64,4 +73,34 @@ describe('architecture', () => {
     expect(eager).not.toMatch(/SSH-2\.0|@inquirer|node_modules\/ssh2/);
     expect(eager).not.toContain('ami-0d5604b984e5bd659');
   });
+
+  it('an offline launch --dry-run --json loads no SDK, config library, prompt library or SSH', () => {
+    // The real process with an import recorder: what it loads is the built graph of this path.
+    const loaded = (env: Record<string, string | undefined>) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sgl-imports-'));
+      const log = join(dir, 'imports.log');
+      const run = spawnSync(
+        process.execPath,
+        ['--import', join(root, 'test/support/import-log/register.mjs'), BIN, 'launch', '--region', 'us-east-1', '--allow-cidr', '203.0.113.0/24', '--dry-run', '--json'],
+        { env: cliEnv({ home: dir, env: { SGL_IMPORT_LOG: log, ...env } }), encoding: 'utf8' },
+      );
+      const files = [...new Set(readFileSync(log, 'utf8').trim().split('\n'))].filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u));
+      return { run, files, text: files.map((f) => readFileSync(f, 'utf8')).join('\n') };
+    };
+    const offline = loaded({ AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined });
+    expect(offline.run.status, offline.run.stderr).toBe(0);
+    expect(JSON.parse(offline.run.stdout).requests.map((r: { operation: string }) => r.operation)).toContain('RunInstances');
+    // Besides dist/: the bin shim and, in a clone only, its check that dist/ is built.
+    const shim = [BIN, join(root, 'scripts', 'ensure-built.mjs')];
+    expect(offline.files.filter((f) => !f.startsWith(join(root, 'dist')) && !shim.includes(f))).toEqual([]);
+    expect(offline.text).not.toMatch(/client-ec2|EC2Client|STSClient|@smithy/);
+    expect(offline.text).not.toMatch(/ajv|when-exit|signal-exit/);
+    expect(offline.text).not.toMatch(/SSH-2\.0|@inquirer|node_modules\/ssh2/);
+
+    // The same recorder sees the SDK when credentials exist (they are checked with STS, here a dead endpoint).
+    const online = loaded({ AWS_ENDPOINT_URL: DEAD_ENDPOINT });
+    expect(online.run.status).not.toBe(0);
+    expect(online.text).toMatch(/STSClient/);
+  });
 });
+

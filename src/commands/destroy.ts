@@ -93,7 +93,7 @@ async function findDataExtras(deps: Deps, cloud: Cloud, name: string): Promise<D
   try {
     schedule = await cloud.findSnapshotSchedule(name);
   } catch (e) {
-    deps.io.warn(`Could not look for a daily snapshot policy (${(e as Error).message.split('\n')[0]}); if one exists it is left in place.`);
+    deps.io.warn(`Skipped looking for a daily snapshot policy: ${(e as Error).message.split('\n')[0]}. If one exists, it is left in place.`);
   }
   return { snapshots, schedule };
 }

@@ -20,6 +20,7 @@ import {
 } from '../core/launch-plan.js';
 import { allPresets, getPreset, presetMonthlyCost, type SizeName } from '../core/presets.js';
 import { formatMonthlyCost, knownInstanceTypes } from '../core/prices.js';
+import { groupThousands } from '../core/format.js';
 import {
   AWS_OPT_IN_REGIONS,
   AWS_REGIONS,
@@ -206,7 +207,7 @@ async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated): Promis
     const value = await io.select<SizeName>({
       message: 'Size (if you fall between two sizes, choose the larger)',
       choices: allPresets().map((p) => ({
-        name: `${p.name.padEnd(2)}  up to ${p.users.toLocaleString('en-US')} users, ${p.repos.toLocaleString('en-US')} repos · ${p.aws.instanceType} · ${formatMonthlyCost(presetMonthlyCost(p, region.value))}`,
+        name: `${p.name.padEnd(2)}  up to ${groupThousands(p.users)} users, ${groupThousands(p.repos)} repos · ${p.aws.instanceType} · ${formatMonthlyCost(presetMonthlyCost(p, region.value))}`,
         value: p.name,
       })),
       default: def as SizeName | undefined,

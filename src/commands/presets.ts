@@ -6,6 +6,7 @@ import { formatMonthlyCost, PRICE_DATE, REFERENCE_REGION } from '../core/prices.
 import { validateRegion } from '../core/validate.js';
 import { loadAwsCatalog } from './catalog.js';
 import type { Deps, GlobalFlags } from './deps.js';
+import { groupThousands } from '../core/format.js';
 
 export interface PresetsFlags extends GlobalFlags {
   versions?: boolean;
@@ -44,13 +45,13 @@ export async function runPresets(deps: Deps, flags: PresetsFlags) {
   const head = ['SIZE', 'USERS', 'REPOS', 'LARGEST REPO', 'vCPU/RAM', 'AWS TYPE', 'DATA DISK', '≈ $/MONTH'];
   const rows = sizes.map((s) => [
     s.size,
-    `≤ ${s.users.toLocaleString('en-US')}`,
-    `≤ ${s.repos.toLocaleString('en-US')}`,
+    `≤ ${groupThousands(s.users)}`,
+    `≤ ${groupThousands(s.repos)}`,
     `${s.largestRepoGB} GB`,
     `${s.vcpu}/${s.memoryGiB} GiB`,
     s.aws.instanceType,
     `${s.aws.dataVolume.sizeGiB} GiB ${s.aws.dataVolume.type}${s.aws.dataVolume.type === 'io2' ? ` ${s.aws.dataVolume.iops} IOPS` : ''}`,
-    s.aws.monthlyCost.totalUsd === undefined ? 'price unknown' : `$${Math.round(s.aws.monthlyCost.totalUsd).toLocaleString('en-US')}`,
+    s.aws.monthlyCost.totalUsd === undefined ? 'price unknown' : `$${groupThousands(Math.round(s.aws.monthlyCost.totalUsd))}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head, ...rows]) deps.io.info(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());

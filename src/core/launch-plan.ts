@@ -3,6 +3,7 @@
 import { AWS_DATA_DEVICE, AWS_ROOT_VOLUME, getPreset, type AwsDataVolumePreset, type SizeName } from './presets.js';
 import { formatMonthlyCost, monthlyCost, type MonthlyCost } from './prices.js';
 import type { ElasticIpChoice } from './validate.js';
+import { groupThousands } from './format.js';
 
 export type ValueSource = 'flag' | 'preset' | 'saved' | 'default' | 'prompt' | 'environment' | 'discovered' | 'catalog';
 
@@ -151,7 +152,7 @@ export function summaryRows(plan: LaunchPlan): SummaryRow[] {
     ['name', plan.name, plan.name.value],
     ['cloud', plan.cloud, plan.cloud.value],
     ['region', plan.region, plan.region.value],
-    ['size', plan.size, `${plan.size.value} (up to ${preset.users.toLocaleString('en-US')} users, ${preset.repos.toLocaleString('en-US')} repos)`],
+    ['size', plan.size, `${plan.size.value} (up to ${groupThousands(preset.users)} users, ${groupThousands(preset.repos)} repos)`],
     ['version', plan.version, plan.version.value],
     ['image', plan.image, `${plan.image.value.id}${plan.image.value.name ? ` ${plan.image.value.name}` : ''}`],
     ['instance type', plan.instanceType, plan.instanceType.value],

@@ -3,6 +3,7 @@
 // can be reviewed without reading code.
 import sizesData from '../../presets/sizes.json' with { type: 'json' };
 import { monthlyCost, regionPrices, REFERENCE_REGION, type MonthlyCost } from './prices.js';
+import { groupThousands } from './format.js';
 
 export const SIZE_NAMES = ['XS', 'S', 'M', 'L', 'XL'] as const;
 export type SizeName = (typeof SIZE_NAMES)[number];
@@ -72,5 +73,5 @@ export function presetMonthlyCost(preset: SizePreset, region: string, opts: { in
 }
 
 export function formatUsd(n: number): string {
-  return `$${n.toLocaleString('en-US')}`;
+  return `$${groupThousands(n)}`;
 }

@@ -2,6 +2,7 @@
 // (presets/aws-prices.json): the instance type, both volumes (type, size, IOPS, throughput) and the
 // public address, in the chosen region. A price the file does not have is reported as unknown,
 // never replaced by another region's or size's figure.
+import { groupThousands } from './format.js';
 import pricesData from '../../presets/aws-prices.json' with { type: 'json' };
 
 interface RegionPrices {
@@ -126,5 +127,5 @@ export function formatMonthlyCost(cost: MonthlyCost): string {
   if (cost.totalUsd === undefined) {
     return `price unknown (no ${cost.unknown.join(', ')} price for ${cost.region} in presets/aws-prices.json)`;
   }
-  return `≈ $${Math.round(cost.totalUsd).toLocaleString('en-US')}/month`;
+  return `≈ $${groupThousands(Math.round(cost.totalUsd))}/month`;
 }

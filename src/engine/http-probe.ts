@@ -2,8 +2,6 @@
 // the instance's Traefik serves a self-signed certificate on 443 and we must accept it for this
 // probe only (never process-wide), and because every probe should open a fresh connection: a
 // pooled keep-alive socket to a pod that was just recycled would report a stale answer.
-import http from 'node:http';
-import https from 'node:https';
 import { abortError } from './clock.js';
 
 export interface HttpGetOptions {
@@ -51,20 +49,21 @@ function describeSocketError(err: NodeJS.ErrnoException): string {
   return known ? `${known} (${err.code})` : err.message || String(err.code ?? 'request failed');
 }
 
-export function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGetResult> {
+export async function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGetResult> {
   const maxBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (e) {
+    throw new HttpProbeError(url, 'not a valid URL', undefined, e);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new HttpProbeError(url, `unsupported protocol ${parsed.protocol}`);
+  }
+  const secure = parsed.protocol === 'https:';
+  // Loaded on the first probe: commands that never probe (a dry run, presets) skip node:http(s).
+  const transport = secure ? await import('node:https') : await import('node:http');
   return new Promise<HttpGetResult>((resolve, reject) => {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch (e) {
-      reject(new HttpProbeError(url, 'not a valid URL', undefined, e));
-      return;
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      reject(new HttpProbeError(url, `unsupported protocol ${parsed.protocol}`));
-      return;
-    }
     if (opts.signal?.aborted) {
       reject(abortError(opts.signal));
       return;
@@ -82,11 +81,8 @@ export function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGetResul
     };
 
     const common = { method: 'GET', agent: false as const, headers: { accept: '*/*', 'user-agent': 'sourcegraph-launch' } };
-    const req =
-      parsed.protocol === 'https:'
-        ? // Self-signed on purpose: Traefik's default certificate. This request only.
-          https.request(parsed, { ...common, rejectUnauthorized: false })
-        : http.request(parsed, common);
+    // Self-signed on purpose: Traefik's default certificate. This request only.
+    const req = transport.request(parsed, secure ? { ...common, rejectUnauthorized: false } : common);
 
     const timer = setTimeout(() => {
       finish({ err: new HttpProbeError(url, `no answer within ${formatSeconds(opts.timeoutMs)}`, 'ETIMEOUT') });

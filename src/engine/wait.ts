@@ -4,6 +4,9 @@
 //   instance running → status checks → SSH → k3s + node Ready → pods settled → /healthz version (held)
 // Every stage polls with its own timeout, all bounded by the whole wait's --timeout. Time comes
 // from deps.clock so tests run 90 s holds in milliseconds.
+// Cadence: calls to the cloud API are at least pollMs (5 s) apart across all stages, so a long wait
+// stays far below the API's rate limits; /healthz is the user's own server and cheap to ask, so the
+// last stage probes it every second and reports readiness within about a second of it.
 import type { Cloud, InstanceInfo } from '../cloud/cloud.js';
 import { CloudError, ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
 import { normalizeVersion, versionFromHealthBody } from '../core/versions.js';
@@ -54,7 +57,7 @@ export interface WaitTarget {
   stageTimeoutsMs?: Partial<Record<WaitStageName, number>>;
   /** default 90_000: /healthz must keep reporting the version this long */
   holdMs?: number;
-  /** default 5_000 */
+  /** default 5_000: between polls, and the least time between two cloud API calls */
   pollMs?: number;
   /** printed in the timeout remediation */
   resumeCommand: string;
@@ -84,6 +87,8 @@ export const DEFAULT_STAGE_TIMEOUTS_MS: Readonly<Record<WaitStageName, number>> 
 };
 export const DEFAULT_HOLD_MS = 90 * SECOND;
 export const DEFAULT_POLL_MS = 5 * SECOND;
+/** Between /healthz probes (never longer than pollMs). */
+export const HTTP_POLL_MS = SECOND;
 
 /** Written by our own provisioned images on every boot (provision/); absent on published images. */
 export const BOOT_STATUS_PATH = '/var/lib/sourcegraph-launch/status.json';
@@ -158,6 +163,9 @@ class ReadinessWait {
   private readonly startedAt: number;
   private readonly totalDeadline: number;
   private readonly pollMs: number;
+  private readonly httpPollMs: number;
+  /** When the last cloud API call started: the next one waits until pollMs after it. */
+  private lastCloudCallAt: number | undefined;
   private readonly holdMs: number;
   private readonly wantVersion: string;
   private readonly stages: ReadyReport['stages'] = [];
@@ -184,6 +192,7 @@ class ReadinessWait {
     this.startedAt = deps.clock.now();
     this.totalDeadline = this.startedAt + target.totalTimeoutMs;
     this.pollMs = target.pollMs ?? DEFAULT_POLL_MS;
+    this.httpPollMs = Math.min(HTTP_POLL_MS, this.pollMs);
     this.holdMs = target.holdMs ?? DEFAULT_HOLD_MS;
     this.wantVersion = normalizeVersion(target.version) ?? target.version;
     this.host = target.host;
@@ -207,7 +216,7 @@ class ReadinessWait {
         ['k3s', 'k3s active and node Ready'],
         ['pods', 'Pods settled'],
       ] as const) {
-        this.deps.io.progress(title).succeed(`${title}: skipped (no SSH access, checking HTTP only)`);
+        this.deps.io.progress(title).succeed('skipped (no SSH access, checking HTTP only)');
         this.stages.push({ name, ms: 0, skipped: true });
       }
     }
@@ -233,6 +242,7 @@ class ReadinessWait {
   // ---- the stage loop ---------------------------------------------------------------------
 
   private async runStage<T>(name: WaitStageName, title: string, poll: () => Promise<PollResult<T>>): Promise<T> {
+    const intervalMs = name === 'http-version' ? this.httpPollMs : this.pollMs;
     const progress = this.deps.io.progress(title);
     const stageStart = this.clock.now();
     const stageTimeoutMs = this.target.stageTimeoutsMs?.[name] ?? DEFAULT_STAGE_TIMEOUTS_MS[name];
@@ -253,8 +263,8 @@ class ReadinessWait {
         if (result.done) {
           const ms = this.clock.now() - stageStart;
           this.stages.push({ name, ms });
-          const summary = result.summary ? `: ${result.summary}` : '';
-          progress.succeed(`${title}${summary} (${formatDuration(ms)})`);
+          // The Io prints the title and the elapsed time itself: pass only what the stage found.
+          progress.succeed(result.summary);
           return result.value;
         }
         if (result.observation !== observation) {
@@ -266,17 +276,17 @@ class ReadinessWait {
         if (left <= 0) {
           throw await this.timeoutError(name, title, stageStart, stageTimeoutMs, stageDeadline === this.totalDeadline);
         }
-        await this.clock.sleep(Math.min(this.pollMs, left), this.deps.signal);
+        await this.clock.sleep(Math.min(intervalMs, left), this.deps.signal);
       }
     } catch (e) {
       if (isAbortError(e) || e instanceof InterruptedError || this.deps.signal?.aborted) {
-        progress.fail(`${title}: interrupted`);
+        progress.fail('interrupted');
         throw new InterruptedError(`Interrupted while waiting for ${title} (stage ${name})`, {
           remediation: `The instance is still there. Resume the wait with \`${this.target.resumeCommand}\`.`,
           details: { stage: name, lastObservation: observation },
         });
       }
-      progress.fail(`${title}: ${firstLine(e instanceof Error ? e.message : String(e))}`);
+      progress.fail(firstLine(e instanceof Error ? e.message : String(e)));
       throw e;
     }
   }
@@ -306,11 +316,25 @@ class ReadinessWait {
     });
   }
 
+  /**
+   * Every polling cloud API call of the wait goes through here: it starts no sooner than pollMs
+   * after the previous one, also across a stage change (the next stage's first poll would otherwise
+   * follow the last one at once). The diagnosis of a failure, one call as the wait ends, is not paced.
+   */
+  private async cloudCall<T>(call: () => Promise<T>): Promise<T> {
+    if (this.lastCloudCallAt !== undefined) {
+      const wait = this.lastCloudCallAt + this.pollMs - this.clock.now();
+      if (wait > 0) await this.clock.sleep(wait, this.deps.signal);
+    }
+    this.lastCloudCallAt = this.clock.now();
+    return call();
+  }
+
   // ---- stages -----------------------------------------------------------------------------
 
   private async pollInstanceRunning(): Promise<PollResult<void>> {
     const id = this.target.instanceId;
-    const instance = await this.guard(this.deps.cloud.describeInstance(id));
+    const instance = await this.cloudCall(() => this.guard(this.deps.cloud.describeInstance(id)));
     if (!instance) return { done: false, observation: `instance ${id} not visible yet` };
     if (instance.state === 'terminated' || instance.state === 'shutting-down') {
       throw await this.instanceTerminatedError(instance);
@@ -342,7 +366,7 @@ class ReadinessWait {
   }
 
   private async pollStatusChecks(): Promise<PollResult<void>> {
-    const checks = await this.guard(this.deps.cloud.instanceStatusChecks(this.target.instanceId));
+    const checks = await this.cloudCall(() => this.guard(this.deps.cloud.instanceStatusChecks(this.target.instanceId)));
     const parts = [checks.system && `system ${checks.system}`, checks.instance && `instance ${checks.instance}`]
       .filter(Boolean)
       .join(', ');
@@ -408,7 +432,7 @@ class ReadinessWait {
     if (this.expectedFingerprints.length > 0) return;
     let consoleOutput = '';
     try {
-      consoleOutput = await this.guard(this.deps.cloud.consoleOutput(this.target.instanceId));
+      consoleOutput = await this.cloudCall(() => this.guard(this.deps.cloud.consoleOutput(this.target.instanceId)));
     } catch (e) {
       if (isFatal(e)) throw e;
       return;
@@ -626,6 +650,7 @@ class ReadinessWait {
 
   private async consoleTail(): Promise<string> {
     try {
+      // Not paced by cloudCall: the wait ends right after this one call, and its report should not wait.
       const output = await withRealTimeout(this.deps.cloud.consoleOutput(this.target.instanceId), DIAGNOSIS_TIMEOUT_MS);
       return lastLines(output, CONSOLE_TAIL_LINES);
     } catch (e) {

@@ -13,6 +13,10 @@ export interface Choice<T> {
 export interface Progress {
   /** Latest observation for the running stage ("node NotReady", "HTTP 404"). */
   update(observation: string): void;
+  /**
+   * What the item ended with ("1.2.3.4", "interrupted"), without the title or the elapsed time:
+   * the Io prints both itself, so repeating them would print them twice.
+   */
   succeed(message?: string): void;
   fail(message?: string): void;
 }

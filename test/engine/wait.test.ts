@@ -1,5 +1,6 @@
 // The staged readiness wait against a virtual clock, a scripted cloud and remote, and a REAL
 // loopback HTTP server standing in for the instance's frontend.
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceState } from '../../src/cloud/cloud.js';
 import { CredentialsError, ExitCode, InterruptedError, LaunchError, WaitTimeoutError } from '../../src/core/errors.js';
@@ -25,6 +26,8 @@ import {
   type ExecHandler,
 } from '../fakes/scripted-remote.js';
 import { VirtualClock } from '../fakes/virtual-clock.js';
+import { ConsoleIo } from '../../src/ui/console-io.js';
+import type { Io } from '../../src/ui/io.js';
 
 const S = 1000;
 const MIN = 60 * S;
@@ -81,6 +84,8 @@ interface Setup {
   signIn?: (t: number) => HttpAnswer;
   target?: Partial<WaitTarget>;
   signal?: AbortSignal;
+  /** Render with this Io instead of recording (to check the text a user reads). */
+  io?: (clock: VirtualClock) => Io;
 }
 
 function setup(opts: Setup = {}) {
@@ -96,7 +101,7 @@ function setup(opts: Setup = {}) {
     signIn: opts.signIn ?? (() => ({ status: 200, body: signInPage(true) })),
   };
   const io = new RecordingIo();
-  const deps: WaitDeps = { cloud, connectRemote: remoteHost.connect, io, clock, httpGet, signal: opts.signal };
+  const deps: WaitDeps = { cloud, connectRemote: remoteHost.connect, io: opts.io?.(clock) ?? io, clock, httpGet, signal: opts.signal };
   const target: WaitTarget = {
     instanceId: INSTANCE,
     version: VERSION,
@@ -137,7 +142,7 @@ describe('waitUntilReady: the happy path', () => {
     expect(report.stages.every((s) => s.skipped === undefined && s.ms >= 0)).toBe(true);
     expect(report).toMatchObject({ url: `http://${frontend.host}`, version: VERSION, needsSiteInit: true });
 
-    // One progress item per stage, each succeeded with its elapsed time, none failed.
+    // One progress item per stage, each succeeded with what it found (the Io adds title and time), none failed.
     const titles = w.io.progressTitles();
     expect(titles).toHaveLength(6);
     expect(titles[0]).toContain(INSTANCE);
@@ -145,7 +150,11 @@ describe('waitUntilReady: the happy path', () => {
     expect(titles[5]).toBe(`http://${frontend.host}/healthz reports ${VERSION} for 1m 30s`);
     const succeeded = w.io.outcomes('succeed');
     expect(succeeded.map((s) => s.title)).toEqual(titles);
-    for (const s of succeeded) expect(s.message).toMatch(/\((\d+s|\d+m \d{2}s)\)$/);
+    for (const s of succeeded) {
+      expect(s.message).not.toContain(s.title);
+      expect(s.message).not.toMatch(/\((\d+s|\d+m \d{2}s)\)$/);
+    }
+    expect(succeeded[0]?.message).toBe(frontend.host);
     expect(w.io.outcomes('fail')).toEqual([]);
 
     // What each stage saw on the way, in its own words.
@@ -198,6 +207,46 @@ describe('waitUntilReady: the happy path', () => {
       `Sourcegraph ${VERSION} is ready at http://${frontend.host}`,
       `Create the first site admin at http://${frontend.host}/site-admin/init`,
     ]);
+  });
+
+  it('prints each stage once: title, what it found, elapsed time (no repeated title or time)', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => (text += c.toString()));
+    const w = setup({
+      target: { ssh: undefined, holdMs: 0 },
+      io: (clock) => new ConsoleIo({ interactive: false, json: false, stdout: out as never, stderr: out as never, now: () => clock.now() }),
+    });
+    await w.run();
+    const lines = text.split('\n').map((l) => l.replace(/^\[[^\]]+\] /, ''));
+    expect(lines).toContain(`Instance ${INSTANCE} running: ${frontend.host} (20s)`);
+    expect(lines).toContain('Cloud status checks passing: ok (40s)');
+    expect(lines).toContain('SSH reachable: skipped (no SSH access, checking HTTP only) (0s)');
+    expect(lines.some((l) => /^http:\/\/.*\/healthz reports 6\.12\.5040: serving 6\.12\.5040, site admin not created yet \(\d+m\d\ds\)$/.test(l))).toBe(true);
+    // Each title appears once per line, and each line ends with one elapsed time at most.
+    for (const line of lines) {
+      expect(line).not.toMatch(/^(.{12,}): \1/);
+      expect(line).not.toMatch(/\(\d+(s|m ?\d\ds)\) \(\d+(s|m ?\d\ds)\)$/);
+    }
+  });
+
+  it('asks the cloud at most once every 5 s, probes /healthz every second, and reports within a second', async () => {
+    // /healthz starts serving the version at 452.4 s, between two probes.
+    const flip = 452_400;
+    const w = setup({
+      target: { holdMs: 0 },
+      healthz: (t) => (t < flip ? { status: 404, body: '404 page not found\n' } : { status: 200, body: VERSION }),
+    });
+    await w.run();
+    const cloudTimes = w.cloud.calls.map((c) => c.t);
+    expect(cloudTimes.length).toBeGreaterThan(10);
+    for (let i = 1; i < cloudTimes.length; i++) expect(cloudTimes[i]! - cloudTimes[i - 1]!).toBeGreaterThanOrEqual(5 * S);
+    const probes = frontend.requests.filter((r) => r.path === '/healthz').map((r) => r.t);
+    expect(probes.length).toBeGreaterThan(20);
+    for (let i = 1; i < probes.length; i++) expect(probes[i]! - probes[i - 1]!).toBe(S);
+    // Ready at the first probe after the flip: within a second of it, not up to five.
+    expect(w.clock.elapsed()).toBeGreaterThan(flip);
+    expect(w.clock.elapsed() - flip).toBeLessThanOrEqual(S);
   });
 
   it('falls back to trust on first use only after waiting 3 min for console fingerprints, and says so', async () => {
@@ -302,7 +351,8 @@ describe('waitUntilReady: the hold on /healthz', () => {
     });
     await w.run();
     const updates = w.io.updates('/healthz');
-    expect(updates).toContain('HTTP 502; hold reset after 50s');
+    // The HTTP stage began at 5 s: the status check waited 5 s after the instance poll (cloud pacing).
+    expect(updates).toContain('HTTP 502; hold reset after 45s');
     expect(updates).toContain(`serving 6.11.0, waiting for ${VERSION}; hold reset after 40s`);
     // Without resets it would have ended at 90 s; the last unbroken run began at 110 s.
     expect(w.clock.elapsed()).toBe(200 * S);
@@ -565,7 +615,7 @@ describe('waitUntilReady: interruption', () => {
     expect((err as InterruptedError).remediation).toContain(RESUME);
     expect(w.clock.elapsed()).toBeLessThanOrEqual(170 * S);
     expect(w.remoteHost.openConnections()).toBe(0);
-    expect(w.io.outcomes('fail')).toEqual([{ title: 'k3s active and node Ready', message: 'k3s active and node Ready: interrupted' }]);
+    expect(w.io.outcomes('fail')).toEqual([{ title: 'k3s active and node Ready', message: 'interrupted' }]);
   });
 
   it('does not wait for a hanging SSH handshake once aborted', async () => {

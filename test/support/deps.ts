@@ -10,7 +10,7 @@ import type { Io } from '../../src/ui/io.js';
 import { systemClock } from '../../src/engine/clock.js';
 import { httpGet } from '../../src/engine/http-probe.js';
 import { connectSsh2 } from '../../src/remote/ssh2-remote.js';
-import { ConfStateStore } from '../../src/state/conf-store.js';
+import { FileStateStore } from '../../src/state/file-store.js';
 import { RecordingIo } from '../fakes/recording-io.js';
 
 export interface Question {
@@ -72,7 +72,7 @@ export function makeDeps(opts: {
   const controller = new AbortController();
   return {
     io: opts.io,
-    state: new ConfStateStore(opts.home ?? tempHome()),
+    state: new FileStateStore(opts.home ?? tempHome()),
     cloud: async (_provider, region) => {
       const cloud = await createAwsCloud(region, { endpoint: opts.endpoint });
       return opts.wrapCloud ? opts.wrapCloud(cloud) : cloud;

@@ -72,7 +72,10 @@ export interface MotoServer {
   stop(): Promise<void>;
 }
 
-const READY_TIMEOUT_MS = 10_000;
+// Readiness is an event (moto answers, or its process exits with its log); this bound only catches
+// a moto that hangs, and stays under the 60 s hook timeout. Python imports moto slowly on a loaded
+// machine, so it is not a guess at how long a healthy start takes.
+const READY_TIMEOUT_MS = 45_000;
 
 async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@
 //
 // Idempotency: every ensure* looks up what the deployment's tags (or the given name/ID) say exists
 // before creating anything, and every create tags at creation, so re-running a launch converges.
-import { CloudError, UsageError, WaitTimeoutError } from '../../core/errors.js';
+import { CloudError, CredentialsError, UsageError, WaitTimeoutError } from '../../core/errors.js';
 import { compareVersions, normalizeVersion, parseVersion } from '../../core/versions.js';
 import {
   TAG_DEPLOYMENT,
@@ -30,6 +30,7 @@ import {
   type VolumeInfo,
 } from '../cloud.js';
 import { isAwsErrorCode, isNotFoundError, toLaunchError, type AwsErrorContext } from './errors.js';
+import { whyNoAwsCredentials } from './credential-sources.js';
 // --- upgrade, backup and restore (issue 3) ---
 import { tagFilter, tagsOf, toInstanceInfo, toInstanceState, toKeyPairInfo, toSecurityGroupInfo } from './convert.js';
 import * as upgrade from './aws-upgrade.js';
@@ -65,6 +66,7 @@ import {
 } from './requests.js';
 import type {
   AwsClients,
+  DlmApi,
   Ec2Address,
   Ec2Api,
   Ec2Filter,
@@ -1121,12 +1123,48 @@ export class AwsCloud implements Cloud {
   }
 }
 
-/** Builds the AWS adapter; loads the SDK (sdk.ts) only now, so other clouds and --help never pay for it. */
+/**
+ * Builds the AWS adapter. The SDK (sdk.ts, several MB) loads on the first API call, not here: a
+ * dry run without credentials builds its requests with the pure builders and never needs it, and
+ * other clouds and --help never pay for it. Without any credential source, the credentials check
+ * fails at once instead of loading the SDK to find that out.
+ */
 export async function createAwsCloud(
   region: string,
-  opts: { profile?: string; endpoint?: string } = {},
+  opts: { profile?: string; endpoint?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<AwsCloud> {
-  const { createAwsClients } = await import('./sdk.js');
-  const clients = createAwsClients({ region, ...opts });
+  const { env = process.env, ...clientOpts } = opts;
+  let loading: Promise<AwsClients> | undefined;
+  const load = () => (loading ??= import('./sdk.js').then(({ createAwsClients }) => createAwsClients({ region, ...clientOpts })));
+  const profile = opts.profile ?? env.AWS_PROFILE ?? 'default';
+  const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
+  const clients: AwsClients = {
+    ec2: lazyApi<Ec2Api>(() => load().then((c) => c.ec2)),
+    sts: {
+      getCallerIdentity: async () => {
+        const none = whyNoAwsCredentials({ env, profile });
+        if (none) {
+          throw new CredentialsError(`No AWS credentials found: ${none}`, {
+            remediation:
+              `Sign in with \`aws sso login --profile ${profile}\` or set up access keys with \`aws configure${profile === 'default' ? '' : ` --profile ${profile}`}\`; ` +
+              'to use another profile pass --profile <name> or set AWS_PROFILE.',
+          });
+        }
+        return sts.getCallerIdentity();
+      },
+    },
+    dlm: lazyApi<DlmApi>(() => load().then((c) => c.dlm!)),
+  };
   return new AwsCloud(clients, { region, ...(opts.profile ? { profile: opts.profile } : {}) });
+}
+
+/** An API object whose every method loads the real one first (the SDK is imported on first use). */
+function lazyApi<T extends object>(get: () => Promise<T>): T {
+  return new Proxy({} as T, {
+    get: (_target, method) =>
+      // Not a thenable: `await api` must not mistake the proxy for a promise.
+      method === 'then' || typeof method !== 'string'
+        ? undefined
+        : (...args: unknown[]) => get().then((api) => (api as Record<string, (...a: unknown[]) => unknown>)[method]!(...args)),
+  });
 }

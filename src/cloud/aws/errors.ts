@@ -59,6 +59,15 @@ export const NOT_FOUND_CODES: ReadonlySet<string> = new Set([
   'InvalidSubnetID.NotFound',
 ]);
 
+/** Set by the SDK clients (sdk.ts) on every error: the endpoint the failed request went to. */
+export const ERROR_ENDPOINT = '$endpoint';
+
+const SERVICE_NAMES: Record<NonNullable<AwsErrorContext['service']>, string> = {
+  ec2: 'EC2',
+  sts: 'STS',
+  dlm: 'Data Lifecycle Manager (DLM)',
+};
+
 function field(err: unknown, key: string): unknown {
   return typeof err === 'object' && err !== null ? (err as Record<string, unknown>)[key] : undefined;
 }
@@ -132,6 +141,21 @@ function details(err: unknown, ctx: AwsErrorContext, code: string | undefined): 
     ...(typeof requestId === 'string' ? { requestId } : {}),
     ...(typeof httpStatus === 'number' ? { httpStatus } : {}),
   };
+}
+
+/**
+ * The endpoint answered, but not in the service's API: an HTML or plain-text page where AWS
+ * answers JSON or XML. That is an endpoint without the service (an emulator that lacks it, a
+ * proxy's error page), not a failure of the call itself.
+ */
+export function nonApiAnswer(err: unknown): { status?: number; contentType: string } | undefined {
+  const response = field(err, '$response');
+  const headers = field(response, 'headers');
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const contentType = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+  if (typeof contentType !== 'string' || /json|xml/i.test(contentType)) return undefined;
+  const status = field(response, 'statusCode');
+  return { status: typeof status === 'number' ? status : undefined, contentType: contentType.split(';')[0]!.trim() };
 }
 
 /** Turns anything an AWS call threw into one of our typed errors (LaunchErrors pass through). */
@@ -212,6 +236,25 @@ export function toLaunchError(err: unknown, ctx: AwsErrorContext): LaunchError {
       ...base,
       remediation: 'Check the network connection (and AWS_ENDPOINT_URL if you set it), then run the same command again.',
     });
+  }
+
+  const page = nonApiAnswer(err);
+  if (page) {
+    const service = ctx.service ?? 'ec2';
+    const endpoint = field(err, ERROR_ENDPOINT);
+    const where = typeof endpoint === 'string' ? endpoint : `the endpoint in use for ${ctx.region}`;
+    return new CloudError(
+      'service-unavailable',
+      `${SERVICE_NAMES[service]} is not available at ${where}: ${action} was answered with ` +
+        `${page.status ? `HTTP ${page.status} ` : ''}${page.contentType}, not an AWS API response`,
+      {
+        ...base,
+        details: { ...base.details, service, ...(typeof endpoint === 'string' ? { endpoint } : {}) },
+        remediation:
+          `That endpoint does not offer ${service} (an emulator without it, or a proxy in the way). ` +
+          'Use an endpoint that does (unset AWS_ENDPOINT_URL to reach AWS itself).',
+      },
+    );
   }
 
   return new CloudError('aws-error', `${action} failed: ${code ? `${code}: ` : ''}${message}`, base);

@@ -1,6 +1,7 @@
 // The only module that imports the AWS SDK. It exposes the narrow set of calls the adapter makes,
 // so the rest of the adapter (and its tests) depend on an interface, not on the SDK's surface, and
 // the SDK is loaded only when AWS is actually used (aws-cloud.ts imports this file dynamically).
+import { ERROR_ENDPOINT } from './errors.js';
 import {
   AllocateAddressCommand,
   AssociateAddressCommand,
@@ -287,7 +288,44 @@ export function createSdkClients(opts: AwsClientOptions): { ec2: EC2Client; sts:
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
   };
-  return { ec2: new EC2Client(config), sts: new STSClient(config) };
+  return { ec2: recordEndpointOnError(new EC2Client(config)), sts: recordEndpointOnError(new STSClient(config)) };
+}
+
+interface SentRequest {
+  protocol?: string;
+  hostname?: string;
+  port?: number;
+}
+
+/**
+ * Notes on every error which endpoint the request went to (`err.$endpoint`, e.g.
+ * "http://127.0.0.1:5000"): an endpoint that does not offer a service (an emulator without DLM)
+ * answers with an HTML page, and the error can then say where that happened. The SDK keeps the
+ * resolved endpoint only on the request, so this reads it there, after endpoint resolution.
+ */
+function recordEndpointOnError<C extends EC2Client | STSClient | DLMClient>(client: C): C {
+  const stack = client.middlewareStack as unknown as {
+    add(
+      mw: (next: (args: { request?: unknown }) => Promise<unknown>) => (args: { request?: unknown }) => Promise<unknown>,
+      opts: { step: 'finalizeRequest'; name: string },
+    ): void;
+  };
+  stack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        const req = args.request as SentRequest | undefined;
+        if (typeof err === 'object' && err !== null && req?.hostname && !(ERROR_ENDPOINT in err)) {
+          const port = req.port ? `:${req.port}` : '';
+          Object.defineProperty(err, ERROR_ENDPOINT, { value: `${req.protocol ?? 'https:'}//${req.hostname}${port}`, enumerable: false });
+        }
+        throw err;
+      }
+    },
+    { step: 'finalizeRequest', name: 'sourcegraphLaunchRecordEndpoint' },
+  );
+  return client;
 }
 
 export function createAwsClients(opts: AwsClientOptions): AwsClients {
@@ -316,7 +354,7 @@ export function wrapDlmClient(client: DLMClient): DlmApi {
 }
 
 export function createDlmClient(opts: AwsClientOptions): DLMClient {
-  return new DLMClient({
+  const client = new DLMClient({
     region: opts.region,
     maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     retryMode: 'standard',
@@ -324,6 +362,7 @@ export function createDlmClient(opts: AwsClientOptions): DLMClient {
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
   });
+  return recordEndpointOnError(client);
 }
 
 export type { Snapshot as Ec2Snapshot } from '@aws-sdk/client-ec2';

@@ -24,6 +24,7 @@ import {
   type MotoServer,
   deploymentResources,
 } from '../../support/moto.js';
+import { VirtualClock } from '../../fakes/virtual-clock.js';
 import { TEST_PUBLIC_KEY, testLaunchSpec } from './launch-spec.js';
 
 const REGION = 'us-east-1';
@@ -57,10 +58,15 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await moto.reset();
+  // Waits are measured on a virtual clock: a budget is a number of polls of moto, however slowly a
+  // loaded machine lets moto answer, never a stretch of wall time.
+  const clock = new VirtualClock();
   cloud = new AwsCloud(createAwsClients({ region: REGION, endpoint: moto.endpoint, maxAttempts: 1 }), {
     region: REGION,
     pollIntervalMs: 10,
     volumeTagWaitMs: 2_000,
+    sleep: (ms) => clock.sleep(ms),
+    now: () => clock.now(),
   });
 });
 

@@ -16,6 +16,7 @@ import { createAwsClients } from '../../../src/cloud/aws/sdk.js';
 import type { ImageBuildSpec, LaunchRefs } from '../../../src/cloud/cloud.js';
 import { motoEc2Client, startMoto, tagMap, type MotoServer } from '../../support/moto.js';
 import { TEST_PUBLIC_KEY } from './launch-spec.js';
+import { VirtualClock } from '../../fakes/virtual-clock.js';
 
 const REGION = 'us-east-1';
 const AMAZON = '137112412989';
@@ -46,7 +47,14 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await moto.reset();
-  cloud = new AwsCloud(createAwsClients({ region: REGION, endpoint: moto.endpoint, maxAttempts: 1 }), { region: REGION, pollIntervalMs: 10 });
+  // Waits count polls on a virtual clock, not wall time, so a loaded machine cannot run them out.
+  const clock = new VirtualClock();
+  cloud = new AwsCloud(createAwsClients({ region: REGION, endpoint: moto.endpoint, maxAttempts: 1 }), {
+    region: REGION,
+    pollIntervalMs: 10,
+    sleep: (ms) => clock.sleep(ms),
+    now: () => clock.now(),
+  });
 });
 
 const buildFilter = (name: string) => [{ Name: 'tag:sourcegraph-launch:build', Values: [name] }];

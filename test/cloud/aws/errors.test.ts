@@ -138,6 +138,33 @@ describe('toLaunchError', () => {
     });
   });
 
+  it('names the service and endpoint when the endpoint answers a page instead of the API (an emulator without DLM)', () => {
+    // What the SDK throws when a JSON service gets HTML: a SyntaxError from its deserializer.
+    const html = Object.assign(new SyntaxError(`Unexpected token '<', "<!doctype "... is not valid JSON`), {
+      $metadata: { httpStatusCode: 500 },
+      $response: { statusCode: 500, headers: { 'content-type': 'text/html; charset=utf-8' } },
+    });
+    Object.defineProperty(html, '$endpoint', { value: 'http://127.0.0.1:5123' });
+    const err = toLaunchError(html, { ...ctx, operation: 'GetLifecyclePolicies', service: 'dlm' });
+    expect(err).toBeInstanceOf(CloudError);
+    expect(err.code).toBe('service-unavailable');
+    expect(err.message).toBe(
+      'Data Lifecycle Manager (DLM) is not available at http://127.0.0.1:5123: dlm:GetLifecyclePolicies was answered with HTTP 500 text/html, not an AWS API response',
+    );
+    expect(err.message).not.toContain('SyntaxError');
+    expect(err.details).toMatchObject({ service: 'dlm', endpoint: 'http://127.0.0.1:5123' });
+    expect(err.remediation).toContain('AWS_ENDPOINT_URL');
+
+    // The XML services say "NotFound: Unknown" on an HTML 404; without a recorded endpoint, the region is named.
+    const notFound = Object.assign(serviceError('NotFound', 'Unknown'), { $response: { statusCode: 404, headers: { 'Content-Type': 'text/html' } } });
+    expect(toLaunchError(notFound, ctx).message).toBe(
+      'EC2 is not available at the endpoint in use for eu-west-1: ec2:RunInstances was answered with HTTP 404 text/html, not an AWS API response',
+    );
+    // A real AWS error carries its API's content type: it keeps its own code.
+    const apiError = Object.assign(serviceError('InvalidParameterValue'), { $response: { statusCode: 400, headers: { 'content-type': 'text/xml;charset=UTF-8' } } });
+    expect(toLaunchError(apiError, ctx).code).toBe('aws-error');
+  });
+
   it('passes our own errors through unchanged', () => {
     const ours = new UsageError('bad');
     expect(toLaunchError(ours, ctx)).toBe(ours);

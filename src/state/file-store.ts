@@ -1,12 +1,18 @@
-// StateStore on `conf`: one small JSON file per deployment (so two launches of different
+// StateStore on plain JSON files: one small file per deployment (so two launches of different
 // deployments never overwrite each other's record) plus one for preferences, all under one home
 // directory that SOURCEGRAPH_LAUNCH_HOME relocates. Files are 0600: records name private key paths.
-import Conf from 'conf';
+//
+// Written here rather than with a config library on purpose: `conf`'s atomic writer hooks SIGINT
+// and re-raises it after its own cleanup, so one Ctrl-C arrived twice and a real second Ctrl-C
+// could not be told from the echo. Each write below is synchronous (no signal handler runs in the
+// middle of it) and atomic (a temporary file renamed over the old one), so there is nothing to
+// clean up when the process is interrupted, and no handler to install.
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { LaunchError, ExitCode } from '../core/errors.js';
 import { tryLock } from './file-lock.js';
+import { readJsonObject, writeJsonAtomic } from './json-file.js';
 import type { DeploymentRecord, StateStore } from './store.js';
 
 export function defaultStateHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -23,13 +29,13 @@ function deploymentKey(cloud: string, region: string, name: string): string {
   return `${cloud}-${region}-${name}`;
 }
 
-export class ConfStateStore implements StateStore {
+export class FileStateStore implements StateStore {
   readonly home: string;
   readonly keysDir: string;
   readonly knownHostsPath: string;
   private readonly deploymentsDir: string;
   private readonly locksDir: string;
-  private prefs?: Conf<Record<string, string>>;
+  private readonly preferencesPath: string;
 
   constructor(home: string = defaultStateHome()) {
     this.home = home;
@@ -37,30 +43,27 @@ export class ConfStateStore implements StateStore {
     this.knownHostsPath = join(home, 'known-hosts.json');
     this.deploymentsDir = join(home, 'deployments');
     this.locksDir = join(home, 'locks');
+    this.preferencesPath = join(home, 'preferences.json');
     mkdirSync(home, { recursive: true, mode: 0o700 });
   }
 
-  private deploymentConf(key: string): Conf<{ record?: DeploymentRecord }> {
-    return new Conf<{ record?: DeploymentRecord }>({
-      cwd: this.deploymentsDir,
-      configName: `${DEPLOYMENT_PREFIX}${key}`,
-      projectSuffix: '',
-      accessPropertiesByDotNotation: false,
-      configFileMode: 0o600,
-    });
+  /** deployments/deployment-<cloud>-<region>-<name>.json holding `{ "record": … }`. */
+  private deploymentPath(cloud: string, region: string, name: string): string {
+    return join(this.deploymentsDir, `${DEPLOYMENT_PREFIX}${deploymentKey(cloud, region, name)}.json`);
   }
 
   getDeployment(cloud: string, region: string, name: string): DeploymentRecord | undefined {
-    return this.deploymentConf(deploymentKey(cloud, region, name)).get('record');
+    return readJsonObject(this.deploymentPath(cloud, region, name))?.record as DeploymentRecord | undefined;
   }
 
   putDeployment(record: DeploymentRecord): void {
-    const conf = this.deploymentConf(deploymentKey(record.cloud, record.region, record.name));
-    conf.set('record', { ...record, updatedAt: new Date().toISOString() });
+    writeJsonAtomic(this.deploymentPath(record.cloud, record.region, record.name), {
+      record: { ...record, updatedAt: new Date().toISOString() },
+    });
   }
 
   deleteDeployment(cloud: string, region: string, name: string): void {
-    rmSync(this.deploymentConf(deploymentKey(cloud, region, name)).path, { force: true });
+    rmSync(this.deploymentPath(cloud, region, name), { force: true });
   }
 
   listDeployments(): DeploymentRecord[] {
@@ -83,27 +86,18 @@ export class ConfStateStore implements StateStore {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private preferences(): Conf<Record<string, string>> {
-    this.prefs ??= new Conf<Record<string, string>>({
-      cwd: this.home,
-      configName: 'preferences',
-      projectSuffix: '',
-      accessPropertiesByDotNotation: false,
-      configFileMode: 0o600,
-    });
-    return this.prefs;
-  }
-
   getPreference(key: string): string | undefined {
-    return this.preferences().get(key);
+    const value = readJsonObject(this.preferencesPath)?.[key];
+    return typeof value === 'string' ? value : undefined;
   }
 
   setPreferences(values: Record<string, string | undefined>): void {
-    const prefs = this.preferences();
+    const prefs = readJsonObject(this.preferencesPath) ?? {};
     for (const [k, v] of Object.entries(values)) {
-      if (v === undefined) prefs.delete(k);
-      else prefs.set(k, v);
+      if (v === undefined) delete prefs[k];
+      else prefs[k] = v;
     }
+    writeJsonAtomic(this.preferencesPath, prefs);
   }
 
   lock(cloud: string, region: string, name: string): () => void {
