@@ -1,3 +1,4 @@
+import { fingerprintOfPublicKeyLine } from '../../../src/remote/host-keys.js';
 import { describe, expect, it } from 'vitest';
 import {
   allocateAddressRequest,
@@ -192,7 +193,8 @@ describe('key pair, address and tag requests', () => {
     expect(importKeyPairRequest({ ...spec, keyPair: { mode: 'import', keyName: 'kp', publicKey: TEST_PUBLIC_KEY } })).toEqual({
       KeyName: 'kp',
       PublicKeyMaterial: TEST_PUBLIC_KEY,
-      TagSpecifications: [{ ResourceType: 'key-pair', Tags: demoTags('key-pair') }],
+      // The key's fingerprint tells which machine's key the deployment trusts (launch compares it).
+      TagSpecifications: [{ ResourceType: 'key-pair', Tags: [...demoTags('key-pair'), { Key: 'sourcegraph-launch:key-fingerprint', Value: fingerprintOfPublicKeyLine(TEST_PUBLIC_KEY) }] }],
     });
   });
 
