@@ -77,6 +77,8 @@ export interface Instance {
   foreignLabels: Readonly<Record<string, string>>;
   /** The idempotency key it was created with, when the cloud reports it. */
   idempotencyKey?: string;
+  /** The identity it runs as, when it has one (see InstanceSpec.instanceIdentity). */
+  instanceIdentity?: string;
 }
 
 export interface Disk {
@@ -221,7 +223,10 @@ export interface InstanceSpec {
   /** The disks go with the instance (a builder's), or the data disk is kept (a deployment's). */
   keepDataDisk: boolean;
   encryptionKeyId?: string;
-  userData?: string;
+  /** cloud-init user data, base64 (it may be gzipped): the first-boot provisioning of a base image. */
+  userDataBase64?: string;
+  /** The identity the instance runs as (AWS instance profile, GCE service account, Azure managed identity), copied to a replacement. */
+  instanceIdentity?: string;
   labels: Labels;
   foreignLabels?: Readonly<Record<string, string>>;
   idempotencyKey: string;
@@ -406,5 +411,5 @@ export interface Cloud {
   launchRequests(spec: LaunchRequestsSpec): CloudRequest[];
   instanceRequests(spec: InstanceSpec): CloudRequest[];
   scheduleRequests(spec: SnapshotScheduleSpec): CloudRequest[];
-  buildRequests(spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec }): CloudRequest[];
+  buildRequests(spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }): CloudRequest[];
 }

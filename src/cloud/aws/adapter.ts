@@ -1,0 +1,197 @@
+// The AWS adapter of the Cloud port: EC2 (and STS, DLM) behind the narrow clients of sdk.ts, which
+// load on the first call, so importing this module (or building a dry run offline) never loads the
+// SDK. Each verb lives in the module of its kind; this class only binds them to one context.
+import { CredentialsError } from '../../core/errors.js';
+import type { Labels } from '../../core/labels.js';
+import type {
+  AccessPolicySpec,
+  AddressSpec,
+  Capabilities,
+  Cloud,
+  DiskFromSnapshotSpec,
+  ImageFromBuilderSpec,
+  InstanceSpec,
+  InstanceState,
+  LaunchRequestsSpec,
+  Scope,
+  SnapshotScheduleSpec,
+  SnapshotSpec,
+  SshKeySpec,
+} from '../port.js';
+import type { AwsContext } from './context.js';
+import { call } from './context.js';
+import { whyNoAwsCredentials } from './credential-sources.js';
+import { findDeployment, listDeployments } from './deployments.js';
+import * as images from './images.js';
+import * as instances from './instances.js';
+import { tagKey } from './mappers.js';
+import * as network from './network.js';
+import * as requests from './request-builders.js';
+import * as schedules from './schedules.js';
+import type { AwsClients, DlmApi, Ec2Api, StsApi } from './sdk.js';
+import * as storage from './storage.js';
+
+export const AWS_CAPABILITIES: Capabilities = {
+  permissionPreflight: true,
+  diskInitializationRate: true,
+  snapshotSchedules: true,
+  consoleHostKeys: true,
+  attachExistingDiskAtCreate: false,
+  instanceHealthChecks: true,
+};
+
+export interface AwsAdapterOptions {
+  profile?: string;
+  pollIntervalMs?: number;
+  dependencyRetryMs?: number;
+  volumeTagWaitMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class AwsAdapter implements Cloud {
+  readonly scope: Scope;
+  readonly capabilities = AWS_CAPABILITIES;
+  private readonly c: AwsContext;
+
+  constructor(clients: AwsClients, scope: Scope, opts: AwsAdapterOptions = {}) {
+    this.scope = scope;
+    this.c = {
+      ec2: clients.ec2,
+      sts: clients.sts,
+      ...(clients.dlm ? { dlm: clients.dlm } : {}),
+      region: scope.region,
+      profile: opts.profile ?? scope.params.profile ?? process.env.AWS_PROFILE ?? 'default',
+      pollIntervalMs: opts.pollIntervalMs ?? 5_000,
+      dependencyRetryMs: opts.dependencyRetryMs ?? 5 * 60_000,
+      volumeTagWaitMs: opts.volumeTagWaitMs ?? 60_000,
+      sleep: opts.sleep ?? defaultSleep,
+      now: opts.now ?? Date.now,
+    };
+  }
+
+  async whoAmI() {
+    const out = await call(this.c, 'GetCallerIdentity', () => this.c.sts.getCallerIdentity(), { service: 'sts' });
+    return { account: out.Account ?? '', principal: out.Arn ?? '' };
+  }
+
+  machineTypeZones = (machineType: string) => network.machineTypeZones(this.c, machineType);
+  resolvePlacement = (subnetId: string | undefined, zones?: string[]) => network.resolvePlacement(this.c, subnetId, zones);
+
+  findImage = (query: { version: string; size?: string }) => images.findImage(this.c, query);
+  describeImage = (imageId: string) => images.describeImage(this.c, imageId);
+  listBuiltImages = () => images.listBuiltImages(this.c);
+  findBaseImage = () => images.findBaseImage(this.c);
+
+  findDeployment = (name: string) => findDeployment(this.c, this.scope, name);
+  listDeployments = () => listDeployments(this.c, this.scope);
+
+  ensureSshKey = (spec: SshKeySpec, deployment: string, labels: Labels) => network.ensureSshKey(this.c, spec, deployment, labels);
+  deleteSshKey = (name: string) => network.deleteSshKey(this.c, name);
+  ensureAccessPolicy = (spec: AccessPolicySpec) => network.ensureAccessPolicy(this.c, spec);
+  deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
+  ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
+  checkInstancePermissions = (spec: InstanceSpec) => instances.checkInstancePermissions(this.c, spec);
+  ensureStaticAddress = (spec: AddressSpec) => network.ensureStaticAddress(this.c, spec);
+  attachStaticAddress = (addressId: string, instanceId: string) =>
+    network.attachStaticAddress(this.c, addressId, instanceId, async (id) => {
+      const i = await instances.describeInstance(this.c, id);
+      return i && { state: i.state, labels: i.labels };
+    });
+  detachStaticAddress = (addressId: string) => network.detachStaticAddress(this.c, addressId);
+  releaseStaticAddress = (addressId: string) => network.releaseStaticAddress(this.c, addressId);
+
+  describeInstance = (instanceId: string) => instances.describeInstance(this.c, instanceId);
+  instanceHealth = (instanceId: string) => instances.instanceHealth(this.c, instanceId);
+  consoleOutput = (instanceId: string) => instances.consoleOutput(this.c, instanceId);
+  startInstance = (instanceId: string) => instances.startInstance(this.c, instanceId);
+  stopInstance = (instanceId: string) => instances.stopInstance(this.c, instanceId);
+  terminateInstance = (instanceId: string) => instances.terminateInstance(this.c, instanceId);
+  waitForInstanceState = (instanceId: string, state: InstanceState, timeoutMs: number) => instances.waitForInstanceState(this.c, instanceId, state, timeoutMs);
+
+  describeDisk = (diskId: string) => storage.describeDisk(this.c, diskId);
+  attachDataDisk = (diskId: string, instanceId: string, timeoutMs: number) => storage.attachDataDisk(this.c, diskId, instanceId, timeoutMs);
+  detachDisk = (diskId: string, instanceId: string, timeoutMs: number) => storage.detachDisk(this.c, diskId, instanceId, timeoutMs);
+  waitForDiskAvailable = (diskId: string, timeoutMs: number) => storage.waitForDiskAvailable(this.c, diskId, timeoutMs);
+  deleteDisk = (diskId: string) => storage.deleteDisk(this.c, diskId);
+  createDiskFromSnapshot = (spec: DiskFromSnapshotSpec) => storage.createDiskFromSnapshot(this.c, spec);
+  diskInitialization = (diskId: string) => storage.diskInitialization(this.c, diskId);
+  createSnapshot = (spec: SnapshotSpec) => storage.createSnapshot(this.c, spec);
+  waitForSnapshot = (snapshotId: string, timeoutMs: number) => storage.waitForSnapshot(this.c, snapshotId, timeoutMs);
+  describeSnapshot = (snapshotId: string) => storage.describeSnapshot(this.c, snapshotId);
+  listSnapshots = (deployment: string) => storage.listSnapshots(this.c, deployment);
+  deleteSnapshot = (snapshotId: string) => storage.deleteSnapshot(this.c, snapshotId);
+
+  async setLabels(resourceIds: string[], labels: Labels): Promise<void> {
+    // A volume's Name follows its role (the snapshot policy targets `<name>-data`).
+    const role = labels.role;
+    const deployment = labels.deployment;
+    const extra: Record<string, string> = role && (role === 'data-volume' || role === 'rollback-data' || role === 'root-volume') && deployment ? { Name: storage.volumeName(deployment, role) } : {};
+    await network.setLabels(this.c, resourceIds, labels, extra);
+  }
+
+  async removeLabels(resourceIds: string[], keys: (keyof Labels)[]): Promise<void> {
+    if (!resourceIds.length || !keys.length) return;
+    await call(this.c, 'DeleteTags', () => this.c.ec2.deleteTags({ Resources: resourceIds, Tags: keys.map((k) => ({ Key: tagKey(k) })) }));
+  }
+
+  findSnapshotSchedule = (deployment: string) => schedules.findSnapshotSchedule(this.c, deployment);
+  ensureSnapshotSchedule = (spec: SnapshotScheduleSpec) => schedules.ensureSnapshotSchedule(this.c, spec);
+  deleteSnapshotSchedule = (id: string) => schedules.deleteSnapshotSchedule(this.c, id);
+
+  findImageBuild = (buildName: string) => images.findImageBuild(this.c, buildName);
+  createImageFromBuilder = (builderId: string, spec: ImageFromBuilderSpec) => images.createImageFromBuilder(this.c, builderId, spec);
+  waitForImage = (imageId: string, spec: ImageFromBuilderSpec, timeoutMs: number, signal?: AbortSignal) => images.waitForImage(this.c, imageId, spec, timeoutMs, signal);
+  deleteImage = (imageId: string) => images.deleteImage(this.c, imageId);
+
+  launchRequests = (spec: LaunchRequestsSpec) => requests.launchRequests(spec, network.groupDescription);
+  instanceRequests = (spec: InstanceSpec) => requests.instanceRequests(spec);
+  scheduleRequests = (spec: SnapshotScheduleSpec) => requests.scheduleRequests(spec);
+  buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) =>
+    requests.buildRequests(spec, network.groupDescription, { addressId: spec.addressId });
+}
+
+/**
+ * The adapter for one scope; the SDK (sdk.ts) is imported on the first API call, so a dry run
+ * offline or `--help` never pays for it. Without any credential source the STS check fails at
+ * once, naming how to sign in, instead of loading the SDK to hear "no credentials".
+ */
+export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoint?: string; env?: NodeJS.ProcessEnv } & AwsAdapterOptions = {}): AwsAdapter {
+  const { env = process.env, endpoint, ...rest } = opts;
+  const profile = opts.profile ?? scope.params.profile ?? env.AWS_PROFILE ?? 'default';
+  let loading: Promise<AwsClients> | undefined;
+  const load = () =>
+    (loading ??= import('./sdk.js').then(({ createAwsClients }) => createAwsClients({ region: scope.region, ...(opts.profile ?? scope.params.profile ? { profile: opts.profile ?? scope.params.profile } : {}), ...(endpoint ? { endpoint } : {}) })));
+  const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
+  const clients: AwsClients = {
+    ec2: lazyApi<Ec2Api>(() => load().then((c) => c.ec2)),
+    sts: {
+      getCallerIdentity: async () => {
+        const none = whyNoAwsCredentials({ env, profile });
+        if (none) {
+          throw new CredentialsError(`No AWS credentials found: ${none}`, {
+            remediation:
+              `Sign in with \`aws sso login --profile ${profile}\` or set up access keys with \`aws configure${profile === 'default' ? '' : ` --profile ${profile}`}\`; ` +
+              'to use another profile pass --profile <name> or set AWS_PROFILE.',
+          });
+        }
+        return sts.getCallerIdentity();
+      },
+    },
+    dlm: lazyApi<DlmApi>(() => load().then((c) => c.dlm!)),
+  };
+  return new AwsAdapter(clients, scope, { ...rest, profile });
+}
+
+/** An API object whose every method loads the real one first (the SDK is imported on first use). */
+function lazyApi<T extends object>(get: () => Promise<T>): T {
+  return new Proxy({} as T, {
+    get: (_target, method) =>
+      // Not a thenable: `await api` must not mistake the proxy for a promise.
+      method === 'then' || typeof method !== 'string'
+        ? undefined
+        : (...args: unknown[]) => get().then((api) => (api as Record<string, (...a: unknown[]) => unknown>)[method]!(...args)),
+  });
+}

@@ -1,0 +1,169 @@
+// EBS volumes and snapshots: attach (as the data disk) and detach with waits, volumes made from
+// snapshots (with the optional provisioned initialisation rate), snapshots found again by the
+// operation that made them, and how far a snapshot-made volume has loaded its blocks.
+import { CloudError, WaitTimeoutError } from '../../core/errors.js';
+import type { Disk, DiskFromSnapshotSpec, DiskInitialization, Snapshot, SnapshotSpec } from '../port.js';
+import { call, callUnlessNotFound, paginate, type AwsContext } from './context.js';
+import { awsErrorCode, isAwsErrorCode, toLaunchError } from './errors.js';
+import { DATA_DEVICE, tagFilter, toDisk, toSnapshot, volumeName } from './mappers.js';
+import { createSnapshotRequest, createVolumeRequest } from './request-builders.js';
+import type { Ec2Api, Ec2Filter } from './sdk.js';
+
+const UNKNOWN_PARAMETER_CODES = ['InvalidParameter', 'InvalidParameterValue', 'InvalidParameterCombination', 'UnknownParameter'];
+
+export async function describeDisk(c: AwsContext, volumeId: string): Promise<Disk | undefined> {
+  const out = await callUnlessNotFound(c, 'DescribeVolumes', () => c.ec2.describeVolumes({ VolumeIds: [volumeId] }));
+  const volume = out?.Volumes?.[0];
+  return volume ? toDisk(volume) : undefined;
+}
+
+export async function describeDisksWhere(c: AwsContext, filters: Ec2Filter[]): Promise<Disk[]> {
+  const pages = await paginate(c, 'DescribeVolumes', (NextToken) => c.ec2.describeVolumes({ Filters: filters, ...(NextToken ? { NextToken } : {}) }));
+  return pages.flatMap((p) => p.Volumes ?? []).map(toDisk);
+}
+
+async function waitForDisk(c: AwsContext, volumeId: string, done: (d: Disk) => boolean, what: string, timeoutMs: number): Promise<Disk> {
+  const deadline = c.now() + timeoutMs;
+  for (;;) {
+    const disk = await describeDisk(c, volumeId);
+    if (!disk) throw new CloudError('volume-not-found', `Volume ${volumeId} does not exist in ${c.region}`);
+    if (done(disk)) return disk;
+    if (disk.state === 'error') throw new CloudError('volume-error', `Volume ${volumeId} is in the error state`);
+    if (c.now() >= deadline) {
+      throw new WaitTimeoutError(`volume-${what}`, `Volume ${volumeId} did not become ${what} in ${Math.round(timeoutMs / 1000)} s (state ${disk.state})`, {
+        details: { volumeId, state: disk.state },
+        remediation: 'Run the same command again to keep waiting.',
+      });
+    }
+    await c.sleep(c.pollIntervalMs);
+  }
+}
+
+export async function waitForDiskAvailable(c: AwsContext, volumeId: string, timeoutMs: number): Promise<void> {
+  await waitForDisk(c, volumeId, (d) => d.state === 'available', 'available', timeoutMs);
+}
+
+/** Attaches as the data disk (/dev/sdb) and waits until in use; a no-op when it is attached there already. */
+export async function attachDataDisk(c: AwsContext, volumeId: string, instanceId: string, timeoutMs: number): Promise<void> {
+  const disk = await describeDisk(c, volumeId);
+  if (!disk) throw new CloudError('volume-not-found', `Volume ${volumeId} does not exist in ${c.region}`);
+  if (disk.attachedTo && disk.attachedTo !== instanceId) {
+    // Never take a data volume from another instance: two instances must not share one volume's data.
+    throw new CloudError('volume-in-use', `Volume ${volumeId} is attached to ${disk.attachedTo}, not ${instanceId}`, {
+      remediation: `Stop ${disk.attachedTo} and detach the volume first, or run the same command again if an earlier step is still detaching it.`,
+    });
+  }
+  if (!disk.attachedTo) await call(c, 'AttachVolume', () => c.ec2.attachVolume({ VolumeId: volumeId, InstanceId: instanceId, Device: DATA_DEVICE }));
+  await waitForDisk(c, volumeId, (d) => d.attachedTo === instanceId && d.state === 'in-use', 'attached', timeoutMs);
+}
+
+/** Detaches from `instanceId` (only from it) and waits until the volume is available. */
+export async function detachDisk(c: AwsContext, volumeId: string, instanceId: string, timeoutMs: number): Promise<void> {
+  const disk = await describeDisk(c, volumeId);
+  if (!disk) throw new CloudError('volume-not-found', `Volume ${volumeId} does not exist in ${c.region}`);
+  if (disk.attachedTo === instanceId) await call(c, 'DetachVolume', () => c.ec2.detachVolume({ VolumeId: volumeId, InstanceId: instanceId }));
+  else if (disk.attachedTo) return; // Already moved on to another instance: not ours to detach from there.
+  await waitForDisk(c, volumeId, (d) => d.state === 'available' || (d.attachedTo !== undefined && d.attachedTo !== instanceId), 'available', timeoutMs);
+}
+
+export async function deleteDisk(c: AwsContext, volumeId: string): Promise<void> {
+  await callUnlessNotFound(c, 'DeleteVolume', () => c.ec2.deleteVolume({ VolumeId: volumeId }));
+}
+
+/** Idempotent by the operation label: a re-run finds the volume it made. */
+export async function createDiskFromSnapshot(c: AwsContext, spec: DiskFromSnapshotSpec): Promise<Disk> {
+  const operation = spec.labels.operation;
+  if (operation) {
+    const existing = (await describeDisksWhere(c, [tagFilter('operation', [operation]), tagFilter('role', [spec.labels.role ?? 'data-volume'])])).find(
+      (d) => d.state !== 'deleting' && d.state !== 'deleted' && d.state !== 'error',
+    );
+    if (existing) return existing;
+  }
+  const send = (withRate: boolean) => c.ec2.createVolume(createVolumeRequest(spec, withRate) as Parameters<Ec2Api['createVolume']>[0]);
+  let out;
+  try {
+    out = await send(true);
+  } catch (err) {
+    if (spec.initializationRateMiBps === undefined || !UNKNOWN_PARAMETER_CODES.includes(awsErrorCode(err) ?? '')) {
+      throw toLaunchError(err, { operation: 'CreateVolume', profile: c.profile, region: c.region });
+    }
+    out = await call(c, 'CreateVolume', () => send(false));
+  }
+  if (!out.VolumeId) throw new CloudError('create-volume-empty', 'CreateVolume returned no volume id');
+  return toDisk(out);
+}
+
+export async function diskInitialization(c: AwsContext, volumeId: string): Promise<DiskInitialization> {
+  const out = await call(c, 'DescribeVolumeStatus', () => c.ec2.describeVolumeStatus({ VolumeIds: [volumeId] }));
+  const status = out.VolumeStatuses?.[0];
+  const details = status?.InitializationStatusDetails;
+  const state = status?.VolumeStatus?.Details?.find((d) => d.Name === 'initialization-state')?.Status;
+  const result: DiskInitialization = { state: 'unknown' };
+  if (details?.InitializationType) result.type = details.InitializationType;
+  if (details?.Progress !== undefined) result.progressPercent = details.Progress;
+  if (details?.EstimatedTimeToCompleteInSeconds !== undefined) result.etaSeconds = details.EstimatedTimeToCompleteInSeconds;
+  if (state === 'completed' || details?.Progress === 100) result.state = 'completed';
+  else if (state === 'initializing' || details !== undefined) result.state = 'initializing';
+  return result;
+}
+
+// ---- snapshots ----
+
+async function describeSnapshotsWhere(c: AwsContext, filters: Ec2Filter[]): Promise<Snapshot[]> {
+  const pages = await paginate(c, 'DescribeSnapshots', (NextToken) => c.ec2.describeSnapshots({ OwnerIds: ['self'], Filters: filters, ...(NextToken ? { NextToken } : {}) }));
+  return pages.flatMap((p) => (p.Snapshots ?? []).map(toSnapshot));
+}
+
+export async function describeSnapshot(c: AwsContext, snapshotId: string): Promise<Snapshot | undefined> {
+  const out = await callUnlessNotFound(c, 'DescribeSnapshots', () => c.ec2.describeSnapshots({ SnapshotIds: [snapshotId] }), ['InvalidSnapshot.NotFound', 'InvalidSnapshotID.Malformed']);
+  const s = out?.Snapshots?.[0];
+  return s ? toSnapshot(s) : undefined;
+}
+
+/** Idempotent: a snapshot of the same volume carrying the same operation and purpose is returned instead of a new one. */
+export async function createSnapshot(c: AwsContext, spec: SnapshotSpec): Promise<Snapshot> {
+  const existing = (
+    await describeSnapshotsWhere(c, [tagFilter('operation', [spec.operation]), tagFilter('purpose', [spec.labels.purpose ?? '']), { Name: 'volume-id', Values: [spec.diskId] }])
+  ).find((s) => s.state !== 'error');
+  if (existing) return existing;
+  const name = `${spec.deployment}-${spec.labels.purpose ?? 'snapshot'}-${spec.labels['source-version'] ?? spec.labels.version ?? ''}`.replace(/-$/, '');
+  const out = await call(c, 'CreateSnapshot', () => c.ec2.createSnapshot(createSnapshotRequest(spec, name)));
+  if (!out.SnapshotId) throw new CloudError('create-snapshot-empty', 'CreateSnapshot returned no snapshot id');
+  return toSnapshot(out);
+}
+
+export async function waitForSnapshot(c: AwsContext, snapshotId: string, timeoutMs: number): Promise<Snapshot> {
+  const deadline = c.now() + timeoutMs;
+  for (;;) {
+    const snapshot = await describeSnapshot(c, snapshotId);
+    if (!snapshot) throw new CloudError('snapshot-not-found', `Snapshot ${snapshotId} does not exist in ${c.region}`);
+    if (snapshot.state === 'completed') return snapshot;
+    if (snapshot.state === 'error') {
+      throw new CloudError('snapshot-error', `Snapshot ${snapshotId} failed (state error)`, { remediation: 'Run the same command again: it takes a new snapshot. Nothing was changed on the instance.' });
+    }
+    if (c.now() >= deadline) {
+      throw new WaitTimeoutError('snapshot-completed', `Snapshot ${snapshotId} is still ${snapshot.state} (${snapshot.progress ?? '?'}) after ${Math.round(timeoutMs / 60_000)} min`, {
+        details: { snapshotId, progress: snapshot.progress },
+        remediation: 'Large first snapshots take a while. Run the same command again to keep waiting.',
+      });
+    }
+    await c.sleep(c.pollIntervalMs);
+  }
+}
+
+export async function listSnapshots(c: AwsContext, deployment: string): Promise<Snapshot[]> {
+  const all = await describeSnapshotsWhere(c, [tagFilter('deployment', [deployment])]);
+  return all.sort((a, b) => (b.startTime ?? '').localeCompare(a.startTime ?? '') || a.id.localeCompare(b.id));
+}
+
+export async function deleteSnapshot(c: AwsContext, snapshotId: string): Promise<void> {
+  try {
+    await c.ec2.deleteSnapshot({ SnapshotId: snapshotId });
+  } catch (err) {
+    if (isAwsErrorCode(err, 'InvalidSnapshot.NotFound')) return;
+    throw toLaunchError(err, { operation: 'DeleteSnapshot', profile: c.profile, region: c.region });
+  }
+}
+
+/** The Name a volume made for this role shows in the console. */
+export { volumeName };
