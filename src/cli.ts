@@ -1,12 +1,19 @@
 // Entry point: parse argv → run a command → render the result or error → exit code. The only
-// module that touches process.argv and process.exitCode. Commands, the engine, SDKs and prompts
-// are loaded with dynamic imports so `--help` and `--version` stay fast.
+// module that touches process.argv and process.exitCode. Commands are registered from their
+// definitions (src/cli/commands/), flags from their declarations (src/cli/flags.ts and each
+// cloud's descriptor); commands, the engine, SDKs and prompts load with dynamic imports so
+// `--help` and `--version` stay fast.
 import { Command, CommanderError, Help, Option } from 'commander';
+import type { CommandDef } from './cli/command.js';
+import { examples, PROGRAM, YES } from './cli/command.js';
+import { regionVariables } from './cli/cloud-text.js';
+import { COMMANDS } from './cli/commands/index.js';
+import { bool, NAME_HELP, str, toOption, type FlagDecl, type FlagSet, type GlobalFlags } from './cli/flags.js';
+import { availableProviders } from './cloud/providers.js';
+import type { ProviderFlag } from './cloud/provider.js';
+import type { Deps } from './commands/deps.js';
 import { ExitCode, isLaunchError, LaunchError, UsageError } from './core/errors.js';
 import { suggestSimilar } from './core/suggest.js';
-import type { Deps, GlobalFlags } from './commands/deps.js';
-
-const PROGRAM = 'sourcegraph-launch';
 
 // Replaced at build time (scripts/build.mjs) and in tests (vitest.config.ts) with package.json's version.
 declare const __SGL_VERSION__: string;
@@ -18,29 +25,12 @@ export interface CliStreams {
   stdin: NodeJS.ReadStream;
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
 /**
- * What -y/--yes means differs by command, so each command's help says what it does there. Off a
- * terminal (or with CI set) nothing ever asks: a command that would ask either goes ahead (launch)
- * or exits 2 unless -y is given (destroy and the commands that replace or remove things).
+ * What a test harness may give the CLI instead of the real thing: a step hook (the fault seam),
+ * shorter polls, its own provision scripts, no public-IP lookup. Production passes none; no
+ * production module reads a test-only environment variable.
  */
-const YES = {
-  root: 'never ask. launch then goes ahead without confirming; destroy, upgrade, rollback, restore and prune need -y to act when not on a terminal or when CI is set (see each command\'s --help)',
-  launch: 'launch without confirming the plan. Not on a terminal or with CI set, launch never asks anyway: a missing required value exits 2 naming its flag',
-  destroy: 'delete without asking you to type the name. Required when not on a terminal or when CI is set: without it destroy exits 2 and deletes nothing',
-  confirms: (verb: string) => `${verb} without asking for confirmation. Required when not on a terminal or when CI is set: without it the command exits 2 and changes nothing`,
-  never: (command: string) => `accepted and ignored: ${command} never asks anything`,
-} as const;
-
-function withGlobals(cmd: Command, yes: string): Command {
-  return cmd
-    .option('--json', 'print one JSON result on stdout (progress goes to stderr)')
-    .option('-y, --yes', yes)
-    .option('--profile <name>', 'AWS shared-config profile (default: AWS_PROFILE or "default")');
-}
-
-const NAME_HELP = 'the deployment, the same as the [name] argument (default: the only deployment recorded on this machine, else sourcegraph)';
+export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisionDir' | 'lookupPublicIp' | 'connect'>>;
 
 /** The exit-code table, as README.md has it (a test compares the two). */
 const EXIT_CODES = `Exit codes:
@@ -54,15 +44,31 @@ const EXIT_CODES = `Exit codes:
   130  interrupted (Ctrl-C)
 `;
 
+/** The provider flags every command takes (a profile): they may come before the command word. */
+function rootProviderFlags(): ProviderFlag[] {
+  return uniqueFlags(availableProviders().flatMap((p) => p.flags.filter((f) => f.commands === 'all')));
+}
+
+function uniqueFlags(flags: ProviderFlag[]): ProviderFlag[] {
+  const seen = new Set<string>();
+  return flags.filter((f) => (seen.has(f.key) ? false : (seen.add(f.key), true)));
+}
+
+/** The flags the clouds declare for a command, once each. */
+function providerFlagsOf(command: string): ProviderFlag[] {
+  return uniqueFlags(availableProviders().flatMap((p) => p.flags.filter((f) => f.commands === 'all' || f.commands.includes(command))));
+}
+
 /**
  * The first argument that is not one of the root's own options: the command word when it does not
- * start with "-", else undefined (a flags-only run, which is \`launch\`).
+ * start with "-", else undefined (a flags-only run, which is `launch`).
  */
 function commandWord(argv: string[]): string | undefined {
+  const valued = rootProviderFlags().filter((f) => f.spec.includes('<')).map((f) => f.spec.split(' ')[0]!);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--json' || a === '-y' || a === '--yes' || a.startsWith('--profile=')) continue;
-    if (a === '--profile') {
+    if (a === '--json' || a === '-y' || a === '--yes' || valued.some((v) => a.startsWith(`${v}=`))) continue;
+    if (valued.includes(a)) {
       i++;
       continue;
     }
@@ -79,11 +85,24 @@ function unknownCommand(word: string, known: string[]): UsageError {
   });
 }
 
-function examples(lines: string[]): string {
-  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+function addGlobals(cmd: Command, yes: string, command: string | undefined): Command {
+  cmd.addOption(toOption('json', bool('--json', 'print one JSON result on stdout (progress goes to stderr)')));
+  cmd.addOption(toOption('yes', bool('-y, --yes', yes)));
+  for (const f of command === undefined ? rootProviderFlags() : []) cmd.addOption(providerOption(f, undefined));
+  return cmd;
 }
 
-export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, streams: CliStreams = process): Promise<number> {
+function providerOption(f: ProviderFlag, command: string | undefined): Option {
+  const special = command ? f.onCommand?.[command] : undefined;
+  const decl: FlagDecl = str(special?.spec ?? f.spec, special?.help ?? f.help);
+  return toOption(f.key, decl);
+}
+
+function addFlags(cmd: Command, flags: FlagSet): void {
+  for (const [key, decl] of Object.entries(flags)) cmd.addOption(toOption(key, decl));
+}
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, streams: CliStreams = process, overrides: CliOverrides = {}): Promise<number> {
   // `--version` alone is the tool's version; `launch --version 6.12.5040` is Sourcegraph's.
   const bare = argv.filter((a) => a !== '--json');
   if (bare.length === 1 && (bare[0] === '--version' || bare[0] === '-V')) {
@@ -97,7 +116,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
 
   const execute = async (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>) => {
     json = Boolean(globals.json);
-    const deps = await createDeps(globals, env, streams, controller);
+    const deps = await createDeps(globals, env, streams, controller, overrides);
     let interrupts = 0;
     const onSigint = () => {
       // Every SIGINT is the user's: nothing else in the process hooks or re-raises signals
@@ -120,9 +139,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     }
   };
 
+  const clouds = availableProviders().map((p) => p.displayName).join(', ');
   const program = new Command(PROGRAM)
     .description(
-      'Launch and look after a self-hosted Sourcegraph instance on your own AWS account: one VM running k3s with ' +
+      `Launch and look after a self-hosted Sourcegraph instance on your own cloud account (${clouds}): one VM running k3s with ` +
         'Sourcegraph installed by Helm, all state on a separate, encrypted data volume. ' +
         'Run with no arguments for a wizard; every question also has a flag, so CI can run it non-interactively.',
     )
@@ -136,11 +156,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     .addHelpText(
       'after',
       examples([
-          `${PROGRAM}                                       # the wizard`,
-          `${PROGRAM} launch --region us-east-1 --size S --allow-cidr 203.0.113.0/24 --yes`,
-          `${PROGRAM} status sourcegraph --region us-east-1`,
-          `${PROGRAM} destroy sourcegraph --region us-east-1`,
-        ]) +
+        `${PROGRAM}                                       # the wizard`,
+        `${PROGRAM} launch --region us-east-1 --size S --allow-cidr 203.0.113.0/24 --yes`,
+        `${PROGRAM} status sourcegraph --region us-east-1`,
+        `${PROGRAM} destroy sourcegraph --region us-east-1`,
+      ]) +
         `\n${EXIT_CODES}\n` +
         `With --json, a failure is {"error": {"code", "message", "exitCode", "remediation"}} on stdout (code "declined" for a no).\n` +
         `\nState (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n`,
@@ -159,352 +179,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     },
   });
 
-  withGlobals(program, YES.root);
+  addGlobals(program, YES.root, undefined);
   const known = () => program.commands.flatMap((c) => [c.name(), ...c.aliases()]).concat('help');
-  // `launch [name]` only when launch is named: in a flags-only run a bare word is a mistyped command.
-  const explicitLaunch = commandWord(argv) === 'launch';
-  withGlobals(
-    program
-      .command('launch [name]', { isDefault: true })
-      .description('create a Sourcegraph deployment and wait until it serves the requested version (default command)')
-      .addOption(new Option('--cloud <cloud>', 'cloud provider: aws (gcp and azure are coming)'))
-      .option('--region <region>', 'cloud region (default in CI: AWS_REGION)')
-      .option('--size <size>', 'business-size preset XS|S|M|L|XL (see `presets`; default: XS)')
-      .option('--version <version>', 'Sourcegraph version x.y.z, or latest (default: latest)')
-      .option('--image <ami>', 'image to launch, skipping discovery (ami-…)')
-      .option('--image-source <source>', 'published (default), build (use or build our own image), base (plain OS provisioned at first boot)')
-      .option('--schedule <daily>', 'also snapshot the data volume daily with an AWS Data Lifecycle Manager policy')
-      .option('--retain <N>', 'with --schedule: how many daily snapshots to keep (default: 7)')
-      .option('--dlm-role <arn>', 'with --schedule: the role DLM acts as (default: AWSDataLifecycleManagerDefaultRole)')
-      .option('--allow-cidr <cidr>', 'who may reach HTTP/HTTPS; repeat or comma-separate (required in CI)', collect)
-      .option('--ssh-cidr <cidr>', 'who may reach SSH; repeat or comma-separate, or "none" (default: same as --allow-cidr; a world-open value needs --i-know-ssh-is-public)', collect)
-      .option('--i-know-ssh-is-public', 'allow --ssh-cidr 0.0.0.0/0')
-      .option('--ssh-key <path>', 'import this OpenSSH public key (.pub) instead of creating a new key')
-      .option('--key-name <name>', 'use an existing EC2 key pair (never deleted by destroy)')
-      .option('--identity-file <path>', 'private key for SSH when using --key-name')
-      .option('--name <name>', 'deployment name, used in tags and resource names; the same as the [name] argument (default: sourcegraph)')
-      .option('--instance-type <type>', 'override the preset instance type')
-      .option('--data-size <GiB>', 'data volume size (at least the preset minimum, 500)')
-      .option('--subnet <subnet-id>', 'subnet to launch into (default: the default VPC)')
-      .option('--kms-key <key>', 'KMS key for volume encryption (default: the AWS managed key)')
-      .option('--elastic-ip <new|none|eipalloc-…>', 'address that survives upgrades (default: new)')
-      .option('--ssh-user <user>', 'SSH login user on the image (default: ec2-user)')
-      .option('--data-volume <new|vol-…>', 'after a destroy kept the data: launch on that volume (attached before the first boot), or new for an empty one (required in CI when kept data exists)')
-      .option('--update', 'the deployment exists: apply changed --allow-cidr/--ssh-cidr rules to it (the only change a re-run makes)')
-      .option('--dry-run', 'make no change: show the plan and every mutating request in order')
-      .option('--no-wait', 'return as soon as the instance runs')
-      .option('--timeout <minutes>', 'bound the whole readiness wait (default: 45)')
-      .option('--hold-seconds <seconds>', 'how long /healthz must keep serving the version (default: 90)')
-      .addHelpText(
-        'after',
-        examples([
-          `${PROGRAM}                              # interactive wizard`,
-          `${PROGRAM} launch --cloud aws --region us-east-1 --size M --version 6.12.5040 \\\n      --allow-cidr 198.51.100.0/24 --ssh-cidr 198.51.100.7/32 --yes`,
-          `${PROGRAM} launch --region eu-west-1 --allow-cidr 203.0.113.7/32 --dry-run --json   # requests only`,
-          `${PROGRAM} launch --region us-east-1 --allow-cidr 10.0.0.0/8 --ssh-cidr none --subnet subnet-0abc… --elastic-ip none`,
-        ]) +
-          `\nRe-running the same command resumes an interrupted launch: nothing is created twice.\n` +
-          `A deployment of that name that exists (from any machine) is never rewritten: if this run differs from it,\n` +
-          `launch exits 1 listing each difference and how to change it; --update applies changed access rules only.\n` +
-          `After a destroy kept the data, a relaunch of the name asks (CI: --data-volume vol-…|new) whether to launch on it.\n` +
-          `The data volume is encrypted, kept on termination, and holds all Sourcegraph state.\n`,
-      )
-      .action(async (name: string | undefined, _opts, cmd: Command) => {
-        if (name !== undefined && !explicitLaunch) throw unknownCommand(name, known());
-        const opts = cmd.optsWithGlobals();
-        const { oneName } = await import('./commands/target.js');
-        opts.name = oneName(name, opts.name);
-        await execute(opts, async (deps) => {
-          const { runLaunch } = await import('./commands/launch.js');
-          await runLaunch(deps, opts);
-        });
-      }),
-    YES.launch,
-  );
-
-  withGlobals(
-    program
-      .command('presets')
-      .description('show the size presets (users, repos, machine, disks, estimated monthly cost)')
-      .option('--versions', 'also list the published Sourcegraph versions in the shipped catalog')
-      .option('--region <region>', 'price the sizes in this region (default: us-east-1); "price unknown" where presets/aws-prices.json has no price')
-      .addHelpText('after', examples([`${PROGRAM} presets`, `${PROGRAM} presets --region us-west-2`, `${PROGRAM} presets --versions --json`]))
-      .action(async (_opts, cmd: Command) => {
-        const opts = cmd.optsWithGlobals();
-        await execute(opts, async (deps) => {
-          const { runPresets } = await import('./commands/presets.js');
-          await runPresets(deps, opts);
-        });
-      }),
-    YES.never('presets'),
-  );
-
-  /** Options of the commands that act on deployments; `nameHelp: false` for those that take no name (list). */
-  const targetOptions = (cmd: Command, yes: string, nameHelp: string | false = NAME_HELP) => {
-    if (nameHelp) cmd.option('--name <name>', nameHelp);
-    return withGlobals(
-      cmd
-        .option('--cloud <cloud>', 'cloud provider (default: aws)')
-        .option('--region <region>', 'region (default: from the local record, else AWS_REGION)'),
-      yes,
-    );
-  };
-
-  targetOptions(
-    program
-      .command('status [name]')
-      .description('show a deployment as the cloud sees it, and the version its /healthz serves')
-      .option('--no-probe', 'do not send an HTTP request to the instance'),
-    YES.never('status'),
-  )
-    .addHelpText('after', examples([`${PROGRAM} status`, `${PROGRAM} status prod --region us-east-1 --json`]) + '\nWorks with no local state: the deployment is found by its tags.\n')
-    .action(async (name: string | undefined, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runStatus } = await import('./commands/status.js');
-        await runStatus(deps, name, opts);
-      });
-    });
-
-  targetOptions(
-    program
-      .command('list')
-      .description('list every deployment in a region (found by tags) with state and version')
-      .option('--no-probe', 'do not send HTTP requests to the instances: the version column then shows the tag, marked "(tag)"'),
-    YES.never('list'),
-    false,
-  )
-    .addHelpText('after', examples([`${PROGRAM} list --region us-east-1`, `${PROGRAM} list --region us-east-1 --json`]))
-    .action(async (_opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runList } = await import('./commands/status.js');
-        await runList(deps, opts);
-      });
-    });
-
-  targetOptions(
-    program
-      .command('destroy [name]')
-      .description('delete the resources tagged with a deployment (its data is kept unless --delete-data)')
-      .option('--delete-data', 'also delete the data volumes, snapshots and snapshot policy: all Sourcegraph data is lost')
-      .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
-      .option('--dry-run', 'show what would be deleted and stop')
-      .option('--ignore-missing', 'exit 0 when the deployment does not exist (default: exit 1, as status does)'),
-    YES.destroy,
-  )
-    .addHelpText(
-      'after',
-      examples([`${PROGRAM} destroy sourcegraph --region us-east-1`, `${PROGRAM} destroy staging --region eu-west-1 --yes --delete-data`]) +
-        '\nOn a terminal it asks you to type the name; a different name changes nothing (exit 1). Never releases\n' +
-        'an address or deletes a key pair you brought.\n',
-    )
-    .action(async (name: string | undefined, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runDestroy } = await import('./commands/destroy.js');
-        await runDestroy(deps, name, opts);
-      });
-    });
-
-  // --- image builds (issue 4) ---
-  withGlobals(
-    program
-      .command('build-image')
-      .description('build a machine image of a Sourcegraph version in your own account (found by launch and upgrade like a published one)')
-      .option('--cloud <cloud>', 'cloud provider: aws')
-      .option('--region <region>', 'region to build in (default in CI: AWS_REGION)')
-      .option('--version <version>', 'Sourcegraph version x.y.z to build (required)')
-      .option('--size <size>', 'size preset whose Helm values are installed and whose machine builds (default: XS)')
-      .option('--ssh-cidr <cidr>', 'who may reach the builder\'s SSH: this machine\'s address (required)', collect)
-      .option('--i-know-ssh-is-public', 'allow --ssh-cidr 0.0.0.0/0')
-      .option('--instance-type <type>', 'builder instance type (default: the size preset\'s)')
-      .option('--subnet <subnet-id>', 'subnet for the builder (default: the default VPC); needs a public address')
-      .option('--kms-key <key>', 'KMS key for the builder\'s volumes and so the image (default: the AWS managed key)')
-      .option('--elastic-ip <eipalloc-…>', 'advanced: give the builder this address of yours (kept, never released)')
-      .option('--ssh-user <user>', 'login user of the base image (default: ec2-user)')
-      .option('--timeout <minutes>', 'bound the whole build (default: 120)')
-      .option('--dry-run', 'make no change: show the plan and every mutating request in order')
-      .addHelpText(
-        'after',
-        examples([
-          `${PROGRAM} build-image --cloud aws --region us-east-1 --version 6.12.5041 --ssh-cidr 203.0.113.7/32`,
-          `${PROGRAM} build-image --region us-east-1 --version 6.12.5041 --size M --ssh-cidr 203.0.113.7/32 --dry-run --json`,
-        ]) +
-          `\nThe builder, its key pair and security group are temporary: they are removed at the end, on failure and on Ctrl-C.\n` +
-          `The image is tagged sourcegraph-launch:role=image and :version, so launch and upgrade use it for that version.\n`,
-      )
-      .action(async (_opts, cmd: Command) => {
-        const opts = cmd.optsWithGlobals();
-        await execute(opts, async (deps) => {
-          const { runBuildImage } = await import('./commands/build-image.js');
-          await runBuildImage(deps, opts);
-        });
-      }),
-    YES.never('build-image'),
-  );
-
-  // --- upgrade, backup and restore (issue 3) ---
-  targetOptions(
-    program
-      .command('upgrade [name]')
-      .description('upgrade to a newer Sourcegraph version, one minor at a time, keeping the old instance as the rollback point')
-      .option('--to <version>', 'target version: x.y.z, a minor (6.12), or latest (default: the next allowed version)')
-      .option('--image <ami>', 'image for the target version (default: published or built by build-image)')
-      .option('--strategy <clone|move>', 'how the data reaches the new instance (default: clone)')
-      .option('--size <size>', 'change the instance type to this preset\'s (XS|S|M|L|XL) while upgrading')
-      .option('--init-rate <MiBps>', 'clone: EBS provisioned volume initialisation rate, 100–300, or 0 for lazy loading (default: 300)')
-      .option('--identity-file <path>', 'private key for SSH when the deployment uses --key-name')
-      .option('--hold-seconds <seconds>', 'how long /healthz must keep serving the new version (default: 90)')
-      .option('--timeout <minutes>', 'bound each hop\'s readiness wait (default: 45)')
-      .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
-      .option('--dry-run', 'show the chain, the steps, the costs and the first launch request; change nothing'),
-    YES.confirms('upgrade'),
-  )
-    .addHelpText(
-      'after',
-      examples([
-        `${PROGRAM} upgrade prod --region us-east-1 --to 6.12.5040`,
-        `${PROGRAM} upgrade prod --region us-east-1 --to 6.12 --strategy move --yes --json`,
-        `${PROGRAM} upgrade prod --region us-east-1 --dry-run`,
-      ]) +
-        `
-Strategies:
-  clone (default, safest)  stop the old instance, snapshot its data (incremental: a live snapshot was taken
-                           first), launch the new instance with /dev/sdb created from that snapshot, so it
-                           never boots without its data. The old instance and its untouched volume stay
-                           stopped: rollback is instant. The launch is inside the downtime window (that is
-                           the price of never booting without data). The copy loads its blocks lazily from
-                           the snapshot; --init-rate asks EBS to load it at a provisioned rate (billed per
-                           GiB) and the report says when it is done. Extra cost while kept: a second data
-                           volume + the snapshot.
-  move (cheaper, the       stop, final snapshot, detach the volume, launch the new instance without /dev/sdb
-  documented way)          (a cloud-init boothook powers it off if it boots without data: needs cloud-init
-                           boothooks on the image), stop it, attach the old volume, start. No lazy loading;
-                           rollback restores a volume from the snapshot instead. Extra cost: the snapshot.
-Downtime is measured from the old instance stopping to the new version answering /healthz and reported
-with each step's time. Multi-minor targets run hop by hop (6.5 → 6.6 → 6.7 …), each verified; missing
-images stop the upgrade before anything changes and name the build-image commands.
-Before the old instance stops, a failure changes nothing; after it, re-run the same command to resume or
-run \`rollback\`.
-`,
-    )
-    .action(async (name: string | undefined, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runUpgrade } = await import('./commands/upgrade.js');
-        await runUpgrade(deps, name, opts);
-      });
-    });
-
-  targetOptions(
-    program
-      .command('rollback [name]')
-      .description('return to the instance and data from before the last upgrade, and move the address back')
-      .option('--identity-file <path>', 'private key for SSH when the deployment uses --key-name')
-      .option('--hold-seconds <seconds>', 'how long /healthz must keep serving the old version (default: 90)')
-      .option('--timeout <minutes>', 'bound the readiness wait (default: 45)')
-      .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
-      .option('--dry-run', 'show what would happen and stop'),
-    YES.confirms('roll back'),
-  )
-    .addHelpText(
-      'after',
-      examples([`${PROGRAM} rollback prod --region us-east-1`, `${PROGRAM} rollback prod --region us-east-1 --yes --json`]) +
-        '\nclone: starts the pre-upgrade instance with its untouched volume. move: restores a volume from the snapshot taken\n' +
-        'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n',
-    )
-    .action(async (name: string | undefined, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runRollback } = await import('./commands/rollback.js');
-        await runRollback(deps, name, opts);
-      });
-    });
-
-  targetOptions(
-    program
-      .command('backup [name]')
-      .description('snapshot the data volume now (tagged with version and time), or schedule daily snapshots')
-      .option('--schedule <daily>', 'create an AWS Data Lifecycle Manager policy instead of one snapshot')
-      .option('--retain <N>', 'with --schedule: how many scheduled snapshots to keep (default: 7)')
-      .option('--dlm-role <arn>', 'with --schedule: the role DLM acts as (default: AWSDataLifecycleManagerDefaultRole)')
-      .option('--wait', 'wait until the snapshot completes'),
-    YES.never('backup'),
-  )
-    .addHelpText('after', examples([`${PROGRAM} backup prod --region us-east-1`, `${PROGRAM} backup prod --region us-east-1 --schedule daily --retain 14`]))
-    .action(async (name: string | undefined, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runBackup } = await import('./commands/backup.js');
-        await runBackup(deps, name, opts);
-      });
-    });
-
-  targetOptions(program.command('backups [name]').description('list the snapshots of a deployment with purpose, version, size and age'), YES.never('backups'))
-    .addHelpText('after', examples([`${PROGRAM} backups prod --region us-east-1`, `${PROGRAM} backups prod --region us-east-1 --json`]))
-    .action(async (name: string | undefined, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runBackups } = await import('./commands/backup.js');
-        await runBackups(deps, name, opts);
-      });
-    });
-
-  targetOptions(
-    program
-      .command('restore [name]')
-      .description('launch a new instance at a snapshot\'s version with its data volume made from the snapshot')
-      .requiredOption('--snapshot <snap-id>', 'the snapshot to restore (see `backups`)')
-      .option('--image <ami>', 'image to boot (default: the one for the snapshot\'s version)')
-      .option('--dry-run', 'show the launch request and stop'),
-    YES.confirms('restore'),
-    'the deployment to restore into, the same as the [name] argument; another name than the snapshot\'s makes a staging copy',
-  )
-    .addHelpText(
-      'after',
-      examples([`${PROGRAM} restore prod --region us-east-1 --snapshot snap-0abc…`, `${PROGRAM} restore prod-copy --region us-east-1 --snapshot snap-0abc… --yes`]) +
-        '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n',
-    )
-    .action(async (name: string | undefined, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runRestore } = await import('./commands/restore.js');
-        await runRestore(deps, name, opts);
-      });
-    });
-
-  targetOptions(
-    program
-      .command('prune [name]')
-      .description('remove what finished upgrades, rollbacks and restores left as a way back, after showing each item, why, and its cost')
-      .option('--retain <N>', 'also remove backups beyond the newest N')
-      .option('--snapshot-first', 'snapshot a rollback volume that has no snapshot since it was last written, then remove it (otherwise it is kept)')
-      .option('--force-unlock', 'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears')
-      .option('--dry-run', 'show the leftovers and their monthly cost, and stop'),
-    YES.confirms('remove'),
-  )
-    .addHelpText(
-      'after',
-      examples([`${PROGRAM} prune prod --region us-east-1 --dry-run`, `${PROGRAM} prune prod --region us-east-1 --yes --retain 7`]) +
-        '\nWhat may go: stopped rollback-point, rolled-back and intermediate instances; a rollback data volume only once a\n' +
-        'completed snapshot taken after it was last written holds its data (--snapshot-first takes that snapshot); upgrade\n' +
-        'snapshots whose volume still exists or that a newer snapshot supersedes; with --retain, backups beyond the newest N\n' +
-        'whose volume still exists. Never: the serving instance and its volume, a data volume destroy kept, the last copy of\n' +
-        'any data. --dry-run lists every item with the reason it goes or stays. Without the rollback point, `rollback` is\n' +
-        'no longer possible.\n',
-    )
-    .action(async (name: string | undefined, _opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals();
-      await execute(opts, async (deps) => {
-        const { runPrune } = await import('./commands/prune.js');
-        await runPrune(deps, name, opts);
-      });
-    });
+  const word = commandWord(argv);
+  for (const def of COMMANDS) register(program, def, { explicitLaunch: word === 'launch', known, execute });
 
   try {
     // Commander would hand a mistyped command to the default command as its argument.
-    const word = commandWord(argv);
     if (word !== undefined && !known().includes(word)) throw unknownCommand(word, known());
     const helpFor = word === 'help' ? argv[argv.indexOf('help') + 1] : undefined;
     if (helpFor !== undefined && !helpFor.startsWith('-') && !known().includes(helpFor)) throw unknownCommand(helpFor, known());
@@ -513,6 +194,37 @@ run \`rollback\`.
     exitCode = renderError(e, json, streams);
   }
   return exitCode;
+}
+
+function register(
+  program: Command,
+  def: CommandDef,
+  ctx: { explicitLaunch: boolean; known: () => string[]; execute: (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>) => Promise<void> },
+): void {
+  const cmd = program.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
+  addFlags(cmd, def.flags);
+  if (def.target) {
+    if (def.target.name !== false) cmd.addOption(toOption('name', str('--name <name>', def.target.name === 'default' ? NAME_HELP : def.target.name)));
+    cmd.addOption(toOption('cloud', str('--cloud <cloud>', 'cloud provider (default: the deployment\'s, else aws)')));
+    cmd.addOption(toOption('region', str('--region <region>', `region (default: from the local record, else ${regionVariables()})`)));
+  }
+  const providerFlags = def.cloud ? providerFlagsOf(def.name) : rootProviderFlags();
+  const own = providerFlags.filter((f) => f.commands !== 'all');
+  for (const f of own) cmd.addOption(providerOption(f, def.name));
+  addGlobals(cmd, def.yes, def.name);
+  for (const f of providerFlags.filter((x) => x.commands === 'all')) cmd.addOption(providerOption(f, def.name));
+  cmd.addHelpText('after', examples(def.examples) + (def.helpAfter ?? ''));
+  cmd.action(async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    const name = def.args ? (args[0] as string | undefined) : undefined;
+    // `launch [name]` only when launch is named: in a flags-only run a bare word is a mistyped command.
+    if (def.isDefault && name !== undefined && !ctx.explicitLaunch) throw unknownCommand(name, ctx.known());
+    const opts = command.optsWithGlobals() as Record<string, unknown>;
+    const given: Record<string, string> = {};
+    for (const f of providerFlags) if (typeof opts[f.key] === 'string') given[f.key] = opts[f.key] as string;
+    const flags = { ...opts, providerFlags: given };
+    await ctx.execute(flags as GlobalFlags, (deps) => def.run(deps, name, flags as never));
+  });
 }
 
 function renderError(e: unknown, json: boolean, streams: CliStreams): number {
@@ -540,7 +252,7 @@ function renderError(e: unknown, json: boolean, streams: CliStreams): number {
   return err.exitCode;
 }
 
-async function createDeps(globals: GlobalFlags, env: NodeJS.ProcessEnv, streams: CliStreams, controller: AbortController): Promise<Deps> {
+async function createDeps(globals: GlobalFlags, env: NodeJS.ProcessEnv, streams: CliStreams, controller: AbortController, overrides: CliOverrides): Promise<Deps> {
   const [{ ConsoleIo }, { FileStateStore, defaultStateHome }, { systemClock }, { httpGet }] = await Promise.all([
     import('./ui/console-io.js'),
     import('./state/file-store.js'),
@@ -551,11 +263,7 @@ async function createDeps(globals: GlobalFlags, env: NodeJS.ProcessEnv, streams:
   return {
     io: new ConsoleIo({ interactive, json: Boolean(globals.json), stdout: streams.stdout, stderr: streams.stderr }),
     state: new FileStateStore(defaultStateHome(env)),
-    cloud: async (provider, region, opts) => {
-      if (provider !== 'aws') throw new LaunchError('cloud-not-available', ExitCode.badInput, `${provider} is not available yet`);
-      const { createAwsCloud } = await import('./cloud/aws/aws-cloud.js');
-      return createAwsCloud(region, { profile: opts?.profile ?? globals.profile });
-    },
+    connect: (provider, scope) => provider.connect(scope, { env, ...(overrides.pollMs !== undefined ? { pollIntervalMs: overrides.pollMs } : {}) }),
     connectRemote: async (target) => {
       const { connectSsh2 } = await import('./remote/ssh2-remote.js');
       return connectSsh2(target);
@@ -565,11 +273,11 @@ async function createDeps(globals: GlobalFlags, env: NodeJS.ProcessEnv, streams:
     signal: controller.signal,
     env,
     lookupPublicIp: async () => {
-      if (env.SOURCEGRAPH_LAUNCH_NO_IP_LOOKUP) return undefined;
       const { lookupPublicIp } = await import('./engine/public-ip.js');
       return lookupPublicIp();
     },
     program: PROGRAM,
+    ...overrides,
   };
 }
 

@@ -181,12 +181,8 @@ export interface CloudRequest {
   input: Record<string, unknown>;
 }
 
-export interface DiskSpec {
-  sizeGiB: number;
-  type: string;
-  iops?: number;
-  throughput?: number;
-}
+export type { DiskSpec } from '../core/prices.js';
+import type { DiskSpec } from '../core/prices.js';
 
 /** How the data disk of a new instance comes to be. */
 export type DataDiskSpec =

@@ -1,19 +1,15 @@
 // What the CLI, commands and workflows know about a cloud without loading its adapter: regions,
 // sizes, disks, prices, the login user, the words the cloud uses for things, and the flags only it
-// takes. One descriptor per cloud, in src/cloud/<provider>/provider.ts; the adapter itself (and its
-// SDK) loads only through `connect`. Nothing outside src/cloud/<provider>/ names a cloud's concepts.
+// takes. One descriptor per cloud, in src/cloud/<provider>/provider.ts, registered in
+// providers.ts; the adapter itself (and its SDK) loads only through `connect`. Nothing outside
+// src/cloud/<provider>/ names a cloud's concepts: the rest of the tool asks the descriptor.
 import type { ImageCatalog } from '../core/catalog.js';
-import type { MonthlyCost } from '../core/prices.js';
+import type { PlanCloud } from '../core/launch-plan.js';
+import type { CostInput, MonthlyCost, StoragePricing } from '../core/prices.js';
 import type { SizeName } from '../core/presets.js';
 import type { Cloud, DiskSpec, ProviderId, Scope } from './port.js';
 
-export interface CostInput {
-  region: string;
-  machineType: string;
-  root: DiskSpec;
-  data: DiskSpec;
-  publicAddress: boolean;
-}
+export type { CostInput, StoragePricing };
 
 /** How a cloud names the things the product talks about, for summaries, help and messages. */
 export interface ProviderTerms {
@@ -23,71 +19,137 @@ export interface ProviderTerms {
   accessPolicy: string;
   /** "key pair" */
   sshKey: string;
-  /** "subnet" */
-  subnet: string;
+  /** "default subnet of the default VPC" */
+  defaultSubnet: string;
   /** "AWS managed key (aws/ebs)" */
   defaultEncryption: string;
-  /** "plain Amazon Linux 2023" */
+  /** "Amazon Linux 2023" */
   baseImage: string;
   /** "Data Lifecycle Manager" */
   snapshotSchedules: string;
-  /** "EC2 status checks" */
-  healthChecks: string;
+  /** "the DLM policy" */
+  snapshotSchedule: string;
   /** "AWS accepted a RunInstances dry run: the credentials may launch this instance." */
   permissionCheckPassed: string;
+  /** "Check that AWS accepts the launch (RunInstances dry run from ami-…)" */
+  permissionCheck(imageId: string): string;
   /** "Put TLS in front (an ALB with an ACM certificate) …" */
   tlsAdvice: string;
-  /** "EC2 console" */
-  console: string;
+  /** "DescribeImages": where images are discovered, for the plan's provenance column. */
+  imageDiscovery: string;
+  /** The journal id of the step that moves the static address ("move-elastic-ip"). */
+  addressMoveStep: string;
+  /** "the instance type" */
+  machineType: string;
+  /** "volume" / "disk" */
+  disk: string;
+  /** How to reboot an impaired instance ("AWS: `aws ec2 reboot-instances --instance-ids i-…`"). */
+  rebootHint(instanceId: string): string;
+  /** What a stopped instance still costs, said next to "stopped". */
+  stoppedNote?: string;
 }
 
-/** Flags only this cloud takes, mapped onto the neutral plan. */
-export interface ProviderFlagNames {
-  /** The flag naming a static address the user brought ("--elastic-ip"). */
-  address: string;
-  /** The flag naming an existing SSH key of the cloud ("--key-name"), when it has such keys. */
-  existingSshKey?: string;
-  /** The flag naming the encryption key ("--kms-key"). */
-  encryptionKey?: string;
-  /** The flag naming the subnet ("--subnet"). */
-  subnet: string;
-  /** The flag naming the image ("--image"). */
-  image: string;
+export type { AddressChoice } from '../core/launch-plan.js';
+
+/** What a provider flag stands for in the neutral plan. */
+export type ProviderFlagRole =
+  /** The static address a launch uses: new, none or one the user brought. */
+  | 'address'
+  /** An SSH key the cloud already keeps (AWS key pair). */
+  | 'existing-ssh-key'
+  /** The key that encrypts the disks. */
+  | 'encryption-key'
+  /** A setting of the snapshot schedule (the role DLM acts as). */
+  | 'schedule-param'
+  /** A value of the scope (the profile, project, resource group). */
+  | 'scope-param';
+
+/** A flag only this cloud takes, registered on the commands it lists. */
+export interface ProviderFlag {
+  /** commander's spec: "--elastic-ip <new|none|eipalloc-…>". */
+  spec: string;
+  /** The property commander gives the value ("elasticIp"). */
+  key: string;
+  /** The name the scope, schedule or plan keeps it under ("profile", "roleArn"). */
+  param?: string;
+  help: string;
+  /** Another spec and help on some commands ("build-image": the builder's address). */
+  onCommand?: Readonly<Record<string, { spec?: string; help: string }>>;
+  role: ProviderFlagRole;
+  /** The commands that take it; 'all' for every command that talks to the cloud. */
+  commands: readonly string[] | 'all';
+  /** Validates and normalises (throws UsageError naming the flag). */
+  validate(value: string): unknown;
 }
 
-export interface ProviderDescriptor {
+/** A size on this cloud: the machine type and the data disk. */
+export interface SizeOnCloud {
+  machineType: string;
+  dataDisk: DiskSpec;
+}
+
+export interface ProviderDescriptor extends PlanCloud {
   id: ProviderId;
   displayName: string;
   /** Whether the tool supports it in this version (the wizard lists the others as coming). */
   available: boolean;
   regions: readonly string[];
+  /** Regions an account must enable first, noted in the wizard. */
   optInRegions: ReadonlySet<string>;
   /** The region the environment names (AWS_REGION …), with the variable's name. */
   regionFromEnv(env: NodeJS.ProcessEnv): { region: string; variable: string } | undefined;
-  /** The scope's provider values from flags and environment (the profile, project, resource group). */
-  scopeParams(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, string>;
-  /** Machine type and data disk per size. */
-  sizes: Readonly<Record<SizeName, { machineType: string; dataDisk: DiskSpec }>>;
+  /** The environment variables regionFromEnv reads, for "pass --region or set …". */
+  regionVariables: readonly string[];
+  /** The scope from the region and the provider's scope flags (already validated). */
+  scope(region: string, params: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Scope;
+  sizes: Readonly<Record<SizeName, SizeOnCloud>>;
   rootDisk: DiskSpec;
-  /** The smallest and largest data disk, GiB. */
-  dataDiskLimits: { minGiB: number; maxGiB: number };
+  /** The largest data disk, GiB, and what the cloud calls it ("EBS"). */
+  dataDiskLimit: { maxGiB: number; name: string };
+  /** "gp3", "500 GiB io2 16000 IOPS": a disk as the summary shows it. */
+  describeDisk(disk: DiskSpec): string;
   /** The login user of the images (published and ours). */
   loginUser: string;
   terms: ProviderTerms;
-  flags: ProviderFlagNames;
+  flags: readonly ProviderFlag[];
   validateMachineType(value: string): string;
   /** Machine types known offline (the preset families), for a check without credentials. */
   knownMachineTypes(): string[];
+  /** Other machine types of the same family, nearest first, for "try instead". */
+  alternativeMachineTypes(machineType: string): string[];
   validateImageId(value: string): string;
+  /** "ami-0123…", for help and errors. */
+  imageIdExample: string;
   validateSubnet(value: string): string;
-  validateEncryptionKey?(value: string): string;
-  /** A static address the user brought: its id as the cloud names it, validated. */
-  validateAddressId(value: string): string;
+  /** A data disk a destroy kept, named by id. */
+  validateDiskId(value: string): string;
+  diskIdExample: string;
   monthlyCost(input: CostInput): MonthlyCost;
-  /** Published Sourcegraph images, where the cloud has them (AWS). */
+  /** The price file and its date, for "list prices of …". */
+  priceFile: string;
+  priceDate: string;
+  /** The region the `presets` table quotes by default. */
+  referenceRegion: string;
+  /** Storage prices of the reference region, for the rough comparisons. */
+  storagePricing(): StoragePricing;
+  /** Published Sourcegraph images, where the cloud has them (AWS); undefined where none were kept current. */
   publishedImages?(): Promise<ImageCatalog>;
-  /** Whether credentials could exist at all, decided without the SDK; a reason when certainly none. */
-  whyNoCredentials?(env: NodeJS.ProcessEnv, scope: Scope): string | undefined;
   /** The adapter for this scope; loads its module (and, on first call, its SDK). */
-  connect(scope: Scope, env: NodeJS.ProcessEnv): Promise<Cloud>;
+  connect(scope: Scope, opts: ConnectOptions): Promise<Cloud>;
+}
+
+export interface ConnectOptions {
+  env: NodeJS.ProcessEnv;
+  /** How often the adapter polls for a state (tests make it short). */
+  pollIntervalMs?: number;
+}
+
+/** The provider flag of a role, if the cloud has one. */
+export function flagOfRole(p: ProviderDescriptor, role: ProviderFlagRole): ProviderFlag | undefined {
+  return p.flags.find((f) => f.role === role);
+}
+
+/** "--elastic-ip" from "--elastic-ip <new|none|eipalloc-…>". */
+export function flagName(flag: ProviderFlag): string {
+  return flag.spec.split(/[ ,]/)[0]!;
 }

@@ -1,22 +1,22 @@
-// What commands get injected: nothing here is imported for its side effects, so tests build
-// their own Deps (moto-backed cloud, a recording Io, a temp state home) and call commands directly.
-import type { CloudFactory } from '../cloud/cloud.js';
+// What commands and workflows get injected: nothing here is imported for its side effects, so tests
+// build their own Deps (the fake cloud or moto, a recording Io, a temp state home) and call
+// commands directly. Test seams (the step hook, short polls, provision scripts) are dependencies
+// too: no production module reads a test-only environment variable.
+import type { Cloud, Scope } from '../cloud/port.js';
+import type { ProviderDescriptor } from '../cloud/provider.js';
 import type { Clock } from '../engine/clock.js';
 import type { httpGet } from '../engine/http-probe.js';
 import type { ConnectRemote } from '../remote/remote.js';
 import type { StateStore } from '../state/store.js';
 import type { Io } from '../ui/io.js';
 
-export interface GlobalFlags {
-  json?: boolean;
-  yes?: boolean;
-  profile?: string;
-}
+export type { GlobalFlags } from '../cli/flags.js';
 
 export interface Deps {
   io: Io;
   state: StateStore;
-  cloud: CloudFactory;
+  /** The cloud adapter of a scope (production: the descriptor's connect; tests: the fake or moto). */
+  connect(provider: ProviderDescriptor, scope: Scope): Promise<Cloud>;
   connectRemote: ConnectRemote;
   clock: Clock;
   httpGet: typeof httpGet;
@@ -27,4 +27,10 @@ export interface Deps {
   lookupPublicIp(): Promise<string | undefined>;
   /** Program name for printed command lines. */
   program: string;
+  /** Called after each workflow step's work and before the journal records it (the tests' fault seam). */
+  afterStep?: (stepId: string) => void | Promise<void>;
+  /** How often readiness and state waits poll, ms (default: each wait's own). */
+  pollMs?: number;
+  /** The provision scripts to use (default: the package's provision/). */
+  provisionDir?: string;
 }

@@ -2,8 +2,10 @@
 // each setting that differs from what this run asks for, and how to change it. Launch changes
 // nothing about an existing deployment but its access rules, and those only with --update; a
 // re-run with the same settings resumes or does nothing.
-import { TAG_KEY_FINGERPRINT, TAG_ROLE, TAG_SIZE, TAG_VERSION, type DeploymentResources } from '../cloud/cloud.js';
-import type { LaunchPlan } from '../core/launch-plan.js';
+import type { Deployment } from '../cloud/port.js';
+import type { ProviderDescriptor } from '../cloud/provider.js';
+import { addressText, type LaunchPlan } from '../core/launch-plan.js';
+import { labelNamesFingerprint } from '../remote/host-keys.js';
 
 export interface Difference {
   setting: string;
@@ -32,12 +34,10 @@ export interface Drift {
 
 const GOVERNED_PORTS = [80, 443, 22];
 
-function rulesOf(d: DeploymentResources): Set<string> {
+function rulesOf(d: Deployment): Set<string> {
   const out = new Set<string>();
-  for (const g of d.securityGroups) {
-    for (const r of g.ingress) {
-      if (r.protocol === 'tcp' && r.fromPort !== undefined && r.fromPort === r.toPort && GOVERNED_PORTS.includes(r.fromPort)) out.add(`${r.fromPort} ${r.cidr}`);
-    }
+  for (const g of d.accessPolicies) {
+    for (const r of g.rules) if (GOVERNED_PORTS.includes(r.port)) out.add(`${r.port} ${r.cidr}`);
   }
   return out;
 }
@@ -57,11 +57,13 @@ const list = (xs: string[]) => (xs.length ? xs.join(', ') : 'nobody');
  */
 export function diffDeployment(
   plan: LaunchPlan,
-  d: DeploymentResources,
-  opts: { localKeyFingerprint?: string; command: string },
+  d: Deployment,
+  opts: { localKeyFingerprint?: string; command: string; provider: Pick<ProviderDescriptor, 'terms' | 'planFlags'> },
 ): Drift {
-  const exists = Boolean(d.instance || d.otherInstances.length || d.securityGroups.length || d.keyPairs.length || d.addresses.length);
-  const instance = d.instance && d.instance.tags[TAG_ROLE] === 'instance' ? d.instance : undefined;
+  const exists = Boolean(d.instance || d.otherInstances.length || d.accessPolicies.length || d.sshKeys.length || d.addresses.length);
+  const instance = d.instance && d.instance.labels.role === 'instance' ? d.instance : undefined;
+  const { terms, planFlags } = opts.provider;
+  const addressFlag = planFlags.address ?? '--address';
   const differences: Difference[] = [];
   const add = (setting: string, existsText: string, wanted: string, fix: string, access = false) =>
     differences.push({ setting, exists: existsText, wanted, fix, access });
@@ -70,7 +72,7 @@ export function diffDeployment(
   const have = rulesOf(d);
   const want = wantedRules(plan);
   const ruleChanges: RuleChange[] = [];
-  if (d.securityGroups.length) {
+  if (d.accessPolicies.length) {
     for (const r of want) if (!have.has(r)) ruleChanges.push({ port: Number(r.split(' ')[0]), cidr: r.split(' ')[1]!, change: 'open' });
     for (const r of have) if (!want.has(r)) ruleChanges.push({ port: Number(r.split(' ')[0]), cidr: r.split(' ')[1]!, change: 'close' });
     const cidrsOn = (rules: Set<string>, ports: number[]) => [...new Set([...rules].filter((r) => ports.includes(Number(r.split(' ')[0]))).map((r) => r.split(' ')[1]!))].sort();
@@ -83,14 +85,14 @@ export function diffDeployment(
   }
 
   if (instance) {
-    const version = instance.tags[TAG_VERSION];
+    const version = instance.labels.version;
     if (version && version !== plan.version.value) {
       add('version', version, plan.version.value, `\`upgrade ${plan.name.value} --region ${plan.region.value} --to ${plan.version.value}\` (launch never replaces a running deployment)`);
     }
-    const size = instance.tags[TAG_SIZE];
+    const size = instance.labels.size;
     if (size && size !== plan.size.value) add('size', size, plan.size.value, `pass --size ${size} to match (launch does not resize; \`upgrade --size\` changes the type at an upgrade)`);
-    if (instance.instanceType !== plan.instanceType.value && (!size || size === plan.size.value)) {
-      add('instance type', instance.instanceType, plan.instanceType.value, `pass --instance-type ${instance.instanceType} to match`);
+    if (instance.machineType !== plan.instanceType.value && (!size || size === plan.size.value)) {
+      add('instance type', instance.machineType, plan.instanceType.value, `pass --instance-type ${instance.machineType} to match`);
     }
     if (plan.image.source === 'flag' && instance.imageId !== plan.image.value.id) {
       add('image', instance.imageId, plan.image.value.id, `pass --image ${instance.imageId} to match, or \`upgrade\` to move to another image`);
@@ -98,36 +100,39 @@ export function diffDeployment(
     if (plan.subnet.value && instance.subnetId && instance.subnetId !== plan.subnet.value) {
       add('subnet', instance.subnetId, plan.subnet.value, `pass --subnet ${instance.subnetId} to match`);
     }
-    const data = instance.volumes.find((m) => !m.deleteOnTermination);
-    const volume = data ? d.volumes.find((v) => v.id === data.volumeId) : undefined;
+    const data = instance.disks.find((m) => m.role === 'data') ?? instance.disks.find((m) => !m.deleteWithInstance);
+    const volume = data ? d.disks.find((v) => v.id === data.diskId) : undefined;
     if (volume && volume.sizeGiB !== plan.dataSizeGiB.value) {
       add('data volume', `${volume.sizeGiB} GiB`, `${plan.dataSizeGiB.value} GiB`, `pass --data-size ${volume.sizeGiB} to match (launch does not resize the data volume)`);
     }
     const address = d.addresses.find((a) => a.instanceId === instance.id);
-    const e = plan.elasticIp.value;
-    const existingText = address ? `${address.publicIp} (${address.allocationId}${address.managed ? '' : ', yours'})` : 'none';
-    if (e.mode === 'none' && address) add('address', existingText, 'none', `pass --elastic-ip ${address.managed ? 'new' : address.allocationId} to match`);
-    if (e.mode === 'existing' && address?.allocationId !== e.allocationId) {
-      add('address', existingText, e.allocationId, address ? `pass --elastic-ip ${address.managed ? 'new' : address.allocationId} to match` : 'pass --elastic-ip none to match');
+    const e = plan.address.value;
+    const existingText = address ? `${address.ip} (${address.id}${address.managed ? '' : ', yours'})` : 'none';
+    if (e.mode === 'none' && address) add('address', existingText, 'none', `pass ${addressFlag} ${address.managed ? 'new' : address.id} to match`);
+    if (e.mode === 'existing' && address?.id !== e.id) {
+      add('address', existingText, addressText(e), address ? `pass ${addressFlag} ${address.managed ? 'new' : address.id} to match` : `pass ${addressFlag} none to match`);
     }
-    if (e.mode === 'new' && address && !address.managed) add('address', existingText, 'new', `pass --elastic-ip ${address.allocationId} to match`);
+    if (e.mode === 'new' && address && !address.managed) add('address', existingText, 'new', `pass ${addressFlag} ${address.id} to match`);
   }
 
   // The SSH key: this machine must hold the private half of the key the deployment trusts.
   const key = plan.sshKey.value;
   if (key.mode === 'existing') {
-    const used = instance?.keyName ?? d.keyPairs[0]?.name;
-    if (used && used !== key.keyName) add('SSH key pair', used, key.keyName, `pass --key-name ${used} to match`);
+    const used = instance?.sshKeyName ?? d.sshKeys[0]?.name;
+    if (used && used !== key.keyName) add(`SSH ${terms.sshKey}`, used, key.keyName, `pass ${planFlags.existingSshKey ?? '--key-name'} ${used} to match`);
   } else {
-    const ours = d.keyPairs.find((k) => k.managed);
-    const recorded = ours?.tags[TAG_KEY_FINGERPRINT];
-    const differs = recorded ? recorded !== opts.localKeyFingerprint : ours !== undefined && opts.localKeyFingerprint === undefined;
-    if (ours && differs) {
+    // Where the cloud keeps keys by name (AWS key pairs) the key carries the label; elsewhere the instance does.
+    const ours = d.sshKeys.find((k) => k.managed);
+    const recorded = ours?.labels['key-fingerprint'] ?? instance?.labels['key-fingerprint'];
+    const differs = recorded ? !opts.localKeyFingerprint || !labelNamesFingerprint(recorded, opts.localKeyFingerprint) : ours !== undefined && opts.localKeyFingerprint === undefined;
+    if ((ours || recorded) && differs) {
       add(
         'SSH key',
-        `key pair ${ours.name}${recorded ? ` (${recorded})` : ''}`,
+        `${ours ? `${terms.sshKey} ${ours.name}` : 'the instance\'s key'}${recorded ? ` (${recorded})` : ''}`,
         opts.localKeyFingerprint ?? 'a new key made on this machine',
-        `this machine does not hold that key: pass --key-name ${ours.name} --identity-file <its private key>, or run from the machine that launched it`,
+        ours && planFlags.existingSshKey
+          ? `this machine does not hold that key: pass ${planFlags.existingSshKey} ${ours.name} --identity-file <its private key>, or run from the machine that launched it`
+          : 'this machine does not hold that key: run from the machine that launched it, or pass --ssh-key with the public key the deployment trusts',
       );
     }
   }

@@ -1,9 +1,10 @@
 // The resolved launch: every value with where it came from, the summary the user confirms, and
-// the equivalent non-interactive command line so CI can replay a wizard run.
-import { AWS_DATA_DEVICE, AWS_ROOT_VOLUME, getPreset, type AwsDataVolumePreset, type SizeName } from './presets.js';
-import { formatMonthlyCost, monthlyCost, type MonthlyCost } from './prices.js';
-import type { ElasticIpChoice } from './validate.js';
+// the equivalent non-interactive command line so CI can replay a wizard run. Cloud-neutral: what
+// differs by cloud (disk types, prices, words, flag names) comes from the cloud's facts (PlanCloud,
+// which each provider descriptor implements).
 import { groupThousands } from './format.js';
+import { formatMonthlyCost, type CostInput, type DiskSpec, type MonthlyCost } from './prices.js';
+import { getPreset, type SizeName } from './presets.js';
 
 export type ValueSource = 'flag' | 'preset' | 'saved' | 'default' | 'prompt' | 'environment' | 'discovered' | 'catalog';
 
@@ -17,10 +18,14 @@ export interface Sourced<T> {
 export type SshKeyChoice =
   | { mode: 'generate'; privateKeyPath: string }
   | { mode: 'import'; publicKeyPath: string }
+  /** A key the cloud already keeps by name (where it has such keys). */
   | { mode: 'existing'; keyName: string };
 
-/** The data volume: a new one, or one a `destroy` kept (--data-volume vol-…). */
-export type DataVolumeChoice = { mode: 'new' } | { mode: 'existing'; volumeId: string; availabilityZone: string; sizeGiB: number; version?: string };
+/** The data disk: a new one, or one a `destroy` kept (--data-volume <id>). */
+export type DataVolumeChoice = { mode: 'new' } | { mode: 'existing'; volumeId: string; zone: string; sizeGiB: number; version?: string };
+
+/** The static address: a new one (the URL survives upgrades), none, or one the user brought. */
+export type AddressChoice = { mode: 'new' } | { mode: 'none' } | { mode: 'existing'; id: string };
 
 export interface ImageChoice {
   id: string;
@@ -30,7 +35,7 @@ export interface ImageChoice {
 
 export interface LaunchPlan {
   name: Sourced<string>;
-  cloud: Sourced<'aws'>;
+  cloud: Sourced<string>;
   region: Sourced<string>;
   size: Sourced<SizeName>;
   version: Sourced<string>;
@@ -43,24 +48,41 @@ export interface LaunchPlan {
   sshKey: Sourced<SshKeyChoice>;
   sshUser: Sourced<string>;
   subnet: Sourced<string | undefined>;
-  kmsKey: Sourced<string | undefined>;
-  elasticIp: Sourced<ElasticIpChoice>;
+  encryptionKey: Sourced<string | undefined>;
+  address: Sourced<AddressChoice>;
   wait: boolean;
   timeoutMinutes: Sourced<number>;
   holdSeconds: Sourced<number>;
   /** Where the image comes from (--image-source); absent means published. */
   imageSource?: Sourced<'published' | 'build' | 'base'>;
-  /** Daily snapshots kept by a Data Lifecycle Manager policy (--schedule daily --retain N). */
+  /** Daily snapshots kept by the cloud's snapshot schedule (--schedule daily --retain N). */
   schedule?: Sourced<{ schedule: 'daily'; retain: number } | undefined>;
-  /** Absent or new: a new data volume; existing: launch on a kept one. */
+  /** Absent or new: a new data disk; existing: launch on a kept one. */
   dataVolume?: Sourced<DataVolumeChoice>;
-  /** The zones the instance may go to: those that offer its type (and hold a kept data volume). Known only with credentials. */
+  /** The zones the instance may go to: those that offer its type (and hold a kept data disk). Known only with credentials. */
   zones?: Sourced<string[]>;
+  /** The cloud's own scope and schedule settings (a profile, a project, the role a schedule acts as), by their flag's property. */
+  providerFlags?: Record<string, string>;
 }
 
-export function dataVolumeFor(plan: LaunchPlan): AwsDataVolumePreset & { device: string } {
-  const preset = getPreset(plan.size.value).aws.data;
-  return { ...preset, device: AWS_DATA_DEVICE, sizeGiB: plan.dataSizeGiB.value };
+/** What the plan needs to know about its cloud: implemented by every provider descriptor. */
+export interface PlanCloud {
+  id: string;
+  sizes: Readonly<Record<SizeName, { machineType: string; dataDisk: DiskSpec }>>;
+  rootDisk: DiskSpec;
+  describeDisk(disk: DiskSpec): string;
+  monthlyCost(input: CostInput): MonthlyCost;
+  priceFile: string;
+  terms: { address: string; sshKey: string; defaultSubnet: string; defaultEncryption: string; baseImage: string; snapshotSchedules: string };
+  /** The flags a plan's cloud-specific values are given with, for the equivalent command. */
+  planFlags: { address?: string; existingSshKey?: string; encryptionKey?: string; providerFlags: Readonly<Record<string, string>> };
+  /** The plan's values under the names this cloud's JSON has always used (e.g. AWS: kmsKey, elasticIp). */
+  planJsonExtras?(plan: LaunchPlan): Record<string, unknown>;
+}
+
+/** The data disk the plan creates: the preset's type and performance, the plan's size. */
+export function dataVolumeFor(plan: LaunchPlan, cloud: PlanCloud): DiskSpec {
+  return { ...cloud.sizes[plan.size.value].dataDisk, sizeGiB: plan.dataSizeGiB.value };
 }
 
 export function keyPairNameFor(deployment: string): string {
@@ -68,8 +90,8 @@ export function keyPairNameFor(deployment: string): string {
 }
 
 /**
- * ClientToken for RunInstances: at most 64 ASCII characters, stable for one launch attempt
- * (journal id), different for a later launch of the same name after a destroy.
+ * The idempotency key of a create: at most 64 ASCII characters (EC2's ClientToken limit), stable for
+ * one attempt (journal id), different for a later launch of the same name after a destroy.
  */
 export function clientTokenFor(name: string, journalId: string, step: string): string {
   return `sgl-${name}-${step}-${journalId}`.slice(0, 64);
@@ -79,18 +101,19 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:@,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function elasticIpText(e: ElasticIpChoice): string {
-  return e.mode === 'existing' ? e.allocationId : e.mode;
+export function addressText(e: AddressChoice): string {
+  return e.mode === 'existing' ? e.id : e.mode;
 }
 
 /** The one-line, non-interactive equivalent of this plan. */
-export function equivalentCommand(plan: LaunchPlan, program = 'npx sourcegraph-launch'): string {
+export function equivalentCommand(plan: LaunchPlan, cloud: PlanCloud, program = 'npx sourcegraph-launch'): string {
   const args: string[] = ['launch', '--yes'];
-  const add = (flag: string, value: string | number | undefined) => {
-    if (value !== undefined) args.push(flag, shellQuote(String(value)));
+  const add = (flag: string | undefined, value: string | number | undefined) => {
+    if (flag && value !== undefined) args.push(flag, shellQuote(String(value)));
   };
   add('--cloud', plan.cloud.value);
   add('--region', plan.region.value);
+  for (const [flag, value] of Object.entries(cloud.planFlags.providerFlags)) add(flag, plan.providerFlags?.[value]);
   add('--size', plan.size.value);
   add('--version', plan.version.value);
   if (plan.image.source === 'flag') add('--image', plan.image.value.id);
@@ -101,14 +124,14 @@ export function equivalentCommand(plan: LaunchPlan, program = 'npx sourcegraph-l
   if (plan.iKnowSshIsPublic) args.push('--i-know-ssh-is-public');
   const key = plan.sshKey.value;
   if (key.mode === 'import') add('--ssh-key', key.publicKeyPath);
-  if (key.mode === 'existing') add('--key-name', key.keyName);
+  if (key.mode === 'existing') add(cloud.planFlags.existingSshKey, key.keyName);
   if (plan.sshUser.source === 'flag' || plan.sshUser.source === 'prompt') add('--ssh-user', plan.sshUser.value);
   if (plan.instanceType.source !== 'preset') add('--instance-type', plan.instanceType.value);
   if (plan.dataSizeGiB.source !== 'preset' && plan.dataVolume?.value.mode !== 'existing') add('--data-size', plan.dataSizeGiB.value);
   if (plan.dataVolume && plan.dataVolume.source !== 'default') add('--data-volume', plan.dataVolume.value.mode === 'existing' ? plan.dataVolume.value.volumeId : 'new');
   add('--subnet', plan.subnet.value);
-  add('--kms-key', plan.kmsKey.value);
-  if (plan.elasticIp.value.mode !== 'new') add('--elastic-ip', elasticIpText(plan.elasticIp.value));
+  add(cloud.planFlags.encryptionKey, plan.encryptionKey.value);
+  if (plan.address.value.mode !== 'new') add(cloud.planFlags.address, addressText(plan.address.value));
   if (plan.schedule?.value) {
     add('--schedule', plan.schedule.value.schedule);
     add('--retain', plan.schedule.value.retain);
@@ -130,24 +153,24 @@ function sourceText<T>(s: Sourced<T>): string {
   return s.detail ? `${base} (${s.detail})` : base;
 }
 
-/** What the plan really launches costs a month: its instance type, both volumes, the address, in its region. */
-export function planMonthlyCost(plan: LaunchPlan): MonthlyCost {
-  const data = dataVolumeFor(plan);
-  return monthlyCost({
+/** What the plan really launches costs a month: its machine type, both disks, the address, in its region. */
+export function planMonthlyCost(plan: LaunchPlan, cloud: PlanCloud): MonthlyCost {
+  return cloud.monthlyCost({
     region: plan.region.value,
-    instanceType: plan.instanceType.value,
-    root: { type: AWS_ROOT_VOLUME.type, sizeGiB: AWS_ROOT_VOLUME.sizeGiB },
-    data: { type: data.type, sizeGiB: data.sizeGiB, iops: data.iops, throughput: data.throughput },
-    // Elastic IP or not, a public IPv4 address is billed by the hour.
+    machineType: plan.instanceType.value,
+    root: cloud.rootDisk,
+    data: dataVolumeFor(plan, cloud),
+    // Static or not, a public IPv4 address is billed by the hour.
     publicAddress: true,
   });
 }
 
-export function summaryRows(plan: LaunchPlan): SummaryRow[] {
+export function summaryRows(plan: LaunchPlan, cloud: PlanCloud): SummaryRow[] {
   const preset = getPreset(plan.size.value);
-  const cost = planMonthlyCost(plan);
-  const data = dataVolumeFor(plan);
+  const cost = planMonthlyCost(plan, cloud);
+  const data = dataVolumeFor(plan, cloud);
   const key = plan.sshKey.value;
+  const { terms } = cloud;
   const rows: [string, Sourced<unknown>, string][] = [
     ['name', plan.name, plan.name.value],
     ['cloud', plan.cloud, plan.cloud.value],
@@ -158,26 +181,26 @@ export function summaryRows(plan: LaunchPlan): SummaryRow[] {
     ['instance type', plan.instanceType, plan.instanceType.value],
     plan.dataVolume?.value.mode === 'existing'
       ? ['data volume', plan.dataVolume, `${plan.dataVolume.value.volumeId} (kept, ${plan.dataVolume.value.sizeGiB} GiB, data of ${plan.dataVolume.value.version ?? '?'}), attached before Sourcegraph's first boot`]
-      : ['data volume', plan.dataSizeGiB, `${data.sizeGiB} GiB ${data.type}${data.type === 'io2' ? ` ${data.iops} IOPS` : ''}, encrypted, kept on destroy${plan.dataVolume?.source && plan.dataVolume.source !== 'default' ? ' (new; kept volumes stay untouched)' : ''}`],
+      : ['data volume', plan.dataSizeGiB, `${cloud.describeDisk(data)}, encrypted, kept on destroy${plan.dataVolume?.source && plan.dataVolume.source !== 'default' ? ' (new; kept volumes stay untouched)' : ''}`],
     ['HTTP/HTTPS from', plan.allowCidrs, plan.allowCidrs.value.join(', ')],
     ['SSH from', plan.sshCidrs, plan.sshCidrs.value.length ? plan.sshCidrs.value.join(', ') : 'nobody (no SSH rule)'],
     [
       'SSH key',
       plan.sshKey,
-      key.mode === 'generate' ? `new ed25519 key ${key.privateKeyPath}` : key.mode === 'import' ? `import ${key.publicKeyPath}` : `existing key pair ${key.keyName}`,
+      key.mode === 'generate' ? `new ed25519 key ${key.privateKeyPath}` : key.mode === 'import' ? `import ${key.publicKeyPath}` : `existing ${terms.sshKey} ${key.keyName}`,
     ],
     ['SSH user', plan.sshUser, plan.sshUser.value],
-    ['subnet', plan.subnet, plan.subnet.value ?? 'default subnet of the default VPC'],
+    ['subnet', plan.subnet, plan.subnet.value ?? terms.defaultSubnet],
     ...(plan.zones ? [['zone', plan.zones, plan.zones.value.length === 1 ? plan.zones.value[0]! : `first of ${plan.zones.value.join(', ')}`] as [string, Sourced<unknown>, string]] : []),
-    ['encryption key', plan.kmsKey, plan.kmsKey.value ?? 'AWS managed key (aws/ebs)'],
-    ['Elastic IP', plan.elasticIp, elasticIpText(plan.elasticIp.value)],
+    ['encryption key', plan.encryptionKey, plan.encryptionKey.value ?? terms.defaultEncryption],
+    [terms.address, plan.address, addressText(plan.address.value)],
     ...(plan.imageSource && plan.imageSource.value !== 'published'
-      ? [['image source', plan.imageSource, plan.imageSource.value === 'build' ? 'an image built by sourcegraph-launch' : 'plain Amazon Linux 2023, provisioned at first boot'] as [string, Sourced<unknown>, string]]
+      ? [['image source', plan.imageSource, plan.imageSource.value === 'build' ? 'an image built by sourcegraph-launch' : `plain ${terms.baseImage}, provisioned at first boot`] as [string, Sourced<unknown>, string]]
       : []),
-    ['backups', plan.schedule ?? { value: undefined, source: 'default' }, plan.schedule?.value ? `daily snapshots, keep ${plan.schedule.value.retain} (Data Lifecycle Manager)` : 'none scheduled (--schedule daily --retain N)'],
+    ['backups', plan.schedule ?? { value: undefined, source: 'default' }, plan.schedule?.value ? `daily snapshots, keep ${plan.schedule.value.retain} (${terms.snapshotSchedules})` : 'none scheduled (--schedule daily --retain N)'],
     [
       'monthly cost',
-      { value: undefined, source: 'default', detail: `list prices of ${cost.priceDate}, presets/aws-prices.json` },
+      { value: undefined, source: 'default', detail: `list prices of ${cost.priceDate}, ${cost.priceFile}` },
       `${formatMonthlyCost(cost)}${cost.totalUsd !== undefined ? ` (${cost.parts.map((p) => `${p.item} $${Math.round(p.monthlyUsd!)}`).join(' + ')}, on-demand)` : ''}`,
     ],
     ['wait', plan.timeoutMinutes, plan.wait ? `until /healthz serves ${plan.version.value} (up to ${plan.timeoutMinutes.value} min)` : 'no (--no-wait)'],
@@ -192,11 +215,13 @@ export function formatTable(rows: SummaryRow[]): string {
 }
 
 /** The plan as plain JSON for `--dry-run --json` and the deployment record, with its monthly cost. */
-export function planToJson(plan: LaunchPlan): Record<string, unknown> {
+export function planToJson(plan: LaunchPlan, cloud: PlanCloud): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(plan)) {
+    if (k === 'providerFlags') continue;
     out[k] = v !== null && typeof v === 'object' && 'source' in v ? { value: (v as Sourced<unknown>).value ?? null, source: (v as Sourced<unknown>).source, ...((v as Sourced<unknown>).detail ? { detail: (v as Sourced<unknown>).detail } : {}) } : v;
   }
-  out.monthlyCost = planMonthlyCost(plan);
+  Object.assign(out, cloud.planJsonExtras?.(plan) ?? {});
+  out.monthlyCost = planMonthlyCost(plan, cloud);
   return out;
 }

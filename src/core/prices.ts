@@ -1,50 +1,33 @@
-// What a deployment costs a month at on-demand list prices, from the one price file
-// (presets/aws-prices.json): the instance type, both volumes (type, size, IOPS, throughput) and the
-// public address, in the chosen region. A price the file does not have is reported as unknown,
-// never replaced by another region's or size's figure.
+// A monthly cost estimate as every cloud reports it: parts (instance, disks, address) each with a
+// price or none, and a total only when every part has one. Each cloud prices from its own file
+// under presets/ (src/cloud/<provider>/prices.ts); this module only shapes and words the result.
 import { groupThousands } from './format.js';
-import pricesData from '../../presets/aws-prices.json' with { type: 'json' };
 
-interface RegionPrices {
-  instanceHourUsd: Record<string, number>;
-  ebs: {
-    gp3: { gibMonthUsd: number; includedIops: number; iopsMonthUsd: number; includedThroughputMiBps: number; throughputMiBpsMonthUsd: number };
-    io2: { gibMonthUsd: number; iopsTiersMonthUsd: { upTo: number | null; usd: number }[] };
-    snapshotGibMonthUsd: number;
-  };
-  publicIpv4HourUsd: number;
-}
-
-interface PricesFile {
-  source: string[];
-  date: string;
-  currency: string;
-  hoursPerMonth: number;
-  regions: Record<string, RegionPrices>;
-  samePricesAs: Record<string, string>;
-}
-
-const prices = pricesData as unknown as PricesFile;
-
-export const PRICE_DATE = prices.date;
-export const PRICE_SOURCE = prices.source;
-/** The region the `presets` table and the upgrade cost comparison quote by default. */
-export const REFERENCE_REGION = 'us-east-1';
-
-/** Every instance type the price file lists (the preset families): the offline check of --instance-type. */
-export function knownInstanceTypes(): string[] {
-  return [...new Set(Object.values(prices.regions).flatMap((r) => Object.keys(r.instanceHourUsd)))].sort();
-}
-
-export function regionPrices(region: string): RegionPrices | undefined {
-  return prices.regions[prices.samePricesAs[region] ?? region];
-}
-
-export interface VolumeToPrice {
-  type: string;
+/** A disk as sizes, prices and the port describe it. */
+export interface DiskSpec {
   sizeGiB: number;
+  type: string;
   iops?: number;
   throughput?: number;
+}
+
+/** What a monthly cost is computed from. */
+export interface CostInput {
+  region: string;
+  machineType: string;
+  root: DiskSpec;
+  data: DiskSpec;
+  publicAddress: boolean;
+}
+
+/** Storage prices for the rough "what it costs to keep" comparisons (upgrade strategies, prune). */
+export interface StoragePricing {
+  /** USD a month for a disk of this spec; undefined when the price file has none. */
+  diskMonthlyUsd(disk: DiskSpec): number | undefined;
+  /** USD a month per GiB of snapshot (an upper bound: a first snapshot stores every written block). */
+  snapshotGiBMonthUsd: number;
+  /** The region the figures are for. */
+  region: string;
 }
 
 export interface CostPart {
@@ -64,68 +47,31 @@ export interface MonthlyCost {
   unknown: string[];
   priceDate: string;
   source: string[];
+  /** The price file, named in "price unknown". */
+  priceFile: string;
 }
 
-/** Monthly price of one EBS volume; undefined for a type or region without prices. */
-export function volumeMonthlyUsd(region: string, v: VolumeToPrice): number | undefined {
-  const p = regionPrices(region)?.ebs;
-  if (!p) return undefined;
-  if (v.type === 'gp3') {
-    const extraIops = Math.max(0, (v.iops ?? p.gp3.includedIops) - p.gp3.includedIops);
-    const extraThroughput = Math.max(0, (v.throughput ?? p.gp3.includedThroughputMiBps) - p.gp3.includedThroughputMiBps);
-    return v.sizeGiB * p.gp3.gibMonthUsd + extraIops * p.gp3.iopsMonthUsd + extraThroughput * p.gp3.throughputMiBpsMonthUsd;
-  }
-  if (v.type === 'io2') {
-    let iops = v.iops ?? 0;
-    let floor = 0;
-    let usd = v.sizeGiB * p.io2.gibMonthUsd;
-    for (const tier of p.io2.iopsTiersMonthUsd) {
-      const inTier = Math.max(0, Math.min(iops, (tier.upTo ?? Infinity) - floor));
-      usd += inTier * tier.usd;
-      iops -= inTier;
-      floor = tier.upTo ?? floor;
-    }
-    return usd;
-  }
-  return undefined;
-}
-
-export function snapshotMonthlyUsd(region: string, sizeGiB: number): number | undefined {
-  const p = regionPrices(region);
-  return p ? sizeGiB * p.ebs.snapshotGibMonthUsd : undefined;
-}
-
-const describeVolume = (v: VolumeToPrice) =>
-  `${v.sizeGiB} GiB ${v.type}${v.iops !== undefined && (v.type !== 'gp3' || v.iops > 3000) ? ` ${v.iops} IOPS` : ''}${v.type === 'gp3' && v.throughput !== undefined && v.throughput > 125 ? ` ${v.throughput} MiB/s` : ''}`;
-
-/** The monthly cost of what a launch really creates. */
-export function monthlyCost(input: { region: string; instanceType: string; root: VolumeToPrice; data: VolumeToPrice; publicAddress: boolean }): MonthlyCost {
-  const p = regionPrices(input.region);
-  const hourly = p?.instanceHourUsd[input.instanceType];
-  const parts: CostPart[] = [
-    { item: 'instance', detail: input.instanceType, monthlyUsd: hourly === undefined ? undefined : hourly * prices.hoursPerMonth },
-    { item: 'root volume', detail: describeVolume(input.root), monthlyUsd: volumeMonthlyUsd(input.region, input.root) },
-    { item: 'data volume', detail: describeVolume(input.data), monthlyUsd: volumeMonthlyUsd(input.region, input.data) },
-  ];
-  if (input.publicAddress) parts.push({ item: 'public IPv4 address', detail: 'Elastic IP or public IP, billed hourly', monthlyUsd: p ? p.publicIpv4HourUsd * prices.hoursPerMonth : undefined });
+/** Rounds the parts to cents and adds them up, unless a part has no price. */
+export function totalOf(region: string, parts: CostPart[], meta: { priceDate: string; source: string[]; priceFile: string }): MonthlyCost {
   const round = (n: number) => Math.round(n * 100) / 100;
   for (const part of parts) if (part.monthlyUsd !== undefined) part.monthlyUsd = round(part.monthlyUsd);
   const unknown = parts.filter((x) => x.monthlyUsd === undefined).map((x) => `${x.item} ${x.detail}`);
   return {
-    region: input.region,
+    region,
     currency: 'USD',
     totalUsd: unknown.length ? undefined : round(parts.reduce((sum, x) => sum + (x.monthlyUsd ?? 0), 0)),
     parts,
     unknown,
-    priceDate: prices.date,
-    source: prices.source,
+    ...meta,
   };
 }
 
 /** "≈ $580/month", or "price unknown (…)". */
 export function formatMonthlyCost(cost: MonthlyCost): string {
-  if (cost.totalUsd === undefined) {
-    return `price unknown (no ${cost.unknown.join(', ')} price for ${cost.region} in presets/aws-prices.json)`;
-  }
+  if (cost.totalUsd === undefined) return `price unknown (no ${cost.unknown.join(', ')} price for ${cost.region} in ${cost.priceFile})`;
   return `≈ $${groupThousands(Math.round(cost.totalUsd))}/month`;
+}
+
+export function formatUsd(n: number): string {
+  return `$${groupThousands(Math.round(n))}`;
 }

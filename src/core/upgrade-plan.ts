@@ -6,7 +6,7 @@
 // The rule being enforced: the appliance upgrades one minor at a time; patches do not count.
 // 6.5 → 6.9 must boot 6.6, 6.7 and 6.8 in turn; 5.9 → 6.0 goes 5.10, 5.11, 6.0.
 import { ExitCode, LaunchError, UsageError } from './errors.js';
-import { AWS_DATA_DEVICE, AWS_PRICES, formatUsd } from './presets.js';
+import { formatUsd, type DiskSpec, type StoragePricing } from './prices.js';
 import { compareVersions, formatVersion, normalizeVersion, parseVersion, type Version } from './versions.js';
 
 /** Where an image came from; mirrors the Cloud port's ImageInfo.source ('flag' = --image). */
@@ -163,7 +163,7 @@ export function upgradeMinors(current: string, target: string, knownVersions: It
 
 /** A complete build-image command line: every flag it requires (the builder is reached over SSH from the machine that runs it). */
 export function buildImageCommand(input: Pick<PlanUpgradeChainInput, 'cloud' | 'region' | 'size'>, version: string, program = 'sourcegraph-launch'): string {
-  return `${program} build-image --cloud ${input.cloud ?? 'aws'} --region ${input.region} --version ${version}${input.size ? ` --size ${input.size}` : ''} --ssh-cidr <this machine's address>/32`;
+  return `${program} build-image${input.cloud ? ` --cloud ${input.cloud}` : ''} --region ${input.region} --version ${version}${input.size ? ` --size ${input.size}` : ''} --ssh-cidr <this machine's address>/32`;
 }
 
 function listWords(words: string[]): string {
@@ -359,13 +359,7 @@ export function isUpgradeStrategy(s: string): s is UpgradeStrategy {
   return (UPGRADE_STRATEGIES as readonly string[]).includes(s);
 }
 
-export interface UpgradeDataVolume {
-  sizeGiB: number;
-  type: 'gp3' | 'io2';
-  iops?: number;
-}
-
-export type StoragePrices = Pick<typeof AWS_PRICES, 'gp3GiBMonth' | 'io2GiBMonth' | 'io2IopsMonth' | 'snapshotGiBMonth'>;
+export type UpgradeDataVolume = DiskSpec;
 
 export interface StrategyCost {
   strategy: UpgradeStrategy;
@@ -383,23 +377,17 @@ export interface StrategyCost {
 
 const cents = (n: number) => Math.round(n * 100) / 100;
 
-/** Monthly price of one data volume. gp3 IOPS and throughput within the free baseline cost nothing extra. */
-function dataVolumeMonthlyUsd(volume: UpgradeDataVolume, prices: StoragePrices): number {
-  if (volume.type === 'io2') return volume.sizeGiB * prices.io2GiBMonth + (volume.iops ?? 0) * prices.io2IopsMonth;
-  return volume.sizeGiB * prices.gp3GiBMonth;
-}
-
 export function strategyCost(opts: {
   strategy: UpgradeStrategy;
   dataVolume: UpgradeDataVolume;
-  prices?: StoragePrices;
+  prices: StoragePricing;
 }): StrategyCost {
-  const prices = opts.prices ?? AWS_PRICES;
+  const prices = opts.prices;
   const volume = opts.dataVolume;
-  const snapshotUsd = cents(volume.sizeGiB * prices.snapshotGiBMonth);
-  const volumeUsd = opts.strategy === 'clone' ? cents(dataVolumeMonthlyUsd(volume, prices)) : 0;
+  const snapshotUsd = cents(volume.sizeGiB * prices.snapshotGiBMonthUsd);
+  const volumeUsd = opts.strategy === 'clone' ? cents(prices.diskMonthlyUsd(volume) ?? 0) : 0;
   const extraMonthlyUsd = cents(volumeUsd + snapshotUsd);
-  const volumeName = `${volume.sizeGiB} GiB ${volume.type}${volume.type === 'io2' && volume.iops ? ` (${volume.iops} IOPS)` : ''}`;
+  const volumeName = `${volume.sizeGiB} GiB ${volume.type}${volume.iops && volume.iops > 3000 ? ` (${volume.iops} IOPS)` : ''}`;
   const dollars = (n: number) => formatUsd(Math.round(n));
 
   if (opts.strategy === 'clone') {
@@ -433,7 +421,7 @@ export function strategyCost(opts: {
 }
 
 /** Both strategies' extra cost, clone first, for the "which strategy" part of the plan. */
-export function strategyCosts(opts: { dataVolume: UpgradeDataVolume; prices?: StoragePrices }): StrategyCost[] {
+export function strategyCosts(opts: { dataVolume: UpgradeDataVolume; prices: StoragePricing }): StrategyCost[] {
   return UPGRADE_STRATEGIES.map((strategy) => strategyCost({ ...opts, strategy }));
 }
 
@@ -450,7 +438,7 @@ export interface StrategyChoice {
 export function chooseStrategy(opts: {
   requested?: string;
   dataVolume: UpgradeDataVolume;
-  prices?: StoragePrices;
+  prices: StoragePricing;
 }): StrategyChoice {
   const requested = opts.requested?.trim();
   if (requested !== undefined && !isUpgradeStrategy(requested)) {
@@ -477,10 +465,10 @@ export function chooseStrategy(opts: {
 // The rule that shapes the order: a new instance never boots without its data. Sourcegraph's boot
 // logic runs against whatever /mnt/data it finds on first boot; against an empty one it would
 // install a fresh instance. So nothing is launched in prepare:
-//   clone: RunInstances happens at cutover, with /dev/sdb created from the final snapshot in the
-//          same request, so the data is there before the first boot. The launch is inside the
+//   clone: the new instance is created at cutover, with its data disk made from the final snapshot in
+//          the same request, so the data is there before the first boot. The launch is inside the
 //          downtime window: that is the price of never needing a boot guard.
-//   move:  RunInstances without /dev/sdb (NoDevice) and with a cloud-init boothook that powers the
+//   move:  the new instance is created without a data disk and with a cloud-init boothook that powers the
 //          instance off when no /mnt/data filesystem exists; the engine stops it, attaches the old
 //          volume and starts it.
 
@@ -489,20 +477,21 @@ export type UpgradePhase = 'prepare' | 'cutover' | 'verify';
 export type UpgradeAction =
   /** Snapshot the serving volume so the final snapshot only copies what changed since. */
   | 'snapshot-live'
-  /** RunInstances DryRun of the exact request the cutover will send: permissions fail before any downtime. */
+  /** The cloud's permission check of the exact request the cutover will send (where it has one): permissions fail before any downtime. */
   | 'check-launch-permissions'
   | 'stop-old-instance'
   /** Taken after the old instance stopped: consistent and pre-migration, hence the rollback point. */
   | 'snapshot-final'
   /** move: the old volume leaves the old instance. */
   | 'detach-data-volume'
-  /** clone: with /dev/sdb from the final snapshot; move: without /dev/sdb, boot guarded. */
+  /** clone: with the data disk made from the final snapshot; move: without one, boot guarded. */
   | 'launch-new-instance'
   /** move: the data-less instance is stopped before its data volume is attached. */
   | 'stop-new-instance'
   | 'attach-data-volume'
   | 'start-new-instance'
-  | 'move-elastic-ip'
+  /** The static address moves to the new instance (the step id is the cloud's, e.g. move-elastic-ip). */
+  | 'move-address'
   /** /healthz answers the hop's version and keeps answering it for the hold. */
   | 'wait-for-version'
   | 'check-version-files'
@@ -529,10 +518,8 @@ export interface UpgradeDeployment {
   instanceId: string;
   availabilityZone: string;
   dataVolumeId: string;
-  /** Device the data volume is attached as; AWS_DATA_DEVICE by default. */
-  dataDevice?: string;
   /** When present the address moves to each new instance; without one the public address changes. */
-  elasticIpAllocationId?: string;
+  addressId?: string;
   /** SSH is available, so the version files can be checked too. */
   ssh?: boolean;
 }
@@ -540,15 +527,26 @@ export interface UpgradeDeployment {
 /** Pods are recycled ~60 s after Helm finishes, so a healthy answer must hold this long. */
 export const VERSION_HOLD_SECONDS = 90;
 
+/** How the cloud names what the steps talk about (from its provider descriptor). */
+export interface UpgradeTerms {
+  /** "Elastic IP" */
+  address: string;
+  /** The journal id of the address move ("move-elastic-ip"): stable, resumed journals and tests name it. */
+  addressMoveStep: string;
+  /** "the cloud accepts the launch (a dry run from the image)" */
+  permissionCheck(imageId: string): string;
+}
+
 export function planUpgradeSteps(opts: {
   strategy: UpgradeStrategy;
   hops: readonly UpgradeHop[];
   deployment: UpgradeDeployment;
+  terms: UpgradeTerms;
   holdSeconds?: number;
 }): UpgradeStep[] {
-  const { strategy, hops, deployment } = opts;
+  const { strategy, hops, deployment, terms } = opts;
   const hold = opts.holdSeconds ?? VERSION_HOLD_SECONDS;
-  const device = deployment.dataDevice ?? AWS_DATA_DEVICE;
+  const device = 'its data disk';
   const az = deployment.availabilityZone;
   const steps: UpgradeStep[] = [];
 
@@ -560,7 +558,7 @@ export function planUpgradeSteps(opts: {
     const oldVolume = i === 0 ? `data volume ${deployment.dataVolumeId}` : `${hop.from} data volume`;
 
     add('snapshot-live', 'prepare', false, `Snapshot the ${oldVolume} while ${hop.from} keeps serving, so the final snapshot is quick`);
-    add('check-launch-permissions', 'prepare', false, `Check that AWS accepts the ${hop.to} launch (RunInstances dry run from ${hop.imageId})`);
+    add('check-launch-permissions', 'prepare', false, `Check that ${terms.permissionCheck(hop.imageId)} for ${hop.to}`);
 
     add('stop-old-instance', 'cutover', true, `Stop ${oldInstance} (Sourcegraph is down from here)`);
     add('snapshot-final', 'cutover', true, `Snapshot the stopped ${oldVolume}: consistent, from before ${hop.to}'s migrations`);
@@ -581,11 +579,11 @@ export function planUpgradeSteps(opts: {
         `Launch the ${hop.to} instance from ${hop.imageId} in ${az}, like the old one, without ${device}; a boot hook powers it off while it has no data`,
       );
       add('stop-new-instance', 'cutover', true, `Wait until the data-less ${hop.to} instance is stopped`);
-      add('attach-data-volume', 'cutover', true, `Attach the ${oldVolume} to the ${hop.to} instance as ${device}`);
+      add('attach-data-volume', 'cutover', true, `Attach the ${oldVolume} to the ${hop.to} instance as its data disk`);
       add('start-new-instance', 'cutover', true, `Start the ${hop.to} instance; its boot logic upgrades the data to ${hop.to}`);
     }
-    if (deployment.elasticIpAllocationId !== undefined) {
-      add('move-elastic-ip', 'cutover', true, `Move Elastic IP ${deployment.elasticIpAllocationId} to the ${hop.to} instance`);
+    if (deployment.addressId !== undefined) {
+      steps.push({ id: `${hop.to}:${terms.addressMoveStep}`, action: 'move-address', hop: i, from: hop.from, to: hop.to, phase: 'cutover', downtime: true, title: `Move ${terms.address} ${deployment.addressId} to the ${hop.to} instance` });
     }
 
     add('wait-for-version', 'verify', true, `Wait until /healthz answers ${hop.to} and keeps answering it for ${hold} s`);

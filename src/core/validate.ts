@@ -4,45 +4,8 @@ import { UsageError } from './errors.js';
 import { isSizeName, SIZE_NAMES, type SizeName } from './presets.js';
 import { normalizeVersion } from './versions.js';
 
-/**
- * Every commercial AWS region (late 2026). A published image exists only in some of them (the
- * catalog says which); `--image-source build` and `base` work in any.
- */
-export const AWS_REGIONS = [
-  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'ca-west-1', 'mx-central-1', 'sa-east-1',
-  'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-south-1', 'eu-south-2', 'eu-north-1',
-  'il-central-1', 'me-south-1', 'me-central-1', 'af-south-1',
-  'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3',
-  'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7', 'ap-south-1', 'ap-south-2', 'ap-east-1', 'ap-east-2',
-] as const;
-
-/** Regions an account must enable before use. */
-export const AWS_OPT_IN_REGIONS = new Set([
-  'ap-east-1', 'ap-east-2', 'me-south-1', 'me-central-1', 'af-south-1', 'eu-south-1', 'eu-south-2', 'eu-central-2',
-  'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7', 'ap-south-2', 'ca-west-1',
-  'il-central-1', 'mx-central-1',
-]);
-
-export const CLOUDS = ['aws', 'gcp', 'azure'] as const;
-export type CloudName = (typeof CLOUDS)[number];
-export const AVAILABLE_CLOUDS: readonly CloudName[] = ['aws'];
-
-export function validateCloud(value: string): 'aws' {
-  const v = value.trim().toLowerCase();
-  const alias: Record<string, CloudName> = { gce: 'gcp', google: 'gcp' };
-  const cloud = (alias[v] ?? v) as CloudName;
-  if (!(CLOUDS as readonly string[]).includes(cloud)) {
-    throw new UsageError(`--cloud: unknown cloud "${value}". Valid choices: aws (gcp and azure are coming)`);
-  }
-  if (!AVAILABLE_CLOUDS.includes(cloud)) {
-    throw new UsageError(`--cloud ${cloud} is not available yet: Google Compute Engine and Azure support is coming. Use --cloud aws`, {
-      code: 'cloud-not-available',
-    });
-  }
-  return 'aws';
-}
-
-export function validateRegion(value: string, available: readonly string[] = AWS_REGIONS, why = ''): string {
+/** --region: one of the cloud's regions (its descriptor lists them). */
+export function validateRegion(value: string, available: readonly string[], why = ''): string {
   const v = value.trim().toLowerCase();
   if (!available.includes(v)) {
     throw new UsageError(`--region: "${value}" is not a valid choice${why}. Valid choices: ${available.join(', ')}`);
@@ -146,13 +109,13 @@ export function validateSshCidrs(values: readonly string[], opts: { iKnowSshIsPu
   return cidrs;
 }
 
-export function validateDataSize(value: string | number, minimumGiB: number): number {
+export function validateDataSize(value: string | number, minimumGiB: number, limit: { maxGiB: number; name: string }): number {
   const n = typeof value === 'number' ? value : Number(String(value).trim());
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--data-size: "${value}" is not a whole number of GiB`);
   if (n < minimumGiB) {
     throw new UsageError(`--data-size ${n} is below the preset minimum of ${minimumGiB} GiB. Choose ${minimumGiB} or more (the volume should be 25–50% larger than all repositories on disk)`);
   }
-  if (n > 65536) throw new UsageError(`--data-size ${n} is above the EBS maximum of 65536 GiB`);
+  if (n > limit.maxGiB) throw new UsageError(`--data-size ${n} is above the ${limit.name} maximum of ${limit.maxGiB} GiB`);
   return n;
 }
 
@@ -179,25 +142,9 @@ function pattern(flag: string, re: RegExp, example: string) {
   };
 }
 
-export const validateImageId = pattern('--image', /^ami-[0-9a-f]{8,17}$/, 'ami-0d5604b984e5bd659');
-export const validateSubnetId = pattern('--subnet', /^subnet-[0-9a-f]{8,17}$/, 'subnet-0123456789abcdef0');
-export const validateInstanceType = pattern('--instance-type', /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'm6a.2xlarge');
-export const validateKeyName = pattern('--key-name', /^[\x20-\x7e]{1,255}$/, 'my-key');
-export const validateSshUser = pattern('--ssh-user', /^[a-z_][a-z0-9_-]{0,31}$/, 'ec2-user');
-export const validateKmsKey = pattern(
-  '--kms-key',
-  /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/,
-  'a key ID, alias/my-key or a key ARN',
-);
-
-export type ElasticIpChoice = { mode: 'new' } | { mode: 'none' } | { mode: 'existing'; allocationId: string };
-
-export function validateElasticIp(value: string): ElasticIpChoice {
-  const v = value.trim().toLowerCase();
-  if (v === 'new') return { mode: 'new' };
-  if (v === 'none') return { mode: 'none' };
-  if (/^eipalloc-[0-9a-f]{8,17}$/.test(v)) return { mode: 'existing', allocationId: v };
-  throw new UsageError(`--elastic-ip: "${value}" is not valid. Valid choices: new, none, or an allocation id (eipalloc-…)`);
+/** --ssh-user: a Linux login name. */
+export function validateSshUser(value: string, example: string): string {
+  return pattern('--ssh-user', /^[a-z_][a-z0-9_-]{0,31}$/, example)(value);
 }
 
 export const IMAGE_SOURCES = ['published', 'build', 'base'] as const;

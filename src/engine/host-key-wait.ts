@@ -2,7 +2,7 @@
 // cloud-init prints on the serial console. Those appear a little after boot, so a connection that
 // came first would trust whatever key it was shown. This waits for them (bounded); only when the
 // console still lists none after the wait does the caller trust on first use, and says so.
-import type { Cloud } from '../cloud/cloud.js';
+import type { Cloud } from '../cloud/port.js';
 import { parseConsoleHostKeyFingerprints } from '../remote/host-keys.js';
 import { readPinRecord } from '../remote/known-hosts.js';
 import type { Clock } from './clock.js';

@@ -1,5 +1,5 @@
 // The caller's public IPv4, offered as the wizard's --allow-cidr suggestion. Only the interactive
-// wizard asks (never CI, never tests: SOURCEGRAPH_LAUNCH_NO_IP_LOOKUP disables it), and a failure
+// wizard asks (never CI; the tests give the CLI a lookup that answers nothing), and a failure
 // just means no suggestion.
 import { get } from 'node:https';
 

@@ -7,7 +7,7 @@
 // Cadence: calls to the cloud API are at least pollMs (5 s) apart across all stages, so a long wait
 // stays far below the API's rate limits; /healthz is the user's own server and cheap to ask, so the
 // last stage probes it every second and reports readiness within about a second of it.
-import type { Cloud, InstanceInfo } from '../cloud/cloud.js';
+import type { Cloud, Instance } from '../cloud/port.js';
 import { CloudError, ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
 import { normalizeVersion, versionFromHealthBody } from '../core/versions.js';
 import { parseConsoleHostKeyFingerprints } from '../remote/host-keys.js';
@@ -30,7 +30,7 @@ export const WAIT_STAGES: readonly WaitStageName[] = [
 ];
 
 /** The only Cloud calls the wait makes; any Cloud satisfies it. */
-export type WaitCloud = Pick<Cloud, 'describeInstance' | 'instanceStatusChecks' | 'consoleOutput'>;
+export type WaitCloud = Pick<Cloud, 'describeInstance' | 'instanceHealth' | 'consoleOutput'>;
 
 export interface WaitDeps {
   cloud: WaitCloud;
@@ -65,6 +65,8 @@ export interface WaitTarget {
   stopAfter?: 'instance-running';
   /** How long the SSH stage waits for the console's host key fingerprints before trusting on first use (default 3 min). */
   hostKeyWaitMs?: number;
+  /** How to reboot an impaired instance, in the cloud's words (a CLI command). */
+  rebootHint?: string;
 }
 
 export interface ReadyReport {
@@ -336,7 +338,7 @@ class ReadinessWait {
     const id = this.target.instanceId;
     const instance = await this.cloudCall(() => this.guard(this.deps.cloud.describeInstance(id)));
     if (!instance) return { done: false, observation: `instance ${id} not visible yet` };
-    if (instance.state === 'terminated' || instance.state === 'shutting-down') {
+    if (instance.state === 'terminated' || instance.state === 'terminating') {
       throw await this.instanceTerminatedError(instance);
     }
     if (instance.state !== 'running') return { done: false, observation: `instance ${instance.state}` };
@@ -351,7 +353,7 @@ class ReadinessWait {
     return { done: true, value: undefined, summary: this.host ?? 'no public address' };
   }
 
-  private async instanceTerminatedError(instance: InstanceInfo): Promise<CloudError> {
+  private async instanceTerminatedError(instance: Instance): Promise<CloudError> {
     const consoleTail = await this.consoleTail();
     return new CloudError(
       'instance-terminated',
@@ -366,11 +368,8 @@ class ReadinessWait {
   }
 
   private async pollStatusChecks(): Promise<PollResult<void>> {
-    const checks = await this.cloudCall(() => this.guard(this.deps.cloud.instanceStatusChecks(this.target.instanceId)));
-    const parts = [checks.system && `system ${checks.system}`, checks.instance && `instance ${checks.instance}`]
-      .filter(Boolean)
-      .join(', ');
-    const detail = parts ? ` (${parts})` : '';
+    const checks = await this.cloudCall(() => this.guard(this.deps.cloud.instanceHealth(this.target.instanceId)));
+    const detail = checks.detail ? ` (${checks.detail})` : '';
     // Emulators have no status checks at all.
     if (checks.overall === 'ok' || checks.overall === 'not-applicable') {
       return { done: true, value: undefined, summary: checks.overall };
@@ -385,7 +384,7 @@ class ReadinessWait {
             (consoleTail ? `\nConsole output (last lines):\n${indent(consoleTail)}` : ''),
           {
             remediation:
-              `Reboot the instance (AWS: \`aws ec2 reboot-instances --instance-ids ${this.target.instanceId}\`), ` +
+              `Reboot the instance (${this.target.rebootHint ?? 'from the cloud console'}), ` +
               `then resume the wait with \`${this.target.resumeCommand}\`.`,
             details: { instanceId: this.target.instanceId, checks, bootLogTail: consoleTail },
           },

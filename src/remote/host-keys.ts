@@ -60,3 +60,17 @@ export function sameFingerprint(a: string, b: string): boolean {
   const normalise = (f: string) => f.trim().replace(/^SHA256:/i, '').replace(/=+$/, '');
   return normalise(a) === normalise(b);
 }
+
+/**
+ * A key's fingerprint as a label every cloud can store (GCE: lowercase, at most 63 characters):
+ * "sha256-" and the first 40 hex digits of the digest (160 bits, plenty to tell keys apart).
+ */
+export function fingerprintLabel(fingerprint: string): string {
+  const b64 = fingerprint.trim().replace(/^SHA256:/i, '');
+  return `sha256-${Buffer.from(b64, 'base64').toString('hex').slice(0, 40)}`;
+}
+
+/** True when a recorded key label (today's hex form, or the `SHA256:…` earlier versions wrote) names this fingerprint. */
+export function labelNamesFingerprint(recorded: string, fingerprint: string): boolean {
+  return recorded.startsWith('sha256-') ? recorded === fingerprintLabel(fingerprint) : sameFingerprint(recorded, fingerprint);
+}

@@ -2,7 +2,7 @@
 // (real sshd) standing in for the builder, reached through an Elastic IP whose address is the test
 // host's (`--elastic-ip`, so the CLI never even tries the random public IP moto gives the builder).
 //
-// The upload and the remote commands are real; what runs is not: SOURCEGRAPH_LAUNCH_PROVISION_DIR
+// The upload and the remote commands are real; what runs is not: SGL_TEST_PROVISION_DIR
 // points the CLI at a copy of provision/ whose build.sh and seal-image.sh are stubs. The real
 // build.sh would install k3s and tune the kernel, and the real seal-image.sh would delete this
 // machine's SSH host keys and root's authorized_keys, since the test host shares the test machine's
@@ -141,7 +141,7 @@ function buildArgs(allocationId: string, extra: string[] = []): string[] {
     ...extra,
   ];
 }
-const cliOptions = (home: string) => ({ endpoint: moto.endpoint, home, env: { SOURCEGRAPH_LAUNCH_PROVISION_DIR: stubProvisionDir } });
+const cliOptions = (home: string) => ({ endpoint: moto.endpoint, home, env: { SGL_TEST_PROVISION_DIR: stubProvisionDir } });
 
 describe('build-image with the real CLI', () => {
   it('uploads the bundle, runs the build streaming its log, seals, images both disks, tags, and removes the builder', async () => {
@@ -245,7 +245,7 @@ describe('build-image with the real CLI', () => {
   it('killed right after the builder started, a re-run reuses that builder and finishes', async () => {
     const home = newHome();
     const allocationId = await allocateTestAddress(ec2, HOST_ADDRESS);
-    const crashed = await runCli(buildArgs(allocationId), { ...cliOptions(home), env: { SOURCEGRAPH_LAUNCH_PROVISION_DIR: stubProvisionDir, SOURCEGRAPH_LAUNCH_FAULT: 'after:builder' } });
+    const crashed = await runCli(buildArgs(allocationId), { ...cliOptions(home), env: { SGL_TEST_PROVISION_DIR: stubProvisionDir, SGL_TEST_FAULT: 'after:builder' } });
     expect(crashed.signal).toBe('SIGKILL');
     const [first] = await builders();
     expect(first?.State?.Name).toBe('running');
@@ -267,7 +267,7 @@ describe('a build run removes only what it made', () => {
     const allocationId = await allocateTestAddress(ec2, HOST_ADDRESS);
     // Machine A starts a build and is killed once its builder exists.
     const homeA = newHome();
-    const killed = await runCli(buildArgs(allocationId), { ...cliOptions(homeA), env: { SOURCEGRAPH_LAUNCH_PROVISION_DIR: stubProvisionDir, SOURCEGRAPH_LAUNCH_FAULT: 'after:builder' } });
+    const killed = await runCli(buildArgs(allocationId), { ...cliOptions(homeA), env: { SGL_TEST_PROVISION_DIR: stubProvisionDir, SGL_TEST_FAULT: 'after:builder' } });
     expect(killed.signal).toBe('SIGKILL');
     const [builderA] = await builders();
 

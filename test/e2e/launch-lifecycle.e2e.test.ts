@@ -253,7 +253,7 @@ describe('crash and resume', () => {
     const home = newHome();
     const name = `crash-${step}`;
     await allocateTestAddress(ec2, HOST_ADDRESS, { deployment: name });
-    const crashed = await runCli(launchArgs(name), { endpoint: moto.endpoint, home, env: { SOURCEGRAPH_LAUNCH_FAULT: `after:${step}` } });
+    const crashed = await runCli(launchArgs(name), { endpoint: moto.endpoint, home, env: { SGL_TEST_FAULT: `after:${step}` } });
     expect(crashed.signal).toBe('SIGKILL');
 
     const resumed = await runCli([...launchArgs(name), '--json'], { endpoint: moto.endpoint, home, timeoutMs: 120_000 });

@@ -3,7 +3,7 @@
 // so the test host's address stays the URL; the test switches the host's version when the CLI
 // prints the step that changes which instance serves (the "instance" behind the address).
 //
-// Fault injection: SOURCEGRAPH_LAUNCH_FAULT=after:<step-id> kills the CLI (SIGKILL) after a step's
+// Fault injection: SGL_TEST_FAULT=after:<step-id> kills the CLI (SIGKILL) after a step's
 // work and before the journal records it. Step ids (stable, see src/core/upgrade-plan.ts):
 //   upgrade (clone, one hop to 6.12.5040): 6.12.5040:snapshot-live, :check-launch-permissions,
 //     :stop-old-instance, :snapshot-final, :launch-new-instance, :move-elastic-ip, :wait-for-version,
@@ -306,7 +306,7 @@ describe('fault injection: killed after every step, a re-run finishes; invariant
     const old = await launch('fault', home);
     const oldData = old.BlockDeviceMappings!.find((m) => m.DeviceName === '/dev/sdb')!.Ebs!.VolumeId!;
     for (const [i, step] of upgradeSteps.entries()) {
-      const crashed = await cli(upgradeArgs('fault'), home, { env: { SOURCEGRAPH_LAUNCH_FAULT: `after:${NEW}:${step}` }, onOutput: upgradeSwitch() });
+      const crashed = await cli(upgradeArgs('fault'), home, { env: { SGL_TEST_FAULT: `after:${NEW}:${step}` }, onOutput: upgradeSwitch() });
       expect(crashed.signal, `${step}: ${crashed.stderr}`).toBe('SIGKILL');
       await assertInvariants('fault', [oldData], []);
       if (i < 2) {
@@ -324,7 +324,7 @@ describe('fault injection: killed after every step, a re-run finishes; invariant
 
       // Back to the old version for the next round, killing the rollback after one of its steps.
       const rollbackStep = rollbackSteps[i % rollbackSteps.length]!;
-      const crashedBack = await cli(rollbackArgs('fault'), home, { env: { SOURCEGRAPH_LAUNCH_FAULT: `after:${rollbackStep}` }, onOutput: rollbackSwitch() });
+      const crashedBack = await cli(rollbackArgs('fault'), home, { env: { SGL_TEST_FAULT: `after:${rollbackStep}` }, onOutput: rollbackSwitch() });
       expect(crashedBack.signal, `${rollbackStep}: ${crashedBack.stderr}`).toBe('SIGKILL');
       await assertInvariants('fault', [oldData], finals);
       const back = await cli(rollbackArgs('fault'), home, { onOutput: rollbackSwitch() });

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'sourcegraph-launch.js');
+/** The same CLI with the tests' seams (a fault, short polls, no IP lookup) given as dependencies: see cli-entry.mjs. */
+export const TEST_ENTRY = join(ROOT, 'test', 'support', 'cli-entry.mjs');
 /** Nothing listens here: a CLI run pointed at it fails on its first cloud call. */
 export const DEAD_ENDPOINT = 'http://127.0.0.1:9';
 
@@ -24,6 +26,8 @@ export interface CliOptions {
   endpoint?: string;
   home?: string;
   timeoutMs?: number;
+  /** Run bin/sourcegraph-launch.js itself, without the test seams. */
+  bin?: boolean;
   /** Called with each stdout or stderr chunk: lets a test send SIGINT at a chosen moment. */
   onOutput?: (chunk: string, child: ChildProcess) => void;
 }
@@ -41,8 +45,8 @@ export function cliEnv(opts: CliOptions = {}): NodeJS.ProcessEnv {
     AWS_CONFIG_FILE: '/nonexistent/aws-config',
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
     METADATA_SERVER_DETECTION: 'none',
-    SOURCEGRAPH_LAUNCH_NO_IP_LOOKUP: '1',
-    SOURCEGRAPH_LAUNCH_POLL_MS: '200',
+    SGL_TEST_NO_IP_LOOKUP: '1',
+    SGL_TEST_POLL_MS: '200',
     ...(opts.home ? { SOURCEGRAPH_LAUNCH_HOME: join(opts.home, 'state') } : {}),
   };
   for (const [k, v] of Object.entries(opts.env ?? {})) {
@@ -54,7 +58,7 @@ export function cliEnv(opts: CliOptions = {}): NodeJS.ProcessEnv {
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.bin ? BIN : TEST_ENTRY, ...args], { env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => {

@@ -3,8 +3,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cloud } from '../../src/cloud/cloud.js';
-import { createAwsCloud } from '../../src/cloud/aws/aws-cloud.js';
+import type { Cloud } from '../../src/cloud/port.js';
+import { createAwsAdapter } from '../../src/cloud/aws/adapter.js';
 import type { Deps } from '../../src/commands/deps.js';
 import type { Io } from '../../src/ui/io.js';
 import { systemClock } from '../../src/engine/clock.js';
@@ -68,21 +68,27 @@ export function makeDeps(opts: {
   publicIp?: string;
   /** Replaces the HTTP probe: for instances whose address (moto's) must never be contacted. */
   httpGet?: Deps['httpGet'];
+  /** The tests' step hook (fault injection). */
+  afterStep?: Deps['afterStep'];
+  provisionDir?: string;
 }): Deps {
   const controller = new AbortController();
   return {
     io: opts.io,
     state: new FileStateStore(opts.home ?? tempHome()),
-    cloud: async (_provider, region) => {
-      const cloud = await createAwsCloud(region, { endpoint: opts.endpoint });
+    connect: async (_provider, scope) => {
+      const cloud = createAwsAdapter(scope, { endpoint: opts.endpoint, env: { ...process.env, ...opts.env }, pollIntervalMs: 100 });
       return opts.wrapCloud ? opts.wrapCloud(cloud) : cloud;
     },
     connectRemote: connectSsh2,
     clock: systemClock,
     httpGet: opts.httpGet ?? httpGet,
     signal: controller.signal,
-    env: { SOURCEGRAPH_LAUNCH_POLL_MS: '100', ...opts.env },
+    env: { ...opts.env },
+    pollMs: 100,
     lookupPublicIp: async () => opts.publicIp,
     program: 'sourcegraph-launch',
+    ...(opts.afterStep ? { afterStep: opts.afterStep } : {}),
+    ...(opts.provisionDir ? { provisionDir: opts.provisionDir } : {}),
   };
 }

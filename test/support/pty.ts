@@ -3,7 +3,7 @@
 // pty module allocates the terminal (no native Node addon needed); the test reads what the terminal
 // shows and types into it.
 import { spawn } from 'node:child_process';
-import { BIN, cliEnv, type CliOptions } from './cli.js';
+import { TEST_ENTRY, cliEnv, type CliOptions } from './cli.js';
 
 // Parent side: copy terminal output to stdout and stdin to the terminal until the child exits, then
 // exit with the child's code (128 + signal when it was killed). The child sets the window size first.
@@ -54,7 +54,7 @@ export function plain(text: string): string {
 export function runCliInPty(args: string[], opts: CliOptions = {}): PtyRun {
   // A terminal user: no CI variable. Colours off to keep the screen readable in failures.
   const env = cliEnv({ ...opts, env: { CI: undefined, TERM: 'xterm', NO_COLOR: '1', ...opts.env } });
-  const child = spawn('python3', ['-c', RELAY, process.execPath, BIN, ...args], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn('python3', ['-c', RELAY, process.execPath, TEST_ENTRY, ...args], { env, stdio: ['pipe', 'pipe', 'inherit'] });
   let raw = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (raw += c));
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);

@@ -4,16 +4,16 @@
 // The package ships presets/ beside dist/, as the repository has it beside src/.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { ImageCatalog } from '../core/catalog.js';
-import { CloudError } from '../core/errors.js';
+import type { ImageCatalog } from '../../core/catalog.js';
+import { CloudError } from '../../core/errors.js';
 
 const CATALOG = 'presets/aws-published-amis.json';
 
 let cached: Promise<ImageCatalog> | undefined;
 
-/** The package root seen from this module: two levels up from src/commands or dist/chunks, one from dist. */
+/** The package root seen from this module: three levels up from src/cloud/aws, two from dist/chunks, one from dist. */
 function candidates(): string[] {
-  return ['../../', '../'].map((up) => fileURLToPath(new URL(`${up}${CATALOG}`, import.meta.url)));
+  return ['../../../', '../../', '../'].map((up) => fileURLToPath(new URL(`${up}${CATALOG}`, import.meta.url)));
 }
 
 async function readCatalog(): Promise<ImageCatalog> {

@@ -1,0 +1,49 @@
+// The shape of a command's definition: what commander registers (name, arguments, flags, help) and
+// how the command runs (a dynamic import, so `--help` loads none of the commands). Definitions live
+// in src/cli/commands/, one file per command; the CLI registers the list in src/cli/commands/index.ts.
+import type { Deps } from '../commands/deps.js';
+import type { FlagSet, FlagValues, GlobalFlags } from './flags.js';
+
+/** What a command receives: its own flags, the global ones, and the flags its clouds add (validated by the command). */
+export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & { providerFlags: Record<string, string> };
+
+export interface CommandDef<F extends FlagSet = FlagSet> {
+  name: string;
+  /** "[name]" for the commands that act on one deployment. */
+  args?: string;
+  description: string;
+  /** What -y/--yes means for this command. */
+  yes: string;
+  flags: F;
+  /** Acts on deployments: adds --cloud and --region, and --name unless `name` is false. */
+  target?: { name: string | false };
+  /** Talks to a cloud: registers the flags the clouds declare for this command. */
+  cloud: boolean;
+  examples: string[];
+  helpAfter?: string;
+  isDefault?: boolean;
+  run(deps: Deps, name: string | undefined, flags: CommandFlags<F>): Promise<unknown>;
+}
+
+export function defineCommand<F extends FlagSet>(def: CommandDef<F>): CommandDef<F> {
+  return def;
+}
+
+/**
+ * What -y/--yes means differs by command, so each command's help says what it does there. Off a
+ * terminal (or with CI set) nothing ever asks: a command that would ask either goes ahead (launch)
+ * or exits 2 unless -y is given (destroy and the commands that replace or remove things).
+ */
+export const YES = {
+  root: 'never ask. launch then goes ahead without confirming; destroy, upgrade, rollback, restore and prune need -y to act when not on a terminal or when CI is set (see each command\'s --help)',
+  launch: 'launch without confirming the plan. Not on a terminal or with CI set, launch never asks anyway: a missing required value exits 2 naming its flag',
+  destroy: 'delete without asking you to type the name. Required when not on a terminal or when CI is set: without it destroy exits 2 and deletes nothing',
+  confirms: (verb: string) => `${verb} without asking for confirmation. Required when not on a terminal or when CI is set: without it the command exits 2 and changes nothing`,
+  never: (command: string) => `accepted and ignored: ${command} never asks anything`,
+} as const;
+
+export const PROGRAM = 'sourcegraph-launch';
+
+export function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}

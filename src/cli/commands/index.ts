@@ -1,0 +1,25 @@
+// Every command, in the order `--help` lists them.
+import type { CommandDef } from '../command.js';
+import type { FlagSet } from '../flags.js';
+import { backupCommand, backupsCommand, pruneCommand, restoreCommand } from './backup.js';
+import { buildImageCommand } from './build-image.js';
+import { destroyCommand } from './destroy.js';
+import { launchCommand } from './launch.js';
+import { presetsCommand } from './presets.js';
+import { listCommand, statusCommand } from './status.js';
+import { rollbackCommand, upgradeCommand } from './upgrade.js';
+
+export const COMMANDS: readonly CommandDef<FlagSet>[] = [
+  launchCommand,
+  presetsCommand,
+  statusCommand,
+  listCommand,
+  destroyCommand,
+  buildImageCommand,
+  upgradeCommand,
+  rollbackCommand,
+  backupCommand,
+  backupsCommand,
+  restoreCommand,
+  pruneCommand,
+] as unknown as readonly CommandDef<FlagSet>[];

@@ -1,0 +1,58 @@
+import { bool, list, negatable, str } from '../flags.js';
+import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
+import { cloudIds, perCloud, regionVariables } from '../cloud-text.js';
+
+export const launchFlags = {
+  cloud: str('--cloud <cloud>', `cloud provider: ${cloudIds()} (default: aws; gcp and azure are coming)`),
+  region: str('--region <region>', `cloud region (default in CI: ${regionVariables()})`),
+  size: str('--size <size>', 'business-size preset XS|S|M|L|XL (see `presets`; default: XS)'),
+  version: str('--version <version>', 'Sourcegraph version x.y.z, or latest (default: latest)'),
+  image: str('--image <image>', `image to launch, skipping discovery (${perCloud((p) => p.imageIdExample)})`),
+  imageSource: str('--image-source <source>', 'published (default), build (use or build our own image), base (plain OS provisioned at first boot)'),
+  schedule: str('--schedule <daily>', `also snapshot the data volume daily with the cloud's snapshot schedule (${perCloud((p) => p.terms.snapshotSchedules)})`),
+  retain: str('--retain <N>', 'with --schedule: how many daily snapshots to keep (default: 7)'),
+  allowCidr: list('--allow-cidr <cidr>', 'who may reach HTTP/HTTPS; repeat or comma-separate (required in CI)'),
+  sshCidr: list('--ssh-cidr <cidr>', 'who may reach SSH; repeat or comma-separate, or "none" (default: same as --allow-cidr; a world-open value needs --i-know-ssh-is-public)'),
+  iKnowSshIsPublic: bool('--i-know-ssh-is-public', 'allow --ssh-cidr 0.0.0.0/0'),
+  sshKey: str('--ssh-key <path>', 'import this OpenSSH public key (.pub) instead of creating a new key'),
+  identityFile: str('--identity-file <path>', 'private key for SSH when using a key the cloud already has (--key-name)'),
+  name: str('--name <name>', 'deployment name, used in tags and resource names; the same as the [name] argument (default: sourcegraph)'),
+  instanceType: str('--instance-type <type>', 'override the preset instance type'),
+  dataSize: str('--data-size <GiB>', 'data volume size (at least the preset minimum, 500)'),
+  subnet: str('--subnet <subnet-id>', `subnet to launch into (default: the ${perCloud((p) => p.terms.defaultSubnet)})`),
+  sshUser: str('--ssh-user <user>', `SSH login user on the image (default: ${perCloud((p) => p.loginUser)})`),
+  dataVolume: str(
+    '--data-volume <new|id>',
+    `after a destroy kept the data: launch on that volume (${perCloud((p) => p.diskIdExample)}; attached before the first boot), or new for an empty one (required in CI when kept data exists)`,
+  ),
+  update: bool('--update', 'the deployment exists: apply changed --allow-cidr/--ssh-cidr rules to it (the only change a re-run makes)'),
+  dryRun: bool('--dry-run', 'make no change: show the plan and every mutating request in order'),
+  wait: negatable('--no-wait', 'return as soon as the instance runs'),
+  timeout: str('--timeout <minutes>', 'bound the whole readiness wait (default: 45)'),
+  holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the version (default: 90)'),
+};
+
+export const launchCommand = defineCommand({
+  name: 'launch',
+  args: '[name]',
+  isDefault: true,
+  description: 'create a Sourcegraph deployment and wait until it serves the requested version (default command)',
+  yes: YES.launch,
+  flags: launchFlags,
+  cloud: true,
+  examples: [
+    `${PROGRAM}                              # interactive wizard`,
+    `${PROGRAM} launch --cloud aws --region us-east-1 --size M --version 6.12.5040 \\\n      --allow-cidr 198.51.100.0/24 --ssh-cidr 198.51.100.7/32 --yes`,
+    `${PROGRAM} launch --region eu-west-1 --allow-cidr 203.0.113.7/32 --dry-run --json   # requests only`,
+    `${PROGRAM} launch --region us-east-1 --allow-cidr 10.0.0.0/8 --ssh-cidr none --subnet subnet-0abc… --elastic-ip none`,
+  ],
+  helpAfter:
+    `\nRe-running the same command resumes an interrupted launch: nothing is created twice.\n` +
+    `A deployment of that name that exists (from any machine) is never rewritten: if this run differs from it,\n` +
+    `launch exits 1 listing each difference and how to change it; --update applies changed access rules only.\n` +
+    `After a destroy kept the data, a relaunch of the name asks (CI: --data-volume <id>|new) whether to launch on it.\n` +
+    `The data volume is encrypted, kept on termination, and holds all Sourcegraph state.\n`,
+  run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/launch.js')).runLaunch(deps, { ...flags, ...(name !== undefined ? { name } : {}) }),
+});
+
+export type LaunchFlags = CommandFlags<typeof launchCommand.flags>;

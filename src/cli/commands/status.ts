@@ -1,0 +1,29 @@
+import { negatable } from '../flags.js';
+import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
+
+export const statusCommand = defineCommand({
+  name: 'status',
+  args: '[name]',
+  description: 'show a deployment as the cloud sees it, and the version its /healthz serves',
+  yes: YES.never('status'),
+  flags: { probe: negatable('--no-probe', 'do not send an HTTP request to the instance') },
+  target: { name: 'default' },
+  cloud: true,
+  examples: [`${PROGRAM} status`, `${PROGRAM} status prod --region us-east-1 --json`],
+  helpAfter: '\nWorks with no local state: the deployment is found by its tags.\n',
+  run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/status.js')).runStatus(deps, name, flags),
+});
+
+export const listCommand = defineCommand({
+  name: 'list',
+  description: 'list every deployment in a region (found by tags) with state and version',
+  yes: YES.never('list'),
+  flags: { probe: negatable('--no-probe', 'do not send HTTP requests to the instances: the version column then shows the tag, marked "(tag)"') },
+  target: { name: false },
+  cloud: true,
+  examples: [`${PROGRAM} list --region us-east-1`, `${PROGRAM} list --region us-east-1 --json`],
+  run: async (deps, _name, flags): Promise<unknown> => (await import('../../commands/status.js')).runList(deps, flags),
+});
+
+export type StatusFlags = CommandFlags<typeof statusCommand.flags>;
+export type ListFlags = CommandFlags<typeof listCommand.flags>;

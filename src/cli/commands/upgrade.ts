@@ -1,0 +1,74 @@
+import { bool, forceUnlockFlag, str } from '../flags.js';
+import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
+import { perCloud } from '../cloud-text.js';
+
+export const upgradeCommand = defineCommand({
+  name: 'upgrade',
+  args: '[name]',
+  description: 'upgrade to a newer Sourcegraph version, one minor at a time, keeping the old instance as the rollback point',
+  yes: YES.confirms('upgrade'),
+  flags: {
+    to: str('--to <version>', 'target version: x.y.z, a minor (6.12), or latest (default: the next allowed version)'),
+    image: str('--image <image>', `image for the target version (${perCloud((p) => p.imageIdExample)}; default: published or built by build-image)`),
+    strategy: str('--strategy <clone|move>', 'how the data reaches the new instance (default: clone)'),
+    size: str('--size <size>', 'change the instance type to this preset\'s (XS|S|M|L|XL) while upgrading'),
+    initRate: str('--init-rate <MiBps>', 'clone: the provisioned initialisation rate of the new data volume, 100–300, or 0 for lazy loading (default: 300 where the cloud offers it)'),
+    identityFile: str('--identity-file <path>', 'private key for SSH when the deployment uses a key the cloud keeps (--key-name)'),
+    holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the new version (default: 90)'),
+    timeout: str('--timeout <minutes>', 'bound each hop\'s readiness wait (default: 45)'),
+    forceUnlock: forceUnlockFlag,
+    dryRun: bool('--dry-run', 'show the chain, the steps, the costs and the first launch request; change nothing'),
+  },
+  target: { name: 'default' },
+  cloud: true,
+  examples: [
+    `${PROGRAM} upgrade prod --region us-east-1 --to 6.12.5040`,
+    `${PROGRAM} upgrade prod --region us-east-1 --to 6.12 --strategy move --yes --json`,
+    `${PROGRAM} upgrade prod --region us-east-1 --dry-run`,
+  ],
+  helpAfter: `
+Strategies:
+  clone (default, safest)  stop the old instance, snapshot its data (incremental: a live snapshot was taken
+                           first), launch the new instance with its data volume created from that snapshot,
+                           so it never boots without its data. The old instance and its untouched volume stay
+                           stopped: rollback is instant. The launch is inside the downtime window (that is
+                           the price of never booting without data). The copy loads its blocks lazily from
+                           the snapshot; --init-rate asks the cloud to load it at a provisioned rate (billed
+                           per GiB) and the report says when it is done. Extra cost while kept: a second data
+                           volume + the snapshot.
+  move (cheaper, the       stop, final snapshot, detach the volume, launch the new instance without a data
+  documented way)          volume (a cloud-init boothook powers it off if it boots without data: needs
+                           cloud-init boothooks on the image), stop it, attach the old volume, start. No lazy
+                           loading; rollback restores a volume from the snapshot instead. Extra cost: the snapshot.
+Downtime is measured from the old instance stopping to the new version answering /healthz and reported
+with each step's time. Multi-minor targets run hop by hop (6.5 → 6.6 → 6.7 …), each verified; missing
+images stop the upgrade before anything changes and name the build-image commands.
+Before the old instance stops, a failure changes nothing; after it, re-run the same command to resume or
+run \`rollback\`.
+`,
+  run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/upgrade.js')).runUpgrade(deps, name, flags),
+});
+
+export const rollbackCommand = defineCommand({
+  name: 'rollback',
+  args: '[name]',
+  description: 'return to the instance and data from before the last upgrade, and move the address back',
+  yes: YES.confirms('roll back'),
+  flags: {
+    identityFile: str('--identity-file <path>', 'private key for SSH when the deployment uses a key the cloud keeps (--key-name)'),
+    holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the old version (default: 90)'),
+    timeout: str('--timeout <minutes>', 'bound the readiness wait (default: 45)'),
+    forceUnlock: forceUnlockFlag,
+    dryRun: bool('--dry-run', 'show what would happen and stop'),
+  },
+  target: { name: 'default' },
+  cloud: true,
+  examples: [`${PROGRAM} rollback prod --region us-east-1`, `${PROGRAM} rollback prod --region us-east-1 --yes --json`],
+  helpAfter:
+    '\nclone: starts the pre-upgrade instance with its untouched volume. move: restores a volume from the snapshot taken\n' +
+    'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n',
+  run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/rollback.js')).runRollback(deps, name, flags),
+});
+
+export type UpgradeFlags = CommandFlags<typeof upgradeCommand.flags>;
+export type RollbackFlags = CommandFlags<typeof rollbackCommand.flags>;

@@ -1,0 +1,191 @@
+// What the workflows share: the cloud of a target, the journal kept in the deployment record (so a
+// re-run resumes), the runner's options (clock, Ctrl-C, the tests' step hook), the HTTP/SSH probes
+// of the running version, and the roles of a deployment's disks. Everything here speaks the port's
+// words; the cloud's own come from its descriptor.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { Cloud, Deployment, Disk, Instance } from '../cloud/port.js';
+import type { Deps } from '../commands/deps.js';
+import type { Target } from '../commands/target.js';
+import { versionFromHealthBody } from '../core/versions.js';
+import { consoleHostKeys } from '../engine/host-key-wait.js';
+import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions } from '../engine/runner.js';
+import type { DeploymentRecord, Journal } from '../state/store.js';
+
+/** The target's cloud, with the credentials checked (exit 3 when missing or expired). */
+export async function connectCloud(deps: Deps, target: Target): Promise<Cloud> {
+  const cloud = await deps.connect(target.provider, target.scope);
+  await cloud.whoAmI();
+  return cloud;
+}
+
+export interface OpenJournal {
+  journal: Journal;
+  save(journal: Journal): void;
+  record: DeploymentRecord;
+  /** The run resumes an unfinished journal of the same command. */
+  resumed: boolean;
+}
+
+/** The unfinished journal of `command` for this deployment, or a new one; saved in the deployment record. */
+export function openJournal(deps: Deps, target: Pick<Target, 'cloud' | 'region' | 'name'>, command: string): OpenJournal {
+  const previous = deps.state.getDeployment(target.cloud, target.region, target.name);
+  let journal: Journal;
+  const resumed = Boolean(previous?.journal && !previous.journal.finishedAt && previous.journal.command === command);
+  if (resumed) {
+    journal = previous!.journal!;
+    const note = describeResume(journal);
+    if (note) deps.io.info(note);
+  } else {
+    journal = newJournal(command, randomBytes(6).toString('hex'), new Date(deps.clock.now()));
+  }
+  const record: DeploymentRecord = {
+    ...(previous ?? {}),
+    name: target.name,
+    cloud: target.cloud,
+    region: target.region,
+    createdAt: previous?.createdAt ?? new Date(deps.clock.now()).toISOString(),
+    updatedAt: new Date(deps.clock.now()).toISOString(),
+    journal,
+  };
+  const save = (j: Journal) => deps.state.putDeployment({ ...record, updatedAt: new Date(deps.clock.now()).toISOString(), journal: j });
+  return { journal, save, record, resumed };
+}
+
+/** Keeps the resolved plan in the journal, so a resumed run follows it instead of re-planning from a half-changed cloud. */
+export function savePlan(open: OpenJournal, plan: unknown): void {
+  putJournalValue(open.journal, 'plan', plan);
+  open.save(open.journal);
+}
+
+export function savedPlan<T>(open: OpenJournal): T | undefined {
+  return getJournalValue<T>(open.journal, 'plan');
+}
+
+/** The runner's options for a journal: the deps' clock, Ctrl-C and the tests' step hook. */
+export function runOptions(deps: Deps, open: Pick<OpenJournal, 'journal' | 'save'>): RunOptions {
+  return { journal: open.journal, save: open.save, io: deps.io, clock: deps.clock, signal: deps.signal, ...(deps.afterStep ? { afterStep: deps.afterStep } : {}) };
+}
+
+/** One GET /healthz: the HTTP status and the version it reports, or why it could not be reached. */
+export async function probeHealth(deps: Deps, host: string): Promise<{ status?: number; error?: string; version?: string }> {
+  try {
+    const res = await deps.httpGet(`http://${host}/healthz`, { timeoutMs: 5000, signal: deps.signal });
+    return { status: res.status, version: res.status === 200 ? versionFromHealthBody(res.body) : undefined };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/** The version /healthz serves, or undefined when it does not answer 200 with one. */
+export async function probeVersion(deps: Deps, host: string | undefined): Promise<string | undefined> {
+  return host ? (await probeHealth(deps, host)).version : undefined;
+}
+
+export interface SshAccess {
+  user: string;
+  privateKeyPath: string;
+  knownHostsPath: string;
+}
+
+/** SSH is available when launch left us a key and SSH was opened to someone. */
+export function sshAccess(deps: Deps, target: Pick<Target, 'provider'>, record: DeploymentRecord | undefined, identityFile?: string): SshAccess | undefined {
+  const plan = record?.plan as { sshCidrs?: { value?: string[] }; sshKey?: { value?: { mode?: string; publicKeyPath?: string } } } | undefined;
+  const sshCidrs = plan?.sshCidrs?.value;
+  // An imported public key's private half sits next to it, as launch assumes too.
+  const imported = plan?.sshKey?.value?.mode === 'import' ? plan.sshKey.value.publicKeyPath?.replace(/\.pub$/, '') : undefined;
+  const privateKeyPath = identityFile ?? record?.privateKeyPath ?? (imported && existsSync(imported) ? imported : undefined);
+  if (!privateKeyPath || (sshCidrs && sshCidrs.length === 0)) return undefined;
+  return { user: record?.sshUser ?? target.provider.loginUser, privateKeyPath, knownHostsPath: deps.state.knownHostsPath };
+}
+
+export const DATA_VERSION_FILE = '/mnt/data/.sourcegraph-version';
+
+/**
+ * Both version files of the appliance (image and data), over SSH; undefined when SSH fails. The host
+ * key is checked against the console's fingerprints (waited for, bounded) unless pinned already.
+ */
+export async function readVersionFiles(
+  deps: Deps,
+  cloud: Pick<Cloud, 'consoleOutput'>,
+  ssh: SshAccess,
+  files: { root: string },
+  host: string,
+  instanceId: string,
+): Promise<{ root: string; data: string } | undefined> {
+  let remote;
+  try {
+    const keys = await consoleHostKeys({ cloud, clock: deps.clock, signal: deps.signal }, instanceId, {
+      knownHostsPath: ssh.knownHostsPath,
+      pinKey: instanceId,
+      onWaiting: (ms) => ms === 0 && deps.io.info(`Waiting for ${instanceId}'s console to list its SSH host key fingerprints before connecting…`),
+    });
+    if (keys.how === 'first-use') {
+      deps.io.warn(`The console of ${instanceId} listed no SSH host key fingerprints within ${formatMs(keys.waitedMs)}: trusting its key on first use and pinning it.`);
+    }
+    remote = await deps.connectRemote({
+      host,
+      user: ssh.user,
+      privateKeyPath: ssh.privateKeyPath,
+      knownHostsPath: ssh.knownHostsPath,
+      pinKey: instanceId,
+      expectedFingerprints: keys.expected,
+      connectTimeoutMs: 20_000,
+    });
+    const out = await remote.exec(`cat ${files.root}; echo; cat ${DATA_VERSION_FILE}`, { timeoutMs: 30_000 });
+    const [root = '', data = ''] = out.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    return { root, data };
+  } catch {
+    return undefined;
+  } finally {
+    await remote?.close().catch(() => undefined);
+  }
+}
+
+/** All instances of a deployment, serving one first. */
+export function allInstances(d: Deployment): Instance[] {
+  return [...(d.instance ? [d.instance] : []), ...d.otherInstances];
+}
+
+/**
+ * The disks of a deployment that hold (or may hold) its data: every disk but root disks. One still
+ * labelled instance-volume (a launch interrupted before it told its disks apart) counts as data
+ * unless an instance holds it as a disk deleted with it (a root disk).
+ */
+export function dataDisksOf(d: Deployment): Disk[] {
+  const disposable = new Set(allInstances(d).flatMap((i) => i.disks.filter((x) => x.deleteWithInstance).map((x) => x.diskId)));
+  return d.disks.filter((v) => {
+    const role = v.labels.role ?? '';
+    return role === 'data-volume' || role === 'rollback-data' || (role === 'instance-volume' && !disposable.has(v.id));
+  });
+}
+
+/** The data disk attached to an instance: the one in its data slot, else a data-labelled disk attached to it. */
+export function dataDiskOf(d: Deployment, instance: Instance): Disk | undefined {
+  const id = instance.disks.find((x) => x.role === 'data')?.diskId;
+  return d.disks.find((v) => v.id === id) ?? d.disks.find((v) => v.attachedTo === instance.id && v.labels.role === 'data-volume');
+}
+
+/** A disk that stopped being the deployment's data: prune may remove it once a snapshot holds what it last held. */
+export async function markRollbackData(cloud: Cloud, deployment: string, diskId: string, lastWritten: Date): Promise<void> {
+  await cloud.setLabels([diskId], { deployment, role: 'rollback-data', 'last-written': lastWritten.toISOString() });
+}
+
+/** The disk serves again (a rollback): it is the deployment's data, snapshotted by the schedule. */
+export async function markServingData(cloud: Cloud, deployment: string, diskId: string): Promise<void> {
+  await cloud.setLabels([diskId], { deployment, role: 'data-volume' });
+  await cloud.removeLabels([diskId], ['last-written']);
+}
+
+export function formatMs(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}
+
+export function formatAge(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '?';
+  const hours = (now - Date.parse(iso)) / 3_600_000;
+  if (hours < 1) return `${Math.max(0, Math.round(hours * 60))} min`;
+  if (hours < 48) return `${Math.round(hours)} h`;
+  return `${Math.round(hours / 24)} d`;
+}

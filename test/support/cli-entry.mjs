@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// The CLI as the end-to-end tests run it: the same built dist/cli.js and `run` that bin/ calls,
+// the same process, arguments, environment and streams, plus the test seams given as
+// dependencies (production code reads none of these variables):
+//   SGL_TEST_FAULT=after:<step>   the process kills itself (SIGKILL) right after that step's work,
+//                                 before the journal records it: the worst moment to lose power
+//   SGL_TEST_POLL_MS=<ms>         how often waits poll
+//   SGL_TEST_PROVISION_DIR=<dir>  the provision scripts to use
+//   SGL_TEST_NO_IP_LOOKUP=1       the wizard suggests no public IP (no "what is my IP" request)
+import { ensureBuilt } from '../../scripts/ensure-built.mjs';
+
+await ensureBuilt();
+const { run } = await import('../../dist/cli.js');
+const env = process.env;
+const overrides = {};
+if (env.SGL_TEST_FAULT?.startsWith('after:')) {
+  const step = env.SGL_TEST_FAULT.slice('after:'.length);
+  overrides.afterStep = (id) => {
+    if (id === step) process.kill(process.pid, 'SIGKILL');
+  };
+}
+if (env.SGL_TEST_POLL_MS) overrides.pollMs = Number(env.SGL_TEST_POLL_MS);
+if (env.SGL_TEST_PROVISION_DIR) overrides.provisionDir = env.SGL_TEST_PROVISION_DIR;
+if (env.SGL_TEST_NO_IP_LOOKUP) overrides.lookupPublicIp = async () => undefined;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
+process.exitCode = await run(process.argv.slice(2), env, process, overrides);
