@@ -72,8 +72,10 @@ function walkValue(value: unknown, node0: SchemaNode, walk: Walk): unknown {
   }
   if (node.type === 'array') {
     if (!Array.isArray(value)) return wrongType(walk, node, value);
+    // Discovery puts some patterns on the array rather than its items (Tags.items).
+    const items = node.pattern && node.items && !node.items.pattern ? { ...node.items, pattern: node.pattern } : (node.items ?? { type: 'any' as const });
     return value
-      .map((item, i) => (item === null ? undefined : walkValue(item, node.items ?? { type: 'any' }, { ...walk, proto: `${walk.proto}[${i}]`, field: `${walk.field}[${i}]` })))
+      .map((item, i) => (item === null ? undefined : walkValue(item, items, { ...walk, proto: `${walk.proto}[${i}]`, field: `${walk.field}[${i}]` })))
       .filter((item) => item !== undefined);
   }
   if (node.type === 'boolean') return typeof value === 'boolean' ? value : wrongType(walk, node, value);
