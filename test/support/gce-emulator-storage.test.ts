@@ -68,7 +68,9 @@ describe('attaching disks', () => {
     expect((await api.delete(`zones/${ZONE}/disks/data`)).status).toBe(400);
     await api.pollUntilDone(detach);
     expect((await api.get(`zones/${ZONE}/instances/vm1`)).body.disks).toHaveLength(1);
-    await api.mutate('DELETE', `zones/${ZONE}/disks/data`);
+    const deletion = (await api.delete(`zones/${ZONE}/disks/data`)).body;
+    expect(reason((await api.delete(`zones/${ZONE}/disks/data`)).body)).toBe('resourceNotReady');
+    await api.pollUntilDone(deletion);
     expect((await api.get(`zones/${ZONE}/disks/data`)).status).toBe(404);
   });
 

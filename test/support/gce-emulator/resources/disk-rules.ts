@@ -37,7 +37,7 @@ export function resolveSnapshot(world: World, value: string, project: string, fi
 /** The full URL of a disk type offered in `zone`; pd-standard when none is given (Compute's default). */
 export function resolveDiskType(world: World, project: string, zone: string, value: string | undefined, field: string): string {
   const ref = requireRef(value ?? `zones/${zone}/diskTypes/pd-standard`, project, 'diskTypes', field);
-  if (ref.scope !== 'zones' || ref.location !== zone) throw invalidField(field, value, `Disk type must be in zone '${zone}'.`);
+  if (ref.project !== project || ref.scope !== 'zones' || ref.location !== zone) throw invalidField(field, value, `Disk type must be in zone '${zone}' of this project.`);
   if (!world.catalog.zone(zone)?.diskTypes.includes(ref.name)) {
     throw invalidField(field, value, `Disk type '${ref.name}' is not available in zone '${zone}'.`);
   }

@@ -86,7 +86,7 @@ export const disks: Record<string, Handler> = {
     const entry = diskEntry(call, world);
     const user = entry.body.users?.[0];
     if (user) throw resourceInUse(refPath(entry.ref), user.replace(/^.*?\/projects\//, 'projects/'));
-    if (entry.body.status === 'CREATING') throw resourceNotReady(refPath(entry.ref));
+    if (entry.body.status !== 'READY') throw resourceNotReady(refPath(entry.ref));
     return {
       plan: {
         operationType: 'delete',

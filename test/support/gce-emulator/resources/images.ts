@@ -86,7 +86,7 @@ export const images: Record<string, Handler> = {
   'images.list': (call, world) => listAnswer(world, world.state.images, call, 'compute#imageList'),
   'images.delete': (call, world) => {
     const entry = world.state.images.get(target(call, 'image'));
-    if (entry.body.status === 'PENDING') throw resourceNotReady(refPath(entry.ref));
+    if (entry.body.status !== 'READY') throw resourceNotReady(refPath(entry.ref));
     return {
       plan: {
         operationType: 'delete',

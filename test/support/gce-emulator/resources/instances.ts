@@ -23,7 +23,9 @@ function machineTypeLink(world: World, call: Call, zone: string): string {
   const value = call.body.machineType as string | undefined;
   if (value === undefined) throw invalid("Required field 'resource.machineType' not specified");
   const ref = requireRef(value, call.project, 'machineTypes', 'resource.machineType');
-  if (ref.scope !== 'zones' || ref.location !== zone) throw invalidField('resource.machineType', value, `Machine type must be in the instance's zone '${zone}'.`);
+  if (ref.project !== call.project || ref.scope !== 'zones' || ref.location !== zone) {
+    throw invalidField('resource.machineType', value, `Machine type must be in the instance's project and zone '${zone}'.`);
+  }
   if (!world.catalog.zone(zone)!.machineTypes.includes(ref.name)) {
     throw invalidField('resource.machineType', value, `Machine type with name '${ref.name}' does not exist in zone '${zone}'.`);
   }

@@ -1,7 +1,7 @@
 // Regional resource policies; the emulator checks snapshot schedules in depth (what `backup
 // --schedule` uses) and keeps other kinds as given. A policy attached to a disk cannot be deleted.
 // Schedules are stored, never run: no snapshots appear by themselves.
-import { invalid, invalidField, resourceInUse } from '../errors.js';
+import { invalid, invalidField, resourceInUse, resourceNotReady } from '../errors.js';
 import { refPath } from '../links.js';
 import type { ResourcePolicyBody } from '../state.js';
 import type { Json } from '../validate.js';
@@ -94,6 +94,7 @@ export const resourcePolicies: Record<string, Handler> = {
   },
   'resourcePolicies.delete': (call, world) => {
     const entry = world.state.resourcePolicies.get(target(call, 'resourcePolicy'));
+    if (entry.body.status === 'DELETING') throw resourceNotReady(refPath(entry.ref));
     const disk = world.state.disks.all().find((d) => d.body.resourcePolicies?.includes(entry.body.selfLink));
     if (disk) throw resourceInUse(refPath(entry.ref), refPath(disk.ref));
     return {
