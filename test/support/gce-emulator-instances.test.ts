@@ -64,6 +64,8 @@ describe('catalogue', () => {
     expect((project.quotas as { metric: string }[]).map((q) => q.metric)).toContain('SNAPSHOTS');
     expect((await api.get('global/networks/default')).body).toMatchObject({ name: 'default', autoCreateSubnetworks: true });
     expect((await api.get('global/networks/other')).status).toBe(404);
+    expect(((await api.get('global/networks')).body.items as { name: string }[]).map((n) => n.name)).toEqual(['default']);
+    expect(((await api.get('regions/us-east1/subnetworks')).body.items as { ipCidrRange: string }[]).map((s) => s.ipCidrRange)).toEqual(['10.142.0.0/20']);
     expect((await api.get('regions/europe-west1/subnetworks/default')).body).toMatchObject({ ipCidrRange: '10.132.0.0/20', gatewayAddress: '10.132.0.1' });
   });
 
@@ -157,6 +159,7 @@ describe('instance lifecycle', () => {
       { disks: [boot, { deviceName: 'boot', initializeParams: { diskSizeGb: '10' } }] },
       { disks: [{ ...boot, deviceName: 'Data' }] },
       { disks: [{ boot: true, initializeParams: { diskSizeGb: '10' } }] },
+      { disks: [boot, { deviceName: 'a', initializeParams: { diskName: 'twice' } }, { deviceName: 'b', initializeParams: { diskName: 'twice' } }] },
     ];
     for (const change of bad) expect((await api.post(`zones/${ZONE}/instances`, { ...base, ...change })).status, JSON.stringify(change)).toBe(400);
     await api.mutate('POST', `zones/${ZONE}/disks`, diskBody('blank', ZONE, { sizeGb: '10' }));

@@ -54,6 +54,9 @@ describe('static addresses', () => {
     expect(reason(second.body)).toBe('resourceInUseByAnotherResource');
     const del = await api.delete(`regions/${REGION}/addresses/sg-ip`);
     expect(reason(del.body)).toBe('resourceInUseByAnotherResource');
+    await api.mutate('DELETE', `zones/${ZONE}/instances/vm1`);
+    await api.mutate('DELETE', `regions/${REGION}/addresses/sg-ip`);
+    expect((await api.get(`regions/${REGION}/addresses`)).body.items).toBeUndefined();
   });
 
   it('refuses a natIP that is not reserved, is in another region, or has another tier', async () => {

@@ -74,6 +74,16 @@ describe('attaching disks', () => {
     expect((await api.get(`zones/${ZONE}/disks/data`)).status).toBe(404);
   });
 
+  it('lists disks of a zone by label and relabels one with its fingerprint', async () => {
+    const disk = (await api.get(`zones/${ZONE}/disks/data`)).body;
+    expect((await api.post(`zones/${ZONE}/disks/data/setLabels`, { labels: { role: 'data' }, labelFingerprint: 'AAAAAAAAAAA=' })).status).toBe(412);
+    await api.mutate('POST', `zones/${ZONE}/disks/data/setLabels`, { labels: { role: 'data' }, labelFingerprint: disk.labelFingerprint });
+    const listed = (await api.get(`zones/${ZONE}/disks`, { filter: 'labels.role = data' })).body.items as { name: string }[];
+    expect(listed.map((d) => d.name)).toEqual(['data']);
+    expect(((await api.get(`zones/${ZONE}/disks`)).body.items as unknown[]).length).toBe(3);
+    expect((await api.get('zones/us-central1-c/disks')).body.items).toBeUndefined();
+  });
+
   it('grows a disk (never shrinks), and the instance sees the new size', async () => {
     await api.mutate('POST', `zones/${ZONE}/instances/vm1/attachDisk`, { source: `zones/${ZONE}/disks/data`, deviceName: 'data' });
     expect((await api.post(`zones/${ZONE}/disks/data/resize`, { sizeGb: '100' })).status).toBe(400);

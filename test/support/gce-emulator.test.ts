@@ -190,6 +190,22 @@ describe('operations', () => {
     expect((await api.post(`zones/${ZONE}/operations/${other.name as string}/wait`)).body.status).toBe('PENDING');
   });
 
+  it('get, wait and list work the same in the zonal, regional and global collections', async () => {
+    const ops = [
+      (await api.post(`zones/${ZONE}/disks`, diskBody('d', ZONE))).body,
+      (await api.post('regions/us-central1/addresses', { name: 'ip' })).body,
+      (await api.post('global/firewalls', firewallBody('fw'))).body,
+    ];
+    for (const op of ops) {
+      const path = api.operationPath(op);
+      expect((await api.post(`${path}/wait`)).body.status).toBe('RUNNING');
+      expect((await api.get(path)).body.status).toBe('DONE');
+      const collection = path.slice(0, path.lastIndexOf('/'));
+      expect(((await api.get(collection)).body.items as { name: string }[]).map((o) => o.name)).toEqual([op.name]);
+      expect((await api.post(`${collection}/operation-missing/wait`)).status).toBe(404);
+    }
+  });
+
   it('lists operations of a scope, with filters', async () => {
     await api.mutate('POST', `zones/${ZONE}/disks`, diskBody('a', ZONE));
     await api.post(`zones/${ZONE}/disks`, diskBody('b', ZONE));
@@ -301,7 +317,9 @@ describe('errors and faults', () => {
     expect(quota.status).toBe(403);
     expect(quota.body).toMatchObject({ error: { code: 403, message: "Quota 'STATIC_ADDRESSES' exceeded.  Limit: 8.0 in region us-central1.", errors: [{ reason: 'quotaExceeded' }] } });
     gce.control.injectFault({ method: 'projects.get', error: { kind: 'unauthenticated' } });
-    expect((await api.get('/compute/v1/projects/' + gce.project)).status).toBe(401);
+    const expired = await api.get('/compute/v1/projects/' + gce.project);
+    expect(expired.status).toBe(401);
+    expect(expired.body).toMatchObject({ error: { status: 'UNAUTHENTICATED', errors: [{ reason: 'authError' }] } });
     gce.control.injectFault({ method: 'disks.insert', error: { kind: 'http', status: 503, reason: 'backendError', message: 'Internal error. Please try again.' } });
     expect((await api.post(`zones/${ZONE}/disks`, diskBody('d', ZONE))).status).toBe(503);
     expect(gce.control.state()).toMatchObject({ addresses: [], disks: [], faults: [] });

@@ -112,6 +112,16 @@ export function unauthenticated(): GceError {
   );
 }
 
+/** A token Google does not accept (expired, revoked). */
+export function invalidCredentials(): GceError {
+  return new GceError(
+    401,
+    'authError',
+    'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
+    { headers: { 'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' }, location: 'Authorization', locationType: 'header' },
+  );
+}
+
 export function rateLimited(httpStatus: 403 | 429, retryAfterSeconds: number): GceError {
   return new GceError(httpStatus, 'rateLimitExceeded', 'Rate Limit Exceeded', {
     headers: { 'retry-after': String(retryAfterSeconds) },

@@ -3,10 +3,10 @@
 // DONE with an error (no capacity in the zone, quota). Injected through the control API.
 import {
   GceError,
+  invalidCredentials,
   quotaExceededHttp,
   quotaExceededOperation,
   rateLimited,
-  unauthenticated,
   zoneExhausted,
   type OperationFailure,
 } from './errors.js';
@@ -18,7 +18,7 @@ export type FaultError =
   | { kind: 'quotaExceeded'; metric?: string; limit?: number; as?: 'operation' | 'http' }
   /** The Operation ends DONE with `ZONE_RESOURCE_POOL_EXHAUSTED`. */
   | { kind: 'zoneResourcePoolExhausted' }
-  /** HTTP 401, as for expired or revoked credentials. */
+  /** HTTP 401 `authError`, as for expired or revoked credentials. */
   | { kind: 'unauthenticated' }
   /** Any HTTP error. */
   | { kind: 'http'; status: number; reason: string; message: string; headers?: Record<string, string> }
@@ -103,7 +103,7 @@ export class Faults {
       case 'zoneResourcePoolExhausted':
         return { operation: zoneExhausted(ctx.project, params.zone ?? 'unknown') };
       case 'unauthenticated':
-        return { http: unauthenticated() };
+        return { http: invalidCredentials() };
       case 'http':
         return { http: new GceError(error.status, error.reason, error.message, { headers: error.headers }) };
       case 'operation':

@@ -47,6 +47,11 @@ function prepareDisks(world: World, call: Call, ref: Omit<Ref, 'collection'>, se
     throw invalidField('resource.disks', '', 'Exactly one boot disk must be specified, and it must be the first disk.');
   }
   const names = new Set<string>();
+  const diskPaths = new Set<string>();
+  const once = (path: string, field: string) => {
+    if (diskPaths.has(path)) throw invalidField(field, path, 'The same disk cannot be given twice.');
+    diskPaths.add(path);
+  };
   return disks.map((d, i) => {
     const field = `resource.disks[${i}]`;
     if (d.type === 'SCRATCH') throw invalidField(`${field}.type`, 'SCRATCH', 'The emulator does not model local SSD (SCRATCH) disks.');
@@ -68,11 +73,13 @@ function prepareDisks(world: World, call: Call, ref: Omit<Ref, 'collection'>, se
     };
     if (d.source !== undefined) {
       const existing = world.state.disks.get(requireRef(d.source as string, call.project, 'disks', `${field}.source`));
+      once(refPath(existing.ref), `${field}.source`);
       checkAttachable(world, zone, existing, mode, `${field}.source`);
       return { existing, attached: { ...base, source: existing.body.selfLink, diskSizeGb: existing.body.sizeGb, ...diskExtras(existing.body) } };
     }
     const init = d.initializeParams as Json;
     const diskRef = { ...ref, name: (init.diskName as string | undefined) ?? (i === 0 ? ref.name : `${ref.name}-${i}`) };
+    once(refPath({ ...diskRef, collection: 'disks' }), `${field}.initializeParams.diskName`);
     const image = init.sourceImage !== undefined ? resolveImage(world, init.sourceImage as string, call.project, `${field}.initializeParams.sourceImage`) : undefined;
     const snapshot = init.sourceSnapshot !== undefined ? resolveSnapshot(world, init.sourceSnapshot as string, call.project, `${field}.initializeParams.sourceSnapshot`) : undefined;
     if (i === 0 && !image && !snapshot) throw invalidField(`${field}.initializeParams`, '', 'The boot disk needs a sourceImage or a sourceSnapshot.');
