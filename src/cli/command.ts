@@ -5,7 +5,7 @@ import type { Deps } from '../commands/deps.js';
 import type { FlagSet, FlagValues, GlobalFlags } from './flags.js';
 
 /** What a command receives: its own flags, the global ones, and the flags its clouds add (validated by the command). */
-export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & { providerFlags: Record<string, string> };
+export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & { providerFlags?: Record<string, string> };
 
 export interface CommandDef<F extends FlagSet = FlagSet> {
   name: string;

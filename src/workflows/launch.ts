@@ -154,7 +154,7 @@ export async function runLaunchWorkflow(deps: Deps, cloud: Cloud, input: LaunchI
     },
     {
       id: 'security-group',
-      title: `Access rules (${provider.terms.accessPolicy})`,
+      title: capitalize(provider.terms.accessPolicy),
       run: async (c) => {
         // Only a zone that offers the type (and holds a kept data disk, which attaches only there).
         c.placement = await cloud.resolvePlacement(plan.subnet.value, plan.zones?.value);
@@ -234,7 +234,7 @@ export async function runLaunchWorkflow(deps: Deps, cloud: Cloud, input: LaunchI
   } catch (e) {
     if (e instanceof LaunchError && NO_CAPACITY.has(e.code)) {
       // Nothing will run here until the user changes zone, type or quota: leave nothing behind.
-      const removed = await undoPartialLaunch(cloud, name);
+      const removed = await undoPartialLaunch(cloud, provider, name);
       state.deleteDeployment(provider.id, region, name);
       if (removed.length) io.info(`Removed what this launch had created: ${removed.join(', ')}.`);
       throw e;
@@ -287,20 +287,22 @@ export async function runLaunchWorkflow(deps: Deps, cloud: Cloud, input: LaunchI
  * Deletes the access policy and SSH key a launch made before the instance failed for capacity, but
  * only when no instance of the deployment exists (a resumed launch of a running deployment keeps them).
  */
-async function undoPartialLaunch(cloud: Cloud, name: string): Promise<string[]> {
+async function undoPartialLaunch(cloud: Cloud, provider: ProviderDescriptor, name: string): Promise<string[]> {
   const found = await cloud.findDeployment(name);
   if (found.instance || found.otherInstances.length) return [];
   const removed: string[] = [];
   for (const g of found.accessPolicies) {
     await cloud.deleteAccessPolicy(g.id);
-    removed.push(`access rules ${g.id}`);
+    removed.push(`${provider.terms.accessPolicy} ${g.id}`);
   }
   for (const k of found.sshKeys.filter((k) => k.managed)) {
     await cloud.deleteSshKey(k.name);
-    removed.push(`SSH key ${k.name}`);
+    removed.push(`${provider.terms.sshKey} ${k.name}`);
   }
   return removed;
 }
+
+const capitalize = (s: string) => `${s[0]!.toUpperCase()}${s.slice(1)}`;
 
 /** Adds how to resume to an error from a launch step, keeping its class, code and exit code. */
 function withResumeHint(e: unknown, command: string): unknown {

@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(async () => moto?.stop());
 beforeEach(async () => moto.reset());
 
-const flags = { region: 'eu-west-1', version: '6.12.5040', image: AMI, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], elasticIp: 'none', wait: false, yes: true };
+const flags = { region: 'eu-west-1', version: '6.12.5040', image: AMI, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], providerFlags: { elasticIp: 'none' }, wait: false, yes: true };
 const deps = () => makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home: tempHome() });
 
 describe('with credentials', () => {

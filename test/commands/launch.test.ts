@@ -4,7 +4,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { statSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Cloud } from '../../src/cloud/cloud.js';
+import type { Cloud } from '../../src/cloud/port.js';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
 import { CloudError, DeclinedError, LaunchError } from '../../src/core/errors.js';
 import { deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
@@ -137,7 +137,7 @@ describe('launch failure paths', () => {
     const home = tempHome();
     const offline = (cloud: Cloud): Cloud =>
       Object.assign(Object.create(cloud) as Cloud, {
-        ensureAddress: () => Promise.reject(new CloudError('network', 'ec2:AllocateAddress failed: getaddrinfo ENOTFOUND ec2.us-east-1.amazonaws.com')),
+        ensureStaticAddress: () => Promise.reject(new CloudError('network', 'ec2:AllocateAddress failed: getaddrinfo ENOTFOUND ec2.us-east-1.amazonaws.com')),
       });
     const err = await runLaunch(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home, wrapCloud: offline }), { ...flags, name: 'flaky' }).catch(
       (e: unknown) => e,
@@ -170,14 +170,15 @@ describe('launch failure paths', () => {
       Object.assign(Object.create(cloud) as Cloud, {
         ensureSnapshotSchedule: async (spec: unknown) => {
           calls.push(spec);
-          return { policyId: 'policy-0123456789abcdef0', state: 'ENABLED', schedule: 'daily', retain: 14 };
+          return { id: 'policy-0123456789abcdef0', state: 'ENABLED', schedule: 'daily', retain: 14 };
         },
       });
     const io = new ScriptedIo([], false);
     const deps = makeDeps({ endpoint: moto.endpoint, io, wrapCloud: recordDlm });
     await runLaunch(deps, { ...flags, name: 'snap', schedule: 'daily', retain: '14' });
     expect(calls).toEqual([
-      { deployment: 'snap', schedule: 'daily', retain: 14, executionRoleArn: 'arn:aws:iam::123456789012:role/AWSDataLifecycleManagerDefaultRole' },
+      // The AWS adapter makes the default role (AWSDataLifecycleManagerDefaultRole) from the account.
+      { deployment: 'snap', schedule: 'daily', retain: 14, params: { account: '123456789012' } },
     ]);
     const titles = io.progressTitles();
     expect(titles.indexOf('Daily data-volume snapshots (Data Lifecycle Manager)')).toBe(titles.indexOf('Elastic IP') + 1);

@@ -1,24 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import {
-  AWS_REGIONS,
   validateCidr,
   validateCidrList,
-  validateCloud,
   validateDataSize,
-  validateElasticIp,
-  validateImageId,
-  validateInstanceType,
-  validateKmsKey,
   validateName,
   validateRegion,
   validateSize,
   validateSshCidrs,
   validateSshUser,
-  validateSubnetId,
   validateTimeoutMinutes,
   validateVersion,
 } from '../../src/core/validate.js';
+import { AWS_REGIONS, awsProvider, validateElasticIp } from '../../src/cloud/aws/provider.js';
+import { validateCloud } from '../../src/cloud/providers.js';
+
+const flag = (key: string) => (value: string) => awsProvider.flags.find((f) => f.key === key)!.validate(value);
+const validateKmsKey = flag('kmsKey');
 
 function usage(fn: () => unknown): UsageError {
   try {
@@ -33,7 +31,7 @@ function usage(fn: () => unknown): UsageError {
 
 describe('flag validation', () => {
   it('cloud: aws accepted, gcp/azure named as coming, unknown lists choices', () => {
-    expect(validateCloud('AWS')).toBe('aws');
+    expect(validateCloud('AWS').id).toBe('aws');
     expect(usage(() => validateCloud('gce')).message).toMatch(/--cloud gcp is not available yet.*coming/);
     expect(usage(() => validateCloud('azure')).message).toMatch(/azure is not available yet/);
     expect(usage(() => validateCloud('digitalocean')).message).toMatch(/--cloud: unknown cloud "digitalocean".*Valid choices: aws/);
@@ -42,9 +40,9 @@ describe('flag validation', () => {
   it('region: every commercial AWS region (images we build or a base OS work in any); unknown names the flag and lists them', () => {
     expect(AWS_REGIONS).toContain('ca-west-1');
     expect(AWS_REGIONS).toContain('ap-south-2');
-    expect(validateRegion('ap-southeast-5')).toBe('ap-southeast-5');
-    expect(validateRegion('EU-West-1')).toBe('eu-west-1');
-    const e = usage(() => validateRegion('us-east-9'));
+    expect(validateRegion('ap-southeast-5', AWS_REGIONS)).toBe('ap-southeast-5');
+    expect(validateRegion('EU-West-1', AWS_REGIONS)).toBe('eu-west-1');
+    const e = usage(() => validateRegion('us-east-9', AWS_REGIONS));
     expect(e.message).toMatch(/^--region: "us-east-9" is not a valid choice/);
     expect(e.message).toContain('ap-southeast-3');
   });
@@ -109,31 +107,33 @@ describe('flag validation', () => {
   });
 
   it('data size: whole GiB at or above the preset minimum', () => {
-    expect(validateDataSize('750', 500)).toBe(750);
-    expect(usage(() => validateDataSize('499', 500)).message).toMatch(/--data-size 499 is below the preset minimum of 500 GiB/);
-    expect(usage(() => validateDataSize('1.5', 500)).message).toMatch(/not a whole number/);
-    expect(usage(() => validateDataSize('lots', 500)).message).toMatch(/^--data-size/);
-    expect(usage(() => validateDataSize('70000', 500)).message).toMatch(/EBS maximum/);
+    expect(validateDataSize('750', 500, awsProvider.dataDiskLimit)).toBe(750);
+    expect(usage(() => validateDataSize('499', 500, awsProvider.dataDiskLimit)).message).toMatch(/--data-size 499 is below the preset minimum of 500 GiB/);
+    expect(usage(() => validateDataSize('1.5', 500, awsProvider.dataDiskLimit)).message).toMatch(/not a whole number/);
+    expect(usage(() => validateDataSize('lots', 500, awsProvider.dataDiskLimit)).message).toMatch(/^--data-size/);
+    expect(usage(() => validateDataSize('70000', 500, awsProvider.dataDiskLimit)).message).toMatch(/EBS maximum/);
   });
 
   it('elastic IP choices', () => {
     expect(validateElasticIp('new')).toEqual({ mode: 'new' });
     expect(validateElasticIp('NONE')).toEqual({ mode: 'none' });
-    expect(validateElasticIp('eipalloc-0123456789abcdef0')).toEqual({ mode: 'existing', allocationId: 'eipalloc-0123456789abcdef0' });
+    expect(validateElasticIp('eipalloc-0123456789abcdef0')).toEqual({ mode: 'existing', id: 'eipalloc-0123456789abcdef0' });
     expect(usage(() => validateElasticIp('1.2.3.4')).message).toMatch(/^--elastic-ip: .*Valid choices: new, none, or an allocation id/);
   });
 
   it('identifiers name their flag when malformed', () => {
-    expect(validateImageId('ami-0d5604b984e5bd659')).toBe('ami-0d5604b984e5bd659');
-    expect(usage(() => validateImageId('ami-XYZ')).message).toMatch(/^--image: /);
-    expect(usage(() => validateSubnetId('subnet-zz')).message).toMatch(/^--subnet: /);
-    expect(validateInstanceType('m7a.2xlarge')).toBe('m7a.2xlarge');
-    expect(usage(() => validateInstanceType('big')).message).toMatch(/^--instance-type: /);
+    expect(awsProvider.validateImageId('ami-0d5604b984e5bd659')).toBe('ami-0d5604b984e5bd659');
+    expect(usage(() => awsProvider.validateImageId('ami-XYZ')).message).toMatch(/^--image: /);
+    expect(usage(() => awsProvider.validateSubnet('subnet-zz')).message).toMatch(/^--subnet: /);
+    expect(awsProvider.validateMachineType('m7a.2xlarge')).toBe('m7a.2xlarge');
+    expect(usage(() => awsProvider.validateMachineType('big')).message).toMatch(/^--instance-type: /);
+    expect(awsProvider.validateDiskId('vol-0123456789abcdef0')).toBe('vol-0123456789abcdef0');
+    expect(usage(() => awsProvider.validateDiskId('disk-1')).message).toMatch(/^--data-volume: .*vol-/);
     expect(validateKmsKey('alias/sourcegraph')).toBe('alias/sourcegraph');
     expect(validateKmsKey('arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab')).toMatch(/^arn:/);
     expect(usage(() => validateKmsKey('my key')).message).toMatch(/^--kms-key: /);
-    expect(validateSshUser('ubuntu')).toBe('ubuntu');
-    expect(usage(() => validateSshUser('Root User')).message).toMatch(/^--ssh-user: /);
+    expect(validateSshUser('ubuntu', 'ec2-user')).toBe('ubuntu');
+    expect(usage(() => validateSshUser('Root User', 'ec2-user')).message).toMatch(/^--ssh-user: .*ec2-user/);
     expect(validateName('prod-1')).toBe('prod-1');
     expect(usage(() => validateName('Prod')).message).toMatch(/^--name: /);
     expect(usage(() => validateName('-x')).message).toMatch(/^--name: /);

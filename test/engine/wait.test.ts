@@ -47,8 +47,8 @@ const defaultInstance: InstanceScript = {
   state: (t) => (t < 5 * S ? undefined : t < 20 * S ? 'pending' : 'running'),
   statusChecks: (t) =>
     t < 60 * S
-      ? { overall: 'initializing', system: 'initializing', instance: 'initializing' }
-      : { overall: 'ok', system: 'ok', instance: 'ok' },
+      ? { overall: 'initializing', detail: 'system initializing, instance initializing' }
+      : { overall: 'ok', detail: 'system ok, instance ok' },
   console: (t) => (t < 30 * S ? '' : cloudInitConsole(CONSOLE_FPS)),
 };
 const defaultConnect = (_attempt: number, t: number): ConnectOutcome => (t < 90 * S ? refused() : 'ok');
@@ -199,7 +199,7 @@ describe('waitUntilReady: the happy path', () => {
     expect(w.clock.elapsed()).toBeLessThan(600 * S);
     expect(frontend.count('/sign-in')).toBe(1);
     // Stages ran one after another: no status check once SSH started, no kubectl after HTTP began.
-    expect(w.cloud.calls.filter((c) => c.op === 'instanceStatusChecks').every((c) => c.t <= 60 * S)).toBe(true);
+    expect(w.cloud.calls.filter((c) => c.op === 'instanceHealth').every((c) => c.t <= 60 * S)).toBe(true);
     const firstHttp = frontend.requests[0]?.t ?? 0;
     expect(w.remoteHost.commands.every((c) => c.t <= firstHttp)).toBe(true);
 
@@ -296,7 +296,7 @@ describe('waitUntilReady: the happy path', () => {
       needsSiteInit: undefined,
       stages: [{ name: 'instance-running', ms: 20 * S }],
     });
-    expect(w.cloud.count('instanceStatusChecks')).toBe(0);
+    expect(w.cloud.count('instanceHealth')).toBe(0);
     expect(w.remoteHost.targets).toEqual([]);
     expect(frontend.requests).toEqual([]);
   });
@@ -461,7 +461,7 @@ describe('waitUntilReady: timeouts', () => {
 
 describe('waitUntilReady: failing fast', () => {
   it('fails at once when the instance terminates, with the console tail', async () => {
-    const states: InstanceState[] = ['pending', 'pending', 'shutting-down'];
+    const states: InstanceState[] = ['pending', 'pending', 'terminating'];
     let i = 0;
     const w = setup({
       instance: {
@@ -472,19 +472,19 @@ describe('waitUntilReady: failing fast', () => {
     const err = await expectRejection(w.run());
     expect(err).toBeInstanceOf(LaunchError);
     expect(err).toMatchObject({ code: 'instance-terminated', exitCode: ExitCode.failed });
-    expect((err as LaunchError).message).toContain('is shutting-down');
+    expect((err as LaunchError).message).toContain('is terminating');
     expect((err as LaunchError).message).toContain('Out of memory: Killed process 1234');
     expect(w.cloud.count('describeInstance')).toBe(3);
-    expect(w.cloud.count('instanceStatusChecks')).toBe(0);
+    expect(w.cloud.count('instanceHealth')).toBe(0);
   });
 
   it('fails when status checks stay impaired for more than two polls', async () => {
-    const w = setup({ instance: { statusChecks: () => ({ overall: 'impaired', system: 'ok', instance: 'impaired' }) } });
+    const w = setup({ instance: { statusChecks: () => ({ overall: 'impaired', detail: 'system ok, instance impaired' }) } });
     const err = await expectRejection(w.run());
     expect(err).toMatchObject({ code: 'instance-impaired', exitCode: ExitCode.failed });
     expect((err as LaunchError).message).toContain('failed its status checks (system ok, instance impaired)');
     expect((err as LaunchError).remediation).toContain(RESUME);
-    expect(w.cloud.count('instanceStatusChecks')).toBe(3);
+    expect(w.cloud.count('instanceHealth')).toBe(3);
   });
 
   it('propagates a host key mismatch without retrying', async () => {

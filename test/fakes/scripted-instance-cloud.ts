@@ -1,19 +1,19 @@
 // The three Cloud calls the readiness wait makes, answered from a script of virtual time.
 // Everything else a Cloud can do is deliberately absent: the wait must not need it.
-import type { InstanceInfo, InstanceState, InstanceStatusChecks } from '../../src/cloud/cloud.js';
+import type { Instance, InstanceHealth, InstanceState } from '../../src/cloud/port.js';
 import type { WaitCloud } from '../../src/engine/wait.js';
 
 export interface InstanceScript {
   /** State at `t` virtual ms after the script started; undefined = not visible yet. */
   state(t: number): InstanceState | undefined;
-  statusChecks(t: number): InstanceStatusChecks;
+  statusChecks(t: number): InstanceHealth;
   console(t: number): string;
   publicIp?: (t: number) => string | undefined;
   privateIp?: (t: number) => string | undefined;
 }
 
 export class ScriptedInstanceCloud implements WaitCloud {
-  readonly calls: { op: 'describeInstance' | 'instanceStatusChecks' | 'consoleOutput'; id: string; t: number }[] = [];
+  readonly calls: { op: 'describeInstance' | 'instanceHealth' | 'consoleOutput'; id: string; t: number }[] = [];
 
   constructor(
     private readonly instanceId: string,
@@ -28,26 +28,27 @@ export class ScriptedInstanceCloud implements WaitCloud {
     return t;
   }
 
-  describeInstance(id: string): Promise<InstanceInfo | undefined> {
+  describeInstance(id: string): Promise<Instance | undefined> {
     const t = this.record('describeInstance', id);
     const state = this.script.state(t);
     if (state === undefined) return Promise.resolve(undefined);
     return Promise.resolve({
       id,
       state,
-      instanceType: 'm6a.2xlarge',
+      machineType: 'm6a.2xlarge',
       imageId: 'ami-0123456789abcdef0',
-      availabilityZone: 'us-east-1a',
-      publicIp: this.script.publicIp?.(t),
-      privateIp: this.script.privateIp?.(t),
-      securityGroupIds: ['sg-1'],
-      volumes: [],
-      tags: {},
+      zone: 'us-east-1a',
+      ...(this.script.publicIp?.(t) ? { publicIp: this.script.publicIp(t) } : {}),
+      ...(this.script.privateIp?.(t) ? { privateIp: this.script.privateIp(t) } : {}),
+      accessPolicyIds: ['sg-1'],
+      disks: [],
+      labels: {},
+      foreignLabels: {},
     });
   }
 
-  instanceStatusChecks(id: string): Promise<InstanceStatusChecks> {
-    const t = this.record('instanceStatusChecks', id);
+  instanceHealth(id: string): Promise<InstanceHealth> {
+    const t = this.record('instanceHealth', id);
     return Promise.resolve(this.script.statusChecks(t));
   }
 

@@ -28,7 +28,7 @@ let instanceId: string;
 beforeEach(async () => {
   await moto.reset();
   const deps = makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false) });
-  const launched = (await runLaunch(deps, { region: 'us-east-1', version: '6.12.5040', allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], elasticIp: 'none', name: 'busy', wait: false, yes: true })) as LaunchResult;
+  const launched = (await runLaunch(deps, { region: 'us-east-1', version: '6.12.5040', allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], providerFlags: { elasticIp: 'none' }, name: 'busy', wait: false, yes: true })) as LaunchResult;
   instanceId = launched.instanceId;
 });
 

@@ -48,7 +48,7 @@ function deps(home: string, healthy = true): Deps {
   });
 }
 
-const launchFlags = (name: string) => ({ region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], elasticIp: 'none', name, wait: false, yes: true });
+const launchFlags = (name: string) => ({ region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], providerFlags: { elasticIp: 'none' }, name, wait: false, yes: true });
 
 /** A stopped rollback-point instance of the deployment, as an upgrade leaves it; returns its data volume. */
 async function stageRollbackPoint(name: string, volumeTags: Record<string, string>): Promise<{ instanceId: string; volumeId: string }> {

@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => moto?.stop());
 beforeEach(async () => moto.reset());
 
-const flags = { region: 'us-east-1', allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], elasticIp: 'none', name: 'kept', wait: false, yes: true };
+const flags = { region: 'us-east-1', allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], providerFlags: { elasticIp: 'none' }, name: 'kept', wait: false, yes: true };
 const deps = (home: string, io = new ScriptedIo([], false)) => makeDeps({ endpoint: moto.endpoint, io, home });
 
 /** Launch at 6.11.0, destroy keeping the data: returns the kept volume. */

@@ -40,7 +40,7 @@ async function snapshotAsDlmWould(policy: ReturnType<typeof snapshotSchedulePoli
 it('a snapshot made by the daily schedule restores, at the version of its data', async () => {
   const home = tempHome();
   const deps = () => makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home });
-  const launched = (await runLaunch(deps(), { region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], elasticIp: 'none', name: 'sched', wait: false, yes: true })) as LaunchResult;
+  const launched = (await runLaunch(deps(), { region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], providerFlags: { elasticIp: 'none' }, name: 'sched', wait: false, yes: true })) as LaunchResult;
   const policy = snapshotSchedulePolicy({ deployment: 'sched', schedule: 'daily', retain: 7, executionRoleArn: 'arn:aws:iam::123456789012:role/AWSDataLifecycleManagerDefaultRole' });
   // The policy targets the data volume by its Name tag: that is the volume launch made.
   const target = policy.PolicyDetails.TargetTags[0]!;
@@ -58,7 +58,7 @@ it('a snapshot made by the daily schedule restores, at the version of its data',
 it('the old policy (no CopyTags, no version) made snapshots restore refused: the reason for the fix', async () => {
   const home = tempHome();
   const deps = () => makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home });
-  const launched = (await runLaunch(deps(), { region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], elasticIp: 'none', name: 'oldpol', wait: false, yes: true })) as LaunchResult;
+  const launched = (await runLaunch(deps(), { region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], providerFlags: { elasticIp: 'none' }, name: 'oldpol', wait: false, yes: true })) as LaunchResult;
   const policy = snapshotSchedulePolicy({ deployment: 'oldpol', schedule: 'daily', retain: 7, executionRoleArn: 'r' });
   const old = { ...policy, PolicyDetails: { ...policy.PolicyDetails, Schedules: [{ ...policy.PolicyDetails.Schedules[0]!, CopyTags: false }] } };
   const snapshotId = await snapshotAsDlmWould(old, launched.resources.dataVolumeId!);
