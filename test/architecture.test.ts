@@ -27,6 +27,13 @@ function imports(file: string): string[] {
 
 const src = files(join(root, 'src'));
 
+/** A file's code without its comments (a comment may explain a cloud; code may not name one). */
+function code(file: string): string {
+  return readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, ''))
+    .replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+}
+
 describe('architecture', () => {
   it('src/core imports nothing but src/core (and JSON data from presets/)', () => {
     const offenders: string[] = [];
@@ -48,6 +55,60 @@ describe('architecture', () => {
       src.filter((f) => imports(f).some((s) => s.startsWith(prefix))).map((f) => relative(root, f));
     expect(importers('@aws-sdk/')).toEqual(['src/cloud/aws/sdk.ts']);
     expect(importers('ssh2')).toEqual(['src/remote/ssh2-remote.ts']);
+  });
+
+  it('commands, workflows, the engine and the CLI import no adapter: only the registry knows the clouds\' folders', () => {
+    const adapterDir = /\/src\/cloud\/(?!port\.ts|provider\.ts|providers\.ts)[^/]+\//;
+    const offenders: string[] = [];
+    for (const f of src.filter((f) => /\/src\/(commands|workflows|engine|cli|core|ui|state|remote)\//.test(f) || f.endsWith('/src/cli.ts'))) {
+      for (const spec of imports(f)) {
+        if (spec.startsWith('.') && adapterDir.test(resolve(dirname(f), spec))) offenders.push(`${relative(root, f)} → ${spec}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+    // The registry imports each cloud's descriptor, and nothing else of its folder.
+    const registry = join(root, 'src/cloud/providers.ts');
+    expect(imports(registry).filter((s) => /^\.\/[^/]+\//.test(s)).every((s) => /^\.\/[^/]+\/provider\.js$/.test(s))).toBe(true);
+  });
+
+  it('only src/cloud/<provider>/ imports its SDK', () => {
+    const sdks: Record<string, RegExp> = { aws: /^@aws-sdk\//, gcp: /^@google-cloud\/|^@googleapis\/|^google-auth-library/, azure: /^@azure\// };
+    const offenders: string[] = [];
+    for (const f of src) {
+      for (const spec of imports(f)) {
+        for (const [provider, re] of Object.entries(sdks)) {
+          if (re.test(spec) && !f.includes(`/src/cloud/${provider}/`)) offenders.push(`${relative(root, f)} → ${spec}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('core names no provider or provider concept (comments aside)', () => {
+    const words = /\b(aws|amazon|ec2|ebs|ami|eipalloc|dlm|kms|vpc|gcp|gce|google|azure)\b|ec2-user|\/dev\/(sd|xvd)/i;
+    const offenders: string[] = [];
+    for (const f of src.filter((f) => f.includes('/src/core/'))) {
+      code(f).split('\n').forEach((line, i) => {
+        if (words.test(line)) offenders.push(`${relative(root, f)}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('commands, workflows and the engine hold no AWS identifiers, devices or variables (the descriptor has them)', () => {
+    const literals = /['"`](ami-|vol-|eipalloc-|sg-|subnet-|snap-)|\/dev\/(sd|xvd)|ec2-user|AWS_REGION|AWS_PROFILE|Elastic IP|Data Lifecycle|['"`]aws['"`]/;
+    const offenders: string[] = [];
+    for (const f of src.filter((f) => /\/src\/(commands|workflows|engine)\//.test(f))) {
+      code(f).split('\n').forEach((line, i) => {
+        if (literals.test(line)) offenders.push(`${relative(root, f)}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('no production file reads a test-only environment variable (the tests give those seams as dependencies)', () => {
+    const offenders = src.filter((f) => /SOURCEGRAPH_LAUNCH_(FAULT|POLL_MS|NO_IP_LOOKUP|PROVISION_DIR)|SGL_TEST_/.test(readFileSync(f, 'utf8'))).map((f) => relative(root, f));
+    expect(offenders).toEqual([]);
   });
 
   it('no production file formats with Intl (its locale data costs ~10 ms at start-up; core/format.ts instead)', () => {

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Cloud, Disk, Image } from '../cloud/port.js';
 import type { ProviderDescriptor } from '../cloud/provider.js';
+import { defaultProvider } from '../cloud/providers.js';
 import { catalogImageId, catalogRegions, catalogVersions, latestCatalogVersion, type ImageCatalog } from '../core/catalog.js';
 import { CloudError, CredentialsError, ExitCode, LaunchError, MissingInputError, UsageError } from '../core/errors.js';
 import type { DataVolumeChoice, ImageChoice, LaunchPlan, Sourced } from '../core/launch-plan.js';
@@ -23,7 +24,7 @@ import { sourced, type PartialPlan, type Validated } from './launch-wizard.js';
 function ownImageRemedy(program: string, provider: ProviderDescriptor, plan: PartialPlan, version: string): string {
   const region = plan.region.value;
   const size = plan.size.value;
-  const cloud = provider.id === 'aws' ? '' : ` --cloud ${provider.id}`;
+  const cloud = provider.id === defaultProvider().id ? '' : ` --cloud ${provider.id}`;
   // The builder is provisioned over SSH from this machine: SSH must reach it.
   const ssh = plan.sshCidrs.value.length ? plan.sshCidrs.value.join(',') : '<this machine\'s address>/32';
   const launch = `${program} launch ${plan.name.value}${cloud} --region ${region} --size ${size} --version ${version} --allow-cidr ${plan.allowCidrs.value.join(',')} --ssh-cidr ${ssh} --image-source build`;
