@@ -110,6 +110,8 @@ export interface ProviderDescriptor extends PlanCloud {
   describeDisk(disk: DiskSpec): string;
   /** The login user of the images (published and ours). */
   loginUser: string;
+  /** The image's version file on the root disk (the data disk's is /mnt/data/.sourcegraph-version). */
+  rootVersionFile: string;
   terms: ProviderTerms;
   flags: readonly ProviderFlag[];
   validateMachineType(value: string): string;

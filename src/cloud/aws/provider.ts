@@ -96,6 +96,7 @@ export const awsProvider: ProviderDescriptor = {
   dataDiskLimit: { maxGiB: 65536, name: 'EBS' },
   describeDisk: describeVolume,
   loginUser: 'ec2-user',
+  rootVersionFile: '/home/ec2-user/.sourcegraph-version',
   terms: {
     address: 'Elastic IP',
     accessPolicy: 'security group',
