@@ -1,26 +1,29 @@
-// `status [name]` and `list`: reconcile with the cloud (found by tags, no local state needed),
-// then ask the instance itself which version it serves.
-import { dataVolumesOf, type Cloud, type DeploymentResources } from '../cloud/cloud.js';
+// `status [name]` and `list`: reconcile with the cloud (found by labels, no local state needed),
+// then ask the instance itself which version it serves. The JSON keeps the field names users'
+// scripts know (instanceType, dataVolumes, addresses[].allocationId, securityGroups, keyPairs);
+// the human text uses the cloud's own words for its things.
+import type { ListFlags, StatusFlags } from '../cli/commands/status.js';
+import type { Deployment } from '../cloud/port.js';
+import type { ProviderDescriptor } from '../cloud/provider.js';
+import { defaultProvider, validateCloud } from '../cloud/providers.js';
 import { ExitCode, LaunchError, MissingInputError } from '../core/errors.js';
 import { validateRegion } from '../core/validate.js';
-import { formatAge, probeHealth } from './data-ops.js';
 import { readPinRecord } from '../remote/known-hosts.js';
-import type { Deps, GlobalFlags } from './deps.js';
-import { resolveTarget, type TargetFlags } from './target.js';
-
-export interface StatusFlags extends GlobalFlags, TargetFlags {
-  /** --no-probe: do not send HTTP requests to the instance. */
-  probe?: boolean;
-}
+import { dataDisksOf, formatAge, probeHealth } from '../workflows/shared.js';
+import type { Deps } from './deps.js';
+import { regionFromEnv, resolveTarget, scopeOf, type TargetFlags } from './target.js';
 
 export interface DeploymentStatus {
   name: string;
-  cloud: 'aws';
+  /** The provider id ("aws"). */
+  cloud: string;
   region: string;
   /** running, stopped, …; "missing" when resources exist but the instance is gone; "not-found" when nothing exists. */
   state: string;
   instanceId?: string;
+  /** The machine type, under the name the JSON has always used. */
   instanceType?: string;
+  machineType?: string;
   imageId?: string;
   size?: string;
   versionTag?: string;
@@ -30,8 +33,8 @@ export interface DeploymentStatus {
   hostKey?: { fingerprint: string; trusted: 'console' | 'first-use' | 'unknown' };
   healthz?: { status?: number; error?: string };
   /**
-   * The version to show: what /healthz serves ("healthz"), else the deployment's version tag ("tag":
-   * not probed, or /healthz did not report one).
+   * The version to show: what /healthz serves ("healthz"), else the deployment's version label
+   * ("tag": not probed, or /healthz did not report one).
    */
   version?: string;
   versionSource?: 'healthz' | 'tag';
@@ -42,28 +45,36 @@ export interface DeploymentStatus {
   health: 'healthy' | 'unhealthy' | 'unreachable' | 'not-probed' | 'not-running';
   url?: string;
   publicIp?: string;
+  /** The data disks (never a root disk). */
   dataVolumes: { id: string; sizeGiB: number; type: string; state: string; attachedTo?: string }[];
-  addresses: { allocationId: string; publicIp: string; managed: boolean }[];
+  /** Static addresses: `id`/`ip` are the neutral names of `allocationId`/`publicIp`. */
+  addresses: { allocationId: string; publicIp: string; id: string; ip: string; managed: boolean }[];
+  /** The access policies' ids. */
   securityGroups: string[];
+  /** The SSH keys' names. */
   keyPairs: string[];
   otherInstances: { id: string; state: string }[];
   notes: string[];
-  /** The pre-upgrade instance an upgrade left stopped (issue 3). */
+  /** The pre-upgrade instance an upgrade left stopped. */
   rollbackPoint?: { instanceId: string; version?: string; strategy?: string; snapshotId?: string };
   /** The newest backup snapshot and its age. */
   lastBackup?: { snapshotId: string; startTime?: string; age: string };
-  /** A data volume made from a snapshot (an upgrade or restore) that is still loading its blocks. */
+  /** A data disk made from a snapshot (an upgrade or restore) that is still loading its blocks. */
   dataVolumeInitialization?: { volumeId: string; state: string; progressPercent?: number; etaSeconds?: number };
 }
 
-
-export async function describeDeployment(deps: Deps, d: DeploymentResources, opts: { probe: boolean; localInstanceId?: string }): Promise<DeploymentStatus> {
+export async function describeDeployment(
+  deps: Deps,
+  provider: ProviderDescriptor,
+  d: Deployment,
+  opts: { probe: boolean; localInstanceId?: string },
+): Promise<DeploymentStatus> {
   const inst = d.instance;
-  const dataVolumes = dataVolumesOf(d)
-    .map((v) => ({ id: v.id, sizeGiB: v.sizeGiB, type: v.type, state: v.state, attachedTo: v.attachedTo }));
+  const disk = provider.terms.disk;
+  const dataVolumes = dataDisksOf(d).map((v) => ({ id: v.id, sizeGiB: v.sizeGiB, type: v.type, state: v.state, attachedTo: v.attachedTo }));
   const notes: string[] = [];
   let state = inst?.state ?? 'not-found';
-  const leftovers = d.securityGroups.length + d.keyPairs.length + d.addresses.length + d.volumes.length;
+  const leftovers = d.accessPolicies.length + d.sshKeys.length + d.addresses.length + d.disks.length;
   if (!inst && (leftovers || opts.localInstanceId)) {
     state = 'missing';
     notes.push(
@@ -73,35 +84,36 @@ export async function describeDeployment(deps: Deps, d: DeploymentResources, opt
     );
   }
   const kept = dataVolumes.filter((v) => !v.attachedTo);
-  if (kept.length) notes.push(`Detached data volume(s) kept: ${kept.map((v) => v.id).join(', ')}.`);
+  if (kept.length) notes.push(`Detached data ${disk}(s) kept: ${kept.map((v) => v.id).join(', ')}.`);
   const publicIp = inst?.publicIp;
   const status: DeploymentStatus = {
     name: d.name,
-    cloud: 'aws',
-    region: d.region,
+    cloud: provider.id,
+    region: d.scope.region,
     state,
     instanceId: inst?.id,
-    instanceType: inst?.instanceType,
+    instanceType: inst?.machineType,
+    machineType: inst?.machineType,
     imageId: inst?.imageId,
     size: d.size,
     versionTag: d.version,
     url: publicIp ? `http://${publicIp}` : undefined,
     publicIp,
     dataVolumes,
-    addresses: d.addresses.map((a) => ({ allocationId: a.allocationId, publicIp: a.publicIp, managed: a.managed })),
-    securityGroups: d.securityGroups.map((g) => g.id),
-    keyPairs: d.keyPairs.map((k) => k.name),
+    addresses: d.addresses.map((a) => ({ allocationId: a.id, publicIp: a.ip, id: a.id, ip: a.ip, managed: a.managed })),
+    securityGroups: d.accessPolicies.map((g) => g.id),
+    keyPairs: d.sshKeys.map((k) => k.name),
     otherInstances: d.otherInstances.map((i) => ({ id: i.id, state: i.state })),
     notes,
     health: inst?.state !== 'running' ? 'not-running' : opts.probe ? 'unreachable' : 'not-probed',
   };
-  const point = d.otherInstances.find((i) => i.tags['sourcegraph-launch:role'] === 'rollback-point');
+  const point = d.otherInstances.find((i) => i.labels.role === 'rollback-point');
   if (point) {
     status.rollbackPoint = {
       instanceId: point.id,
-      version: point.tags['sourcegraph-launch:source-version'],
-      strategy: point.tags['sourcegraph-launch:strategy'],
-      snapshotId: point.tags['sourcegraph-launch:rollback-snapshot'],
+      version: point.labels['source-version'],
+      strategy: point.labels.strategy,
+      snapshotId: point.labels['rollback-snapshot'],
     };
   }
   if (opts.probe && publicIp && inst?.state === 'running') {
@@ -145,11 +157,13 @@ export function healthCell(s: Pick<DeploymentStatus, 'health' | 'healthz'>): str
   }
 }
 
-function render(deps: Deps, s: DeploymentStatus): void {
+function render(deps: Deps, provider: ProviderDescriptor, s: DeploymentStatus): void {
   const { io } = deps;
+  const { terms } = provider;
+  const trust = (t: 'console' | 'first-use' | 'unknown') => (t === 'console' ? 'checked against the console' : t === 'first-use' ? 'trusted on first use: the console listed none' : 'pinned');
   const lines: [string, string | undefined][] = [
     ['state', s.state],
-    ['instance', s.instanceId && `${s.instanceId} (${s.instanceType})`],
+    ['instance', s.instanceId && `${s.instanceId} (${s.machineType})`],
     ['size', s.size],
     ['image', s.imageId],
     ['version', s.versionTag && `${s.versionTag} (tag)`],
@@ -158,37 +172,40 @@ function render(deps: Deps, s: DeploymentStatus): void {
       s.servingVersion ? s.servingVersion : s.healthz ? (s.healthz.status ? `HTTP ${s.healthz.status} on /healthz` : `unreachable (${s.healthz.error})`) : undefined,
     ],
     ['URL', s.url],
-    ['data volume', s.dataVolumes.map((v) => `${v.id} ${v.sizeGiB} GiB ${v.type} ${v.attachedTo ? `attached to ${v.attachedTo}` : v.state}`).join('; ') || undefined],
-    ['address', s.addresses.map((a) => `${a.publicIp} (${a.allocationId})`).join(', ') || undefined],
-    ['security group', s.securityGroups.join(', ') || undefined],
-    ['key pair', s.keyPairs.join(', ') || undefined],
-    ['SSH host key', s.hostKey && `${s.hostKey.fingerprint} (${s.hostKey.trusted === 'console' ? 'checked against the console' : s.hostKey.trusted === 'first-use' ? 'trusted on first use: the console listed none' : 'pinned'})`],
+    [`data ${terms.disk}`, s.dataVolumes.map((v) => `${v.id} ${v.sizeGiB} GiB ${v.type} ${v.attachedTo ? `attached to ${v.attachedTo}` : v.state}`).join('; ') || undefined],
+    ['address', s.addresses.map((a) => `${a.ip} (${a.id})`).join(', ') || undefined],
+    [terms.accessPolicy, s.securityGroups.join(', ') || undefined],
+    [terms.sshKey, s.keyPairs.join(', ') || undefined],
+    ['SSH host key', s.hostKey && `${s.hostKey.fingerprint} (${trust(s.hostKey.trusted)})`],
     ['other instances', s.otherInstances.map((i) => `${i.id} ${i.state}`).join(', ') || undefined],
     ['rollback point', s.rollbackPoint && `${s.rollbackPoint.instanceId} (${s.rollbackPoint.version ?? '?'}, ${s.rollbackPoint.strategy ?? '?'})`],
     ['last backup', s.lastBackup && `${s.lastBackup.snapshotId}, ${s.lastBackup.age} ago`],
   ];
-  io.info(`${s.name} (aws ${s.region})`);
-  for (const [k, v] of lines) if (v) io.info(`  ${k.padEnd(15)} ${v}`);
+  // 15 columns, as always ("other instances" fills them); another cloud's longer words widen it.
+  const width = Math.max(15, ...lines.map(([k]) => k.length));
+  io.info(`${s.name} (${s.cloud} ${s.region})`);
+  for (const [k, v] of lines) if (v) io.info(`  ${k.padEnd(width)} ${v}`);
   for (const n of s.notes) io.warn(n);
 }
 
-export async function runStatus(deps: Deps, nameArg: string | undefined, flags: StatusFlags): Promise<DeploymentStatus> {
+export async function runStatus(deps: Deps, nameArg: string | undefined, flags: StatusFlags & TargetFlags): Promise<DeploymentStatus> {
   const target = resolveTarget(deps, nameArg, flags);
-  const cloud: Cloud = await deps.cloud(target.cloud, target.region, { profile: flags.profile });
+  const { provider } = target;
+  const cloud = await deps.connect(provider, target.scope);
   const found = await cloud.findDeployment(target.name);
   const local = deps.state.getDeployment(target.cloud, target.region, target.name);
-  const status = await describeDeployment(deps, found, { probe: flags.probe !== false, localInstanceId: local?.instanceId });
+  const status = await describeDeployment(deps, provider, found, { probe: flags.probe !== false, localInstanceId: local?.instanceId });
   const backups = await cloud.listSnapshots(target.name).catch(() => []);
-  const newest = backups.find((b) => ['backup', 'scheduled'].includes(b.tags['sourcegraph-launch:purpose'] ?? ''));
-  if (newest) status.lastBackup = { snapshotId: newest.id, startTime: newest.startTime, age: formatAge(newest.startTime) };
-  // Reads are slow until a snapshot-made volume has loaded every block: say so while it lasts.
-  const cloned = found.volumes.find((v) => v.tags['sourcegraph-launch:role'] === 'data-volume' && v.snapshotId && v.attachedTo === status.instanceId);
+  const newest = backups.find((b) => ['backup', 'scheduled'].includes(b.labels.purpose ?? ''));
+  if (newest) status.lastBackup = { snapshotId: newest.id, startTime: newest.startTime, age: formatAge(newest.startTime, deps.clock.now()) };
+  // Reads are slow until a snapshot-made disk has loaded every block: say so while it lasts.
+  const cloned = found.disks.find((v) => v.labels.role === 'data-volume' && v.sourceSnapshotId && v.attachedTo === status.instanceId);
   if (cloned) {
-    const init = await cloud.describeVolumeInitialization(cloned.id).catch(() => undefined);
+    const init = await cloud.diskInitialization(cloned.id).catch(() => undefined);
     if (init && init.state === 'initializing') {
       status.dataVolumeInitialization = { volumeId: cloned.id, state: init.state, progressPercent: init.progressPercent, etaSeconds: init.etaSeconds };
       status.notes.push(
-        `Data volume ${cloned.id} is still loading its blocks from the snapshot${init.progressPercent !== undefined ? ` (${init.progressPercent}%)` : ''}: reads are slower until it completes.`,
+        `Data ${provider.terms.disk} ${cloned.id} is still loading its blocks from the snapshot${init.progressPercent !== undefined ? ` (${init.progressPercent}%)` : ''}: reads are slower until it completes.`,
       );
     }
   }
@@ -203,41 +220,35 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
     deps.state.putDeployment({ ...local, instanceId: status.instanceId ?? local.instanceId, url: status.url ?? local.url });
   }
   if (status.state === 'not-found') {
-    throw new LaunchError('deployment-not-found', ExitCode.failed, `No deployment named ${target.name} in aws ${target.region}`, {
-      remediation: `\`${deps.program} list --region ${target.region}\` shows the deployments there.`,
+    const cloudArg = provider.id === defaultProvider().id ? '' : ` --cloud ${provider.id}`;
+    throw new LaunchError('deployment-not-found', ExitCode.failed, `No deployment named ${target.name} in ${provider.id} ${target.region}`, {
+      remediation: `\`${deps.program} list --region ${target.region}${cloudArg}\` shows the deployments there.`,
     });
   }
   if (deps.io.json) deps.io.result(status);
-  else render(deps, status);
+  else render(deps, provider, status);
   return status;
 }
 
-export interface ListFlags extends GlobalFlags {
-  cloud?: string;
-  region?: string;
-  probe?: boolean;
-}
-
-export async function runList(deps: Deps, flags: ListFlags): Promise<DeploymentStatus[]> {
-  const regionFlag = flags.region ?? deps.env.AWS_REGION ?? deps.env.AWS_DEFAULT_REGION;
-  const regions = regionFlag ? [regionFlag] : [...new Set(deps.state.listDeployments().map((r) => r.region))];
+export async function runList(deps: Deps, flags: ListFlags & Pick<TargetFlags, 'cloud' | 'region'>): Promise<DeploymentStatus[]> {
+  const provider = flags.cloud ? validateCloud(flags.cloud) : defaultProvider();
+  const records = deps.state.listDeployments().filter((r) => r.cloud === provider.id);
+  const regionFlag = flags.region ?? regionFromEnv(deps, provider)?.region;
+  const regions = regionFlag ? [validateRegion(regionFlag, provider.regions)] : [...new Set(records.map((r) => r.region))];
   if (!regions.length) {
     throw new MissingInputError('--region', 'to list deployments (no local records to take regions from)');
   }
   const out: DeploymentStatus[] = [];
   for (const region of regions) {
-    const cloud = await deps.cloud('aws', validateRegion(region), { profile: flags.profile });
+    const scope = scopeOf(deps, provider, validateRegion(region, provider.regions), flags.providerFlags);
+    const cloud = await deps.connect(provider, scope);
     const found = await cloud.listDeployments();
     const names = new Set(found.map((d) => d.name));
-    for (const d of found) out.push(await describeDeployment(deps, d, { probe: flags.probe !== false }));
-    for (const r of deps.state.listDeployments().filter((r) => r.region === region && !names.has(r.name))) {
-      out.push(
-        await describeDeployment(
-          deps,
-          { name: r.name, region, otherInstances: [], securityGroups: [], keyPairs: [], addresses: [], volumes: [] },
-          { probe: false, localInstanceId: r.instanceId ?? 'unknown' },
-        ),
-      );
+    for (const d of found) out.push(await describeDeployment(deps, provider, d, { probe: flags.probe !== false }));
+    // Recorded here but nothing left in the cloud: listed as missing, so the record is not forgotten silently.
+    for (const r of records.filter((r) => r.region === region && !names.has(r.name))) {
+      const nothing: Deployment = { name: r.name, scope, otherInstances: [], accessPolicies: [], sshKeys: [], addresses: [], disks: [] };
+      out.push(await describeDeployment(deps, provider, nothing, { probe: false, localInstanceId: r.instanceId ?? 'unknown' }));
     }
   }
   if (deps.io.json) deps.io.result({ deployments: out });

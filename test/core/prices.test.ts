@@ -1,38 +1,34 @@
-// The monthly estimate prices what a launch really creates (issue 8 item 1), from the one price
-// file, and says "price unknown" instead of a figure it does not have.
+// The cloud-neutral part of a monthly estimate: the parts rounded to cents, a total only when every
+// part has a price, and the wording ("≈ $…/month" or "price unknown (…)"). Each cloud's own prices
+// are tested beside its adapter (test/cloud/aws/prices.test.ts).
 import { describe, expect, it } from 'vitest';
-import { formatMonthlyCost, monthlyCost, PRICE_DATE, volumeMonthlyUsd } from '../../src/core/prices.js';
+import { formatMonthlyCost, formatUsd, totalOf } from '../../src/core/prices.js';
 
-const gp3 = (sizeGiB: number, extra: { iops?: number; throughput?: number } = {}) => ({ type: 'gp3', sizeGiB, ...extra });
+const meta = { priceDate: '2026-01-01', source: ['https://example.test/prices'], priceFile: 'presets/test-prices.json' };
 
-describe('monthlyCost', () => {
-  it('follows --instance-type and --data-size: m6a.48xlarge with 4000 GiB is not the M preset\'s ≈ $580', () => {
-    const cost = monthlyCost({ region: 'us-east-1', instanceType: 'm6a.48xlarge', root: gp3(50), data: gp3(4000, { iops: 3000, throughput: 125 }), publicAddress: true });
-    expect(cost.parts.map((p) => [p.item, p.monthlyUsd])).toEqual([
-      ['instance', 6054.91], // 8.2944 * 730
-      ['root volume', 4],
-      ['data volume', 320],
-      ['public IPv4 address', 3.65],
-    ]);
-    expect(cost.totalUsd).toBe(6382.56);
-    expect(formatMonthlyCost(cost)).toBe('≈ $6,383/month');
-    expect(cost).toMatchObject({ region: 'us-east-1', currency: 'USD', priceDate: PRICE_DATE });
+describe('totalOf', () => {
+  it('rounds each part to cents and adds them up', () => {
+    const cost = totalOf('r1', [
+      { item: 'instance', detail: 't', monthlyUsd: 100.004 },
+      { item: 'root volume', detail: '50 GiB', monthlyUsd: 4.005 },
+    ], meta);
+    expect(cost.parts.map((p) => p.monthlyUsd)).toEqual([100, 4.01]);
+    expect(cost).toMatchObject({ region: 'r1', currency: 'USD', totalUsd: 104.01, unknown: [], ...meta });
+    expect(formatMonthlyCost(cost)).toBe('≈ $104/month');
   });
 
-  it('prices gp3 IOPS and throughput above the included 3000 / 125, and io2 IOPS by tier', () => {
-    expect(volumeMonthlyUsd('us-east-1', gp3(500, { iops: 6000, throughput: 250 }))).toBeCloseTo(500 * 0.08 + 3000 * 0.005 + 125 * 0.04);
-    expect(volumeMonthlyUsd('us-east-1', { type: 'io2', sizeGiB: 500, iops: 40000 })).toBeCloseTo(500 * 0.125 + 32000 * 0.065 + 8000 * 0.0455);
-    expect(volumeMonthlyUsd('us-west-2', gp3(100))).toBe(8);
+  it('gives no total when any part has no price, and names the parts without one', () => {
+    const cost = totalOf('r1', [
+      { item: 'instance', detail: 'big-1', monthlyUsd: undefined },
+      { item: 'data volume', detail: '500 GiB', monthlyUsd: 40 },
+    ], meta);
+    expect(cost.totalUsd).toBeUndefined();
+    expect(cost.unknown).toEqual(['instance big-1']);
+    expect(formatMonthlyCost(cost)).toBe('price unknown (no instance big-1 price for r1 in presets/test-prices.json)');
   });
 
-  it('says "price unknown" for a region or instance type the price file does not have, never another figure', () => {
-    const region = monthlyCost({ region: 'eu-south-1', instanceType: 'm6a.2xlarge', root: gp3(50), data: gp3(500), publicAddress: true });
-    expect(region.totalUsd).toBeUndefined();
-    expect(region.parts.every((p) => p.monthlyUsd === undefined)).toBe(true);
-    expect(formatMonthlyCost(region)).toMatch(/^price unknown \(no instance m6a\.2xlarge, .* price for eu-south-1 in presets\/aws-prices\.json\)$/);
-    const type = monthlyCost({ region: 'us-east-1', instanceType: 'c7i.4xlarge', root: gp3(50), data: gp3(500), publicAddress: true });
-    expect(type.totalUsd).toBeUndefined();
-    expect(type.unknown).toEqual(['instance c7i.4xlarge']);
-    expect(type.parts[1]!.monthlyUsd).toBe(4);
+  it('formats dollars with thousands separators', () => {
+    expect(formatUsd(6382.56)).toBe('$6,383');
+    expect(formatMonthlyCost(totalOf('r1', [{ item: 'instance', detail: 't', monthlyUsd: 12345.5 }], meta))).toBe('≈ $12,346/month');
   });
 });
