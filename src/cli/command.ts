@@ -4,8 +4,18 @@
 import type { Deps } from '../commands/deps.js';
 import type { FlagSet, FlagValues, GlobalFlags } from './flags.js';
 
-/** What a command receives: its own flags, the global ones, and the flags its clouds add (validated by the command). */
-export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & { providerFlags?: Record<string, string> };
+/** The flags of a command that acts on a deployment (registered from `target`). */
+export interface TargetFlagValues {
+  cloud?: string;
+  region?: string;
+  name?: string;
+}
+
+/**
+ * What a command receives: its own flags, the global ones, the target's (for commands with a
+ * `target`), and the flags its clouds add (validated by the command).
+ */
+export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & TargetFlagValues & { providerFlags?: Record<string, string> };
 
 export interface CommandDef<F extends FlagSet = FlagSet> {
   name: string;

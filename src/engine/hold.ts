@@ -97,7 +97,7 @@ export function markersOf(d: Deployment): OperationMarker[] {
 }
 
 export function describeMarker(m: OperationMarker): string {
-  return `${m.operation} by ${m.owner}${m.pid !== undefined ? ` (pid ${m.pid})` : ''} since ${m.since} (live until ${m.until}, marker ${m.key} on ${m.resourceId})`;
+  return `${m.operation} by ${m.owner}${m.pid !== undefined ? `:${m.pid}` : ''} since ${m.since} (live until ${m.until}, marker ${m.key} on ${m.resourceId})`;
 }
 
 export interface HoldOptions {

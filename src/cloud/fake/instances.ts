@@ -170,7 +170,7 @@ export function ensureInstance(w: World, spec: InstanceSpec): Instance {
     bootGuard: !attachments.some((a) => a.role === 'data'),
     guardPowerOffs: 0,
     consoleCalls: 0,
-    ...(spec.userData !== undefined ? { userData: spec.userData } : {}),
+    ...(spec.userDataBase64 !== undefined ? { userData: spec.userDataBase64 } : {}),
   };
   if (spec.sshKey.mode !== 'none') {
     if (w.opts.keepsSshKeys) rec.sshKeyName = spec.sshKey.name;

@@ -56,7 +56,7 @@ export function instanceRequests(o: ResolvedOptions, spec: InstanceSpec): CloudR
       loginUser: spec.loginUser,
       rootDisk: { ...spec.rootDisk, deleteWithInstance: true, encryptionKeyId: spec.encryptionKeyId ?? null },
       dataDisk,
-      userData: spec.userData ?? null,
+      userData: spec.userDataBase64 ?? null,
       labels: spec.labels,
       foreignLabels: spec.foreignLabels ?? {},
     }),
