@@ -190,4 +190,15 @@ describe('the rules (planPrune)', () => {
     const plan = planPrune(d([volume('vol-serving', { role: 'data-volume' }, 'i-serving')]), [snap('final', 'vol-serving', '2026-01-03T00:00:00Z', 'pre-upgrade-final')]);
     expect(plan.remove.map((i) => i.id)).toEqual(['final']);
   });
+
+  it('costs come from the cloud\'s storage prices, and the cloud\'s word for a disk is used', () => {
+    const leftover = { id: 'i-old', state: 'stopped' as const, machineType: 't', imageId: 'img', zone: 'a', accessPolicyIds: [], disks: [{ role: 'root' as const, diskId: 'disk-root', deleteWithInstance: true }], labels: { role: 'rollback-point' }, foreignLabels: {} };
+    const dep = { ...d([{ ...volume('disk-root', { role: 'root-volume' }, 'i-old'), sizeGiB: 20 }, { ...rollback('2026-01-02T00:00:00Z'), attachedTo: 'i-old' }]), otherInstances: [leftover] };
+    const prices = { region: 'x', snapshotGiBMonthUsd: 0.01, diskMonthlyUsd: (disk: { sizeGiB: number }) => disk.sizeGiB * 0.1 };
+    const plan = planPruneWith(dep, [snap('s1', 'vol-rb', '2026-01-03T00:00:00Z', 'backup')], { prices, rootDisk: { sizeGiB: 50, type: 'pd-balanced' }, diskWord: 'disk', retain: 0 });
+    expect(plan.remove.map((i) => [i.id, i.monthlyUsd])).toEqual([['i-old', 2], ['vol-rb', 50]]);
+    expect(plan.remove[1]!.detail).toBe('500 GiB gp3 rollback data disk (?)');
+    // The backup is the last copy of the removed disk's data: kept, priced as a snapshot.
+    expect(plan.keep.map((i) => [i.id, i.monthlyUsd])).toEqual([['s1', 5]]);
+  });
 });
