@@ -47,6 +47,12 @@ export interface ProviderTerms {
   rebootHint(instanceId: string): string;
   /** What a stopped instance still costs, said next to "stopped". */
   stoppedNote?: string;
+  /** Said after a snapshot schedule is set up: what it acts as and how to create that once (the DLM default role). */
+  snapshotScheduleNote?: string;
+  /** Where a new instance's data disk goes, as a summary names it ("/dev/sdb"; "its data disk"). */
+  dataDiskSlot: string;
+  /** One of our labels as the cloud stores it, for messages ("sourcegraph-launch:source-version tag"). */
+  labelName(key: string): string;
 }
 
 export type { AddressChoice } from '../core/launch-plan.js';
@@ -125,6 +131,8 @@ export interface ProviderDescriptor extends PlanCloud {
   validateSubnet(value: string): string;
   /** A data disk a destroy kept, named by id. */
   validateDiskId(value: string): string;
+  /** A snapshot to restore (--snapshot), named by id. */
+  validateSnapshotId(value: string): string;
   diskIdExample: string;
   monthlyCost(input: CostInput): MonthlyCost;
   /** The price file and its date, for "list prices of …". */

@@ -5,8 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Cloud, Deployment, Disk, Instance } from '../cloud/port.js';
-import type { Deps } from '../commands/deps.js';
+import type { Deps, GlobalFlags } from '../commands/deps.js';
 import type { Target } from '../commands/target.js';
+import { DeclinedError, MissingInputError } from '../core/errors.js';
+import type { Labels } from '../core/labels.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import { consoleHostKeys } from '../engine/host-key-wait.js';
 import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions } from '../engine/runner.js';
@@ -60,6 +62,36 @@ export function savePlan(open: OpenJournal, plan: unknown): void {
 
 export function savedPlan<T>(open: OpenJournal): T | undefined {
   return getJournalValue<T>(open.journal, 'plan');
+}
+
+/**
+ * The plan an unfinished run of `command` saved, without opening (or replacing) any journal: a
+ * command shows what a resumed run will do before it asks, and a dry run changes nothing.
+ */
+export function unfinishedPlan<T>(deps: Pick<Deps, 'state'>, target: Pick<Target, 'cloud' | 'region' | 'name'>, command: string): { plan: T; startedAt: string } | undefined {
+  const journal = deps.state.getDeployment(target.cloud, target.region, target.name)?.journal;
+  if (!journal || journal.finishedAt || journal.command !== command) return undefined;
+  const plan = getJournalValue<T>(journal, 'plan');
+  return plan === undefined ? undefined : { plan, startedAt: journal.startedAt };
+}
+
+/**
+ * Sets aside an unfinished run of `command` whose plan this run does not follow (another snapshot,
+ * other options): the next journal starts fresh. Whatever that run made is still in the cloud and
+ * judged by this run like anything else.
+ */
+export function setAsideUnfinished(deps: Pick<Deps, 'state' | 'clock'>, target: Pick<Target, 'cloud' | 'region' | 'name'>, command: string): void {
+  const record = deps.state.getDeployment(target.cloud, target.region, target.name);
+  if (!record?.journal || record.journal.finishedAt || record.journal.command !== command) return;
+  deps.state.putDeployment({ ...record, journal: { ...record.journal, finishedAt: new Date(deps.clock.now()).toISOString() } });
+}
+
+/** Asks once when interactive; CI must say --yes (exit 2 naming it, nothing changed). */
+export async function confirmOrYes(deps: Pick<Deps, 'io'>, flags: GlobalFlags, message: string, what: string): Promise<void> {
+  if (flags.yes) return;
+  if (!deps.io.interactive) throw new MissingInputError('--yes', `to ${what} when not running interactively`);
+  const ok = await deps.io.confirm({ message, default: false });
+  if (!ok) throw new DeclinedError('Answered no: nothing changed.', { remediation: 'Run the command again when ready.' });
 }
 
 /** The runner's options for a journal: the deps' clock, Ctrl-C and the tests' step hook. */
@@ -164,6 +196,14 @@ export function dataDisksOf(d: Deployment): Disk[] {
 export function dataDiskOf(d: Deployment, instance: Instance): Disk | undefined {
   const id = instance.disks.find((x) => x.role === 'data')?.diskId;
   return d.disks.find((v) => v.id === id) ?? d.disks.find((v) => v.attachedTo === instance.id && v.labels.role === 'data-volume');
+}
+
+/**
+ * The labels of a snapshot of a deployment's data: its purpose (backup, pre-upgrade-final …) and
+ * the version of the data in it, which is what makes it restorable.
+ */
+export function snapshotLabels(deployment: string, purpose: string, version: string, size?: string): Labels {
+  return { deployment, role: 'snapshot', purpose, 'source-version': version, version, ...(size ? { size } : {}), managed: 'true' };
 }
 
 /** A disk that stopped being the deployment's data: prune may remove it once a snapshot holds what it last held. */

@@ -13,13 +13,14 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DeploymentResources, SnapshotInfo, VolumeInfo } from '../../src/cloud/cloud.js';
+import { awsProvider } from '../../src/cloud/aws/provider.js';
+import type { Deployment, Disk, Snapshot } from '../../src/cloud/port.js';
 import { runBackup } from '../../src/commands/backup.js';
-import { runDestroy } from '../../src/commands/destroy.js';
 import { runLaunch } from '../../src/commands/launch.js';
-import { planPrune, runPrune } from '../../src/commands/prune.js';
+import { runPrune } from '../../src/commands/prune.js';
 import { runRestore } from '../../src/commands/restore.js';
 import type { Deps } from '../../src/commands/deps.js';
+import { planPrune as planPruneWith } from '../../src/core/prune-plan.js';
 import { makeDeps, ScriptedIo, tempHome } from '../support/deps.js';
 import { byDeployment, deploymentResources, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
 
@@ -48,7 +49,27 @@ function deps(home: string, healthy = true): Deps {
   });
 }
 
+<<<<<<< HEAD
 const launchFlags = (name: string) => ({ region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], providerFlags: { elasticIp: 'none' }, name, wait: false, yes: true });
+=======
+const launchFlags = (name: string) => ({ region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], name, wait: false, yes: true, providerFlags: { elasticIp: 'none' } });
+const at = { region: 'us-east-1', providerFlags: {} };
+
+/**
+ * What `destroy` (without --delete-data) does to a deployment's data: its instances go, its data
+ * volume stays as it was (role data-volume, detached). Done with the SDK here: this branch converts
+ * backup, restore and prune; destroy is converted beside it.
+ */
+async function destroyKeepingData(name: string): Promise<string> {
+  const live = await deploymentResources(ec2).liveInstances(name);
+  const data = live.flatMap((i) => i.BlockDeviceMappings ?? []).find((m) => m.DeviceName === '/dev/sdb')!.Ebs!.VolumeId!;
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: live.map((i) => i.InstanceId!) }));
+  const kept = (await deploymentResources(ec2).volumes(name)).find((v) => v.VolumeId === data)!;
+  expect(tagMap(kept.Tags)['sourcegraph-launch:role']).toBe('data-volume');
+  expect(kept.Attachments ?? []).toEqual([]);
+  return data;
+}
+>>>>>>> conv-data
 
 /** A stopped rollback-point instance of the deployment, as an upgrade leaves it; returns its data volume. */
 async function stageRollbackPoint(name: string, volumeTags: Record<string, string>): Promise<{ instanceId: string; volumeId: string }> {
@@ -74,14 +95,13 @@ describe('the issue\'s reproductions, on the EC2 emulator', () => {
   it('launch → destroy (data kept) → relaunch → prune: the kept volume survives', async () => {
     const home = tempHome();
     await runLaunch(deps(home), launchFlags('kept'));
-    const destroyed = (await runDestroy(deps(home), 'kept', { region: 'us-east-1', yes: true })) as { kept: { volumeId?: string }[] };
-    const keptVolume = destroyed.kept.find((k) => k.volumeId)!.volumeId!;
+    const keptVolume = await destroyKeepingData('kept');
     await runLaunch(deps(home), { ...launchFlags('kept'), dataVolume: 'new' });
     // Something prune may remove, so that it really runs.
     const leftover = await stageRollbackPoint('kept', { 'sourcegraph-launch:role': 'rollback-data', 'sourcegraph-launch:last-written': new Date(Date.now() - 3_600_000).toISOString() });
     await ec2.send(new CreateSnapshotCommand({ VolumeId: leftover.volumeId, TagSpecifications: [{ ResourceType: 'snapshot', Tags: [{ Key: 'sourcegraph-launch:deployment', Value: 'kept' }, { Key: 'sourcegraph-launch:purpose', Value: 'pre-upgrade-final' }] }] }));
 
-    const result = await runPrune(deps(home), 'kept', { region: 'us-east-1', yes: true });
+    const result = await runPrune(deps(home), 'kept', { ...at, yes: true });
     expect(result.items.map((i) => i.id).sort()).toEqual([leftover.instanceId, leftover.volumeId].sort());
     expect(await volumeIds('kept')).toContain(keptVolume);
     expect(await volumeIds('kept')).not.toContain(leftover.volumeId);
@@ -90,13 +110,13 @@ describe('the issue\'s reproductions, on the EC2 emulator', () => {
   it('launch → backup → instance terminated → restore from the backup → prune: the original (maybe newer) volume survives', async () => {
     const home = tempHome();
     const launched = (await runLaunch(deps(home), launchFlags('orig'))) as { instanceId: string };
-    const backup = (await runBackup(deps(home), 'orig', { region: 'us-east-1', wait: true })) as { snapshotId: string; volumeId: string };
+    const backup = (await runBackup(deps(home), 'orig', { ...at, wait: true })) as { snapshotId: string; volumeId: string };
     // The instance is lost (terminated outside the tool); its data volume, written after the backup, stays.
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [launched.instanceId] }));
-    await runRestore(deps(home), 'orig', { region: 'us-east-1', snapshot: backup.snapshotId, yes: true });
+    await runRestore(deps(home), 'orig', { ...at, snapshot: backup.snapshotId, yes: true });
     const leftover = await stageRollbackPoint('orig', { 'sourcegraph-launch:role': 'rollback-data', 'sourcegraph-launch:last-written': new Date(Date.now() - 3_600_000).toISOString() });
     await ec2.send(new CreateSnapshotCommand({ VolumeId: leftover.volumeId, TagSpecifications: [{ ResourceType: 'snapshot', Tags: [{ Key: 'sourcegraph-launch:deployment', Value: 'orig' }, { Key: 'sourcegraph-launch:purpose', Value: 'backup' }] }] }));
-    const result = await runPrune(deps(home), 'orig', { region: 'us-east-1', yes: true, retain: '0' });
+    const result = await runPrune(deps(home), 'orig', { ...at, yes: true, retain: '0' });
     expect(result.items.map((i) => i.id)).toContain(leftover.volumeId);
     expect(result.items.map((i) => i.id)).not.toContain(backup.volumeId);
     expect(await volumeIds('orig')).toContain(backup.volumeId);
@@ -112,12 +132,12 @@ describe('the issue\'s reproductions, on the EC2 emulator', () => {
     const home = tempHome();
     await runLaunch(deps(home), launchFlags('newest'));
     const leftover = await stageRollbackPoint('newest', { 'sourcegraph-launch:role': 'rollback-data', 'sourcegraph-launch:last-written': new Date().toISOString() });
-    const first = await runPrune(deps(home), 'newest', { region: 'us-east-1', yes: true });
+    const first = await runPrune(deps(home), 'newest', { ...at, yes: true });
     expect(first.items.map((i) => i.id)).toEqual([leftover.instanceId]);
     expect(first.kept.find((k) => k.id === leftover.volumeId)?.reason).toMatch(/newest copy of its data/);
     expect(await volumeIds('newest')).toContain(leftover.volumeId);
 
-    const second = await runPrune(deps(home), 'newest', { region: 'us-east-1', yes: true, snapshotFirst: true });
+    const second = await runPrune(deps(home), 'newest', { ...at, yes: true, snapshotFirst: true });
     expect(second.items.map((i) => i.id)).toEqual([leftover.volumeId]);
     expect(await volumeIds('newest')).not.toContain(leftover.volumeId);
     const snaps = (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: byDeployment('newest') }))).Snapshots!;
@@ -128,27 +148,29 @@ describe('the issue\'s reproductions, on the EC2 emulator', () => {
     const home = tempHome();
     await runLaunch(deps(home), launchFlags('dry'));
     const leftover = await stageRollbackPoint('dry', { 'sourcegraph-launch:role': 'rollback-data', 'sourcegraph-launch:last-written': new Date().toISOString() });
-    const result = await runPrune(deps(home, false), 'dry', { region: 'us-east-1', dryRun: true });
+    const result = await runPrune(deps(home, false), 'dry', { ...at, dryRun: true });
     expect(result).toMatchObject({ dryRun: true });
     expect(result.items).toEqual([expect.objectContaining({ kind: 'instance', id: leftover.instanceId, reason: expect.stringMatching(/left stopped by an upgrade/) })]);
     expect(result.kept).toEqual([expect.objectContaining({ kind: 'volume', id: leftover.volumeId, reason: expect.stringMatching(/no completed snapshot since it was last written/) })]);
     // Without --dry-run the unreachable /healthz stops it before anything changes.
-    await expect(runPrune(deps(home, false), 'dry', { region: 'us-east-1', yes: true })).rejects.toMatchObject({ code: 'deployment-not-serving' });
+    await expect(runPrune(deps(home, false), 'dry', { ...at, yes: true })).rejects.toMatchObject({ code: 'deployment-not-serving' });
     expect((await deploymentResources(ec2).liveInstances('dry')).map((i) => i.InstanceId)).toContain(leftover.instanceId);
   });
 });
 
 describe('the rules (planPrune)', () => {
-  const volume = (id: string, tags: Record<string, string>, attachedTo?: string): VolumeInfo => ({ id, sizeGiB: 500, type: 'gp3', state: attachedTo ? 'in-use' : 'available', availabilityZone: 'a', encrypted: true, tags, ...(attachedTo ? { attachedTo } : {}) });
-  const snap = (id: string, volumeId: string, startTime: string, purpose: string, state = 'completed'): SnapshotInfo => ({ id, volumeId, startTime, state, sizeGiB: 500, encrypted: true, tags: { 'sourcegraph-launch:purpose': purpose } });
-  const d = (volumes: VolumeInfo[]): DeploymentResources => ({
-    name: 'p', region: 'r', otherInstances: [], securityGroups: [], keyPairs: [], addresses: [], volumes,
-    instance: { id: 'i-serving', state: 'running', instanceType: 't', imageId: 'ami', availabilityZone: 'a', securityGroupIds: [], volumes: [{ device: '/dev/sdb', volumeId: 'vol-serving', deleteOnTermination: false }], tags: { 'sourcegraph-launch:role': 'instance' } },
+  // The port's own shapes: any cloud's deployment is judged the same way.
+  const volume = (id: string, labels: Disk['labels'], attachedTo?: string): Disk => ({ id, sizeGiB: 500, type: 'gp3', state: attachedTo ? 'in-use' : 'available', zone: 'a', encrypted: true, labels, ...(attachedTo ? { attachedTo } : {}) });
+  const snap = (id: string, diskId: string, startTime: string, purpose: string, state = 'completed'): Snapshot => ({ id, diskId, startTime, state, sizeGiB: 500, encrypted: true, labels: { purpose } });
+  const d = (disks: Disk[]): Deployment => ({
+    name: 'p', scope: { provider: 'aws', region: 'r', params: {} }, otherInstances: [], accessPolicies: [], sshKeys: [], addresses: [], disks,
+    instance: { id: 'i-serving', state: 'running', machineType: 't', imageId: 'img', zone: 'a', accessPolicyIds: [], disks: [{ role: 'data', diskId: 'vol-serving', deleteWithInstance: false }], labels: { role: 'instance' }, foreignLabels: {} },
   });
-  const rollback = (written: string) => volume('vol-rb', { 'sourcegraph-launch:role': 'rollback-data', 'sourcegraph-launch:last-written': written });
+  const rollback = (written: string) => volume('vol-rb', { role: 'rollback-data', 'last-written': written });
+  const planPrune = (dep: Deployment, snapshots: Snapshot[]) => planPruneWith(dep, snapshots, { prices: awsProvider.storagePricing(), rootDisk: awsProvider.rootDisk });
 
   it('never a data volume: serving, detached (kept by destroy), or untold', () => {
-    const plan = planPrune(d([volume('vol-serving', { 'sourcegraph-launch:role': 'data-volume' }, 'i-serving'), volume('vol-kept', { 'sourcegraph-launch:role': 'data-volume' }), volume('vol-untold', { 'sourcegraph-launch:role': 'instance-volume' })]), []);
+    const plan = planPrune(d([volume('vol-serving', { role: 'data-volume' }, 'i-serving'), volume('vol-kept', { role: 'data-volume' }), volume('vol-untold', { role: 'instance-volume' })]), []);
     expect(plan.remove).toEqual([]);
   });
 
@@ -169,7 +191,18 @@ describe('the rules (planPrune)', () => {
   });
 
   it('upgrade snapshots of a volume that still exists (it holds the same or newer data) may go', () => {
-    const plan = planPrune(d([volume('vol-serving', { 'sourcegraph-launch:role': 'data-volume' }, 'i-serving')]), [snap('final', 'vol-serving', '2026-01-03T00:00:00Z', 'pre-upgrade-final')]);
+    const plan = planPrune(d([volume('vol-serving', { role: 'data-volume' }, 'i-serving')]), [snap('final', 'vol-serving', '2026-01-03T00:00:00Z', 'pre-upgrade-final')]);
     expect(plan.remove.map((i) => i.id)).toEqual(['final']);
+  });
+
+  it('costs come from the cloud\'s storage prices, and the cloud\'s word for a disk is used', () => {
+    const leftover = { id: 'i-old', state: 'stopped' as const, machineType: 't', imageId: 'img', zone: 'a', accessPolicyIds: [], disks: [{ role: 'root' as const, diskId: 'disk-root', deleteWithInstance: true }], labels: { role: 'rollback-point' }, foreignLabels: {} };
+    const dep = { ...d([{ ...volume('disk-root', { role: 'root-volume' }, 'i-old'), sizeGiB: 20 }, { ...rollback('2026-01-02T00:00:00Z'), attachedTo: 'i-old' }]), otherInstances: [leftover] };
+    const prices = { region: 'x', snapshotGiBMonthUsd: 0.01, diskMonthlyUsd: (disk: { sizeGiB: number }) => disk.sizeGiB * 0.1 };
+    const plan = planPruneWith(dep, [snap('s1', 'vol-rb', '2026-01-03T00:00:00Z', 'backup')], { prices, rootDisk: { sizeGiB: 50, type: 'pd-balanced' }, diskWord: 'disk', retain: 0 });
+    expect(plan.remove.map((i) => [i.id, i.monthlyUsd])).toEqual([['i-old', 2], ['vol-rb', 50]]);
+    expect(plan.remove[1]!.detail).toBe('500 GiB gp3 rollback data disk (?)');
+    // The backup is the last copy of the removed disk's data: kept, priced as a snapshot.
+    expect(plan.keep.map((i) => [i.id, i.monthlyUsd])).toEqual([['s1', 5]]);
   });
 });

@@ -43,7 +43,9 @@ export const restoreCommand = defineCommand({
   target: { name: 'the deployment to restore into, the same as the [name] argument; another name than the snapshot\'s makes a staging copy' },
   cloud: true,
   examples: [`${PROGRAM} restore prod --region us-east-1 --snapshot snap-0abc…`, `${PROGRAM} restore prod-copy --region us-east-1 --snapshot snap-0abc… --yes`],
-  helpAfter: '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n',
+  helpAfter:
+    '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n' +
+    'An interrupted restore re-run with the same --snapshot resumes with the instance it made.\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/restore.js')).runRestore(deps, name, flags),
 });
 
@@ -67,7 +69,7 @@ export const pruneCommand = defineCommand({
     'snapshots whose volume still exists or that a newer snapshot supersedes; with --retain, backups beyond the newest N\n' +
     'whose volume still exists. Never: the serving instance and its volume, a data volume destroy kept, the last copy of\n' +
     'any data. --dry-run lists every item with the reason it goes or stays. Without the rollback point, `rollback` is\n' +
-    'no longer possible.\n',
+    'no longer possible. An interrupted prune re-run with the same options goes on with the list it showed.\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/prune.js')).runPrune(deps, name, flags),
 });
 

@@ -114,6 +114,9 @@ export const awsProvider: ProviderDescriptor = {
     machineType: 'instance type',
     rebootHint: (id) => `AWS: \`aws ec2 reboot-instances --instance-ids ${id}\``,
     disk: 'volume',
+    snapshotScheduleNote: 'DLM acts as the AWSDataLifecycleManagerDefaultRole (create it once with `aws dlm create-default-role`), or the role --dlm-role names.',
+    dataDiskSlot: AWS_DEVICES.data,
+    labelName: (key) => `sourcegraph-launch:${key} tag`,
   },
   flags: [
     { spec: '--profile <name>', key: 'profile', param: 'profile', help: 'AWS shared-config profile (default: AWS_PROFILE or "default")', role: 'scope-param', commands: 'all', validate: validateProfile },
@@ -142,6 +145,11 @@ export const awsProvider: ProviderDescriptor = {
     throw new UsageError(`--data-volume: "${value}" is not valid. Valid choices: new, or the id of a kept data volume (vol-…)`);
   },
   diskIdExample: 'vol-…',
+  validateSnapshotId: (value) => {
+    const v = value.trim();
+    if (/^snap-[0-9a-f]{8,17}$/.test(v)) return v;
+    throw new UsageError(`--snapshot: "${value}" is not a snapshot id (snap-…)`);
+  },
   monthlyCost,
   priceFile: 'presets/aws-prices.json',
   priceDate: PRICE_DATE,

@@ -1,0 +1,202 @@
+// The restore workflow: a new instance at a snapshot's version whose data disk is made from the
+// snapshot as the instance is created, so it never boots without its data (disaster recovery under
+// the same name, or a staging copy under another). It reuses the source deployment's network,
+// access rules and SSH key; a deployment that still has a running instance is never given a second
+// one. The plan is kept in the journal: an interrupted restore re-run finds the instance it made.
+import { randomBytes } from 'node:crypto';
+import type { Cloud, Deployment, DiskSpec, Instance, InstanceSpec } from '../cloud/port.js';
+import type { Deps } from '../commands/deps.js';
+import type { Target } from '../commands/target.js';
+import { CloudError, UsageError } from '../core/errors.js';
+import { clientTokenFor } from '../core/launch-plan.js';
+import { isSizeName } from '../core/presets.js';
+import { buildImageCommand } from '../core/upgrade-plan.js';
+import { normalizeVersion } from '../core/versions.js';
+import { runWorkflow, type Step } from '../engine/runner.js';
+import { allInstances, dataDiskOf, markRollbackData, openJournal, runOptions, savePlan, setAsideUnfinished, unfinishedPlan } from './shared.js';
+
+const RUNNING_WAIT_MS = 15 * 60_000;
+
+/** What a restore does, resolved once and kept in the journal so a resumed run follows it. */
+export interface RestorePlan {
+  snapshotId: string;
+  snapshotSizeGiB: number;
+  version: string;
+  /** The deployment the snapshot was taken of (another name than the target's makes a copy). */
+  source: string;
+  /** Labels what this restore creates: a re-run finds its own instance by it. */
+  operation: string;
+  instance: InstanceSpec;
+  /** Stopped serving instances of the target, kept as rollback points with their data disks. */
+  superseded: { id: string; dataDiskId?: string }[];
+}
+
+export interface RestoreResult {
+  name: string;
+  region: string;
+  version: string;
+  instanceId: string;
+  /** The data disk made from the snapshot (the JSON contract's name from AWS). */
+  dataVolumeId?: string;
+  snapshotId: string;
+  publicIp?: string;
+  role?: string;
+}
+
+/** Refuses while the target has a running instance (other than the one this restore made). */
+export function refuseIfRunning(existing: Deployment, target: Target, ownOperation?: string): void {
+  const running = allInstances(existing).find((i) => (i.state === 'running' || i.state === 'pending') && (!ownOperation || i.labels.operation !== ownOperation));
+  if (running) {
+    throw new UsageError(`Deployment ${target.name} still has a running instance ${running.id}; restore makes a new instance only where none runs`, {
+      code: 'deployment-running',
+      remediation: `Restore under another name (--name ${target.name}-restore) for a copy, or stop/destroy ${running.id} first.`,
+    });
+  }
+}
+
+/** Resolves the restore from the snapshot and the source deployment; changes nothing. */
+export async function planRestore(deps: Deps, cloud: Cloud, target: Target, input: { snapshotId: string; imageId?: string }): Promise<RestorePlan> {
+  const { provider } = target;
+  const snapshot = await cloud.describeSnapshot(input.snapshotId);
+  if (!snapshot) throw new UsageError(`Snapshot ${input.snapshotId} does not exist in ${target.region}`, { code: 'snapshot-not-found' });
+  if (snapshot.state !== 'completed') throw new UsageError(`Snapshot ${snapshot.id} is ${snapshot.state}; wait until it completes`);
+  const version = normalizeVersion(snapshot.labels['source-version'] ?? snapshot.labels.version ?? '');
+  if (!version) throw new UsageError(`Snapshot ${snapshot.id} does not say which version its data is (no ${provider.terms.labelName('source-version')})`);
+  const source = snapshot.labels.deployment ?? target.name;
+
+  const existing = await cloud.findDeployment(target.name);
+  refuseIfRunning(existing, target);
+  // Template: an instance of the source deployment (any state), else its access policy and SSH key.
+  const from = source === target.name ? existing : await cloud.findDeployment(source);
+  const model = allInstances(from)[0];
+  const placement = await cloud.resolvePlacement(model?.subnetId);
+  const accessPolicyIds = model?.accessPolicyIds.length ? model.accessPolicyIds : from.accessPolicies.map((p) => p.id);
+  if (!accessPolicyIds.length) {
+    throw new CloudError('no-security-group', `Deployment ${source} has no ${provider.terms.accessPolicy} left to reuse`, {
+      remediation: `Launch ${target.name} first (launch --name ${target.name}), then restore into it.`,
+    });
+  }
+  const size = snapshot.labels.size ?? from.size;
+  const image = input.imageId ? { id: input.imageId } : await cloud.findImage({ version });
+  if (!image) {
+    throw new CloudError('missing-images', `No image for ${version} in ${target.region}`, {
+      remediation: `Build it: ${buildImageCommand({ region: target.region, size: snapshot.labels.size }, version, deps.program)}`,
+    });
+  }
+  const preset = provider.sizes[size && isSizeName(size) ? size : 'XS'];
+  // The data disk is like the source's (type and performance), as large as the snapshot.
+  const sourceData = model ? dataDiskOf(from, model) : undefined;
+  const like: DiskSpec = sourceData ? { sizeGiB: sourceData.sizeGiB, type: sourceData.type, ...(sourceData.iops !== undefined ? { iops: sourceData.iops } : {}), ...(sourceData.throughput !== undefined ? { throughput: sourceData.throughput } : {}) } : preset.dataDisk;
+  const operation = `restore-${randomBytes(6).toString('hex')}`;
+  const sshKeyName = model?.sshKeyName ?? from.sshKeys[0]?.name;
+  const instance: InstanceSpec = {
+    deployment: target.name,
+    role: 'instance',
+    version,
+    ...(size ? { size } : {}),
+    imageId: image.id,
+    machineType: model?.machineType ?? preset.machineType,
+    placement,
+    accessPolicyIds,
+    sshKey: sshKeyName ? { mode: 'existing', name: sshKeyName } : { mode: 'none' },
+    loginUser: provider.loginUser,
+    rootDisk: provider.rootDisk,
+    dataDisk: { mode: 'snapshot', snapshotId: snapshot.id, disk: { ...like, sizeGiB: snapshot.sizeGiB } },
+    keepDataDisk: true,
+    // The disk made from the snapshot stays under the snapshot's key.
+    ...(snapshot.keyId ? { encryptionKeyId: snapshot.keyId } : {}),
+    ...(model?.instanceIdentity ? { instanceIdentity: model.instanceIdentity } : {}),
+    labels: { deployment: target.name, role: 'instance', version, ...(size ? { size } : {}), managed: 'true', operation },
+    idempotencyKey: clientTokenFor(target.name, operation.slice('restore-'.length), 'restore'),
+  };
+  // The stopped instance being replaced may hold data newer than the snapshot: it stays, as a way back.
+  const superseded = allInstances(existing)
+    .filter((i) => i.state === 'stopped' && i.labels.role === 'instance')
+    .map((i) => {
+      const data = i.disks.find((x) => x.role === 'data')?.diskId;
+      return data ? { id: i.id, dataDiskId: data } : { id: i.id };
+    });
+  return { snapshotId: snapshot.id, snapshotSizeGiB: snapshot.sizeGiB, version, source, operation, instance, superseded };
+}
+
+/** The plan of an unfinished restore into the target, when it restores this snapshot. */
+export function unfinishedRestore(deps: Deps, target: Target, snapshotId: string): { plan: RestorePlan; startedAt: string } | undefined {
+  const pending = unfinishedPlan<RestorePlan>(deps, target, 'restore');
+  return pending?.plan.snapshotId === snapshotId ? pending : undefined;
+}
+
+/**
+ * Sets aside an unfinished restore of another snapshot (this run restores what it was asked to);
+ * returns that snapshot. Whatever the earlier run made is still seen: a running instance refuses.
+ */
+export function abandonUnfinishedRestore(deps: Deps, target: Target, snapshotId: string): string | undefined {
+  const pending = unfinishedPlan<RestorePlan>(deps, target, 'restore');
+  if (!pending || pending.plan.snapshotId === snapshotId) return undefined;
+  setAsideUnfinished(deps, target, 'restore');
+  return pending.plan.snapshotId;
+}
+
+/** Runs the plan: keeps superseded instances as rollback points, creates the instance, waits until it runs. */
+export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Target, plan: RestorePlan): Promise<RestoreResult> {
+  const open = openJournal(deps, target, 'restore');
+  if (!open.resumed) savePlan(open, plan);
+  const disk = target.provider.terms.disk;
+  const ctx: { instanceId?: string } = {};
+  const steps: Step<typeof ctx>[] = [];
+  if (plan.superseded.length) {
+    steps.push({
+      id: 'supersede',
+      title: `Keep ${plan.superseded.map((i) => i.id).join(', ')} (stopped) as a rollback point`,
+      run: async () => {
+        for (const i of plan.superseded) {
+          await cloud.setLabels([i.id], { role: 'rolled-back' });
+          if (i.dataDiskId) await markRollbackData(cloud, target.name, i.dataDiskId, new Date(deps.clock.now()));
+        }
+        return { summary: `rolled-back, data ${disk} kept` };
+      },
+    });
+  }
+  steps.push(
+    {
+      id: 'instance',
+      title: `Instance (${plan.instance.machineType}, ${plan.instance.imageId}) with its data ${disk} from ${plan.snapshotId}`,
+      run: async (c) => {
+        const instance = await cloud.ensureInstance(plan.instance);
+        c.instanceId = instance.id;
+        return { summary: instance.id, result: { instanceId: instance.id } };
+      },
+      restore: (c, r) => {
+        c.instanceId = r.instanceId;
+      },
+    },
+    {
+      id: 'instance-running',
+      title: 'Instance running',
+      run: async (c) => {
+        await cloud.waitForInstanceState(c.instanceId!, 'running', RUNNING_WAIT_MS);
+        return { summary: 'running' };
+      },
+    },
+  );
+  await runWorkflow(steps, ctx, runOptions(deps, open));
+
+  const seen: Instance | undefined = await cloud.describeInstance(ctx.instanceId!);
+  deps.state.putDeployment({
+    ...open.record,
+    version: plan.version,
+    ...(plan.instance.size ? { size: plan.instance.size } : {}),
+    instanceId: ctx.instanceId!,
+    updatedAt: new Date(deps.clock.now()).toISOString(),
+    journal: open.journal,
+  });
+  return {
+    name: target.name,
+    region: target.region,
+    version: plan.version,
+    instanceId: ctx.instanceId!,
+    dataVolumeId: seen?.disks.find((x) => x.role === 'data')?.diskId,
+    snapshotId: plan.snapshotId,
+    publicIp: seen?.publicIp,
+    role: seen?.labels.role,
+  };
+}
