@@ -16,6 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awsProvider } from '../../src/cloud/aws/provider.js';
 import type { Deployment, Disk, Snapshot } from '../../src/cloud/port.js';
 import { runBackup } from '../../src/commands/backup.js';
+import { runDestroy } from '../../src/commands/destroy.js';
 import { runLaunch } from '../../src/commands/launch.js';
 import { runPrune } from '../../src/commands/prune.js';
 import { runRestore } from '../../src/commands/restore.js';
@@ -49,27 +50,8 @@ function deps(home: string, healthy = true): Deps {
   });
 }
 
-<<<<<<< HEAD
-const launchFlags = (name: string) => ({ region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], providerFlags: { elasticIp: 'none' }, name, wait: false, yes: true });
-=======
 const launchFlags = (name: string) => ({ region: 'us-east-1', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['none'], name, wait: false, yes: true, providerFlags: { elasticIp: 'none' } });
 const at = { region: 'us-east-1', providerFlags: {} };
-
-/**
- * What `destroy` (without --delete-data) does to a deployment's data: its instances go, its data
- * volume stays as it was (role data-volume, detached). Done with the SDK here: this branch converts
- * backup, restore and prune; destroy is converted beside it.
- */
-async function destroyKeepingData(name: string): Promise<string> {
-  const live = await deploymentResources(ec2).liveInstances(name);
-  const data = live.flatMap((i) => i.BlockDeviceMappings ?? []).find((m) => m.DeviceName === '/dev/sdb')!.Ebs!.VolumeId!;
-  await ec2.send(new TerminateInstancesCommand({ InstanceIds: live.map((i) => i.InstanceId!) }));
-  const kept = (await deploymentResources(ec2).volumes(name)).find((v) => v.VolumeId === data)!;
-  expect(tagMap(kept.Tags)['sourcegraph-launch:role']).toBe('data-volume');
-  expect(kept.Attachments ?? []).toEqual([]);
-  return data;
-}
->>>>>>> conv-data
 
 /** A stopped rollback-point instance of the deployment, as an upgrade leaves it; returns its data volume. */
 async function stageRollbackPoint(name: string, volumeTags: Record<string, string>): Promise<{ instanceId: string; volumeId: string }> {
@@ -95,7 +77,8 @@ describe('the issue\'s reproductions, on the EC2 emulator', () => {
   it('launch → destroy (data kept) → relaunch → prune: the kept volume survives', async () => {
     const home = tempHome();
     await runLaunch(deps(home), launchFlags('kept'));
-    const keptVolume = await destroyKeepingData('kept');
+    const destroyed = (await runDestroy(deps(home), 'kept', { ...at, yes: true })) as { kept: { volumeId?: string }[] };
+    const keptVolume = destroyed.kept.find((k) => k.volumeId)!.volumeId!;
     await runLaunch(deps(home), { ...launchFlags('kept'), dataVolume: 'new' });
     // Something prune may remove, so that it really runs.
     const leftover = await stageRollbackPoint('kept', { 'sourcegraph-launch:role': 'rollback-data', 'sourcegraph-launch:last-written': new Date(Date.now() - 3_600_000).toISOString() });
