@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Cloud, Deployment, Disk, Instance } from '../cloud/port.js';
+import type { ProviderDescriptor } from '../cloud/provider.js';
 import type { Deps } from '../commands/deps.js';
 import type { Target } from '../commands/target.js';
 import { versionFromHealthBody } from '../core/versions.js';
@@ -100,6 +101,11 @@ export function sshAccess(deps: Deps, target: Pick<Target, 'provider'>, record: 
 }
 
 export const DATA_VERSION_FILE = '/mnt/data/.sourcegraph-version';
+
+/** The image's own version file: in the home of the images' login user (provision/boot.sh reads it there). */
+export function imageVersionFile(provider: Pick<ProviderDescriptor, 'loginUser'>): string {
+  return `/home/${provider.loginUser}/.sourcegraph-version`;
+}
 
 /**
  * Both version files of the appliance (image and data), over SSH; undefined when SSH fails. The host
