@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Cloud, Deployment, Disk, Instance } from '../cloud/port.js';
+import type { ProviderDescriptor } from '../cloud/provider.js';
 import type { Deps, GlobalFlags } from '../commands/deps.js';
 import type { Target } from '../commands/target.js';
 import { DeclinedError, MissingInputError } from '../core/errors.js';
@@ -132,6 +133,11 @@ export function sshAccess(deps: Deps, target: Pick<Target, 'provider'>, record: 
 }
 
 export const DATA_VERSION_FILE = '/mnt/data/.sourcegraph-version';
+
+/** The image's own version file on the root disk (the descriptor knows where its images keep it). */
+export function imageVersionFile(provider: Pick<ProviderDescriptor, 'rootVersionFile'>): string {
+  return provider.rootVersionFile;
+}
 
 /**
  * Both version files of the appliance (image and data), over SSH; undefined when SSH fails. The host

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import shippedCatalog from '../../presets/aws-published-amis.json' with { type: 'json' };
 import { catalogKnownImages, catalogVersions, type ImageCatalog } from '../../src/core/catalog.js';
 import { ExitCode, LaunchError, UsageError } from '../../src/core/errors.js';
-import { AWS_PRICES } from '../../src/core/presets.js';
+import { awsProvider } from '../../src/cloud/aws/provider.js';
+import type { StoragePricing } from '../../src/core/prices.js';
 import {
   chainRefusalError,
   chooseStrategy,
@@ -21,12 +22,16 @@ import {
 } from '../../src/core/upgrade-plan.js';
 
 const catalog: ImageCatalog = shippedCatalog;
+/** The AWS descriptor's storage prices (us-east-1) and words: what the upgrade command passes on AWS. */
+const prices: StoragePricing = awsProvider.storagePricing();
+const terms = awsProvider.terms;
 const allCatalogVersions = catalogVersions(catalog);
 
 /** What the upgrade command would pass for a size-S deployment: the catalog's images for the region. */
 function fromCatalog(region: string, size = 'S', extra: KnownImage[] = []): Omit<PlanUpgradeChainInput, 'current'> {
   return {
     region,
+    cloud: 'aws',
     known: [...catalogKnownImages(catalog, { size, region }), ...extra],
     knownVersions: allCatalogVersions,
   };
@@ -297,19 +302,24 @@ describe('strategy costs', () => {
     { strategy: 'move', volume: io2, volumeUsd: 0, snapshotUsd: 25, extra: 25 },
     { strategy: 'clone', volume: { sizeGiB: 1000, type: 'gp3' as const }, volumeUsd: 80, snapshotUsd: 50, extra: 130 },
   ] as const)('$strategy of $volume.sizeGiB GiB $volume.type costs $extra/month extra', ({ strategy, volume, volumeUsd, snapshotUsd, extra }) => {
-    const cost = strategyCost({ strategy, dataVolume: volume });
+    const cost = strategyCost({ strategy, dataVolume: volume, prices });
     expect(cost).toMatchObject({ strategy, volumeUsd, snapshotUsd, extraMonthlyUsd: extra });
     expect(cost.summary).toContain(`$${Math.round(extra).toLocaleString('en-US')}/month`);
   });
 
   it('uses the prices it is given', () => {
-    const prices = { ...AWS_PRICES, gp3GiBMonth: 0.1, snapshotGiBMonth: 0.01 };
-    expect(strategyCost({ strategy: 'clone', dataVolume: gp3, prices }).extraMonthlyUsd).toBe(55);
-    expect(strategyCost({ strategy: 'move', dataVolume: gp3, prices }).extraMonthlyUsd).toBe(5);
+    const other: StoragePricing = { region: 'elsewhere', diskMonthlyUsd: (d) => d.sizeGiB * 0.1, snapshotGiBMonthUsd: 0.01 };
+    expect(strategyCost({ strategy: 'clone', dataVolume: gp3, prices: other }).extraMonthlyUsd).toBe(55);
+    expect(strategyCost({ strategy: 'move', dataVolume: gp3, prices: other }).extraMonthlyUsd).toBe(5);
+  });
+
+  it('a disk the price file has no price for counts as nothing extra, not as a guess', () => {
+    const unpriced: StoragePricing = { region: 'elsewhere', diskMonthlyUsd: () => undefined, snapshotGiBMonthUsd: 0.05 };
+    expect(strategyCost({ strategy: 'clone', dataVolume: { sizeGiB: 500, type: 'pd-ssd' }, prices: unpriced })).toMatchObject({ volumeUsd: 0, snapshotUsd: 25 });
   });
 
   it('explains the trade-off of each', () => {
-    const [clone, move] = strategyCosts({ dataVolume: gp3 });
+    const [clone, move] = strategyCosts({ dataVolume: gp3, prices });
     expect(clone?.strategy).toBe('clone');
     expect(clone?.explanation).toMatch(/lazily/);
     expect(clone?.rollback).toMatch(/instant/);
@@ -323,15 +333,15 @@ describe('strategy costs', () => {
     { requested: 'clone', strategy: 'clone', from: 'flag' },
     { requested: 'move', strategy: 'move', from: 'flag' },
   ])('chooseStrategy($requested) = $strategy from $from', ({ requested, strategy, from }) => {
-    const choice = chooseStrategy({ requested, dataVolume: gp3 });
+    const choice = chooseStrategy({ requested, dataVolume: gp3, prices });
     expect(choice).toMatchObject({ strategy, from });
     expect(choice.chosen.strategy).toBe(strategy);
     expect(choice.costs.map((c) => c.strategy)).toEqual(['clone', 'move']);
   });
 
   it('chooseStrategy refuses an unknown strategy as bad input', () => {
-    expect(() => chooseStrategy({ requested: 'copy', dataVolume: gp3 })).toThrow(/--strategy must be clone or move/);
-    expect(() => chooseStrategy({ requested: 'copy', dataVolume: gp3 })).toThrow(UsageError);
+    expect(() => chooseStrategy({ requested: 'copy', dataVolume: gp3, prices })).toThrow(/--strategy must be clone or move/);
+    expect(() => chooseStrategy({ requested: 'copy', dataVolume: gp3, prices })).toThrow(UsageError);
   });
 });
 
@@ -340,7 +350,7 @@ describe('planUpgradeSteps', () => {
     instanceId: 'i-0old',
     availabilityZone: 'us-east-1b',
     dataVolumeId: 'vol-0data',
-    elasticIpAllocationId: 'eipalloc-0abc',
+    addressId: 'eipalloc-0abc',
     ssh: true,
   };
   const oneHop: UpgradeHop[] = [{ from: '6.11.0', to: '6.12.5040', imageId: 'ami-0d5604b984e5bd659', source: 'catalog' }];
@@ -354,14 +364,14 @@ describe('planUpgradeSteps', () => {
     steps.findIndex((s) => s.hop === hop && s.action === action);
 
   it('clone, one hop: the exact order; the instance launches at cutover with its data', () => {
-    const steps = planUpgradeSteps({ strategy: 'clone', hops: oneHop, deployment });
+    const steps = planUpgradeSteps({ strategy: 'clone', hops: oneHop, deployment, terms });
     expect(steps.map((s) => [s.phase, s.action, s.downtime])).toEqual([
       ['prepare', 'snapshot-live', false],
       ['prepare', 'check-launch-permissions', false],
       ['cutover', 'stop-old-instance', true],
       ['cutover', 'snapshot-final', true],
       ['cutover', 'launch-new-instance', true],
-      ['cutover', 'move-elastic-ip', true],
+      ['cutover', 'move-address', true],
       ['verify', 'wait-for-version', true],
       ['verify', 'check-version-files', false],
       ['verify', 'keep-rollback-point', false],
@@ -373,15 +383,18 @@ describe('planUpgradeSteps', () => {
     expect(steps[4]?.title).toMatch(/created from that snapshot/);
     expect(steps[6]?.title).toContain('90 s');
     expect(steps.at(-1)?.title).toMatch(/i-0old.*vol-0data/);
+    // The address move keeps the journal id the cloud names it by (resumed journals and fault tests use it).
+    expect(steps[5]).toMatchObject({ id: '6.12.5040:move-elastic-ip', action: 'move-address' });
+    expect(steps[5]?.title).toBe('Move Elastic IP eipalloc-0abc to the 6.12.5040 instance');
   });
 
   it('takes the hold it is given', () => {
-    const steps = planUpgradeSteps({ strategy: 'clone', hops: oneHop, deployment, holdSeconds: 5 });
+    const steps = planUpgradeSteps({ strategy: 'clone', hops: oneHop, deployment, terms, holdSeconds: 5 });
     expect(steps.find((s) => s.action === 'wait-for-version')?.title).toContain('5 s');
   });
 
   it('move, one hop: the old volume is detached, the data-less instance stopped, then attached and started', () => {
-    const steps = planUpgradeSteps({ strategy: 'move', hops: oneHop, deployment });
+    const steps = planUpgradeSteps({ strategy: 'move', hops: oneHop, deployment, terms });
     expect(actions(steps.filter((s) => s.phase === 'cutover'))).toEqual([
       'stop-old-instance',
       'snapshot-final',
@@ -390,10 +403,10 @@ describe('planUpgradeSteps', () => {
       'stop-new-instance',
       'attach-data-volume',
       'start-new-instance',
-      'move-elastic-ip',
+      'move-address',
     ]);
     expect(steps.find((s) => s.action === 'attach-data-volume')?.title).toContain('vol-0data');
-    expect(steps.find((s) => s.action === 'launch-new-instance')?.title).toMatch(/without \/dev\/sdb.*powers it off/);
+    expect(steps.find((s) => s.action === 'launch-new-instance')?.title).toMatch(/without its data disk.*powers it off/);
     expect(steps.at(-1)?.title).toMatch(/snapshot of vol-0data/);
   });
 
@@ -402,21 +415,22 @@ describe('planUpgradeSteps', () => {
       strategy: 'clone',
       hops: oneHop,
       deployment: { instanceId: 'i-0old', availabilityZone: 'us-east-1b', dataVolumeId: 'vol-0data' },
+      terms,
     });
-    expect(actions(steps)).not.toContain('move-elastic-ip');
+    expect(actions(steps)).not.toContain('move-address');
     expect(actions(steps)).not.toContain('check-version-files');
   });
 
   it('no hops, no steps', () => {
-    expect(planUpgradeSteps({ strategy: 'clone', hops: [], deployment })).toEqual([]);
+    expect(planUpgradeSteps({ strategy: 'clone', hops: [], deployment, terms })).toEqual([]);
   });
 
   describe.each(['clone', 'move'] as UpgradeStrategy[])('%s over three hops', (strategy) => {
-    const steps = planUpgradeSteps({ strategy, hops: threeHops, deployment });
+    const steps = planUpgradeSteps({ strategy, hops: threeHops, deployment, terms });
 
     it('has unique ids naming the hop', () => {
       expect(new Set(steps.map((s) => s.id)).size).toBe(steps.length);
-      for (const s of steps) expect(s.id).toBe(`${s.to}:${s.action}`);
+      for (const s of steps) expect(s.id).toBe(`${s.to}:${s.action === 'move-address' ? terms.addressMoveStep : s.action}`);
     });
 
     it('never stops service, and never launches anything, in prepare', () => {

@@ -2,7 +2,7 @@
 // loopback HTTP server standing in for the instance's frontend.
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InstanceState } from '../../src/cloud/cloud.js';
+import type { InstanceState } from '../../src/cloud/port.js';
 import { CredentialsError, ExitCode, InterruptedError, LaunchError, WaitTimeoutError } from '../../src/core/errors.js';
 import { httpGet } from '../../src/engine/http-probe.js';
 import {

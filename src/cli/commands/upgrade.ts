@@ -12,7 +12,7 @@ export const upgradeCommand = defineCommand({
     image: str('--image <image>', `image for the target version (${perCloud((p) => p.imageIdExample)}; default: published or built by build-image)`),
     strategy: str('--strategy <clone|move>', 'how the data reaches the new instance (default: clone)'),
     size: str('--size <size>', 'change the instance type to this preset\'s (XS|S|M|L|XL) while upgrading'),
-    initRate: str('--init-rate <MiBps>', 'clone: the provisioned initialisation rate of the new data volume, 100–300, or 0 for lazy loading (default: 300 where the cloud offers it)'),
+    initRate: str('--init-rate <MiBps>', 'clone: the provisioned initialisation rate of the new data volume, 100–300, or 0 for lazy loading (default: 300 where the cloud offers it; on a cloud without it only 0 is accepted)'),
     identityFile: str('--identity-file <path>', 'private key for SSH when the deployment uses a key the cloud keeps (--key-name)'),
     holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the new version (default: 90)'),
     timeout: str('--timeout <minutes>', 'bound each hop\'s readiness wait (default: 45)'),
