@@ -161,8 +161,10 @@ export async function ensureAccessPolicy(c: AwsContext, spec: AccessPolicySpec):
       if (!isAwsErrorCode(err, 'InvalidGroup.Duplicate')) throw toLaunchError(err, { operation: 'CreateSecurityGroup', profile: c.profile, region: c.region });
       const sameName = await describeGroupsWhere(c, [{ Name: 'group-name', Values: [spec.name] }, { Name: 'vpc-id', Values: [vpcId] }]);
       group = sameName[0];
-      if (group && group.labels.deployment !== spec.deployment) {
-        throw new CloudError('security-group-conflict', `A security group named "${group.name}" (${group.id}) already exists in ${vpcId} and is not part of deployment ${spec.deployment}`, {
+      // Ours only when made for the same deployment (or, for a builder's, the same build run).
+      if (group && (group.labels['build-run'] ?? group.labels.deployment) !== (spec.labels['build-run'] ?? spec.deployment)) {
+        const owner = spec.labels['build-run'] ? `build run ${spec.labels['build-run']}` : `deployment ${spec.deployment}`;
+        throw new CloudError('security-group-conflict', `A security group named "${group.name}" (${group.id}) already exists in ${vpcId} and is not part of ${owner}`, {
           remediation: 'Choose another deployment name, or delete that security group if it is left over.',
         });
       }

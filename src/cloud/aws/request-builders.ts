@@ -306,12 +306,17 @@ export function placeholder(what: string, from: string): string {
   return `<${what} from ${from}>`;
 }
 
+/** The VPC a policy goes in: known once the placement is resolved, else where it will come from. */
+function vpcOf(placement: AccessPolicySpec['placement']): string {
+  return placement.networkId ?? (placement.subnetId ? `<VpcId of ${placement.subnetId} from DescribeSubnets>` : '<VpcId of the default VPC from DescribeVpcs>');
+}
+
 /** The mutating requests of a launch, in the order they are sent, with placeholders for IDs not known yet. */
 export function launchRequests(spec: LaunchRequestsSpec, describeGroup: (spec: AccessPolicySpec) => string): CloudRequest[] {
   const out: CloudRequest[] = [];
   const labels = { ...spec.instance.labels, role: 'key-pair' };
   if (spec.sshKey.mode === 'import') out.push(ec2('ImportKeyPair', importKeyPairRequest(spec.sshKey, labels, spec.instance.deployment)));
-  const vpcId = spec.access.placement.subnetId ? `<VpcId of ${spec.access.placement.subnetId} from DescribeSubnets>` : '<VpcId of the default VPC from DescribeVpcs>';
+  const vpcId = vpcOf(spec.access.placement);
   const groupId = placeholder('SecurityGroupId', 'CreateSecurityGroup');
   const instanceId = placeholder('InstanceId', 'RunInstances');
   out.push(ec2('CreateSecurityGroup', createSecurityGroupRequest(spec.access, vpcId, describeGroup(spec.access), spec.access.deployment)));
@@ -345,7 +350,7 @@ export function buildRequests(
   describeGroup: (spec: AccessPolicySpec) => string,
   opts: { addressId?: string } = {},
 ): CloudRequest[] {
-  const vpcId = spec.access.placement.subnetId ? `<VpcId of ${spec.access.placement.subnetId} from DescribeSubnets>` : '<VpcId of the default VPC from DescribeVpcs>';
+  const vpcId = vpcOf(spec.access.placement);
   const groupId = placeholder('SecurityGroupId', 'CreateSecurityGroup');
   const instanceId = placeholder('InstanceId', 'RunInstances');
   const imageId = placeholder('ImageId', 'CreateImage');

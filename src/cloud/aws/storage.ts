@@ -124,9 +124,8 @@ export async function describeSnapshot(c: AwsContext, snapshotId: string): Promi
 
 /** Idempotent: a snapshot of the same volume carrying the same operation and purpose is returned instead of a new one. */
 export async function createSnapshot(c: AwsContext, spec: SnapshotSpec): Promise<Snapshot> {
-  const existing = (
-    await describeSnapshotsWhere(c, [tagFilter('operation', [spec.operation]), tagFilter('purpose', [spec.labels.purpose ?? '']), { Name: 'volume-id', Values: [spec.diskId] }])
-  ).find((s) => s.state !== 'error');
+  const purpose = spec.labels.purpose !== undefined ? [tagFilter('purpose', [spec.labels.purpose])] : [];
+  const existing = (await describeSnapshotsWhere(c, [tagFilter('operation', [spec.operation]), ...purpose, { Name: 'volume-id', Values: [spec.diskId] }])).find((s) => s.state !== 'error');
   if (existing) return existing;
   const name = `${spec.deployment}-${spec.labels.purpose ?? 'snapshot'}-${spec.labels['source-version'] ?? spec.labels.version ?? ''}`.replace(/-$/, '');
   const out = await call(c, 'CreateSnapshot', () => c.ec2.createSnapshot(createSnapshotRequest(spec, name)));

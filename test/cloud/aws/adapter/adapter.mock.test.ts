@@ -25,7 +25,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsAdapter } from '../../../../src/cloud/aws/adapter.js';
 import { wrapAwsClients } from '../../../../src/cloud/aws/sdk.js';
 import { CloudError, CredentialsError, ExitCode, WaitTimeoutError } from '../../../../src/core/errors.js';
-import { SCOPE, accessSpec, demoLaunch, instanceSpec } from './fixtures.js';
+import { SCOPE, accessSpec, builderAccessSpec, demoBuild, demoLaunch, instanceSpec } from './fixtures.js';
 
 // The SDK's notice that future releases need Node 22 is noise in test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -138,6 +138,27 @@ describe('client tokens of instances that died', () => {
     expect(ec2Mock.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.ClientToken)).toEqual(['demo-launch-0001-2']);
     // The lookup includes terminated instances: their tokens still count for a day.
     expect(ec2Mock.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([{ Name: 'tag:sourcegraph-launch:deployment', Values: ['demo'] }]);
+  });
+
+  it('finds the live instance of a later attempt again (resume): nothing new is run', async () => {
+    const tags = [
+      { Key: 'sourcegraph-launch:deployment', Value: 'demo' },
+      { Key: 'sourcegraph-launch:role', Value: 'instance' },
+    ];
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            instance('terminated', { InstanceId: 'i-dead', ClientToken: 'demo-launch-0001', Tags: tags }),
+            instance('running', { InstanceId: 'i-2', ClientToken: 'demo-launch-0001-2', Tags: tags, BlockDeviceMappings: mappings }),
+          ],
+        },
+      ],
+    });
+    ec2Mock.on(DescribeVolumesCommand).resolves({ Volumes: [] });
+    ec2Mock.on(CreateTagsCommand).resolves({});
+    expect((await cloud.ensureInstance(spec())).id).toBe('i-2');
+    expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(0);
   });
 
   it('gives up with launch-attempts-exhausted after five dead attempts', async () => {
@@ -339,6 +360,32 @@ describe('ensureAccessPolicy rules', () => {
     await cloud.ensureAccessPolicy(accessSpec(demoLaunch(), PLACEMENT));
     const sent = ec2Mock.commandCalls(AuthorizeSecurityGroupIngressCommand).map((c) => (c.args[0].input.IpPermissions ?? []).map((p) => p.FromPort));
     expect(sent).toEqual([[80, 443, 22], [80], [443], [22]]);
+  });
+
+  it('a group of the same name made meanwhile counts as ours only when it is this build run\u2019s', async () => {
+    const b = demoBuild();
+    const groupOf = (runId: string) => ({
+      SecurityGroups: [
+        {
+          GroupId: 'sg-b',
+          GroupName: `sourcegraph-launch-build-${b.buildName}-${b.runId}`,
+          VpcId: 'vpc-1',
+          IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '203.0.113.7/32' }] }],
+          Tags: [
+            { Key: 'sourcegraph-launch:build', Value: b.buildName },
+            { Key: 'sourcegraph-launch:build-run', Value: runId },
+          ],
+        },
+      ],
+    });
+    // The lookup by label does not see it yet; CreateSecurityGroup says it exists.
+    ec2Mock.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [] }).on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-b'] }).resolves(groupOf(b.runId));
+    ec2Mock.on(CreateSecurityGroupCommand).rejects(ec2Error('InvalidGroup.Duplicate'));
+    const byName = { Filters: [{ Name: 'group-name', Values: [`sourcegraph-launch-build-${b.buildName}-${b.runId}`] }, { Name: 'vpc-id', Values: ['vpc-1'] }] };
+    ec2Mock.on(DescribeSecurityGroupsCommand, byName).resolves(groupOf(b.runId));
+    expect(await cloud.ensureAccessPolicy(builderAccessSpec(b, PLACEMENT))).toMatchObject({ id: 'sg-b', rules: [{ port: 22, cidr: '203.0.113.7/32' }] });
+    ec2Mock.on(DescribeSecurityGroupsCommand, byName).resolves(groupOf('another-run'));
+    await expect(cloud.ensureAccessPolicy(builderAccessSpec(b, PLACEMENT))).rejects.toMatchObject({ code: 'security-group-conflict', message: expect.stringContaining('build run run1') });
   });
 
   it('refuses a rule on a port other than 22, 80 and 443 before sending anything', async () => {

@@ -371,6 +371,8 @@ describe('launchRequests (dry run)', () => {
       ],
     });
     expect(existing[0]?.input.VpcId).toBe('<VpcId of subnet-9 from DescribeSubnets>');
+    // Once the placement is resolved, the dry run shows the real VPC.
+    expect(adapter.launchRequests(launchRequestsSpec(d, { zone: 'us-east-1b', subnetId: 'subnet-9', networkId: 'vpc-9' }))[0]?.input.VpcId).toBe('vpc-9');
     expect(existing[2]?.input.KeyName).toBe('mine');
     expect(existing[2]?.input.SubnetId).toBe('subnet-9');
     expect(existing[6]?.input.AllocationId).toBe('eipalloc-mine');

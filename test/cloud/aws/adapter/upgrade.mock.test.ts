@@ -237,6 +237,18 @@ describe('snapshots', () => {
     });
   });
 
+  it('without a purpose, the snapshot is found again by operation and volume alone', async () => {
+    ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [] });
+    ec2Mock.on(CreateSnapshotCommand).resolves({ SnapshotId: 'snap-new', State: 'pending' });
+    const { purpose: _p, ...labels } = backup.labels;
+    await cloud().createSnapshot({ ...backup, labels });
+    expect(ec2Mock.commandCalls(DescribeSnapshotsCommand)[0]!.args[0].input.Filters).toEqual([
+      { Name: 'tag:sourcegraph-launch:operation', Values: ['op1'] },
+      { Name: 'volume-id', Values: ['vol-data'] },
+    ]);
+    expect(tagMap(ec2Mock.commandCalls(CreateSnapshotCommand)[0]!.args[0].input.TagSpecifications![0]!.Tags).Name).toBe('prod-snapshot-6.11.0');
+  });
+
   it('a re-run finds the snapshot of the same operation, purpose and volume', async () => {
     ec2Mock.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-made', State: 'completed', VolumeId: 'vol-data' }] });
     expect((await cloud().createSnapshot(backup)).id).toBe('snap-made');
