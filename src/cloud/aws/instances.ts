@@ -43,8 +43,11 @@ function findExisting(spec: InstanceSpec, known: Ec2Instance[]): { instance?: Ec
     nextAttempt = attempt + 1;
   }
   const alive = known.filter(live).map((i) => ({ raw: i, info: toInstance(i) }));
+  // In the role this spec makes, too: the instance a hop replaces may carry the same operation label
+  // (as a rollback point), and must never be mistaken for the hop's new instance.
   const byLabel = alive.find(({ info }) =>
-    spec.labels.operation ? info.labels.operation === spec.labels.operation : spec.role === 'builder' ? info.labels['build-run'] === spec.labels['build-run'] && info.labels.role === 'builder' : false,
+    info.labels.role === spec.labels.role &&
+    (spec.labels.operation ? info.labels.operation === spec.labels.operation : spec.role === 'builder' ? info.labels['build-run'] === spec.labels['build-run'] : false),
   );
   if (byLabel) return { instance: byLabel.raw, nextAttempt };
   if (spec.role === 'instance' && !spec.labels.operation) {

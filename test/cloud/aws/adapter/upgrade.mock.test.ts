@@ -124,6 +124,7 @@ describe('an instance whose data disk is made from a snapshot', () => {
               ClientToken: 'something-else',
               Tags: [
                 { Key: 'sourcegraph-launch:deployment', Value: 'prod' },
+                { Key: 'sourcegraph-launch:role', Value: 'instance' },
                 { Key: 'sourcegraph-launch:operation', Value: 'op1:6.12.5040' },
               ],
               BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: 'vol-root' } }, { DeviceName: '/dev/sdb', Ebs: { VolumeId: 'vol-data' } }],
@@ -136,6 +137,31 @@ describe('an instance whose data disk is made from a snapshot', () => {
     ec2Mock.on(CreateTagsCommand).resolves({});
     expect((await cloud().ensureInstance(hop)).id).toBe('i-hop');
     expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(0);
+  });
+
+  it('never takes the instance it replaces for the hop\u2019s, even when that carries the same operation label', async () => {
+    const old = (role: string) => ({
+      Reservations: [
+        {
+          Instances: [
+            {
+              InstanceId: 'i-old',
+              State: { Name: 'stopped' as const },
+              Tags: [
+                { Key: 'sourcegraph-launch:deployment', Value: 'prod' },
+                { Key: 'sourcegraph-launch:role', Value: role },
+                { Key: 'sourcegraph-launch:operation', Value: 'op1:6.12.5040' },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    ec2Mock.on(DescribeInstancesCommand).resolves(old('rollback-point'));
+    ec2Mock.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: 'i-new', State: { Name: 'pending' }, BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeId: 'vol-root' } }, { DeviceName: '/dev/sdb', Ebs: { VolumeId: 'vol-data' } }] }] });
+    ec2Mock.on(DescribeVolumesCommand).resolves({ Volumes: [] });
+    ec2Mock.on(CreateTagsCommand).resolves({});
+    expect((await cloud().ensureInstance(hop)).id).toBe('i-new');
   });
 
   it.each(['none', 'existing'] as const)('data disk %s (move): no /dev/sdb (NoDevice), the boot guard as user data, only the root volume marked', async (mode) => {
