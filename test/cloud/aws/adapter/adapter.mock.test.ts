@@ -7,6 +7,8 @@ import {
   CreateSecurityGroupCommand,
   CreateTagsCommand,
   DeleteSecurityGroupCommand,
+  DeregisterImageCommand,
+  DeleteSnapshotCommand,
   DescribeImagesCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
@@ -24,8 +26,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsAdapter } from '../../../../src/cloud/aws/adapter.js';
 import { wrapAwsClients } from '../../../../src/cloud/aws/sdk.js';
-import { CloudError, CredentialsError, ExitCode, WaitTimeoutError } from '../../../../src/core/errors.js';
-import { SCOPE, accessSpec, builderAccessSpec, demoBuild, demoLaunch, instanceSpec } from './fixtures.js';
+import { CloudError, CredentialsError, ExitCode, InterruptedError, WaitTimeoutError } from '../../../../src/core/errors.js';
+import { SCOPE, accessSpec, builderAccessSpec, demoBuild, demoLaunch, imageSpec, instanceSpec } from './fixtures.js';
 
 // The SDK's notice that future releases need Node 22 is noise in test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -441,5 +443,41 @@ describe('observation edge cases', () => {
     expect((await cloud.instanceHealth('i-1')).overall).toBe('impaired');
     expect(await cloud.instanceHealth('i-1')).toEqual({ overall: 'unknown' });
     expect(ec2Mock.commandCalls(DescribeInstanceStatusCommand)[0]?.args[0].input).toEqual({ InstanceIds: ['i-1'], IncludeAllInstances: true });
+  });
+});
+
+describe('waiting for a built image', () => {
+  const spec = imageSpec(demoBuild());
+
+  it('says why an image failed instead of waiting out the timeout', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-b', State: 'failed', StateReason: { Message: 'snapshot error' } }] });
+    await expect(cloud.waitForImage('ami-b', spec, 60_000)).rejects.toMatchObject({ code: 'image-failed', message: expect.stringContaining('snapshot error') });
+  });
+
+  it('times out with the last state, and stops at once when interrupted', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-b', State: 'pending' }] });
+    const err = await cloud.waitForImage('ami-b', spec, 5_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect(err).toMatchObject({ stage: 'image-available', message: expect.stringContaining('pending') });
+    const controller = new AbortController();
+    controller.abort();
+    await expect(cloud.waitForImage('ami-b', spec, 5_000, controller.signal)).rejects.toBeInstanceOf(InterruptedError);
+  });
+
+  it('tags the snapshots of the available image like the image', async () => {
+    ec2Mock.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-b', State: 'available', BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-r' } }, { DeviceName: '/dev/sdb', Ebs: { SnapshotId: 'snap-d' } }] }] });
+    ec2Mock.on(CreateTagsCommand).resolves({});
+    expect(await cloud.waitForImage('ami-b', spec, 5_000)).toMatchObject({ id: 'ami-b', state: 'available' });
+    const input = ec2Mock.commandCalls(CreateTagsCommand)[0]!.args[0].input;
+    expect(input.Resources).toEqual(['snap-r', 'snap-d']);
+    expect(input.Tags).toContainEqual({ Key: 'sourcegraph-launch:role', Value: 'image' });
+    expect(input.Tags).toContainEqual({ Key: 'Name', Value: spec.name });
+  });
+
+  it('deleting an image that is already gone deletes nothing else', async () => {
+    ec2Mock.on(DescribeImagesCommand).rejects(ec2Error('InvalidAMIID.NotFound'));
+    expect(await cloud.deleteImage('ami-gone')).toEqual([]);
+    expect(ec2Mock.commandCalls(DeregisterImageCommand)).toHaveLength(0);
+    expect(ec2Mock.commandCalls(DeleteSnapshotCommand)).toHaveLength(0);
   });
 });

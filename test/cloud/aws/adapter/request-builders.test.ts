@@ -183,6 +183,20 @@ describe('runInstancesRequest', () => {
   });
 });
 
+describe('the creation-time volume tags', () => {
+  it.each([
+    ['new', { mode: 'new', disk: { sizeGiB: 500, type: 'gp3' } }],
+    ['snapshot', { mode: 'snapshot', snapshotId: 'snap-1', disk: { sizeGiB: 500, type: 'gp3' } }],
+    ['none', { mode: 'none' }],
+    ['existing', { mode: 'existing', diskId: 'vol-kept' }],
+  ] as const)('of a %s data disk name no role the snapshot policy or destroy --delete-data acts on', (_mode, dataDisk) => {
+    // One set for both volumes: until each is marked by its device, the root must not look like data.
+    const volumeTags = tagMap(runInstancesRequest(spec({ dataDisk })).TagSpecifications.find((t) => t.ResourceType === 'volume')!.Tags);
+    expect(volumeTags['sourcegraph-launch:role']).toBe('instance-volume');
+    expect(volumeTags.Name).toBe('demo');
+  });
+});
+
 describe('client tokens', () => {
   it('the first attempt uses the key itself, later ones a suffix, never past 64 characters', () => {
     expect(attemptToken('demo-launch-0001', 1)).toBe('demo-launch-0001');
