@@ -72,6 +72,11 @@ export class AwsAdapter implements Cloud {
     };
   }
 
+  private readonly describeHolder: network.DescribeHolder = async (id) => {
+    const i = await instances.describeInstance(this.c, id);
+    return i && { state: i.state, labels: i.labels };
+  };
+
   async whoAmI() {
     const out = await call(this.c, 'GetCallerIdentity', () => this.c.sts.getCallerIdentity(), { service: 'sts' });
     return { account: out.Account ?? '', principal: out.Arn ?? '' };
@@ -94,12 +99,8 @@ export class AwsAdapter implements Cloud {
   deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
   ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
   checkInstancePermissions = (spec: InstanceSpec) => instances.checkInstancePermissions(this.c, spec);
-  ensureStaticAddress = (spec: AddressSpec) => network.ensureStaticAddress(this.c, spec);
-  attachStaticAddress = (addressId: string, instanceId: string) =>
-    network.attachStaticAddress(this.c, addressId, instanceId, async (id) => {
-      const i = await instances.describeInstance(this.c, id);
-      return i && { state: i.state, labels: i.labels };
-    });
+  ensureStaticAddress = (spec: AddressSpec) => network.ensureStaticAddress(this.c, spec, this.describeHolder);
+  attachStaticAddress = (addressId: string, instanceId: string) => network.attachStaticAddress(this.c, addressId, instanceId, this.describeHolder);
   detachStaticAddress = (addressId: string) => network.detachStaticAddress(this.c, addressId);
   releaseStaticAddress = (addressId: string) => network.releaseStaticAddress(this.c, addressId);
 
@@ -124,13 +125,7 @@ export class AwsAdapter implements Cloud {
   listSnapshots = (deployment: string) => storage.listSnapshots(this.c, deployment);
   deleteSnapshot = (snapshotId: string) => storage.deleteSnapshot(this.c, snapshotId);
 
-  async setLabels(resourceIds: string[], labels: Labels): Promise<void> {
-    // A volume's Name follows its role (the snapshot policy targets `<name>-data`).
-    const role = labels.role;
-    const deployment = labels.deployment;
-    const extra: Record<string, string> = role && (role === 'data-volume' || role === 'rollback-data' || role === 'root-volume') && deployment ? { Name: storage.volumeName(deployment, role) } : {};
-    await network.setLabels(this.c, resourceIds, labels, extra);
-  }
+  setLabels = (resourceIds: string[], labels: Labels) => storage.setLabels(this.c, resourceIds, labels);
 
   async removeLabels(resourceIds: string[], keys: (keyof Labels)[]): Promise<void> {
     if (!resourceIds.length || !keys.length) return;

@@ -5,7 +5,7 @@ import { CloudError, WaitTimeoutError } from '../../core/errors.js';
 import type { Instance, InstanceHealth, InstanceSpec, InstanceState } from '../port.js';
 import { call, callUnlessNotFound, paginate, type AwsContext } from './context.js';
 import { awsErrorCode, isAwsErrorCode, isNotFoundError, toLaunchError } from './errors.js';
-import { DATA_DEVICE, ROOT_DEVICE, tagFilter, toInstance, toInstanceState } from './mappers.js';
+import { DATA_DEVICE, ROOT_DEVICE, tagFilter, tagsOf, toInstance, toInstanceState } from './mappers.js';
 import { attemptToken, runInstancesRequest, volumeRoleTagsRequest } from './request-builders.js';
 import type { Ec2Filter, Ec2Instance, Ec2InstanceType } from './sdk.js';
 
@@ -43,8 +43,11 @@ function findExisting(spec: InstanceSpec, known: Ec2Instance[]): { instance?: Ec
     nextAttempt = attempt + 1;
   }
   const alive = known.filter(live).map((i) => ({ raw: i, info: toInstance(i) }));
+  // In the role this spec makes, too: the instance a hop replaces may carry the same operation label
+  // (as a rollback point), and must never be mistaken for the hop's new instance.
   const byLabel = alive.find(({ info }) =>
-    spec.labels.operation ? info.labels.operation === spec.labels.operation : spec.role === 'builder' ? info.labels['build-run'] === spec.labels['build-run'] && info.labels.role === 'builder' : false,
+    info.labels.role === spec.labels.role &&
+    (spec.labels.operation ? info.labels.operation === spec.labels.operation : spec.role === 'builder' ? info.labels['build-run'] === spec.labels['build-run'] : false),
   );
   if (byLabel) return { instance: byLabel.raw, nextAttempt };
   if (spec.role === 'instance' && !spec.labels.operation) {
@@ -111,15 +114,19 @@ async function labelVolumes(c: AwsContext, spec: InstanceSpec, initial: Instance
   }
   const volumeIds = instance.disks.map((d) => d.diskId);
   if (!volumeIds.length) return instance;
-  const volumes = await call(c, 'DescribeVolumes', () => c.ec2.describeVolumes({ VolumeIds: volumeIds }));
-  const roleOf = new Map((volumes.Volumes ?? []).map((v) => [v.VolumeId, v.Tags?.find((t) => t.Key === 'sourcegraph-launch:role')?.Value]));
+  // By filter, not by id: a volume made a moment ago may not be describable yet (an id would fail).
+  const volumes = await call(c, 'DescribeVolumes', () => c.ec2.describeVolumes({ Filters: [{ Name: 'volume-id', Values: volumeIds }] }));
+  const tagsOfVolume = new Map((volumes.Volumes ?? []).map((v) => [v.VolumeId, tagsOf(v.Tags)]));
   for (const [role, want] of [
     ['data', 'data-volume'],
     ['root', 'root-volume'],
   ] as const) {
     const disk = instance.disks.find((d) => d.role === role);
-    if (!disk || roleOf.get(disk.diskId) === want || (role === 'data' && !wantData)) continue;
-    await call(c, 'CreateTags', () => c.ec2.createTags(volumeRoleTagsRequest(spec.deployment, disk.diskId, want)));
+    if (!disk || (role === 'data' && !wantData)) continue;
+    const request = volumeRoleTagsRequest(spec.deployment, disk.diskId, want);
+    const current = tagsOfVolume.get(disk.diskId) ?? {};
+    if (request.Tags.every((t) => current[t.Key] === t.Value)) continue;
+    await call(c, 'CreateTags', () => c.ec2.createTags(request));
   }
   return instance;
 }

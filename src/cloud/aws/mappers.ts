@@ -66,8 +66,11 @@ export const DATA_DEVICE = '/dev/sdb';
 
 export function toInstance(instance: Ec2Instance): Instance {
   const { labels, foreign } = split(instance.Tags);
-  const root = instance.RootDeviceName ?? ROOT_DEVICE;
-  const disks: AttachedDisk[] = (instance.BlockDeviceMappings ?? []).flatMap((m) =>
+  // The root device the instance reports, when one of its disks is attached there; else the one our
+  // RunInstances maps (an emulator may report the image's default, /dev/sda1, with no disk at it).
+  const mappings = instance.BlockDeviceMappings ?? [];
+  const root = instance.RootDeviceName && mappings.some((m) => m.DeviceName === instance.RootDeviceName) ? instance.RootDeviceName : ROOT_DEVICE;
+  const disks: AttachedDisk[] = mappings.flatMap((m) =>
     m.DeviceName && m.Ebs?.VolumeId
       ? [{ role: m.DeviceName === root ? 'root' : m.DeviceName === DATA_DEVICE ? 'data' : 'other', diskId: m.Ebs.VolumeId, deleteWithInstance: m.Ebs.DeleteOnTermination ?? false } as AttachedDisk]
       : [],

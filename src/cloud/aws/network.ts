@@ -12,11 +12,13 @@ import {
   associateAddressRequest,
   authorizeIngressRequest,
   broughtAddressTagsRequest,
+  checkGovernedRules,
   createSecurityGroupRequest,
+  GOVERNED_PORTS,
   importKeyPairRequest,
   revokeIngressRequest,
 } from './request-builders.js';
-import type { Ec2Filter } from './sdk.js';
+import type { Ec2Address, Ec2Filter } from './sdk.js';
 
 // ---- machine types and placement ----
 
@@ -141,10 +143,10 @@ export function groupDescription(spec: AccessPolicySpec): string {
     : `Sourcegraph deployment ${spec.deployment} (sourcegraph-launch)`;
 }
 
-const GOVERNED_PORTS = new Set([22, 80, 443]);
 const ruleKey = (r: AccessRule) => `${r.port}/${r.cidr}`;
 
 export async function ensureAccessPolicy(c: AwsContext, spec: AccessPolicySpec): Promise<AccessPolicy> {
+  checkGovernedRules(spec.rules);
   const vpcId = spec.placement.networkId;
   if (!vpcId) throw new CloudError('no-network', `No VPC known for the placement in ${spec.placement.zone}`);
   const owner = spec.labels['build-run'] ? tagFilter('build-run', [spec.labels['build-run']]) : tagFilter('deployment', [spec.deployment]);
@@ -159,8 +161,10 @@ export async function ensureAccessPolicy(c: AwsContext, spec: AccessPolicySpec):
       if (!isAwsErrorCode(err, 'InvalidGroup.Duplicate')) throw toLaunchError(err, { operation: 'CreateSecurityGroup', profile: c.profile, region: c.region });
       const sameName = await describeGroupsWhere(c, [{ Name: 'group-name', Values: [spec.name] }, { Name: 'vpc-id', Values: [vpcId] }]);
       group = sameName[0];
-      if (group && group.labels.deployment !== spec.deployment) {
-        throw new CloudError('security-group-conflict', `A security group named "${group.name}" (${group.id}) already exists in ${vpcId} and is not part of deployment ${spec.deployment}`, {
+      // Ours only when made for the same deployment (or, for a builder's, the same build run).
+      if (group && (group.labels['build-run'] ?? group.labels.deployment) !== (spec.labels['build-run'] ?? spec.deployment)) {
+        const owner = spec.labels['build-run'] ? `build run ${spec.labels['build-run']}` : `deployment ${spec.deployment}`;
+        throw new CloudError('security-group-conflict', `A security group named "${group.name}" (${group.id}) already exists in ${vpcId} and is not part of ${owner}`, {
           remediation: 'Choose another deployment name, or delete that security group if it is left over.',
         });
       }
@@ -236,32 +240,60 @@ export async function describeAddressesWhere(c: AwsContext, filters: Ec2Filter[]
   return (out.Addresses ?? []).map(toStaticAddress);
 }
 
-async function describeAddress(c: AwsContext, allocationId: string): Promise<StaticAddress | undefined> {
+async function describeRawAddress(c: AwsContext, allocationId: string): Promise<Ec2Address | undefined> {
   const out = await callUnlessNotFound(c, 'DescribeAddresses', () => c.ec2.describeAddresses({ AllocationIds: [allocationId] }));
-  const address = out?.Addresses?.[0];
+  return out?.Addresses?.[0];
+}
+
+async function describeAddress(c: AwsContext, allocationId: string): Promise<StaticAddress | undefined> {
+  const address = await describeRawAddress(c, allocationId);
   return address ? toStaticAddress(address) : undefined;
 }
 
-export async function ensureStaticAddress(c: AwsContext, spec: AddressSpec): Promise<StaticAddress | undefined> {
+/** The state and labels of an instance, to tell whose an address's holder is. */
+export type DescribeHolder = (instanceId: string) => Promise<{ state: string; labels: Labels } | undefined>;
+
+/**
+ * Refuses an address that serves something else: associated with a network interface that is not
+ * an instance (a NAT gateway, a load balancer), or with a live instance of another deployment (or
+ * of none). Moving it from an instance of the same deployment (an upgrade's old instance), or from
+ * one that is gone, is how the URL follows the service.
+ */
+async function checkHolder(address: Ec2Address, deployment: string | undefined, describeHolder: DescribeHolder): Promise<void> {
+  if (!address.AssociationId && !address.InstanceId) return;
+  const holder = address.InstanceId ? await describeHolder(address.InstanceId) : undefined;
+  if (address.InstanceId && (!holder || holder.state === 'terminated')) return;
+  if (holder && deployment !== undefined && holder.labels.deployment === deployment) return;
+  throw new CloudError(
+    'address-in-use',
+    `Elastic IP ${address.PublicIp ?? ''} (${address.AllocationId ?? ''}) is associated with ${address.InstanceId ?? address.NetworkInterfaceId ?? 'another resource'}, which is not part of ${deployment !== undefined ? `deployment ${deployment}` : 'this deployment'}`,
+    { remediation: 'Disassociate it first, or choose another Elastic IP.' },
+  );
+}
+
+export async function ensureStaticAddress(c: AwsContext, spec: AddressSpec, describeHolder: DescribeHolder): Promise<StaticAddress | undefined> {
   if (spec.mode === 'none') return undefined;
   if (spec.mode === 'existing') {
-    const address = await describeAddress(c, spec.id);
-    if (!address) {
+    const raw = await describeRawAddress(c, spec.id);
+    if (!raw) {
       throw new UsageError(`Elastic IP ${spec.id} does not exist in ${c.region}`, {
         code: 'address-not-found',
         remediation: `List your addresses with \`aws ec2 describe-addresses --region ${c.region}\`.`,
       });
     }
+    const address = toStaticAddress(raw);
     if (address.labels.deployment !== undefined && address.labels.deployment !== spec.deployment) {
       throw new CloudError('address-in-use', `Elastic IP ${address.ip} (${spec.id}) is the address of deployment ${address.labels.deployment}`, {
         remediation: 'Choose another Elastic IP for this deployment.',
       });
     }
     if (address.labels.deployment !== spec.deployment) {
+      // Checked before it is tagged: an address serving something else must not become ours, even on paper.
+      await checkHolder(raw, spec.deployment, describeHolder);
       // The user's own address is the deployment's URL too: tagged as theirs, so upgrade, rollback
       // and status find it from any machine, and nothing ever releases it.
       await call(c, 'CreateTags', () => c.ec2.createTags(broughtAddressTagsRequest(spec.deployment, spec.id)));
-      return (await describeAddress(c, spec.id)) ?? address;
+      return (await describeAddress(c, spec.id)) ?? { ...address, labels: { ...address.labels, deployment: spec.deployment, role: 'address', owner: 'user' } };
     }
     return address;
   }
@@ -273,26 +305,15 @@ export async function ensureStaticAddress(c: AwsContext, spec: AddressSpec): Pro
   return (await describeAddress(c, out.AllocationId)) ?? { id: out.AllocationId, ip: out.PublicIp ?? '', managed: true, labels: spec.labels };
 }
 
-/**
- * Moves the address to this instance. It may move only from an instance of the same deployment (an
- * upgrade's old instance) or from one that is gone; taking it from anything else would cut off
- * someone else's service.
- */
-export async function attachStaticAddress(c: AwsContext, allocationId: string, instanceId: string, describeTags: (id: string) => Promise<{ state: string; labels: Labels } | undefined>): Promise<StaticAddress> {
-  const address = await describeAddress(c, allocationId);
+/** Moves the address to this instance: from nothing, from a gone instance, or from one of the same deployment. */
+export async function attachStaticAddress(c: AwsContext, allocationId: string, instanceId: string, describeHolder: DescribeHolder): Promise<StaticAddress> {
+  const address = await describeRawAddress(c, allocationId);
   if (!address) throw new UsageError(`Elastic IP ${allocationId} does not exist in ${c.region}`, { code: 'address-not-found' });
-  if (address.instanceId === instanceId) return address;
-  if (address.instanceId) {
-    const [holder, target] = await Promise.all([describeTags(address.instanceId), describeTags(instanceId)]);
-    const sameDeployment = holder && target && holder.labels.deployment !== undefined && holder.labels.deployment === target.labels.deployment;
-    if (holder && holder.state !== 'terminated' && !sameDeployment) {
-      throw new CloudError('address-in-use', `Elastic IP ${address.ip} (${allocationId}) is associated with ${address.instanceId}, which is not part of this deployment`, {
-        remediation: 'Disassociate it first, or choose another Elastic IP.',
-      });
-    }
-  }
-  await call(c, 'AssociateAddress', () => c.ec2.associateAddress(associateAddressRequest(allocationId, instanceId, { allowReassociation: address.instanceId !== undefined })));
-  return (await describeAddress(c, allocationId)) ?? { ...address, instanceId };
+  if (address.InstanceId === instanceId) return toStaticAddress(address);
+  const associated = address.AssociationId !== undefined || address.InstanceId !== undefined;
+  if (associated) await checkHolder(address, (await describeHolder(instanceId))?.labels.deployment, describeHolder);
+  await call(c, 'AssociateAddress', () => c.ec2.associateAddress(associateAddressRequest(allocationId, instanceId, { allowReassociation: associated })));
+  return (await describeAddress(c, allocationId)) ?? { ...toStaticAddress(address), instanceId };
 }
 
 export async function detachStaticAddress(c: AwsContext, allocationId: string): Promise<void> {

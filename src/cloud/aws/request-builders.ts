@@ -2,9 +2,11 @@
 // what is sent and what `--dry-run` prints, so the dry run cannot drift from what really happens.
 // No SDK import: these are the subset of the inputs we use, passed to the SDK unchanged (except
 // ImportKeyPair's key material, which the caller encodes).
-import type { Labels } from '../../core/labels.js';
+import { CloudError } from '../../core/errors.js';
+import { LABEL_PREFIX, type Labels } from '../../core/labels.js';
+import { fingerprintOfPublicKeyLine } from '../../remote/host-keys.js';
 import type { AccessPolicySpec, AccessRule, CloudRequest, DiskFromSnapshotSpec, DiskSpec, ImageFromBuilderSpec, InstanceSpec, LaunchRequestsSpec, SnapshotScheduleSpec, SnapshotSpec, SshKeySpec } from '../port.js';
-import { DATA_DEVICE, ROOT_DEVICE, tagList, tagsFor, volumeName } from './mappers.js';
+import { DATA_DEVICE, ROOT_DEVICE, tagKey, tagList, tagsFor, volumeName } from './mappers.js';
 
 export type TaggableResourceType = 'instance' | 'volume' | 'security-group' | 'key-pair' | 'elastic-ip' | 'snapshot' | 'image';
 
@@ -38,8 +40,24 @@ export function attemptToken(base: string, attempt: number): string {
 
 // ---- key pairs, security groups, addresses ----
 
+/**
+ * A deployment's imported key carries its fingerprint (launch compares it with the key this machine
+ * holds, to tell a launch from another machine apart), unless the caller put one in the labels. A
+ * builder's key lives for one build and carries none, as before.
+ */
 export function importKeyPairRequest(spec: Extract<SshKeySpec, { mode: 'import' }>, labels: Labels, name = spec.name) {
-  return { KeyName: spec.name, PublicKeyMaterial: spec.publicKey, TagSpecifications: [tagSpec('key-pair', labels, name)] };
+  const tags = tagSpec('key-pair', labels, name);
+  const fingerprint = labels['key-fingerprint'] === undefined && labels.build === undefined ? fingerprintOrUndefined(spec.publicKey) : undefined;
+  if (fingerprint) tags.Tags.push({ Key: tagKey('key-fingerprint'), Value: fingerprint });
+  return { KeyName: spec.name, PublicKeyMaterial: spec.publicKey, TagSpecifications: [tags] };
+}
+
+function fingerprintOrUndefined(publicKeyLine: string): string | undefined {
+  try {
+    return fingerprintOfPublicKeyLine(publicKeyLine);
+  } catch {
+    return undefined; // a dry run's placeholder instead of a key
+  }
 }
 
 export function createSecurityGroupRequest(spec: AccessPolicySpec, vpcId: string, description: string, nameTag: string) {
@@ -47,6 +65,19 @@ export function createSecurityGroupRequest(spec: AccessPolicySpec, vpcId: string
 }
 
 const RULE_DESCRIPTIONS: Record<number, string> = { 80: 'HTTP to Sourcegraph', 443: 'HTTPS to Sourcegraph', 22: 'SSH for sourcegraph-launch' };
+
+/** The only ports a policy of ours opens: HTTP, HTTPS and SSH; never the Kubernetes API (6443) or anything else. */
+export const GOVERNED_PORTS: ReadonlySet<number> = new Set([22, 80, 443]);
+
+/** Refuses a rule on any other port before anything is sent, so no caller can open one by mistake. */
+export function checkGovernedRules(rules: AccessRule[]): void {
+  const other = [...new Set(rules.filter((r) => !GOVERNED_PORTS.has(r.port)).map((r) => r.port))];
+  if (other.length) {
+    throw new CloudError('access-port-not-allowed', `sourcegraph-launch opens only ports 22, 80 and 443; refusing to open ${other.join(', ')}`, {
+      remediation: 'This is a bug in sourcegraph-launch: please report it.',
+    });
+  }
+}
 
 export interface IpPermission {
   IpProtocol: 'tcp';
@@ -59,6 +90,7 @@ export interface IpPermission {
 
 /** One permission per port (in the order the rules come), each listing its CIDRs (IPv6 apart). */
 export function ipPermissions(rules: AccessRule[], describe: (port: number) => string | undefined = (p) => RULE_DESCRIPTIONS[p]): IpPermission[] {
+  checkGovernedRules(rules);
   const byPort = new Map<number, IpPermission>();
   for (const rule of rules) {
     const permission = byPort.get(rule.port) ?? { IpProtocol: 'tcp' as const, FromPort: rule.port, ToPort: rule.port, IpRanges: [] };
@@ -130,6 +162,16 @@ export function instanceName(spec: Pick<InstanceSpec, 'role' | 'deployment' | 'l
   return spec.role === 'builder' ? `sourcegraph-launch-builder-${spec.labels.build ?? spec.deployment}` : spec.deployment;
 }
 
+/**
+ * Tags a replacement instance takes over from the one it replaces: the user's, never AWS's own
+ * (`aws:` keys cannot be set) nor ours (the spec's labels say what this instance is).
+ */
+export function inheritableTags(foreign: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(foreign ?? {})) if (!k.startsWith('aws:') && !k.startsWith(`${LABEL_PREFIX}:`)) out[k] = v;
+  return out;
+}
+
 /** The labels both new volumes get at creation: neither role until each is told apart by its device. */
 export function newVolumeLabels(spec: InstanceSpec): Labels {
   return spec.role === 'builder' ? spec.labels : { ...spec.labels, role: 'instance-volume' };
@@ -153,7 +195,6 @@ export interface RunInstancesRequest {
 
 /** RunInstances for any instance: a deployment's (new, snapshot-made, kept or no data disk) or a builder's. */
 export function runInstancesRequest(spec: InstanceSpec, opts: { withRate?: boolean; clientToken?: string } = {}): RunInstancesRequest {
-  const builder = spec.role === 'builder';
   const data = spec.dataDisk;
   const dataMapping: BlockDeviceMapping =
     data.mode === 'new'
@@ -177,8 +218,9 @@ export function runInstancesRequest(spec: InstanceSpec, opts: { withRate?: boole
     MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' },
     BlockDeviceMappings: [{ DeviceName: ROOT_DEVICE, Ebs: ebs(spec.rootDisk, { deleteOnTermination: true, keyId: spec.encryptionKeyId }) }, dataMapping],
     TagSpecifications: [
-      { ResourceType: 'instance', Tags: tagList({ ...(builder ? {} : { Name: spec.deployment }), ...spec.foreignLabels, ...tagsFor(spec.labels), ...(builder ? { Name: instanceName(spec) } : {}) }) },
-      tagSpec('volume', newVolumeLabels(spec), builder ? instanceName(spec) : spec.deployment),
+      // The user's own tags of the instance this one replaces follow it (their Name too, if they renamed it).
+      { ResourceType: 'instance', Tags: tagList({ ...tagsFor(spec.labels, instanceName(spec)), ...inheritableTags(spec.foreignLabels) }) },
+      tagSpec('volume', newVolumeLabels(spec), instanceName(spec)),
     ],
   };
   if (spec.userDataBase64) request.UserData = spec.userDataBase64;
@@ -197,12 +239,13 @@ export function createSnapshotRequest(spec: SnapshotSpec, name: string) {
   return { VolumeId: spec.diskId, Description: spec.description, TagSpecifications: [tagSpec('snapshot', { ...spec.labels, operation: spec.operation }, name)] };
 }
 
+/** CreateVolume takes the EBS settings of a mapping, but the size as Size (VolumeSize is not one of its parameters). */
 export function createVolumeRequest(spec: DiskFromSnapshotSpec, withRate = true) {
-  const { DeleteOnTermination: _keep, ...rest } = ebs(spec.disk, { deleteOnTermination: false, keyId: spec.encryptionKeyId, snapshotId: spec.snapshotId, rateMiBps: withRate ? spec.initializationRateMiBps : undefined });
+  const { DeleteOnTermination: _keep, VolumeSize, ...rest } = ebs(spec.disk, { deleteOnTermination: false, keyId: spec.encryptionKeyId, snapshotId: spec.snapshotId, rateMiBps: withRate ? spec.initializationRateMiBps : undefined });
   return {
     AvailabilityZone: spec.zone,
     ...rest,
-    Size: rest.VolumeSize,
+    Size: VolumeSize,
     ClientToken: attemptToken(spec.idempotencyKey, 1),
     TagSpecifications: [tagSpec('volume', spec.labels, volumeName(spec.deployment, spec.labels.role))],
   };
@@ -231,7 +274,7 @@ export function defaultDlmRole(account: string): string {
 
 export function snapshotSchedulePolicy(spec: SnapshotScheduleSpec) {
   return {
-    ExecutionRoleArn: spec.params.roleArn ?? defaultDlmRole(spec.params.account ?? '<account>'),
+    ExecutionRoleArn: spec.params.roleArn || defaultDlmRole(spec.params.account || '<account>'),
     Description: `sourcegraph-launch ${spec.deployment} daily data snapshots`,
     State: 'ENABLED' as const,
     PolicyDetails: {
@@ -263,12 +306,17 @@ export function placeholder(what: string, from: string): string {
   return `<${what} from ${from}>`;
 }
 
+/** The VPC a policy goes in: known once the placement is resolved, else where it will come from. */
+function vpcOf(placement: AccessPolicySpec['placement']): string {
+  return placement.networkId ?? (placement.subnetId ? `<VpcId of ${placement.subnetId} from DescribeSubnets>` : '<VpcId of the default VPC from DescribeVpcs>');
+}
+
 /** The mutating requests of a launch, in the order they are sent, with placeholders for IDs not known yet. */
 export function launchRequests(spec: LaunchRequestsSpec, describeGroup: (spec: AccessPolicySpec) => string): CloudRequest[] {
   const out: CloudRequest[] = [];
   const labels = { ...spec.instance.labels, role: 'key-pair' };
   if (spec.sshKey.mode === 'import') out.push(ec2('ImportKeyPair', importKeyPairRequest(spec.sshKey, labels, spec.instance.deployment)));
-  const vpcId = spec.access.placement.subnetId ? `<VpcId of ${spec.access.placement.subnetId} from DescribeSubnets>` : '<VpcId of the default VPC from DescribeVpcs>';
+  const vpcId = vpcOf(spec.access.placement);
   const groupId = placeholder('SecurityGroupId', 'CreateSecurityGroup');
   const instanceId = placeholder('InstanceId', 'RunInstances');
   out.push(ec2('CreateSecurityGroup', createSecurityGroupRequest(spec.access, vpcId, describeGroup(spec.access), spec.access.deployment)));
@@ -282,8 +330,9 @@ export function launchRequests(spec: LaunchRequestsSpec, describeGroup: (spec: A
     out.push(ec2('AllocateAddress', allocateAddressRequest(spec.address.labels, spec.address.deployment)));
     out.push(ec2('AssociateAddress', associateAddressRequest(placeholder('AllocationId', 'AllocateAddress'), instanceId)));
   } else if (spec.address.mode === 'existing') {
-    out.push(ec2('AssociateAddress', associateAddressRequest(spec.address.id, instanceId)));
+    // ensureStaticAddress adopts (tags) the user's address; attachStaticAddress then associates it.
     out.push(ec2('CreateTags', broughtAddressTagsRequest(spec.address.deployment, spec.address.id)));
+    out.push(ec2('AssociateAddress', associateAddressRequest(spec.address.id, instanceId)));
   }
   return out;
 }
@@ -301,7 +350,7 @@ export function buildRequests(
   describeGroup: (spec: AccessPolicySpec) => string,
   opts: { addressId?: string } = {},
 ): CloudRequest[] {
-  const vpcId = spec.access.placement.subnetId ? `<VpcId of ${spec.access.placement.subnetId} from DescribeSubnets>` : '<VpcId of the default VPC from DescribeVpcs>';
+  const vpcId = vpcOf(spec.access.placement);
   const groupId = placeholder('SecurityGroupId', 'CreateSecurityGroup');
   const instanceId = placeholder('InstanceId', 'RunInstances');
   const imageId = placeholder('ImageId', 'CreateImage');

@@ -2,7 +2,7 @@
 // deployment tag among the policies that target the data volume's Name.
 import { CloudError } from '../../core/errors.js';
 import type { SnapshotSchedule, SnapshotScheduleSpec } from '../port.js';
-import type { AwsContext } from './context.js';
+import { call, type AwsContext } from './context.js';
 import { isAwsErrorCode, toLaunchError } from './errors.js';
 import { tagKey } from './mappers.js';
 import { scheduleTargetTag, snapshotSchedulePolicy } from './request-builders.js';
@@ -19,6 +19,17 @@ async function callDlm<T>(c: AwsContext, operation: string, send: () => Promise<
   } catch (err) {
     throw toLaunchError(err, { operation, service: 'dlm', profile: c.profile, region: c.region });
   }
+}
+
+/**
+ * Without a role, DLM acts as the account's default role, whose ARN names the account: asked of
+ * STS when the caller did not say (only the dry run may print a placeholder instead).
+ */
+async function withAccount(c: AwsContext, spec: SnapshotScheduleSpec): Promise<SnapshotScheduleSpec> {
+  if (spec.params.roleArn || spec.params.account) return spec;
+  const identity = await call(c, 'GetCallerIdentity', () => c.sts.getCallerIdentity(), { service: 'sts' });
+  if (!identity.Account) throw new CloudError('no-account', 'STS did not say which account the credentials belong to; pass the role DLM should act as');
+  return { ...spec, params: { ...spec.params, account: identity.Account } };
 }
 
 function toSchedule(policy: DlmPolicy): SnapshotSchedule {
@@ -43,7 +54,7 @@ export async function findSnapshotSchedule(c: AwsContext, deployment: string): P
 /** Creates the policy, or updates the one found when its retention, state or tag copying differ. */
 export async function ensureSnapshotSchedule(c: AwsContext, spec: SnapshotScheduleSpec): Promise<SnapshotSchedule> {
   const dlm = requireDlm(c);
-  const policy = snapshotSchedulePolicy(spec);
+  const policy = snapshotSchedulePolicy(await withAccount(c, spec));
   const existing = await findSnapshotSchedule(c, spec.deployment);
   if (existing) {
     // A policy made before scheduled snapshots carried the volume's tags is brought up to date too.

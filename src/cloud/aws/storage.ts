@@ -2,6 +2,8 @@
 // snapshots (with the optional provisioned initialisation rate), snapshots found again by the
 // operation that made them, and how far a snapshot-made volume has loaded its blocks.
 import { CloudError, WaitTimeoutError } from '../../core/errors.js';
+import type { Labels } from '../../core/labels.js';
+import { setLabels as plainSetLabels } from './network.js';
 import type { Disk, DiskFromSnapshotSpec, DiskInitialization, Snapshot, SnapshotSpec } from '../port.js';
 import { call, callUnlessNotFound, paginate, type AwsContext } from './context.js';
 import { awsErrorCode, isAwsErrorCode, toLaunchError } from './errors.js';
@@ -122,9 +124,8 @@ export async function describeSnapshot(c: AwsContext, snapshotId: string): Promi
 
 /** Idempotent: a snapshot of the same volume carrying the same operation and purpose is returned instead of a new one. */
 export async function createSnapshot(c: AwsContext, spec: SnapshotSpec): Promise<Snapshot> {
-  const existing = (
-    await describeSnapshotsWhere(c, [tagFilter('operation', [spec.operation]), tagFilter('purpose', [spec.labels.purpose ?? '']), { Name: 'volume-id', Values: [spec.diskId] }])
-  ).find((s) => s.state !== 'error');
+  const purpose = spec.labels.purpose !== undefined ? [tagFilter('purpose', [spec.labels.purpose])] : [];
+  const existing = (await describeSnapshotsWhere(c, [tagFilter('operation', [spec.operation]), ...purpose, { Name: 'volume-id', Values: [spec.diskId] }])).find((s) => s.state !== 'error');
   if (existing) return existing;
   const name = `${spec.deployment}-${spec.labels.purpose ?? 'snapshot'}-${spec.labels['source-version'] ?? spec.labels.version ?? ''}`.replace(/-$/, '');
   const out = await call(c, 'CreateSnapshot', () => c.ec2.createSnapshot(createSnapshotRequest(spec, name)));
@@ -165,5 +166,24 @@ export async function deleteSnapshot(c: AwsContext, snapshotId: string): Promise
   }
 }
 
-/** The Name a volume made for this role shows in the console. */
-export { volumeName };
+// ---- labels ----
+
+const VOLUME_ROLES = new Set(['data-volume', 'rollback-data', 'root-volume']);
+
+/**
+ * Labels resources. A volume given one of the volume roles also gets the Name that goes with it,
+ * for the deployment it belongs to (the labels' own, else the volume's): the snapshot policy
+ * targets `<deployment>-data`, so a rollback volume still named so would be snapshotted forever.
+ */
+export async function setLabels(c: AwsContext, ids: string[], labels: Labels): Promise<void> {
+  if (!ids.length) return;
+  const role = labels.role;
+  if (!role || !VOLUME_ROLES.has(role)) return plainSetLabels(c, ids, labels);
+  const deploymentOf = new Map<string, string | undefined>(ids.map((id) => [id, labels.deployment]));
+  if (labels.deployment === undefined) {
+    for (const disk of await describeDisksWhere(c, [{ Name: 'volume-id', Values: ids }])) deploymentOf.set(disk.id, disk.labels.deployment);
+  }
+  const groups = new Map<string | undefined, string[]>();
+  for (const [id, deployment] of deploymentOf) groups.set(deployment, [...(groups.get(deployment) ?? []), id]);
+  for (const [deployment, group] of groups) await plainSetLabels(c, group, labels, deployment !== undefined ? { Name: volumeName(deployment, role) } : {});
+}
