@@ -93,6 +93,8 @@ export const awsProvider: ProviderDescriptor = {
   },
   sizes: presets.sizes,
   rootDisk: presets.rootDisk,
+  // Large enough for every version's container images; gp3's baseline, as builds always used.
+  builderDataDisk: { type: 'gp3', sizeGiB: 500 },
   dataDiskLimit: { maxGiB: 65536, name: 'EBS' },
   describeDisk: describeVolume,
   loginUser: 'ec2-user',
