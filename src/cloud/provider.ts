@@ -110,6 +110,8 @@ export interface ProviderDescriptor extends PlanCloud {
   scope(region: string, params: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Scope;
   sizes: Readonly<Record<SizeName, SizeOnCloud>>;
   rootDisk: DiskSpec;
+  /** The image builder's data disk (build-image): whatever the size, deleted with the builder. */
+  builderDataDisk: DiskSpec;
   /** The largest data disk, GiB, and what the cloud calls it ("EBS"). */
   dataDiskLimit: { maxGiB: number; name: string };
   /** "gp3", "500 GiB io2 16000 IOPS": a disk as the summary shows it. */

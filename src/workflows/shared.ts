@@ -3,7 +3,8 @@
 // of the running version, and the roles of a deployment's disks. Everything here speaks the port's
 // words; the cloud's own come from its descriptor.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Cloud, Deployment, Disk, Instance } from '../cloud/port.js';
 import type { ProviderDescriptor } from '../cloud/provider.js';
 import type { Deps, GlobalFlags } from '../commands/deps.js';
@@ -13,6 +14,7 @@ import type { Labels } from '../core/labels.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import { consoleHostKeys } from '../engine/host-key-wait.js';
 import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions } from '../engine/runner.js';
+import { readJsonObject, writeJsonAtomic } from '../state/json-file.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
 
 /** The target's cloud, with the credentials checked (exit 3 when missing or expired). */
@@ -53,6 +55,28 @@ export function openJournal(deps: Deps, target: Pick<Target, 'cloud' | 'region' 
   };
   const save = (j: Journal) => deps.state.putDeployment({ ...record, updatedAt: new Date(deps.clock.now()).toISOString(), journal: j });
   return { journal, save, record, resumed };
+}
+
+export interface BuildJournal {
+  journal: Journal;
+  save(journal: Journal): void;
+  /** Removes the journal: the build finished, or its cleanup did. */
+  forget(): void;
+  /** The run resumes an unfinished journal of the same build. */
+  resumed: boolean;
+}
+
+/**
+ * The unfinished journal of an image build, or a new one. A build is not a deployment (no record,
+ * not listed by status), so its journal is kept per build (cloud, region, build name) in its own
+ * file under builds/, written atomically like the deployment records.
+ */
+export function openBuildJournal(deps: Pick<Deps, 'state' | 'clock'>, target: { cloud: string; region: string }, buildName: string, command: string): BuildJournal {
+  const path = join(deps.state.home, 'builds', `${target.cloud}-${target.region}-${buildName}.json`);
+  const previous = readJsonObject(path) as Partial<Journal> | undefined;
+  const resumed = typeof previous?.id === 'string' && typeof previous.steps === 'object' && !previous.finishedAt && (previous.command ?? command) === command;
+  const journal = resumed ? (previous as Journal) : newJournal(command, randomBytes(6).toString('hex'), new Date(deps.clock.now()));
+  return { journal, resumed, save: (j) => writeJsonAtomic(path, j), forget: () => rmSync(path, { force: true }) };
 }
 
 /** Keeps the resolved plan in the journal, so a resumed run follows it instead of re-planning from a half-changed cloud. */

@@ -17,7 +17,7 @@ export const buildImageCommand = defineCommand({
     subnet: str('--subnet <subnet-id>', `subnet for the builder (default: the ${perCloud((p) => p.terms.defaultSubnet)}); needs a public address`),
     sshUser: str('--ssh-user <user>', `login user of the base image (default: ${perCloud((p) => p.loginUser)})`),
     timeout: str('--timeout <minutes>', 'bound the whole build (default: 120)'),
-    dryRun: bool('--dry-run', 'make no change: show the plan and every mutating request in order'),
+    dryRun: bool('--dry-run', 'make no change: show the plan and every mutating request in order (offline without credentials)'),
   },
   cloud: true,
   examples: [

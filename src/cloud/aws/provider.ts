@@ -93,6 +93,8 @@ export const awsProvider: ProviderDescriptor = {
   },
   sizes: presets.sizes,
   rootDisk: presets.rootDisk,
+  // Large enough for every version's container images; gp3's baseline, as builds always used.
+  builderDataDisk: { type: 'gp3', sizeGiB: 500 },
   dataDiskLimit: { maxGiB: 65536, name: 'EBS' },
   describeDisk: describeVolume,
   loginUser: 'ec2-user',
@@ -121,7 +123,7 @@ export const awsProvider: ProviderDescriptor = {
   flags: [
     { spec: '--profile <name>', key: 'profile', param: 'profile', help: 'AWS shared-config profile (default: AWS_PROFILE or "default")', role: 'scope-param', commands: 'all', validate: validateProfile },
     { spec: '--elastic-ip <new|none|eipalloc-…>', key: 'elasticIp', help: 'address that survives upgrades (default: new)', onCommand: { 'build-image': { spec: '--elastic-ip <eipalloc-…>', help: 'advanced: give the builder this address of yours (kept, never released)' } }, role: 'address', commands: ['launch', 'build-image'], validate: validateElasticIp },
-    { spec: '--key-name <name>', key: 'keyName', help: 'use an existing EC2 key pair (never deleted by destroy)', role: 'existing-ssh-key', commands: ['launch', 'build-image'], validate: validateKeyName },
+    { spec: '--key-name <name>', key: 'keyName', help: 'use an existing EC2 key pair (never deleted by destroy)', role: 'existing-ssh-key', commands: ['launch'], validate: validateKeyName },
     { spec: '--kms-key <key>', key: 'kmsKey', help: 'KMS key for volume encryption (default: the AWS managed key)', onCommand: { 'build-image': { help: 'KMS key for the builder\'s volumes and so the image (default: the AWS managed key)' } }, role: 'encryption-key', commands: ['launch', 'build-image'], validate: validateKmsKey },
     {
       spec: '--dlm-role <arn>',
