@@ -1,7 +1,7 @@
 // How --dry-run shows the mutating requests to a person: numbered, each input as JSON laid out
 // over lines but with every object or array that fits on one line kept on one (tags, rules).
 // (--json prints the same requests as data.)
-import type { CloudRequest } from '../cloud/cloud.js';
+import type { CloudRequest } from '../cloud/port.js';
 
 const WIDTH = 100;
 

@@ -15,7 +15,7 @@ import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
 import { DeclinedError, LaunchError, MissingInputError } from '../../src/core/errors.js';
 import { markerValue } from '../../src/engine/hold.js';
 import { planDestroy } from '../../src/workflows/destroy.js';
-import { TEST_PUBLIC_KEY } from '../cloud/aws/launch-spec.js';
+import { TEST_PUBLIC_KEY } from '../cloud/aws/adapter/fixtures.js';
 import { makeDeps, ScriptedIo, tempHome } from '../support/deps.js';
 import { allocateTestAddress, deploymentResources, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
 

@@ -1,4 +1,4 @@
-// The real SDK clients as the CLI builds them (createAwsCloud / createAwsClients): endpoint
+// The real SDK clients as the CLI builds them (createAwsAdapter / createAwsClients): endpoint
 // environment variables, shared-config profiles, retries of throttled calls. A small proxy in front
 // of moto plays AWS's throttling and records which credentials signed each request.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,14 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AwsCloud, createAwsCloud } from '../../../src/cloud/aws/aws-cloud.js';
+import { AwsAdapter, createAwsAdapter } from '../../../src/cloud/aws/adapter.js';
+import type { Scope } from '../../../src/cloud/port.js';
+
+const scope = (profile?: string): Scope => ({ provider: 'aws', region: 'us-east-1', params: profile ? { profile } : {} });
+const createAwsCloud = async (_region: string, opts: { profile?: string; endpoint?: string } = {}) =>
+  createAwsAdapter(scope(opts.profile), { ...(opts.endpoint ? { endpoint: opts.endpoint } : {}), env: process.env });
+/** One EC2 read the port makes: the zones that offer the preset's instance type. */
+const oneEc2Call = (cloud: AwsAdapter) => cloud.machineTypeZones('m6a.2xlarge');
 import { DEFAULT_MAX_ATTEMPTS, createAwsClients, createSdkClients } from '../../../src/cloud/aws/sdk.js';
 import { CloudError, CredentialsError } from '../../../src/core/errors.js';
 import { MOTO_ACCOUNT_ID, startMoto, type MotoServer } from '../../support/moto.js';
@@ -111,7 +118,7 @@ describe('endpoints from the environment', () => {
     process.env.AWS_ENDPOINT_URL = moto.endpoint;
     const cloud = await createAwsCloud('us-east-1');
     expect((await cloud.whoAmI()).account).toBe(MOTO_ACCOUNT_ID);
-    expect(await cloud.listRegions()).toContain('us-east-1');
+    expect(await oneEc2Call(cloud)).toContain('us-east-1a');
   });
 
   it('prefers AWS_ENDPOINT_URL_EC2 / _STS over AWS_ENDPOINT_URL', async () => {
@@ -120,15 +127,13 @@ describe('endpoints from the environment', () => {
     process.env.AWS_ENDPOINT_URL_STS = proxyEndpoint;
     const cloud = await createAwsCloud('us-east-1');
     expect((await cloud.whoAmI()).account).toBe(MOTO_ACCOUNT_ID);
-    await cloud.listRegions();
-    expect(seen.map((s) => s.action)).toEqual(['GetCallerIdentity', 'DescribeRegions']);
+    await oneEc2Call(cloud);
+    expect(seen.map((s) => s.action)).toEqual(['GetCallerIdentity', 'DescribeInstanceTypeOfferings']);
   });
 
   it('reports an unreachable endpoint as a network error', async () => {
-    const cloud = new AwsCloud(createAwsClients({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }), {
-      region: 'us-east-1',
-    });
-    const err = await cloud.listRegions().catch((e: unknown) => e);
+    const cloud = new AwsAdapter(createAwsClients({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }), scope());
+    const err = await oneEc2Call(cloud).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CloudError);
     expect(err).toMatchObject({ code: 'network' });
   });
@@ -139,7 +144,7 @@ describe('profiles', () => {
     useProfileConfig();
     const cloud = await createAwsCloud('us-east-1', { profile: 'sgl-test', endpoint: proxyEndpoint });
     await cloud.whoAmI();
-    await cloud.listRegions();
+    await oneEc2Call(cloud);
     expect(seen.map((s) => s.accessKeyId)).toEqual(['AKIAPROFILETEST00001', 'AKIAPROFILETEST00001']);
   });
 
@@ -166,20 +171,18 @@ describe('retries', () => {
   it('rides out throttling: RequestLimitExceeded twice, then success', async () => {
     throttleNext = 2;
     const cloud = await createAwsCloud('us-east-1', { endpoint: proxyEndpoint });
-    expect(await cloud.listRegions()).toContain('eu-west-1');
+    expect(await oneEc2Call(cloud)).toContain('us-east-1b');
     expect(seen.map((s) => [s.action, s.throttled])).toEqual([
-      ['DescribeRegions', true],
-      ['DescribeRegions', true],
-      ['DescribeRegions', false],
+      ['DescribeInstanceTypeOfferings', true],
+      ['DescribeInstanceTypeOfferings', true],
+      ['DescribeInstanceTypeOfferings', false],
     ]);
   });
 
   it('gives up after maxAttempts and reports throttled', async () => {
     throttleNext = 100;
-    const cloud = new AwsCloud(createAwsClients({ region: 'us-east-1', endpoint: proxyEndpoint, maxAttempts: 2 }), {
-      region: 'us-east-1',
-    });
-    await expect(cloud.listRegions()).rejects.toMatchObject({ code: 'throttled' });
+    const cloud = new AwsAdapter(createAwsClients({ region: 'us-east-1', endpoint: proxyEndpoint, maxAttempts: 2 }), scope());
+    await expect(oneEc2Call(cloud)).rejects.toMatchObject({ code: 'throttled' });
     expect(seen).toHaveLength(2);
   });
 
