@@ -179,7 +179,7 @@ export function destroySteps(cloud: Cloud, terms: ProviderTerms, actions: Destro
     steps.push({ id: `untag-${a.id}`, title: `Remove our tags from ${ip(a)}`, run: async () => cloud.removeLabels([a.id], ['deployment', 'role', 'owner']) });
   }
   for (const a of by('release-address')) steps.push({ id: `release-${a.id}`, title: `Release ${terms.address} ${ip(a)}`, run: async () => cloud.releaseStaticAddress(a.id) });
-  for (const a of by('delete-security-group')) steps.push({ id: `sg-${a.id}`, title: `Delete ${terms.accessPolicy} ${a.id}`, run: async () => cloud.deleteAccessPolicy(a.id) });
+  for (const a of by('delete-security-group')) steps.push({ id: `access-${a.id}`, title: `Delete ${terms.accessPolicy} ${a.id}`, run: async () => cloud.deleteAccessPolicy(a.id) });
   for (const a of by('delete-key-pair')) steps.push({ id: `key-${a.id}`, title: `Delete ${terms.sshKey} ${a.id}`, run: async () => cloud.deleteSshKey(a.id) });
   for (const a of by('delete-volume')) {
     steps.push({

@@ -138,7 +138,7 @@ export const awsProvider: ProviderDescriptor = {
   validateMachineType: pattern('--instance-type', /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'm6a.2xlarge'),
   knownMachineTypes: knownInstanceTypes,
   alternativeMachineTypes: alternativeInstanceTypes,
-  validateImageId: pattern('--image', /^ami-[0-9a-f]{8,17}$/, 'ami-0d5604b984e5bd659'),
+  validateImageId: pattern('--image', /^ami-[0-9a-f]{8,17}$/, 'ami-0123456789abcdef0'),
   imageIdExample: 'ami-…',
   validateSubnet: pattern('--subnet', /^subnet-[0-9a-f]{8,17}$/, 'subnet-0123456789abcdef0'),
   validateDiskId: (value) => {
