@@ -12,6 +12,7 @@ import { bool, NAME_HELP, str, toOption, type FlagDecl, type FlagSet, type Globa
 import { availableProviders } from './cloud/providers.js';
 import type { ProviderFlag } from './cloud/provider.js';
 import type { Deps } from './commands/deps.js';
+import { oneName } from './commands/target.js';
 import { ExitCode, isLaunchError, LaunchError, UsageError } from './core/errors.js';
 import { suggestSimilar } from './core/suggest.js';
 
@@ -216,10 +217,12 @@ function register(
   cmd.addHelpText('after', examples(def.examples) + (def.helpAfter ?? ''));
   cmd.action(async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const name = def.args ? (args[0] as string | undefined) : undefined;
+    const nameArg = def.args ? (args[0] as string | undefined) : undefined;
     // `launch [name]` only when launch is named: in a flags-only run a bare word is a mistyped command.
-    if (def.isDefault && name !== undefined && !ctx.explicitLaunch) throw unknownCommand(name, ctx.known());
+    if (def.isDefault && nameArg !== undefined && !ctx.explicitLaunch) throw unknownCommand(nameArg, ctx.known());
     const opts = command.optsWithGlobals() as Record<string, unknown>;
+    // [name] and --name are the same thing: two different values are bad input, before anything runs.
+    const name = def.args ? oneName(nameArg, opts.name as string | undefined) : undefined;
     const given: Record<string, string> = {};
     for (const f of providerFlags) if (typeof opts[f.key] === 'string') given[f.key] = opts[f.key] as string;
     const flags = { ...opts, providerFlags: given };

@@ -224,7 +224,7 @@ describe('destroy against moto', () => {
     const out = (await runDestroy(deps(ci(), home, { afterStep: (id) => void steps.push(id) }), 'byo', flags({ yes: true }))) as { deleted: { action: string; id: string }[] };
     expect(out.deleted.map((d) => d.action)).toEqual(['terminate', 'disassociate-address', 'untag-address', 'delete-security-group']);
     // The step ids the fault seam names, unchanged.
-    expect(steps).toEqual(['terminate', `disassociate-${mine}`, `untag-${mine}`, expect.stringMatching(/^sg-sg-/)]);
+    expect(steps).toEqual(['terminate', `disassociate-${mine}`, `untag-${mine}`, expect.stringMatching(/^access-sg-/)]);
 
     const [address] = (await ec2.send(new DescribeAddressesCommand({ AllocationIds: [mine] }))).Addresses ?? [];
     expect(address?.PublicIp).toBe('198.51.100.77');

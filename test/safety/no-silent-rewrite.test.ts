@@ -58,7 +58,7 @@ describe('a deployment made from another machine', () => {
     expect((await launch(machine(), settings)).code).toBe(0);
     const other = await launch(machine(), settings);
     expect(other.code, other.stderr).toBe(1);
-    expect(other.stderr).toMatch(/SSH key: exists as key pair sourcegraph-launch-prod \(SHA256:/);
+    expect(other.stderr).toMatch(/SSH key: exists as key pair sourcegraph-launch-prod \(sha256-[0-9a-f]{40}\)/);
     expect(other.stderr).toMatch(/pass --key-name sourcegraph-launch-prod --identity-file/);
   });
 

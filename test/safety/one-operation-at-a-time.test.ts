@@ -81,7 +81,7 @@ describe('a live marker from another machine', () => {
     const err = await run(makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), httpGet: motoAppliance(ec2).httpGet })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LaunchError);
     expect(err).toMatchObject({ code: 'operation-in-progress', exitCode: 1 });
-    expect((err as LaunchError).message).toMatch(/Another destroy of busy is in progress: destroy by bob@ci-runner \(pid 4242\)/);
+    expect((err as LaunchError).message).toMatch(/Another destroy of busy is in progress: destroy by bob@ci-runner:4242/);
     expect((err as LaunchError).remediation).toMatch(/--force-unlock: it clears lock-feed/);
     const tags = await instanceTags();
     expect(tags['sourcegraph-launch:role']).toBe('instance');
@@ -100,7 +100,7 @@ describe('a live marker from another machine', () => {
     await markFromElsewhere('upgrade', Date.now() + 5 * 60_000);
     const r = await runCli(['destroy', 'busy', '--region', 'us-east-1', '--yes', '--force-unlock'], { endpoint: moto.endpoint, home: tempHome() });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/--force-unlock cleared the marker of upgrade by bob@ci-runner:4242 since .* \(live until .*, tag sourcegraph-launch:lock-feed on i-/);
+    expect(r.stderr).toMatch(/--force-unlock cleared the marker of upgrade by bob@ci-runner:4242 since .* \(live until .*, marker lock-feed on i-/);
   });
 
   it('upgrade --force-unlock clears it, says which marker it cleared, and goes ahead', async () => {
@@ -111,7 +111,7 @@ describe('a live marker from another machine', () => {
     const out = await runUpgrade(deps, 'busy', { region: 'us-east-1', yes: true, holdSeconds: '0', forceUnlock: true, providerFlags: {} });
     expect(out.hops).toEqual([]);
     expect(io.events.filter((e) => e.kind === 'warn').map((e) => ('message' in e ? e.message : ''))).toEqual([
-      expect.stringMatching(/^--force-unlock cleared the marker of upgrade by bob@ci-runner \(pid 4242\) since .* \(live until .*, marker lock-feed on i-/),
+      expect.stringMatching(/^--force-unlock cleared the marker of upgrade by bob@ci-runner:4242 since .* \(live until .*, marker lock-feed on i-/),
     ]);
     expect(Object.keys(await instanceTags()).filter((k) => k.startsWith(TAG_LOCK_PREFIX))).toEqual([]);
   });

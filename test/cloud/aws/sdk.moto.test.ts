@@ -22,7 +22,7 @@ let moto: MotoServer;
 let proxy: Server;
 let proxyEndpoint: string;
 let configDir: string;
-/** How many more DescribeRegions calls the proxy answers with RequestLimitExceeded. */
+/** How many more DescribeInstanceTypeOfferings calls the proxy answers with RequestLimitExceeded. */
 let throttleNext = 0;
 let seen: { action: string; accessKeyId: string; throttled: boolean }[] = [];
 
@@ -55,7 +55,7 @@ beforeAll(async () => {
     const body = await readBody(req);
     const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body.toString())?.[1] ?? '';
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const throttled = action === 'DescribeRegions' && throttleNext > 0;
+    const throttled = action === 'DescribeInstanceTypeOfferings' && throttleNext > 0;
     seen.push({ action, accessKeyId, throttled });
     if (throttled) {
       throttleNext--;
