@@ -322,7 +322,15 @@ export async function detachStaticAddress(c: AwsContext, allocationId: string): 
   if (associationId) await callUnlessNotFound(c, 'DisassociateAddress', () => c.ec2.disassociateAddress({ AssociationId: associationId }));
 }
 
+/** Releases an address the tool reserved; one the user brought (not managed) is theirs and is refused. */
 export async function releaseStaticAddress(c: AwsContext, allocationId: string): Promise<void> {
+  const address = await describeAddress(c, allocationId);
+  if (!address) return;
+  if (!address.managed) {
+    throw new CloudError('address-not-managed', `Elastic IP ${address.ip} (${allocationId}) was not reserved by sourcegraph-launch; it is never released`, {
+      remediation: `If it is no longer needed, release it yourself: \`aws ec2 release-address --allocation-id ${allocationId} --region ${c.region}\`.`,
+    });
+  }
   await callUnlessNotFound(c, 'ReleaseAddress', () => c.ec2.releaseAddress({ AllocationId: allocationId }));
 }
 
