@@ -101,7 +101,8 @@ export class AwsAdapter implements Cloud {
   checkInstancePermissions = (spec: InstanceSpec) => instances.checkInstancePermissions(this.c, spec);
   ensureStaticAddress = (spec: AddressSpec) => network.ensureStaticAddress(this.c, spec, this.describeHolder);
   attachStaticAddress = (addressId: string, instanceId: string) => network.attachStaticAddress(this.c, addressId, instanceId, this.describeHolder);
-  detachStaticAddress = (addressId: string) => network.detachStaticAddress(this.c, addressId);
+  /** `fromInstanceId` goes beyond the port today (see network.detachStaticAddress). */
+  detachStaticAddress = (addressId: string, fromInstanceId?: string) => network.detachStaticAddress(this.c, addressId, fromInstanceId);
   releaseStaticAddress = (addressId: string) => network.releaseStaticAddress(this.c, addressId);
 
   describeInstance = (instanceId: string) => instances.describeInstance(this.c, instanceId);

@@ -31,8 +31,8 @@ export async function describeInstance(c: AwsContext, instanceId: string): Promi
 
 /**
  * What an earlier attempt of this create made, if it is still alive: the instance of one of the
- * spec's ClientToken attempts; else one carrying the same operation (an upgrade hop) or build run;
- * else, for a launch, a live instance of the deployment at the same version.
+ * spec's ClientToken attempts; else one in the spec's role carrying the same operation (an upgrade
+ * hop) or build run.
  */
 function findExisting(spec: InstanceSpec, known: Ec2Instance[]): { instance?: Ec2Instance; nextAttempt: number } {
   let nextAttempt = 1;
@@ -50,12 +50,9 @@ function findExisting(spec: InstanceSpec, known: Ec2Instance[]): { instance?: Ec
     (spec.labels.operation ? info.labels.operation === spec.labels.operation : spec.role === 'builder' ? info.labels['build-run'] === spec.labels['build-run'] : false),
   );
   if (byLabel) return { instance: byLabel.raw, nextAttempt };
-  if (spec.role === 'instance' && !spec.labels.operation) {
-    const sameVersion = alive
-      .filter(({ info }) => info.labels.role === 'instance' && info.labels.version === spec.version)
-      .sort((a, b) => (b.info.launchTime ?? '').localeCompare(a.info.launchTime ?? ''))[0];
-    if (sameVersion) return { instance: sameVersion.raw, nextAttempt };
-  }
+  // Nothing else is adopted (the old adapter also took any live instance of the deployment at the
+  // same version): another key is another instance, as the port says. A launch that must resume a
+  // deployment made from another machine finds its instance with findDeployment first.
   return { nextAttempt };
 }
 

@@ -316,13 +316,26 @@ export async function attachStaticAddress(c: AwsContext, allocationId: string, i
   return (await describeAddress(c, allocationId)) ?? { ...toStaticAddress(address), instanceId };
 }
 
-export async function detachStaticAddress(c: AwsContext, allocationId: string): Promise<void> {
-  const out = await callUnlessNotFound(c, 'DescribeAddresses', () => c.ec2.describeAddresses({ AllocationIds: [allocationId] }));
-  const associationId = out?.Addresses?.[0]?.AssociationId;
-  if (associationId) await callUnlessNotFound(c, 'DisassociateAddress', () => c.ec2.disassociateAddress({ AssociationId: associationId }));
+/**
+ * Detaches the address; with `fromInstanceId`, only from that instance (like detachDisk): a build's
+ * cleanup must not cut off a deployment the address was moved to meanwhile.
+ */
+export async function detachStaticAddress(c: AwsContext, allocationId: string, fromInstanceId?: string): Promise<void> {
+  const address = await describeRawAddress(c, allocationId);
+  const associationId = address?.AssociationId;
+  if (!associationId || (fromInstanceId !== undefined && address.InstanceId !== fromInstanceId)) return;
+  await callUnlessNotFound(c, 'DisassociateAddress', () => c.ec2.disassociateAddress({ AssociationId: associationId }));
 }
 
+/** Releases an address the tool reserved; one the user brought (not managed) is theirs and is refused. */
 export async function releaseStaticAddress(c: AwsContext, allocationId: string): Promise<void> {
+  const address = await describeAddress(c, allocationId);
+  if (!address) return;
+  if (!address.managed) {
+    throw new CloudError('address-not-managed', `Elastic IP ${address.ip} (${allocationId}) was not reserved by sourcegraph-launch; it is never released`, {
+      remediation: `If it is no longer needed, release it yourself: \`aws ec2 release-address --allocation-id ${allocationId} --region ${c.region}\`.`,
+    });
+  }
   await callUnlessNotFound(c, 'ReleaseAddress', () => c.ec2.releaseAddress({ AllocationId: allocationId }));
 }
 

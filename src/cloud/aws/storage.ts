@@ -55,7 +55,17 @@ export async function attachDataDisk(c: AwsContext, volumeId: string, instanceId
       remediation: `Stop ${disk.attachedTo} and detach the volume first, or run the same command again if an earlier step is still detaching it.`,
     });
   }
-  if (!disk.attachedTo) await call(c, 'AttachVolume', () => c.ec2.attachVolume({ VolumeId: volumeId, InstanceId: instanceId, Device: DATA_DEVICE }));
+  if (!disk.attachedTo) {
+    // Said before asking: EC2's own refusal (InvalidVolume.ZoneMismatch) names neither zone.
+    const out = await callUnlessNotFound(c, 'DescribeInstances', () => c.ec2.describeInstances({ InstanceIds: [instanceId] }));
+    const zone = out?.Reservations?.[0]?.Instances?.[0]?.Placement?.AvailabilityZone;
+    if (zone && disk.zone && zone !== disk.zone) {
+      throw new CloudError('volume-zone-mismatch', `Volume ${volumeId} is in ${disk.zone} and instance ${instanceId} in ${zone}: a volume attaches only within its availability zone`, {
+        remediation: `Make a volume in ${zone} from a snapshot of ${volumeId}, or launch the instance in ${disk.zone}.`,
+      });
+    }
+    await call(c, 'AttachVolume', () => c.ec2.attachVolume({ VolumeId: volumeId, InstanceId: instanceId, Device: DATA_DEVICE }));
+  }
   await waitForDisk(c, volumeId, (d) => d.attachedTo === instanceId && d.state === 'in-use', 'attached', timeoutMs);
 }
 

@@ -331,6 +331,15 @@ describe('idempotency', () => {
     expect(narrow.rules.map((r) => `${r.port} ${r.cidr}`).sort()).toEqual(['443 203.0.113.0/24', '80 203.0.113.0/24', '9100 10.0.0.0/8']);
   });
 
+  it('another idempotency key is another instance: a launch that resumes one made elsewhere finds it with findDeployment', async () => {
+    const d = await demoWithImage();
+    const { spec, instance } = await launch(d);
+    const second = await cloud.ensureInstance({ ...spec, idempotencyKey: 'demo-launch-from-elsewhere' });
+    expect(second.id).not.toBe(instance.id);
+    const found = await cloud.findDeployment('demo');
+    expect([found.instance?.id, ...found.otherInstances.map((i) => i.id)].sort()).toEqual([instance.id, second.id].sort());
+  });
+
   it('finds the instance of an interrupted launch by its client token instead of running another', async () => {
     const d = await demoWithImage();
     const { spec, instance } = await launch(d);
@@ -436,6 +445,20 @@ describe('key pairs and addresses brought by the user', () => {
     const [raw] = (await ec2.send(new DescribeAddressesCommand({ AllocationIds: [taken.allocationId] }))).Addresses ?? [];
     expect(raw?.InstanceId).toBe(foreign.Instances?.[0]?.InstanceId);
     expect(tagValue(raw?.Tags, 'sourcegraph-launch:deployment')).toBeUndefined();
+  });
+
+  it('never releases an address the user brought, though it detaches it', async () => {
+    const d = await demoWithImage({ address: 'none' });
+    const { instance } = await launch(d);
+    const brought = await allocateTestAddress(ec2, '10.200.77.30');
+    await cloud.ensureStaticAddress({ mode: 'existing', id: brought, deployment: 'demo' });
+    await cloud.attachStaticAddress(brought, instance.id);
+    await cloud.detachStaticAddress(brought);
+    await expect(cloud.releaseStaticAddress(brought)).rejects.toMatchObject({ code: 'address-not-managed' });
+    const [raw] = (await ec2.send(new DescribeAddressesCommand({ AllocationIds: [brought] }))).Addresses ?? [];
+    expect(raw).toMatchObject({ AllocationId: brought, PublicIp: '10.200.77.30' });
+    // moto answers an empty InstanceId once it is disassociated.
+    expect(raw?.InstanceId || undefined).toBeUndefined();
   });
 
   it('refuses an address that is another deployment\u2019s, and rejects an unknown allocation id', async () => {

@@ -3,12 +3,22 @@
 // made of its disks (createImageFromBuilder / waitForImage) with the labels launch's findImage looks
 // for, idempotent re-runs, and deleteImage. The same cases as the old adapter's
 // test/cloud/aws/aws-image-build.moto.test.ts; outcomes asserted with a raw EC2 client.
-import { DescribeImagesCommand, DescribeInstancesCommand, DescribeKeyPairsCommand, DescribeSecurityGroupsCommand, DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import {
+  AssociateAddressCommand,
+  DescribeAddressesCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeKeyPairsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSnapshotsCommand,
+  RunInstancesCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsAdapter } from '../../../../src/cloud/aws/adapter.js';
 import { createAwsClients } from '../../../../src/cloud/aws/sdk.js';
 import { VirtualClock } from '../../../fakes/virtual-clock.js';
-import { motoEc2Client, startMoto, type MotoServer } from '../../../support/moto.js';
+import { allocateTestAddress, motoEc2Client, startMoto, type MotoServer } from '../../../support/moto.js';
 import { REGION, SCOPE, buildLabels, builderAccessSpec, builderSpec, builderSshKey, demoBuild, imageSpec, tagMap, type DemoBuild } from './fixtures.js';
 
 const AMAZON = '137112412989';
@@ -192,6 +202,22 @@ describe('image', () => {
     expect(left.filter((s) => snapshotIds.includes(s.SnapshotId!))).toEqual([]);
     expect(await cloud.findImage({ version: '6.13.100' })).toBeUndefined();
     await expect(cloud.deleteImage(image.id)).resolves.toEqual([]);
+  });
+
+  it('an address the build borrowed is detached from its builder only, never from where it went since', async () => {
+    const b = demoBuild();
+    const { builder } = await launchBuilder(b);
+    const borrowed = await allocateTestAddress(ec2, '10.200.77.40');
+    expect(await cloud.attachStaticAddress(borrowed, builder.id)).toMatchObject({ instanceId: builder.id, managed: false });
+    // Never tagged as anyone's: a build is not a deployment.
+    expect(tagMap((await ec2.send(new DescribeAddressesCommand({ AllocationIds: [borrowed] }))).Addresses?.[0]?.Tags)).toEqual({});
+    const elsewhere = await ec2.send(new RunInstancesCommand({ ImageId: AL2023_NEW, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro' }));
+    const otherId = elsewhere.Instances![0]!.InstanceId!;
+    await ec2.send(new AssociateAddressCommand({ AllocationId: borrowed, InstanceId: otherId, AllowReassociation: true }));
+    await cloud.detachStaticAddress(borrowed, builder.id);
+    expect((await ec2.send(new DescribeAddressesCommand({ AllocationIds: [borrowed] }))).Addresses?.[0]?.InstanceId).toBe(otherId);
+    await cloud.detachStaticAddress(borrowed, otherId);
+    expect((await ec2.send(new DescribeAddressesCommand({ AllocationIds: [borrowed] }))).Addresses?.[0]?.AssociationId).toBeUndefined();
   });
 
   it('the build\u2019s cleanup leaves nothing of it behind', async () => {

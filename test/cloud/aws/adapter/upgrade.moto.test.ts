@@ -171,6 +171,19 @@ describe('an upgrade hop', () => {
     expect((await cloud.describeInstance(next.id))?.publicIp).toBe(address.ip);
   });
 
+  it('a kept disk attaches only within its zone: an instance elsewhere is refused before anything is sent', async () => {
+    const { spec, instance } = await launched();
+    const kept = dataOf(instance)!;
+    await cloud.stopInstance(instance.id);
+    await cloud.waitForInstanceState(instance.id, 'stopped', 5_000);
+    await cloud.detachDisk(kept, instance.id, 5_000);
+    const elsewhere = await cloud.resolvePlacement(undefined, ['us-east-1b']);
+    const far = await cloud.ensureInstance({ ...(await hopSpec(spec, { mode: 'existing', diskId: kept }, 'op4:6.12.5040')), placement: elsewhere });
+    expect(far.zone).toBe('us-east-1b');
+    await expect(cloud.attachDataDisk(kept, far.id, 5_000)).rejects.toMatchObject({ code: 'volume-zone-mismatch', message: expect.stringContaining('us-east-1a') });
+    expect((await rawVolume(kept))?.Attachments ?? []).toEqual([]);
+  });
+
   it('move with no disk at all: only the root volume exists, marked as root, never as data', async () => {
     const { spec } = await launched();
     const hop = await hopSpec(spec, { mode: 'none' }, 'op3:6.12.5040');
