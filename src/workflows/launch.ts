@@ -173,7 +173,10 @@ export async function runLaunchWorkflow(deps: Deps, cloud: Cloud, input: LaunchI
       title: `Instance (${plan.instanceType.value}, ${plan.image.value.id})`,
       run: async (c) => {
         if (!c.placement) c.placement = await cloud.resolvePlacement(plan.subnet.value, plan.zones?.value);
-        c.instance = await cloud.ensureInstance(specs(c).instance);
+        // A deployment launched from another machine (another journal, so another idempotency key)
+        // is resumed, not duplicated: its serving instance at this version is the one.
+        const serving = existing.instance?.labels.role === 'instance' && existing.instance.labels.version === plan.version.value && existing.instance.state !== 'terminated' && existing.instance.state !== 'terminating' ? existing.instance : undefined;
+        c.instance = serving ?? (await cloud.ensureInstance(specs(c).instance));
         return { summary: c.instance.id, result: { instanceId: c.instance.id } };
       },
       restore: (c, r) => {
