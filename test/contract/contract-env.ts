@@ -34,7 +34,10 @@ export const CONTRACT_ERRORS = {
 export type ContractErrorKind = keyof typeof CONTRACT_ERRORS;
 
 /** Parts of the contract an emulator may lack while the adapter has them (declared, never skipped quietly). */
-export type ContractFeature = 'snapshot-schedules';
+export type ContractFeature =
+  | 'snapshot-schedules'
+  /** An address moved to another instance no longer shows as the first instance's public address. */
+  | 'address-move-clears-previous-ip';
 
 /** How an adapter joins the suite: what it declares up front, and a fresh cloud per test. */
 export interface CloudContractOptions {
@@ -49,7 +52,7 @@ export interface CloudContractOptions {
    * reported as a test of their own instead of being run; every other kind must be injectable.
    */
   cannotInject?: Partial<Record<ContractErrorKind, string>>;
-  /** Abilities the adapter has but its emulator lacks (moto has no snapshot schedule service), each with the reason. */
+  /** Abilities the adapter has but its emulator lacks (moto has no snapshot schedule service), each with the reason; each is reported as a test of its own. */
   cannotEmulate?: Partial<Record<ContractFeature, string>>;
   /** A fresh cloud (empty but for the published image) and what the suite must know of it; before every test. */
   setup(): Promise<ContractEnvironment>;
@@ -81,6 +84,11 @@ export interface ContractEnvironment {
     subnetId: string;
     machineType: string;
   };
+  /**
+   * How finely the cloud records an instance's launch time (EC2 and moto: whole seconds). The suite
+   * waits this long between launches whose order it checks. Default 0.
+   */
+  launchTimeResolutionMs?: number;
   /** Reserves a static address the way a user would, outside the tool; answers its id. */
   bringAddress(): Promise<string>;
   /** Makes every call of `method` fail with `kind` until clearErrors (outlasting the adapter's own retries). */

@@ -97,6 +97,7 @@ export function launchContract(opts: CloudContractOptions, env: () => ContractEn
       const { cloud } = env();
       const name = uniqueName('serving');
       const old = await launch(env(), name, { idempotencyKey: `${name}-a` });
+      await new Promise((r) => setTimeout(r, env().launchTimeResolutionMs ?? 0));
       const newer = await launch(env(), name, { placement: old.placement, idempotencyKey: `${name}-b` });
       const standby = await launch(env(), name, {
         placement: old.placement,
@@ -192,7 +193,9 @@ export function launchContract(opts: CloudContractOptions, env: () => ContractEn
       expect((await cloud.describeInstance(first.instance.id))?.publicIp).toBe(address.ip);
       expect((await cloud.attachStaticAddress(address.id, second.instance.id)).instanceId).toBe(second.instance.id);
       expect((await cloud.describeInstance(second.instance.id))?.publicIp).toBe(address.ip);
-      expect((await cloud.describeInstance(first.instance.id))?.publicIp).not.toBe(address.ip);
+      if (opts.cannotEmulate?.['address-move-clears-previous-ip'] === undefined) {
+        expect((await cloud.describeInstance(first.instance.id))?.publicIp).not.toBe(address.ip);
+      }
 
       await rejection(cloud.attachStaticAddress(address.id, stranger.instance.id));
       expect((await cloud.describeInstance(second.instance.id))?.publicIp).toBe(address.ip);
@@ -205,6 +208,13 @@ export function launchContract(opts: CloudContractOptions, env: () => ContractEn
       const fresh = await cloud.ensureStaticAddress(spec);
       expect(fresh?.id).not.toBe(address.id);
     });
+
+    const keepsOldIp = opts.cannotEmulate?.['address-move-clears-previous-ip'];
+    if (keepsOldIp !== undefined) {
+      it(`after a move, the previous instance still showing the address is not checked here, as the set-up declares: ${keepsOldIp}`, () => {
+        expect(keepsOldIp.trim()).not.toBe('');
+      });
+    }
 
     it('a brought address is adopted, found with the deployment, moved and detached, but never released', async () => {
       const { cloud } = env();
