@@ -158,6 +158,55 @@ describe.each(PROFILE_IDS)('as %s: interrupted runs resume', (profile) => {
   );
 });
 
+describe.each(PROFILE_IDS)('as %s: interrupted rollbacks and restores resume', (profile) => {
+  it.each([
+    { strategy: 'clone', step: 'stop-upgraded-instance' },
+    { strategy: 'clone', step: 'start-rollback-point' },
+    { strategy: 'move', step: 'restore-data-volume' },
+    { strategy: 'move', step: 'attach-data-volume' },
+    { strategy: 'move', step: 'move-elastic-ip' },
+  ])('rollback ($strategy), after $step: the re-run finishes with the rollback point serving and one restored disk at most', async ({ strategy, step }) => {
+    const { fake, deps } = rig(profile);
+    const launched = (await runLaunch(deps(), launchFlags())) as LaunchResult;
+    const up = await runUpgrade(deps(), NAME, upgradeFlags({ strategy }));
+    const since = fake.calls.length;
+    const crashed = await rejection(runRollback(deps({ crashAfter: step }), NAME, { ...where, yes: true, holdSeconds: '0' }));
+    expect(crashed.remediation).toMatch(/No data was deleted\. Re-run `sourcegraph-launch rollback prod --region us-east-1 --yes`/);
+    expect(live(fake).filter((i) => i.state === 'running').length).toBeLessThanOrEqual(1);
+
+    const back = await runRollback(deps(), NAME, { ...where, yes: true, holdSeconds: '0' });
+    const order = ['stop-upgraded-instance', ...(strategy === 'move' ? ['restore-data-volume', 'attach-data-volume'] : []), 'start-rollback-point', 'move-elastic-ip', 'wait-for-version'];
+    expect(back.steps.map((s) => s.id)).toEqual(order);
+    expect(back.steps.filter((s) => s.resumed).map((s) => s.id)).toEqual(order.slice(0, order.indexOf(step)));
+    expect(back).toMatchObject({ version: OLD, instanceId: launched.instanceId, upgradedInstanceId: up.instanceId, url: launched.url });
+    expect(count(fake, 'stopInstance', since, up.instanceId)).toBe(step === 'stop-upgraded-instance' ? 2 : 1);
+    expect(count(fake, 'createDiskFromSnapshot', since)).toBe(strategy === 'clone' ? 0 : step === 'restore-data-volume' ? 2 : 1);
+    const restoredDisks = fake.state.disks.filter((d) => d.labels.operation?.endsWith(':rollback'));
+    expect(restoredDisks.map((d) => d.id)).toEqual(strategy === 'move' ? [back.restoredVolumeId] : []);
+    expect(live(fake).filter((i) => i.state === 'running').map((i) => i.id)).toEqual([launched.instanceId]);
+    expect(fake.state.addresses.map((a) => a.instanceId)).toEqual([launched.instanceId]);
+  });
+
+  it('restore, after its instance was created: the re-run goes on with the instance it made', async () => {
+    const { fake, deps } = rig(profile);
+    const launched = (await runLaunch(deps(), launchFlags())) as LaunchResult;
+    const backup = (await runBackup(deps(), NAME, { ...where, wait: true })) as BackupResult;
+    await fake.stopInstance(launched.instanceId);
+    fake.settle();
+    const flags = { ...where, snapshot: backup.snapshotId, yes: true };
+    await rejection(runRestore(deps({ crashAfter: 'instance' }), NAME, flags));
+    const made = live(fake).filter((i) => i.id !== launched.instanceId);
+    expect(made).toHaveLength(1);
+
+    // Its own instance may run already: that is no reason to refuse.
+    const restored = (await runRestore(deps(), NAME, flags)) as RestoreResult;
+    expect(restored.instanceId).toBe(made[0]!.id);
+    expect(live(fake)).toHaveLength(2);
+    expect(instance(fake, restored.instanceId)).toMatchObject({ state: 'running', labels: { role: 'instance', version: OLD } });
+    expect(instance(fake, launched.instanceId)).toMatchObject({ state: 'stopped', labels: { role: 'rolled-back' } });
+  });
+});
+
 describe.each(PROFILE_IDS)('as %s: cloud errors surface typed, with nothing half-made', (profile) => {
   const caps = PROFILES[profile].capabilities;
 
