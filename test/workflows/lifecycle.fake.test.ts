@@ -139,7 +139,7 @@ describe.each(['aws', 'gcp', 'azure'] as const)('as %s: the whole lifecycle on t
     // The launch permission check only where the cloud can make one without creating anything.
     expect(callsOf(fake, 'checkInstancePermissions')).toHaveLength(caps.permissionPreflight ? 1 : 0);
     const preflightStep = up.steps.find((s) => s.id === `${NEW}:check-launch-permissions`)!;
-    expect(upIo.outcomes('succeed').find((o) => o.title === preflightStep.title)?.message).toMatch(caps.permissionPreflight ? /accepted/ : /^skipped: AWS has no permission check/);
+    expect(upIo.outcomes('succeed').find((o) => o.title === preflightStep.title)?.message).toMatch(caps.permissionPreflight ? /accepted/ : /^skipped: .* has no permission check that creates nothing/);
     // The cloned disk's provisioned initialisation rate only where the cloud offers one.
     const launchSpec = callsOf(fake, 'ensureInstance').at(-1)!.args[0] as InstanceSpec;
     expect(launchSpec.dataDisk).toMatchObject({ mode: 'snapshot', snapshotId: finalSnapshot });
@@ -217,6 +217,13 @@ describe.each(['aws', 'gcp', 'azure'] as const)('as %s: the whole lifecycle on t
     expect(snapshotIds(fake)).toEqual(snapshotsBefore);
     expect(fake.state.schedules.map((s) => s.id)).toEqual(schedulesBefore);
     expect(deps().state.getDeployment('aws', REGION, NAME)).toBeUndefined();
+
+    // ---- prune after destroy touches nothing destroy kept: nothing qualifies, and with --retain 0
+    // (the backup's disk still exists) it refuses, as nothing serves
+    expect(await runPrune(deps(), NAME, { ...where, yes: true })).toMatchObject({ items: [], removed: [] });
+    await expect(runPrune(deps(), NAME, { ...where, yes: true, retain: '0' })).rejects.toMatchObject({ code: 'deployment-not-serving', exitCode: ExitCode.badInput });
+    expect(snapshotIds(fake)).toEqual(snapshotsBefore);
+    for (const id of [dataId, upgradedData, restored.dataVolumeId!]) expect(disk(fake, id)).toBeDefined();
 
     // ---- relaunch on the kept data disk: attached before Sourcegraph's first boot, at creation where
     // the cloud can, else behind the boot guard (stop → attach → start)
