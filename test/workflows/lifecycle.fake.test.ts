@@ -167,6 +167,10 @@ describe.each(['aws', 'gcp', 'azure'] as const)('as %s: the whole lifecycle on t
     expect(restored).toMatchObject({ version: OLD, snapshotId: backup.snapshotId, role: 'instance', dataVolumeId: dataOf(third) });
     expect(third).toMatchObject({ state: 'running', labels: { deployment: NAME, role: 'instance', version: OLD } });
     expect(disk(fake, restored.dataVolumeId!)).toMatchObject({ sourceSnapshotId: backup.snapshotId, attachedTo: third.id });
+    // The URL survives a restore too: the address moved from the failed instance to the restored one.
+    expect(fake.state.addresses).toEqual([expect.objectContaining({ id: address.id, ip: address.ip, instanceId: third.id })]);
+    expect(restored.publicIp).toBe(address.ip);
+    expect((await runStatus(deps(), NAME, where)).servingVersion).toBe(OLD);
     // The instance it replaced stays, stopped, as a way back, its data disk with it.
     expect(instance(fake, first.id)).toMatchObject({ state: 'stopped', labels: { role: 'rolled-back' } });
     expect(disk(fake, dataId)).toMatchObject({ attachedTo: first.id, labels: { role: 'rollback-data' } });
