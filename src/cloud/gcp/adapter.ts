@@ -82,6 +82,7 @@ export class GcpAdapter implements Cloud {
     this.c = {
       project,
       region: scope.region,
+      ...(scope.params.zone ? { zone: scope.params.zone } : {}),
       endpoint: withSlash(opts.endpoint ?? env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE ?? DEFAULT_COMPUTE_ENDPOINT),
       fetch: fetcher,
       token: async () => {

@@ -10,6 +10,8 @@ export const DEFAULT_COMPUTE_ENDPOINT = 'https://compute.googleapis.com/compute/
 export interface GceContext {
   project: string;
   region: string;
+  /** The zone --zone pins every placement to, if any. */
+  zone?: string;
   /** Base URL ending in /compute/v1/ (CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE overrides Google's). */
   endpoint: string;
   token(): Promise<string>;

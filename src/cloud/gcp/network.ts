@@ -19,16 +19,21 @@ export async function regionZones(c: GceContext): Promise<string[]> {
     .sort();
 }
 
+/** Where new things may go: the zone --zone names, else every zone of the region (lists always look in all). */
+async function placementZones(c: GceContext): Promise<string[]> {
+  return c.zone ? [c.zone] : regionZones(c);
+}
+
 export async function machineTypeZones(c: GceContext, machineType: string): Promise<string[]> {
   if (!/^[a-z][-a-z0-9]{0,62}$/.test(machineType)) return [];
-  const zones = await regionZones(c);
+  const zones = await placementZones(c);
   const offered = await Promise.all(zones.map(async (zone) => ((await getOrUndefined(c, 'machineTypes.get', `zones/${zone}/machineTypes/${machineType}`)) ? zone : undefined)));
   return offered.filter((z): z is string => z !== undefined);
 }
 
 /** Subnetworks are regional on GCE: any zone of the region can use one. */
 export async function resolvePlacement(c: GceContext, subnetId: string | undefined, zones?: string[]): Promise<Placement> {
-  const candidates = zones?.length ? [...zones].sort() : await regionZones(c);
+  const candidates = zones?.length ? [...zones].sort() : await placementZones(c);
   const zone = candidates[0];
   if (!zone) throw new CloudError('no-zone', `Region ${c.region} has no zone to place the instance in`, { remediation: 'Choose another --region.' });
   if (subnetId === undefined) return { zone };
