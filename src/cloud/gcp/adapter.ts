@@ -168,7 +168,7 @@ export class GcpAdapter implements Cloud {
   private get dryProject(): string {
     return this.c.project || '<project>';
   }
-  launchRequests = (spec: LaunchRequestsSpec) => requests.launchRequests(this.dryProject, spec);
+  launchRequests = (spec: LaunchRequestsSpec) => requests.launchRequests(this.dryProject, this.c.region, spec);
   instanceRequests = (spec: InstanceSpec) => requests.instanceRequests(this.dryProject, spec);
   scheduleRequests = (spec: SnapshotScheduleSpec) => requests.scheduleRequests(this.dryProject, this.c.region, spec);
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) => requests.buildRequests(this.dryProject, spec);

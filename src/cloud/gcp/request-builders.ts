@@ -13,7 +13,6 @@ import {
   GOVERNED_PORTS,
   META_IDEMPOTENCY,
   META_IMAGE,
-  regionOfZone,
   requestIdFor,
   resourceName,
   ROOT_DEVICE,
@@ -203,33 +202,39 @@ function req(operation: string, input: Json): CloudRequest {
   return { service: SERVICE, operation, input };
 }
 
+/** What a real run sends under a fresh requestId each time (found again by name or labels, not by id). */
+const FRESH_ID = '<a new UUID>';
+/** Offline the zone is not known yet: the first zone of the region that offers the machine type. */
+const zoneOf = (spec: InstanceSpec) => spec.placement.zone || '<zone>';
+
 export function accessRequests(project: string, spec: AccessPolicySpec): CloudRequest[] {
-  return firewallBodies(spec).map((body) => req('firewalls.insert', { project, requestId: requestIdFor(project, `firewall/${String(body.name)}`), body }));
+  return firewallBodies(spec).map((body) => req('firewalls.insert', { project, requestId: FRESH_ID, body }));
 }
 
 export function addressRequests(project: string, region: string, spec: AddressSpec): CloudRequest[] {
   if (spec.mode === 'none') return [];
   if (spec.mode === 'existing') return [req('addresses.setLabels', { project, region, resource: spec.id, body: { labels: gceLabels({ deployment: spec.deployment, owner: 'user' }) } })];
-  return [req('addresses.insert', { project, region, requestId: requestIdFor(project, `address/${spec.deployment}`), body: addressBody(spec.deployment, spec.labels, `dry-run/${spec.deployment}`) })];
+  return [req('addresses.insert', { project, region, requestId: FRESH_ID, body: addressBody(spec.deployment, spec.labels, `dry-run/${spec.deployment}`) })];
 }
 
 export function instanceRequests(project: string, spec: InstanceSpec): CloudRequest[] {
   const out: CloudRequest[] = [];
   // An existing data disk goes straight into the insert (attached at creation).
-  out.push(req('instances.insert', { project, zone: spec.placement.zone, requestId: requestIdFor(project, spec.idempotencyKey), body: instanceBody(spec, { project }) }));
+  const zone = zoneOf(spec);
+  out.push(req('instances.insert', { project, zone, requestId: requestIdFor(project, spec.idempotencyKey), body: instanceBody({ ...spec, placement: { ...spec.placement, zone } }, { project }) }));
   return out;
 }
 
-export function launchRequests(project: string, spec: LaunchRequestsSpec): CloudRequest[] {
-  const region = regionOfZone(spec.instance.placement.zone);
+export function launchRequests(project: string, region: string, spec: LaunchRequestsSpec): CloudRequest[] {
+  const zone = zoneOf(spec.instance);
   const requests = [...accessRequests(project, spec.access), ...addressRequests(project, region, spec.address), ...instanceRequests(project, spec.instance)];
   if (spec.address.mode !== 'none') {
     const name = instanceName(spec.instance);
-    requests.push(req('instances.deleteAccessConfig', { project, zone: spec.instance.placement.zone, instance: name, accessConfig: 'External NAT', networkInterface: 'nic0' }));
+    requests.push(req('instances.deleteAccessConfig', { project, zone, instance: name, accessConfig: 'External NAT', networkInterface: 'nic0' }));
     requests.push(
       req('instances.addAccessConfig', {
         project,
-        zone: spec.instance.placement.zone,
+        zone,
         instance: name,
         networkInterface: 'nic0',
         body: { type: 'ONE_TO_ONE_NAT', name: 'External NAT', networkTier: 'PREMIUM', natIP: spec.address.mode === 'existing' ? `<address of ${spec.address.id}>` : '<address from addresses.insert>' },
@@ -241,13 +246,13 @@ export function launchRequests(project: string, spec: LaunchRequestsSpec): Cloud
 
 export function scheduleRequests(project: string, region: string, spec: SnapshotScheduleSpec): CloudRequest[] {
   return [
-    req('resourcePolicies.insert', { project, region, requestId: requestIdFor(project, `schedule/${spec.deployment}/${spec.retain}`), body: scheduleBody(spec, region) }),
+    req('resourcePolicies.insert', { project, region, requestId: FRESH_ID, body: scheduleBody(spec, region) }),
     req('disks.addResourcePolicies', { project, zone: '<zone of each data disk>', disk: '<each data disk of the deployment>', body: { resourcePolicies: [`regions/${region}/resourcePolicies/${scheduleName(spec.deployment)}`] } }),
   ];
 }
 
 export function buildRequests(project: string, spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }): CloudRequest[] {
-  const zone = spec.builder.placement.zone;
+  const zone = zoneOf(spec.builder);
   const builder = instanceName(spec.builder);
   const dataSnapshot = imageDataSnapshotName(spec.image);
   return [

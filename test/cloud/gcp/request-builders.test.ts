@@ -120,7 +120,7 @@ describe('firewall rules', () => {
 
 describe('dry runs', () => {
   it('launch: the firewall rules, the address, instances.insert, then the address moved onto it; service compute; JSON-safe', () => {
-    const requests = launchRequests('p', {
+    const requests = launchRequests('p', 'us-central1', {
       sshKey: { mode: 'none' },
       access: { deployment: 'prod', name: 'sourcegraph-launch-prod', labels: { deployment: 'prod' }, placement: { zone: 'us-central1-b' }, rules: [{ port: 443, cidr: '203.0.113.0/24' }] },
       instance: spec(),
@@ -132,8 +132,8 @@ describe('dry runs', () => {
     expect(insert.input).toMatchObject({ project: 'p', zone: 'us-central1-b', requestId: requestIdFor('p', spec().idempotencyKey) });
     expect(JSON.parse(JSON.stringify(requests))).toEqual(requests);
     // The dry run's address name is stable (a real reservation gets a fresh one).
-    expect(launchRequests('p', { sshKey: { mode: 'none' }, access: { deployment: 'prod', name: 'n', labels: {}, placement: { zone: 'us-central1-b' }, rules: [] }, instance: spec(), address: { mode: 'new', deployment: 'prod', labels: {} } })[0]).toEqual(
-      launchRequests('p', { sshKey: { mode: 'none' }, access: { deployment: 'prod', name: 'n', labels: {}, placement: { zone: 'us-central1-b' }, rules: [] }, instance: spec(), address: { mode: 'new', deployment: 'prod', labels: {} } })[0],
+    expect(launchRequests('p', 'us-central1', { sshKey: { mode: 'none' }, access: { deployment: 'prod', name: 'n', labels: {}, placement: { zone: 'us-central1-b' }, rules: [] }, instance: spec(), address: { mode: 'new', deployment: 'prod', labels: {} } })[0]).toEqual(
+      launchRequests('p', 'us-central1', { sshKey: { mode: 'none' }, access: { deployment: 'prod', name: 'n', labels: {}, placement: { zone: 'us-central1-b' }, rules: [] }, instance: spec(), address: { mode: 'new', deployment: 'prod', labels: {} } })[0],
     );
   });
 
