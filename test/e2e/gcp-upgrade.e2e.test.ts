@@ -77,7 +77,7 @@ async function instances(name: string) {
   return (await Promise.all(zones.map((z) => list(`zones/${z.name}/instances`)))).flat().filter((i) => labels(i).deployment === name);
 }
 
-describe('--cloud gcp: upgrade (clone) → status → rollback with the real CLI on the GCE emulator', () => {
+describe('--cloud gcp: upgrade (clone) → status → rollback → backup → backups → restore → prune with the real CLI on the GCE emulator', () => {
   it('snapshots, makes the new data disk from the final snapshot, moves the address, keeps the old VM stopped; rolls back', async () => {
     const home = mkdtempSync(join(tmpdir(), 'sgl-gce-upgrade-home-'));
     const cli = (args: string[], extra: CliOptions = {}) => runCli([...args, '--cloud', 'gcp', '--project', gce.project, '--region', REGION], { env, home, timeoutMs: 150_000, ...extra });
@@ -121,6 +121,29 @@ describe('--cloud gcp: upgrade (clone) → status → rollback with the real CLI
     expect(after.find((i) => i.name === old!.name)?.status).toBe('RUNNING');
     expect(after.find((i) => i.name === fresh.name)?.status).toBe('TERMINATED');
     expect((await instances('up')).find((i) => i.name === old!.name)?.networkInterfaces[0].accessConfigs[0].natIP).toBe(HOST_ADDRESS);
+
+    const backup = await cli(['backup', 'up', '--json']);
+    expect(backup.code, backup.stderr).toBe(0);
+    const snapshotId = backup.json<{ snapshotId: string }>().snapshotId;
+    expect(snapshotId).toMatch(/^global\/snapshots\//);
+    const listed = await cli(['backups', 'up', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.json<{ backups: { snapshotId: string; purpose: string; version: string; sizeGiB: number }[] }>().backups).toEqual(
+      expect.arrayContaining([expect.objectContaining({ snapshotId, purpose: 'backup', version: OLD, sizeGiB: 500 })]),
+    );
+
+    const restore = await cli(['restore', '--name', 'up-copy', '--snapshot', snapshotId, '--yes', '--json']);
+    expect(restore.code, restore.stderr).toBe(0);
+    const [copy] = await instances('up-copy');
+    const copyData = copy!.disks.find((d: Record<string, any>) => d.deviceName === 'sourcegraph-data');
+    const copyDisk = (await client.get<Record<string, any>>(String(copyData.source).replace(/^.*\/projects\/[^/]+\//, ''))).body;
+    expect(String(copyDisk.sourceSnapshot)).toMatch(new RegExp(`/${snapshotId}$`));
+
+    const prune = await cli(['prune', 'up', '--yes', '--json']);
+    expect(prune.code, prune.stderr).toBe(0);
+    expect((await instances('up')).map((i) => i.name)).toEqual([old!.name]);
+    const kept = (await list('global/snapshots')).filter((x) => labels(x).deployment === 'up').map((x) => `global/snapshots/${x.name}`);
+    expect(kept).toEqual([snapshotId]);
     rmSync(home, { recursive: true, force: true });
   });
 });
