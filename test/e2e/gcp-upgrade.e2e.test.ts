@@ -77,7 +77,7 @@ async function instances(name: string) {
   return (await Promise.all(zones.map((z) => list(`zones/${z.name}/instances`)))).flat().filter((i) => labels(i).deployment === name);
 }
 
-describe('--cloud gcp: upgrade (clone) → status → rollback → backup → backups → restore → prune with the real CLI on the GCE emulator', () => {
+describe('--cloud gcp: upgrade (clone) → status → rollback → backup → backups → restore → prune → backup --schedule with the real CLI on the GCE emulator', () => {
   it('snapshots, makes the new data disk from the final snapshot, moves the address, keeps the old VM stopped; rolls back', async () => {
     const home = mkdtempSync(join(tmpdir(), 'sgl-gce-upgrade-home-'));
     const cli = (args: string[], extra: CliOptions = {}) => runCli([...args, '--cloud', 'gcp', '--project', gce.project, '--region', REGION], { env, home, timeoutMs: 150_000, ...extra });
@@ -144,6 +144,15 @@ describe('--cloud gcp: upgrade (clone) → status → rollback → backup → ba
     expect((await instances('up')).map((i) => i.name)).toEqual([old!.name]);
     const kept = (await list('global/snapshots')).filter((x) => labels(x).deployment === 'up').map((x) => `global/snapshots/${x.name}`);
     expect(kept).toEqual([snapshotId]);
+
+    // Scheduled snapshots: a snapshot schedule resource policy on the deployment's data disk.
+    const scheduled = await cli(['backup', 'up', '--schedule', 'daily', '--retain', '14', '--json']);
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    const [policy, ...morePolicies] = await list(`regions/${REGION}/resourcePolicies`);
+    expect(morePolicies).toEqual([]);
+    expect(policy!.snapshotSchedulePolicy).toMatchObject({ schedule: { dailySchedule: { daysInCycle: 1 } }, retentionPolicy: { maxRetentionDays: 14 } });
+    const oldDisk = (await client.get<Record<string, any>>(String(oldData).replace(/^.*\/projects\/[^/]+\//, ''))).body;
+    expect((oldDisk.resourcePolicies ?? []).map((p: string) => p.split('/').pop())).toEqual([policy!.name]);
     rmSync(home, { recursive: true, force: true });
   });
 });
