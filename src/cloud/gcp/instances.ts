@@ -7,6 +7,7 @@ import { call, getOrUndefined, listAll, mutate, pollUntil, request, type GceCont
 import { GceApiError, isGceError, isNotFound, toLaunchError } from './errors.js';
 import { parseZonal, regionOfZone, requestIdFor, toInstance } from './mappers.js';
 import { instanceBody, instanceName } from './request-builders.js';
+import { describeImage } from './images.js';
 import { findScheduleRaw } from './schedules.js';
 
 function path(id: string): string | undefined {
@@ -44,6 +45,12 @@ export async function ensureInstance(c: GceContext, spec: InstanceSpec): Promise
     return existing;
   }
   const schedule = spec.role === 'instance' ? await findScheduleRaw(c, spec.deployment) : undefined;
+  // A new data disk of an image we built starts from the image's prepared data disk (its data
+  // template), also when the caller did not name it: on AWS the one AMI holds both disks.
+  if (spec.dataDisk.mode === 'new' && !spec.dataTemplateId) {
+    const template = (await describeImage(c, spec.imageId))?.dataTemplateId;
+    if (template) spec = { ...spec, dataTemplateId: template };
+  }
   const body = instanceBody(spec, { project: c.project, ...(schedule ? { schedulePolicy: String(schedule.selfLink) } : {}) });
   await call(
     c,
