@@ -2,7 +2,7 @@
 // Application Default Credentials (auth.ts). No SDK: importing this module loads nothing more, and a
 // dry run offline never asks for a token. Each verb lives in the module of its kind; this class
 // only binds them to one context.
-import { CredentialsError, UsageError } from '../../core/errors.js';
+import { CloudError, CredentialsError, UsageError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
 import type {
   AccessPolicySpec,
@@ -125,7 +125,7 @@ export class GcpAdapter implements Cloud {
   deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
   ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
   checkInstancePermissions = async (_spec: InstanceSpec): Promise<void> => {
-    throw new UsageError('Compute Engine has no dry run of instances.insert: the permission check is AWS only', { code: 'capability-unavailable' });
+    throw new CloudError('capability-unavailable', 'Compute Engine has no dry run of instances.insert: it cannot check launch permissions without launching');
   };
   ensureStaticAddress = (spec: AddressSpec) => network.ensureStaticAddress(this.c, spec);
   attachStaticAddress = (addressId: string, instanceId: string) => network.attachStaticAddress(this.c, addressId, instanceId);
