@@ -47,17 +47,31 @@ const EXIT_CODES = `Exit codes:
 
 /** The provider flags every command takes (a profile): they may come before the command word. */
 function rootProviderFlags(): ProviderFlag[] {
-  return uniqueFlags(availableProviders().flatMap((p) => p.flags.filter((f) => f.commands === 'all')));
+  return uniqueFlags((f) => f.commands === 'all');
 }
 
-function uniqueFlags(flags: ProviderFlag[]): ProviderFlag[] {
-  const seen = new Set<string>();
-  return flags.filter((f) => (seen.has(f.key) ? false : (seen.add(f.key), true)));
+/**
+ * Each flag once. A flag two clouds share (--kms-key) is registered once with each cloud's help
+ * ("aws: … · gcp: …"); each cloud still validates it its own way.
+ */
+function uniqueFlags(wanted: (f: ProviderFlag) => boolean): ProviderFlag[] {
+  const byKey = new Map<string, { id: string; flag: ProviderFlag }[]>();
+  for (const p of availableProviders()) for (const flag of p.flags.filter(wanted)) byKey.set(flag.key, [...(byKey.get(flag.key) ?? []), { id: p.id, flag }]);
+  return [...byKey.values()].map((owners) => {
+    if (owners.length === 1) return owners[0]!.flag;
+    const merged = (help: (f: ProviderFlag) => string) => owners.map((o) => `${o.id}: ${help(o.flag)}`).join(' · ');
+    const commands = [...new Set(owners.flatMap((o) => Object.keys(o.flag.onCommand ?? {})))];
+    return {
+      ...owners[0]!.flag,
+      help: merged((f) => f.help),
+      ...(commands.length ? { onCommand: Object.fromEntries(commands.map((c) => [c, { ...(owners[0]!.flag.onCommand?.[c]?.spec ? { spec: owners[0]!.flag.onCommand[c]!.spec } : {}), help: merged((f) => f.onCommand?.[c]?.help ?? f.help) }])) } : {}),
+    };
+  });
 }
 
 /** The flags the clouds declare for a command, once each. */
 function providerFlagsOf(command: string): ProviderFlag[] {
-  return uniqueFlags(availableProviders().flatMap((p) => p.flags.filter((f) => f.commands === 'all' || f.commands.includes(command))));
+  return uniqueFlags((f) => f.commands === 'all' || f.commands.includes(command));
 }
 
 /**

@@ -68,7 +68,7 @@ describe('input', () => {
     [{ sshCidr: ['0.0.0.0/0'] }, /opens SSH to the whole internet/],
     [{ size: 'XXL' }, /^--size: unknown size "XXL"/],
     [{ region: 'mars-1' }, /^--region: "mars-1" is not a valid choice/],
-    [{ cloud: 'gcp' }, /^--cloud gcp is not available yet/],
+    [{ cloud: 'oracle' }, /^--cloud: unknown cloud "oracle"/],
     [{ instanceType: 'huge' }, /^--instance-type: "huge" is not valid/],
     [{ subnet: 'net-1' }, /^--subnet: "net-1" is not valid/],
     [{ providerFlags: { elasticIp: 'new' } }, /^--elastic-ip: build-image takes only an address you allocated \(eipalloc-…\)$/],

@@ -1,9 +1,9 @@
 import { bool, list, negatable, str } from '../flags.js';
 import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
-import { cloudIds, perCloud, regionVariables } from '../cloud-text.js';
+import { cloudIds, comingClouds, perCloud, regionVariables } from '../cloud-text.js';
 
 export const launchFlags = {
-  cloud: str('--cloud <cloud>', `cloud provider: ${cloudIds()} (default: aws; gcp and azure are coming)`),
+  cloud: str('--cloud <cloud>', `cloud provider: ${cloudIds()} (default: aws${comingClouds()})`),
   region: str('--region <region>', `cloud region (default in CI: ${regionVariables()})`),
   size: str('--size <size>', 'business-size preset XS|S|M|L|XL (see `presets`; default: XS)'),
   version: str('--version <version>', 'Sourcegraph version x.y.z, or latest (default: latest)'),
