@@ -37,6 +37,11 @@ function ownImageRemedy(program: string, provider: ProviderDescriptor, plan: Par
 }
 
 /** --image wins; then an image published or built for the version; then the shipped catalog. */
+/** The image's data-disk template, carried into the plan so the instance (and its dry run) starts from it. */
+function template(image: Image | undefined): { dataTemplateId?: string } {
+  return image?.dataTemplateId ? { dataTemplateId: image.dataTemplateId } : {};
+}
+
 export async function resolveImage(
   cloud: Cloud | undefined,
   provider: ProviderDescriptor,
@@ -56,7 +61,7 @@ export async function resolveImage(
       if (!info?.version) throw new UsageError(`--image ${plan.imageFlag}: cannot tell which Sourcegraph version it runs; pass --version x.y.z as well`);
       version = sourced(info.version, 'discovered', `from image ${info.name}`);
     }
-    return { image: sourced({ id: plan.imageFlag, ...(info?.name ? { name: info.name } : {}), source: 'flag' }, 'flag'), version };
+    return { image: sourced({ id: plan.imageFlag, ...(info?.name ? { name: info.name } : {}), source: 'flag', ...template(info) }, 'flag'), version };
   }
 
   let found: Image | undefined;
@@ -69,7 +74,7 @@ export async function resolveImage(
   if (found) {
     const version = wanted === 'latest' && found.version ? sourced(found.version, 'discovered', 'newest published image') : plan.version;
     return {
-      image: sourced({ id: found.id, name: found.name, source: found.source }, 'discovered', found.source === 'built' ? 'built by sourcegraph-launch' : provider.terms.imageDiscovery),
+      image: sourced({ id: found.id, name: found.name, source: found.source, ...template(found) }, 'discovered', found.source === 'built' ? 'built by sourcegraph-launch' : provider.terms.imageDiscovery),
       version,
     };
   }
@@ -132,7 +137,7 @@ export async function resolveOwnImage(
       throw new UsageError('--image-source build provisions a builder over SSH: --ssh-cidr must name this machine\'s address (not none)');
     }
     const found = await cloud.findImage({ version: version.value, size: plan.size.value });
-    if (found?.source === 'built') return { image: sourced({ id: found.id, name: found.name, source: 'built' }, 'discovered', 'built by sourcegraph-launch'), version };
+    if (found?.source === 'built') return { image: sourced({ id: found.id, name: found.name, source: 'built', ...template(found) }, 'discovered', 'built by sourcegraph-launch'), version };
     return { image: sourced({ id: '<ImageId from build-image>', name: `built for ${version.value}`, source: 'built' }, 'default', 'build-image runs first'), version, buildFirst: true };
   }
   const base = await cloud.findBaseImage();

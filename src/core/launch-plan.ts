@@ -31,6 +31,8 @@ export interface ImageChoice {
   id: string;
   name?: string;
   source: 'published' | 'built' | 'catalog' | 'flag';
+  /** The image's prepared data-disk template where the cloud keeps it apart (GCE snapshot). */
+  dataTemplateId?: string;
 }
 
 export interface LaunchPlan {

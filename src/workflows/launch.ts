@@ -62,6 +62,7 @@ export function launchSpecs(input: LaunchInput, opts: { journalId: string; place
     version: plan.version.value,
     size: plan.size.value,
     imageId: plan.image.value.id,
+    ...(plan.image.value.dataTemplateId ? { dataTemplateId: plan.image.value.dataTemplateId } : {}),
     machineType: plan.instanceType.value,
     placement: opts.placement,
     accessPolicyIds: opts.accessPolicyId ? [opts.accessPolicyId] : [],

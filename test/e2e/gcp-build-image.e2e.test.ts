@@ -122,6 +122,8 @@ describe('build-image --cloud gcp with the real CLI on the GCE emulator', () => 
     expect(plan.code, plan.stderr).toBe(0);
     const insert = plan.json<{ requests: { operation: string; input: Record<string, any> }[] }>().requests.find((r) => r.operation === 'instances.insert')!;
     expect(insert.input.body.disks[0].initializeParams.sourceImage).toBe(`projects/${gce.project}/global/images/${images[0]!.name}`);
+    // ... and shows its data disk made from the image's prepared data disk, as the launch will.
+    expect(insert.input.body.disks[1].initializeParams.sourceSnapshot).toBe(`global/snapshots/${template}`);
     // ... and the VM it makes has its data disk from the image's prepared data disk.
     const launched = await runCli(
       ['launch', '--cloud', 'gcp', '--project', gce.project, '--region', REGION, '--version', VERSION, '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', 'none',
