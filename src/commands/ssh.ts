@@ -77,7 +77,6 @@ export async function runSsh(deps: Deps, nameArg: string | undefined, flags: Ssh
 async function shell(deps: Deps, remote: Remote, terminal: NonNullable<Deps['terminal']>): Promise<ExitStatus> {
   const { stdin, stdout, stderr } = terminal;
   stdin.setRawMode(true);
-  stdin.resume();
   try {
     return await remote.attach!({
       pty: { term: deps.env.TERM || 'xterm-256color', rows: stdout.rows || 24, cols: stdout.columns || 80 },

@@ -305,6 +305,8 @@ class Ssh2Remote implements Remote {
           const onEnd = () => channel.end();
           input.on('data', onData);
           input.once('end', onEnd);
+          // Only now: what was typed while connecting waits in the stream instead of being dropped.
+          input.resume();
           cleanups.push(() => {
             input.removeListener('data', onData);
             input.removeListener('end', onEnd);

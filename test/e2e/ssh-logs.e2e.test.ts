@@ -8,6 +8,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { allocateTestAddress, deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
+import { runCliInPty } from '../support/pty.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
 
 const VERSION = '6.12.5040';
@@ -74,6 +75,13 @@ describe('ssh and logs with the real CLI', () => {
     expect(json.code, json.stderr).toBe(3);
     expect(json.json()).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', instanceId, host: HOST_ADDRESS });
     expect(host.execLog()).toContain('echo out; echo err >&2; exit 3');
+
+    // At a terminal, no command: an interactive shell in a terminal on the instance; its exit status is ours.
+    const shell = runCliInPty(['ssh', 'day2', ...REGION], { endpoint: moto.endpoint, home });
+    await shell.waitFor(/# $/);
+    shell.type('echo "tty: $(tty | cut -c1-9) product: $((6 * 7))"; exit 5\r');
+    await shell.waitFor(/tty: \/dev\/pts\/ product: 42/);
+    expect((await shell.exited).code).toBe(5);
 
     // What the boot wrote, as logs shows it.
     const status = { stage: 'done', targetVersion: VERSION, decision: 'upgrade', startedAt: '2026-11-27T10:00:00Z', finishedAt: '2026-11-27T10:04:00Z', lastError: null, errorCode: null, dataVersion: '6.11.6000' };
