@@ -36,8 +36,8 @@ export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisio
 /** The exit-code table, as README.md has it (a test compares the two). */
 const EXIT_CODES = `Exit codes:
   0    ok (also: destroy --ignore-missing of a deployment that does not exist)
-  1    failed; a deployment that does not exist (status, destroy); a confirmation answered no
-       or a wrong name typed at destroy ("nothing changed")
+  1    failed; a deployment that does not exist (status, destroy, ssh, logs); a confirmation
+       answered no or a wrong name typed at destroy ("nothing changed")
   2    bad input: unknown command or option, a bad or missing value, a refused combination;
        always before anything changes
   3    credentials or permissions
@@ -160,9 +160,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         `${PROGRAM}                                       # the wizard`,
         `${PROGRAM} launch --region us-east-1 --size S --allow-cidr 203.0.113.0/24 --yes`,
         `${PROGRAM} status sourcegraph --region us-east-1`,
+        `${PROGRAM} logs sourcegraph --region us-east-1 --pods`,
+        `${PROGRAM} ssh sourcegraph --region us-east-1 -- sudo journalctl -u k3s -n 20`,
         `${PROGRAM} destroy sourcegraph --region us-east-1`,
       ]) +
-        `\n${EXIT_CODES}\n` +
+        `\n${EXIT_CODES}` +
+        `ssh … -- command exits with the remote command's exit status instead.\n\n` +
         `With --json, a failure is {"error": {"code", "message", "exitCode", "remediation"}} on stdout (code "declined" for a no).\n` +
         `\nState (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n`,
     );

@@ -14,9 +14,9 @@ export const sshCommand = defineCommand({
   target: { name: 'default' },
   cloud: true,
   examples: [
-    `${PROGRAM} ssh prod --region us-east-1                                  # an interactive shell`,
-    `${PROGRAM} ssh prod -- sudo cat /var/lib/sourcegraph-launch/status.json   # run one command`,
-    `${PROGRAM} ssh prod --json -- df -h /mnt/data                           # {exitCode, stdout, stderr}`,
+    `${PROGRAM} ssh prod --region us-east-1                 # an interactive shell`,
+    `${PROGRAM} ssh prod -- sudo journalctl -u k3s -n 20    # one command; exits with its status`,
+    `${PROGRAM} ssh prod --json -- df -h /mnt/data          # {exitCode, stdout, stderr, …}`,
   ],
   helpAfter: `
 Connects to the serving instance's address as its login user with the deployment's key, and checks the
