@@ -21,6 +21,7 @@ export interface InstanceAccess {
   deployment: Deployment;
   instance: Instance;
   host?: string;
+  record?: DeploymentRecord;
   /** How to log in, or why SSH is not possible (exit 1, with the remedy). */
   ssh: { access: SshAccess; host: string } | { problem: LaunchError };
 }
@@ -41,7 +42,40 @@ export async function reachInstance(deps: Deps, nameArg: string | undefined, fla
   }
   const record = deps.state.getDeployment(target.cloud, region, name);
   const host = instanceAddress(deployment, instance);
-  return { target, cloud, deployment, instance, host, ssh: await sshTo(deps, target, deployment, instance, host, record, flags) };
+  return { target, cloud, deployment, instance, host, ...(record ? { record } : {}), ssh: await sshTo(deps, target, deployment, instance, host, record, flags) };
+}
+
+/**
+ * An instance that does not answer on port 22 while SSH is open only to others: most often the
+ * caller's address is not among them. Says so, with the command that adds it (when the caller's
+ * address can be told); any other error is returned as it is.
+ */
+export async function explainUnreachable(deps: Deps, reach: InstanceAccess, e: unknown, providerFlags: Record<string, string> = {}): Promise<unknown> {
+  if (!(e instanceof LaunchError) || e.code !== 'ssh-unreachable') return e;
+  const cidrs = sshCidrsOf(reach.deployment);
+  const ip = await deps.lookupPublicIp().catch(() => undefined);
+  if (!ip || cidrs.some((c) => cidrContains(c, ip))) return e;
+  const command = openSshCommand(deps, reach.target.provider, reach.target, reach.deployment, reach.instance, reach.record, `${ip}/32`, providerFlags);
+  return new LaunchError('ssh-not-open-to-you', ExitCode.failed, `${e.message} SSH is open only to ${cidrs.join(', ')}, and your address ${ip} is not among them.`, {
+    cause: e,
+    remediation: `Open it to your address too with \`${command}\` (it changes only the access rules).`,
+    details: { command, sshCidrs: cidrs, callerIp: ip },
+  });
+}
+
+/** Whether an IPv4 CIDR holds an IPv4 address (anything else: false). */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const toInt = (a: string) => {
+    const parts = a.split('.').map(Number);
+    return parts.length === 4 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255) ? parts.reduce((n, p) => n * 256 + p, 0) : undefined;
+  };
+  const [base = '', bitsText = '32'] = cidr.split('/');
+  const bits = Number(bitsText);
+  const a = toInt(base);
+  const b = toInt(ip);
+  if (a === undefined || b === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
+  const size = 2 ** (32 - bits);
+  return Math.floor(a / size) === Math.floor(b / size);
 }
 
 async function sshTo(

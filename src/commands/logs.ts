@@ -9,7 +9,7 @@ import { BOOT_LOG_PATH, BOOT_STATUS_PATH, K3S_KUBECTL, podNotReadyReason } from 
 import type { ExecResult, Remote } from '../remote/remote.js';
 import { connectToInstance, DATA_VERSION_FILE, imageVersionFile } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
-import { reachInstance } from './instance-access.js';
+import { explainUnreachable, reachInstance } from './instance-access.js';
 import { untilInterrupted } from './ssh.js';
 import type { TargetFlags } from './target.js';
 
@@ -70,7 +70,8 @@ export async function runLogs(deps: Deps, nameArg: string | undefined, flags: Lo
   } else {
     try {
       remote = await connectToInstance(deps, cloud, reach.ssh.access, reach.ssh.host, instance.id);
-    } catch (e) {
+    } catch (caught) {
+      const e = await explainUnreachable(deps, reach, caught, flags.providerFlags);
       // A host key that does not match is never connected to: show the console, then refuse.
       if ((e as { code?: string }).code === 'host-key-mismatch') {
         render(deps, result, lines);

@@ -8,7 +8,7 @@ import { ExitCode, InterruptedError, LaunchError, UsageError } from '../core/err
 import type { ExecResult, ExitStatus, Remote } from '../remote/remote.js';
 import { connectToInstance } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
-import { reachInstance } from './instance-access.js';
+import { explainUnreachable, reachInstance } from './instance-access.js';
 import type { TargetFlags } from './target.js';
 
 export interface SshResult {
@@ -42,7 +42,9 @@ export async function runSsh(deps: Deps, nameArg: string | undefined, flags: Ssh
   if ('problem' in reach.ssh) throw reach.ssh.problem;
   const { access, host } = reach.ssh;
   const { instance, target } = reach;
-  const remote = await connectToInstance(deps, reach.cloud, access, host, instance.id);
+  const remote = await connectToInstance(deps, reach.cloud, access, host, instance.id).catch(async (e: unknown) => {
+    throw await explainUnreachable(deps, reach, e, flags.providerFlags);
+  });
   const base = { name: target.name, instanceId: instance.id, host };
   try {
     if (command === undefined) {

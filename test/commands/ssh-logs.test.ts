@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
 import { runLogs, parsePods } from '../../src/commands/logs.js';
 import { runSsh } from '../../src/commands/ssh.js';
+import { cidrContains } from '../../src/commands/instance-access.js';
 import type { Deps } from '../../src/commands/deps.js';
 import { ExitCode, LaunchError } from '../../src/core/errors.js';
 import type { Remote } from '../../src/remote/remote.js';
@@ -92,6 +93,28 @@ describe('ssh on the fake cloud', () => {
       `sourcegraph-launch launch prod --region ${REGION} --size XS --version ${VERSION} --image ${imageId} --allow-cidr 203.0.113.0/24 --ssh-cidr 198.51.100.7/32 --update`,
     );
     expect(remote.targets).toEqual([]);
+  });
+
+  it('an instance that does not answer while SSH is open only to others: says the caller is not among them, with the command that adds it', async () => {
+    const { deps } = await rig('203.0.113.7/32');
+    const unreachable = () => Promise.reject(new LaunchError('ssh-unreachable', ExitCode.failed, 'SSH to ec2-user@x failed: the host did not complete an SSH handshake.'));
+    const outside = await codeOf(runSsh(deps(undefined, { connectRemote: unreachable, lookupPublicIp: async () => '198.51.100.7' }), 'prod', { ...where, rest: ['true'] }));
+    expect(outside).toMatchObject({ code: 'ssh-not-open-to-you', exitCode: ExitCode.failed });
+    expect(outside.message).toMatch(/open only to 203\.0\.113\.7\/32, and your address 198\.51\.100\.7 is not among them/);
+    expect(outside.remediation).toContain('--ssh-cidr 203.0.113.7/32,198.51.100.7/32 --update');
+    // Inside the rule (or the address unknown), the connection error stays what it was.
+    const inside = await codeOf(runSsh(deps(undefined, { connectRemote: unreachable, lookupPublicIp: async () => '203.0.113.7' }), 'prod', { ...where, rest: ['true'] }));
+    expect(inside.code).toBe('ssh-unreachable');
+  });
+});
+
+describe('cidrContains', () => {
+  it('tells IPv4 addresses inside a CIDR from those outside', () => {
+    expect(cidrContains('203.0.113.0/24', '203.0.113.200')).toBe(true);
+    expect(cidrContains('203.0.113.0/24', '203.0.114.1')).toBe(false);
+    expect(cidrContains('203.0.113.7/32', '203.0.113.7')).toBe(true);
+    expect(cidrContains('0.0.0.0/0', '8.8.8.8')).toBe(true);
+    expect(cidrContains('2001:db8::/32', '203.0.113.7')).toBe(false);
   });
 });
 
