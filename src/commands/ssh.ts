@@ -58,7 +58,17 @@ export async function runSsh(deps: Deps, nameArg: string | undefined, flags: Ssh
       io.result({ exitCode: result.exitCode, stdout: r.stdout, stderr: r.stderr, ...(result.signal ? { signal: result.signal } : {}), instanceId: instance.id, host });
       return result;
     }
-    // The command's output as it comes, on our stdout and stderr (recorded through Io when there is no terminal).
+    // Input piped to us goes to the command, as with ssh (`ssh prod -- sudo tee … < file`); its
+    // output comes as it comes, on our stdout and stderr.
+    if (terminal && remote.attach && !terminal.stdin.isTTY) {
+      try {
+        const status = await untilInterrupted(deps, remote.attach({ command, stdin: terminal.stdin, stdout: terminal.stdout, stderr: terminal.stderr }));
+        return { ...base, ...exitOf(status) };
+      } finally {
+        terminal.stdin.pause();
+      }
+    }
+    // Recorded through Io when there is no terminal (in-process callers).
     const r = await untilInterrupted(
       deps,
       remote.exec(command, {

@@ -75,6 +75,10 @@ describe('ssh and logs with the real CLI', () => {
     expect(json.code, json.stderr).toBe(3);
     expect(json.json()).toMatchObject({ exitCode: 3, stdout: 'out\n', stderr: 'err\n', instanceId, host: HOST_ADDRESS });
     expect(host.execLog()).toContain('echo out; echo err >&2; exit 3');
+    // Input piped to ssh is the command's.
+    const piped = await runCli(['ssh', 'day2', ...REGION, '--', 'tr', 'a-z', 'A-Z'], { endpoint: moto.endpoint, home, input: 'override: yes\n' });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe('OVERRIDE: YES\n');
 
     // At a terminal, no command: an interactive shell in a terminal on the instance; its exit status is ours.
     const shell = runCliInPty(['ssh', 'day2', ...REGION], { endpoint: moto.endpoint, home });

@@ -23,7 +23,8 @@ Connects to the serving instance's address as its login user with the deployment
 host key the way every command does: against the key pinned on this machine, else the fingerprints the
 instance's console lists (waited for up to 3 min), never connecting when it differs (exit 1).
 With a command (after --, joined by spaces and run by the login shell, as ssh does) it exits with the
-command's exit status; the command's input is not forwarded. Without one it needs a terminal.
+command's exit status; input piped to ssh is the command's (keystrokes at a terminal are not).
+Without a command it opens a shell, which needs a terminal.
 SSH must be open to your address (launch --ssh-cidr); when it is not, the error gives the
 \`launch … --update\` command that opens it to your address only.
 `,
