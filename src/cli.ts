@@ -36,8 +36,8 @@ export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisio
 /** The exit-code table, as README.md has it (a test compares the two). */
 const EXIT_CODES = `Exit codes:
   0    ok (also: destroy --ignore-missing of a deployment that does not exist)
-  1    failed; a deployment that does not exist (status, destroy); a confirmation answered no
-       or a wrong name typed at destroy ("nothing changed")
+  1    failed; a deployment that does not exist (status, destroy, ssh, logs); a confirmation
+       answered no or a wrong name typed at destroy ("nothing changed")
   2    bad input: unknown command or option, a bad or missing value, a refused combination;
        always before anything changes
   3    credentials or permissions
@@ -174,9 +174,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         `${PROGRAM}                                       # the wizard`,
         `${PROGRAM} launch --region us-east-1 --size S --allow-cidr 203.0.113.0/24 --yes`,
         `${PROGRAM} status sourcegraph --region us-east-1`,
+        `${PROGRAM} logs sourcegraph --region us-east-1 --pods`,
+        `${PROGRAM} ssh sourcegraph --region us-east-1 -- sudo journalctl -u k3s -n 20`,
         `${PROGRAM} destroy sourcegraph --region us-east-1`,
       ]) +
-        `\n${EXIT_CODES}\n` +
+        `\n${EXIT_CODES}` +
+        `ssh … -- command exits with the remote command's exit status instead.\n\n` +
         `With --json, a failure is {"error": {"code", "message", "exitCode", "remediation"}} on stdout (code "declined" for a no).\n` +
         `\nState (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n`,
     );
@@ -197,14 +200,22 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   addGlobals(program, YES.root, undefined);
   const known = () => program.commands.flatMap((c) => [c.name(), ...c.aliases()]).concat('help');
   const word = commandWord(argv);
-  for (const def of COMMANDS) register(program, def, { explicitLaunch: word === 'launch', known, execute });
+  // `ssh prod -- ls -la`: what follows `--` is the remote command, never parsed as our options.
+  const passing = COMMANDS.find((d) => d.name === word && d.passThrough);
+  const dashes = passing ? argv.indexOf('--') : -1;
+  const rest = dashes >= 0 ? argv.slice(dashes + 1) : undefined;
+  const parsed = dashes >= 0 ? argv.slice(0, dashes) : argv;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  for (const def of COMMANDS) register(program, def, { explicitLaunch: word === 'launch', known, execute, rest: def === passing ? rest : undefined, setExit });
 
   try {
     // Commander would hand a mistyped command to the default command as its argument.
     if (word !== undefined && !known().includes(word)) throw unknownCommand(word, known());
     const helpFor = word === 'help' ? argv[argv.indexOf('help') + 1] : undefined;
     if (helpFor !== undefined && !helpFor.startsWith('-') && !known().includes(helpFor)) throw unknownCommand(helpFor, known());
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(parsed, { from: 'user' });
   } catch (e) {
     exitCode = renderError(e, json, streams);
   }
@@ -214,9 +225,16 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
 function register(
   program: Command,
   def: CommandDef,
-  ctx: { explicitLaunch: boolean; known: () => string[]; execute: (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>) => Promise<void> },
+  ctx: {
+    explicitLaunch: boolean;
+    known: () => string[];
+    execute: (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>) => Promise<void>;
+    rest: string[] | undefined;
+    setExit: (code: number) => void;
+  },
 ): void {
   const cmd = program.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
+  if (def.passThrough) cmd.usage(`${def.args ? `${def.args} ` : ''}[options] ${def.passThrough}`);
   addFlags(cmd, def.flags);
   if (def.target) {
     if (def.target.name !== false) cmd.addOption(toOption('name', str('--name <name>', def.target.name === 'default' ? NAME_HELP : def.target.name)));
@@ -239,8 +257,11 @@ function register(
     const name = def.args ? oneName(nameArg, opts.name as string | undefined) : undefined;
     const given: Record<string, string> = {};
     for (const f of providerFlags) if (typeof opts[f.key] === 'string') given[f.key] = opts[f.key] as string;
-    const flags = { ...opts, providerFlags: given };
-    await ctx.execute(flags as GlobalFlags, (deps) => def.run(deps, name, flags as never));
+    const flags = { ...opts, providerFlags: given, ...(ctx.rest ? { rest: ctx.rest } : {}) };
+    await ctx.execute(flags as GlobalFlags, async (deps) => {
+      const result = await def.run(deps, name, flags as never);
+      if (def.exitCode) ctx.setExit(def.exitCode(result));
+    });
   });
 }
 
@@ -293,6 +314,7 @@ async function createDeps(globals: GlobalFlags, env: NodeJS.ProcessEnv, streams:
       const { lookupPublicIp } = await import('./engine/public-ip.js');
       return lookupPublicIp();
     },
+    terminal: { stdin: streams.stdin, stdout: streams.stdout, stderr: streams.stderr },
     program: PROGRAM,
     ...overrides,
   };

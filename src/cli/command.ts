@@ -15,7 +15,11 @@ export interface TargetFlagValues {
  * What a command receives: its own flags, the global ones, the target's (for commands with a
  * `target`), and the flags its clouds add (validated by the command).
  */
-export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & TargetFlagValues & { providerFlags?: Record<string, string> };
+export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & TargetFlagValues & {
+  providerFlags?: Record<string, string>;
+  /** What followed `--` on the command line, for a command that declares `passThrough`. */
+  rest?: string[];
+};
 
 export interface CommandDef<F extends FlagSet = FlagSet> {
   name: string;
@@ -32,6 +36,10 @@ export interface CommandDef<F extends FlagSet = FlagSet> {
   examples: string[];
   helpAfter?: string;
   isDefault?: boolean;
+  /** Takes everything after `--` as it is (ssh's remote command); its usage text, e.g. "[-- command…]". */
+  passThrough?: string;
+  /** The process's exit code from the result (ssh passes on the remote command's); default 0. */
+  exitCode?: (result: unknown) => number;
   run(deps: Deps, name: string | undefined, flags: CommandFlags<F>): Promise<unknown>;
 }
 

@@ -25,6 +25,8 @@ export interface Deps {
   env: NodeJS.ProcessEnv;
   /** The caller's public IPv4, suggested as the --allow-cidr default in the wizard. */
   lookupPublicIp(): Promise<string | undefined>;
+  /** The process's own streams, for a command that hands the terminal to the instance (ssh). */
+  terminal?: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
   /** Program name for printed command lines. */
   program: string;
   /** Called after each workflow step's work and before the journal records it (the tests' fault seam). */

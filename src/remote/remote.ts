@@ -32,11 +32,36 @@ export interface ExecOptions {
   onStderr?: (chunk: string) => void;
 }
 
+/** How a command (or a login shell) ended: its exit status, or the signal that killed it. */
+export interface ExitStatus {
+  code: number | null;
+  signal?: string;
+}
+
+export interface AttachOptions {
+  /** The command to run; a login shell when absent. */
+  command?: string;
+  /** A terminal on the instance (an interactive shell or a full-screen program). */
+  pty?: { term: string; rows: number; cols: number };
+  /** Sent to the command; its end closes the command's input. */
+  stdin?: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Registers a listener for the local terminal's size; returns its removal. */
+  onResize?: (listener: (rows: number, cols: number) => void) => () => void;
+}
+
 export interface Remote {
   /** The SHA256 fingerprint of the host key that was accepted. */
   readonly hostFingerprint: string;
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   upload(localPath: string, remotePath: string, mode?: number): Promise<void>;
+  /**
+   * Runs a command or a login shell wired to the caller's streams (and a terminal when `pty` is
+   * given), as `ssh` does: what `sourcegraph-launch ssh` uses. Optional: only the real SSH adapter
+   * needs it, test doubles of the other commands do not.
+   */
+  attach?(opts: AttachOptions): Promise<ExitStatus>;
   close(): Promise<void>;
 }
 

@@ -8,7 +8,7 @@ import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { CredentialsError, ExitCode, LaunchError } from '../core/errors.js';
 import { fingerprintOfKey, sameFingerprint } from './host-keys.js';
 import { pinHostFingerprint, readPinnedFingerprint } from './known-hosts.js';
-import type { ConnectRemote, ExecOptions, ExecResult, Remote, RemoteTarget } from './remote.js';
+import type { AttachOptions, ConnectRemote, ExecOptions, ExecResult, ExitStatus, Remote, RemoteTarget } from './remote.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 // Long waits keep one connection open for minutes; keepalives notice an instance that went away
@@ -270,6 +270,62 @@ class Ssh2Remote implements Remote {
       } catch (e) {
         // ssh2 throws synchronously when the socket is already gone.
         finish(() => reject(new LaunchError('ssh-connection-lost', ExitCode.failed, `Could not run \`${brief(command)}\` on ${this.target.host}: ${messageOf(e)}`, { cause: e })));
+      }
+    });
+  }
+
+  attach(opts: AttachOptions): Promise<ExitStatus> {
+    return new Promise<ExitStatus>((resolve, reject) => {
+      if (this.closed) return reject(this.notConnected());
+      const what = opts.command === undefined ? 'a shell' : `\`${brief(opts.command)}\``;
+      const cleanups: Array<() => void> = [];
+      let settled = false;
+      const finish = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        this.pendingFailures.delete(failFromConnection);
+        for (const cleanup of cleanups.splice(0)) cleanup();
+        outcome();
+      };
+      const failFromConnection = (e: LaunchError) => finish(() => reject(e));
+      this.pendingFailures.add(failFromConnection);
+      const onChannel = (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          return finish(() => reject(new LaunchError('ssh-exec-failed', ExitCode.failed, `Could not start ${what} on ${this.target.host}: ${err.message}`, { cause: err })));
+        }
+        let exit: ExitStatus | undefined;
+        channel.on('data', (chunk: Buffer) => opts.stdout.write(chunk));
+        channel.stderr.on('data', (chunk: Buffer) => opts.stderr.write(chunk));
+        channel.on('exit', (code: number | null, signal?: string) => {
+          exit = typeof code === 'number' ? { code } : { code: null, ...(signal ? { signal } : {}) };
+        });
+        if (opts.stdin) {
+          const input = opts.stdin;
+          const onData = (chunk: Buffer | string) => channel.write(chunk);
+          const onEnd = () => channel.end();
+          input.on('data', onData);
+          input.once('end', onEnd);
+          // Only now: what was typed while connecting waits in the stream instead of being dropped.
+          input.resume();
+          cleanups.push(() => {
+            input.removeListener('data', onData);
+            input.removeListener('end', onEnd);
+          });
+        }
+        if (opts.onResize) cleanups.push(opts.onResize((rows, cols) => channel.setWindow(rows, cols, 0, 0)));
+        channel.on('close', () => {
+          if (exit === undefined) {
+            return finish(() => reject(new LaunchError('ssh-connection-lost', ExitCode.failed, `The SSH connection to ${this.target.host} closed before ${what} finished.`)));
+          }
+          const status = exit;
+          finish(() => resolve(status));
+        });
+      };
+      try {
+        if (opts.command === undefined) this.client.shell(opts.pty ?? false, onChannel);
+        else this.client.exec(opts.command, opts.pty ? { pty: opts.pty } : {}, onChannel);
+      } catch (e) {
+        finish(() => reject(new LaunchError('ssh-connection-lost', ExitCode.failed, `Could not start ${what} on ${this.target.host}: ${messageOf(e)}`, { cause: e })));
       }
     });
   }

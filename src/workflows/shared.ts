@@ -14,6 +14,7 @@ import type { Labels } from '../core/labels.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import { consoleHostKeys } from '../engine/host-key-wait.js';
 import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions } from '../engine/runner.js';
+import type { Remote } from '../remote/remote.js';
 import { readJsonObject, writeJsonAtomic } from '../state/json-file.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
 
@@ -164,6 +165,70 @@ export function imageVersionFile(provider: Pick<ProviderDescriptor, 'rootVersion
 }
 
 /**
+ * Where this machine holds the private key of a deployment: --identity-file, the key launch
+ * generated here, or the private half next to the public key launch imported. When there is none,
+ * `missing` says where it was expected (for the error that names it).
+ */
+export function findPrivateKey(
+  deps: Pick<Deps, 'state'>,
+  target: Pick<Target, 'provider' | 'region' | 'name'>,
+  record: DeploymentRecord | undefined,
+  identityFile?: string,
+): { privateKeyPath: string } | { missing: string } {
+  if (identityFile) return { privateKeyPath: identityFile };
+  const plan = record?.plan as { sshKey?: { value?: { mode?: string; publicKeyPath?: string; keyName?: string } } } | undefined;
+  const key = plan?.sshKey?.value;
+  if (record?.privateKeyPath) {
+    return existsSync(record.privateKeyPath) ? { privateKeyPath: record.privateKeyPath } : { missing: `${record.privateKeyPath} (the key launch generated on this machine; it is gone)` };
+  }
+  if (key?.mode === 'import' && key.publicKeyPath) {
+    const path = key.publicKeyPath.replace(/\.pub$/, '');
+    return existsSync(path) ? { privateKeyPath: path } : { missing: `${path} (the private half of ${key.publicKeyPath}, which launch imported)` };
+  }
+  if (key?.mode === 'existing' && key.keyName) return { missing: `the private key of ${target.provider.terms.sshKey} ${key.keyName}, which the cloud does not give out` };
+  // No record of the deployment here: a key launch generated on this machine would be here.
+  const generated = join(deps.state.keysDir, `${target.provider.id}-${target.region}-${target.name}`);
+  return existsSync(generated) ? { privateKeyPath: generated } : { missing: `${generated} (where launch keeps the key it generates; this machine has no record of ${target.name})` };
+}
+
+/**
+ * An SSH connection to an instance whose host key is checked the one way every command checks it:
+ * against the key pinned for the instance, else the fingerprints its console lists (waited for,
+ * bounded), else trusted on first use after that wait, and said so. A key that does not match is
+ * refused before anything is sent (host-key-mismatch).
+ */
+export async function connectToInstance(
+  deps: Pick<Deps, 'clock' | 'signal' | 'io' | 'connectRemote'>,
+  cloud: Pick<Cloud, 'consoleOutput'>,
+  ssh: SshAccess,
+  host: string,
+  instanceId: string,
+): Promise<Remote> {
+  const keys = await consoleHostKeys({ cloud, clock: deps.clock, signal: deps.signal }, instanceId, {
+    knownHostsPath: ssh.knownHostsPath,
+    pinKey: instanceId,
+    onWaiting: (ms) => ms === 0 && deps.io.info(`Waiting for ${instanceId}'s console to list its SSH host key fingerprints before connecting…`),
+  });
+  if (keys.how === 'first-use') {
+    deps.io.warn(`The console of ${instanceId} listed no SSH host key fingerprints within ${formatMs(keys.waitedMs)}: trusting its key on first use and pinning it.`);
+  }
+  return deps.connectRemote({
+    host,
+    user: ssh.user,
+    privateKeyPath: ssh.privateKeyPath,
+    knownHostsPath: ssh.knownHostsPath,
+    pinKey: instanceId,
+    expectedFingerprints: keys.expected,
+    connectTimeoutMs: 20_000,
+  });
+}
+
+/** The address a deployment's instance is reached at: its static address, else its public IP. */
+export function instanceAddress(d: Deployment, instance: Instance): string | undefined {
+  return d.addresses.find((a) => a.instanceId === instance.id)?.ip ?? instance.publicIp;
+}
+
+/**
  * Both version files of the appliance (image and data), over SSH; undefined when SSH fails. The host
  * key is checked against the console's fingerprints (waited for, bounded) unless pinned already.
  */
@@ -175,25 +240,9 @@ export async function readVersionFiles(
   host: string,
   instanceId: string,
 ): Promise<{ root: string; data: string } | undefined> {
-  let remote;
+  let remote: Remote | undefined;
   try {
-    const keys = await consoleHostKeys({ cloud, clock: deps.clock, signal: deps.signal }, instanceId, {
-      knownHostsPath: ssh.knownHostsPath,
-      pinKey: instanceId,
-      onWaiting: (ms) => ms === 0 && deps.io.info(`Waiting for ${instanceId}'s console to list its SSH host key fingerprints before connecting…`),
-    });
-    if (keys.how === 'first-use') {
-      deps.io.warn(`The console of ${instanceId} listed no SSH host key fingerprints within ${formatMs(keys.waitedMs)}: trusting its key on first use and pinning it.`);
-    }
-    remote = await deps.connectRemote({
-      host,
-      user: ssh.user,
-      privateKeyPath: ssh.privateKeyPath,
-      knownHostsPath: ssh.knownHostsPath,
-      pinKey: instanceId,
-      expectedFingerprints: keys.expected,
-      connectTimeoutMs: 20_000,
-    });
+    remote = await connectToInstance(deps, cloud, ssh, host, instanceId);
     const out = await remote.exec(`cat ${files.root}; echo; cat ${DATA_VERSION_FILE}`, { timeoutMs: 30_000 });
     const [root = '', data = ''] = out.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
     return { root, data };

@@ -54,7 +54,7 @@ describe('CLI: help and version', () => {
     expect(r.stdout).not.toMatch(/implied when not on a TTY/);
   });
 
-  it.each(['launch', 'status', 'list', 'destroy', 'presets', 'upgrade', 'rollback', 'backup', 'backups', 'restore', 'prune', 'build-image'])('%s --help has examples', async (cmd) => {
+  it.each(['launch', 'status', 'list', 'ssh', 'logs', 'destroy', 'presets', 'upgrade', 'rollback', 'backup', 'backups', 'restore', 'prune', 'build-image'])('%s --help has examples', async (cmd) => {
     const r = await runCli([cmd, '--help'], { home });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: sourcegraph-launch ${cmd}`);
@@ -164,6 +164,8 @@ describe('CLI: one deployment name, given as [name] or --name', () => {
     ['backups', ['backups', 'a', '--name', 'b']],
     ['restore', ['restore', 'a', '--name', 'b', ...snapshot]],
     ['prune', ['prune', 'a', '--name', 'b']],
+    ['ssh', ['ssh', 'a', '--name', 'b']],
+    ['logs', ['logs', 'a', '--name', 'b']],
   ])('%s: two different names exit 2 before any cloud call', async (_cmd, args) => {
     const r = await runCli([...args, '--yes'], { home });
     expect(r.code, r.stderr).toBe(2);
@@ -181,6 +183,20 @@ describe('CLI: one deployment name, given as [name] or --name', () => {
     const r = await runCli([...args, '--region', 'us-east-1', '--yes'], { home });
     expect(r.stderr).not.toMatch(/unknown option|given twice/);
     expect(r.code, r.stderr).toBe(1);
+  });
+});
+
+describe('CLI: ssh takes what follows -- as the remote command', () => {
+  it('options after -- are the command\'s, not ours; nothing after -- is bad input', async () => {
+    // The endpoint is dead: a run that gets past the options fails at its first cloud call (exit 1).
+    const passed = await runCli(['ssh', 'a', '--region', 'us-east-1', '--', 'ls', '--name', 'b', '--json'], { home });
+    expect(passed.stderr).not.toMatch(/unknown option|given twice/);
+    expect(passed.code, passed.stderr).toBe(1);
+    const empty = await runCli(['ssh', 'a', '--region', 'us-east-1', '--json', '--'], { home });
+    expect(empty.code).toBe(2);
+    expect(empty.json()).toMatchObject({ error: { code: 'no-command' } });
+    const extra = await runCli(['ssh', 'a', 'ls'], { home });
+    expect(extra.code).toBe(2);
   });
 });
 

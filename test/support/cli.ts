@@ -28,6 +28,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Run bin/sourcegraph-launch.js itself, without the test seams. */
   bin?: boolean;
+  /** Piped to the CLI's stdin, then closed (default: no stdin at all). */
+  input?: string;
   /** Called with each stdout or stderr chunk: lets a test send SIGINT at a chosen moment. */
   onOutput?: (chunk: string, child: ChildProcess) => void;
 }
@@ -58,14 +60,15 @@ export function cliEnv(opts: CliOptions = {}): NodeJS.ProcessEnv {
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [opts.bin ? BIN : TEST_ENTRY, ...args], { env: cliEnv(opts), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.bin ? BIN : TEST_ENTRY, ...args], { env: cliEnv(opts), stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
       stdout += c;
       opts.onOutput?.(c, child);
     });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
       opts.onOutput?.(c, child);
     });

@@ -24,6 +24,9 @@
 //                                       `version`, and the log gets "Started Sourcegraph on version X".
 //   kubectl get pods -A [-o json]       5 pods (kube-system, default); for the first
 //                                       `podsPendingSteps` calls some are Pending / not ready.
+//   journalctl -u sourcegraph-boot[.service] [-n N] [-f]
+//                                       the lines a test wrote to <fsRoot>/var/log/sourcegraph-boot.journal
+//                                       (-f follows for at most 30 s); other units: "-- No entries --"
 //   sudo [-n] CMD                       runs CMD (the session is root already)
 // JSON is kubectl's List shape: nodes `items[].status.conditions[{type:'Ready',status:'True'}]`,
 // pods `items[].status.phase` and `items[].status.containerStatuses[].ready`.

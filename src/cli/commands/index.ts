@@ -6,6 +6,7 @@ import { buildImageCommand } from './build-image.js';
 import { destroyCommand } from './destroy.js';
 import { launchCommand } from './launch.js';
 import { presetsCommand } from './presets.js';
+import { logsCommand, sshCommand } from './ssh.js';
 import { listCommand, statusCommand } from './status.js';
 import { rollbackCommand, upgradeCommand } from './upgrade.js';
 
@@ -14,6 +15,8 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   presetsCommand,
   statusCommand,
   listCommand,
+  sshCommand,
+  logsCommand,
   destroyCommand,
   buildImageCommand,
   upgradeCommand,
