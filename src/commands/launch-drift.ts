@@ -24,11 +24,11 @@ export interface RuleChange {
 }
 
 export interface Drift {
-  /** Something of the deployment exists (an instance, a security group, a key pair …). */
+  /** Something of the deployment exists (an instance, an access policy, an SSH key …). */
   exists: boolean;
   instanceId?: string;
   differences: Difference[];
-  /** What --update would do to the security group. */
+  /** What --update would do to the access policy. */
   ruleChanges: RuleChange[];
 }
 
@@ -68,7 +68,7 @@ export function diffDeployment(
   const add = (setting: string, existsText: string, wanted: string, fix: string, access = false) =>
     differences.push({ setting, exists: existsText, wanted, fix, access });
 
-  // Access rules: exactly what the security group opens on the ports launch governs.
+  // Access rules: exactly what the access policy opens on the ports launch governs.
   const have = rulesOf(d);
   const want = wantedRules(plan);
   const ruleChanges: RuleChange[] = [];

@@ -414,7 +414,7 @@ function classifyConnectError(e: unknown, target: RemoteTarget): LaunchError {
       cause: e,
       remediation:
         'Check that the instance is running and has finished booting, that the address is its current public address, ' +
-        'and that its security group allows port 22 from your address.',
+        'and that its firewall rules (--ssh-cidr) allow port 22 from your address.',
       details: { host: target.host, port: target.port ?? 22, code: code ?? err.level },
     });
   }
