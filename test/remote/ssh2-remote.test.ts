@@ -228,7 +228,7 @@ describe('connectSsh2 against a real sshd', () => {
     const error = await connectError(target(NOTHING_LISTENS));
     expect(error.code).toBe('ssh-unreachable');
     expect(error.message).toMatch(/refused/);
-    expect(error.remediation).toMatch(/security group/);
+    expect(error.remediation).toMatch(/firewall rules \(--ssh-cidr\) allow port 22/);
   });
 
   it('fails with ssh-unreachable when the server never completes the handshake', async () => {
