@@ -55,6 +55,8 @@ export interface AzureAdapterOptions {
   publishedImages?: readonly { id: string; version: string }[];
   randomSuffix?: () => string;
   fetch?: typeof fetch;
+  /** No subscription could be found: dry runs still build (with "<subscription>"), every call fails with this. */
+  missingSubscription?: Error;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -75,14 +77,16 @@ export class AzureAdapter implements Cloud {
   private readonly c: AzureContext;
 
   constructor(scope: Scope, opts: AzureAdapterOptions) {
-    const subscriptionId = scope.params.subscription;
+    const subscriptionId = scope.params.subscription ?? '<subscription>';
     const resourceGroup = scope.params.resourceGroup;
-    if (!subscriptionId || !resourceGroup) throw new CloudError('bad-scope', 'An Azure scope needs a subscription and a resource group');
+    if (!resourceGroup) throw new CloudError('bad-scope', 'An Azure scope needs a resource group');
+    if (!scope.params.subscription && !opts.missingSubscription) throw new CloudError('bad-scope', 'An Azure scope needs a subscription');
+    const credential: TokenCredential = opts.missingSubscription ? { getToken: () => Promise.reject(opts.missingSubscription) } : opts.credential;
     this.scope = scope;
     const pollIntervalMs = opts.pollIntervalMs ?? 5_000;
     const sleep = opts.sleep ?? defaultSleep;
     this.c = {
-      arm: new Arm({ endpoint: opts.endpoint ?? DEFAULT_ENDPOINT, subscriptionId, credential: opts.credential, pollIntervalMs, maxAttempts: opts.maxAttempts ?? 4, sleep, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+      arm: new Arm({ endpoint: opts.endpoint ?? DEFAULT_ENDPOINT, subscriptionId, credential, pollIntervalMs, maxAttempts: opts.maxAttempts ?? 4, sleep, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
       subscriptionId,
       resourceGroup,
       location: scope.region,
@@ -178,9 +182,10 @@ export class AzureAdapter implements Cloud {
 }
 
 /** The adapter for a scope with the environment's credential (a service principal, else the Azure CLI login). */
-export function createAzureAdapter(scope: Scope, opts: { env: NodeJS.ProcessEnv; pollIntervalMs?: number; endpoint?: string }): AzureAdapter {
+export function createAzureAdapter(scope: Scope, opts: { env: NodeJS.ProcessEnv; pollIntervalMs?: number; endpoint?: string; missingSubscription?: Error }): AzureAdapter {
   return new AzureAdapter(scope, {
     credential: credentialFromEnvironment(opts.env),
+    ...(opts.missingSubscription ? { missingSubscription: opts.missingSubscription } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
   });

@@ -158,7 +158,14 @@ export const azureProvider: ProviderDescriptor = {
   planFlags: { address: '--public-ip', providerFlags: { '--subscription': 'subscription', '--resource-group': 'resourceGroup' } },
   async connect(scope, opts) {
     const [{ createAzureAdapter }, { defaultSubscription }] = await Promise.all([import('./adapter.js'), import('./credentials.js')]);
-    const subscription = scope.params.subscription ?? (await defaultSubscription(opts.env));
-    return createAzureAdapter({ ...scope, params: { ...scope.params, subscription } }, { env: opts.env, ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}) });
+    // Without a subscription the adapter still builds dry-run requests (with "<subscription>" in
+    // their ids); every call to Azure then fails with this error (exit 3, naming the fixes).
+    let missing: Error | undefined;
+    const subscription = scope.params.subscription ?? (await defaultSubscription(opts.env).catch((e: Error) => ((missing = e), undefined)));
+    return createAzureAdapter({ ...scope, params: { ...scope.params, ...(subscription ? { subscription } : {}) } }, {
+      env: opts.env,
+      ...(missing ? { missingSubscription: missing } : {}),
+      ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
+    });
   },
 };

@@ -83,3 +83,30 @@ describe('whoAmI', () => {
     expect(e).toMatchObject({ exitCode: ExitCode.credentials, remediation: 'az login' });
   });
 });
+
+describe('without a subscription', () => {
+  it('dry-run requests still build (with "<subscription>"), and every call fails with the reason, exit 3', async () => {
+    const missing = new CredentialsError('No Azure subscription chosen', { remediation: 'az login' });
+    const cloud = new AzureAdapter({ provider: 'azure', region: 'eastus', params: { resourceGroup: 'rg' } }, { credential, endpoint: arm.endpoint, missingSubscription: missing });
+    const requests = cloud.instanceRequests({
+      deployment: 'd',
+      role: 'instance',
+      version: '6.12.5040',
+      imageId: 'Canonical:ubuntu-24_04-lts:server:latest',
+      machineType: 'Standard_D8as_v5',
+      placement: { zone: '1' },
+      accessPolicyIds: [],
+      sshKey: { mode: 'none' },
+      loginUser: 'sourcegraph',
+      rootDisk: { sizeGiB: 50, type: 'Premium_LRS' },
+      dataDisk: { mode: 'none' },
+      keepDataDisk: true,
+      labels: { deployment: 'd', role: 'instance' },
+      idempotencyKey: 'k',
+    });
+    expect(requests.map((r) => r.input.id as string).every((id) => id.startsWith('/subscriptions/<subscription>/resourceGroups/rg/'))).toBe(true);
+    expect(await failure(cloud.whoAmI())).toBe(missing);
+    expect(await failure(cloud.listDeployments())).toBe(missing);
+    expect(arm.control.state().resourceGroups).toEqual([]);
+  });
+});
