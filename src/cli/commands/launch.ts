@@ -3,7 +3,7 @@ import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 import { cloudIds, perCloud, regionVariables } from '../cloud-text.js';
 
 export const launchFlags = {
-  cloud: str('--cloud <cloud>', `cloud provider: ${cloudIds()} (default: aws; gcp and azure are coming)`),
+  cloud: str('--cloud <cloud>', `cloud provider: ${cloudIds()} (default: aws; gcp is coming)`),
   region: str('--region <region>', `cloud region (default in CI: ${regionVariables()})`),
   size: str('--size <size>', 'business-size preset XS|S|M|L|XL (see `presets`; default: XS)'),
   version: str('--version <version>', 'Sourcegraph version x.y.z, or latest (default: latest)'),

@@ -71,9 +71,9 @@ export const azureProvider: ProviderDescriptor = {
   available: true,
   regions: AZURE_REGIONS,
   optInRegions: new Set(),
-  regionVariables: ['AZURE_LOCATION'],
+  regionVariables: ['AZURE_DEFAULTS_LOCATION'],
   regionFromEnv(env) {
-    return env.AZURE_LOCATION ? { region: env.AZURE_LOCATION, variable: 'AZURE_LOCATION' } : undefined;
+    return env.AZURE_DEFAULTS_LOCATION ? { region: env.AZURE_DEFAULTS_LOCATION, variable: 'AZURE_DEFAULTS_LOCATION' } : undefined;
   },
   scope(region, params, env): Scope {
     const subscription = params.subscription ?? env.AZURE_SUBSCRIPTION_ID;
@@ -93,8 +93,8 @@ export const azureProvider: ProviderDescriptor = {
     defaultSubnet: `subnet "default" of the tool's virtual network (sourcegraph-launch-vnet)`,
     defaultEncryption: 'platform-managed key',
     baseImage: 'Ubuntu 24.04 LTS (Canonical)',
-    snapshotSchedules: 'Azure Backup',
-    snapshotSchedule: 'backup policy',
+    snapshotSchedules: 'not offered on Azure yet',
+    snapshotSchedule: 'snapshot schedule',
     permissionCheckPassed: 'Azure has no dry run of a VM create; the credentials were checked by reading the subscription.',
     permissionCheck: (imageId) => `Azure accepts the credentials (a read of the subscription; there is no dry run of a VM from ${imageId})`,
     tlsAdvice: 'Put TLS in front (Application Gateway or Front Door with a certificate) before sharing it; port 443 serves a self-signed certificate.',
