@@ -68,4 +68,25 @@ describe('azure commands on the ARM emulator', () => {
     const after = arm.control.state().resources.find((r) => r.id === launched.resources.dataVolumeId)!;
     expect(after.tags).toMatchObject({ 'sourcegraph-launch:deployment': 'life' });
   });
+
+  it('launch --dry-run --json: the plan and the real ARM requests, and nothing is created', async () => {
+    await arm.reset();
+    const providerFlags = { subscription: arm.subscriptionId, resourceGroup: 'sl-dry' };
+    const flags = { cloud: 'azure', region: 'eastus', size: 'L', version: '6.12.5040', imageSource: 'base', allowCidr: ['198.51.100.0/24'], sshCidr: ['198.51.100.7/32'], yes: true, dryRun: true, name: 'dry', providerFlags };
+    const out = (await runLaunch(azureDeps(new ScriptedIo([], false), tempHome()), flags)) as { plan: Record<string, { value: unknown }>; requests: { service: string; operation: string; input: { id: string; body?: Record<string, any> } }[] };
+    expect(out.plan.region).toMatchObject({ value: 'eastus' });
+    const vm = out.requests.find((r) => r.operation === 'virtualMachines.createOrUpdate')!;
+    expect(vm.service).toBe('Microsoft.Compute');
+    expect(vm.input.id).toMatch(new RegExp(`^/subscriptions/${arm.subscriptionId}/resourceGroups/sl-dry/providers/Microsoft.Compute/virtualMachines/`));
+    expect(vm.input.body!.properties.hardwareProfile.vmSize).toBe('Standard_D48as_v5');
+    expect(vm.input.body!.properties.osProfile.customData).toMatch(/^[A-Za-z0-9+/=]+$/);
+    const disk = out.requests.find((r) => r.operation === 'disks.createOrUpdate')!;
+    expect(disk.input.body).toMatchObject({ sku: { name: 'PremiumV2_LRS' }, properties: { diskIOPSReadWrite: 16000, diskMBpsReadWrite: 500 } });
+    const nsg = out.requests.find((r) => r.operation === 'networkSecurityGroups.createOrUpdate')!;
+    const ports = (nsg.input.body!.properties.securityRules as { properties: { destinationPortRange: string; sourceAddressPrefixes: string[] } }[]).map((r) => `${r.properties.destinationPortRange} ${r.properties.sourceAddressPrefixes.join(',')}`);
+    expect(ports.sort()).toEqual(['22 198.51.100.7/32', '443 198.51.100.0/24', '80 198.51.100.0/24']);
+    expect(JSON.parse(JSON.stringify(out.requests))).toEqual(out.requests);
+    expect(arm.control.state().resources).toEqual([]);
+    expect(arm.control.state().resourceGroups).toEqual([]);
+  });
 });
