@@ -54,6 +54,11 @@ describe('azure commands on the ARM emulator', () => {
     // The VM was created from Ubuntu with the first-boot provisioning as custom data, the key-less login user, tagged.
     const vm = arm.control.state().resources.find((r) => r.id === launched.instanceId)!;
     expect(vm.tags).toMatchObject({ 'sourcegraph-launch:deployment': 'life', 'sourcegraph-launch:role': 'instance', 'sourcegraph-launch:version': '6.12.5040' });
+    // The serial log (boot diagnostics), where the readiness wait reads the host key fingerprints.
+    const serial = '-----BEGIN SSH HOST KEY FINGERPRINTS-----\n256 SHA256:abc root@sourcegraph (ED25519)\n-----END SSH HOST KEY FINGERPRINTS-----\n';
+    arm.control.setSerialLog('sl-life', launched.instanceId.split('/').pop()!, serial);
+    const cloud = await azureDeps(new ScriptedIo([], false), home).connect(undefined as never, { provider: 'azure', region: 'eastus', params: providerFlags });
+    expect(await cloud.consoleOutput(launched.instanceId)).toBe(serial);
     const target = { cloud: 'azure', region: 'eastus', providerFlags };
     const backup = (await runBackup(azureDeps(new ScriptedIo([], false), home), 'life', { ...target, wait: true })) as { snapshotId: string };
     expect(backup.snapshotId).toMatch(/\/Microsoft\.Compute\/snapshots\//);
