@@ -1,13 +1,12 @@
 // `backup [name]` (a labelled snapshot of the data disk now; `--schedule daily --retain N` sets up
 // the cloud's own daily snapshot schedule instead) and `backups [name]` (the snapshots, size and age).
 import type { BackupFlags, BackupsFlags } from '../cli/commands/backup.js';
-import { UsageError } from '../core/errors.js';
 import { holdDeployment } from '../engine/hold.js';
 import { backupNow, listBackups, scheduleSnapshots, type BackupResult, type ScheduleResult } from '../workflows/backup.js';
 import { connectCloud } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { readProviderFlags } from './provider-flags.js';
-import { validateSchedule } from './schedule.js';
+import { refuseScheduleWithout, validateSchedule } from './schedule.js';
 import { resolveTarget, type Target, type TargetFlags } from './target.js';
 
 export async function runBackup(deps: Deps, nameArg: string | undefined, flags: BackupFlags & TargetFlags): Promise<BackupResult | ScheduleResult> {
@@ -41,12 +40,7 @@ async function runSchedule(deps: Deps, target: Target, flags: BackupFlags, sched
   const params = readProviderFlags(provider, flags.providerFlags).scheduleParams;
   // Asked before the credentials: a cloud without schedules is bad input whoever runs it.
   const cloud = await deps.connect(provider, target.scope);
-  if (!cloud.capabilities.snapshotSchedules) {
-    throw new UsageError(`--schedule: scheduled snapshots are not offered on ${provider.displayName}; nothing was changed`, {
-      code: 'schedule-not-offered',
-      remediation: `Take snapshots with \`${deps.program} backup ${target.name} --region ${target.region}\` (without --schedule), e.g. from a daily cron job.`,
-    });
-  }
+  refuseScheduleWithout(cloud, provider, `${deps.program} backup ${target.name} --region ${target.region}`);
   const { account } = await cloud.whoAmI();
   const result = await scheduleSnapshots(cloud, target, { deployment: target.name, schedule: schedule.schedule, retain: schedule.retain, params: { ...params, account } });
   if (io.json) io.result(result);

@@ -13,6 +13,7 @@ import { checkMachineType, chooseDataVolume, reconcile, resolveImage, resolveOwn
 import { describeRuleChanges } from './launch-drift.js';
 import { resolvePlan, sourced, validateLaunchFlags } from './launch-wizard.js';
 import { formatRequests } from './requests-text.js';
+import { refuseScheduleWithout } from './schedule.js';
 import { scopeOf } from './target.js';
 
 export type { LaunchResult } from '../workflows/launch.js';
@@ -27,6 +28,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   // Credentials first: a clear exit 3 before anything else touches the account. A dry run
   // without credentials works offline from the shipped catalog.
   const adapter = await deps.connect(provider, scope);
+  if (v.schedule) refuseScheduleWithout(adapter, provider, `${deps.program} backup ${partial.name.value} --region ${partial.region.value}`);
   let cloud: Cloud | undefined = adapter;
   let account = '<account>';
   try {
@@ -104,7 +106,9 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     if (specs.schedule) requests.push(...adapter.scheduleRequests(specs.schedule));
     if (own?.buildFirst) io.info(`No image of Sourcegraph ${version.value} was built in ${region} yet: build-image runs first (see \`${deps.program} build-image --dry-run\`).`);
     if (cloud && !own?.buildFirst && cloud.capabilities.permissionPreflight) {
-      await cloud.checkInstancePermissions(specs.instance);
+      // The key this launch would import does not exist yet (a dry run creates nothing): the
+      // cloud would refuse the name, not the launch, so the check is of the instance without it.
+      await cloud.checkInstancePermissions(specs.sshKey.mode === 'import' ? { ...specs.instance, sshKey: { mode: 'none' } } : specs.instance);
       io.success(provider.terms.permissionCheckPassed);
     }
     const out = { plan: planToJson(plan, provider), requests };

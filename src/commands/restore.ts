@@ -66,6 +66,7 @@ async function restoreHeld(deps: Deps, cloud: Cloud, target: Target, flags: Rest
 function describePlan(deps: Deps, target: Target, plan: RestorePlan): void {
   deps.io.info(
     `restore ${plan.snapshotId} (${plan.version}, ${plan.snapshotSizeGiB} GiB, from ${plan.source}) as deployment ${target.name}: ` +
-      `a new ${plan.instance.machineType} from ${plan.instance.imageId} with ${target.provider.terms.dataDiskSlot} created from the snapshot.`,
+      `a new ${plan.instance.machineType} from ${plan.instance.imageId} with ${target.provider.terms.dataDiskSlot} created from the snapshot` +
+      (plan.address ? `; ${target.provider.terms.address} ${plan.address.ip} (the URL) moves to it.` : '.'),
   );
 }

@@ -29,6 +29,8 @@ export interface RestorePlan {
   instance: InstanceSpec;
   /** Stopped serving instances of the target, kept as rollback points with their data disks. */
   superseded: { id: string; dataDiskId?: string }[];
+  /** The target's static address (its URL), moved to the restored instance; absent for a copy under a new name. */
+  address?: { id: string; ip: string };
 }
 
 export interface RestoreResult {
@@ -116,7 +118,10 @@ export async function planRestore(deps: Deps, cloud: Cloud, target: Target, inpu
       const data = i.disks.find((x) => x.role === 'data')?.diskId;
       return data ? { id: i.id, dataDiskId: data } : { id: i.id };
     });
-  return { snapshotId: snapshot.id, snapshotSizeGiB: snapshot.sizeGiB, version, source, operation, instance, superseded };
+  // The deployment's URL stays its URL: its address (reserved by the tool or brought) moves to the
+  // restored instance. Never released here.
+  const address = existing.addresses[0];
+  return { snapshotId: snapshot.id, snapshotSizeGiB: snapshot.sizeGiB, version, source, operation, instance, superseded, ...(address ? { address: { id: address.id, ip: address.ip } } : {}) };
 }
 
 /** The plan of an unfinished restore into the target, when it restores this snapshot. */
@@ -178,6 +183,17 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
       },
     },
   );
+  const address = plan.address;
+  if (address) {
+    steps.push({
+      id: 'move-address',
+      title: `Move ${target.provider.terms.address} ${address.ip} to the restored instance`,
+      run: async (c) => {
+        const moved = await cloud.attachStaticAddress(address.id, c.instanceId!);
+        return { summary: `${moved.ip} → ${c.instanceId!}` };
+      },
+    });
+  }
   await runWorkflow(steps, ctx, runOptions(deps, open));
 
   const seen: Instance | undefined = await cloud.describeInstance(ctx.instanceId!);

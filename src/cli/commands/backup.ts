@@ -45,6 +45,7 @@ export const restoreCommand = defineCommand({
   examples: [`${PROGRAM} restore prod --region us-east-1 --snapshot snap-0abc…`, `${PROGRAM} restore prod-copy --region us-east-1 --snapshot snap-0abc… --yes`],
   helpAfter:
     '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n' +
+    'Under the same name the deployment\'s address (its URL) moves to the restored instance.\n' +
     'An interrupted restore re-run with the same --snapshot resumes with the instance it made.\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/restore.js')).runRestore(deps, name, flags),
 });

@@ -74,6 +74,12 @@ export interface FakeCloudOptions {
   staticAddressIps?: string[];
   /** What the serial console says, for instances no test scripted by id; call counts from 1. */
   consoleOutput?: (instance: Instance, call: number) => string;
+  /**
+   * How a new id is spelt from its kind (`inst`, `disk`, `snap`, `img`, `policy`, `addr`, `sched`,
+   * `subnet`) and its number in that kind; default `snap-000001`. Command tests give the shapes
+   * the registered descriptor's validators accept (a `--snapshot` the user types is checked).
+   */
+  formatId?: (kind: string, n: number) => string;
 }
 
 /** Machine types by zone index (0 = first zone): some offered everywhere, some in a few zones only. */
@@ -164,6 +170,7 @@ export interface ResolvedOptions {
   publicIpFor?: (instance: Instance) => string | undefined;
   staticAddressIps: string[];
   consoleOutput?: (instance: Instance, call: number) => string;
+  formatId: (kind: string, n: number) => string;
 }
 
 export function resolveOptions(opts: FakeCloudOptions): ResolvedOptions {
@@ -192,5 +199,6 @@ export function resolveOptions(opts: FakeCloudOptions): ResolvedOptions {
     ...(opts.publicIpFor ? { publicIpFor: opts.publicIpFor } : {}),
     staticAddressIps: [...(opts.staticAddressIps ?? [])],
     ...(opts.consoleOutput ? { consoleOutput: opts.consoleOutput } : {}),
+    formatId: opts.formatId ?? ((kind, n) => `${kind}-${String(n).padStart(6, '0')}`),
   };
 }

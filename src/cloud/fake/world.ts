@@ -216,11 +216,11 @@ export class World {
     return ++this.seq;
   }
 
-  /** `inst-000001`, `disk-000002` …: one counter per prefix, so ids read in creation order. */
+  /** `inst-000001`, `disk-000002` … (or as options.formatId spells them): one counter per kind, so ids read in creation order. */
   newId(prefix: string): string {
     const n = (this.counters.get(prefix) ?? 0) + 1;
     this.counters.set(prefix, n);
-    return `${prefix}-${String(n).padStart(6, '0')}`;
+    return this.opts.formatId(prefix, n);
   }
 
   /** The next address of a /24 pool ("203.0.113" → 203.0.113.10, .11 …). */
