@@ -164,7 +164,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       ]) +
         `\n${EXIT_CODES}\n` +
         `With --json, a failure is {"error": {"code", "message", "exitCode", "remediation"}} on stdout (code "declined" for a no).\n` +
-        `\nState (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n`,
+        `\nState (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n` +
+        `Other endpoints: AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2 (an EC2-compatible API); AZURE_RESOURCE_MANAGER_ENDPOINT\n` +
+        `and AZURE_AUTHORITY_HOST (another Azure cloud's resource manager and sign-in, e.g. a sovereign cloud or Azure Stack; https only).\n`,
     );
 
   // `-V, --version` is handled before parsing (see the top of run): commander's .version() would

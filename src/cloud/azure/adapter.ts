@@ -25,7 +25,7 @@ import type {
 } from '../port.js';
 import { Arm } from './arm.js';
 import type { AzureContext } from './context.js';
-import { ARM_SCOPE, credentialFromEnvironment, type TokenCredential } from './credentials.js';
+import { armEndpointFromEnvironment, credentialFromEnvironment, DEFAULT_ENDPOINT, type TokenCredential } from './credentials.js';
 import { findDeployment, listDeployments } from './deployments.js';
 import * as images from './images.js';
 import * as instances from './instances.js';
@@ -42,7 +42,6 @@ export const AZURE_CAPABILITIES: Capabilities = {
   instanceHealthChecks: false,
 };
 
-export const DEFAULT_ENDPOINT = 'https://management.azure.com';
 
 export interface AzureAdapterOptions {
   credential: TokenCredential;
@@ -107,7 +106,7 @@ export class AzureAdapter implements Cloud {
   /** The token is good and the subscription answers (a resource group list is the cheapest read). */
   async whoAmI(): Promise<Identity> {
     await this.c.arm.send('GET', `/subscriptions/${this.c.subscriptionId}/resourcegroups`, 'Microsoft.Resources resourceGroups.list', undefined, { query: { $top: '1' } });
-    const { token } = await this.c.arm.credential.getToken(ARM_SCOPE);
+    const { token } = await this.c.arm.credential.getToken(this.c.arm.scope);
     return { account: this.c.subscriptionId, principal: principalOf(token) ?? this.c.arm.credential.description ?? 'unknown' };
   }
 
@@ -181,12 +180,15 @@ export class AzureAdapter implements Cloud {
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) => requests.buildRequestList(network.where(this.c), spec);
 }
 
-/** The adapter for a scope with the environment's credential (a service principal, else the Azure CLI login). */
+/**
+ * The adapter for a scope with the environment's credential (a service principal, else the Azure CLI
+ * login) and resource manager (AZURE_RESOURCE_MANAGER_ENDPOINT, else Azure's public cloud).
+ */
 export function createAzureAdapter(scope: Scope, opts: { env: NodeJS.ProcessEnv; pollIntervalMs?: number; endpoint?: string; missingSubscription?: Error }): AzureAdapter {
   return new AzureAdapter(scope, {
     credential: credentialFromEnvironment(opts.env),
     ...(opts.missingSubscription ? { missingSubscription: opts.missingSubscription } : {}),
-    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+    endpoint: opts.endpoint ?? armEndpointFromEnvironment(opts.env),
     ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
   });
 }

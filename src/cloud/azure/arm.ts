@@ -2,7 +2,7 @@
 // retries of throttling and server errors (Retry-After honoured, bounded), and long-running
 // operations followed through Azure-AsyncOperation (else Location) until they end. Every failure
 // comes out as one of our typed errors (errors.ts). No SDK: ARM is JSON over HTTPS.
-import { ARM_SCOPE, type TokenCredential } from './credentials.js';
+import { armScope, type TokenCredential } from './credentials.js';
 import { mapArmFailure, toLaunchError } from './errors.js';
 
 /** The api-versions this adapter speaks (the ones the published specs in the reference set describe). */
@@ -48,8 +48,11 @@ interface Answer {
 export class Arm {
   readonly endpoint: string;
   readonly subscriptionId: string;
+  /** The token's scope: the endpoint's own (another cloud's resource manager has another audience). */
+  readonly scope: string;
   constructor(private readonly o: ArmOptions) {
     this.endpoint = o.endpoint.replace(/\/+$/, '');
+    this.scope = armScope(this.endpoint);
     this.subscriptionId = o.subscriptionId;
   }
 
@@ -66,7 +69,7 @@ export class Arm {
     for (let attempt = 1; ; attempt++) {
       let answer: Answer;
       try {
-        const { token } = await this.o.credential.getToken(ARM_SCOPE);
+        const { token } = await this.o.credential.getToken(this.scope);
         const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
         if (body !== undefined) headers['Content-Type'] = 'application/json';
         const res = await (this.o.fetch ?? fetch)(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });

@@ -4,7 +4,7 @@
 // Managed identity is not offered yet. The shape matches @azure/core-auth's TokenCredential, so a
 // test passes a credential object of its own and nothing here ever runs.
 import { execFile } from 'node:child_process';
-import { CredentialsError } from '../../core/errors.js';
+import { CredentialsError, UsageError } from '../../core/errors.js';
 import { CREDENTIAL_REMEDIATION } from './errors.js';
 
 export interface AccessToken {
@@ -19,7 +19,39 @@ export interface TokenCredential {
   readonly description?: string;
 }
 
-export const ARM_SCOPE = 'https://management.azure.com/.default';
+/** Azure's public cloud; AZURE_RESOURCE_MANAGER_ENDPOINT names another (a sovereign cloud, Azure Stack). */
+export const DEFAULT_ENDPOINT = 'https://management.azure.com';
+
+/** The token scope of a resource manager, as the Azure SDK derives it from the endpoint. */
+export function armScope(endpoint: string): string {
+  return `${endpoint.replace(/\/+$/, '')}/.default`;
+}
+
+export const ARM_SCOPE = armScope(DEFAULT_ENDPOINT);
+
+/**
+ * An endpoint from the environment: an https URL (a bearer token is never sent in the clear, as the
+ * Azure SDK refuses to), else exit 2 naming the variable.
+ */
+function httpsUrlFrom(env: NodeJS.ProcessEnv, variable: 'AZURE_RESOURCE_MANAGER_ENDPOINT' | 'AZURE_AUTHORITY_HOST'): string | undefined {
+  const value = env[variable]?.trim();
+  if (!value) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== 'https:' || url.search || url.hash) {
+    throw new UsageError(`${variable}="${value}" is not an https URL (e.g. ${variable === 'AZURE_AUTHORITY_HOST' ? 'https://login.microsoftonline.us' : 'https://management.usgovcloudapi.net'}); unset it to use Azure's public cloud.`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** Azure Resource Manager: AZURE_RESOURCE_MANAGER_ENDPOINT, else the public cloud's. */
+export function armEndpointFromEnvironment(env: NodeJS.ProcessEnv): string {
+  return httpsUrlFrom(env, 'AZURE_RESOURCE_MANAGER_ENDPOINT') ?? DEFAULT_ENDPOINT;
+}
 
 /** Runs `az` with arguments; answers stdout. Injected by tests. */
 export type RunAz = (args: string[]) => Promise<string>;
@@ -93,7 +125,8 @@ export function credentialFromEnvironment(env: NodeJS.ProcessEnv, run: RunAz = r
   const { AZURE_TENANT_ID: tenantId, AZURE_CLIENT_ID: clientId, AZURE_CLIENT_SECRET: clientSecret } = env;
   const some = [tenantId, clientId, clientSecret].filter(Boolean).length;
   if (some === 3) {
-    return cached(servicePrincipalCredential({ tenantId: tenantId!, clientId: clientId!, clientSecret: clientSecret!, ...(env.AZURE_AUTHORITY_HOST ? { authorityHost: env.AZURE_AUTHORITY_HOST } : {}), ...(doFetch ? { fetch: doFetch } : {}) }));
+    const authorityHost = httpsUrlFrom(env, 'AZURE_AUTHORITY_HOST');
+    return cached(servicePrincipalCredential({ tenantId: tenantId!, clientId: clientId!, clientSecret: clientSecret!, ...(authorityHost ? { authorityHost } : {}), ...(doFetch ? { fetch: doFetch } : {}) }));
   }
   if (some > 0) {
     const missing = (['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'] as const).filter((k) => !env[k]);

@@ -71,7 +71,7 @@ export function mapArmFailure(f: ArmFailure, ctx: AzureErrorContext): LaunchErro
     return new CloudError('quota-exceeded', `An Azure quota is exhausted: ${f.message}`, { remediation: 'Free what is unused (e.g. public IPs), or request a higher quota (Azure portal → Quotas).', details });
   }
   if (f.status === 0) {
-    return new CloudError('network', `Could not reach Azure Resource Manager (${ctx.operation}): ${f.code} ${f.message}`, { remediation: 'Check the network connection (and any proxy), then run the command again.', details });
+    return new CloudError('network', `Could not reach Azure Resource Manager (${ctx.operation}): ${f.code} ${f.message}`, { remediation: 'Check the network connection (and any proxy, and AZURE_RESOURCE_MANAGER_ENDPOINT if you set it), then run the command again.', details });
   }
   return new CloudError(f.code === 'ResourceNotFound' || f.status === 404 ? 'not-found' : 'azure-error', what, { details });
 }

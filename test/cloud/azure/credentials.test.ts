@@ -1,18 +1,37 @@
 // The Azure credential provider without the SDK: a service principal's token from an Entra ID
-// token endpoint (a loopback server standing in for login.microsoftonline.com via
+// token endpoint (a loopback HTTPS server standing in for login.microsoftonline.com via
 // AZURE_AUTHORITY_HOST, as for a sovereign cloud), the Azure CLI (a scripted `az`), and every
-// missing or refused credential as exit 3 naming `az login` and the environment variables.
-import { createServer, type Server } from 'node:http';
+// missing or refused credential as exit 3 naming `az login` and the environment variables. Also
+// the other cloud endpoints a user may name (AZURE_RESOURCE_MANAGER_ENDPOINT, AZURE_AUTHORITY_HOST).
+import { createServer, request as httpsRequest, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARM_SCOPE, credentialFromEnvironment, defaultSubscription, type RunAz } from '../../../src/cloud/azure/credentials.js';
+import { ARM_SCOPE, armEndpointFromEnvironment, armScope, credentialFromEnvironment, defaultSubscription, type RunAz } from '../../../src/cloud/azure/credentials.js';
 import { ExitCode, type LaunchError } from '../../../src/core/errors.js';
+import { selfSignedCertificate } from '../../support/arm-emulator/tls-cert.js';
+
+/** fetch that trusts one CA (the test server's self-signed certificate); enough for a token request. */
+function fetchTrusting(ca: string): typeof fetch {
+  return ((input: string | URL, init?: RequestInit) =>
+    new Promise<Response>((resolve, reject) => {
+      const req = httpsRequest(new URL(String(input)), { method: init?.method ?? 'GET', headers: init?.headers as Record<string, string>, ca }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: { 'content-type': String(res.headers['content-type'] ?? '') } })));
+      });
+      req.on('error', reject);
+      req.end(init?.body === undefined ? undefined : String(init.body));
+    })) as typeof fetch;
+}
 
 let server: Server;
 let authority = '';
 const seen: { path: string; form: URLSearchParams }[] = [];
+let trusting: typeof fetch;
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  const tls = selfSignedCertificate('token-endpoint');
+  trusting = fetchTrusting(tls.cert);
+  server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
@@ -28,7 +47,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  authority = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  authority = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
@@ -60,7 +79,7 @@ describe('a service principal from the environment', () => {
 
   it('gets a token by client credentials for the ARM scope, once while it is fresh', async () => {
     seen.length = 0;
-    const credential = credentialFromEnvironment(env('right'), noAz);
+    const credential = credentialFromEnvironment(env('right'), noAz, trusting);
     const token = await credential.getToken(ARM_SCOPE);
     expect(token.token).toBe('token-for-app-1');
     expect(token.expiresOnTimestamp).toBeGreaterThan(Date.now() + 3_000_000);
@@ -71,7 +90,7 @@ describe('a service principal from the environment', () => {
   });
 
   it('a refused secret is exit 3, with Entra ID\'s reason and the fixes', async () => {
-    const e = await refusal(credentialFromEnvironment(env('wrong'), noAz).getToken(ARM_SCOPE));
+    const e = await refusal(credentialFromEnvironment(env('wrong'), noAz, trusting).getToken(ARM_SCOPE));
     expect(e.message).toContain('invalid_client');
     expect(e.message).toContain('AADSTS7000215');
     namesTheFixes(e);
@@ -81,6 +100,29 @@ describe('a service principal from the environment', () => {
     const e = await refusal(credentialFromEnvironment({ AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c' }, noAz).getToken(ARM_SCOPE));
     expect(e.message).toMatch(/AZURE_CLIENT_SECRET is not set/);
     namesTheFixes(e);
+  });
+});
+
+describe('another cloud (sovereign, Azure Stack): the endpoints from the environment', () => {
+  it('AZURE_RESOURCE_MANAGER_ENDPOINT names the resource manager, and the token scope follows it', () => {
+    expect(armEndpointFromEnvironment({})).toBe('https://management.azure.com');
+    expect(ARM_SCOPE).toBe('https://management.azure.com/.default');
+    expect(armEndpointFromEnvironment({ AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://management.usgovcloudapi.net/' })).toBe('https://management.usgovcloudapi.net');
+    expect(armScope('https://management.usgovcloudapi.net/')).toBe('https://management.usgovcloudapi.net/.default');
+  });
+
+  it('an endpoint that is not https is bad input (exit 2) naming the variable: a token is never sent in the clear', async () => {
+    for (const [variable, value] of [['AZURE_RESOURCE_MANAGER_ENDPOINT', 'http://127.0.0.1:8443'], ['AZURE_RESOURCE_MANAGER_ENDPOINT', 'management.azure.com'], ['AZURE_AUTHORITY_HOST', 'http://login.example']] as const) {
+      const e = await refusal(
+        Promise.resolve().then(() =>
+          variable === 'AZURE_RESOURCE_MANAGER_ENDPOINT'
+            ? armEndpointFromEnvironment({ [variable]: value })
+            : credentialFromEnvironment({ AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 's', [variable]: value }, noAz),
+        ),
+      );
+      expect(e.exitCode).toBe(ExitCode.badInput);
+      expect(e.message).toContain(`${variable}="${value}" is not an https URL`);
+    }
   });
 });
 
