@@ -48,8 +48,9 @@ export function instanceNames(spec: Pick<InstanceSpec, 'deployment' | 'idempoten
   return { vm: `${safeName(spec.deployment, 50)}-${vmSuffix}`, nic: `${key}-nic`, dataDisk: `${key}-data` };
 }
 
-export function snapshotName(deployment: string, operation: string, diskId: string): string {
-  return `${safeName(deployment, 60)}-${shortHash(`${operation}|${diskId.toLowerCase()}`)}`;
+/** The snapshot's name is its idempotency key: operation, purpose and disk (an upgrade's live and final snapshots share the operation). */
+export function snapshotName(deployment: string, operation: string, diskId: string, purpose?: string): string {
+  return `${safeName(deployment, 60)}-${shortHash(`${operation}|${purpose ?? ''}|${diskId.toLowerCase()}`)}`;
 }
 
 export function diskFromSnapshotName(idempotencyKey: string): string {

@@ -75,7 +75,7 @@ export async function diskInitialization(): Promise<DiskInitialization> {
 
 export async function createSnapshot(c: AzureContext, spec: SnapshotSpec): Promise<Snapshot> {
   await ensureResourceGroup(c);
-  const id = ids.snapshot(where(c), snapshotName(spec.deployment, spec.operation, spec.diskId));
+  const id = ids.snapshot(where(c), snapshotName(spec.deployment, spec.operation, spec.diskId, spec.labels.purpose));
   const existing = await c.arm.get(id, 'Microsoft.Compute snapshots.get');
   if (existing) return toSnapshot(existing);
   const made = await c.arm.put(id, snapshotBody(where(c), spec.diskId, { ...spec.labels, deployment: spec.deployment }, spec.description), 'Microsoft.Compute snapshots.createOrUpdate');

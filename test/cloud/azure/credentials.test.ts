@@ -3,26 +3,13 @@
 // AZURE_AUTHORITY_HOST, as for a sovereign cloud), the Azure CLI (a scripted `az`), and every
 // missing or refused credential as exit 3 naming `az login` and the environment variables. Also
 // the other cloud endpoints a user may name (AZURE_RESOURCE_MANAGER_ENDPOINT, AZURE_AUTHORITY_HOST).
-import { createServer, request as httpsRequest, type Server } from 'node:https';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARM_SCOPE, armEndpointFromEnvironment, armScope, credentialFromEnvironment, defaultSubscription, type RunAz } from '../../../src/cloud/azure/credentials.js';
 import { ExitCode, type LaunchError } from '../../../src/core/errors.js';
 import { selfSignedCertificate } from '../../support/arm-emulator/tls-cert.js';
-
-/** fetch that trusts one CA (the test server's self-signed certificate); enough for a token request. */
-function fetchTrusting(ca: string): typeof fetch {
-  return ((input: string | URL, init?: RequestInit) =>
-    new Promise<Response>((resolve, reject) => {
-      const req = httpsRequest(new URL(String(input)), { method: init?.method ?? 'GET', headers: init?.headers as Record<string, string>, ca }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: { 'content-type': String(res.headers['content-type'] ?? '') } })));
-      });
-      req.on('error', reject);
-      req.end(init?.body === undefined ? undefined : String(init.body));
-    })) as typeof fetch;
-}
+import { fetchTrusting } from '../../support/arm-emulator/trusting-fetch.js';
 
 let server: Server;
 let authority = '';
