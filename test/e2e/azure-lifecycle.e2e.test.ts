@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ArmClient } from '../support/arm-emulator/client.js';
+import { galleryImageFor } from '../support/arm-emulator/gallery-image.js';
 import { startArmEmulator, type ArmEmulator } from '../support/arm-emulator/index.js';
 import { selfSignedCertificate } from '../support/arm-emulator/tls-cert.js';
 import { fetchTrusting } from '../support/arm-emulator/trusting-fetch.js';
@@ -22,7 +23,6 @@ const OLD = '6.11.0';
 const NEW = '6.12.5040';
 const HOST_ADDRESS = '10.200.82.2';
 const GROUP = 'sl-e2e';
-const IMAGES_GROUP = 'sl-e2e-images';
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 60_000 });
 
@@ -34,31 +34,6 @@ let dir: string;
 let publicKeyPath: string;
 let env: Record<string, string>;
 const tokenRequests: string[] = [];
-
-/** A gallery image version for NEW, as build-image would leave one (made by hand: the test is about launch and upgrade). */
-async function imageFor(version: string): Promise<string> {
-  const rg = (rest = '') => client.path(IMAGES_GROUP, rest);
-  await client.put(rg(), { location: 'eastus' });
-  const disk = await client.put(rg('/providers/Microsoft.Compute/disks/image-os'), {
-    location: 'eastus',
-    sku: { name: 'Premium_LRS' },
-    properties: { creationData: { createOption: 'Empty' }, diskSizeGB: 30, osType: 'Linux', hyperVGeneration: 'V2' },
-  });
-  const gallery = rg('/providers/Microsoft.Compute/galleries/sourcegraph_e2e');
-  await client.put(gallery, { location: 'eastus', properties: {} });
-  await client.put(`${gallery}/images/sourcegraph`, {
-    location: 'eastus',
-    properties: {
-      osType: 'Linux',
-      osState: 'Generalized',
-      hyperVGeneration: 'V2',
-      features: [{ name: 'SecurityType', value: 'TrustedLaunchSupported' }],
-      identifier: { publisher: 'sourcegraph', offer: 'sourcegraph', sku: 'machine-image' },
-    },
-  });
-  const made = await client.put(`${gallery}/images/sourcegraph/versions/${version}`, { location: 'eastus', properties: { storageProfile: { osDiskImage: { source: { id: disk.body.id } } } } });
-  return made.body.id as string;
-}
 
 // ARM bodies are open-ended JSON; the assertions read what they need.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -137,7 +112,7 @@ afterAll(async () => {
 describe('the real CLI on Azure (ARM emulator + test host)', () => {
   it('launch (waits for readiness) → status → upgrade → rollback → destroy', async () => {
     const home = mkdtempSync(join(tmpdir(), 'sgl-azure-e2e-home-'));
-    const newImage = await imageFor(NEW);
+    const newImage = await galleryImageFor(client, NEW);
     arm.control.nextPublicIps(HOST_ADDRESS);
     quickBoot(OLD);
 

@@ -1,6 +1,8 @@
 // The commands on Azure, in-process against the ARM emulator: launch (--image-source base, no
-// wait) → status → destroy through the real workflows and the Azure adapter with a test
-// credential. The emulator's addresses are never contacted: the probe is replaced.
+// wait) → status → backup → destroy, and launch → upgrade → rollback → restore → prune → destroy,
+// through the real workflows and the Azure adapter with a test credential. The emulator's
+// addresses are never contacted: the probe answers the version tag of the running VM that holds
+// the public IP (what its /healthz would say), and nothing when none does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureAdapter } from '../../../src/cloud/azure/adapter.js';
 import type { Cloud } from '../../../src/cloud/port.js';
@@ -8,13 +10,22 @@ import type { Deps } from '../../../src/commands/deps.js';
 import { runBackup, runBackups } from '../../../src/commands/backup.js';
 import { runDestroy } from '../../../src/commands/destroy.js';
 import { runLaunch, type LaunchResult } from '../../../src/commands/launch.js';
+import { runPrune } from '../../../src/commands/prune.js';
+import { runRestore } from '../../../src/commands/restore.js';
+import { runRollback } from '../../../src/commands/rollback.js';
 import { runStatus } from '../../../src/commands/status.js';
+import { runUpgrade } from '../../../src/commands/upgrade.js';
+import { ExitCode } from '../../../src/core/errors.js';
+import { ArmClient } from '../../support/arm-emulator/client.js';
+import { galleryImageFor } from '../../support/arm-emulator/gallery-image.js';
 import { makeDeps, ScriptedIo, tempHome } from '../../support/deps.js';
 import { startArmEmulator, type ArmEmulator } from '../../support/arm-emulator/index.js';
 
 let arm: ArmEmulator;
+let client: ArmClient;
 beforeAll(async () => {
   arm = await startArmEmulator();
+  client = new ArmClient(arm);
 });
 afterAll(async () => {
   await arm?.stop();
@@ -22,8 +33,28 @@ afterAll(async () => {
 
 const credential = { getToken: async () => ({ token: 'lifecycle-test-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
 
+// ARM bodies are open-ended JSON.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+const get = async (id: string, query?: Record<string, string>): Promise<Json> => (await client.call('GET', id, undefined, query ? { query } : {})).body as Json;
+async function powerOf(vmId: string): Promise<string | undefined> {
+  const vm = await get(vmId, { $expand: 'instanceView' });
+  return (vm.properties?.instanceView?.statuses as { code: string }[] | undefined)?.find((x) => x.code.startsWith('PowerState/'))?.code.replace('PowerState/', '');
+}
+
+/** /healthz of the address: the version tag of the running VM whose NIC holds that public IP. */
+async function healthz(url: string): Promise<{ status: number; body: string }> {
+  const host = new URL(url).hostname;
+  const pips = await Promise.all(arm.control.state().resources.filter((r) => r.type === 'Microsoft.Network/publicIPAddresses').map((r) => get(r.id)));
+  const pip = pips.find((p) => p.properties?.ipAddress === host);
+  const config = pip && String(pip.properties?.ipConfiguration?.id ?? '').toLowerCase();
+  const vm = config ? arm.control.state().resources.find((r) => r.type === 'Microsoft.Compute/virtualMachines' && ((r.properties as Json).networkProfile?.networkInterfaces ?? []).some((n: { id: string }) => config.startsWith(n.id.toLowerCase()))) : undefined;
+  if (!vm || (await powerOf(vm.id)) !== 'running') throw Object.assign(new Error(`connect ECONNREFUSED ${host}:80`), { code: 'ECONNREFUSED' });
+  return { status: 200, body: vm.tags['sourcegraph-launch:version'] ?? '' };
+}
+
 function azureDeps(io: ScriptedIo, home: string): Deps {
-  const base = makeDeps({ endpoint: 'http://127.0.0.1:9', io, home, httpGet: async () => ({ status: 200, body: '6.12.5040' }) });
+  const base = makeDeps({ endpoint: 'http://127.0.0.1:9', io, home, httpGet: (url) => healthz(url) });
   return {
     ...base,
     connect: async (_provider, scope): Promise<Cloud> => new AzureAdapter(scope, { credential, endpoint: arm.endpoint, pollIntervalMs: 1, maxAttempts: 2 }),
@@ -91,6 +122,80 @@ describe('azure commands on the ARM emulator', () => {
     const ports = (nsg.input.body!.properties.securityRules as { properties: { destinationPortRange: string; sourceAddressPrefixes: string[] } }[]).map((r) => `${r.properties.destinationPortRange} ${r.properties.sourceAddressPrefixes.join(',')}`);
     expect(ports.sort()).toEqual(['22 198.51.100.7/32', '443 198.51.100.0/24', '80 198.51.100.0/24']);
     expect(JSON.parse(JSON.stringify(out.requests))).toEqual(out.requests);
+    expect(arm.control.state().resources).toEqual([]);
+    expect(arm.control.state().resourceGroups).toEqual([]);
+  });
+
+  it('launch → upgrade (clone) → rollback → backup → restore → prune → destroy', async () => {
+    await arm.reset();
+    const OLD = '6.11.0';
+    const NEW = '6.12.5040';
+    const home = tempHome();
+    const deps = () => azureDeps(new ScriptedIo([], false), home);
+    const providerFlags = { subscription: arm.subscriptionId, resourceGroup: 'sl-up' };
+    const where = { cloud: 'azure', region: 'eastus', providerFlags };
+    const newImage = await galleryImageFor(client, NEW);
+    const launched = (await runLaunch(deps(), { ...where, size: 'XS', version: OLD, imageSource: 'base', allowCidr: ['198.51.100.0/24'], sshCidr: ['none'], yes: true, wait: false, name: 'up' })) as LaunchResult;
+    const first = launched.instanceId;
+    const dataId = launched.resources.dataVolumeId!;
+    const addressId = launched.resources.allocationId!;
+
+    const up = await runUpgrade(deps(), 'up', { ...where, to: NEW, image: newImage, yes: true, holdSeconds: '0' });
+    expect(up).toMatchObject({ from: OLD, to: NEW, strategy: 'clone', url: `http://${launched.publicIp}`, rollbackPoint: { instanceId: first, dataVolumeId: dataId, version: OLD } });
+    const second = up.instanceId!;
+    expect(second).not.toBe(first);
+    expect(await powerOf(first)).toBe('deallocated');
+    expect(await powerOf(second)).toBe('running');
+    const vm2 = await get(second);
+    expect(vm2.properties.storageProfile.imageReference.id.toLowerCase()).toBe(newImage.toLowerCase());
+    expect(vm2.properties.storageProfile.dataDisks).toEqual([expect.objectContaining({ lun: 0, deleteOption: 'Detach' })]);
+    const finalSnapshot = up.rollbackPoint!.snapshotId!;
+    const upgradedData = vm2.properties.storageProfile.dataDisks[0].managedDisk.id as string;
+    expect((await get(upgradedData)).properties.creationData).toMatchObject({ createOption: 'Copy', sourceResourceId: finalSnapshot });
+    expect((await get(finalSnapshot)).tags).toMatchObject({ 'sourcegraph-launch:purpose': 'pre-upgrade-final' });
+    const upgradeSnapshots = arm.control.state().resources.filter((r) => r.type === 'Microsoft.Compute/snapshots' && r.tags['sourcegraph-launch:purpose']?.startsWith('pre-upgrade'));
+    expect(upgradeSnapshots.map((r) => r.tags['sourcegraph-launch:purpose']).sort()).toEqual(['pre-upgrade-final', 'pre-upgrade-live']);
+    expect((await runStatus(deps(), 'up', where)).servingVersion).toBe(NEW);
+
+    const back = await runRollback(deps(), 'up', { ...where, yes: true, holdSeconds: '0' });
+    expect(back).toMatchObject({ version: OLD, strategy: 'clone', instanceId: first, upgradedInstanceId: second });
+    expect(await powerOf(first)).toBe('running');
+    expect(await powerOf(second)).toBe('deallocated');
+    expect((await runStatus(deps(), 'up', where)).servingVersion).toBe(OLD);
+
+    const backup = (await runBackup(deps(), 'up', { ...where, wait: true })) as { snapshotId: string };
+    // Restore refuses while an instance runs; once the serving VM failed (deallocated), it makes a new one from the backup.
+    await expect(runRestore(deps(), 'up', { ...where, snapshot: backup.snapshotId, yes: true })).rejects.toMatchObject({ code: 'deployment-running', exitCode: ExitCode.badInput });
+    const deallocating = await client.call('POST', `${first}/deallocate`);
+    if (deallocating.status === 202) await client.wait(deallocating);
+    // A deployment launched from plain Ubuntu has no image of its version to restore onto: the user names one (e.g. built by build-image).
+    await expect(runRestore(deps(), 'up', { ...where, snapshot: backup.snapshotId, yes: true })).rejects.toMatchObject({ code: 'missing-images' });
+    const oldImage = await galleryImageFor(client, OLD);
+    const restored = (await runRestore(deps(), 'up', { ...where, snapshot: backup.snapshotId, image: oldImage, yes: true })) as { instanceId: string; dataVolumeId: string; version: string; publicIp?: string };
+    expect(restored).toMatchObject({ version: OLD, snapshotId: backup.snapshotId, role: 'instance', publicIp: launched.publicIp });
+    const third = restored.instanceId;
+    expect(await powerOf(third)).toBe('running');
+    expect((await get(restored.dataVolumeId)).properties.creationData).toMatchObject({ createOption: 'Copy', sourceResourceId: backup.snapshotId });
+    expect((await runStatus(deps(), 'up', where)).instanceId).toBe(third);
+
+    // Prune: the stopped VMs and the upgrade's snapshots go; no data disk, no backup, no address.
+    const pruned = await runPrune(deps(), 'up', { ...where, yes: true });
+    expect([...pruned.removed!].sort()).toEqual([first, second, ...upgradeSnapshots.map((r) => r.id)].sort());
+    const left = arm.control.state().resources;
+    for (const id of [first, second, ...upgradeSnapshots.map((r) => r.id)]) expect(left.some((r) => r.id === id)).toBe(false);
+    for (const id of [dataId, upgradedData, restored.dataVolumeId, backup.snapshotId, addressId, third]) expect(left.some((r) => r.id.toLowerCase() === id.toLowerCase()), id).toBe(true);
+
+    await runDestroy(deps(), 'up', { ...where, yes: true });
+    const kept = arm.control.state().resources.filter((r) => r.resourceGroup.toLowerCase() === 'sl-up').map((r) => r.id.toLowerCase()).sort();
+    expect(kept).toEqual(expect.arrayContaining([dataId, upgradedData, restored.dataVolumeId, backup.snapshotId].map((x) => x.toLowerCase())));
+    expect(arm.control.state().resources.filter((r) => r.resourceGroup.toLowerCase() === 'sl-up' && !/\/(disks|snapshots|virtualNetworks)\//i.test(r.id))).toEqual([]);
+  });
+
+  it('launch --schedule is refused before anything is created (Azure offers no snapshot schedule)', async () => {
+    await arm.reset();
+    const providerFlags = { subscription: arm.subscriptionId, resourceGroup: 'sl-sched' };
+    const flags = { cloud: 'azure', region: 'eastus', size: 'XS', version: '6.12.5040', imageSource: 'base', allowCidr: ['198.51.100.0/24'], sshCidr: ['none'], yes: true, wait: false, name: 'sched', schedule: 'daily', retain: '7', providerFlags };
+    await expect(runLaunch(azureDeps(new ScriptedIo([], false), tempHome()), flags)).rejects.toMatchObject({ code: 'schedule-not-offered', exitCode: ExitCode.badInput, message: expect.stringContaining('not offered on Azure') });
     expect(arm.control.state().resources).toEqual([]);
     expect(arm.control.state().resourceGroups).toEqual([]);
   });
