@@ -156,7 +156,8 @@ describe('the real CLI on Azure (ARM emulator + test host)', () => {
     expect(final.properties.creationData).toMatchObject({ sourceResourceId: l.resources.dataVolumeId });
     expect(freshData.properties.creationData).toMatchObject({ createOption: 'Copy', sourceResourceId: final.id });
 
-    const after = await cli(['status', 'az', ...where, '--json'], home);
+    // --location is Azure's word for --region: the same flag.
+    const after = await cli(['status', 'az', '--cloud', 'azure', '--location', 'eastus', '--resource-group', GROUP, '--json'], home);
     expect(after.json()).toMatchObject({ instanceId: fresh.id, servingVersion: NEW, rollbackPoint: { instanceId: l.instanceId, version: OLD } });
 
     const back = await cli(['rollback', 'az', ...where, '--yes', '--hold-seconds', '0', '--json'], home, { onOutput: switchVersionOn(new RegExp(`Start \\S+ \\(${OLD.replace(/\./g, '\\.')}\\)`), OLD) });
@@ -175,6 +176,19 @@ describe('the real CLI on Azure (ARM emulator + test host)', () => {
     const disks = resources('Microsoft.Compute/disks').map((d) => d.id.toLowerCase());
     expect(disks).toContain(l.resources.dataVolumeId.toLowerCase());
     expect(resources('Microsoft.Compute/snapshots').length).toBeGreaterThan(0);
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('--location is the same flag as --region: both with two values, or on another cloud, is exit 2 before any cloud call', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'sgl-azure-e2e-home-'));
+    const before = arm.control.state().resources.length;
+    const twice = await cli(['status', 'az', '--cloud', 'azure', '--region', 'westus', '--location', 'eastus', '--json'], home);
+    expect(twice.code).toBe(2);
+    expect(twice.json()).toMatchObject({ error: { code: 'bad-input', message: '--region westus and --location eastus are the same flag with two values; give one' } });
+    const aws = await cli(['launch', '--cloud', 'aws', '--location', 'us-east-1', '--size', 'S', '--allow-cidr', '203.0.113.0/24', '--yes', '--json'], home);
+    expect(aws.code).toBe(2);
+    expect(aws.json<{ error: { message: string } }>().error.message).toMatch(/--location is Azure's name for --region; on --cloud aws use --region/);
+    expect(arm.control.state().resources.length).toBe(before);
     rmSync(home, { recursive: true, force: true });
   });
 });

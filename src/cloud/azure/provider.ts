@@ -72,6 +72,7 @@ export const azureProvider: ProviderDescriptor = {
   regions: AZURE_REGIONS,
   optInRegions: new Set(),
   regionVariables: ['AZURE_DEFAULTS_LOCATION'],
+  regionFlagAliases: ['--location'],
   regionFromEnv(env) {
     return env.AZURE_DEFAULTS_LOCATION ? { region: env.AZURE_DEFAULTS_LOCATION, variable: 'AZURE_DEFAULTS_LOCATION' } : undefined;
   },
