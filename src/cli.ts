@@ -10,7 +10,7 @@ import { regionVariables } from './cli/cloud-text.js';
 import { COMMANDS } from './cli/commands/index.js';
 import { bool, NAME_HELP, str, toOption, type FlagDecl, type FlagSet, type GlobalFlags } from './cli/flags.js';
 import { availableProviders } from './cloud/providers.js';
-import type { ProviderFlag } from './cloud/provider.js';
+import type { ProviderDescriptor, ProviderFlag } from './cloud/provider.js';
 import type { Deps } from './commands/deps.js';
 import { oneName } from './commands/target.js';
 import { ExitCode, isLaunchError, LaunchError, UsageError } from './core/errors.js';
@@ -181,7 +181,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         `\n${EXIT_CODES}` +
         `ssh … -- command exits with the remote command's exit status instead.\n\n` +
         `With --json, a failure is {"error": {"code", "message", "exitCode", "remediation"}} on stdout (code "declined" for a no).\n` +
-        `\nState (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n`,
+        `\nState (keys, host-key pins, journals) lives in ~/.config/${PROGRAM}; set SOURCEGRAPH_LAUNCH_HOME to move it.\n` +
+        `Other endpoints: AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EC2 (an EC2-compatible API); AZURE_RESOURCE_MANAGER_ENDPOINT\n` +
+        `and AZURE_AUTHORITY_HOST (another Azure cloud's resource manager and sign-in, e.g. a sovereign cloud or Azure Stack; https only).\n`,
     );
 
   // `-V, --version` is handled before parsing (see the top of run): commander's .version() would
@@ -241,6 +243,8 @@ function register(
     cmd.addOption(toOption('cloud', str('--cloud <cloud>', 'cloud provider (default: the deployment\'s, else aws)')));
     cmd.addOption(toOption('region', str('--region <region>', `region (default: from the local record, else ${regionVariables()})`)));
   }
+  const aliases = def.target || 'region' in def.flags ? regionAliases() : [];
+  for (const a of aliases) cmd.addOption(toOption(a.key, str(`${a.flag} <region>`, `the same as --region (${a.clouds.map((p) => p.displayName).join(', ')})`)));
   const providerFlags = def.cloud ? providerFlagsOf(def.name) : rootProviderFlags();
   const own = providerFlags.filter((f) => f.commands !== 'all');
   for (const f of own) cmd.addOption(providerOption(f, def.name));
@@ -253,6 +257,7 @@ function register(
     // `launch [name]` only when launch is named: in a flags-only run a bare word is a mistyped command.
     if (def.isDefault && nameArg !== undefined && !ctx.explicitLaunch) throw unknownCommand(nameArg, ctx.known());
     const opts = command.optsWithGlobals() as Record<string, unknown>;
+    for (const a of aliases) aliasRegion(opts, a);
     // [name] and --name are the same thing: two different values are bad input, before anything runs.
     const name = def.args ? oneName(nameArg, opts.name as string | undefined) : undefined;
     const given: Record<string, string> = {};
@@ -263,6 +268,27 @@ function register(
       if (def.exitCode) ctx.setExit(def.exitCode(result));
     });
   });
+}
+
+/** The other names of --region the clouds declare ("--location"), with the clouds that use each. */
+function regionAliases(): { flag: string; key: string; clouds: ProviderDescriptor[] }[] {
+  const byFlag = new Map<string, ProviderDescriptor[]>();
+  for (const p of availableProviders()) for (const flag of p.regionFlagAliases ?? []) byFlag.set(flag, [...(byFlag.get(flag) ?? []), p]);
+  return [...byFlag].map(([flag, clouds]) => ({ flag, key: flag.replace(/^--/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), clouds }));
+}
+
+/** `--location X` is `--region X` on a cloud that calls it so; both at once, or on another --cloud, is bad input. */
+function aliasRegion(opts: Record<string, unknown>, alias: { flag: string; key: string; clouds: ProviderDescriptor[] }): void {
+  const value = opts[alias.key];
+  if (typeof value !== 'string') return;
+  delete opts[alias.key];
+  if (typeof opts.cloud === 'string' && !alias.clouds.some((p) => p.id === opts.cloud)) {
+    throw new UsageError(`${alias.flag} is ${alias.clouds.map((p) => p.displayName).join(' and ')}'s name for --region; on --cloud ${opts.cloud} use --region`);
+  }
+  if (typeof opts.region === 'string' && opts.region !== value) {
+    throw new UsageError(`--region ${opts.region} and ${alias.flag} ${value} are the same flag with two values; give one`);
+  }
+  opts.region = value;
 }
 
 function renderError(e: unknown, json: boolean, streams: CliStreams): number {

@@ -106,6 +106,8 @@ export interface ProviderDescriptor extends PlanCloud {
   regionFromEnv(env: NodeJS.ProcessEnv): { region: string; variable: string } | undefined;
   /** The environment variables regionFromEnv reads, for "pass --region or set …". */
   regionVariables: readonly string[];
+  /** Other names of --region in this cloud's own words ("--location" on Azure): the same flag. */
+  regionFlagAliases?: readonly string[];
   /** The scope from the region and the provider's scope flags (already validated). */
   scope(region: string, params: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Scope;
   sizes: Readonly<Record<SizeName, SizeOnCloud>>;

@@ -3,6 +3,7 @@
 // tool changes. Descriptors are light (no SDK): `--help` and offline dry runs read them freely.
 import { UsageError } from '../core/errors.js';
 import { awsProvider } from './aws/provider.js';
+import { azureProvider } from './azure/provider.js';
 import { gcpProvider } from './gcp/provider.js';
 import type { ProviderId } from './port.js';
 import type { ProviderDescriptor } from './provider.js';
@@ -17,7 +18,7 @@ interface ComingProvider {
 const REGISTERED: readonly (ProviderDescriptor | ComingProvider)[] = [
   awsProvider,
   gcpProvider,
-  { id: 'azure', displayName: 'Azure', available: false },
+  azureProvider,
 ];
 
 /** Other names users type for a cloud. */

@@ -43,7 +43,8 @@ describe('the wizard', () => {
     const deps = makeDeps({ endpoint: moto.endpoint, io, publicIp: '203.0.113.9' });
     const out = (await runLaunch(deps, { size: 'M', dryRun: true })) as { plan: Record<string, { value: unknown; source: string }> };
     expect(io.questions.map((q) => q.message.split(' ')[0])).toEqual(['Cloud', 'Region', 'Sourcegraph', 'Who', 'Who', 'Deployment']);
-    // The first question is the cloud; GCE and Azure are listed as coming.
+    // The first question is the cloud: every registered one, in the registry's order.
+    expect(io.questions[0]!.choices).toEqual(['aws', 'gcp', 'azure']);
     expect(io.questions.length).toBe(6);
     const allow = io.questions.find((q) => q.message.startsWith('Who may reach Sourcegraph'))!;
     expect(allow.message).toContain('203.0.113.9');

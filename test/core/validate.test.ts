@@ -30,11 +30,11 @@ function usage(fn: () => unknown): UsageError {
 }
 
 describe('flag validation', () => {
-  it('cloud: aws and gcp (also as gce) accepted, azure named as coming, unknown lists choices', () => {
+  it('cloud: aws, gcp (also as gce) and azure accepted, unknown lists choices', () => {
     expect(validateCloud('AWS').id).toBe('aws');
     expect(validateCloud('gce').id).toBe('gcp');
-    expect(usage(() => validateCloud('azure')).message).toMatch(/azure is not available yet/);
-    expect(usage(() => validateCloud('digitalocean')).message).toMatch(/--cloud: unknown cloud "digitalocean".*Valid choices: aws/);
+    expect(validateCloud('Azure').id).toBe('azure');
+    expect(usage(() => validateCloud('digitalocean')).message).toMatch(/--cloud: unknown cloud "digitalocean".*Valid choices: aws, gcp, azure/);
   });
 
   it('region: every commercial AWS region (images we build or a base OS work in any); unknown names the flag and lists them', () => {

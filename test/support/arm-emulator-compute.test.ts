@@ -312,6 +312,17 @@ describe('managed disks and snapshots', () => {
     expect(v2.properties).toMatchObject({ diskIOPSReadWrite: 3000, diskMBpsReadWrite: 125 });
   });
 
+  it('a PATCH of tags on the OS disk a VM made (zonal, untagged) tags it and changes nothing else', async () => {
+    const { vm } = await deploy('tagged', '2');
+    const osDiskId = vm.properties.storageProfile.osDisk.managedDisk.id as string;
+    expect((await client.call('GET', osDiskId)).body.tags ?? {}).toEqual({});
+    const patched = await client.call('PATCH', osDiskId, { tags: { 'sourcegraph-launch:role': 'root-volume' } });
+    expect(patched.status).toBe(202);
+    await client.wait(patched);
+    const disk = (await client.call('GET', osDiskId)).body;
+    expect(disk).toMatchObject({ zones: ['2'], tags: { 'sourcegraph-launch:role': 'root-volume' }, managedBy: vm.id, properties: { diskSizeGB: 50, osType: 'Linux' } });
+  });
+
   it('incremental snapshot of a data disk, then a new disk from it in the same zone (the upgrade path)', async () => {
     const { diskId } = await deploy();
     const snapshot = (await client.put(p.snapshot('snap1'), { location: 'eastus', tags: tagsFor('sg', 'backup'), properties: { creationData: { createOption: 'Copy', sourceResourceId: diskId }, incremental: true } })).body;

@@ -35,7 +35,11 @@ export function apiVersionFor(path: string): string {
 }
 
 export class ArmClient {
-  constructor(readonly arm: Pick<ArmEmulator, 'endpoint' | 'subscriptionId'>) {}
+  /** `doFetch`: another fetch (e.g. fetchTrusting(ca) for an emulator started with tls). */
+  constructor(
+    readonly arm: Pick<ArmEmulator, 'endpoint' | 'subscriptionId'>,
+    private readonly doFetch: typeof fetch = fetch,
+  ) {}
 
   /** `/subscriptions/<sub>/resourceGroups/<rg>` plus `rest` (e.g. `/providers/Microsoft.Network/virtualNetworks/v`). */
   path(rg: string, rest = ''): string {
@@ -51,7 +55,7 @@ export class ArmClient {
     const auth = opts.authorization === undefined ? 'Bearer test-token' : opts.authorization;
     if (auth !== null) headers.Authorization = auth;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await fetch(url, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
+    const response = await this.doFetch(url, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
     const text = await response.text();
     let parsed: unknown = text;
     try {

@@ -249,6 +249,18 @@ export function createVmDisk(
     provisioningState: 'Succeeded',
     internal: internal as unknown as Record<string, unknown>,
   };
+  // What a PUT of this disk would have said, so a later PATCH (tags) merges into it as into any disk.
+  disk.request = {
+    location: opts.location,
+    ...(opts.zones ? { zones: opts.zones } : {}),
+    sku: { name: opts.sku },
+    properties: {
+      ...(opts.osType ? { osType: opts.osType } : {}),
+      ...(opts.hyperVGeneration ? { hyperVGeneration: opts.hyperVGeneration } : {}),
+      creationData: disk.properties.creationData,
+      diskSizeGB: opts.sizeGB,
+    },
+  };
   ctx.core.state.put(disk);
   return disk;
 }

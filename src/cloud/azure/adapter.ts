@@ -1,0 +1,194 @@
+// The Azure adapter of the Cloud port: Azure Resource Manager over fetch (arm.ts), no SDK. Each
+// verb lives in the module of its kind; this class only binds them to one context. Everything
+// the tool creates lives in one resource group of the scope, tagged; deployments are found by tags
+// across the subscription.
+import { randomBytes } from 'node:crypto';
+import { CloudError } from '../../core/errors.js';
+import type { Labels } from '../../core/labels.js';
+import type {
+  AccessPolicySpec,
+  AddressSpec,
+  Capabilities,
+  Cloud,
+  DiskFromSnapshotSpec,
+  Identity,
+  ImageFromBuilderSpec,
+  InstanceSpec,
+  InstanceState,
+  LaunchRequestsSpec,
+  Scope,
+  SnapshotSchedule,
+  SnapshotScheduleSpec,
+  SnapshotSpec,
+  SshKey,
+  SshKeySpec,
+} from '../port.js';
+import { Arm } from './arm.js';
+import type { AzureContext } from './context.js';
+import { armEndpointFromEnvironment, credentialFromEnvironment, DEFAULT_ENDPOINT, type TokenCredential } from './credentials.js';
+import { findDeployment, listDeployments } from './deployments.js';
+import * as images from './images.js';
+import * as instances from './instances.js';
+import * as network from './network.js';
+import * as requests from './request-builders.js';
+import * as storage from './storage.js';
+
+export const AZURE_CAPABILITIES: Capabilities = {
+  permissionPreflight: false,
+  diskInitializationRate: false,
+  snapshotSchedules: false,
+  consoleHostKeys: true,
+  attachExistingDiskAtCreate: true,
+  instanceHealthChecks: false,
+};
+
+
+export interface AzureAdapterOptions {
+  credential: TokenCredential;
+  /** The resource manager (another cloud's, or a test's emulator). */
+  endpoint?: string;
+  pollIntervalMs?: number;
+  maxAttempts?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  publishedImages?: readonly { id: string; version: string }[];
+  randomSuffix?: () => string;
+  fetch?: typeof fetch;
+  /** No subscription could be found: dry runs still build (with "<subscription>"), every call fails with this. */
+  missingSubscription?: Error;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The claims of a JWT access token that name who it is for (unverified: only for display). */
+function principalOf(token: string): string | undefined {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, string>;
+    return claims.upn ?? claims.unique_name ?? claims.appid ?? claims.oid;
+  } catch {
+    return undefined;
+  }
+}
+
+export class AzureAdapter implements Cloud {
+  readonly scope: Scope;
+  readonly capabilities = AZURE_CAPABILITIES;
+  private readonly c: AzureContext;
+
+  constructor(scope: Scope, opts: AzureAdapterOptions) {
+    const subscriptionId = scope.params.subscription ?? '<subscription>';
+    const resourceGroup = scope.params.resourceGroup;
+    if (!resourceGroup) throw new CloudError('bad-scope', 'An Azure scope needs a resource group');
+    if (!scope.params.subscription && !opts.missingSubscription) throw new CloudError('bad-scope', 'An Azure scope needs a subscription');
+    const credential: TokenCredential = opts.missingSubscription ? { getToken: () => Promise.reject(opts.missingSubscription) } : opts.credential;
+    this.scope = scope;
+    const pollIntervalMs = opts.pollIntervalMs ?? 5_000;
+    const sleep = opts.sleep ?? defaultSleep;
+    this.c = {
+      arm: new Arm({ endpoint: opts.endpoint ?? DEFAULT_ENDPOINT, subscriptionId, credential, pollIntervalMs, maxAttempts: opts.maxAttempts ?? 4, sleep, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+      subscriptionId,
+      resourceGroup,
+      location: scope.region,
+      pollIntervalMs,
+      sleep,
+      now: opts.now ?? Date.now,
+      publishedImages: opts.publishedImages ?? [],
+      randomSuffix: opts.randomSuffix ?? (() => randomBytes(3).toString('hex')),
+    };
+  }
+
+  private readonly describeHolder: network.DescribeHolder = async (id) => {
+    const { vm, nicId } = await instances.nicOf(this.c, id);
+    if (!vm) return undefined;
+    return { labels: (await instances.describeVm(this.c, vm)).labels, ...(nicId ? { nicId } : {}) };
+  };
+
+  /** The token is good and the subscription answers (a resource group list is the cheapest read). */
+  async whoAmI(): Promise<Identity> {
+    await this.c.arm.send('GET', `/subscriptions/${this.c.subscriptionId}/resourcegroups`, 'Microsoft.Resources resourceGroups.list', undefined, { query: { $top: '1' } });
+    const { token } = await this.c.arm.credential.getToken(this.c.arm.scope);
+    return { account: this.c.subscriptionId, principal: principalOf(token) ?? this.c.arm.credential.description ?? 'unknown' };
+  }
+
+  machineTypeZones = (machineType: string) => network.machineTypeZones(machineType);
+  resolvePlacement = (subnetId: string | undefined, zones?: string[]) => network.resolvePlacement(this.c, subnetId, zones);
+
+  findImage = (query: { version: string; size?: string }) => images.findImage(this.c, query);
+  describeImage = (imageId: string) => images.describeImage(this.c, imageId);
+  listBuiltImages = () => images.listBuiltImages(this.c);
+  findBaseImage = () => images.findBaseImage(this.c);
+
+  findDeployment = (name: string) => findDeployment(this.c, this.scope, name);
+  listDeployments = () => listDeployments(this.c, this.scope);
+
+  /** The key travels with the VM (osProfile); Azure keeps nothing by name for us. */
+  async ensureSshKey(_spec: SshKeySpec, _deployment: string, _labels: Labels): Promise<SshKey | undefined> {
+    return undefined;
+  }
+  async deleteSshKey(_name: string): Promise<void> {}
+
+  ensureAccessPolicy = (spec: AccessPolicySpec) => network.ensureAccessPolicy(this.c, spec);
+  deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
+  ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
+  checkInstancePermissions = (_spec: InstanceSpec) => instances.checkInstancePermissions();
+  ensureStaticAddress = (spec: AddressSpec) => network.ensureStaticAddress(this.c, spec);
+  attachStaticAddress = (addressId: string, instanceId: string) => network.attachStaticAddress(this.c, addressId, instanceId, this.describeHolder);
+  detachStaticAddress = (addressId: string) => network.detachStaticAddress(this.c, addressId);
+  releaseStaticAddress = (addressId: string) => network.releaseStaticAddress(this.c, addressId);
+
+  describeInstance = (instanceId: string) => instances.describeInstance(this.c, instanceId);
+  instanceHealth = (_instanceId: string) => instances.instanceHealth();
+  consoleOutput = (instanceId: string) => instances.consoleOutput(this.c, instanceId);
+  startInstance = (instanceId: string) => instances.startInstance(this.c, instanceId);
+  stopInstance = (instanceId: string) => instances.stopInstance(this.c, instanceId);
+  terminateInstance = (instanceId: string) => instances.terminateInstance(this.c, instanceId);
+  waitForInstanceState = (instanceId: string, state: InstanceState, timeoutMs: number) => instances.waitForInstanceState(this.c, instanceId, state, timeoutMs);
+
+  describeDisk = (diskId: string) => storage.describeDisk(this.c, diskId);
+  attachDataDisk = (diskId: string, instanceId: string, timeoutMs: number) => storage.attachDataDisk(this.c, diskId, instanceId, timeoutMs);
+  detachDisk = (diskId: string, instanceId: string, timeoutMs: number) => storage.detachDisk(this.c, diskId, instanceId, timeoutMs);
+  waitForDiskAvailable = (diskId: string, timeoutMs: number) => storage.waitForDiskAvailable(this.c, diskId, timeoutMs);
+  deleteDisk = (diskId: string) => storage.deleteDisk(this.c, diskId);
+  createDiskFromSnapshot = (spec: DiskFromSnapshotSpec) => storage.createDiskFromSnapshot(this.c, spec);
+  diskInitialization = (_diskId: string) => storage.diskInitialization();
+  createSnapshot = (spec: SnapshotSpec) => storage.createSnapshot(this.c, spec);
+  waitForSnapshot = (snapshotId: string, timeoutMs: number) => storage.waitForSnapshot(this.c, snapshotId, timeoutMs);
+  describeSnapshot = (snapshotId: string) => storage.describeSnapshot(this.c, snapshotId);
+  listSnapshots = (deployment: string) => storage.listSnapshots(this.c, deployment);
+  deleteSnapshot = (snapshotId: string) => storage.deleteSnapshot(this.c, snapshotId);
+
+  setLabels = (resourceIds: string[], labels: Labels) => storage.setLabels(this.c, resourceIds, labels);
+  removeLabels = (resourceIds: string[], keys: (keyof Labels)[]) => storage.removeLabels(this.c, resourceIds, keys);
+
+  // Azure Backup for disks would be the cloud's own schedule; it is not offered yet (capabilities.snapshotSchedules).
+  async findSnapshotSchedule(_deployment: string): Promise<SnapshotSchedule | undefined> {
+    return undefined;
+  }
+  async ensureSnapshotSchedule(_spec: SnapshotScheduleSpec): Promise<SnapshotSchedule> {
+    throw new CloudError('not-supported', 'Scheduled backups are not offered on Azure yet', { remediation: 'Run `backup` on demand (for example from cron) instead of --schedule.' });
+  }
+  async deleteSnapshotSchedule(_id: string): Promise<void> {}
+
+  findImageBuild = (buildName: string) => images.findImageBuild(this.c, buildName);
+  createImageFromBuilder = (builderId: string, spec: ImageFromBuilderSpec) => images.createImageFromBuilder(this.c, builderId, spec);
+  waitForImage = (imageId: string, spec: ImageFromBuilderSpec, timeoutMs: number, signal?: AbortSignal) => images.waitForImage(this.c, imageId, spec, timeoutMs, signal);
+  deleteImage = (imageId: string) => images.deleteImage(this.c, imageId);
+
+  launchRequests = (spec: LaunchRequestsSpec) => requests.launchRequestList(network.where(this.c), spec);
+  instanceRequests = (spec: InstanceSpec) => requests.instanceRequestList(network.where(this.c), spec);
+  scheduleRequests = (spec: SnapshotScheduleSpec) => requests.scheduleRequestList(spec);
+  buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) => requests.buildRequestList(network.where(this.c), spec);
+}
+
+/**
+ * The adapter for a scope with the environment's credential (a service principal, else the Azure CLI
+ * login) and resource manager (AZURE_RESOURCE_MANAGER_ENDPOINT, else Azure's public cloud).
+ */
+export function createAzureAdapter(scope: Scope, opts: { env: NodeJS.ProcessEnv; pollIntervalMs?: number; endpoint?: string; missingSubscription?: Error }): AzureAdapter {
+  return new AzureAdapter(scope, {
+    credential: credentialFromEnvironment(opts.env),
+    ...(opts.missingSubscription ? { missingSubscription: opts.missingSubscription } : {}),
+    endpoint: opts.endpoint ?? armEndpointFromEnvironment(opts.env),
+    ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}),
+  });
+}

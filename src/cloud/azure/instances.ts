@@ -1,0 +1,148 @@
+// Virtual machines: created by PUT after their NIC and data disk, found again by the idempotency
+// key tag (the VM's name takes a fresh suffix, so a deleted VM's key never answers a new VM under
+// the old id), described with the instance view, "stopped" = deallocated (no compute billing).
+import { CloudError } from '../../core/errors.js';
+import type { Instance, InstanceHealth, InstanceSpec, InstanceState } from '../port.js';
+import type { Json } from './arm.js';
+import { pollUntil, type AzureContext } from './context.js';
+import { IDEMPOTENCY_TAG, nameOf, tagName, throwawayPublicKey, toInstance, toTags } from './mappers.js';
+import { ensureResourceGroup, ensureSubnet, where } from './network.js';
+import { dataDiskBody, ids, instanceNames, nicBody, ownLabels, vmBody } from './request-builders.js';
+
+const OP = {
+  get: 'Microsoft.Compute virtualMachines.get',
+  put: 'Microsoft.Compute virtualMachines.createOrUpdate',
+};
+
+/** The VM with its instance view, its NIC and the public IP address on it. */
+export async function describeInstance(c: AzureContext, id: string): Promise<Instance | undefined> {
+  if (!/\/virtualMachines\/[^/]+$/i.test(id)) return undefined;
+  const vm = await c.arm.get(id, OP.get, { $expand: 'instanceView' });
+  if (!vm) return undefined;
+  return describeVm(c, vm);
+}
+
+export async function describeVm(c: AzureContext, vm: Json): Promise<Instance> {
+  const nicId = (vm.properties?.networkProfile?.networkInterfaces as Json[] | undefined)?.[0]?.id as string | undefined;
+  const nic = nicId ? await c.arm.get(nicId, 'Microsoft.Network networkInterfaces.get') : undefined;
+  const pipId = (nic?.properties?.ipConfigurations as Json[] | undefined)?.[0]?.properties?.publicIPAddress?.id as string | undefined;
+  const pip = pipId ? await c.arm.get(pipId, 'Microsoft.Network publicIPAddresses.get') : undefined;
+  return toInstance(vm, nic, pip?.properties?.ipAddress);
+}
+
+/** The NIC of a VM (what the address moves between). */
+export async function nicOf(c: AzureContext, vmId: string): Promise<{ nicId?: string; vm?: Json }> {
+  const vm = await c.arm.get(vmId, OP.get);
+  const nicId = (vm?.properties?.networkProfile?.networkInterfaces as Json[] | undefined)?.[0]?.id as string | undefined;
+  return { ...(nicId ? { nicId } : {}), ...(vm ? { vm } : {}) };
+}
+
+/** Live VMs created with this idempotency key. */
+async function vmsWithKey(c: AzureContext, key: string): Promise<Json[]> {
+  const found = await c.arm.listResources(`tagName eq '${IDEMPOTENCY_TAG}' and tagValue eq '${key.replace(/'/g, "''")}'`);
+  return found.filter((r) => String(r.type).toLowerCase() === 'microsoft.compute/virtualmachines');
+}
+
+export async function ensureInstance(c: AzureContext, spec: InstanceSpec): Promise<Instance> {
+  if (spec.sshKey.mode === 'existing') {
+    throw new CloudError('not-supported', `An SSH key kept in Azure by name (${spec.sshKey.name}) is not supported; the key travels with the VM`, { remediation: 'Let the tool use its own key (leave out the existing-key flag).' });
+  }
+  for (const r of await vmsWithKey(c, spec.idempotencyKey)) {
+    const found = await describeInstance(c, r.id);
+    if (found && found.state !== 'terminating') {
+      await tagRootDisk(c, found, spec);
+      return found;
+    }
+  }
+  await ensureResourceGroup(c);
+  const w = where(c);
+  const names = instanceNames(spec, c.randomSuffix());
+  const subnetId = spec.placement.subnetId ?? ids.subnet(w);
+  await ensureSubnet(c, subnetId);
+  const nicId = ids.nic(w, names.nic);
+  // The NIC and data disk are named by the idempotency key: a re-run after a crash PUTs the same ones.
+  const nic = await c.arm.get(nicId, 'Microsoft.Network networkInterfaces.get');
+  if (!nic) await c.arm.put(nicId, nicBody(w, spec, subnetId), 'Microsoft.Network networkInterfaces.createOrUpdate');
+  const dataDiskId = await ensureDataDisk(c, spec, names.dataDisk);
+  const vmId = ids.vm(w, names.vm);
+  try {
+    await c.arm.put(vmId, vmBody(w, spec, names, nicId, dataDiskId, throwawayPublicKey()), OP.put, spec.machineType);
+  } catch (e) {
+    // Nothing half-made: a VM that failed to be created is deleted (with its OS disk); the NIC and a
+    // new empty data disk go too, so a retry starts clean.
+    await c.arm.delete(vmId, 'Microsoft.Compute virtualMachines.delete').catch(() => undefined);
+    await c.arm.delete(nicId, 'Microsoft.Network networkInterfaces.delete').catch(() => undefined);
+    if (dataDiskId && spec.dataDisk.mode !== 'existing') await c.arm.delete(dataDiskId, 'Microsoft.Compute disks.delete').catch(() => undefined);
+    throw e;
+  }
+  const made = await describeInstance(c, vmId);
+  if (!made) throw new CloudError('instance-not-found', `The VM ${names.vm} was created but cannot be read back`);
+  await tagRootDisk(c, made, spec);
+  return made;
+}
+
+/** The OS disk the VM made itself carries no tags; ours go on it afterwards (also on a re-run that finds the VM). */
+async function tagRootDisk(c: AzureContext, instance: Instance, spec: InstanceSpec): Promise<void> {
+  const rootId = instance.disks.find((d) => d.role === 'root')?.diskId;
+  if (!rootId) return;
+  const disk = await c.arm.get(rootId, 'Microsoft.Compute disks.get');
+  if (!disk || disk.tags?.[tagName('role')]) return;
+  const tags = toTags({ ...ownLabels(spec), role: spec.role === 'builder' ? 'builder-root' : 'root-volume' });
+  const answer = await c.arm.send('PATCH', rootId, 'Microsoft.Compute disks.update', { tags });
+  if (answer.status === 202) await c.arm.wait(answer, 'Microsoft.Compute disks.update');
+}
+
+/** The data disk of a new VM, made by us so it carries our tags (the disks a VM makes itself get none). */
+async function ensureDataDisk(c: AzureContext, spec: InstanceSpec, name: string): Promise<string | undefined> {
+  const d = spec.dataDisk;
+  if (d.mode === 'none') return undefined;
+  if (d.mode === 'existing') return d.diskId;
+  const w = where(c);
+  const id = ids.disk(w, name);
+  const existing = await c.arm.get(id, 'Microsoft.Compute disks.get');
+  if (existing) return existing.id;
+  const source = d.mode === 'snapshot' ? d.snapshotId : spec.dataTemplateId;
+  await c.arm.put(id, dataDiskBody(w, spec.placement.zone, d.disk, ownLabels(spec), source), 'Microsoft.Compute disks.createOrUpdate');
+  return id;
+}
+
+export async function checkInstancePermissions(): Promise<void> {
+  // Azure has no dry run of a VM create (capabilities.permissionPreflight is false).
+}
+
+export async function instanceHealth(): Promise<InstanceHealth> {
+  return { overall: 'not-applicable', detail: 'Azure reports no instance status checks here; readiness is checked over SSH and HTTPS.' };
+}
+
+/** The serial log from boot diagnostics (a short-lived blob link), '' when there is none yet. */
+export async function consoleOutput(c: AzureContext, id: string): Promise<string> {
+  if (!/\/virtualMachines\/[^/]+$/i.test(id)) return '';
+  const answer = await c.arm.send('POST', `${id}/retrieveBootDiagnosticsData`, 'Microsoft.Compute virtualMachines.retrieveBootDiagnosticsData', undefined, { allow: [404, 409], query: { sasUriExpirationTimeInMinutes: '5' } });
+  const uri = answer.status < 300 ? (answer.body?.serialConsoleLogBlobUri as string | undefined) : undefined;
+  if (!uri) return '';
+  const res = await fetch(uri);
+  return res.ok ? await res.text() : '';
+}
+
+export async function startInstance(c: AzureContext, id: string): Promise<void> {
+  await c.arm.post(`${id}/start`, undefined, 'Microsoft.Compute virtualMachines.start');
+}
+
+/** Deallocates: "stopped" on Azure means no compute billing. */
+export async function stopInstance(c: AzureContext, id: string): Promise<void> {
+  await c.arm.post(`${id}/deallocate`, undefined, 'Microsoft.Compute virtualMachines.deallocate');
+}
+
+/** Deletes the VM; its OS disk and NIC go with it (deleteOption Delete), a deployment's data disk stays (Detach). */
+export async function terminateInstance(c: AzureContext, id: string): Promise<void> {
+  if (!/\/virtualMachines\/[^/]+$/i.test(id)) return;
+  await c.arm.delete(id, 'Microsoft.Compute virtualMachines.delete');
+}
+
+export async function waitForInstanceState(c: AzureContext, id: string, state: InstanceState, timeoutMs: number): Promise<void> {
+  await pollUntil(c, timeoutMs, `instance-${state}`, `${nameOf(id)} to be ${state}`, async () => {
+    const i = await describeInstance(c, id);
+    if (!i) return state === 'terminated' ? true : undefined;
+    return i.state === state ? true : undefined;
+  });
+}
