@@ -43,9 +43,12 @@ export interface HoldTarget {
   name: string;
 }
 
-/** `upgrade.1764230400.1764231000.4242.alice@laptop`. */
+/**
+ * `upgrade.1764230400123.1764231000.4242.alice@laptop`: the start in milliseconds (it orders rival
+ * holders, so it must tell apart two that start in the same second), the expiry in seconds.
+ */
 export function markerValue(m: { operation: string; owner: string; pid: number; sinceMs: number; untilMs: number }): string {
-  const head = `${m.operation}.${Math.floor(m.sinceMs / 1000)}.${Math.ceil(m.untilMs / 1000)}.${m.pid}.`;
+  const head = `${m.operation}.${Math.floor(m.sinceMs)}.${Math.ceil(m.untilMs / 1000)}.${m.pid}.`;
   let owner = m.owner;
   while (owner.length && encodedLength(head + owner) > GCE_LABEL_MAX) owner = owner.slice(0, -1);
   return head + owner;
@@ -70,7 +73,8 @@ export function parseMarker(key: LabelKey, resourceId: string, value: string): O
       key,
       resourceId,
       operation: m[1]!,
-      since: new Date(Number(m[2]) * 1000).toISOString(),
+      // Markers written before the start had milliseconds counted whole seconds (10 digits).
+      since: new Date(m[2]!.length >= 13 ? Number(m[2]) : Number(m[2]) * 1000).toISOString(),
       until: new Date(Number(m[3]) * 1000).toISOString(),
       pid: Number(m[4]),
       owner: m[5]!,
@@ -200,9 +204,12 @@ export async function holdDeployment(deps: HoldDeps, cloud: Cloud, target: HoldT
     const stamp = () => ({ [key]: markerValue({ ...mine, untilMs: now() + ttl }) });
     await cloud.setLabels([home.id], stamp());
 
-    // Someone else may have written theirs at the same moment: the earliest start wins.
+    // Someone else may have written theirs at the same moment: the earliest start wins. Each holder
+    // reads after its own write, so of two holders at least the later writer sees the other's
+    // marker, and backs off because that one started earlier; the earlier one backs off only if
+    // it sees an even earlier one. (The start is stamped just before the write, in milliseconds.)
     found = await cloud.findDeployment(target.name);
-    const since = new Date(Math.floor(sinceMs / 1000) * 1000).toISOString();
+    const since = new Date(Math.floor(sinceMs)).toISOString();
     const rivals = markersOf(found).filter((m) => m.key !== key && isLive(m) && (m.since < since || (m.since === since && m.key < key)));
     if (rivals.length) {
       await cloud.removeLabels([home.id], [key]);
