@@ -54,8 +54,12 @@ fi
 # the kubernetes service to :6443), so their networks are allowed; the web ports are allowed; the
 # k3s API is denied to everyone else (a volume from a published image keeps the token "none",
 # which must never be usable from outside). ufw skips rules it already has.
-if command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; then
-  rules="$(ufw status 2>/dev/null || true)"
+# The status is read whole before grep looks at it: `ufw status | grep -q` under pipefail fails
+# when grep stops reading early and ufw gets SIGPIPE, which read as "inactive".
+ufw_status=""
+if command -v ufw >/dev/null 2>&1; then ufw_status="$(ufw status 2>/dev/null || true)"; fi
+if grep -q '^Status: active' <<<"$ufw_status"; then
+  rules="$ufw_status"
   add_ufw_rule() {
     local shown="$1"
     shift
