@@ -190,6 +190,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   // take `--version` from every command, and `launch --version x.y.z` is Sourcegraph's version.
   // The help lists it with the other options all the same.
   program.configureHelp({
+    // Every command has options, built only when it runs (see below): list each as `name [options] …`.
+    subcommandTerm(cmd: Command) {
+      const args = cmd.registeredArguments.map((a) => (a.required ? `<${a.name()}${a.variadic ? '...' : ''}>` : `[${a.name()}${a.variadic ? '...' : ''}]`)).join(' ');
+      const options = complete.has(cmd) || cmd.options.length ? ' [options]' : '';
+      return `${cmd.name()}${cmd.aliases()[0] ? `|${cmd.aliases()[0]}` : ''}${options}${args ? ` ${args}` : ''}`;
+    },
     visibleOptions(this: Help, cmd: Command) {
       const options = Help.prototype.visibleOptions.call(this, cmd);
       if (cmd !== program) return options;
@@ -210,13 +216,31 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   const setExit = (code: number) => {
     exitCode = code;
   };
-  for (const def of COMMANDS) register(program, def, { explicitLaunch: word === 'launch', known, execute, rest: def === passing ? rest : undefined, setExit });
+  // Every command is listed (name, arguments, description), but its options, help text and action
+  // are built only for the command that runs or whose help is asked for: building all of them was
+  // most of what `--help` cost. Commander calls preSubcommand before it parses a command's
+  // arguments, so whatever command it dispatches to is complete by then.
+  const complete = new Map<Command, () => void>();
+  for (const def of COMMANDS) {
+    const cmd = program.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
+    complete.set(cmd, () => {
+      complete.delete(cmd);
+      register(cmd, def, { explicitLaunch: word === 'launch', known, execute, rest: def === passing ? rest : undefined, setExit });
+    });
+  }
+  const completeNamed = (name: string | undefined) => {
+    const cmd = program.commands.find((c) => c.name() === name);
+    if (cmd) complete.get(cmd)?.();
+  };
+  program.hook('preSubcommand', (_program, sub) => complete.get(sub)?.());
 
   try {
     // Commander would hand a mistyped command to the default command as its argument.
     if (word !== undefined && !known().includes(word)) throw unknownCommand(word, known());
     const helpFor = word === 'help' ? argv[argv.indexOf('help') + 1] : undefined;
     if (helpFor !== undefined && !helpFor.startsWith('-') && !known().includes(helpFor)) throw unknownCommand(helpFor, known());
+    // `help <command>` shows that command's help without dispatching to it.
+    completeNamed(helpFor);
     await program.parseAsync(parsed, { from: 'user' });
   } catch (e) {
     exitCode = renderError(e, json, streams);
@@ -225,7 +249,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
 }
 
 function register(
-  program: Command,
+  cmd: Command,
   def: CommandDef,
   ctx: {
     explicitLaunch: boolean;
@@ -235,7 +259,6 @@ function register(
     setExit: (code: number) => void;
   },
 ): void {
-  const cmd = program.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
   if (def.passThrough) cmd.usage(`${def.args ? `${def.args} ` : ''}[options] ${def.passThrough}`);
   addFlags(cmd, def.flags);
   if (def.target) {
