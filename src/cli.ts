@@ -36,7 +36,7 @@ export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisio
 /** The exit-code table, as README.md has it (a test compares the two). */
 const EXIT_CODES = `Exit codes:
   0    ok (also: destroy --ignore-missing of a deployment that does not exist)
-  1    failed; a deployment that does not exist (status, destroy, ssh, logs); a confirmation
+  1    failed; a deployment that does not exist (status, destroy, ssh, logs, config); a confirmation
        answered no or a wrong name typed at destroy ("nothing changed")
   2    bad input: unknown command or option, a bad or missing value, a refused combination;
        always before anything changes
@@ -276,7 +276,8 @@ function register(
   cmd.addHelpText('after', examples(def.examples) + (def.helpAfter ?? ''));
   cmd.action(async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const nameArg = def.args ? (args[0] as string | undefined) : undefined;
+    const positional = (args.slice(0, -2) as (string | string[] | undefined)[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a]));
+    const nameArg = def.nameFromOperands ? def.nameFromOperands(positional) : def.args ? (args[0] as string | undefined) : undefined;
     // `launch [name]` only when launch is named: in a flags-only run a bare word is a mistyped command.
     if (def.isDefault && nameArg !== undefined && !ctx.explicitLaunch) throw unknownCommand(nameArg, ctx.known());
     const opts = command.optsWithGlobals() as Record<string, unknown>;
@@ -285,7 +286,7 @@ function register(
     const name = def.args ? oneName(nameArg, opts.name as string | undefined) : undefined;
     const given: Record<string, string> = {};
     for (const f of providerFlags) if (typeof opts[f.key] === 'string') given[f.key] = opts[f.key] as string;
-    const flags = { ...opts, providerFlags: given, ...(ctx.rest ? { rest: ctx.rest } : {}) };
+    const flags = { ...opts, providerFlags: given, ...(ctx.rest ? { rest: ctx.rest } : {}), ...(def.nameFromOperands ? { operands: positional } : {}) };
     await ctx.execute(flags as GlobalFlags, async (deps) => {
       const result = await def.run(deps, name, flags as never);
       if (def.exitCode) ctx.setExit(def.exitCode(result));

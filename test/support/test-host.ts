@@ -27,6 +27,11 @@
 //   journalctl -u sourcegraph-boot[.service] [-n N] [-f]
 //                                       the lines a test wrote to <fsRoot>/var/log/sourcegraph-boot.journal
 //                                       (-f follows for at most 30 s); other units: "-- No entries --"
+//   systemctl restart|is-active sourcegraph-boot
+//                                       a run of the boot unit: status.json says decision "override",
+//                                       stage "installing", then after `boot-unit-steps` is-active calls
+//                                       "done" (active), or "failed" when /mnt/data/override.yaml holds
+//                                       "sgl-test-helm-fails" (see bin/systemctl)
 //   sudo [-n] CMD                       runs CMD (the session is root already)
 // JSON is kubectl's List shape: nodes `items[].status.conditions[{type:'Ready',status:'True'}]`,
 // pods `items[].status.phase` and `items[].status.containerStatuses[].ready`.

@@ -3,6 +3,7 @@ import type { CommandDef } from '../command.js';
 import type { FlagSet } from '../flags.js';
 import { backupCommand, backupsCommand, pruneCommand, restoreCommand } from './backup.js';
 import { buildImageCommand } from './build-image.js';
+import { configCommand } from './config.js';
 import { destroyCommand } from './destroy.js';
 import { launchCommand } from './launch.js';
 import { presetsCommand } from './presets.js';
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   listCommand,
   sshCommand,
   logsCommand,
+  configCommand,
   destroyCommand,
   buildImageCommand,
   upgradeCommand,
