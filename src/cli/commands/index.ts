@@ -4,6 +4,7 @@ import type { FlagSet } from '../flags.js';
 import { backupCommand, backupsCommand, pruneCommand, restoreCommand } from './backup.js';
 import { buildImageCommand } from './build-image.js';
 import { destroyCommand } from './destroy.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 import { launchCommand } from './launch.js';
 import { presetsCommand } from './presets.js';
 import { logsCommand, sshCommand } from './ssh.js';
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   listCommand,
   sshCommand,
   logsCommand,
+  kubeconfigCommand,
   destroyCommand,
   buildImageCommand,
   upgradeCommand,
