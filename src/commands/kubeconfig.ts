@@ -191,7 +191,7 @@ async function listen(deps: Deps, remote: Remote, port: number): Promise<Tunnel>
 /** Until Ctrl-C (the result, exit 130) or the SSH connection is lost (exit 1). */
 async function holdTunnel(deps: Deps, remote: Remote, tunnel: Tunnel, result: KubeconfigResult): Promise<KubeconfigResult> {
   const { io } = deps;
-  const use = result.merged ? `kubectl --context ${result.context} get pods -A` : `export KUBECONFIG=${result.kubeconfig}\n  kubectl get pods -A`;
+  const use = result.merged ? `kubectl --context ${result.context} get pods -A` : `export KUBECONFIG=${shellQuote(result.kubeconfig)}\n  kubectl get pods -A`;
   io.success(`Wrote ${result.kubeconfig} (context ${result.context}, server ${result.server})${result.merged ? `; merged into ${result.merged}` : ''}.`);
   io.info(`Tunnel open: 127.0.0.1:${result.port} on this machine → ${result.host} → 127.0.0.1:${K3S_API_PORT} on the instance.`);
   io.info(`In another terminal (kubectl and helm work the same way):\n  ${use}`);
@@ -222,4 +222,9 @@ function closeTunnel(tunnel: Tunnel): Promise<void> {
     for (const socket of tunnel.sockets) socket.destroy();
     tunnel.server.close(() => resolve());
   });
+}
+
+/** A path as a shell reads it back (macOS's state directory has a space: "Application Support"). */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:@,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -8,7 +8,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { runKubeconfig, parsePort, type KubeconfigResult } from '../../src/commands/kubeconfig.js';
+import { runKubeconfig, parsePort, shellQuote, type KubeconfigResult } from '../../src/commands/kubeconfig.js';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
 import type { Deps } from '../../src/commands/deps.js';
 import { ExitCode, LaunchError } from '../../src/core/errors.js';
@@ -221,5 +221,13 @@ describe('parsePort', () => {
     expect(parsePort('0', true)).toBe(0);
     for (const bad of ['65536', '-1', '1.5', 'abc', '', ' 80']) expect(() => parsePort(bad, true), bad).toThrow(/--port/);
     expect(() => parsePort('0', false)).toThrow(/--no-tunnel/);
+  });
+});
+
+describe('shellQuote', () => {
+  it('quotes the paths a shell would split or expand, and no others', () => {
+    expect(shellQuote('/home/me/.config/sourcegraph-launch/kubeconfig/aws-us-east-1-prod.yaml')).toBe('/home/me/.config/sourcegraph-launch/kubeconfig/aws-us-east-1-prod.yaml');
+    expect(shellQuote('/Users/me/Library/Application Support/sourcegraph-launch/kubeconfig/x.yaml')).toBe("'/Users/me/Library/Application Support/sourcegraph-launch/kubeconfig/x.yaml'");
+    expect(shellQuote("/tmp/it's $HOME")).toBe("'/tmp/it'\\''s $HOME'");
   });
 });

@@ -247,6 +247,9 @@ describe('kubeconfig with the real CLI', () => {
     const stopped = await tunnel.done;
     expect(stopped.code, stopped.stderr).toBe(130);
     expect(stopped.stderr).toMatch(/Tunnel closed \(\d+ connections? forwarded\)/);
+    // --json: the one line printed when the tunnel listened is all of stdout.
+    expect(stopped.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(stopped.stdout)).toEqual(info);
     expect(host.execLog()).toContain('sudo cat /etc/rancher/k3s/k3s.yaml');
 
     // Again with --port 0 and --merge: ours replaced, nothing duplicated; the other port is in both files.
