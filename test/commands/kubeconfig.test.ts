@@ -83,8 +83,8 @@ class TunnelRemote implements Remote {
   }
 }
 
-async function rig(sshCidr: string) {
-  const fake = fakeCloudFor('aws', { images: publishedImages([VERSION]) });
+async function rig(sshCidr: string, profile: 'aws' | 'gcp' | 'azure' = 'aws') {
+  const fake = fakeCloudFor(profile, { images: publishedImages([VERSION]) });
   const home = tempHome();
   const launched = (await runLaunch(makeFakeDeps({ fake, io: new ScriptedIo([], false), home }), {
     ...where, size: 'XS', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: [sshCidr], name: 'prod', yes: true, wait: false,
@@ -131,9 +131,9 @@ async function codeOf(p: Promise<unknown>): Promise<LaunchError> {
   return e as LaunchError;
 }
 
-describe('kubeconfig on the fake cloud', () => {
+describe.each(['aws', 'gcp', 'azure'] as const)('kubeconfig on the fake cloud as %s', (profile) => {
   it('reads k3s.yaml over the deployment\'s SSH, writes the 0600 file for the tunnel\'s port, forwards to 127.0.0.1:6443 on the instance, and stops on Ctrl-C', async () => {
-    const { deps, home, launched, targets } = await rig('203.0.113.7/32');
+    const { deps, home, launched, targets, fake } = await rig('203.0.113.7/32', profile);
     const remote = new TunnelRemote(await fakeApi());
     const controller = new AbortController();
     const io = new ScriptedIo([], false);
@@ -160,8 +160,12 @@ describe('kubeconfig on the fake cloud', () => {
     await expect(through(info.port, 'x')).rejects.toThrow(/ECONNREFUSED/);
     // Nothing was merged without --merge.
     expect(existsSync(join(home, '.kube', 'config'))).toBe(false);
+    // The cluster's API port is in no access rule.
+    expect(fake.state.accessPolicies.flatMap((p) => p.rules.map((r) => r.port)).sort()).toEqual([22, 443, 80]);
   });
+});
 
+describe('kubeconfig on the fake cloud', () => {
   it('a lost SSH connection closes the tunnel: exit 1, saying so and to run it again', async () => {
     const { deps } = await rig('203.0.113.7/32');
     const remote = new TunnelRemote(await fakeApi());
