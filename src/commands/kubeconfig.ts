@@ -16,6 +16,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeconfigFlags } from '../cli/commands/kubeconfig.js';
+import { defaultProvider } from '../cloud/providers.js';
 import { ExitCode, LaunchError, UsageError } from '../core/errors.js';
 import type { Remote } from '../remote/remote.js';
 import { connectToInstance } from '../workflows/shared.js';
@@ -108,7 +109,8 @@ export async function runKubeconfig(deps: Deps, nameArg: string | undefined, fla
     const result: KubeconfigResult = { name: target.name, instanceId: instance.id, host, kubeconfig, context, server: entries.server, port, ...(merged ? { merged } : {}), tunnel };
     if (!tunnelOpen) {
       io.success(`Wrote ${kubeconfig} (context ${context}, server ${entries.server})${merged ? `; merged into ${merged}` : ''}.`);
-      io.info(`It works while \`${deps.program} kubeconfig ${target.name} --region ${target.region}${port === K3S_API_PORT ? '' : ` --port ${port}`}\` holds the tunnel open.`);
+      const cloudFlag = target.provider.id === defaultProvider().id ? '' : ` --cloud ${target.cloud}`;
+      io.info(`It works while \`${deps.program} kubeconfig ${target.name}${cloudFlag} --region ${target.region}${port === K3S_API_PORT ? '' : ` --port ${port}`}\` holds the tunnel open.`);
       io.result(result);
       return result;
     }
