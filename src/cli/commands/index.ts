@@ -5,6 +5,7 @@ import { backupCommand, backupsCommand, pruneCommand, restoreCommand } from './b
 import { buildImageCommand } from './build-image.js';
 import { configCommand } from './config.js';
 import { destroyCommand } from './destroy.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 import { launchCommand } from './launch.js';
 import { presetsCommand } from './presets.js';
 import { logsCommand, sshCommand } from './ssh.js';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   listCommand,
   sshCommand,
   logsCommand,
+  kubeconfigCommand,
   configCommand,
   destroyCommand,
   buildImageCommand,
