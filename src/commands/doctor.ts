@@ -330,7 +330,14 @@ function labelsCheck(provider: ProviderDescriptor, d: Deployment, instance: Inst
 }
 
 async function snapshotsCheck(deps: Deps, cloud: Cloud, target: Target): Promise<Check> {
-  const schedule = cloud.capabilities.snapshotSchedules ? await cloud.findSnapshotSchedule(target.name) : undefined;
+  let schedule: Awaited<ReturnType<Cloud['findSnapshotSchedule']>>;
+  try {
+    schedule = cloud.capabilities.snapshotSchedules ? await cloud.findSnapshotSchedule(target.name) : undefined;
+  } catch (e) {
+    if (!(e instanceof LaunchError)) throw e;
+    // Without the schedule the age means nothing either way (an emulator without DLM, a missing permission).
+    return check('snapshot-age', 'Snapshots', 'skip', `could not read the snapshot schedule: ${firstLine(e.message)}`, e.remediation);
+  }
   const newest = (await cloud.listSnapshots(target.name)).find((s) => s.state === 'completed');
   const backup = `\`${deps.program} backup ${target.name} --region ${target.region}\``;
   return snapshotAgeCheck({
