@@ -410,8 +410,11 @@ export interface Cloud {
   buildRequests(spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }): CloudRequest[];
 
   // ---- quotas (optional: `doctor` reports a check it cannot make as skipped) ----
-  /** The scope's quotas a launch consumes, each where the cloud reports it (else why not, in `unknown`). */
-  quotas?(): Promise<Quotas>;
+  /**
+   * The scope's quotas a launch consumes, each where the cloud reports it (else why not, in
+   * `unknown`). With a machine type, vCPUs are the tighter of the region's and its family's quota.
+   */
+  quotas?(machineType?: string): Promise<Quotas>;
 }
 
 /** How much of a quota is used, of how much. */

@@ -174,7 +174,7 @@ async function launchChecks(deps: Deps, cloud: Cloud, target: Target, flags: Doc
   let quotaError: string | undefined;
   if (cloud.quotas) {
     try {
-      quotas = await cloud.quotas();
+      quotas = await cloud.quotas(type);
     } catch (e) {
       if (!(e instanceof LaunchError)) throw e;
       quotaError = e.message;

@@ -380,6 +380,8 @@ export class FakeCloud implements Cloud {
       const out: Quotas = {};
       if (q?.vcpus) out.vcpus = { ...q.vcpus };
       if (q?.staticAddresses) out.staticAddresses = { limit: q.staticAddresses.limit, used: this.world.addresses.size };
+      const unset = (key: string) => `the fake reports no ${key} quota (options.quotas.${key} is not set)`;
+      if (!q?.vcpus || !q.staticAddresses) out.unknown = { ...(q?.vcpus ? {} : { vcpus: unset('vcpus') }), ...(q?.staticAddresses ? {} : { staticAddresses: unset('staticAddresses') }) };
       return out;
     });
   }
