@@ -81,12 +81,19 @@ export async function runDoctor(deps: Deps, nameArg: string | undefined, flags: 
   }
 
   const deployment = await cloud.findDeployment(name);
-  const exists = Boolean(deployment.instance || deployment.otherInstances.length || deployment.accessPolicies.length || deployment.disks.length || deployment.addresses.length);
+  // Only a data disk a destroy kept is left: what comes next is a launch (on it, or on a new one).
+  const exists = Boolean(deployment.instance || deployment.otherInstances.length || deployment.accessPolicies.length || deployment.addresses.length);
   if (exists) {
     await deploymentChecks(deps, cloud, target, deployment, nameArg, flags, checks);
     return finish('deployment');
   }
   await launchChecks(deps, cloud, target, flags, checks);
+  const kept = deployment.disks.filter((x) => !x.attachedTo && x.labels.role !== 'rollback-data');
+  if (kept.length) {
+    checks.push(
+      check('kept-data', 'Kept data', 'warn', `a destroy kept ${kept.map((x) => `${x.id} (${x.sizeGiB} GiB, data of ${x.labels.version ?? 'an unknown version'}, in ${x.zone})`).join(', ')}`, `Launch on it with --data-volume ${kept[0]!.id} (at its version), or pass --data-volume new: without either, launch asks (and exits 2 in CI).`),
+    );
+  }
   return finish('launch');
 }
 

@@ -9,7 +9,8 @@ import { runDoctor, type DoctorResult, type PolicyResult } from '../../src/comma
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
 import type { Deps } from '../../src/commands/deps.js';
 import type { Check } from '../../src/core/doctor-checks.js';
-import { ExitCode } from '../../src/core/errors.js';
+import { ExitCode, LaunchError } from '../../src/core/errors.js';
+import { runDestroy } from '../../src/commands/destroy.js';
 import { ScriptedIo, tempHome } from '../support/deps.js';
 import { fakeCloudFor, makeFakeDeps, publishedImages, REGION } from '../support/fake-deps.js';
 import { failed, ok, ScriptedRemoteHost } from '../fakes/scripted-remote.js';
@@ -140,7 +141,7 @@ describe('doctor on an existing deployment', () => {
       return failed(127, `unexpected: ${command}`);
     });
     const deps = (io: ScriptedIo = new ScriptedIo([], false)): Deps => ({ ...makeFakeDeps({ fake, io, home }), connectRemote: remote.connect, lookupPublicIp: async () => '198.51.100.7' });
-    const run = async (io?: ScriptedIo, flags: Record<string, unknown> = {}) => (await runDoctor(deps(io), 'prod', { ...where, ...flags })) as DoctorResult;
+    const run = async (io?: ScriptedIo, flags: Record<string, unknown> = {}, extra: Partial<Deps> = {}) => (await runDoctor({ ...deps(io), ...extra }, 'prod', { ...where, ...flags })) as DoctorResult;
     return { fake, launched, host, remote, run, home };
   }
 
@@ -228,6 +229,19 @@ describe('doctor on an existing deployment', () => {
     expect(c).toMatchObject({ status: 'fail', detail: 'daily schedule, but the newest snapshot is 3 days old' });
   });
 
+  it('a host key that differs fails (ssh-host-key) and nothing is run; another SSH failure only skips', async () => {
+    const { run } = await rig();
+    const mismatch = new LaunchError('host-key-mismatch', ExitCode.failed, 'The host key of 203.0.113.10 does not match the key pinned for it');
+    const refused = await run(undefined, {}, { connectRemote: () => Promise.reject(mismatch) });
+    expect(byId(refused)['ssh-host-key']).toMatchObject({ status: 'fail', detail: mismatch.message });
+    expect(byId(refused)['k3s-certificates']).toMatchObject({ status: 'skip', detail: 'the host key did not match' });
+    expect(refused.exitCode).toBe(ExitCode.failed);
+    const down = new LaunchError('ssh-unreachable', ExitCode.failed, 'SSH to root@x failed: connection refused');
+    const skipped = await run(undefined, {}, { connectRemote: () => Promise.reject(down) });
+    expect(byId(skipped)['data-disk-space']).toMatchObject({ status: 'skip', detail: `SSH is not possible: ${down.message}` });
+    expect(skipped.ok).toBe(true);
+  });
+
   it('SSH closed: the SSH checks are skipped saying why and how to open it; the cloud checks still run', async () => {
     const { run, remote } = await rig('none');
     const r = await run();
@@ -237,6 +251,22 @@ describe('doctor on an existing deployment', () => {
     expect(byId(r)['access-rules']!.status).toBe('pass');
     expect(r.ok).toBe(true);
     expect(remote.targets).toEqual([]);
+  });
+});
+
+describe('doctor after a destroy kept the data', () => {
+  it('checks a launch, and warns that launch needs --data-volume', async () => {
+    const fake = fakeCloudFor('aws', { images: publishedImages([VERSION]), quotas: QUOTAS });
+    const home = tempHome();
+    const deps = (): Deps => ({ ...makeFakeDeps({ fake, io: new ScriptedIo([], false), home }), lookupPublicIp: async () => '198.51.100.7' });
+    await runLaunch(deps(), { ...where, version: VERSION, allowCidr: ['198.51.100.0/24'], sshCidr: ['none'], name: 'kept', yes: true, wait: false });
+    await runDestroy(deps(), 'kept', { ...where, yes: true });
+    const disk = (await fake.findDeployment('kept')).disks[0]!;
+    const r = (await runDoctor(deps(), 'kept', { ...where, version: VERSION, allowCidr: ['198.51.100.0/24'] })) as DoctorResult;
+    expect(r.mode).toBe('launch');
+    expect(byId(r)['kept-data']).toMatchObject({ status: 'warn' });
+    expect(byId(r)['kept-data']!.fix).toContain(`--data-volume ${disk.id}`);
+    expect(r.ok).toBe(true);
   });
 });
 
