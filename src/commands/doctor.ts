@@ -150,6 +150,7 @@ async function launchChecks(deps: Deps, cloud: Cloud, target: Target, flags: Doc
   // The machine type offered in a zone of the region, and a subnet there.
   let placement: Awaited<ReturnType<Cloud['resolvePlacement']>> | undefined;
   try {
+    // checkMachineType reads the type, size, region and a kept disk's zone: never the image.
     const zones = await checkMachineType(cloud, provider, { ...partial, image: sourced({ id: '' }, 'default') } as LaunchPlan);
     placement = await cloud.resolvePlacement(partial.subnet.value, zones);
     checks.push(check('instance-type', 'Instance type offered', 'pass', `${type} is offered in ${zones?.join(', ') ?? target.region}; it would go to ${placement.zone}${placement.subnetId ? ` (${placement.subnetId})` : ''}`));
@@ -385,7 +386,7 @@ async function sshChecks(deps: Deps, nameArg: string | undefined, flags: DoctorF
     out.push(certs.code === 0 ? certificatesCheck(parseCertEndDates(certs.stdout), deps.clock.now(), restart) : check('k3s-certificates', 'k3s certificates', 'skip', `could not read them: ${firstLine(certs.stderr || certs.stdout)}`));
     const df = await remote.exec(`df -P -k ${DATA_MOUNT}`, { timeoutMs: EXEC_TIMEOUT_MS });
     const use = df.code === 0 ? parseDf(df.stdout) : undefined;
-    const grow = `Free space (old snapshots do not count: it is Sourcegraph's data), or give the data disk more room${deps.program ? ` (\`${deps.program} status ${target.name}\` shows its size)` : ''}; at 95 % the databases stop accepting writes.`;
+    const grow = `Free space on it, or give the data disk more room (\`${deps.program} status ${target.name} --region ${target.region}\` shows its size); a full disk stops the databases.`;
     out.push(use ? diskSpaceCheck(use, grow) : check('data-disk-space', 'Data disk free space', 'fail', `df could not read ${DATA_MOUNT}: ${firstLine(df.stderr || df.stdout) || `exit ${String(df.code)}`}`, 'See `logs` for the boot decision: the boot mounts the data disk before k3s starts.'));
   } catch (e) {
     const have = new Set(out.map((c) => c.id));
