@@ -408,4 +408,25 @@ export interface Cloud {
   instanceRequests(spec: InstanceSpec): CloudRequest[];
   scheduleRequests(spec: SnapshotScheduleSpec): CloudRequest[];
   buildRequests(spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }): CloudRequest[];
+
+  // ---- quotas (optional: `doctor` reports a check it cannot make as skipped) ----
+  /**
+   * The scope's quotas a launch consumes, each where the cloud reports it (else why not, in
+   * `unknown`). With a machine type, vCPUs are the tighter of the region's and its family's quota.
+   */
+  quotas?(machineType?: string): Promise<Quotas>;
+}
+
+/** How much of a quota is used, of how much. */
+export interface QuotaFigure {
+  limit: number;
+  used: number;
+}
+
+/** The quotas a launch consumes: vCPUs of on-demand instances, static (public) addresses. */
+export interface Quotas {
+  vcpus?: QuotaFigure;
+  staticAddresses?: QuotaFigure;
+  /** Why a figure is missing, and where the user can read it instead. */
+  unknown?: { vcpus?: string; staticAddresses?: string };
 }

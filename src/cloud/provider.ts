@@ -150,6 +150,18 @@ export interface ProviderDescriptor extends PlanCloud {
   publishedImages?(): Promise<ImageCatalog>;
   /** The adapter for this scope; loads its module (and, on first call, its SDK). */
   connect(scope: Scope, opts: ConnectOptions): Promise<Cloud>;
+  /** The least the tool's calls need, in the cloud's own policy format (`doctor --print-policy`); loaded on demand. */
+  minimalPolicy?(): Promise<MinimalPolicy>;
+}
+
+export interface MinimalPolicy {
+  /** The file under presets/policies/ it comes from. */
+  file: string;
+  /** "IAM policy", "custom role" … */
+  kind: string;
+  /** How to create and attach it, in the cloud's CLI. */
+  attach: string;
+  document: unknown;
 }
 
 export interface ConnectOptions {

@@ -71,10 +71,8 @@ export function diffDeployment(
   // Access rules: exactly what the access policy opens on the ports launch governs.
   const have = rulesOf(d);
   const want = wantedRules(plan);
-  const ruleChanges: RuleChange[] = [];
+  const ruleChanges: RuleChange[] = d.accessPolicies.length ? accessRuleChanges(d, plan) : [];
   if (d.accessPolicies.length) {
-    for (const r of want) if (!have.has(r)) ruleChanges.push({ port: Number(r.split(' ')[0]), cidr: r.split(' ')[1]!, change: 'open' });
-    for (const r of have) if (!want.has(r)) ruleChanges.push({ port: Number(r.split(' ')[0]), cidr: r.split(' ')[1]!, change: 'close' });
     const cidrsOn = (rules: Set<string>, ports: number[]) => [...new Set([...rules].filter((r) => ports.includes(Number(r.split(' ')[0]))).map((r) => r.split(' ')[1]!))].sort();
     const httpHave = cidrsOn(have, [80, 443]);
     const httpWant = cidrsOn(want, [80, 443]);
@@ -137,6 +135,16 @@ export function diffDeployment(
     }
   }
   return { exists, instanceId: instance?.id, differences, ruleChanges };
+}
+
+/** What makes the governed rules (80/443/22) exactly the plan's: the rules to open and to close. */
+export function accessRuleChanges(d: Deployment, plan: Pick<LaunchPlan, 'allowCidrs' | 'sshCidrs'>): RuleChange[] {
+  const have = rulesOf(d);
+  const want = wantedRules(plan);
+  const changes: RuleChange[] = [];
+  for (const r of want) if (!have.has(r)) changes.push({ port: Number(r.split(' ')[0]), cidr: r.split(' ')[1]!, change: 'open' });
+  for (const r of have) if (!want.has(r)) changes.push({ port: Number(r.split(' ')[0]), cidr: r.split(' ')[1]!, change: 'close' });
+  return changes;
 }
 
 export function describeRuleChanges(changes: RuleChange[]): string[] {

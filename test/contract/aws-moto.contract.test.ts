@@ -26,6 +26,7 @@ const why = 'moto cannot be made to fail this way';
 describeCloudContract('aws on moto', {
   capabilities: AWS_CAPABILITIES,
   keepsSshKeys: true,
+  quotaFigures: ['staticAddresses'],
   zonalSubnets: true,
   cannotInject: { 'insufficient-capacity': why, 'vcpu-limit': why, 'instance-type-unavailable': why, 'quota-exceeded': why, throttled: why, credentials: why, 'permission-denied': why },
   cannotEmulate: {

@@ -241,5 +241,23 @@ export function launchContract(opts: CloudContractOptions, env: () => ContractEn
       const err = await rejection(cloud.ensureStaticAddress({ mode: 'existing', id: missing.addressId, deployment: name }));
       expect(err.exitCode).toBe(ExitCode.badInput);
     });
+
+    it('quotas (doctor): each figure, or why not; a reserved address and a running instance count against theirs', async () => {
+      const { cloud, machineType } = env();
+      expect(cloud.quotas, 'every adapter reads quotas').toBeDefined();
+      const before = await cloud.quotas!(machineType);
+      for (const key of opts.quotaFigures ?? []) expect(before[key], `the ${key} quota`).toBeDefined();
+      for (const key of ['vcpus', 'staticAddresses'] as const) {
+        const f = before[key];
+        if (f) expect(f.limit >= 0 && f.used >= 0 && Number.isInteger(f.limit) && Number.isInteger(f.used)).toBe(true);
+        else expect(before.unknown?.[key], `why there is no ${key} figure`).toMatch(/\S/);
+      }
+      const name = uniqueName('quota');
+      await cloud.ensureStaticAddress({ mode: 'new', deployment: name, labels: labelsFor(env(), name, 'address') });
+      await launch(env(), name);
+      const after = await cloud.quotas!(machineType);
+      if (before.staticAddresses) expect(after.staticAddresses?.used).toBe(before.staticAddresses.used + 1);
+      if (before.vcpus) expect(after.vcpus!.used).toBeGreaterThan(before.vcpus.used);
+    });
   });
 }

@@ -77,6 +77,7 @@ const FAULTS: Record<ContractErrorKind, { method: string; error: FaultError }> =
 describeCloudContract('gcp on the GCE emulator', {
   capabilities: GCP_CAPABILITIES,
   keepsSshKeys: false,
+  quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
   async setup() {
     gce!.reset();

@@ -15,7 +15,7 @@ import { createClientKey, startTestHost, type TestHost } from '../support/test-h
 
 const VERSION = '6.12.5040';
 const PUBLISHED_AMI = 'ami-0a1b2c3d4e5f60718';
-const HOST_ADDRESS = '10.200.84.2';
+const HOST_ADDRESS = '10.200.121.2';
 const REGION = ['--region', 'us-east-1'];
 
 vi.setConfig({ testTimeout: 240_000 });

@@ -7,6 +7,7 @@
 //   SGL_TEST_POLL_MS=<ms>         how often waits poll
 //   SGL_TEST_PROVISION_DIR=<dir>  the provision scripts to use
 //   SGL_TEST_NO_IP_LOOKUP=1       the wizard suggests no public IP (no "what is my IP" request)
+//   SGL_TEST_PUBLIC_IP=<ip>       this machine's public IP as the lookup would answer (no request)
 import { ensureBuilt } from '../../scripts/ensure-built.mjs';
 
 await ensureBuilt();
@@ -22,6 +23,7 @@ if (env.SGL_TEST_FAULT?.startsWith('after:')) {
 if (env.SGL_TEST_POLL_MS) overrides.pollMs = Number(env.SGL_TEST_POLL_MS);
 if (env.SGL_TEST_PROVISION_DIR) overrides.provisionDir = env.SGL_TEST_PROVISION_DIR;
 if (env.SGL_TEST_NO_IP_LOOKUP) overrides.lookupPublicIp = async () => undefined;
+if (env.SGL_TEST_PUBLIC_IP) overrides.lookupPublicIp = async () => env.SGL_TEST_PUBLIC_IP;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e) => {
     if (e.code !== 'EPIPE') throw e;

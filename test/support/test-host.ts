@@ -10,7 +10,8 @@
 //   /home/ec2-user/.sourcegraph-version   the image's version (`version`)
 //   /mnt/data/.sourcegraph-version        the data's version (`dataVersion`, default `<version>-base`)
 //   /var/log/reboot.sh.log                the boot log; ends with "Started Sourcegraph on version X"
-// sshd runs in a private mount namespace in which /home, /mnt, /var/log and /var/lib/sourcegraph-launch
+// sshd runs in a private mount namespace in which /home, /mnt, /var/log and /var/lib (with
+// /var/lib/sourcegraph-launch, and an empty /var/lib/rancher/k3s/server/tls for k3s's certificates)
 // are bind mounts of directories under `fsRoot`, so the host file system is untouched. /etc/rancher
 // (where k3s keeps its kubeconfig, /etc/rancher/k3s/k3s.yaml) is `fsRoot`/etc/rancher, mounted on a
 // throwaway overlay of /etc so that nothing is created in the machine's own /etc. Sessions start in
@@ -35,6 +36,8 @@
 //                                       "done" (active), or "failed" when /mnt/data/override.yaml holds
 //                                       "sgl-test-helm-fails" (see bin/systemctl)
 //   sudo [-n] CMD                       runs CMD (the session is root already)
+//   df ARGS                             <fsRoot>/df.out when a test wrote one (what a real data disk
+//                                       would show), else the machine's own df
 // JSON is kubectl's List shape: nodes `items[].status.conditions[{type:'Ready',status:'True'}]`,
 // pods `items[].status.phase` and `items[].status.containerStatuses[].ready`.
 // Unsupported arguments (e.g. `-o jsonpath`, `kubectl wait`) fail with exit 1 and say so on stderr.
@@ -210,7 +213,8 @@ async function startInside(
   // The launcher's own status file lives here on images we provision: a private, empty copy.
   const statusDir = join(dirs.fs, 'var', 'lib', 'sourcegraph-launch');
   const etcOverlay = join(root, 'etc-overlay');
-  for (const dir of [dirs.bin, dirs.state, dirs.ssh, dirname(files.rootVersion), dirname(files.dataVersion), dirname(files.bootLog), statusDir, join(dirs.fs, 'etc', 'rancher'), etcOverlay]) {
+  const k3sTlsDir = join(dirs.fs, 'var', 'lib', 'rancher', 'k3s', 'server', 'tls');
+  for (const dir of [dirs.bin, dirs.state, dirs.ssh, dirname(files.rootVersion), dirname(files.dataVersion), dirname(files.bootLog), statusDir, k3sTlsDir, join(dirs.fs, 'etc', 'rancher'), etcOverlay]) {
     await mkdir(dir, { recursive: true });
   }
   // sshd refuses to start without its privilege-separation directory.
@@ -290,6 +294,8 @@ async function startInside(
     'mount --bind "$1/home" /home',
     'mount --bind "$1/mnt" /mnt',
     'mount --bind "$1/var/log" /var/log',
+    // All of /var/lib is the host's own copy: k3s's certificates (doctor) live in /var/lib/rancher.
+    'mount --bind "$1/var/lib" /var/lib',
     'mount --bind "$1/var/lib/sourcegraph-launch" /var/lib/sourcegraph-launch',
     // /etc/rancher does not exist on this machine and must not be made in its /etc: an overlay of
     // /etc whose changes go to a tmpfs that dies with the namespace takes the mount point instead.

@@ -5,6 +5,7 @@ import { backupCommand, backupsCommand, pruneCommand, restoreCommand } from './b
 import { buildImageCommand } from './build-image.js';
 import { configCommand } from './config.js';
 import { destroyCommand } from './destroy.js';
+import { doctorCommand } from './doctor.js';
 import { kubeconfigCommand } from './kubeconfig.js';
 import { launchCommand } from './launch.js';
 import { presetsCommand } from './presets.js';
@@ -29,4 +30,5 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   backupsCommand,
   restoreCommand,
   pruneCommand,
+  doctorCommand,
 ] as unknown as readonly CommandDef<FlagSet>[];

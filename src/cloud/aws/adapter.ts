@@ -13,6 +13,7 @@ import type {
   InstanceSpec,
   InstanceState,
   LaunchRequestsSpec,
+  Quotas,
   Scope,
   SnapshotScheduleSpec,
   SnapshotSpec,
@@ -147,6 +148,27 @@ export class AwsAdapter implements Cloud {
   scheduleRequests = (spec: SnapshotScheduleSpec) => requests.scheduleRequests(spec);
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) =>
     requests.buildRequests(spec, network.groupDescription, { addressId: spec.addressId });
+
+  /**
+   * Elastic IPs: the account attribute vpc-max-elastic-ips against the addresses allocated. The
+   * vCPU quota lives in Service Quotas (another API and client), so it is left to the console.
+   */
+  async quotas(): Promise<Quotas> {
+    const [attrs, addresses] = await Promise.all([
+      call(this.c, 'DescribeAccountAttributes', () => this.c.ec2.describeAccountAttributes({})),
+      call(this.c, 'DescribeAddresses', () => this.c.ec2.describeAddresses({})),
+    ]);
+    const value = attrs.AccountAttributes?.find((a) => a.AttributeName === 'vpc-max-elastic-ips')?.AttributeValues?.[0]?.AttributeValue;
+    const limit = value === undefined ? NaN : Number(value);
+    const where = `Service Quotas → Amazon EC2 → "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances" (L-1216C47A) in ${this.scope.region}`;
+    return {
+      ...(Number.isFinite(limit) ? { staticAddresses: { limit, used: (addresses.Addresses ?? []).filter((a) => a.Domain !== 'standard').length } } : {}),
+      unknown: {
+        vcpus: `the vCPU quota is read in ${where}`,
+        ...(Number.isFinite(limit) ? {} : { staticAddresses: 'EC2 did not report vpc-max-elastic-ips' }),
+      },
+    };
+  }
 }
 
 /**

@@ -174,6 +174,12 @@ export const awsProvider: ProviderDescriptor = {
     };
   },
   publishedImages: loadAwsCatalog,
+  minimalPolicy: async () => ({
+    file: 'presets/policies/aws-iam-policy.json',
+    kind: 'IAM policy',
+    attach: 'aws iam create-policy --policy-name sourcegraph-launch --policy-document file://policy.json, then aws iam attach-user-policy (or attach-role-policy) with its ARN',
+    document: (await import('../../../presets/policies/aws-iam-policy.json', { with: { type: 'json' } })).default,
+  }),
   async connect(scope, opts) {
     const { createAwsAdapter } = await import('./adapter.js');
     return createAwsAdapter(scope, { env: opts.env, ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}) });

@@ -135,6 +135,12 @@ import {
   type UpdateLifecyclePolicyCommandInput,
   type UpdateLifecyclePolicyCommandOutput,
 } from '@aws-sdk/client-dlm';
+// --- doctor (issue 13) ---
+import {
+  DescribeAccountAttributesCommand,
+  type DescribeAccountAttributesCommandInput,
+  type DescribeAccountAttributesCommandOutput,
+} from '@aws-sdk/client-ec2';
 // --- image builds (issue 4) ---
 import {
   CreateImageCommand,
@@ -189,6 +195,8 @@ export interface Ec2Api {
   // --- image builds (issue 4) ---
   createImage(input: CreateImageCommandInput): Promise<CreateImageCommandOutput>;
   deregisterImage(input: DeregisterImageCommandInput): Promise<DeregisterImageCommandOutput>;
+  // --- doctor (issue 13) ---
+  describeAccountAttributes(input: DescribeAccountAttributesCommandInput): Promise<DescribeAccountAttributesCommandOutput>;
 }
 
 export interface StsApi {
@@ -263,6 +271,8 @@ export function wrapEc2Client(client: EC2Client): Ec2Api {
     // --- image builds (issue 4) ---
     createImage: (input) => client.send(new CreateImageCommand(input)),
     deregisterImage: (input) => client.send(new DeregisterImageCommand(input)),
+    // --- doctor (issue 13) ---
+    describeAccountAttributes: (input) => client.send(new DescribeAccountAttributesCommand(input)),
   };
 }
 

@@ -16,6 +16,7 @@ import type {
   InstanceSpec,
   InstanceState,
   LaunchRequestsSpec,
+  Quotas,
   Scope,
   SnapshotSchedule,
   SnapshotScheduleSpec,
@@ -178,6 +179,36 @@ export class AzureAdapter implements Cloud {
   instanceRequests = (spec: InstanceSpec) => requests.instanceRequestList(network.where(this.c), spec);
   scheduleRequests = (spec: SnapshotScheduleSpec) => requests.scheduleRequestList(spec);
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) => requests.buildRequestList(network.where(this.c), spec);
+
+  /**
+   * The location's usages: Compute's regional vCPUs ("cores") and the VM family's own quota (which
+   * an instance must fit both of), Network's public IP addresses.
+   */
+  async quotas(machineType?: string): Promise<Quotas> {
+    type Usage = { name?: { value?: string }; currentValue?: number; limit?: number };
+    const base = `/subscriptions/${this.c.subscriptionId}/providers`;
+    const [compute, network] = await Promise.all([
+      this.c.arm.get(`${base}/Microsoft.Compute/locations/${this.c.location}/usages`, 'Microsoft.Compute usage.list'),
+      this.c.arm.get(`${base}/Microsoft.Network/locations/${this.c.location}/usages`, 'Microsoft.Network usages.list'),
+    ]);
+    const figure = (answer: { value?: Usage[] } | undefined, name: string) => {
+      const u = answer?.value?.find((x) => x.name?.value?.toLowerCase() === name.toLowerCase());
+      return u && typeof u.limit === 'number' ? { limit: u.limit, used: u.currentValue ?? 0 } : undefined;
+    };
+    // Standard_D8as_v5 counts against "standardDASv5Family".
+    const m = machineType ? /^Standard_([A-Z]+)\d+([a-z]*)_(v\d+)$/.exec(machineType) : null;
+    const family = m ? figure(compute, `standard${m[1]}${m[2]!.toUpperCase()}${m[3]}Family`) : undefined;
+    const vcpus = [figure(compute, 'cores'), family].filter((f) => f !== undefined).sort((a, b) => a.limit - a.used - (b.limit - b.used))[0];
+    const staticAddresses = figure(network, 'PublicIPAddresses');
+    return {
+      ...(vcpus ? { vcpus } : {}),
+      ...(staticAddresses ? { staticAddresses } : {}),
+      unknown: {
+        ...(vcpus ? {} : { vcpus: `Microsoft.Compute usages listed no cores for ${this.c.location}` }),
+        ...(staticAddresses ? {} : { staticAddresses: `Microsoft.Network usages listed no PublicIPAddresses for ${this.c.location}` }),
+      },
+    };
+  }
 }
 
 /**

@@ -156,6 +156,12 @@ export const azureProvider: ProviderDescriptor = {
     return { region: 'eastus', diskMonthlyUsd: () => undefined, snapshotGiBMonthUsd: 0 };
   },
   planFlags: { address: '--public-ip', providerFlags: { '--subscription': 'subscription', '--resource-group': 'resourceGroup' } },
+  minimalPolicy: async () => ({
+    file: 'presets/policies/azure-custom-role.json',
+    kind: 'custom role definition',
+    attach: 'replace <subscription-id>, then az role definition create --role-definition role.json and az role assignment create --role sourcegraph-launch --assignee <who> --scope /subscriptions/<subscription-id>',
+    document: (await import('../../../presets/policies/azure-custom-role.json', { with: { type: 'json' } })).default,
+  }),
   async connect(scope, opts) {
     const [{ createAzureAdapter }, { defaultSubscription }] = await Promise.all([import('./adapter.js'), import('./credentials.js')]);
     // Without a subscription the adapter still builds dry-run requests (with "<subscription>" in

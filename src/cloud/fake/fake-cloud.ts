@@ -24,6 +24,7 @@ import type {
   InstanceState,
   LaunchRequestsSpec,
   Placement,
+  Quotas,
   Scope,
   Snapshot,
   SnapshotSchedule,
@@ -64,6 +65,7 @@ export const READ_ONLY_METHODS: ReadonlySet<CloudMethod> = new Set<CloudMethod>(
   'waitForInstanceState', 'describeDisk', 'waitForDiskAvailable', 'diskInitialization', 'waitForSnapshot', 'describeSnapshot',
   'listSnapshots', 'findSnapshotSchedule', 'findImageBuild', 'waitForImage',
   'launchRequests', 'instanceRequests', 'scheduleRequests', 'buildRequests',
+  'quotas',
 ]);
 
 export class FakeCloud implements Cloud {
@@ -369,6 +371,19 @@ export class FakeCloud implements Cloud {
   /** One nightly run of every snapshot schedule; returns the snapshots it made. */
   runSnapshotSchedules(): Snapshot[] {
     return storage.runSnapshotSchedules(this.world);
+  }
+
+  /** The quotas of options.quotas; static addresses in use are the world's. */
+  quotas(): Promise<Quotas> {
+    return this.op('quotas', [], () => {
+      const q = this.world.opts.quotas;
+      const out: Quotas = {};
+      if (q?.vcpus) out.vcpus = { ...q.vcpus };
+      if (q?.staticAddresses) out.staticAddresses = { limit: q.staticAddresses.limit, used: this.world.addresses.size };
+      const unset = (key: string) => `the fake reports no ${key} quota (options.quotas.${key} is not set)`;
+      if (!q?.vcpus || !q.staticAddresses) out.unknown = { ...(q?.vcpus ? {} : { vcpus: unset('vcpus') }), ...(q?.staticAddresses ? {} : { staticAddresses: unset('staticAddresses') }) };
+      return out;
+    });
   }
 
   // =============== for tests: looking at it ===============

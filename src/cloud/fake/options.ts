@@ -80,6 +80,8 @@ export interface FakeCloudOptions {
    * the registered descriptor's validators accept (a `--snapshot` the user types is checked).
    */
   formatId?: (kind: string, n: number) => string;
+  /** The quotas `quotas()` reports: vCPUs as given, static addresses' use counted from the world. Default: none reported. */
+  quotas?: { vcpus?: { limit: number; used: number }; staticAddresses?: { limit: number } };
 }
 
 /** Machine types by zone index (0 = first zone): some offered everywhere, some in a few zones only. */
@@ -171,6 +173,7 @@ export interface ResolvedOptions {
   staticAddressIps: string[];
   consoleOutput?: (instance: Instance, call: number) => string;
   formatId: (kind: string, n: number) => string;
+  quotas?: { vcpus?: { limit: number; used: number }; staticAddresses?: { limit: number } };
 }
 
 export function resolveOptions(opts: FakeCloudOptions): ResolvedOptions {
@@ -200,5 +203,6 @@ export function resolveOptions(opts: FakeCloudOptions): ResolvedOptions {
     staticAddressIps: [...(opts.staticAddressIps ?? [])],
     ...(opts.consoleOutput ? { consoleOutput: opts.consoleOutput } : {}),
     formatId: opts.formatId ?? ((kind, n) => `${kind}-${String(n).padStart(6, '0')}`),
+    ...(opts.quotas ? { quotas: opts.quotas } : {}),
   };
 }

@@ -14,6 +14,7 @@ import type {
   InstanceSpec,
   InstanceState,
   LaunchRequestsSpec,
+  Quotas,
   Scope,
   SnapshotScheduleSpec,
   SnapshotSpec,
@@ -172,6 +173,27 @@ export class GcpAdapter implements Cloud {
   instanceRequests = (spec: InstanceSpec) => requests.instanceRequests(this.dryProject, spec);
   scheduleRequests = (spec: SnapshotScheduleSpec) => requests.scheduleRequests(this.dryProject, this.c.region, spec);
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) => requests.buildRequests(this.dryProject, spec);
+
+  /**
+   * regions.get lists the region's quotas: CPUS, and per family (N2_CPUS …) where the family has
+   * its own, which an instance must fit both of; STATIC_ADDRESSES for reserved external addresses.
+   */
+  async quotas(machineType?: string): Promise<Quotas> {
+    const region = await call(this.c, 'regions.get', () => request<{ quotas?: { metric?: string; limit?: number; usage?: number }[] }>(this.c, 'GET', `regions/${this.c.region}`));
+    const figure = (metric: string) => {
+      const q = region.quotas?.find((x) => x.metric === metric);
+      return q && typeof q.limit === 'number' ? { limit: q.limit, used: q.usage ?? 0 } : undefined;
+    };
+    const family = machineType ? figure(`${machineType.split('-')[0]!.toUpperCase()}_CPUS`) : undefined;
+    const cpus = figure('CPUS');
+    const vcpus = [cpus, family].filter((f) => f !== undefined).sort((a, b) => a.limit - a.used - (b.limit - b.used))[0];
+    const staticAddresses = figure('STATIC_ADDRESSES');
+    return {
+      ...(vcpus ? { vcpus } : {}),
+      ...(staticAddresses ? { staticAddresses } : {}),
+      unknown: { ...(vcpus ? {} : { vcpus: `regions.get listed no CPUS quota for ${this.c.region}` }), ...(staticAddresses ? {} : { staticAddresses: `regions.get listed no STATIC_ADDRESSES quota for ${this.c.region}` }) },
+    };
+  }
 }
 
 function withSlash(url: string): string {

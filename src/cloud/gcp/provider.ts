@@ -209,6 +209,12 @@ export const gcpProvider: ProviderDescriptor = {
     return { region: 'us-central1', diskMonthlyUsd: () => undefined, snapshotGiBMonthUsd: 0 };
   },
   planFlags: { address: '--address', encryptionKey: '--kms-key', providerFlags: {} },
+  minimalPolicy: async () => ({
+    file: 'presets/policies/gcp-custom-role.json',
+    kind: 'custom role',
+    attach: 'gcloud iam roles create sourcegraphLaunch --project <project> --file role.json, then gcloud projects add-iam-policy-binding <project> --member <who> --role projects/<project>/roles/sourcegraphLaunch',
+    document: (await import('../../../presets/policies/gcp-custom-role.json', { with: { type: 'json' } })).default,
+  }),
   async connect(scope, opts) {
     const { createGcpAdapter } = await import('./adapter.js');
     return createGcpAdapter(scope, { env: opts.env, ...(opts.pollIntervalMs !== undefined ? { pollIntervalMs: opts.pollIntervalMs } : {}) });

@@ -124,6 +124,8 @@ export interface EmulatorConfig {
   vmSizes: string[];
   /** Check every answer against the swagger response schema (emulator self-check; default true). */
   validateResponses: boolean;
+  /** Quota limits the usages lists report: regional vCPUs, per VM family (default: as cores), public IPs. */
+  usageLimits: { cores: number; families: Record<string, number>; publicIPAddresses: number };
 }
 
 export const DEFAULT_LOCATIONS = [
@@ -153,6 +155,7 @@ export function defaultConfig(): EmulatorConfig {
     locations: [...DEFAULT_LOCATIONS],
     vmSizes: [...DEFAULT_VM_SIZES],
     validateResponses: true,
+    usageLimits: { cores: 100, families: {}, publicIPAddresses: 20 },
   };
 }
 

@@ -1,0 +1,38 @@
+// The IAM policy `doctor --print-policy` prints must allow every API operation the AWS adapter can
+// call: the operations are read off the adapter's narrow SDK wrappers (one function per operation),
+// so a call added to sdk.ts without its action in presets/policies/aws-iam-policy.json fails here.
+import { describe, expect, it } from 'vitest';
+import type { DLMClient } from '@aws-sdk/client-dlm';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { awsProvider } from '../../../src/cloud/aws/provider.js';
+import { wrapDlmClient, wrapEc2Client } from '../../../src/cloud/aws/sdk.js';
+
+const pascal = (method: string) => `${method[0]!.toUpperCase()}${method.slice(1)}`;
+
+async function allowedActions(): Promise<Set<string>> {
+  const policy = (await awsProvider.minimalPolicy!()).document as { Statement: { Effect: string; Action: string[] }[] };
+  return new Set(policy.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => s.Action));
+}
+
+describe('the minimal AWS policy', () => {
+  it('allows every EC2 and DLM operation the adapter calls', async () => {
+    const allowed = await allowedActions();
+    const ec2 = Object.keys(wrapEc2Client({} as EC2Client)).map((m) => `ec2:${pascal(m)}`);
+    const dlm = Object.keys(wrapDlmClient({} as DLMClient)).map((m) => `dlm:${pascal(m)}`);
+    expect(ec2.length).toBeGreaterThan(30);
+    expect(ec2.filter((a) => !allowed.has(a))).toEqual([]);
+    expect(dlm.filter((a) => !allowed.has(a))).toEqual([]);
+    // DLM acts as its role: launch --schedule passes it.
+    expect(allowed.has('iam:PassRole')).toBe(true);
+  });
+
+  it('allows nothing the adapter does not call (no wildcards)', async () => {
+    const allowed = await allowedActions();
+    const called = new Set([
+      ...Object.keys(wrapEc2Client({} as EC2Client)).map((m) => `ec2:${pascal(m)}`),
+      ...Object.keys(wrapDlmClient({} as DLMClient)).map((m) => `dlm:${pascal(m)}`),
+      'iam:PassRole',
+    ]);
+    expect([...allowed].filter((a) => a.includes('*') || !called.has(a))).toEqual([]);
+  });
+});

@@ -1,0 +1,42 @@
+// The custom role `doctor --print-policy --cloud gcp` prints must hold the permission of every
+// Compute method the GCE adapter calls. The methods are read off the adapter's sources (each call
+// names its method, e.g. 'instances.insert', for its errors), mapped to IAM permissions the way
+// Compute names them (insert → create, patch → update), so a call added to the adapter without its
+// permission in presets/policies/gcp-custom-role.json fails here.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gcpProvider } from '../../../src/cloud/gcp/provider.js';
+
+const ADAPTER = join(import.meta.dirname, '../../../src/cloud/gcp');
+const VERB: Record<string, string> = { insert: 'create', patch: 'update', aggregatedList: 'list' };
+
+function calledMethods(): string[] {
+  const found = new Set<string>();
+  for (const file of readdirSync(ADAPTER).filter((f) => f.endsWith('.ts'))) {
+    const text = readFileSync(join(ADAPTER, file), 'utf8');
+    for (const [, collection, method] of text.matchAll(/'([a-z][A-Za-z]+)\.([a-z][A-Za-z]+)'/g)) {
+      if (collection === 'resource') continue;
+      found.add(`${collection}.${method}`);
+    }
+  }
+  // Built from a variable: instances.${verb} (start, stop) and <kind>.setLabels.
+  for (const m of ['instances.start', 'instances.stop', 'instances.setLabels', 'disks.setLabels', 'snapshots.setLabels', 'images.setLabels', 'addresses.setLabels']) found.add(m);
+  return [...found].sort();
+}
+
+describe('the minimal GCE custom role', () => {
+  it('holds the permission of every Compute method the adapter calls', async () => {
+    const role = (await gcpProvider.minimalPolicy!()).document as { includedPermissions: string[] };
+    const held = new Set(role.includedPermissions);
+    const methods = calledMethods();
+    expect(methods.length).toBeGreaterThan(30);
+    const missing = methods.map((m) => {
+      const [collection, method] = m.split('.') as [string, string];
+      return `compute.${collection}.${VERB[method] ?? method}`;
+    }).filter((p) => !held.has(p));
+    expect(missing).toEqual([]);
+    // Every Operation the adapter waits on is read, wherever it lives.
+    for (const p of ['compute.globalOperations.get', 'compute.regionOperations.get', 'compute.zoneOperations.get']) expect(held.has(p), p).toBe(true);
+  });
+});
