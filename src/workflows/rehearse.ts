@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Cloud, DataDiskSpec, Deployment, Disk, InstanceSpec, Snapshot, SshKeySpec } from '../cloud/port.js';
+import type { Cloud, DataDiskSpec, Deployment, Disk, InstanceSpec, Placement, Snapshot, SshKeySpec } from '../cloud/port.js';
 import type { Deps } from '../commands/deps.js';
 import type { Target } from '../commands/target.js';
 import { CloudError, ExitCode, InterruptedError, LaunchError, UsageError } from '../core/errors.js';
@@ -68,7 +68,8 @@ export interface RehearsalPlan {
   encryptionKeyId?: string;
   initRateMiBps?: number;
   rootDisk: { sizeGiB: number; type: string };
-  subnetId?: string;
+  /** Production's subnet and network, resolved as the cloud names them. */
+  placement: Placement;
   instanceIdentity?: string;
   deleteSnapshot: boolean;
   holdSeconds: number;
@@ -221,6 +222,8 @@ export async function planRehearsal(deps: Deps, cloud: Cloud, target: Target, up
   const t = up.template;
   const sshKey: SshKeySpec = t.sshKeyName ? { mode: 'existing', name: t.sshKeyName } : importKey(up.name, id, input.privateKeyPath);
   const image = await cloud.describeImage(hop.imageId);
+  // Production's own subnet, with the network an access policy is made in.
+  const placement = await cloud.resolvePlacement(t.placement.subnetId, [up.original.zone]);
   return {
     id,
     operation: `rehearsal-${id}`,
@@ -242,7 +245,7 @@ export async function planRehearsal(deps: Deps, cloud: Cloud, target: Target, up
     ...(t.encryptionKeyId ? { encryptionKeyId: t.encryptionKeyId } : {}),
     ...(up.initRateMiBps ? { initRateMiBps: up.initRateMiBps } : {}),
     rootDisk: t.rootDisk,
-    ...(t.placement.subnetId ? { subnetId: t.placement.subnetId } : {}),
+    placement: { ...placement, zone: up.original.zone },
     ...(t.instanceIdentity ? { instanceIdentity: t.instanceIdentity } : {}),
     deleteSnapshot: input.deleteSnapshot,
     holdSeconds: up.holdSeconds,
@@ -337,7 +340,7 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
           deployment: p.name,
           labels: labels('rehearsal'),
           name: `${p.name}-rehearsal-${p.id}`,
-          placement: { zone: p.zone, ...(p.subnetId ? { subnetId: p.subnetId } : {}) },
+          placement: p.placement,
           rules: [{ port: 22, cidr: p.sshCidr }],
         });
         c.policyId = policy.id;
@@ -514,7 +517,7 @@ function instanceSpec(p: RehearsalPlan, diskId: string, policyId: string): Insta
     imageId: p.imageId,
     ...(p.dataTemplateId ? { dataTemplateId: p.dataTemplateId } : {}),
     machineType: p.machineType,
-    placement: { zone: p.zone, ...(p.subnetId ? { subnetId: p.subnetId } : {}) },
+    placement: p.placement,
     accessPolicyIds: [policyId],
     sshKey: p.sshKey,
     loginUser: p.loginUser,
