@@ -13,6 +13,7 @@ import { runLaunch } from '../../src/commands/launch.js';
 import { runRehearse } from '../../src/commands/rehearse.js';
 import { runBackup } from '../../src/commands/backup.js';
 import { runDestroy } from '../../src/commands/destroy.js';
+import { runPrune } from '../../src/commands/prune.js';
 import { ExitCode, LaunchError } from '../../src/core/errors.js';
 import type { RehearsalReport } from '../../src/workflows/rehearse.js';
 import type { Remote } from '../../src/remote/remote.js';
@@ -265,6 +266,14 @@ describe('as aws: leftovers a rehearsal could not delete', () => {
     expect(report.cleanup.failed.map((f) => f.id)).toContain(made.id);
     expect(made.state).not.toBe('terminated');
     fake.clearFaults();
+    // prune lists them as a rehearsal's, keeps them, and never takes them for the way back.
+    const pruned = await runPrune(deps(), NAME, { ...where, dryRun: true });
+    const copy = fake.state.disks.find((d) => d.labels.role === 'rehearsal-data')!;
+    expect(pruned.items.map((i) => i.id)).not.toContain(made.id);
+    expect(pruned.kept.filter((i) => i.id === made.id || i.id === copy.id).map((i) => [i.kind, i.reason.slice(0, 28)])).toEqual([
+      ['instance', 'made by `upgrade --rehearse`'],
+      ['volume', 'made by `upgrade --rehearse`'],
+    ]);
 
     const io = new ScriptedIo([], false);
     const r = (await runRehearse(deps({ io }), NAME, rehearseFlags())) as RehearsalReport;
