@@ -51,9 +51,8 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
     });
   }
   const cloud = await connectCloud(deps, target);
-  if (instanceType && !(await cloud.machineTypeZones(instanceType)).length) {
-    throw new UsageError(`--instance-type ${instanceType} is not offered in ${target.region}`, { code: 'instance-type-unavailable' });
-  }
+  const typeZones = instanceType ? await cloud.machineTypeZones(instanceType) : undefined;
+  if (instanceType && !typeZones?.length) throw new UsageError(`--instance-type ${instanceType} is not offered in ${target.region}`, { code: 'instance-type-unavailable' });
   let sshCidr = sshCidrFlag;
   if (!sshCidr) {
     const ip = await deps.lookupPublicIp().catch(() => undefined);
@@ -86,6 +85,10 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
       ...(instanceType ? { machineType: instanceType } : {}),
       deleteSnapshot: Boolean(flags.deleteSnapshot),
     });
+    // The copy must be in production's zone (the disk is made there): the type must be offered there.
+    if (instanceType && !typeZones!.includes(plan.zone)) {
+      throw new UsageError(`--instance-type ${instanceType} is not offered in ${plan.zone}, production's zone (only in ${typeZones!.join(', ')})`, { code: 'instance-type-unavailable' });
+    }
     describe(deps, plan);
     if (flags.dryRun) {
       if (io.json) io.result({ dryRun: true, rehearse: true, ...publicPlan(plan) });

@@ -29,7 +29,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli, type CliOptions } from '../support/cli.js';
+import { DEAD_ENDPOINT, runCli, type CliOptions } from '../support/cli.js';
 import { allocateTestAddress, byDeployment, makeTestHostReachable, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
 
@@ -260,6 +260,19 @@ describe('upgrade --rehearse with the real CLI', () => {
 
     expect(await production(prodId)).toBe(before);
     await takeBack();
+    rmSync(home, { recursive: true, force: true });
+  });
+});
+
+describe('upgrade --rehearse: bad input with the real CLI', () => {
+  it('exits 2 before any cloud call: a rehearsal-only flag without --rehearse, an open --ssh-cidr', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'sgl-rehearse-input-'));
+    const without = await runCli(['upgrade', 'prod', '--region', 'us-east-1', '--from-snapshot', 'new', '--json'], { endpoint: DEAD_ENDPOINT, home });
+    expect(without.code).toBe(2);
+    expect(without.json()).toMatchObject({ error: { code: 'rehearse-only-flag', message: '--from-snapshot: only with --rehearse', exitCode: 2 } });
+    const open = await runCli(['upgrade', 'prod', '--region', 'us-east-1', '--rehearse', '--ssh-cidr', '0.0.0.0/0'], { endpoint: DEAD_ENDPOINT, home });
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/a rehearsal lets in one address/);
     rmSync(home, { recursive: true, force: true });
   });
 });

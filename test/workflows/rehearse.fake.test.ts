@@ -301,4 +301,15 @@ describe('as aws: leftovers a rehearsal could not delete', () => {
     expect([snap.code, snap.exitCode]).toEqual(['snapshot-not-found', ExitCode.badInput]);
     expect(fake.mutatingCalls().length).toBe(since);
   });
+
+  it('--dry-run shows the plan (snapshot, zone, type, image, the one rule) and makes nothing', async () => {
+    const { fake, deps } = rig('aws');
+    await launched(fake, deps());
+    const since = fake.mutatingCalls().length;
+    const io = new ScriptedIo([], false);
+    expect(await runRehearse(deps({ io }), NAME, rehearseFlags({ dryRun: true, instanceType: 'm6a.4xlarge' }))).toEqual({ dryRun: true });
+    expect(io.text()).toMatch(/Instance: m6a\.4xlarge in us-east-1a, image \S+; no static address; SSH from 198\.51\.100\.23\/32 only/);
+    expect(io.text()).toMatch(/a new snapshot of \S+ while production keeps serving \(no completed snapshot of prod's 6\.11\.0 data\)/);
+    expect(fake.mutatingCalls().length).toBe(since);
+  });
 });
