@@ -8,6 +8,7 @@ import { validateCidr } from '../core/validate.js';
 import {
   cleanUp,
   openRehearsalJournal,
+  rehearsalResources,
   planRehearsal,
   runRehearsal,
   unfinishedRehearsal,
@@ -68,7 +69,9 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
   // A lock of its own: a rehearsal never holds the deployment's lock or its cloud-side marker.
   const release = flags.dryRun ? undefined : deps.state.lock(target.cloud, target.region, `${target.name}.rehearsal`);
   try {
-    const leftoversRemoved = flags.dryRun ? [] : await removeLeftovers(deps, cloud, target);
+    // What an interrupted rehearsal left is shown now and deleted once the user said yes.
+    const left = rehearsalResources(await cloud.findDeployment(target.name));
+    const leftIds = [...left.instances.map((i) => i.id), ...left.disks.map((x) => x.id), ...left.accessPolicies.map((x) => x.id), ...left.sshKeys.map((k) => k.name)];
     const options: UpgradeOptions = { ...v, ...(image ? { image } : {}), ...(flags.identityFile ? { identityFile: flags.identityFile } : {}) };
     if (cloud.capabilities.diskInitializationRate && initRate !== 0) options.initRateMiBps = initRate ?? 300;
     const up = await planUpgrade(deps, cloud, target, options, 'rehearsal');
@@ -90,12 +93,14 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
       throw new UsageError(`--instance-type ${instanceType} is not offered in ${plan.zone}, production's zone (only in ${typeZones!.join(', ')})`, { code: 'instance-type-unavailable' });
     }
     describe(deps, plan);
+    if (leftIds.length) io.info(`  First, what an earlier rehearsal left is deleted: ${leftIds.join(', ')}.`);
     if (flags.dryRun) {
       if (io.json) io.result({ dryRun: true, rehearse: true, ...publicPlan(plan) });
       else io.info('Dry run: nothing was made.');
       return { dryRun: true };
     }
     await confirmOrYes(deps, flags, `Rehearse ${plan.from} → ${plan.to} on a throwaway copy of ${plan.name}'s data?`, 'rehearse the upgrade');
+    const leftoversRemoved = await removeLeftovers(deps, cloud, target);
     const report = await runRehearsal(deps, cloud, target, plan, openRehearsalJournal(deps, target, plan.id));
     report.leftoversRemoved = leftoversRemoved;
     return finish(deps, report);
