@@ -129,6 +129,16 @@ export function planPrune(d: PruneDeploymentInput, snapshots: readonly PruneSnap
     }
   }
 
+  // A rehearsal's throwaway (upgrade --rehearse) is never the way back: listed, left to the rehearsals,
+  // which delete their own and, when one was interrupted, the next deletes what it left first.
+  const rehearsalReason = 'made by `upgrade --rehearse` (a throwaway copy): the rehearsal deletes it when done; one that was interrupted is deleted by the next `upgrade --rehearse`, or with the deployment by `destroy`';
+  for (const i of d.otherInstances.filter((x) => x.labels.role === 'rehearsal')) {
+    keep.push({ kind: 'instance', id: i.id, detail: `rehearsal of ${i.labels.version ?? '?'} ${i.state}`, monthlyUsd: diskUsd(opts.rootDisk), reason: rehearsalReason });
+  }
+  for (const v of d.disks.filter((x) => x.labels.role === 'rehearsal-data')) {
+    keep.push({ kind: 'volume', id: v.id, detail: `${v.sizeGiB} GiB ${v.type} rehearsal copy of the data`, monthlyUsd: diskUsd(v), reason: rehearsalReason });
+  }
+
   const diskIds = new Set(d.disks.map((v) => v.id));
   const heldByDisk = (s: PruneSnapshotInput) => s.diskId !== undefined && diskIds.has(s.diskId) && !diskGoes.has(s.diskId);
   const backups = completed.filter((s) => s.labels.purpose === 'backup');

@@ -71,6 +71,10 @@ export function planDestroy(d: Deployment, deleteData: boolean, data: DataExtras
   for (const v of dataDisksOf(d)) {
     actions.push({ action: deleteData ? 'delete-volume' : 'keep-volume', id: v.id, detail: `${v.sizeGiB} GiB ${v.type} data ${terms.disk}` });
   }
+  // A rehearsal's copy of the data (upgrade --rehearse) is a throwaway, never the deployment's data: it goes.
+  for (const v of d.disks.filter((x) => x.labels.role === 'rehearsal-data')) {
+    actions.push({ action: 'delete-volume', id: v.id, detail: `${v.sizeGiB} GiB ${v.type} copy of the data a rehearsal left` });
+  }
   for (const snap of data.snapshots) {
     actions.push({ action: deleteData ? 'delete-snapshot' : 'keep-snapshot', id: snap.id, detail: `${snap.sizeGiB} GiB snapshot${snap.labels.purpose ? ` (${snap.labels.purpose})` : ''}` });
   }

@@ -135,6 +135,24 @@ export function launchContract(opts: CloudContractOptions, env: () => ContractEn
       expect(seen.map((p) => sortedRules(p.rules))).toEqual([sortedRules(narrow)]);
     });
 
+    it('a second policy of the same deployment (another name and role: a rehearsal\'s) is its own; the first keeps its rules', async () => {
+      const { cloud, zones } = env();
+      const name = uniqueName('access-two');
+      const placement = await cloud.resolvePlacement(undefined, [zones[0]]);
+      const own = [{ port: 80, cidr: CIDR_B }, { port: 443, cidr: CIDR_B }];
+      const first = await cloud.ensureAccessPolicy(accessSpec(name, placement, own, { deployment: name, role: 'security-group', managed: 'true' }));
+      const other = await cloud.ensureAccessPolicy({
+        ...accessSpec(name, placement, [{ port: 22, cidr: CIDR_A }], { deployment: name, role: 'rehearsal', managed: 'true', operation: 'rehearsal-0a1b2c3d' }),
+        name: `${name}-rehearsal-0a1b2c3d`,
+      });
+      expect(other.id).not.toBe(first.id);
+      expect(sortedRules(other.rules)).toEqual(sortedRules([{ port: 22, cidr: CIDR_A }]));
+      const seen = (await cloud.findDeployment(name)).accessPolicies;
+      expect(sortedRules(seen.find((p) => p.id === first.id)!.rules)).toEqual(sortedRules(own));
+      await cloud.deleteAccessPolicy(other.id);
+      expect((await cloud.findDeployment(name)).accessPolicies.map((p) => p.id)).toEqual([first.id]);
+    });
+
     it('deleteAccessPolicy removes it, and a second delete succeeds', async () => {
       const { cloud, zones } = env();
       const name = uniqueName('access-del');

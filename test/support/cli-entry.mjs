@@ -4,6 +4,7 @@
 // dependencies (production code reads none of these variables):
 //   SGL_TEST_FAULT=after:<step>   the process kills itself (SIGKILL) right after that step's work,
 //                                 before the journal records it: the worst moment to lose power
+//   SGL_TEST_PAUSE=after:<step>   the process stops itself (SIGSTOP) after that step's work, until SIGCONT
 //   SGL_TEST_POLL_MS=<ms>         how often waits poll
 //   SGL_TEST_PROVISION_DIR=<dir>  the provision scripts to use
 //   SGL_TEST_NO_IP_LOOKUP=1       the wizard suggests no public IP (no "what is my IP" request)
@@ -18,6 +19,16 @@ if (env.SGL_TEST_FAULT?.startsWith('after:')) {
   const step = env.SGL_TEST_FAULT.slice('after:'.length);
   overrides.afterStep = (id) => {
     if (id === step) process.kill(process.pid, 'SIGKILL');
+  };
+}
+if (env.SGL_TEST_PAUSE?.startsWith('after:')) {
+  // The process stops itself (SIGSTOP) right after that step's work, for the test to act on the
+  // cloud at a known moment, and goes on when the test sends SIGCONT.
+  const step = env.SGL_TEST_PAUSE.slice('after:'.length);
+  const previous = overrides.afterStep;
+  overrides.afterStep = (id) => {
+    previous?.(id);
+    if (id === step) process.kill(process.pid, 'SIGSTOP');
   };
 }
 if (env.SGL_TEST_POLL_MS) overrides.pollMs = Number(env.SGL_TEST_POLL_MS);

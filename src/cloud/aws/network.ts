@@ -150,7 +150,8 @@ export async function ensureAccessPolicy(c: AwsContext, spec: AccessPolicySpec):
   const vpcId = spec.placement.networkId;
   if (!vpcId) throw new CloudError('no-network', `No VPC known for the placement in ${spec.placement.zone}`);
   const owner = spec.labels['build-run'] ? tagFilter('build-run', [spec.labels['build-run']]) : tagFilter('deployment', [spec.deployment]);
-  const mine = await describeGroupsWhere(c, [owner, tagFilter('role', ['security-group']), { Name: 'vpc-id', Values: [vpcId] }]);
+  // In the spec's role only: a deployment's other policies (an upgrade rehearsal's) are never taken for its own.
+  const mine = await describeGroupsWhere(c, [owner, tagFilter('role', [spec.labels.role ?? 'security-group']), { Name: 'vpc-id', Values: [vpcId] }]);
   let group = mine.find((g) => g.name === spec.name) ?? mine[0];
   if (!group) {
     const request = createSecurityGroupRequest(spec, vpcId, groupDescription(spec), spec.labels.build ? spec.name : spec.deployment);
