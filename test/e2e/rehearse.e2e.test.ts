@@ -37,8 +37,8 @@ const OLD = '6.11.0';
 const NEW = '6.12.5040';
 const AMI_OLD = 'ami-0b11000000000611a';
 const AMI_NEW = 'ami-0c12504000000612b';
-const PROD_ADDRESS = '10.200.83.2';
-const COPY_ADDRESS = '10.200.83.3';
+const PROD_ADDRESS = '10.200.122.2';
+const COPY_ADDRESS = '10.200.122.3';
 const PUBLISHER = '840044800169';
 // Not production's --ssh-cidr: the copy's security group must hold this one rule and nothing of production's.
 const CALLER = '198.51.100.23/32';
