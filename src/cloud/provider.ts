@@ -120,6 +120,8 @@ export interface ProviderDescriptor extends PlanCloud {
   describeDisk(disk: DiskSpec): string;
   /** The login user of the images (published and ours). */
   loginUser: string;
+  /** Login names the cloud refuses for a VM's user (Azure's admin user deny-list), checked as bad input before anything is made. */
+  refusedLoginUsers?: { names: readonly string[]; source: string };
   /** The image's version file on the root disk (the data disk's is /mnt/data/.sourcegraph-version). */
   rootVersionFile: string;
   terms: ProviderTerms;

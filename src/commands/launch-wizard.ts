@@ -101,7 +101,7 @@ export function validateLaunchFlags(flags: LaunchFlags) {
     instanceType: flags.instanceType !== undefined ? provider.validateMachineType(flags.instanceType) : undefined,
     dataSize: flags.dataSize !== undefined ? validateDataSize(flags.dataSize, minData, provider.dataDiskLimit) : undefined,
     subnet: flags.subnet !== undefined ? provider.validateSubnet(flags.subnet) : undefined,
-    sshUser: flags.sshUser !== undefined ? validateSshUser(flags.sshUser, provider.loginUser) : undefined,
+    sshUser: flags.sshUser !== undefined ? validateSshUser(flags.sshUser, provider.loginUser, provider.refusedLoginUsers && { ...provider.refusedLoginUsers, cloud: provider.displayName }) : undefined,
     timeout: flags.timeout !== undefined ? validateTimeoutMinutes(flags.timeout) : undefined,
     holdSeconds,
     identityFile: flags.identityFile,

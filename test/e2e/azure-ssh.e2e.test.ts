@@ -97,4 +97,27 @@ describe('SSH on Azure with the real CLI (ARM emulator + test host)', () => {
     expect(destroyed.code, destroyed.stderr).toBe(0);
     rmSync(home, { recursive: true, force: true });
   });
+
+  it.each([
+    ['launch', 'root'],
+    ['launch', 'admin'],
+    ['build-image', 'root'],
+  ])('%s --ssh-user %s: a name Azure refuses for a VM user is exit 2 before anything is created', async (command, user) => {
+    const home = mkdtempSync(join(tmpdir(), 'sgl-azure-ssh-home-'));
+    const before = azure.arm.control.state().resources.length;
+    const tokensBefore = azure.tokenRequests.length;
+    const args = command === 'launch'
+      ? ['launch', 'refused', ...where, '--size', 'XS', '--version', VERSION, '--image-source', 'base', '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', '203.0.113.7/32', '--ssh-key', publicKeyPath, '--ssh-user', user, '--yes', '--json']
+      : ['build-image', ...where, '--version', VERSION, '--ssh-cidr', '203.0.113.7/32', '--ssh-user', user, '--json'];
+    const run = await cli(args, home);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.json()).toMatchObject({ error: { code: 'bad-input' } });
+    expect(run.json<{ error: { message: string } }>().error.message).toBe(
+      `--ssh-user: Azure refuses "${user}" as a VM's login user (the adminUsername deny-list of Azure's compute API, computeRPCommon.json 2024-07-01). Use another name, e.g. sourcegraph (the default)`,
+    );
+    // Nothing made, not even a sign-in.
+    expect(azure.arm.control.state().resources.length).toBe(before);
+    expect(azure.tokenRequests.length).toBe(tokensBefore);
+    rmSync(home, { recursive: true, force: true });
+  });
 });

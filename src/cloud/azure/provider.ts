@@ -25,6 +25,13 @@ const presets = azurePresets as unknown as AzurePresetsFile;
 
 export const DEFAULT_RESOURCE_GROUP = 'sourcegraph-launch';
 
+/** Linux admin user names a VM create refuses: OSProfile.adminUsername in computeRPCommon.json (2024-07-01). */
+export const AZURE_REFUSED_ADMIN_USERS = [
+  'administrator', 'admin', 'user', 'user1', 'test', 'user2', 'test1', 'user3', 'admin1', '1', '123', 'a', 'actuser', 'adm', 'admin2',
+  'aspnet', 'backup', 'console', 'david', 'guest', 'john', 'owner', 'root', 'server', 'sql', 'support', 'support_388945a0', 'sys',
+  'test2', 'test3', 'user4', 'user5',
+] as const;
+
 const SUB = '/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\\w._()]{1,90}/providers';
 const ID = {
   subnet: new RegExp(`^${SUB}/Microsoft\\.Network/virtualNetworks/[-\\w.]{2,64}/subnets/[-\\w.]{1,80}$`, 'i'),
@@ -85,6 +92,7 @@ export const azureProvider: ProviderDescriptor = {
   dataDiskLimit: { maxGiB: 32767, name: 'Azure managed disk' },
   describeDisk,
   loginUser: 'sourcegraph',
+  refusedLoginUsers: { names: AZURE_REFUSED_ADMIN_USERS, source: "the adminUsername deny-list of Azure's compute API, computeRPCommon.json 2024-07-01" },
   rootVersionFile: '/home/sourcegraph/.sourcegraph-version',
   terms: {
     address: 'public IP',
