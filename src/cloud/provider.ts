@@ -120,6 +120,11 @@ export interface ProviderDescriptor extends PlanCloud {
   describeDisk(disk: DiskSpec): string;
   /** The login user of the images (published and ours). */
   loginUser: string;
+  /**
+   * The base OS image (--image-source base) as a reference the cloud resolves itself at create time,
+   * for a dry run without credentials (which cannot look up the newest image).
+   */
+  offlineBaseImage?: { id: string; name: string };
   /** Login names the cloud refuses for a VM's user (Azure's admin user deny-list), checked as bad input before anything is made. */
   refusedLoginUsers?: { names: readonly string[]; source: string };
   /** The image's version file on the root disk (the data disk's is /mnt/data/.sourcegraph-version). */

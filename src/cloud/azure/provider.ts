@@ -92,6 +92,8 @@ export const azureProvider: ProviderDescriptor = {
   dataDiskLimit: { maxGiB: 32767, name: 'Azure managed disk' },
   describeDisk,
   loginUser: 'sourcegraph',
+  // Canonical's image (images.ts BASE_IMAGE) with version "latest", which ARM resolves when the VM is created.
+  offlineBaseImage: { id: 'Canonical:ubuntu-24_04-lts:server:latest', name: 'Canonical:ubuntu-24_04-lts:server (latest at launch)' },
   refusedLoginUsers: { names: AZURE_REFUSED_ADMIN_USERS, source: "the adminUsername deny-list of Azure's compute API, computeRPCommon.json 2024-07-01" },
   rootVersionFile: '/home/sourcegraph/.sourcegraph-version',
   terms: {
