@@ -121,6 +121,11 @@ export interface ProviderDescriptor extends PlanCloud {
   /** The login user of the images (published and ours). */
   loginUser: string;
   /**
+   * The scope flags the launch wizard asks for, by flag key: those neither a flag nor the environment
+   * (or the cloud's own CLI configuration) gives, and those worth confirming with their default.
+   */
+  wizardScopeQuestions?(given: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Promise<{ key: string; message: string; default?: string }[]>;
+  /**
    * The base OS image (--image-source base) as a reference the cloud resolves itself at create time,
    * for a dry run without credentials (which cannot look up the newest image).
    */

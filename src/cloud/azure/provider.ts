@@ -82,6 +82,18 @@ export const azureProvider: ProviderDescriptor = {
   regionFromEnv(env) {
     return env.AZURE_DEFAULTS_LOCATION ? { region: env.AZURE_DEFAULTS_LOCATION, variable: 'AZURE_DEFAULTS_LOCATION' } : undefined;
   },
+  // The subscription only when neither AZURE_SUBSCRIPTION_ID nor the Azure CLI names one; the
+  // resource group is where everything goes, so it is shown with its default to confirm or change.
+  async wizardScopeQuestions(given, env) {
+    const questions: { key: string; message: string; default?: string }[] = [];
+    if (!given.subscription) {
+      const { defaultSubscription } = await import('./credentials.js');
+      const found = await defaultSubscription(env).catch(() => undefined);
+      if (!found) questions.push({ key: 'subscription', message: 'Azure subscription id (none is set in AZURE_SUBSCRIPTION_ID or the Azure CLI)' });
+    }
+    if (!given.resourceGroup) questions.push({ key: 'resourceGroup', message: 'Resource group (created and tagged if it does not exist)', default: DEFAULT_RESOURCE_GROUP });
+    return questions;
+  },
   scope(region, params, env): Scope {
     const subscription = params.subscription ?? env.AZURE_SUBSCRIPTION_ID;
     return { provider: 'azure', region, params: { ...(subscription ? { subscription } : {}), resourceGroup: params.resourceGroup ?? DEFAULT_RESOURCE_GROUP } };
