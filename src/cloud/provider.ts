@@ -108,8 +108,8 @@ export interface ProviderDescriptor extends PlanCloud {
   regionVariables: readonly string[];
   /** Other names of --region in this cloud's own words ("--location" on Azure): the same flag. */
   regionFlagAliases?: readonly string[];
-  /** The scope from the region and the provider's scope flags (already validated). */
-  scope(region: string, params: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Scope;
+  /** The scope from the region and the provider's scope flags (already validated); `deployment` when the command acts on one (Azure's default resource group is named after it). */
+  scope(region: string, params: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv, deployment?: string): Scope;
   sizes: Readonly<Record<SizeName, SizeOnCloud>>;
   rootDisk: DiskSpec;
   /** The image builder's data disk (build-image): whatever the size, deleted with the builder. */
@@ -124,7 +124,7 @@ export interface ProviderDescriptor extends PlanCloud {
    * The scope flags the launch wizard asks for, by flag key: those neither a flag nor the environment
    * (or the cloud's own CLI configuration) gives, and those worth confirming with their default.
    */
-  wizardScopeQuestions?(given: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Promise<{ key: string; message: string; default?: string }[]>;
+  wizardScopeQuestions?(given: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv, deployment: string): Promise<{ key: string; message: string; default?: string }[]>;
   /**
    * The base OS image (--image-source base) as a reference the cloud resolves itself at create time,
    * for a dry run without credentials (which cannot look up the newest image).

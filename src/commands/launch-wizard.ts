@@ -131,32 +131,6 @@ export async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated):
     cloud = sourced(provider.id, 'prompt');
   } else cloud = sourced(provider.id, 'default', allProviders().filter((p) => p.available).length === 1 ? 'the only cloud available yet' : undefined);
 
-  // The cloud's own scope (GCE project, Azure subscription and resource group): asked only when
-  // missing (or, with a default, to confirm); the answers act as the flags would, also in the
-  // equivalent command.
-  if (ask && provider.wizardScopeQuestions) {
-    const given = { ...(flags.providerFlags ?? {}) };
-    for (const q of await provider.wizardScopeQuestions(readProviderFlags(provider, given).scopeParams, deps.env)) {
-      const flag = provider.flags.find((f) => f.key === q.key);
-      if (!flag) continue;
-      const answer = await io.input({
-        message: q.message,
-        ...(q.default ? { default: q.default } : {}),
-        validate: (text) => {
-          try {
-            flag.validate(text);
-            return true;
-          } catch (e) {
-            return (e as Error).message;
-          }
-        },
-      });
-      given[q.key] = answer.trim();
-    }
-    flags.providerFlags = given;
-    v.cloudFlags = readProviderFlags(provider, given);
-  }
-
   const catalog = provider.publishedImages ? await provider.publishedImages() : undefined;
   const latest = catalog ? latestCatalogVersion(catalog) : undefined;
   let region: Sourced<string>;
@@ -313,6 +287,32 @@ export async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated):
     });
     name = sourced(validateName(answer), answer === 'sourcegraph' ? 'default' : 'prompt');
   } else name = sourced('sourcegraph', 'default');
+
+  // The cloud's own scope (GCE project, Azure subscription and resource group): asked only when
+  // missing (or, with a default, to confirm); the answers act as the flags would, also in the
+  // equivalent command.
+  if (ask && provider.wizardScopeQuestions) {
+    const given = { ...(flags.providerFlags ?? {}) };
+    for (const q of await provider.wizardScopeQuestions(readProviderFlags(provider, given).scopeParams, deps.env, name.value)) {
+      const flag = provider.flags.find((f) => f.key === q.key);
+      if (!flag) continue;
+      const answer = await io.input({
+        message: q.message,
+        ...(q.default ? { default: q.default } : {}),
+        validate: (text) => {
+          try {
+            flag.validate(text);
+            return true;
+          } catch (e) {
+            return (e as Error).message;
+          }
+        },
+      });
+      given[q.key] = answer.trim();
+    }
+    flags.providerFlags = given;
+    v.cloudFlags = readProviderFlags(provider, given);
+  }
 
   const key = keyAnswer.value;
   const sshKey: Sourced<SshKeyChoice> = {

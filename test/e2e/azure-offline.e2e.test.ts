@@ -35,7 +35,9 @@ describe('--cloud azure without credentials', () => {
       'Microsoft.Network networkInterfaces.createOrUpdate',
     ]);
     const vm = out.requests.find((r) => r.operation === 'virtualMachines.createOrUpdate')!;
-    expect(vm.input.id).toMatch(/^\/subscriptions\/<subscription>\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachines\//);
+    // The deployment's own resource group by default: sourcegraph-<name>.
+    expect(vm.input.id).toMatch(/^\/subscriptions\/<subscription>\/resourceGroups\/sourcegraph-offline\/providers\/Microsoft\.Compute\/virtualMachines\//);
+    expect(out.requests[0]!.input.id).toBe('/subscriptions/<subscription>/resourceGroups/sourcegraph-offline');
     // Canonical's Ubuntu 24.04 LTS, the newest when the VM is created; provisioned at first boot from custom data.
     expect(vm.input.body.properties.storageProfile.imageReference).toEqual({ publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' });
     const customData = gunzipSync(Buffer.from(vm.input.body.properties.osProfile.customData as string, 'base64')).toString('utf8');

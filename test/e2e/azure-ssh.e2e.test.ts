@@ -98,6 +98,33 @@ describe('SSH on Azure with the real CLI (ARM emulator + test host)', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
+  it('without --resource-group a deployment goes in its own group sourcegraph-<name>, which every command finds and destroy keeps', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'sgl-azure-ssh-home-'));
+    const region = ['--cloud', 'azure', '--region', 'eastus'];
+    const launched = await cli(['launch', 'own-group', ...region, '--size', 'XS', '--version', VERSION, '--image-source', 'base', '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', 'none', '--no-wait', '--yes', '--json'], home);
+    expect(launched.code, launched.stderr).toBe(0);
+    const instanceId = launched.json<{ instanceId: string }>().instanceId;
+    expect(instanceId).toMatch(/\/resourceGroups\/sourcegraph-own-group\/providers\/Microsoft\.Compute\/virtualMachines\//);
+    const state = azure.arm.control.state();
+    expect(state.resourceGroups.find((g) => g.name === 'sourcegraph-own-group')?.tags).toMatchObject({ 'sourcegraph-launch:managed': 'true' });
+    const elsewhere = state.resources.filter((r) => r.resourceGroup.toLowerCase() !== 'sourcegraph-own-group' && JSON.stringify(r.tags ?? {}).includes('own-group'));
+    expect(elsewhere).toEqual([]);
+
+    // From another machine (no local record), without --resource-group: found and removed.
+    const other = mkdtempSync(join(tmpdir(), 'sgl-azure-ssh-home-'));
+    const status = await cli(['status', 'own-group', ...region, '--no-probe', '--json'], other);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.json()).toMatchObject({ name: 'own-group', instanceId });
+    const destroyed = await cli(['destroy', 'own-group', ...region, '--yes', '--json'], other);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    const after = azure.arm.control.state();
+    expect(after.resources.filter((r) => r.type === 'Microsoft.Compute/virtualMachines' && r.resourceGroup === 'sourcegraph-own-group')).toEqual([]);
+    // The group stays: it holds the kept data disk.
+    expect(after.resourceGroups.some((g) => g.name === 'sourcegraph-own-group')).toBe(true);
+    rmSync(home, { recursive: true, force: true });
+    rmSync(other, { recursive: true, force: true });
+  });
+
   it.each([
     ['launch', 'root'],
     ['launch', 'admin'],

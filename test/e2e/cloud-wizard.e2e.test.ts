@@ -1,7 +1,8 @@
 // The launch wizard on gcp and azure, at a real terminal (test/support/pty.ts) with the real CLI:
 // it asks only for the cloud's own scope that nothing else gives (GCE: the project unless
 // GOOGLE_CLOUD_PROJECT or the gcloud configuration names one; Azure: the subscription unless
-// AZURE_SUBSCRIPTION_ID or the Azure CLI names one, and the resource group with its default), and
+// AZURE_SUBSCRIPTION_ID or the Azure CLI names one, and the resource group with its default
+// sourcegraph-<name>), and
 // the answers act as the flags would: the equivalent command for CI repeats them. Dry runs without
 // credentials, so nothing can be created (and the test's network namespace reaches nothing).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -57,14 +58,14 @@ describe('the launch wizard asks only for the scope that is missing', () => {
     expect(screen).not.toMatch(/Google Cloud project id/);
   });
 
-  it('azure without a subscription anywhere: asks for it, then the resource group (default sourcegraph-launch); both in the plan', async () => {
+  it('azure without a subscription anywhere: asks for it, then the resource group (default sourcegraph-<name>); both in the plan', async () => {
     const pty = runCliInPty(azureArgs, { home: newDir(), env: noClouds() });
     await pty.waitFor(/Azure subscription id \(none is set in AZURE_SUBSCRIPTION_ID or the Azure CLI\)/);
     pty.type('not-a-guid\r');
     // A bad answer is refused by the flag's own check, and asked again.
     await pty.waitFor(/--subscription: "not-a-guid" is not valid/);
     pty.type('\x7f'.repeat('not-a-guid'.length) + `${SUBSCRIPTION}\r`);
-    await pty.waitFor(/Resource group \(created and tagged if it does not exist\) \(sourcegraph-launch\)/);
+    await pty.waitFor(/Resource group \(created and tagged if it does not exist\) \(sourcegraph-wiz\)/);
     pty.type('wiz-group\r');
     const { code } = await pty.exited;
     const screen = pty.screen();

@@ -23,7 +23,13 @@ interface AzurePresetsFile {
 }
 const presets = azurePresets as unknown as AzurePresetsFile;
 
+/** Where what belongs to no deployment goes (image builds and their gallery). */
 export const DEFAULT_RESOURCE_GROUP = 'sourcegraph-launch';
+
+/** A deployment's resource group unless --resource-group names one: sourcegraph-<name>, created and tagged by the tool. */
+export function defaultResourceGroup(deployment: string | undefined): string {
+  return deployment ? `sourcegraph-${deployment}` : DEFAULT_RESOURCE_GROUP;
+}
 
 /** Linux admin user names a VM create refuses: OSProfile.adminUsername in computeRPCommon.json (2024-07-01). */
 export const AZURE_REFUSED_ADMIN_USERS = [
@@ -84,19 +90,19 @@ export const azureProvider: ProviderDescriptor = {
   },
   // The subscription only when neither AZURE_SUBSCRIPTION_ID nor the Azure CLI names one; the
   // resource group is where everything goes, so it is shown with its default to confirm or change.
-  async wizardScopeQuestions(given, env) {
+  async wizardScopeQuestions(given, env, deployment) {
     const questions: { key: string; message: string; default?: string }[] = [];
     if (!given.subscription) {
       const { defaultSubscription } = await import('./credentials.js');
       const found = await defaultSubscription(env).catch(() => undefined);
       if (!found) questions.push({ key: 'subscription', message: 'Azure subscription id (none is set in AZURE_SUBSCRIPTION_ID or the Azure CLI)' });
     }
-    if (!given.resourceGroup) questions.push({ key: 'resourceGroup', message: 'Resource group (created and tagged if it does not exist)', default: DEFAULT_RESOURCE_GROUP });
+    if (!given.resourceGroup) questions.push({ key: 'resourceGroup', message: 'Resource group (created and tagged if it does not exist)', default: defaultResourceGroup(deployment) });
     return questions;
   },
-  scope(region, params, env): Scope {
+  scope(region, params, env, deployment): Scope {
     const subscription = params.subscription ?? env.AZURE_SUBSCRIPTION_ID;
-    return { provider: 'azure', region, params: { ...(subscription ? { subscription } : {}), resourceGroup: params.resourceGroup ?? DEFAULT_RESOURCE_GROUP } };
+    return { provider: 'azure', region, params: { ...(subscription ? { subscription } : {}), resourceGroup: params.resourceGroup ?? defaultResourceGroup(deployment) } };
   },
   sizes: presets.sizes,
   rootDisk: presets.rootDisk,
@@ -131,7 +137,7 @@ export const azureProvider: ProviderDescriptor = {
   },
   flags: [
     { spec: '--subscription <id>', key: 'subscription', param: 'subscription', help: 'Azure subscription (default: AZURE_SUBSCRIPTION_ID or the Azure CLI default)', role: 'scope-param', commands: 'all', validate: validateSubscription },
-    { spec: '--resource-group <name>', key: 'resourceGroup', param: 'resourceGroup', help: `resource group the tool creates things in (default: ${DEFAULT_RESOURCE_GROUP})`, role: 'scope-param', commands: 'all', validate: validateResourceGroup },
+    { spec: '--resource-group <name>', key: 'resourceGroup', param: 'resourceGroup', help: `resource group the tool creates things in (default: sourcegraph-<name>; image builds: ${DEFAULT_RESOURCE_GROUP})`, role: 'scope-param', commands: 'all', validate: validateResourceGroup },
     { spec: '--public-ip <new|none|id>', key: 'publicIp', help: 'address that survives upgrades (default: new)', role: 'address', commands: ['launch', 'build-image'], validate: validatePublicIp },
   ],
   validateMachineType: byPattern('--instance-type', /^Standard_[A-Za-z0-9_]+$/, 'Standard_D8as_v5'),
