@@ -108,8 +108,8 @@ export interface ProviderDescriptor extends PlanCloud {
   regionVariables: readonly string[];
   /** Other names of --region in this cloud's own words ("--location" on Azure): the same flag. */
   regionFlagAliases?: readonly string[];
-  /** The scope from the region and the provider's scope flags (already validated). */
-  scope(region: string, params: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv): Scope;
+  /** The scope from the region and the provider's scope flags (already validated); `deployment` when the command acts on one (Azure's default resource group is named after it). */
+  scope(region: string, params: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv, deployment?: string): Scope;
   sizes: Readonly<Record<SizeName, SizeOnCloud>>;
   rootDisk: DiskSpec;
   /** The image builder's data disk (build-image): whatever the size, deleted with the builder. */
@@ -120,6 +120,18 @@ export interface ProviderDescriptor extends PlanCloud {
   describeDisk(disk: DiskSpec): string;
   /** The login user of the images (published and ours). */
   loginUser: string;
+  /**
+   * The scope flags the launch wizard asks for, by flag key: those neither a flag nor the environment
+   * (or the cloud's own CLI configuration) gives, and those worth confirming with their default.
+   */
+  wizardScopeQuestions?(given: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv, deployment: string): Promise<{ key: string; message: string; default?: string }[]>;
+  /**
+   * The base OS image (--image-source base) as a reference the cloud resolves itself at create time,
+   * for a dry run without credentials (which cannot look up the newest image).
+   */
+  offlineBaseImage?: { id: string; name: string };
+  /** Login names the cloud refuses for a VM's user (Azure's admin user deny-list), checked as bad input before anything is made. */
+  refusedLoginUsers?: { names: readonly string[]; source: string };
   /** The image's version file on the root disk (the data disk's is /mnt/data/.sourcegraph-version). */
   rootVersionFile: string;
   terms: ProviderTerms;

@@ -54,7 +54,7 @@ export function validateBuildImageFlags(flags: BuildImageFlags, deps: Pick<Deps,
     version,
     size,
     sshCidrs,
-    sshUser: flags.sshUser !== undefined ? validateSshUser(flags.sshUser, provider.loginUser) : provider.loginUser,
+    sshUser: flags.sshUser !== undefined ? validateSshUser(flags.sshUser, provider.loginUser, provider.refusedLoginUsers && { ...provider.refusedLoginUsers, cloud: provider.displayName }) : provider.loginUser,
     timeoutMinutes: flags.timeout !== undefined ? validateTimeoutMinutes(flags.timeout) : DEFAULT_TIMEOUT_MINUTES,
   };
   if (flags.instanceType !== undefined) options.machineType = provider.validateMachineType(flags.instanceType);

@@ -35,8 +35,13 @@ export function packageTarballUrl(name: string, version: string): string {
   return `${REGISTRY}/${name}/-/${name.replace(/^@[^/]+\//, '')}-${version}.tgz`;
 }
 
-export function firstBootUserData(bundle: ProvisionBundle, opts: { version: string; size: string }): FirstBootUserData {
-  if (!/^\d+\.\d+\.\d+$/.test(opts.version) || !/^[A-Z]{1,2}$/.test(opts.size)) {
+/**
+ * `cloud` is the --cloud first-boot.sh is run with (the provider's id): it picks the data disk's
+ * device and the login user of that cloud's images; `baseImage` names the OS in the script's header.
+ */
+export function firstBootUserData(bundle: ProvisionBundle, opts: { version: string; size: string; cloud: string; baseImage: string }): FirstBootUserData {
+  const cloud = opts.cloud;
+  if (!/^\d+\.\d+\.\d+$/.test(opts.version) || !/^[A-Z]{1,2}$/.test(opts.size) || !/^[a-z]{2,10}$/.test(cloud)) {
     throw new CloudError('bad-user-data-input', `Cannot build user data for version "${opts.version}", size "${opts.size}"`);
   }
   const pkg = JSON.parse(readFileSync(join(bundle.packageRoot, 'package.json'), 'utf8')) as { name: string; version: string };
@@ -53,7 +58,7 @@ export function firstBootUserData(bundle: ProvisionBundle, opts: { version: stri
   const modes = files.map((f) => `${f.mode.toString(8)} ${f.bundlePath}`);
   const lines = [
     '#!/bin/bash',
-    `# sourcegraph-launch ${pkg.version}: provision this plain Amazon Linux 2023 instance at first boot (launch --image-source base).`,
+    `# sourcegraph-launch ${pkg.version}: provision this plain ${opts.baseImage.replace(/[^\w .()-]/g, '')} instance at first boot (launch --image-source base).`,
     'set -euo pipefail',
     'umask 022',
     `fail() { mkdir -p "$(dirname ${STATUS_FILE})"; printf '{"stage": "failed", "targetVersion": "${opts.version}", "decision": "first-boot", "lastError": "%s", "errorCode": "bundle-unverified"}\\n' "$1" >${STATUS_FILE}; echo "$1" >&2; exit 4; }`,
@@ -69,7 +74,7 @@ export function firstBootUserData(bundle: ProvisionBundle, opts: { version: stri
     ...modes,
     'MODES',
     'rm -rf "$work"',
-    `exec ${BUNDLE_DIR}/provision/first-boot.sh --version ${opts.version} --size ${opts.size} --cloud aws`,
+    `exec ${BUNDLE_DIR}/provision/first-boot.sh --version ${opts.version} --size ${opts.size} --cloud ${cloud}`,
     '',
   ];
   const script = lines.join('\n');

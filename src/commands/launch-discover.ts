@@ -129,9 +129,15 @@ export async function resolveOwnImage(
   plan: PartialPlan,
   source: 'build' | 'base',
 ): Promise<OwnImage> {
-  if (!cloud) throw new CredentialsError(`--image-source ${source} needs ${provider.displayName} credentials, even for a dry run`);
+  // Offline (a dry run without credentials) only a base image the cloud resolves itself will do.
+  const offlineBase = !cloud && source === 'base' ? provider.offlineBaseImage : undefined;
+  if (!cloud && !offlineBase) throw new CredentialsError(`--image-source ${source} needs ${provider.displayName} credentials, even for a dry run`);
   if (plan.version.value === 'latest' && !catalog) throw new MissingInputError('--version', `with --image-source ${source} on ${provider.displayName} (no published versions to take the newest from)`);
   const version = plan.version.value === 'latest' ? sourced(latestCatalogVersion(catalog!), 'catalog', 'newest published') : plan.version;
+  if (!cloud) {
+    const userDataBase64 = await baseUserData(deps, provider, version.value, plan.size.value);
+    return { image: sourced({ id: offlineBase!.id, name: offlineBase!.name, source: 'published' }, 'default', 'offline: the cloud picks the newest at launch; plain OS, provisioned at first boot'), version, userDataBase64 };
+  }
   if (source === 'build') {
     if (!plan.sshCidrs.value.length) {
       throw new UsageError('--image-source build provisions a builder over SSH: --ssh-cidr must name this machine\'s address (not none)');
@@ -142,10 +148,16 @@ export async function resolveOwnImage(
   }
   const base = await cloud.findBaseImage();
   if (!base) throw new CloudError('base-image-not-found', `No ${provider.terms.baseImage} x86_64 image is visible in ${plan.region.value}`);
+  const userDataBase64 = await baseUserData(deps, provider, version.value, plan.size.value);
+  return { image: sourced({ id: base.id, name: base.name, source: 'published' }, 'discovered', 'plain OS, provisioned at first boot'), version, userDataBase64 };
+}
+
+/** The first-boot user data of --image-source base: the provision bundle for this version and size. */
+async function baseUserData(deps: Deps, provider: ProviderDescriptor, version: string, size: PartialPlan['size']['value']): Promise<string> {
   const { firstBootUserData } = await import('./first-boot-user-data.js');
   const { locateProvisionBundle } = await import('./provision-bundle.js');
-  const userData = firstBootUserData(locateProvisionBundle(deps.provisionDir), { version: version.value, size: plan.size.value });
-  return { image: sourced({ id: base.id, name: base.name, source: 'published' }, 'discovered', 'plain OS, provisioned at first boot'), version, userDataBase64: userData.base64 };
+  // first-boot.sh is told the cloud: the data disk's device and the login user differ per cloud.
+  return firstBootUserData(locateProvisionBundle(deps.provisionDir), { version, size, cloud: provider.id, baseImage: provider.terms.baseImage }).base64;
 }
 
 /** The machine type exists and is offered here; the zones that offer it (and hold a kept data disk). */

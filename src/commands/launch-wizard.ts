@@ -101,7 +101,7 @@ export function validateLaunchFlags(flags: LaunchFlags) {
     instanceType: flags.instanceType !== undefined ? provider.validateMachineType(flags.instanceType) : undefined,
     dataSize: flags.dataSize !== undefined ? validateDataSize(flags.dataSize, minData, provider.dataDiskLimit) : undefined,
     subnet: flags.subnet !== undefined ? provider.validateSubnet(flags.subnet) : undefined,
-    sshUser: flags.sshUser !== undefined ? validateSshUser(flags.sshUser, provider.loginUser) : undefined,
+    sshUser: flags.sshUser !== undefined ? validateSshUser(flags.sshUser, provider.loginUser, provider.refusedLoginUsers && { ...provider.refusedLoginUsers, cloud: provider.displayName }) : undefined,
     timeout: flags.timeout !== undefined ? validateTimeoutMinutes(flags.timeout) : undefined,
     holdSeconds,
     identityFile: flags.identityFile,
@@ -287,6 +287,32 @@ export async function resolvePlan(deps: Deps, flags: LaunchFlags, v: Validated):
     });
     name = sourced(validateName(answer), answer === 'sourcegraph' ? 'default' : 'prompt');
   } else name = sourced('sourcegraph', 'default');
+
+  // The cloud's own scope (GCE project, Azure subscription and resource group): asked only when
+  // missing (or, with a default, to confirm); the answers act as the flags would, also in the
+  // equivalent command.
+  if (ask && provider.wizardScopeQuestions) {
+    const given = { ...(flags.providerFlags ?? {}) };
+    for (const q of await provider.wizardScopeQuestions(readProviderFlags(provider, given).scopeParams, deps.env, name.value)) {
+      const flag = provider.flags.find((f) => f.key === q.key);
+      if (!flag) continue;
+      const answer = await io.input({
+        message: q.message,
+        ...(q.default ? { default: q.default } : {}),
+        validate: (text) => {
+          try {
+            flag.validate(text);
+            return true;
+          } catch (e) {
+            return (e as Error).message;
+          }
+        },
+      });
+      given[q.key] = answer.trim();
+    }
+    flags.providerFlags = given;
+    v.cloudFlags = readProviderFlags(provider, given);
+  }
 
   const key = keyAnswer.value;
   const sshKey: Sourced<SshKeyChoice> = {

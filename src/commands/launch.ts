@@ -23,7 +23,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   const v = validateLaunchFlags(flags);
   const { plan: partial, provider, catalog } = await resolvePlan(deps, flags, v);
   const imageSource = v.imageSource;
-  const scope = scopeOf(deps, provider, partial.region.value, flags.providerFlags);
+  const scope = scopeOf(deps, provider, partial.region.value, flags.providerFlags, partial.name.value);
 
   // Credentials first: a clear exit 3 before anything else touches the account. A dry run
   // without credentials works offline from the shipped catalog.

@@ -38,8 +38,8 @@ export function oneName(nameArg: string | undefined, nameFlag: string | undefine
 }
 
 /** The scope of a region on a cloud, with the cloud's scope flags (a profile) and environment. */
-export function scopeOf(deps: Pick<Deps, 'env'>, provider: ProviderDescriptor, region: string, providerFlags: Record<string, string> = {}): Scope {
-  return provider.scope(region, readProviderFlags(provider, providerFlags).scopeParams, deps.env);
+export function scopeOf(deps: Pick<Deps, 'env'>, provider: ProviderDescriptor, region: string, providerFlags: Record<string, string> = {}, deployment?: string): Scope {
+  return provider.scope(region, readProviderFlags(provider, providerFlags).scopeParams, deps.env, deployment);
 }
 
 /** The region from the cloud's environment variable, validated, or undefined. */
@@ -62,7 +62,7 @@ export function resolveTarget(deps: Deps, nameArg: string | undefined, flags: Ta
     const clouds = [...new Set(records.filter((r) => r.name === name && (!flags.region || r.region === flags.region)).map((r) => r.cloud))];
     provider = clouds.length === 1 ? providerFor(clouds[0]!) : defaultProvider();
   }
-  const target = (region: string): Target => ({ provider: provider!, cloud: provider!.id, region, name: name!, scope: scopeOf(deps, provider!, region, flags.providerFlags) });
+  const target = (region: string): Target => ({ provider: provider!, cloud: provider!.id, region, name: name!, scope: scopeOf(deps, provider!, region, flags.providerFlags, name) });
   if (flags.region) return target(validateRegion(flags.region, provider.regions));
   const known = records.filter((r) => r.name === name && r.cloud === provider!.id);
   if (known.length === 1) return target(known[0]!.region);

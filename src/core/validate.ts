@@ -142,9 +142,16 @@ function pattern(flag: string, re: RegExp, example: string) {
   };
 }
 
-/** --ssh-user: a Linux login name. */
-export function validateSshUser(value: string, example: string): string {
-  return pattern('--ssh-user', /^[a-z_][a-z0-9_-]{0,31}$/, example)(value);
+/**
+ * --ssh-user: a Linux login name, and not one the cloud refuses for a VM's user (`refused`, e.g.
+ * root on Azure): that would fail only at the VM create, after the network was made.
+ */
+export function validateSshUser(value: string, example: string, refused?: { names: readonly string[]; source: string; cloud: string }): string {
+  const user = pattern('--ssh-user', /^[a-z_][a-z0-9_-]{0,31}$/, example)(value);
+  if (refused?.names.includes(user)) {
+    throw new UsageError(`--ssh-user: ${refused.cloud} refuses "${user}" as a VM's login user (${refused.source}). Use another name, e.g. ${example} (the default)`);
+  }
+  return user;
 }
 
 export const IMAGE_SOURCES = ['published', 'build', 'base'] as const;

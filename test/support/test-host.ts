@@ -52,13 +52,14 @@
 // `setVersion(v)` is an upgrade that already finished (both files, /healthz, boot log).
 // `execLog()` lists every command run over SSH; `sshdLog()` is sshd's own log.
 //
-// Only `root` can log in (no user accounts are created): use `user: 'root'` in the RemoteTarget.
+// Only `root` can log in (no user accounts are created): use `user: 'root'` in the RemoteTarget, or
+// name other login users in `loginUsers` (they are uid 0 too, so sessions are the same).
 // sshd does not deliver SSH "signal" requests to root sessions, so a command whose exec timed out
 // keeps running here (on an instance, with a non-root login user, sshd kills its process group).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,13 @@ export interface TestHostOptions {
   dataVersion?: string;
   /** What /sign-in reports. Default true (no admin yet). */
   needsSiteInit?: boolean;
+  /**
+   * Login names besides root that the key may log in as (e.g. `sourcegraph`, Azure's login user,
+   * where root is refused as an admin user). Inside sshd's private mount namespace a copy of
+   * /etc/passwd lists each as uid 0 with home /home/<name> (a link to /home/ec2-user), so the
+   * session is the same root session; the machine's own /etc/passwd is untouched.
+   */
+  loginUsers?: string[];
 }
 
 export interface RebootOptions {
@@ -217,6 +225,16 @@ async function startInside(
   for (const dir of [dirs.bin, dirs.state, dirs.ssh, dirname(files.rootVersion), dirname(files.dataVersion), dirname(files.bootLog), statusDir, k3sTlsDir, join(dirs.fs, 'etc', 'rancher'), etcOverlay]) {
     await mkdir(dir, { recursive: true });
   }
+  const loginUsers = opts.loginUsers ?? [];
+  for (const user of loginUsers) {
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user) || user === 'root') throw new Error(`loginUsers: "${user}" is not a login name this test host can add`);
+    await symlink('ec2-user', join(dirs.fs, 'home', user));
+  }
+  const passwdPath = join(dirs.ssh, 'passwd');
+  const passwd = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .filter((line) => line !== '' && !loginUsers.includes(line.split(':')[0]!));
+  await writeFile(passwdPath, [...passwd, ...loginUsers.map((u) => `${u}:x:0:0:test host login user:/home/${u}:/bin/bash`), ''].join('\n'));
   // sshd refuses to start without its privilege-separation directory.
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
@@ -304,11 +322,13 @@ async function startInside(
     'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$3/upper,workdir=$3/work" /etc',
     'mkdir -p /etc/rancher',
     'mount --bind "$1/etc/rancher" /etc/rancher',
+    // The extra login users exist only in this namespace (see loginUsers).
+    'if [ -n "$4" ]; then mount --bind "$4" /etc/passwd; fi',
     'exec /usr/sbin/sshd -D -e -f "$2"',
   ].join('\n');
   const sshd = spawn(
     'setpriv',
-    ['--pdeathsig', 'TERM', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mountAndServe, 'sh', dirs.fs, configPath, etcOverlay],
+    ['--pdeathsig', 'TERM', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mountAndServe, 'sh', dirs.fs, configPath, etcOverlay, loginUsers.length ? passwdPath : ''],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   runningSshds.add(sshd);

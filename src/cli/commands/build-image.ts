@@ -15,7 +15,7 @@ export const buildImageCommand = defineCommand({
     iKnowSshIsPublic: bool('--i-know-ssh-is-public', 'allow --ssh-cidr 0.0.0.0/0'),
     instanceType: str('--instance-type <type>', 'builder instance type (default: the size preset\'s)'),
     subnet: str('--subnet <subnet-id>', `subnet for the builder (default: the ${perCloud((p) => p.terms.defaultSubnet)}); needs a public address`),
-    sshUser: str('--ssh-user <user>', `login user of the base image (default: ${perCloud((p) => p.loginUser)})`),
+    sshUser: str('--ssh-user <user>', `login user of the base image (default: ${perCloud((p) => p.loginUser)}; Azure refuses root, admin and its other reserved names)`),
     timeout: str('--timeout <minutes>', 'bound the whole build (default: 120)'),
     dryRun: bool('--dry-run', 'make no change: show the plan and every mutating request in order (offline without credentials)'),
   },

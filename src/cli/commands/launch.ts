@@ -20,7 +20,7 @@ export const launchFlags = {
   instanceType: str('--instance-type <type>', 'override the preset instance type'),
   dataSize: str('--data-size <GiB>', 'data volume size (at least the preset minimum, 500)'),
   subnet: str('--subnet <subnet-id>', `subnet to launch into (default: the ${perCloud((p) => p.terms.defaultSubnet)})`),
-  sshUser: str('--ssh-user <user>', `SSH login user on the image (default: ${perCloud((p) => p.loginUser)})`),
+  sshUser: str('--ssh-user <user>', `SSH login user on the image (default: ${perCloud((p) => p.loginUser)}; Azure refuses root, admin and its other reserved names)`),
   dataVolume: str(
     '--data-volume <new|id>',
     `after a destroy kept the data: launch on that volume (${perCloud((p) => p.diskIdExample)}; attached before the first boot), or new for an empty one (required in CI when kept data exists)`,

@@ -5,9 +5,9 @@ import { CloudError } from '../../core/errors.js';
 import type { Instance, InstanceHealth, InstanceSpec, InstanceState } from '../port.js';
 import type { Json } from './arm.js';
 import { pollUntil, type AzureContext } from './context.js';
-import { IDEMPOTENCY_TAG, nameOf, tagName, throwawayPublicKey, toInstance, toTags } from './mappers.js';
+import { fromTags, IDEMPOTENCY_TAG, nameOf, tagName, throwawayPublicKey, toInstance, toTags } from './mappers.js';
 import { ensureResourceGroup, ensureSubnet, where } from './network.js';
-import { dataDiskBody, ids, instanceNames, nicBody, ownLabels, vmBody } from './request-builders.js';
+import { builderPublicIpBody, builderPublicIpName, dataDiskBody, ids, instanceNames, nicBody, ownLabels, vmBody } from './request-builders.js';
 
 const OP = {
   get: 'Microsoft.Compute virtualMachines.get',
@@ -61,8 +61,13 @@ export async function ensureInstance(c: AzureContext, spec: InstanceSpec): Promi
   await ensureSubnet(c, subnetId);
   const nicId = ids.nic(w, names.nic);
   // The NIC and data disk are named by the idempotency key: a re-run after a crash PUTs the same ones.
+  // A builder is reached over SSH: its own public IP (see builderPublicIpName), a deployment's is the launch's.
+  const builderPipId = spec.role === 'builder' ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
+  if (builderPipId && !(await c.arm.get(builderPipId, 'Microsoft.Network publicIPAddresses.get'))) {
+    await c.arm.put(builderPipId, builderPublicIpBody(w, spec), 'Microsoft.Network publicIPAddresses.createOrUpdate');
+  }
   const nic = await c.arm.get(nicId, 'Microsoft.Network networkInterfaces.get');
-  if (!nic) await c.arm.put(nicId, nicBody(w, spec, subnetId), 'Microsoft.Network networkInterfaces.createOrUpdate');
+  if (!nic) await c.arm.put(nicId, nicBody(w, spec, subnetId, builderPipId), 'Microsoft.Network networkInterfaces.createOrUpdate');
   const dataDiskId = await ensureDataDisk(c, spec, names.dataDisk);
   const vmId = ids.vm(w, names.vm);
   try {
@@ -72,6 +77,7 @@ export async function ensureInstance(c: AzureContext, spec: InstanceSpec): Promi
     // new empty data disk go too, so a retry starts clean.
     await c.arm.delete(vmId, 'Microsoft.Compute virtualMachines.delete').catch(() => undefined);
     await c.arm.delete(nicId, 'Microsoft.Network networkInterfaces.delete').catch(() => undefined);
+    if (builderPipId) await c.arm.delete(builderPipId, 'Microsoft.Network publicIPAddresses.delete').catch(() => undefined);
     if (dataDiskId && spec.dataDisk.mode !== 'existing') await c.arm.delete(dataDiskId, 'Microsoft.Compute disks.delete').catch(() => undefined);
     throw e;
   }
@@ -136,7 +142,15 @@ export async function stopInstance(c: AzureContext, id: string): Promise<void> {
 /** Deletes the VM; its OS disk and NIC go with it (deleteOption Delete), a deployment's data disk stays (Detach). */
 export async function terminateInstance(c: AzureContext, id: string): Promise<void> {
   if (!/\/virtualMachines\/[^/]+$/i.test(id)) return;
+  const vm = await c.arm.get(id, OP.get);
   await c.arm.delete(id, 'Microsoft.Compute virtualMachines.delete');
+  // A builder's own public IP goes too, once its NIC (deleted with the VM) no longer holds it.
+  const key = vm?.tags?.[IDEMPOTENCY_TAG] as string | undefined;
+  if (key && fromTags(vm?.tags).labels.role === 'builder') {
+    const pipId = ids.pip(where(c), builderPublicIpName(key));
+    const pip = await c.arm.get(pipId, 'Microsoft.Network publicIPAddresses.get');
+    if (pip && fromTags(pip.tags).labels.role === 'builder-address') await c.arm.delete(pipId, 'Microsoft.Network publicIPAddresses.delete');
+  }
 }
 
 export async function waitForInstanceState(c: AzureContext, id: string, state: InstanceState, timeoutMs: number): Promise<void> {

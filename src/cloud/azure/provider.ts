@@ -23,7 +23,20 @@ interface AzurePresetsFile {
 }
 const presets = azurePresets as unknown as AzurePresetsFile;
 
+/** Where what belongs to no deployment goes (image builds and their gallery). */
 export const DEFAULT_RESOURCE_GROUP = 'sourcegraph-launch';
+
+/** A deployment's resource group unless --resource-group names one: sourcegraph-<name>, created and tagged by the tool. */
+export function defaultResourceGroup(deployment: string | undefined): string {
+  return deployment ? `sourcegraph-${deployment}` : DEFAULT_RESOURCE_GROUP;
+}
+
+/** Linux admin user names a VM create refuses: OSProfile.adminUsername in computeRPCommon.json (2024-07-01). */
+export const AZURE_REFUSED_ADMIN_USERS = [
+  'administrator', 'admin', 'user', 'user1', 'test', 'user2', 'test1', 'user3', 'admin1', '1', '123', 'a', 'actuser', 'adm', 'admin2',
+  'aspnet', 'backup', 'console', 'david', 'guest', 'john', 'owner', 'root', 'server', 'sql', 'support', 'support_388945a0', 'sys',
+  'test2', 'test3', 'user4', 'user5',
+] as const;
 
 const SUB = '/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\\w._()]{1,90}/providers';
 const ID = {
@@ -75,9 +88,21 @@ export const azureProvider: ProviderDescriptor = {
   regionFromEnv(env) {
     return env.AZURE_DEFAULTS_LOCATION ? { region: env.AZURE_DEFAULTS_LOCATION, variable: 'AZURE_DEFAULTS_LOCATION' } : undefined;
   },
-  scope(region, params, env): Scope {
+  // The subscription only when neither AZURE_SUBSCRIPTION_ID nor the Azure CLI names one; the
+  // resource group is where everything goes, so it is shown with its default to confirm or change.
+  async wizardScopeQuestions(given, env, deployment) {
+    const questions: { key: string; message: string; default?: string }[] = [];
+    if (!given.subscription) {
+      const { defaultSubscription } = await import('./credentials.js');
+      const found = await defaultSubscription(env).catch(() => undefined);
+      if (!found) questions.push({ key: 'subscription', message: 'Azure subscription id (none is set in AZURE_SUBSCRIPTION_ID or the Azure CLI)' });
+    }
+    if (!given.resourceGroup) questions.push({ key: 'resourceGroup', message: 'Resource group (created and tagged if it does not exist)', default: defaultResourceGroup(deployment) });
+    return questions;
+  },
+  scope(region, params, env, deployment): Scope {
     const subscription = params.subscription ?? env.AZURE_SUBSCRIPTION_ID;
-    return { provider: 'azure', region, params: { ...(subscription ? { subscription } : {}), resourceGroup: params.resourceGroup ?? DEFAULT_RESOURCE_GROUP } };
+    return { provider: 'azure', region, params: { ...(subscription ? { subscription } : {}), resourceGroup: params.resourceGroup ?? defaultResourceGroup(deployment) } };
   },
   sizes: presets.sizes,
   rootDisk: presets.rootDisk,
@@ -85,6 +110,9 @@ export const azureProvider: ProviderDescriptor = {
   dataDiskLimit: { maxGiB: 32767, name: 'Azure managed disk' },
   describeDisk,
   loginUser: 'sourcegraph',
+  // Canonical's image (images.ts BASE_IMAGE) with version "latest", which ARM resolves when the VM is created.
+  offlineBaseImage: { id: 'Canonical:ubuntu-24_04-lts:server:latest', name: 'Canonical:ubuntu-24_04-lts:server (latest at launch)' },
+  refusedLoginUsers: { names: AZURE_REFUSED_ADMIN_USERS, source: "the adminUsername deny-list of Azure's compute API, computeRPCommon.json 2024-07-01" },
   rootVersionFile: '/home/sourcegraph/.sourcegraph-version',
   terms: {
     address: 'public IP',
@@ -109,7 +137,7 @@ export const azureProvider: ProviderDescriptor = {
   },
   flags: [
     { spec: '--subscription <id>', key: 'subscription', param: 'subscription', help: 'Azure subscription (default: AZURE_SUBSCRIPTION_ID or the Azure CLI default)', role: 'scope-param', commands: 'all', validate: validateSubscription },
-    { spec: '--resource-group <name>', key: 'resourceGroup', param: 'resourceGroup', help: `resource group the tool creates things in (default: ${DEFAULT_RESOURCE_GROUP})`, role: 'scope-param', commands: 'all', validate: validateResourceGroup },
+    { spec: '--resource-group <name>', key: 'resourceGroup', param: 'resourceGroup', help: `resource group the tool creates things in (default: sourcegraph-<name>; image builds: ${DEFAULT_RESOURCE_GROUP})`, role: 'scope-param', commands: 'all', validate: validateResourceGroup },
     { spec: '--public-ip <new|none|id>', key: 'publicIp', help: 'address that survives upgrades (default: new)', role: 'address', commands: ['launch', 'build-image'], validate: validatePublicIp },
   ],
   validateMachineType: byPattern('--instance-type', /^Standard_[A-Za-z0-9_]+$/, 'Standard_D8as_v5'),

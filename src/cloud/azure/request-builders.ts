@@ -117,6 +117,19 @@ export function publicIpBody(w: Where, labels: Labels): Json {
   };
 }
 
+/**
+ * A builder's own public IP, named by its idempotency key (a re-run after a crash PUTs the same one):
+ * on Azure a VM has no public address unless a public IP resource is on its NIC, and build-image
+ * reaches the builder over SSH. Tagged role builder-address; deleted with the builder.
+ */
+export function builderPublicIpName(idempotencyKey: string): string {
+  return `${safeName(idempotencyKey, 70)}-pip`;
+}
+
+export function builderPublicIpBody(w: Where, spec: Pick<InstanceSpec, 'role' | 'labels' | 'deployment'>): Json {
+  return { ...publicIpBody(w, {}), tags: toTags({ ...ownLabels(spec), role: 'builder-address', managed: 'true' }) };
+}
+
 /** A deployment's resources carry its name; a builder's carry only the build's labels. */
 export function ownLabels(spec: Pick<InstanceSpec, 'role' | 'labels' | 'deployment'>): Labels {
   return spec.role === 'builder' ? spec.labels : { ...spec.labels, deployment: spec.deployment };
@@ -246,7 +259,9 @@ export function instanceRequestList(w: Where, spec: InstanceSpec, opts: { subnet
   const out: CloudRequest[] = [];
   const subnetId = opts.subnetId ?? spec.placement.subnetId ?? ids.subnet(w);
   if (!spec.placement.subnetId) out.push(request('Microsoft.Network', 'virtualNetworks.createOrUpdate', ids.vnet(w), vnetBody(w)));
-  out.push(request('Microsoft.Network', 'networkInterfaces.createOrUpdate', ids.nic(w, names.nic), nicBody(w, spec, subnetId)));
+  const builderPip = spec.role === 'builder' ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
+  if (builderPip) out.push(request('Microsoft.Network', 'publicIPAddresses.createOrUpdate', builderPip, builderPublicIpBody(w, spec)));
+  out.push(request('Microsoft.Network', 'networkInterfaces.createOrUpdate', ids.nic(w, names.nic), nicBody(w, spec, subnetId, builderPip)));
   let dataDiskId: string | undefined;
   const d = spec.dataDisk;
   if (d.mode === 'existing') dataDiskId = d.diskId;
@@ -299,6 +314,7 @@ export function buildRequestList(w: Where, spec: { sshKey: SshKeySpec; access: A
     request('Microsoft.Compute', 'galleryImages.createOrUpdate', ids.galleryImage(w, imageName), galleryImageBody(w, spec.image)),
     request('Microsoft.Compute', 'galleryImageVersions.createOrUpdate', ids.galleryVersion(w, imageName, version), galleryVersionBody(w, spec.image, ph('builder OS disk id'), dataSnap)),
     request('Microsoft.Compute', 'virtualMachines.delete', vmId),
+    request('Microsoft.Network', 'publicIPAddresses.delete', ids.pip(w, builderPublicIpName(spec.builder.idempotencyKey))),
     request('Microsoft.Network', 'networkSecurityGroups.delete', nsgId),
   );
   return out;

@@ -126,6 +126,10 @@ export const gcpProvider: ProviderDescriptor = {
     if (env.CLOUDSDK_COMPUTE_ZONE) return { region: env.CLOUDSDK_COMPUTE_ZONE.replace(/-[a-z]$/, ''), variable: 'CLOUDSDK_COMPUTE_ZONE' };
     return undefined;
   },
+  // Only when nothing names a project: GOOGLE_CLOUD_PROJECT, gcloud's configuration and the key file come first.
+  async wizardScopeQuestions(given, env) {
+    return projectFrom(given, env).project ? [] : [{ key: 'project', message: 'Google Cloud project id (none is set in GOOGLE_CLOUD_PROJECT or the gcloud configuration)' }];
+  },
   scope(region, params, env): Scope {
     const { project } = projectFrom(params, env);
     const zone = params.zone;
@@ -208,7 +212,7 @@ export const gcpProvider: ProviderDescriptor = {
   storagePricing() {
     return { region: 'us-central1', diskMonthlyUsd: () => undefined, snapshotGiBMonthUsd: 0 };
   },
-  planFlags: { address: '--address', encryptionKey: '--kms-key', providerFlags: {} },
+  planFlags: { address: '--address', encryptionKey: '--kms-key', providerFlags: { '--project': 'project', '--zone': 'zone' } },
   minimalPolicy: async () => ({
     file: 'presets/policies/gcp-custom-role.json',
     kind: 'custom role',

@@ -146,15 +146,21 @@ describe('buildRequests', () => {
       image: { buildName: 'b', runId: 'r1', name: 'sourcegraph-b', description: 'test', labels: { build: 'b', version: '6.12.5040', role: 'image' } },
     });
     expectValidBodies(requests);
-    expect(ops(requests).slice(-7)).toEqual([
+    expect(ops(requests).slice(-8)).toEqual([
       'Microsoft.Compute virtualMachines.deallocate',
       'Microsoft.Compute snapshots.createOrUpdate',
       'Microsoft.Compute galleries.createOrUpdate',
       'Microsoft.Compute galleryImages.createOrUpdate',
       'Microsoft.Compute galleryImageVersions.createOrUpdate',
       'Microsoft.Compute virtualMachines.delete',
+      'Microsoft.Network publicIPAddresses.delete',
       'Microsoft.Network networkSecurityGroups.delete',
     ]);
+    // The builder is reached over SSH: its own public IP on its NIC (a VM has none otherwise), deleted with it.
+    const pip = requests.find((r) => r.operation === 'publicIPAddresses.createOrUpdate')!;
+    expect(fromTags(bodyOf([pip], 'publicIPAddresses.createOrUpdate').tags).labels).toMatchObject({ role: 'builder-address', build: 'b', 'build-run': 'r1' });
+    expect(bodyOf(requests, 'networkInterfaces.createOrUpdate').properties.ipConfigurations[0].properties.publicIPAddress).toEqual({ id: pip.input.id });
+    expect(requests.find((r) => r.operation === 'publicIPAddresses.delete')!.input.id).toBe(pip.input.id);
     expect(requests.find((r) => r.operation === 'galleryImageVersions.createOrUpdate')!.input.id).toMatch(/\/images\/sourcegraph-b\/versions\/6\.12\.5040$/);
     // A builder's data disk goes with it, and nothing of the build is tagged as a deployment.
     const vm = bodyOf(requests, 'virtualMachines.createOrUpdate');

@@ -48,6 +48,11 @@ export interface StartArmEmulatorOptions {
   tls?: boolean;
   /** Tunables for this emulator; reset() returns to them. */
   config?: Partial<EmulatorConfig>;
+  /**
+   * The serial log of a VM none was set for through the control API (VM names carry a suffix the
+   * client picks, so a test cannot set it in advance), e.g. a test host's cloud-init output.
+   */
+  serialLog?: (vm: { resourceGroup: string; name: string }) => string | undefined;
 }
 
 export interface ArmEmulator {
@@ -77,6 +82,7 @@ export async function startArmEmulator(opts: StartArmEmulatorOptions = {}): Prom
     validator: new Validator(specs),
     kinds: new Map(KINDS.map((k) => [k.type.toLowerCase(), k])),
     endpoint: () => endpoint,
+    ...(opts.serialLog ? { serialLog: opts.serialLog } : {}),
   } as Omit<Core, 'lro'> as Core;
   core.lro = new Lro(core, () => endpoint);
 

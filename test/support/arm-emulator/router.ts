@@ -20,6 +20,8 @@ export interface Core {
   kinds: Map<string, ResourceType>;
   /** Base URL the emulator answers on (for status URLs and blob links). */
   endpoint(): string;
+  /** The serial log of a VM none was set for (StartArmEmulatorOptions.serialLog). */
+  serialLog?: (vm: { resourceGroup: string; name: string }) => string | undefined;
 }
 
 export interface RequestContext {

@@ -177,7 +177,7 @@ function downloadBlob(ctx: RequestContext): Reply {
   const headers = { 'x-ms-blob-type': 'BlockBlob' };
   if (ctx.path.endsWith('.bmp')) return { status: 200, headers, bytes: SCREENSHOT, contentType: 'image/bmp' };
   const key = `${vm.resourceGroup}/${vm.name}`.toLowerCase();
-  return { status: 200, headers, text: ctx.core.state.serialLogs.get(key) ?? '', contentType: 'text/plain; charset=utf-8' };
+  return { status: 200, headers, text: ctx.core.state.serialLogs.get(key) ?? ctx.core.serialLog?.({ resourceGroup: vm.resourceGroup, name: vm.name }) ?? '', contentType: 'text/plain; charset=utf-8' };
 }
 
 export function registerVms(router: Router): void {
