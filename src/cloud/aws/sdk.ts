@@ -144,6 +144,15 @@ import {
   type DeregisterImageCommandInput,
   type DeregisterImageCommandOutput,
 } from '@aws-sdk/client-ec2';
+// --- disk grow (issue 15) ---
+import {
+  DescribeVolumesModificationsCommand,
+  ModifyVolumeCommand,
+  type DescribeVolumesModificationsCommandInput,
+  type DescribeVolumesModificationsCommandOutput,
+  type ModifyVolumeCommandInput,
+  type ModifyVolumeCommandOutput,
+} from '@aws-sdk/client-ec2';
 
 /** Every EC2 call the adapter makes, one function per API operation, SDK v3 input/output shapes. */
 export interface Ec2Api {
@@ -189,6 +198,9 @@ export interface Ec2Api {
   // --- image builds (issue 4) ---
   createImage(input: CreateImageCommandInput): Promise<CreateImageCommandOutput>;
   deregisterImage(input: DeregisterImageCommandInput): Promise<DeregisterImageCommandOutput>;
+  // --- disk grow (issue 15) ---
+  modifyVolume(input: ModifyVolumeCommandInput): Promise<ModifyVolumeCommandOutput>;
+  describeVolumesModifications(input: DescribeVolumesModificationsCommandInput): Promise<DescribeVolumesModificationsCommandOutput>;
 }
 
 export interface StsApi {
@@ -263,6 +275,9 @@ export function wrapEc2Client(client: EC2Client): Ec2Api {
     // --- image builds (issue 4) ---
     createImage: (input) => client.send(new CreateImageCommand(input)),
     deregisterImage: (input) => client.send(new DeregisterImageCommand(input)),
+    // --- disk grow (issue 15) ---
+    modifyVolume: (input) => client.send(new ModifyVolumeCommand(input)),
+    describeVolumesModifications: (input) => client.send(new DescribeVolumesModificationsCommand(input)),
   };
 }
 

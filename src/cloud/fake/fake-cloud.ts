@@ -15,6 +15,7 @@ import type {
   Disk,
   DiskFromSnapshotSpec,
   DiskInitialization,
+  DiskResizeState,
   Identity,
   Image,
   ImageFromBuilderSpec,
@@ -62,7 +63,7 @@ export const READ_ONLY_METHODS: ReadonlySet<CloudMethod> = new Set<CloudMethod>(
   'whoAmI', 'machineTypeZones', 'resolvePlacement', 'findImage', 'describeImage', 'listBuiltImages', 'findBaseImage',
   'findDeployment', 'listDeployments', 'checkInstancePermissions', 'describeInstance', 'instanceHealth', 'consoleOutput',
   'waitForInstanceState', 'describeDisk', 'waitForDiskAvailable', 'diskInitialization', 'waitForSnapshot', 'describeSnapshot',
-  'listSnapshots', 'findSnapshotSchedule', 'findImageBuild', 'waitForImage',
+  'listSnapshots', 'diskResizeState', 'findSnapshotSchedule', 'findImageBuild', 'waitForImage',
   'launchRequests', 'instanceRequests', 'scheduleRequests', 'buildRequests',
 ]);
 
@@ -213,6 +214,12 @@ export class FakeCloud implements Cloud {
   }
   deleteDisk(diskId: string): Promise<void> {
     return this.op('deleteDisk', [diskId], () => storage.deleteDisk(this.world, diskId));
+  }
+  diskResizeState(diskId: string, targetSizeGiB?: number): Promise<DiskResizeState> {
+    return this.op('diskResizeState', [diskId, targetSizeGiB], () => storage.diskResizeState(this.world, diskId, targetSizeGiB));
+  }
+  resizeDisk(diskId: string, sizeGiB: number): Promise<void> {
+    return this.op('resizeDisk', [diskId, sizeGiB], () => storage.resizeDisk(this.world, diskId, sizeGiB));
   }
   createDiskFromSnapshot(spec: DiskFromSnapshotSpec): Promise<Disk> {
     return this.op('createDiskFromSnapshot', [spec], () => storage.createDiskFromSnapshot(this.world, spec));
