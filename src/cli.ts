@@ -235,7 +235,9 @@ function register(
     setExit: (code: number) => void;
   },
 ): void {
-  const cmd = program.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
+  // A subcommand (`disk grow`) hangs under its group's command, made by the first of its subcommands.
+  const parent = def.parent ? (program.commands.find((c) => c.name() === def.parent!.name) ?? program.command(def.parent.name).description(def.parent.description)) : program;
+  const cmd = parent.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
   if (def.passThrough) cmd.usage(`${def.args ? `${def.args} ` : ''}[options] ${def.passThrough}`);
   addFlags(cmd, def.flags);
   if (def.target) {

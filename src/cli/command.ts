@@ -23,6 +23,8 @@ export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & Targ
 
 export interface CommandDef<F extends FlagSet = FlagSet> {
   name: string;
+  /** A subcommand of a command group (`disk grow`): the group's word and help line. */
+  parent?: { name: string; description: string };
   /** "[name]" for the commands that act on one deployment. */
   args?: string;
   description: string;

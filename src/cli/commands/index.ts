@@ -4,6 +4,7 @@ import type { FlagSet } from '../flags.js';
 import { backupCommand, backupsCommand, pruneCommand, restoreCommand } from './backup.js';
 import { buildImageCommand } from './build-image.js';
 import { destroyCommand } from './destroy.js';
+import { diskGrowCommand } from './disk.js';
 import { launchCommand } from './launch.js';
 import { presetsCommand } from './presets.js';
 import { logsCommand, sshCommand } from './ssh.js';
@@ -25,4 +26,5 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   backupsCommand,
   restoreCommand,
   pruneCommand,
+  diskGrowCommand,
 ] as unknown as readonly CommandDef<FlagSet>[];
