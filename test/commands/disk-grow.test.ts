@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { runDiskGrow } from '../../src/commands/disk-grow.js';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
+import { runLogs } from '../../src/commands/logs.js';
 import type { Deps } from '../../src/commands/deps.js';
 import { ExitCode, LaunchError } from '../../src/core/errors.js';
 import { ScriptedIo, tempHome } from '../support/deps.js';
@@ -163,5 +164,15 @@ describe('disk grow on the fake cloud', () => {
     const e = await errorOf(runDiskGrow(deps(), 'prod', { ...where, size: String(dataDisk().sizeGiB + 5), yes: true }));
     expect(e.code).toBe('operation-in-progress');
     expect(resizes()).toEqual([]);
+  });
+
+  it('logs shows the data disk usage the boot service recorded, and warns from 80 % with the command that grows it', async () => {
+    const status = JSON.stringify({ stage: 'done', decision: 'unchanged', dataDisk: { filesystem: 'xfs', deviceBytes: 500 * GIB, sizeBytes: 500 * GIB, usedBytes: 425 * GIB, usedPercent: 85 } });
+    const { deps } = await rig('203.0.113.7/32', (command) => (command.includes('status.json') ? ok(status) : ok('')));
+    const io = new ScriptedIo([], false);
+    const r = await runLogs(deps(io), 'prod', { ...where });
+    expect(r.bootStatus).toMatchObject({ dataDisk: { usedPercent: 85 } });
+    expect(io.text()).toContain('data disk /mnt/data: 425 GiB of 500 GiB used (85 %), xfs');
+    expect(io.events.some((e) => e.kind === 'warn' && (e.message ?? '').includes(`Grow it with \`sourcegraph-launch disk grow prod --region ${REGION} --size <GiB>\``))).toBe(true);
   });
 });
