@@ -44,7 +44,8 @@ if ! mountpoint -q "$mount_point"; then
 fi
 
 read -r device fstype < <(findmnt -n -o SOURCE,FSTYPE --mountpoint "$mount_point")
-device_bytes="$(blockdev --getsize64 "$device")"
+# The disk's size is for the report only: without its device node (a container) it is null.
+device_bytes="$(blockdev --getsize64 "$device" 2>/dev/null)" || device_bytes=null
 
 # size, used, available in bytes as the filesystem reports them.
 usage() {
