@@ -125,7 +125,10 @@ async function growFilesystem(deps: Deps, reach: InstanceAccess, rerun: string, 
   const nextBoot = 'The filesystem grows at the next boot of the instance (the boot service grows it at every boot).';
   if ('problem' in reach.ssh) {
     const p = reach.ssh.problem;
-    return { pending: `${nextBoot} It was not grown now: ${p.message}.`, remediation: `Reboot the instance, or ${p.remediation ? `${p.remediation.replace(/\.$/, '')} and then ` : ''}re-run \`${rerun}\` (it goes straight to the filesystem).` };
+    return {
+      pending: `${nextBoot} It was not grown now: ${p.message}.`,
+      remediation: `Reboot the instance to grow it now, or re-run \`${rerun}\` once SSH works (it goes straight to the filesystem).${p.remediation ? ` ${p.remediation}` : ''}`,
+    };
   }
   const script = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'grow-data-disk.sh'));
   const progress = deps.io.progress('Growing the filesystem on /mnt/data over SSH');
