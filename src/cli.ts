@@ -36,7 +36,7 @@ export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisio
 /** The exit-code table, as README.md has it (a test compares the two). */
 const EXIT_CODES = `Exit codes:
   0    ok (also: destroy --ignore-missing of a deployment that does not exist)
-  1    failed; a deployment that does not exist (status, destroy, ssh, logs); a confirmation
+  1    failed; a deployment that does not exist (status, destroy, ssh, logs, kubeconfig, config); a confirmation
        answered no or a wrong name typed at destroy ("nothing changed")
   2    bad input: unknown command or option, a bad or missing value, a refused combination;
        always before anything changes
@@ -190,6 +190,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   // take `--version` from every command, and `launch --version x.y.z` is Sourcegraph's version.
   // The help lists it with the other options all the same.
   program.configureHelp({
+    // Every command has options, built only when it runs (see below): list each as `name [options] …`.
+    subcommandTerm(cmd: Command) {
+      const args = cmd.registeredArguments.map((a) => (a.required ? `<${a.name()}${a.variadic ? '...' : ''}>` : `[${a.name()}${a.variadic ? '...' : ''}]`)).join(' ');
+      const options = complete.has(cmd) || cmd.options.length ? ' [options]' : '';
+      return `${cmd.name()}${cmd.aliases()[0] ? `|${cmd.aliases()[0]}` : ''}${options}${args ? ` ${args}` : ''}`;
+    },
     visibleOptions(this: Help, cmd: Command) {
       const options = Help.prototype.visibleOptions.call(this, cmd);
       if (cmd !== program) return options;
@@ -210,13 +216,45 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   const setExit = (code: number) => {
     exitCode = code;
   };
-  for (const def of COMMANDS) register(program, def, { explicitLaunch: word === 'launch', known, execute, rest: def === passing ? rest : undefined, setExit });
+  // Every command is listed (name, arguments, description), but its options, help text and action
+  // are built only for the command that runs or whose help is asked for: building all of them was
+  // most of what `--help` cost. Commander calls preSubcommand before it parses a command's
+  // arguments, so whatever command it dispatches to is complete by then.
+  const complete = new Map<Command, () => void>();
+  for (const def of COMMANDS) {
+    // A subcommand (`disk grow`) hangs under its group's command, made by the first of its
+    // subcommands; dispatching to the group (or `help disk`) completes all of them.
+    let parent = program;
+    if (def.parent) {
+      const existing = program.commands.find((c) => c.name() === def.parent!.name);
+      parent = existing ?? program.command(def.parent.name).description(def.parent.description);
+      const group = parent;
+      if (!existing) {
+        complete.set(group, () => {
+          complete.delete(group);
+          for (const sub of group.commands) complete.get(sub)?.();
+        });
+      }
+    }
+    const cmd = parent.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
+    complete.set(cmd, () => {
+      complete.delete(cmd);
+      register(cmd, def, { explicitLaunch: word === 'launch', known, execute, rest: def === passing ? rest : undefined, setExit });
+    });
+  }
+  const completeNamed = (name: string | undefined) => {
+    const cmd = program.commands.find((c) => c.name() === name);
+    if (cmd) complete.get(cmd)?.();
+  };
+  program.hook('preSubcommand', (_program, sub) => complete.get(sub)?.());
 
   try {
     // Commander would hand a mistyped command to the default command as its argument.
     if (word !== undefined && !known().includes(word)) throw unknownCommand(word, known());
     const helpFor = word === 'help' ? argv[argv.indexOf('help') + 1] : undefined;
     if (helpFor !== undefined && !helpFor.startsWith('-') && !known().includes(helpFor)) throw unknownCommand(helpFor, known());
+    // `help <command>` shows that command's help without dispatching to it.
+    completeNamed(helpFor);
     await program.parseAsync(parsed, { from: 'user' });
   } catch (e) {
     exitCode = renderError(e, json, streams);
@@ -225,7 +263,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
 }
 
 function register(
-  program: Command,
+  cmd: Command,
   def: CommandDef,
   ctx: {
     explicitLaunch: boolean;
@@ -235,9 +273,6 @@ function register(
     setExit: (code: number) => void;
   },
 ): void {
-  // A subcommand (`disk grow`) hangs under its group's command, made by the first of its subcommands.
-  const parent = def.parent ? (program.commands.find((c) => c.name() === def.parent!.name) ?? program.command(def.parent.name).description(def.parent.description)) : program;
-  const cmd = parent.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
   if (def.passThrough) cmd.usage(`${def.args ? `${def.args} ` : ''}[options] ${def.passThrough}`);
   addFlags(cmd, def.flags);
   if (def.target) {
@@ -255,7 +290,8 @@ function register(
   cmd.addHelpText('after', examples(def.examples) + (def.helpAfter ?? ''));
   cmd.action(async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const nameArg = def.args ? (args[0] as string | undefined) : undefined;
+    const positional = (args.slice(0, -2) as (string | string[] | undefined)[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a : [a]));
+    const nameArg = def.nameFromOperands ? def.nameFromOperands(positional) : def.args ? (args[0] as string | undefined) : undefined;
     // `launch [name]` only when launch is named: in a flags-only run a bare word is a mistyped command.
     if (def.isDefault && nameArg !== undefined && !ctx.explicitLaunch) throw unknownCommand(nameArg, ctx.known());
     const opts = command.optsWithGlobals() as Record<string, unknown>;
@@ -264,7 +300,7 @@ function register(
     const name = def.args ? oneName(nameArg, opts.name as string | undefined) : undefined;
     const given: Record<string, string> = {};
     for (const f of providerFlags) if (typeof opts[f.key] === 'string') given[f.key] = opts[f.key] as string;
-    const flags = { ...opts, providerFlags: given, ...(ctx.rest ? { rest: ctx.rest } : {}) };
+    const flags = { ...opts, providerFlags: given, ...(ctx.rest ? { rest: ctx.rest } : {}), ...(def.nameFromOperands ? { operands: positional } : {}) };
     await ctx.execute(flags as GlobalFlags, async (deps) => {
       const result = await def.run(deps, name, flags as never);
       if (def.exitCode) ctx.setExit(def.exitCode(result));

@@ -19,6 +19,8 @@ export type CommandFlags<F extends FlagSet> = FlagValues<F> & GlobalFlags & Targ
   providerFlags?: Record<string, string>;
   /** What followed `--` on the command line, for a command that declares `passThrough`. */
   rest?: string[];
+  /** The positional arguments, for a command that declares `nameFromOperands`. */
+  operands?: string[];
 };
 
 export interface CommandDef<F extends FlagSet = FlagSet> {
@@ -40,6 +42,11 @@ export interface CommandDef<F extends FlagSet = FlagSet> {
   isDefault?: boolean;
   /** Takes everything after `--` as it is (ssh's remote command); its usage text, e.g. "[-- command…]". */
   passThrough?: string;
+  /**
+   * For a command whose arguments are an action and its operands (`config set prod a=1`): the
+   * deployment name among them. The command then gets all of them as `operands`.
+   */
+  nameFromOperands?: (operands: string[]) => string | undefined;
   /** The process's exit code from the result (ssh passes on the remote command's); default 0. */
   exitCode?: (result: unknown) => number;
   run(deps: Deps, name: string | undefined, flags: CommandFlags<F>): Promise<unknown>;
@@ -55,7 +62,7 @@ export function defineCommand<F extends FlagSet>(def: CommandDef<F>): CommandDef
  * or exits 2 unless -y is given (destroy and the commands that replace or remove things).
  */
 export const YES = {
-  root: 'never ask. launch then goes ahead without confirming; destroy, upgrade, rollback, restore, prune and disk grow need -y to act when not on a terminal or when CI is set (see each command\'s --help)',
+  root: 'never ask. launch then goes ahead without confirming; destroy, upgrade, rollback, restore, prune, config and disk grow need -y to act when not on a terminal or when CI is set (see each command\'s --help)',
   launch: 'launch without confirming the plan. Not on a terminal or with CI set, launch never asks anyway: a missing required value exits 2 naming its flag',
   destroy: 'delete without asking you to type the name. Required when not on a terminal or when CI is set: without it destroy exits 2 and deletes nothing',
   confirms: (verb: string) => `${verb} without asking for confirmation. Required when not on a terminal or when CI is set: without it the command exits 2 and changes nothing`,

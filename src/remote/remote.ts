@@ -62,6 +62,16 @@ export interface Remote {
    * needs it, test doubles of the other commands do not.
    */
   attach?(opts: AttachOptions): Promise<ExitStatus>;
+  /**
+   * Opens a TCP connection from the instance to `host:port` over this SSH connection (ssh -L's
+   * direct-tcpip channel): what `kubeconfig`'s tunnel uses. Optional, as attach is.
+   */
+  forwardOut?(host: string, port: number): Promise<NodeJS.ReadWriteStream>;
+  /**
+   * Calls `listener` once if the connection is lost (not when close() ends it), with why; a
+   * command that holds the connection open (the tunnel) stops on it.
+   */
+  onLost?(listener: (error: Error) => void): void;
   close(): Promise<void>;
 }
 

@@ -164,6 +164,8 @@ function hostKeyMismatch(target: RemoteTarget, expected: string[], presented: st
 
 class Ssh2Remote implements Remote {
   private closed = false;
+  private closing = false;
+  private readonly lostListeners: Array<(e: LaunchError) => void> = [];
   private readonly pendingFailures = new Set<(e: LaunchError) => void>();
   private lastError: Ssh2Error | undefined;
 
@@ -184,6 +186,29 @@ class Ssh2Remote implements Remote {
         remediation: 'The instance may have stopped or rebooted; check its state and run the command again.',
       });
       for (const fail of [...this.pendingFailures]) fail(lost);
+      if (!this.closing) for (const listener of this.lostListeners.splice(0)) listener(lost);
+    });
+  }
+
+  onLost(listener: (error: Error) => void): void {
+    if (this.closed) {
+      if (!this.closing) listener(this.notConnected());
+      return;
+    }
+    this.lostListeners.push(listener);
+  }
+
+  forwardOut(host: string, port: number): Promise<NodeJS.ReadWriteStream> {
+    return new Promise<NodeJS.ReadWriteStream>((resolve, reject) => {
+      if (this.closed) return reject(this.notConnected());
+      const failed = (e: unknown) =>
+        new LaunchError('ssh-forward-failed', ExitCode.failed, `The instance ${this.target.host} could not open a connection to ${host}:${port}: ${messageOf(e)}`, { cause: e });
+      try {
+        // The originator address and port are informational to sshd; ours is the loopback listener.
+        this.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => (err ? reject(failed(err)) : resolve(channel)));
+      } catch (e) {
+        reject(failed(e));
+      }
     });
   }
 
@@ -357,6 +382,7 @@ class Ssh2Remote implements Remote {
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.closing = true;
     return new Promise<void>((resolve) => {
       const grace = setTimeout(() => this.client.destroy(), CLOSE_GRACE_MS);
       this.client.once('close', () => {

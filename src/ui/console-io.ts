@@ -178,4 +178,8 @@ export class ConsoleIo implements Io {
   result(value: unknown): void {
     if (this.json) this.out.write(`${JSON.stringify(value, null, 2)}\n`);
   }
+
+  resultLine(value: unknown): void {
+    if (this.json) this.out.write(`${JSON.stringify(value)}\n`);
+  }
 }

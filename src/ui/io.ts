@@ -36,4 +36,10 @@ export interface Io {
   progress(title: string): Progress;
   /** The command's result: printed as JSON on stdout with --json; ignored otherwise. */
   result(value: unknown): void;
+  /**
+   * A result printed while the command keeps running (kubeconfig's tunnel): one compact JSON line
+   * on stdout with --json, so a caller can read it without waiting for the command to end.
+   * Optional: where absent, result() is used.
+   */
+  resultLine?(value: unknown): void;
 }

@@ -249,6 +249,44 @@ describe('connectSsh2 against a real sshd', () => {
     await remote.close();
   });
 
+  it('forwardOut opens a connection from the instance to its loopback, and says so when nothing listens there', async () => {
+    const echo = createServer((socket) => socket.on('data', (d) => socket.end(`echo:${d.toString()}`)));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const port = (echo.address() as { port: number }).port;
+    try {
+      const remote = await connect(target(HOST_A));
+      const channel = await remote.forwardOut!('127.0.0.1', port);
+      const answer = new Promise<string>((resolve) => {
+        let text = '';
+        channel.on('data', (d: Buffer) => (text += d.toString()));
+        channel.on('end', () => resolve(text));
+      });
+      channel.write('hello');
+      expect(await answer).toBe('echo:hello');
+      echo.close();
+      await expect(remote.forwardOut!('127.0.0.1', port)).rejects.toMatchObject({ code: 'ssh-forward-failed', exitCode: 1 });
+      // The connection is still good after a refused forward.
+      expect((await remote.exec('true')).code).toBe(0);
+    } finally {
+      echo.close();
+    }
+  });
+
+  it('onLost tells a holder the connection dropped, and not when close() ends it', async () => {
+    const dropped = await connectSsh2(target(HOST_A));
+    const lost = new Promise<Error>((resolve) => dropped.onLost!(resolve));
+    await dropped.exec('kill -9 $PPID $$').catch(() => undefined);
+    expect(await lost).toMatchObject({ code: 'ssh-connection-lost' });
+    await dropped.close();
+
+    const closed = await connectSsh2(target(HOST_A));
+    let told = false;
+    closed.onLost!(() => (told = true));
+    await closed.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(told).toBe(false);
+  });
+
   it('rejects commands after close', async () => {
     const remote = await connectSsh2(target(HOST_A));
     await remote.close();

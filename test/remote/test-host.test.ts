@@ -2,7 +2,7 @@
 // on. Real sshd + real HTTP on 10.200.77.4 inside the test network namespace.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -94,6 +94,14 @@ describe('test host SSH session', () => {
     );
     expect(existsSync('/home/ec2-user/.sourcegraph-version')).toBe(false);
     expect(existsSync('/mnt/data/.sourcegraph-version')).toBe(false);
+  });
+
+  it('shows <fsRoot>/etc/rancher as /etc/rancher to sessions (the rest of /etc is the machine\'s), creating nothing in the machine\'s /etc', async () => {
+    mkdirSync(join(host.fsRoot, 'etc', 'rancher', 'k3s'), { recursive: true });
+    writeFileSync(join(host.fsRoot, 'etc', 'rancher', 'k3s', 'k3s.yaml'), 'apiVersion: v1\n');
+    const r = await remote.exec('sudo cat /etc/rancher/k3s/k3s.yaml; test -s /etc/passwd && echo passwd');
+    expect(r.stdout).toBe('apiVersion: v1\npasswd\n');
+    expect(existsSync('/etc/rancher')).toBe(false);
   });
 
   it('replays a boot: version files converge when the node turns Ready, tables work too', async () => {

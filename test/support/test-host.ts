@@ -11,7 +11,9 @@
 //   /mnt/data/.sourcegraph-version        the data's version (`dataVersion`, default `<version>-base`)
 //   /var/log/reboot.sh.log                the boot log; ends with "Started Sourcegraph on version X"
 // sshd runs in a private mount namespace in which /home, /mnt, /var/log and /var/lib/sourcegraph-launch
-// are bind mounts of directories under `fsRoot`, so the host file system is untouched. Sessions start in
+// are bind mounts of directories under `fsRoot`, so the host file system is untouched. /etc/rancher
+// (where k3s keeps its kubeconfig, /etc/rancher/k3s/k3s.yaml) is `fsRoot`/etc/rancher, mounted on a
+// throwaway overlay of /etc so that nothing is created in the machine's own /etc. Sessions start in
 // /home/ec2-user with HOME=/home/ec2-user, as for the appliance's login user.
 //
 // Stub commands (see test/support/test-host/bin; every other command is the machine's own). Each
@@ -27,6 +29,11 @@
 //   journalctl -u sourcegraph-boot[.service] [-n N] [-f]
 //                                       the lines a test wrote to <fsRoot>/var/log/sourcegraph-boot.journal
 //                                       (-f follows for at most 30 s); other units: "-- No entries --"
+//   systemctl restart|is-active sourcegraph-boot
+//                                       a run of the boot unit: status.json says decision "override",
+//                                       stage "installing", then after `boot-unit-steps` is-active calls
+//                                       "done" (active), or "failed" when /mnt/data/override.yaml holds
+//                                       "sgl-test-helm-fails" (see bin/systemctl)
 //   sudo [-n] CMD                       runs CMD (the session is root already)
 // JSON is kubectl's List shape: nodes `items[].status.conditions[{type:'Ready',status:'True'}]`,
 // pods `items[].status.phase` and `items[].status.containerStatuses[].ready`.
@@ -105,7 +112,7 @@ export interface TestHost {
   readonly hostKeyFingerprints: string[];
   /** Paths requested over HTTP, in order. */
   readonly requests: string[];
-  /** Host-side directory holding what sessions see as /home, /mnt and /var/log. */
+  /** Host-side directory holding what sessions see as /home, /mnt, /var/log and /etc/rancher. */
   readonly fsRoot: string;
   /** Console output as EC2's GetConsoleOutput returns it, with this host's real fingerprints. */
   consoleOutput(style?: ConsoleStyle): string;
@@ -120,6 +127,8 @@ export interface TestHost {
   /** The last lines sshd logged (VERBOSE): auth results, session starts; for diagnosing a test. */
   sshdLog(): string;
   versionFiles(): { root: string; data: string };
+  /** Ends every open SSH connection (sshd's per-connection processes), as an instance that went away would. */
+  dropSshConnections(): void;
   stop(): Promise<void>;
 }
 
@@ -200,7 +209,8 @@ async function startInside(
   };
   // The launcher's own status file lives here on images we provision: a private, empty copy.
   const statusDir = join(dirs.fs, 'var', 'lib', 'sourcegraph-launch');
-  for (const dir of [dirs.bin, dirs.state, dirs.ssh, dirname(files.rootVersion), dirname(files.dataVersion), dirname(files.bootLog), statusDir]) {
+  const etcOverlay = join(root, 'etc-overlay');
+  for (const dir of [dirs.bin, dirs.state, dirs.ssh, dirname(files.rootVersion), dirname(files.dataVersion), dirname(files.bootLog), statusDir, join(dirs.fs, 'etc', 'rancher'), etcOverlay]) {
     await mkdir(dir, { recursive: true });
   }
   // sshd refuses to start without its privilege-separation directory.
@@ -281,11 +291,18 @@ async function startInside(
     'mount --bind "$1/mnt" /mnt',
     'mount --bind "$1/var/log" /var/log',
     'mount --bind "$1/var/lib/sourcegraph-launch" /var/lib/sourcegraph-launch',
+    // /etc/rancher does not exist on this machine and must not be made in its /etc: an overlay of
+    // /etc whose changes go to a tmpfs that dies with the namespace takes the mount point instead.
+    'mount -t tmpfs -o mode=0700 tmpfs "$3"',
+    'mkdir "$3/upper" "$3/work"',
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$3/upper,workdir=$3/work" /etc',
+    'mkdir -p /etc/rancher',
+    'mount --bind "$1/etc/rancher" /etc/rancher',
     'exec /usr/sbin/sshd -D -e -f "$2"',
   ].join('\n');
   const sshd = spawn(
     'setpriv',
-    ['--pdeathsig', 'TERM', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mountAndServe, 'sh', dirs.fs, configPath],
+    ['--pdeathsig', 'TERM', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mountAndServe, 'sh', dirs.fs, configPath, etcOverlay],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   runningSshds.add(sshd);
@@ -382,6 +399,13 @@ async function startInside(
       root: readFileSync(files.rootVersion, 'utf8').trim(),
       data: readFileSync(files.dataVersion, 'utf8').trim(),
     }),
+    dropSshConnections() {
+      // sshd (setpriv and unshare exec into it, so it has the spawned pid) forks one process per connection.
+      const pid = sshd.pid;
+      if (pid === undefined) return;
+      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+      for (const child of children) process.kill(child, 'SIGTERM');
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

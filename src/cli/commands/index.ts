@@ -3,8 +3,10 @@ import type { CommandDef } from '../command.js';
 import type { FlagSet } from '../flags.js';
 import { backupCommand, backupsCommand, pruneCommand, restoreCommand } from './backup.js';
 import { buildImageCommand } from './build-image.js';
+import { configCommand } from './config.js';
 import { destroyCommand } from './destroy.js';
 import { diskGrowCommand } from './disk.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 import { launchCommand } from './launch.js';
 import { presetsCommand } from './presets.js';
 import { logsCommand, sshCommand } from './ssh.js';
@@ -18,6 +20,8 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   listCommand,
   sshCommand,
   logsCommand,
+  kubeconfigCommand,
+  configCommand,
   destroyCommand,
   buildImageCommand,
   upgradeCommand,

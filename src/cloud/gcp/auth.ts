@@ -7,10 +7,12 @@
 // The token endpoint is the file's own `token_uri`, so a file can point it anywhere (tests do).
 import { createSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CredentialsError } from '../../core/errors.js';
+import { gcloudConfigDir } from './config-dir.js';
 import { errorFromResponse, SIGN_IN_REMEDIATION } from './errors.js';
+
+export { gcloudConfigDir };
 
 export const COMPUTE_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
@@ -134,13 +136,6 @@ export function metadataServerSource(env: NodeJS.ProcessEnv): TokenSource {
       return { token: body.access_token, expiresAt: Date.now() + (body.expires_in ?? 300) * 1000 };
     },
   };
-}
-
-/** gcloud's ADC file: $CLOUDSDK_CONFIG or ~/.config/gcloud (%APPDATA%\gcloud on Windows). */
-export function gcloudConfigDir(env: NodeJS.ProcessEnv, home = homedir()): string {
-  if (env.CLOUDSDK_CONFIG) return env.CLOUDSDK_CONFIG;
-  if (process.platform === 'win32' && env.APPDATA) return join(env.APPDATA, 'gcloud');
-  return join(home, '.config', 'gcloud');
 }
 
 function readJson(path: string, read: (p: string) => string | undefined): Record<string, unknown> | undefined {

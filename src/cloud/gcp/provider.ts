@@ -10,7 +10,7 @@ import { totalOf, type CostPart } from '../../core/prices.js';
 import type { SizeName } from '../../core/presets.js';
 import type { AddressChoice, CostInput, ProviderDescriptor, SizeOnCloud } from '../provider.js';
 import type { DiskSpec, Scope } from '../port.js';
-import { gcloudConfigDir } from './auth.js';
+import { gcloudConfigDir } from './config-dir.js';
 import { alternativeMachineTypes } from './errors.js';
 
 /** Compute Engine regions (late 2026). */
