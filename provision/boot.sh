@@ -475,6 +475,20 @@ if ! poll_until "$data_disk_wait" mountpoint -q "$SG_DATA_MOUNT"; then
   fail "the data disk is not mounted on /mnt/data (attach it and reboot, or see: journalctl -b -u mnt-data.mount)" data-disk-missing
 fi
 
+# A disk the cloud made larger (`disk grow`) is used in full from this boot on. Growing is never
+# worth failing the boot for: the filesystem still holds everything it held, so a failure is logged
+# and the usage is reported as it is.
+grow_data_filesystem() {
+  local out rc=0
+  out="$("$here/grow-data-disk.sh" 2>>"$SG_LOG_FILE")" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    log "growing the data disk's filesystem failed (exit $rc, see ${SG_LOG_FILE#"$SG_ROOT"}); the boot goes on with it as it is"
+    out="$("$here/grow-data-disk.sh" --no-grow 2>>"$SG_LOG_FILE")" || out=""
+  fi
+  STATUS_DATA_DISK="$out"
+}
+grow_data_filesystem
+
 data_version="$(read_version_file "$SG_DATA_VERSION_FILE")"
 STATUS_DATA_VERSION="$data_version"
 set_stage checking-volume

@@ -172,9 +172,11 @@ STATUS_ERROR_CODE=""
 STATUS_DATA_VERSION=""
 STATUS_VOLUME_ORIGIN=""
 STATUS_K3S_VERSION=""
+# The data disk's usage as grow-data-disk.sh prints it (a JSON object), for `status` and `doctor`.
+STATUS_DATA_DISK=""
 
 write_status() {
-  local tmp stage target decision started finished error code data origin k3s updated
+  local tmp stage target decision started finished error code data origin k3s updated disk=null
   mkdir -p "$SG_STATE_DIR"
   json_value stage "$STATUS_STAGE"
   json_value target "$STATUS_TARGET_VERSION"
@@ -187,10 +189,12 @@ write_status() {
   json_value origin "$STATUS_VOLUME_ORIGIN"
   json_value k3s "$STATUS_K3S_VERSION"
   json_value updated "$(now_utc)"
+  # Only a one-line object is written as it is: anything else would make the file invalid JSON.
+  [[ "$STATUS_DATA_DISK" =~ ^\{[^$'\n']*\}$ ]] && disk="$STATUS_DATA_DISK"
   # Same directory as the target, so the rename is atomic.
   tmp="$SG_STATE_DIR/.status.json.$$"
-  printf '{\n  "stage": %s,\n  "targetVersion": %s,\n  "decision": %s,\n  "startedAt": %s,\n  "finishedAt": %s,\n  "lastError": %s,\n  "errorCode": %s,\n  "dataVersion": %s,\n  "volumeOrigin": %s,\n  "k3sVersion": %s,\n  "updatedAt": %s\n}\n' \
-    "$stage" "$target" "$decision" "$started" "$finished" "$error" "$code" "$data" "$origin" "$k3s" "$updated" >"$tmp"
+  printf '{\n  "stage": %s,\n  "targetVersion": %s,\n  "decision": %s,\n  "startedAt": %s,\n  "finishedAt": %s,\n  "lastError": %s,\n  "errorCode": %s,\n  "dataVersion": %s,\n  "volumeOrigin": %s,\n  "k3sVersion": %s,\n  "dataDisk": %s,\n  "updatedAt": %s\n}\n' \
+    "$stage" "$target" "$decision" "$started" "$finished" "$error" "$code" "$data" "$origin" "$k3s" "$disk" "$updated" >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$SG_STATUS_FILE"
 }

@@ -222,7 +222,21 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   // arguments, so whatever command it dispatches to is complete by then.
   const complete = new Map<Command, () => void>();
   for (const def of COMMANDS) {
-    const cmd = program.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
+    // A subcommand (`disk grow`) hangs under its group's command, made by the first of its
+    // subcommands; dispatching to the group (or `help disk`) completes all of them.
+    let parent = program;
+    if (def.parent) {
+      const existing = program.commands.find((c) => c.name() === def.parent!.name);
+      parent = existing ?? program.command(def.parent.name).description(def.parent.description);
+      const group = parent;
+      if (!existing) {
+        complete.set(group, () => {
+          complete.delete(group);
+          for (const sub of group.commands) complete.get(sub)?.();
+        });
+      }
+    }
+    const cmd = parent.command(`${def.name}${def.args ? ` ${def.args}` : ''}`, def.isDefault ? { isDefault: true } : {}).description(def.description);
     complete.set(cmd, () => {
       complete.delete(cmd);
       register(cmd, def, { explicitLaunch: word === 'launch', known, execute, rest: def === passing ? rest : undefined, setExit });

@@ -295,6 +295,23 @@ export interface InstanceHealth {
   detail?: string;
 }
 
+/**
+ * What the cloud says about changing a disk's size (disk grow): the size usable now, a change still
+ * under way, and whether (and when) it accepts the next one.
+ */
+export interface DiskResizeState {
+  /** The size the instance can use now: during an EBS "modifying" phase still the old one. */
+  sizeGiB: number;
+  /** A change the cloud still works on (EBS modifying/optimizing; a GCE or Azure operation), if any. */
+  inProgress?: { targetSizeGiB: number; state: string; progressPercent?: number; startedAt?: string };
+  /** When the cloud accepts the next change, if not now (EBS: once the last completed, at most 4 in 24 h). */
+  nextAllowedAt?: string;
+  /** Why the next change must wait, in the cloud's words, for the message. */
+  limit?: string;
+  /** Growing to the size asked needs the instance stopped (deallocated) first (Azure, crossing 4 TiB). */
+  needsStop?: boolean;
+}
+
 /** A whole launch, for the dry run: what each step would send. */
 export interface LaunchRequestsSpec {
   sshKey: SshKeySpec;
@@ -385,6 +402,16 @@ export interface Cloud {
   /** Every snapshot of the deployment, newest first. */
   listSnapshots(deployment: string): Promise<Snapshot[]>;
   deleteSnapshot(snapshotId: string): Promise<void>;
+
+  // ---- growing a disk (disk grow) ----
+  /** The disk's size and modification limits; `targetSizeGiB` asks whether growing to it needs a stop. */
+  diskResizeState(diskId: string, targetSizeGiB?: number): Promise<DiskResizeState>;
+  /**
+   * Asks the cloud to grow the disk to `sizeGiB` (a no-op when it is that size or a change to it is
+   * under way). Never shrinks: a smaller size is refused (`disk-shrink-refused`, exit 2); a change
+   * the cloud's limits refuse fails with `disk-modification-rate` naming when the next is allowed.
+   */
+  resizeDisk(diskId: string, sizeGiB: number): Promise<void>;
 
   // ---- labels ----
   setLabels(resourceIds: string[], labels: Labels): Promise<void>;

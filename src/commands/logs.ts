@@ -4,6 +4,8 @@
 // the serial console, which works without SSH, so when SSH is not possible the console still
 // shows and the command says why the rest is missing.
 import type { LogsFlags } from '../cli/commands/ssh.js';
+import { defaultProvider } from '../cloud/providers.js';
+import { describeDataDiskUsage, parseDataDiskUsage } from '../core/data-disk-usage.js';
 import { UsageError } from '../core/errors.js';
 import { BOOT_LOG_PATH, BOOT_STATUS_PATH, K3S_KUBECTL, podNotReadyReason } from '../engine/wait.js';
 import type { ExecResult, Remote } from '../remote/remote.js';
@@ -196,6 +198,13 @@ function render(deps: Deps, r: LogsResult, lines: number): void {
     ];
     io.info(`\nBoot status (${BOOT_STATUS_PATH}):`);
     for (const [k, v] of rows) if (v !== undefined && v !== null && v !== '') io.info(`  ${k.padEnd(9)} ${String(v)}`);
+    // The data disk's usage as the boot service measured it (images that record it).
+    const usage = parseDataDiskUsage(s.dataDisk);
+    if (usage) {
+      const shown = describeDataDiskUsage(usage, `${deps.program} disk grow ${r.name}${r.cloud === defaultProvider().id ? "" : ` --cloud ${r.cloud}`} --region ${r.region} --size <GiB>`);
+      io.info(`  ${'data disk'.padEnd(9)} ${shown.line}`);
+      if (shown.warning) io.warn(shown.warning);
+    }
   }
   if (r.versions) io.info(`\nVersions: image ${r.versions.image || '(empty)'}, data ${r.versions.data || '(empty)'}${r.versions.image && r.versions.image === r.versions.data ? ' (installed)' : ''}`);
   if (r.bootLog !== undefined) io.info(`\n${BOOT_LOG_PATH} (last ${lines} lines):\n${indent(r.bootLog || '(empty)')}`);

@@ -10,6 +10,7 @@ import type { CloudContractOptions, ContractEnvironment } from './contract-env.j
 import { instancesContract } from './contract-instances.js';
 import { launchContract } from './contract-launch.js';
 import { storageContract } from './contract-storage.js';
+import { resizeContract } from './contract-resize.js';
 
 export type { CloudContractOptions, CloudMethod, ContractEnvironment, ContractErrorKind, ContractFeature } from './contract-env.js';
 export { CONTRACT_ERRORS } from './contract-env.js';
@@ -33,5 +34,6 @@ export function describeCloudContract(name: string, opts: CloudContractOptions):
     instancesContract(opts, env);
     storageContract(opts, env);
     buildContract(opts, env);
+    resizeContract(opts, env);
   });
 }

@@ -192,3 +192,40 @@ describe('the real CLI on Azure (ARM emulator + test host)', () => {
     rmSync(home, { recursive: true, force: true });
   });
 });
+
+describe('disk grow with the real CLI on Azure (ARM emulator)', () => {
+  it('grows the Premium SSD data disk online up to 4 TiB; beyond it says the VM must be deallocated, and with --yes deallocates, grows and starts it', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'sgl-azure-e2e-home-'));
+    arm.control.nextPublicIps(HOST_ADDRESS);
+    quickBoot(OLD);
+    const launched = await cli(
+      ['launch', ...where, '--size', 'XS', '--version', OLD, '--image-source', 'base', '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', 'none',
+        '--ssh-key', publicKeyPath, '--name', 'azgrow', '--hold-seconds', '0', '--no-wait', '--yes', '--json'],
+      home,
+    );
+    expect(launched.code, launched.stderr).toBe(0);
+    const l = launched.json<{ instanceId: string; resources: { dataVolumeId: string } }>();
+    const sizeOf = () => resources('Microsoft.Compute/disks').find((r) => r.id.toLowerCase() === l.resources.dataVolumeId.toLowerCase())!.properties.diskSizeGB as number;
+    expect(sizeOf()).toBe(500);
+
+    const online = await cli(['disk', 'grow', 'azgrow', ...where, '--size', '4000', '--yes', '--json'], home);
+    expect(online.code, online.stderr).toBe(0);
+    expect(online.json()).toMatchObject({ fromGiB: 500, toGiB: 4000, disk: 'grown', restarted: false, monthlyUsd: { change: null } });
+    expect(online.stderr).toContain('price unknown');
+    expect(sizeOf()).toBe(4000);
+    expect(await powerOf(l.instanceId)).toBe('PowerState/running');
+
+    // Beyond 4 TiB: said before asking; CI without --yes changes nothing.
+    const unasked = await cli(['disk', 'grow', 'azgrow', ...where, '--size', '5000'], home);
+    expect(unasked.code, unasked.stderr).toBe(2);
+    expect(unasked.stderr).toMatch(/only while the instance is stopped \(deallocated\)/);
+    expect(sizeOf()).toBe(4000);
+
+    const offline = await cli(['disk', 'grow', 'azgrow', ...where, '--size', '5000', '--yes', '--json'], home);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.json()).toMatchObject({ fromGiB: 4000, toGiB: 5000, disk: 'grown', restarted: true });
+    expect(sizeOf()).toBe(5000);
+    expect(await powerOf(l.instanceId)).toBe('PowerState/running');
+    expect((await cli(['destroy', 'azgrow', ...where, '--yes'], home)).code).toBe(0);
+  });
+});

@@ -161,3 +161,27 @@ describe('--cloud gcp: launch → status → destroy with the real CLI on the GC
     rmSync(home, { recursive: true, force: true });
   });
 });
+
+describe('--cloud gcp: disk grow with the real CLI on the GCE emulator', () => {
+  it('grows the data disk with disks.resize (the emulator reports the new size); a smaller size exits 2 with nothing changed', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'sgl-gce-e2e-home-'));
+    const args = launchArgs('grow', ['--no-wait', '--address', 'none', '--json']);
+    args.splice(args.indexOf('--ssh-cidr'), 2, '--ssh-cidr', 'none');
+    const launch = await runCli(args, { env, home, timeoutMs: 150_000 });
+    expect(launch.code, launch.stderr).toBe(0);
+    const diskId = launch.json<{ resources: { dataVolumeId: string } }>().resources.dataVolumeId;
+    const sizeOf = async () => Number((await client.get<{ sizeGb: string }>(diskId.replace(/^.*?(zones\/)/, '$1'))).body.sizeGb);
+    const before = await sizeOf();
+    const where = ['--cloud', 'gcp', '--project', gce.project, '--region', REGION];
+
+    const grow = await runCli(['disk', 'grow', 'grow', ...where, '--size', String(before + 100), '--yes', '--json'], { env, home });
+    expect(grow.code, grow.stderr).toBe(0);
+    expect(grow.json()).toMatchObject({ fromGiB: before, toGiB: before + 100, disk: 'grown', restarted: false, filesystem: { pending: expect.stringContaining('next boot') } });
+    expect(await sizeOf()).toBe(before + 100);
+
+    const shrink = await runCli(['disk', 'grow', 'grow', ...where, '--size', String(before), '--yes', '--json'], { env, home });
+    expect(shrink.code, shrink.stderr).toBe(2);
+    expect(shrink.json<{ error: { code: string } }>().error.code).toBe('disk-shrink-refused');
+    expect(await sizeOf()).toBe(before + 100);
+  });
+});

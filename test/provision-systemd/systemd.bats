@@ -42,6 +42,11 @@ decisions() {
   [ "$(machine_status stage)" = done ]
   [ "$(machine_status decision)" = first-boot ]
   [ "$(machine_status volumeOrigin)" = sourcegraph-launch ]
+  # The installed grow-data-disk.sh ran under the unit and measured the data disk. (This container has
+  # no /dev/loopN node, so resize2fs cannot open the device: the boot logs that and goes on, and the
+  # disk's own size is reported as null; the growth itself is tested in test/provision-disks.)
+  "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1]))["dataDisk"]; assert d["filesystem"] == "ext4" and 0 < d["sizeBytes"] <= 64 << 20 and 0 <= d["usedPercent"] <= 100 and d["grown"] is False, d' \
+    "$MACHINE_ROOT/var/lib/sourcegraph-launch/status.json"
   # Ordering: the boot unit started once /mnt/data was mounted.
   mount_at="$(unit_time mnt-data.mount ActiveEnterTimestampMonotonic)"
   boot_at="$(unit_time sourcegraph-boot.service ExecMainStartTimestampMonotonic)"

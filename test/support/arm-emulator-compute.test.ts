@@ -312,6 +312,18 @@ describe('managed disks and snapshots', () => {
     expect(v2.properties).toMatchObject({ diskIOPSReadWrite: 3000, diskMBpsReadWrite: 125 });
   });
 
+  it('an attached Premium SSD grows online to 4095 GB; beyond it only once its VM is deallocated (409 OperationNotAllowed before)', async () => {
+    const { diskId } = await deploy('grow');
+    await client.wait(await client.call('PATCH', diskId, { properties: { diskSizeGB: 4000 } }));
+    const refused = await client.call('PATCH', diskId, { properties: { diskSizeGB: 5000 } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'OperationNotAllowed', target: 'properties.diskSizeGB' });
+    expect((await client.call('GET', diskId)).body.properties.diskSizeGB).toBe(4000);
+    await client.act('POST', `${p.vm('grow')}/deallocate`);
+    await client.wait(await client.call('PATCH', diskId, { properties: { diskSizeGB: 5000 } }));
+    expect((await client.call('GET', diskId)).body.properties.diskSizeGB).toBe(5000);
+  });
+
   it('a PATCH of tags on the OS disk a VM made (zonal, untagged) tags it and changes nothing else', async () => {
     const { vm } = await deploy('tagged', '2');
     const osDiskId = vm.properties.storageProfile.osDisk.managedDisk.id as string;

@@ -6,6 +6,7 @@ import { buildImageCommand } from './build-image.js';
 import { configCommand } from './config.js';
 import { destroyCommand } from './destroy.js';
 import { doctorCommand } from './doctor.js';
+import { diskGrowCommand } from './disk.js';
 import { kubeconfigCommand } from './kubeconfig.js';
 import { launchCommand } from './launch.js';
 import { presetsCommand } from './presets.js';
@@ -31,4 +32,5 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   restoreCommand,
   pruneCommand,
   doctorCommand,
+  diskGrowCommand,
 ] as unknown as readonly CommandDef<FlagSet>[];

@@ -48,7 +48,8 @@ export const logsCommand = defineCommand({
   cloud: true,
   examples: [`${PROGRAM} logs prod --region us-east-1`, `${PROGRAM} logs prod --pods --json`, `${PROGRAM} logs prod --follow`],
   helpAfter: `
-Over SSH: the boot status file (/var/lib/sourcegraph-launch/status.json: stage, boot decision, error),
+Over SSH: the boot status file (/var/lib/sourcegraph-launch/status.json: stage, boot decision, error, and the
+data disk's usage, with a warning from 80 % used),
 both version files, the tail of /var/log/reboot.sh.log and \`journalctl -u sourcegraph-boot.service\`;
 from the cloud: the tail of the serial console. When SSH is not possible (no SSH rule, no key on this
 machine, the instance does not answer) it still prints the console and says why the rest is missing

@@ -119,6 +119,8 @@ export class AwsAdapter implements Cloud {
   detachDisk = (diskId: string, instanceId: string, timeoutMs: number) => storage.detachDisk(this.c, diskId, instanceId, timeoutMs);
   waitForDiskAvailable = (diskId: string, timeoutMs: number) => storage.waitForDiskAvailable(this.c, diskId, timeoutMs);
   deleteDisk = (diskId: string) => storage.deleteDisk(this.c, diskId);
+  diskResizeState = (diskId: string) => storage.diskResizeState(this.c, diskId);
+  resizeDisk = (diskId: string, sizeGiB: number) => storage.resizeDisk(this.c, diskId, sizeGiB);
   createDiskFromSnapshot = (spec: DiskFromSnapshotSpec) => storage.createDiskFromSnapshot(this.c, spec);
   diskInitialization = (diskId: string) => storage.diskInitialization(this.c, diskId);
   createSnapshot = (spec: SnapshotSpec) => storage.createSnapshot(this.c, spec);

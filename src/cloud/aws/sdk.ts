@@ -150,6 +150,15 @@ import {
   type DeregisterImageCommandInput,
   type DeregisterImageCommandOutput,
 } from '@aws-sdk/client-ec2';
+// --- disk grow (issue 15) ---
+import {
+  DescribeVolumesModificationsCommand,
+  ModifyVolumeCommand,
+  type DescribeVolumesModificationsCommandInput,
+  type DescribeVolumesModificationsCommandOutput,
+  type ModifyVolumeCommandInput,
+  type ModifyVolumeCommandOutput,
+} from '@aws-sdk/client-ec2';
 
 /** Every EC2 call the adapter makes, one function per API operation, SDK v3 input/output shapes. */
 export interface Ec2Api {
@@ -197,6 +206,9 @@ export interface Ec2Api {
   deregisterImage(input: DeregisterImageCommandInput): Promise<DeregisterImageCommandOutput>;
   // --- doctor (issue 13) ---
   describeAccountAttributes(input: DescribeAccountAttributesCommandInput): Promise<DescribeAccountAttributesCommandOutput>;
+  // --- disk grow (issue 15) ---
+  modifyVolume(input: ModifyVolumeCommandInput): Promise<ModifyVolumeCommandOutput>;
+  describeVolumesModifications(input: DescribeVolumesModificationsCommandInput): Promise<DescribeVolumesModificationsCommandOutput>;
 }
 
 export interface StsApi {
@@ -273,6 +285,9 @@ export function wrapEc2Client(client: EC2Client): Ec2Api {
     deregisterImage: (input) => client.send(new DeregisterImageCommand(input)),
     // --- doctor (issue 13) ---
     describeAccountAttributes: (input) => client.send(new DescribeAccountAttributesCommand(input)),
+    // --- disk grow (issue 15) ---
+    modifyVolume: (input) => client.send(new ModifyVolumeCommand(input)),
+    describeVolumesModifications: (input) => client.send(new DescribeVolumesModificationsCommand(input)),
   };
 }
 

@@ -1,10 +1,10 @@
 // EBS volumes and snapshots: attach (as the data disk) and detach with waits, volumes made from
 // snapshots (with the optional provisioned initialisation rate), snapshots found again by the
 // operation that made them, and how far a snapshot-made volume has loaded its blocks.
-import { CloudError, WaitTimeoutError } from '../../core/errors.js';
+import { CloudError, UsageError, WaitTimeoutError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
 import { setLabels as plainSetLabels } from './network.js';
-import type { Disk, DiskFromSnapshotSpec, DiskInitialization, Snapshot, SnapshotSpec } from '../port.js';
+import type { Disk, DiskFromSnapshotSpec, DiskInitialization, DiskResizeState, Snapshot, SnapshotSpec } from '../port.js';
 import { call, callUnlessNotFound, paginate, type AwsContext } from './context.js';
 import { awsErrorCode, isAwsErrorCode, toLaunchError } from './errors.js';
 import { DATA_DEVICE, tagFilter, toDisk, toSnapshot, volumeName } from './mappers.js';
@@ -196,4 +196,83 @@ export async function setLabels(c: AwsContext, ids: string[], labels: Labels): P
   const groups = new Map<string | undefined, string[]>();
   for (const [id, deployment] of deploymentOf) groups.set(deployment, [...(groups.get(deployment) ?? []), id]);
   for (const [deployment, group] of groups) await plainSetLabels(c, group, labels, deployment !== undefined ? { Name: volumeName(deployment, role) } : {});
+}
+
+// ---- growing a volume (disk grow) ----
+
+const DAY_MS = 24 * 3_600_000;
+/**
+ * Since January 2026 EBS allows up to 4 modifications of a volume in a rolling 24 hours, each once
+ * the last has completed (before: one per 6 hours). DescribeVolumesModifications answers the latest
+ * one (moto: all of them): the count below is what it shows; EC2's own refusal is mapped too.
+ */
+const CHANGES_PER_DAY = 4;
+const RATE_CODES = ['VolumeModificationRateExceeded', 'IncorrectModificationState'];
+
+interface VolumeModificationView {
+  state: string;
+  targetSizeGiB: number;
+  originalSizeGiB?: number;
+  progressPercent?: number;
+  startedAt?: string;
+}
+
+async function volumeModifications(c: AwsContext, volumeId: string): Promise<VolumeModificationView[]> {
+  // A volume never modified: real EC2 answers InvalidVolumeModification.NotFound rather than an empty list.
+  const out = await callUnlessNotFound(c, 'DescribeVolumesModifications', () => c.ec2.describeVolumesModifications({ VolumeIds: [volumeId] }), ['InvalidVolumeModification.NotFound']);
+  return (out?.VolumesModifications ?? [])
+    .map((m) => ({
+      state: m.ModificationState ?? 'unknown',
+      targetSizeGiB: m.TargetSize ?? 0,
+      ...(m.OriginalSize !== undefined ? { originalSizeGiB: m.OriginalSize } : {}),
+      ...(m.Progress !== undefined ? { progressPercent: Number(m.Progress) } : {}),
+      ...(m.StartTime ? { startedAt: new Date(m.StartTime).toISOString() } : {}),
+    }))
+    .sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? ''));
+}
+
+export async function diskResizeState(c: AwsContext, volumeId: string): Promise<DiskResizeState> {
+  const disk = await describeDisk(c, volumeId);
+  if (!disk) throw new CloudError('volume-not-found', `Volume ${volumeId} does not exist in ${c.region}`);
+  const mods = await volumeModifications(c, volumeId);
+  const latest = mods.at(-1);
+  const busy = latest && (latest.state === 'modifying' || latest.state === 'optimizing') ? latest : undefined;
+  // While "modifying" the instance still sees the old size; from "optimizing" on the new one is usable.
+  const sizeGiB = busy?.state === 'modifying' && busy.originalSizeGiB !== undefined ? busy.originalSizeGiB : disk.sizeGiB;
+  const recent = mods.filter((m) => m.startedAt && Date.parse(m.startedAt) > c.now() - DAY_MS);
+  const state: DiskResizeState = { sizeGiB };
+  if (busy) {
+    state.inProgress = { targetSizeGiB: busy.targetSizeGiB, state: busy.state, ...(busy.progressPercent !== undefined ? { progressPercent: busy.progressPercent } : {}), ...(busy.startedAt ? { startedAt: busy.startedAt } : {}) };
+    state.limit = 'EBS starts the next modification of a volume once the last has completed';
+  }
+  if (recent.length >= CHANGES_PER_DAY) {
+    state.nextAllowedAt = new Date(Date.parse(recent[recent.length - CHANGES_PER_DAY]!.startedAt!) + DAY_MS).toISOString();
+    state.limit = `EBS allows at most ${CHANGES_PER_DAY} modifications of a volume in 24 hours`;
+  }
+  return state;
+}
+
+export async function resizeDisk(c: AwsContext, volumeId: string, sizeGiB: number): Promise<void> {
+  const state = await diskResizeState(c, volumeId);
+  const disk = await describeDisk(c, volumeId);
+  const current = state.inProgress?.targetSizeGiB ?? disk?.sizeGiB ?? state.sizeGiB;
+  if (sizeGiB === current) return;
+  if (sizeGiB < current) throw new UsageError(`Volume ${volumeId} is ${current} GiB: EBS volumes never shrink (asked for ${sizeGiB} GiB)`, { code: 'disk-shrink-refused' });
+  if (state.inProgress || state.nextAllowedAt) {
+    throw new CloudError('disk-modification-rate', `Volume ${volumeId} cannot be modified now: ${state.limit ?? 'a modification is under way'}${state.nextAllowedAt ? `; the next is allowed at ${state.nextAllowedAt}` : ''}`, {
+      remediation: state.nextAllowedAt ? `Run the same command again after ${state.nextAllowedAt}.` : 'Run the same command again once the modification under way has completed.',
+      details: { volumeId, ...(state.nextAllowedAt ? { nextAllowedAt: state.nextAllowedAt } : {}) },
+    });
+  }
+  try {
+    await c.ec2.modifyVolume({ VolumeId: volumeId, Size: sizeGiB });
+  } catch (err) {
+    if (isAwsErrorCode(err, ...RATE_CODES)) {
+      throw new CloudError('disk-modification-rate', `EC2 refused to modify volume ${volumeId} now: ${awsErrorCode(err)} (at most ${CHANGES_PER_DAY} modifications in 24 hours, each after the last completed)`, {
+        cause: err,
+        remediation: 'Run the same command again later; `describe-volumes-modifications` shows the last modification.',
+      });
+    }
+    throw toLaunchError(err, { operation: 'ModifyVolume', profile: c.profile, region: c.region });
+  }
 }

@@ -150,6 +150,8 @@ export class AzureAdapter implements Cloud {
   detachDisk = (diskId: string, instanceId: string, timeoutMs: number) => storage.detachDisk(this.c, diskId, instanceId, timeoutMs);
   waitForDiskAvailable = (diskId: string, timeoutMs: number) => storage.waitForDiskAvailable(this.c, diskId, timeoutMs);
   deleteDisk = (diskId: string) => storage.deleteDisk(this.c, diskId);
+  diskResizeState = (diskId: string, targetSizeGiB?: number) => storage.diskResizeState(this.c, diskId, targetSizeGiB);
+  resizeDisk = (diskId: string, sizeGiB: number) => storage.resizeDisk(this.c, diskId, sizeGiB);
   createDiskFromSnapshot = (spec: DiskFromSnapshotSpec) => storage.createDiskFromSnapshot(this.c, spec);
   diskInitialization = (_diskId: string) => storage.diskInitialization();
   createSnapshot = (spec: SnapshotSpec) => storage.createSnapshot(this.c, spec);

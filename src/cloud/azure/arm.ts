@@ -127,6 +127,13 @@ export class Arm {
     return a.body;
   }
 
+  /** PATCH (an update of some properties), wait for the operation, answer the resource as it ended up. */
+  async patch(path: string, body: Json, operation: string): Promise<Json> {
+    const a = await this.send('PATCH', path, operation, body);
+    if (a.status === 202 || a.status === 201) await this.wait(a, operation);
+    return (await this.get(path, operation)) ?? a.body ?? {};
+  }
+
   /** DELETE and wait; something already gone is fine. */
   async delete(path: string, operation: string): Promise<void> {
     const a = await this.send('DELETE', path, operation, undefined, { allow: [404] });

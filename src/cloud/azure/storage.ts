@@ -1,9 +1,10 @@
 // Managed disks and snapshots: the data disk attaches at LUN 0 (AttachDetachDataDisks), snapshots
 // are incremental and named by their operation (PUT by name is the idempotency key), and labels are
 // tags written by GET → merge → PUT of the resource (ARM ignores the read-only members).
-import { CloudError } from '../../core/errors.js';
+import { CloudError, UsageError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
-import type { Disk, DiskFromSnapshotSpec, DiskInitialization, Snapshot, SnapshotSpec } from '../port.js';
+import type { Disk, DiskFromSnapshotSpec, DiskInitialization, DiskResizeState, Snapshot, SnapshotSpec } from '../port.js';
+import { describeInstance } from './instances.js';
 import type { Json } from './arm.js';
 import { pollUntil, type AzureContext } from './context.js';
 import { armCode } from './errors.js';
@@ -140,4 +141,38 @@ export async function removeLabels(c: AzureContext, resourceIds: string[], keys:
   if (!keys.length) return;
   const names = new Set(keys.map((k) => tagName(k).toLowerCase()));
   for (const id of resourceIds) await retag(c, id, (tags) => Object.fromEntries(Object.entries(tags).filter(([k]) => !names.has(k.toLowerCase()))));
+}
+
+// ---- growing a disk (disk grow) ----
+
+/**
+ * Azure grows an attached Standard HDD, Standard SSD or Premium SSD disk without downtime unless the
+ * change takes it from 4 TiB or less to more than 4 TiB: that needs the VM deallocated. Premium SSD
+ * v2 and Ultra disks grow online at any size.
+ */
+const ONLINE_LIMIT_GIB = 4095;
+const ALWAYS_ONLINE = /^(PremiumV2_LRS|UltraSSD_LRS)$/i;
+
+async function needsStop(c: AzureContext, disk: Disk, targetSizeGiB: number): Promise<boolean> {
+  if (!disk.attachedTo || ALWAYS_ONLINE.test(disk.type)) return false;
+  if (!(disk.sizeGiB <= ONLINE_LIMIT_GIB && targetSizeGiB > ONLINE_LIMIT_GIB)) return false;
+  const vm = await describeInstance(c, disk.attachedTo);
+  return vm !== undefined && vm.state !== 'stopped' && vm.state !== 'terminated';
+}
+
+export async function diskResizeState(c: AzureContext, diskId: string, targetSizeGiB?: number): Promise<DiskResizeState> {
+  const disk = await describeDisk(c, diskId);
+  if (!disk) throw new CloudError('disk-not-found', `The disk ${diskId} does not exist`);
+  return { sizeGiB: disk.sizeGiB, ...(targetSizeGiB !== undefined && (await needsStop(c, disk, targetSizeGiB)) ? { needsStop: true } : {}) };
+}
+
+export async function resizeDisk(c: AzureContext, diskId: string, sizeGiB: number): Promise<void> {
+  const disk = await describeDisk(c, diskId);
+  if (!disk) throw new CloudError('disk-not-found', `The disk ${diskId} does not exist`);
+  if (sizeGiB === disk.sizeGiB) return;
+  if (sizeGiB < disk.sizeGiB) throw new UsageError(`The disk ${nameOf(diskId)} is ${disk.sizeGiB} GiB: a managed disk never shrinks (asked for ${sizeGiB} GiB)`, { code: 'disk-shrink-refused' });
+  if (await needsStop(c, disk, sizeGiB)) {
+    throw new CloudError('disk-resize-needs-stop', `The disk ${nameOf(diskId)} grows beyond ${ONLINE_LIMIT_GIB} GiB only while its VM is deallocated`, { remediation: 'Deallocate the VM first (disk grow asks and does it).' });
+  }
+  await c.arm.patch(diskId, { properties: { diskSizeGB: sizeGiB } }, 'Microsoft.Compute disks.update');
 }

@@ -15,6 +15,7 @@ import type {
   Disk,
   DiskFromSnapshotSpec,
   DiskInitialization,
+  DiskResizeState,
   Identity,
   Image,
   ImageFromBuilderSpec,
@@ -63,7 +64,7 @@ export const READ_ONLY_METHODS: ReadonlySet<CloudMethod> = new Set<CloudMethod>(
   'whoAmI', 'machineTypeZones', 'resolvePlacement', 'findImage', 'describeImage', 'listBuiltImages', 'findBaseImage',
   'findDeployment', 'listDeployments', 'checkInstancePermissions', 'describeInstance', 'instanceHealth', 'consoleOutput',
   'waitForInstanceState', 'describeDisk', 'waitForDiskAvailable', 'diskInitialization', 'waitForSnapshot', 'describeSnapshot',
-  'listSnapshots', 'findSnapshotSchedule', 'findImageBuild', 'waitForImage',
+  'listSnapshots', 'diskResizeState', 'findSnapshotSchedule', 'findImageBuild', 'waitForImage',
   'launchRequests', 'instanceRequests', 'scheduleRequests', 'buildRequests',
   'quotas',
 ]);
@@ -215,6 +216,12 @@ export class FakeCloud implements Cloud {
   }
   deleteDisk(diskId: string): Promise<void> {
     return this.op('deleteDisk', [diskId], () => storage.deleteDisk(this.world, diskId));
+  }
+  diskResizeState(diskId: string, targetSizeGiB?: number): Promise<DiskResizeState> {
+    return this.op('diskResizeState', [diskId, targetSizeGiB], () => storage.diskResizeState(this.world, diskId, targetSizeGiB));
+  }
+  resizeDisk(diskId: string, sizeGiB: number): Promise<void> {
+    return this.op('resizeDisk', [diskId, sizeGiB], () => storage.resizeDisk(this.world, diskId, sizeGiB));
   }
   createDiskFromSnapshot(spec: DiskFromSnapshotSpec): Promise<Disk> {
     return this.op('createDiskFromSnapshot', [spec], () => storage.createDiskFromSnapshot(this.world, spec));

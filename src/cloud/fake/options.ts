@@ -25,6 +25,8 @@ export interface FakeDelays {
   snapshot: Delay;
   /** pending → available. */
   image: Delay;
+  /** A disk's size change (resizeDisk) → the new size. */
+  diskResize: Delay;
 }
 
 /** The clock the fake waits on: a VirtualClock (test/fakes) fits, and so does the engine's Clock. */
@@ -103,6 +105,7 @@ export const DEFAULT_DELAYS: FakeDelays = {
   diskInitialization: { polls: 3 },
   snapshot: { polls: 2 },
   image: { polls: 2 },
+  diskResize: { polls: 2 },
 };
 
 interface Profile {

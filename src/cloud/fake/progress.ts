@@ -2,7 +2,7 @@
 // a read of one resource (a describe, a round of a wait) also counts as one poll of it.
 import type { InstanceState } from '../port.js';
 import type { Delay } from './options.js';
-import { instanceView, type InstanceRecord, type World } from './world.js';
+import { instanceView, type DiskRecord, type InstanceRecord, type World } from './world.js';
 
 /** Puts an instance into a transitional state; with a zero delay it lands at once. */
 export function beginInstanceChange(w: World, rec: InstanceRecord, state: InstanceState, delay: Delay): void {
@@ -61,6 +61,12 @@ export function beginDetach(w: World, diskId: string): void {
   if (!disk.detaching) finishDetach(w, diskId);
 }
 
+/** A size change completes: the disk is its new size. */
+export function finishResize(disk: DiskRecord): void {
+  if (disk.resizing) disk.sizeGiB = disk.resizing.targetSizeGiB;
+  disk.resizing = undefined;
+}
+
 /** Brings every transition up to the clock; `polledId` counts one poll of that resource. */
 export function refresh(w: World, polledId?: string): void {
   for (const rec of [...w.instances.values()]) {
@@ -73,6 +79,7 @@ export function refresh(w: World, polledId?: string): void {
     if (disk.creating && w.step(disk.creating, polled)) disk.creating = undefined;
     if (disk.detaching && w.step(disk.detaching, polled)) finishDetach(w, disk.id);
     if (disk.initializing && w.step(disk.initializing, polled)) disk.initializing = undefined;
+    if (disk.resizing && w.step(disk.resizing, polled)) finishResize(disk);
   }
   for (const snap of w.snapshots.values()) {
     if (snap.pending && !snap.imageId && w.step(snap.pending, snap.id === polledId)) snap.pending = undefined;
@@ -94,7 +101,7 @@ export function settleAll(w: World): void {
   for (;;) {
     const busy =
       [...w.instances.values()].some((i) => i.change) ||
-      [...w.disks.values()].some((d) => d.creating || d.detaching || d.initializing) ||
+      [...w.disks.values()].some((d) => d.creating || d.detaching || d.initializing || d.resizing) ||
       [...w.snapshots.values()].some((s) => s.pending) ||
       [...w.images.values()].some((i) => i.pending);
     if (!busy) return;
@@ -117,7 +124,7 @@ export function tickAll(w: World, n: number): void {
 function transitions(w: World) {
   return [
     ...[...w.instances.values()].flatMap((i) => (i.change ? [i.change] : [])),
-    ...[...w.disks.values()].flatMap((d) => [d.creating, d.detaching, d.initializing].filter((t) => t !== undefined)),
+    ...[...w.disks.values()].flatMap((d) => [d.creating, d.detaching, d.initializing, d.resizing].filter((t) => t !== undefined)),
     // An image's snapshots share its transition: counted once, through the image.
     ...[...w.snapshots.values()].flatMap((s) => (s.pending && !s.imageId ? [s.pending] : [])),
     ...[...w.images.values()].flatMap((i) => (i.pending ? [i.pending] : [])),

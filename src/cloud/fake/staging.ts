@@ -43,7 +43,7 @@ export function labelled(w: World, id: string): { labels: Labels } {
 
 export function hold(w: World, resourceId: string): void {
   const disk = w.disks.get(resourceId);
-  const t = w.instances.get(resourceId)?.change ?? disk?.creating ?? disk?.detaching ?? w.snapshots.get(resourceId)?.pending ?? w.images.get(resourceId)?.pending;
+  const t = w.instances.get(resourceId)?.change ?? disk?.creating ?? disk?.detaching ?? disk?.resizing ?? w.snapshots.get(resourceId)?.pending ?? w.images.get(resourceId)?.pending;
   if (!t) throw new Error(`fake cloud: ${resourceId} has no transition in flight to hold`);
   t.pollsLeft = Infinity;
   t.readyAt = undefined;

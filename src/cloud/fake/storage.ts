@@ -1,9 +1,10 @@
 // Disks, snapshots and snapshot schedules of the fake cloud.
-import { CloudError, WaitTimeoutError } from '../../core/errors.js';
+import { CloudError, UsageError, WaitTimeoutError } from '../../core/errors.js';
 import type {
   Disk,
   DiskFromSnapshotSpec,
   DiskInitialization,
+  DiskResizeState,
   Snapshot,
   SnapshotSchedule,
   SnapshotScheduleSpec,
@@ -246,4 +247,67 @@ export function runSnapshotSchedules(w: World): Snapshot[] {
     }
   }
   return made;
+}
+
+// ---- growing a disk (disk grow) ----
+
+const DAY_MS = 24 * 3_600_000;
+/** EBS since January 2026: up to 4 modifications of a volume in a rolling 24 h, each after the last completed. */
+const AWS_CHANGES_PER_DAY = 4;
+/** Azure grows an attached disk online only while it stays at or under 4 TiB (or starts above it). */
+const AZURE_ONLINE_LIMIT_GIB = 4095;
+
+function resizeLimits(w: World, disk: DiskRecord, targetSizeGiB: number | undefined): Pick<DiskResizeState, 'nextAllowedAt' | 'limit' | 'needsStop'> {
+  const out: Pick<DiskResizeState, 'nextAllowedAt' | 'limit' | 'needsStop'> = {};
+  if (w.opts.provider === 'aws') {
+    const recent = (disk.resizes ?? []).filter((t) => t > w.clock.now() - DAY_MS).sort((a, b) => a - b);
+    if (recent.length >= AWS_CHANGES_PER_DAY) {
+      out.nextAllowedAt = new Date(recent[recent.length - AWS_CHANGES_PER_DAY]! + DAY_MS).toISOString();
+      out.limit = `at most ${AWS_CHANGES_PER_DAY} modifications of a volume in 24 hours`;
+    }
+  }
+  if (w.opts.provider === 'azure' && targetSizeGiB !== undefined && disk.attachedTo) {
+    const holder = w.instances.get(disk.attachedTo);
+    const running = holder && holder.state !== 'stopped';
+    if (running && disk.sizeGiB <= AZURE_ONLINE_LIMIT_GIB && targetSizeGiB > AZURE_ONLINE_LIMIT_GIB) out.needsStop = true;
+  }
+  return out;
+}
+
+export function diskResizeState(w: World, diskId: string, targetSizeGiB?: number): DiskResizeState {
+  refresh(w, diskId);
+  const disk = w.disks.get(diskId);
+  if (!disk) throw notFound('disk', diskId);
+  const limits = resizeLimits(w, disk, targetSizeGiB);
+  const r = disk.resizing;
+  return {
+    sizeGiB: disk.sizeGiB,
+    ...(r ? { inProgress: { targetSizeGiB: r.targetSizeGiB, state: 'modifying', startedAt: new Date(r.startedAt).toISOString() } } : {}),
+    ...limits,
+  };
+}
+
+export function resizeDisk(w: World, diskId: string, sizeGiB: number): void {
+  const disk = w.disks.get(diskId);
+  if (!disk) throw notFound('disk', diskId);
+  if (disk.failed) throw new CloudError('disk-error', `Disk ${diskId} is in the error state`);
+  const current = disk.resizing?.targetSizeGiB ?? disk.sizeGiB;
+  if (sizeGiB === current) return;
+  if (sizeGiB < current) {
+    throw new UsageError(`Disk ${diskId} is ${current} GiB: a disk never shrinks (asked for ${sizeGiB} GiB)`, { code: 'disk-shrink-refused' });
+  }
+  if (disk.resizing) {
+    throw conflict('disk-modification-rate', `Disk ${diskId} is still changing to ${disk.resizing.targetSizeGiB} GiB`, 'Wait until that change completes.');
+  }
+  const limits = resizeLimits(w, disk, sizeGiB);
+  if (limits.nextAllowedAt) {
+    throw conflict('disk-modification-rate', `Disk ${diskId} has had ${limits.limit ?? 'too many changes'}: the next is allowed at ${limits.nextAllowedAt}`, `Run the same command again after ${limits.nextAllowedAt}.`);
+  }
+  if (limits.needsStop) {
+    throw conflict('disk-resize-needs-stop', `Disk ${diskId} can grow beyond ${AZURE_ONLINE_LIMIT_GIB} GiB only while its instance is stopped (deallocated)`, 'Stop the instance first.');
+  }
+  disk.resizes = [...(disk.resizes ?? []), w.clock.now()];
+  const t = w.start(w.opts.delays.diskResize);
+  if (t) disk.resizing = { ...t, targetSizeGiB: sizeGiB, startedAt: w.clock.now() };
+  else disk.sizeGiB = sizeGiB;
 }

@@ -84,6 +84,10 @@ export interface DiskRecord {
   initialized: boolean;
   failed?: boolean;
   idempotencyKey?: string;
+  /** A size change under way (disk grow): the size usable until it completes is `sizeGiB`. */
+  resizing?: Transition & { targetSizeGiB: number; startedAt: number };
+  /** When each size change started (the AWS profile allows 4 in 24 h). */
+  resizes?: number[];
 }
 
 export interface SnapshotRecord {

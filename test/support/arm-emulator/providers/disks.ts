@@ -108,6 +108,11 @@ export const diskKind: ResourceType = {
       if (existing.sku?.name !== sku && attachedTo && ctx.core.state.get(attachedTo)?.internal.powerState !== 'deallocated') {
         throw operationNotAllowed(`The SKU of disk ${existing.name} can only change while it is unattached or its VM is deallocated.`, 'sku.name');
       }
+      // Growing online ("expand without downtime") stops at 4 TiB for these SKUs: crossing it needs the VM deallocated.
+      const crosses4TiB = before <= 4095 && size > 4095 && !/^(PremiumV2_LRS|UltraSSD_LRS)$/.test(sku);
+      if (crosses4TiB && attachedTo && ctx.core.state.get(attachedTo)?.internal.powerState !== 'deallocated') {
+        throw operationNotAllowed(`Disk ${existing.name} can grow beyond 4095 GB only while it is unattached or its VM is deallocated.`, 'properties.diskSizeGB');
+      }
     }
     const performance = sku === 'PremiumV2_LRS' ? { diskIOPSReadWrite: props.diskIOPSReadWrite ?? 3000, diskMBpsReadWrite: props.diskMBpsReadWrite ?? 125 } : {};
     const internal: DiskInternal = existing ? { ...diskInternal(existing) } : { uniqueId: ctx.core.state.newUuid(), origin: made!.origin };
