@@ -31,7 +31,7 @@ export interface CliStreams {
  * shorter polls, its own provision scripts, no public-IP lookup. Production passes none; no
  * production module reads a test-only environment variable.
  */
-export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisionDir' | 'lookupPublicIp' | 'connect'>>;
+export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisionDir' | 'lookupPublicIp' | 'connect' | 'resolveHost'>>;
 
 /** The exit-code table, as README.md has it (a test compares the two). */
 const EXIT_CODES = `Exit codes:

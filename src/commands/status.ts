@@ -44,6 +44,8 @@ export interface DeploymentStatus {
    */
   health: 'healthy' | 'unhealthy' | 'unreachable' | 'not-probed' | 'not-running';
   url?: string;
+  /** HTTPS on the user's domain, as `tls` recorded it on this machine (the certificate's expiry included). */
+  https?: { url: string; domain: string; certificateNotAfter: string; certificateDaysLeft: number };
   publicIp?: string;
   /** The data disks (never a root disk). */
   dataVolumes: { id: string; sizeGiB: number; type: string; state: string; attachedTo?: string }[];
@@ -172,6 +174,8 @@ function render(deps: Deps, provider: ProviderDescriptor, s: DeploymentStatus): 
       s.servingVersion ? s.servingVersion : s.healthz ? (s.healthz.status ? `HTTP ${s.healthz.status} on /healthz` : `unreachable (${s.healthz.error})`) : undefined,
     ],
     ['URL', s.url],
+    ['HTTPS', s.https?.url],
+    ['certificate', s.https && `${s.https.certificateDaysLeft < 0 ? 'EXPIRED on' : 'valid until'} ${s.https.certificateNotAfter}${s.https.certificateDaysLeft < 0 ? '' : ` (${s.https.certificateDaysLeft} days)`}`],
     [`data ${terms.disk}`, s.dataVolumes.map((v) => `${v.id} ${v.sizeGiB} GiB ${v.type} ${v.attachedTo ? `attached to ${v.attachedTo}` : v.state}`).join('; ') || undefined],
     ['address', s.addresses.map((a) => `${a.ip} (${a.id})`).join(', ') || undefined],
     [terms.accessPolicy, s.securityGroups.join(', ') || undefined],
@@ -214,6 +218,13 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
     if (pin) {
       status.hostKey = { fingerprint: pin.fingerprint, trusted: pin.source ?? 'unknown' };
       if (pin.source === 'first-use') status.notes.push(`The SSH host key of ${status.instanceId} was trusted on first use: its console listed no fingerprints to check it against.`);
+    }
+  }
+  if (local?.tls && status.state !== 'not-found') {
+    const daysLeft = Math.floor((Date.parse(local.tls.notAfter) - deps.clock.now()) / 86_400_000);
+    status.https = { url: local.tls.url, domain: local.tls.domain, certificateNotAfter: local.tls.notAfter, certificateDaysLeft: daysLeft };
+    if (daysLeft < 30) {
+      status.notes.push(`The certificate of ${local.tls.domain} ${daysLeft < 0 ? 'has expired' : `expires in ${daysLeft} days`} (${local.tls.notAfter}): renew it and run \`${deps.program} tls ${target.name} --domain ${local.tls.domain} --tls-cert … --tls-key …\` with the new files.`);
     }
   }
   if (local) {

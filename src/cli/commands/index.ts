@@ -11,6 +11,7 @@ import { presetsCommand } from './presets.js';
 import { logsCommand, sshCommand } from './ssh.js';
 import { listCommand, statusCommand } from './status.js';
 import { rollbackCommand, upgradeCommand } from './upgrade.js';
+import { tlsCommand } from './tls.js';
 
 export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   launchCommand,
@@ -29,4 +30,5 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   backupsCommand,
   restoreCommand,
   pruneCommand,
+  tlsCommand,
 ] as unknown as readonly CommandDef<FlagSet>[];
