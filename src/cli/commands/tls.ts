@@ -33,7 +33,8 @@ redirected (308) to https://<domain>; the boot service serves them again after e
 http://<address> keeps answering as before. Ports 80 and 443 are open to the --allow-cidr of launch.
 DNS is yours: the command prints the A record to create (the deployment's address) and waits
 until the name resolves to it (--no-wait skips that). \`status\` then shows the HTTPS URL and the
-certificate's expiry (as recorded on this machine). Renewing: run \`tls\` again with the new files.
+certificate's expiry (as recorded on this machine) and probes https://<domain>/healthz with the
+certificate verified. Renewing: run \`tls\` again with the new files.
 Sourcegraph's externalURL is in its site configuration, not in the Helm values: set it yourself
 (Site admin > Site configuration, "externalURL": "https://<domain>"); the command says so.
 --tls managed (a cloud load balancer) and --tls acme (Let's Encrypt) are not supported yet (exit 2).
