@@ -113,7 +113,17 @@ async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags)
     throw await explainUnreachable(deps, reach, e, flags.providerFlags);
   }
   try {
-    await exec(remote, asRoot(storeScript(input)), `store the certificate in ${TLS_DIR}`);
+    // The files travel by SFTP into a directory only the login user can enter (0700), never on a
+    // command line, where the key would show in the instance's process list.
+    const staging = (await exec(remote, 'umask 077 && mktemp -d /tmp/sgl-tls.XXXXXXXX', 'make a private staging directory')).trim();
+    if (!/^\/tmp\/sgl-tls\.[A-Za-z0-9]+$/.test(staging)) throw new LaunchError('remote-command-failed', ExitCode.failed, `Unexpected staging directory on the instance: ${staging}`);
+    try {
+      await remote.upload(flags.tlsCert!, `${staging}/tls.crt`, 0o600);
+      await remote.upload(flags.tlsKey!, `${staging}/tls.key`, 0o600);
+      await exec(remote, asRoot(storeScript(staging, domain)), `store the certificate in ${TLS_DIR}`);
+    } finally {
+      await remote.exec(`rm -rf '${staging}'`, { timeoutMs: EXEC_TIMEOUT_MS }).catch(() => undefined);
+    }
     const applied = await exec(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${b64(script)}' | base64 -d > "$t"\nbash "$t"\n`), 'serve the certificate (apply-tls.sh)');
     io.info(applied.trim().split('\n').pop() ?? '');
   } finally {
@@ -161,18 +171,19 @@ async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags)
   return result;
 }
 
-/** Writes the three files root-only on the data volume; refuses when the volume is not there. */
-function storeScript(input: { domain: string; certPem: string; keyPem: string }): string {
+/** Moves the uploaded files and the domain root-only onto the data volume; refuses when the volume is not there. */
+function storeScript(staging: string, domain: string): string {
   return `set -eu
 umask 077
 if [ ! -e /mnt/data/.sourcegraph-version ] && [ ! -d /mnt/data/.sourcegraph-launch ]; then echo "the data disk is not mounted on /mnt/data" >&2; exit 1; fi
 d=${TLS_DIR}
 mkdir -p "$d"
 chmod 0700 "$d"
-printf '%s' '${b64(input.certPem)}' | base64 -d > "$d/tls.crt.new"
-printf '%s' '${b64(input.keyPem)}' | base64 -d > "$d/tls.key.new"
-printf '%s\\n' '${input.domain}' > "$d/domain.new"
-for f in tls.crt tls.key domain; do chmod 0600 "$d/$f.new"; mv -f "$d/$f.new" "$d/$f"; done
+cat '${staging}/tls.crt' > "$d/tls.crt.new"
+cat '${staging}/tls.key' > "$d/tls.key.new"
+printf '%s\\n' '${domain}' > "$d/domain.new"
+for f in tls.crt tls.key domain; do chown 0:0 "$d/$f.new"; chmod 0600 "$d/$f.new"; mv -f "$d/$f.new" "$d/$f"; done
+rm -rf '${staging}'
 `;
 }
 

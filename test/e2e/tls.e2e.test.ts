@@ -118,6 +118,17 @@ describe('tls with the real CLI', () => {
     expect(readFileSync(join(tlsDir(), 'domain'), 'utf8')).toBe(`${DOMAIN}\n`);
     for (const f of ['tls.crt', 'tls.key', 'domain']) expect(statSync(join(tlsDir(), f)).mode & 0o777).toBe(0o600);
     expect(statSync(tlsDir()).mode & 0o777).toBe(0o700);
+    // The key travelled by SFTP into a private directory, removed after: never on a command line.
+    const commands = host.execLog();
+    const decoded = commands.map((c) => /^echo (\S+) \| base64 -d/.exec(c)?.[1]).filter((b): b is string => !!b).map((b) => Buffer.from(b, 'base64').toString('utf8'));
+    expect(decoded.some((script) => script.includes('/mnt/data/.sourcegraph-launch/tls'))).toBe(true);
+    for (const text of [...commands, ...decoded]) {
+      expect(text).not.toContain('PRIVATE KEY');
+      expect(text).not.toContain(Buffer.from(site.keyPem).toString('base64').slice(0, 60));
+    }
+    const staged = commands.map((c) => /^rm -rf '(\/tmp\/sgl-tls\.\w+)'$/.exec(c)?.[1]).filter((d): d is string => !!d);
+    expect(staged.length).toBeGreaterThan(0);
+    for (const d of staged) expect(existsSync(d), d).toBe(false);
     // What the instance's kubectl was given: the secret with these files, the redirect, both ingresses.
     const last = applied().split('\n---\n').filter((d) => d.trim()).slice(-4).join('\n---\n');
     expect(last).toContain(`  tls.crt: ${Buffer.from(readFileSync(join(certs, 'fullchain.pem'))).toString('base64')}`);
