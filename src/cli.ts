@@ -36,7 +36,7 @@ export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisio
 /** The exit-code table, as README.md has it (a test compares the two). */
 const EXIT_CODES = `Exit codes:
   0    ok (also: destroy --ignore-missing of a deployment that does not exist)
-  1    failed; a deployment that does not exist (status, destroy, ssh, logs, kubeconfig, config); a confirmation
+  1    failed; a deployment that does not exist (status, destroy, ssh, logs, kubeconfig, config, tls); a confirmation
        answered no or a wrong name typed at destroy ("nothing changed")
   2    bad input: unknown command or option, a bad or missing value, a refused combination;
        always before anything changes

@@ -81,6 +81,9 @@ describe('tls with the real CLI', () => {
     }
     expect(host.execLog().length).toBe(before);
     expect(existsSync(tlsDir())).toBe(false);
+    const missing = await cli(['tls', 'nope', ...REGION, '--domain', DOMAIN, '--tls-cert', site.certPath, '--tls-key', site.keyPath]);
+    expect(missing.code, missing.stderr).toBe(1);
+    expect(missing.stderr).toContain('No deployment named nope');
   });
 
   it('stores the certificate on the data disk, serves it for the domain, waits for DNS; status shows the HTTPS URL and expiry', async () => {
