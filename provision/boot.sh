@@ -401,6 +401,17 @@ helm_install() {
   log "installed $release $image_version from ${saved#"$SG_ROOT"}"
 }
 
+# The customer's own certificate (`sourcegraph-launch tls`) lives on the data volume; a reinstall
+# serves it again (apply-tls.sh, the script `tls` runs over SSH). A problem with it leaves the site
+# answering on HTTP rather than failing the boot.
+apply_tls() {
+  [[ -f "$SG_VOLUME_DIR/tls/tls.crt" ]] || return 0
+  if run_logged "$here/apply-tls.sh"; then
+    return 0
+  fi
+  log "WARNING: could not serve the certificate in ${SG_VOLUME_DIR#"$SG_ROOT"}/tls: ${LAST_OUTPUT:-no output} (the site still answers on HTTP)"
+}
+
 log_started() {
   mkdir -p "$(dirname "$reboot_log")"
   printf '%s Started Sourcegraph on version %s\n' "$(now_utc)" "$image_version" >>"$reboot_log"
@@ -442,6 +453,7 @@ reinstall() {
   set_stage exposing
   run_logged kube apply -f "$here/manifests/ingress.yaml" ||
     fail "could not create ingress sourcegraph-ingress: $LAST_OUTPUT" kubectl-failed
+  apply_tls
 
   # Pods that started before the migrator finished sit in CrashLoopBackOff with growing delays;
   # the kubelet keeps that back-off in memory, so restarting k3s lets them retry at once. Pods keep

@@ -31,12 +31,12 @@ export interface CliStreams {
  * shorter polls, its own provision scripts, no public-IP lookup. Production passes none; no
  * production module reads a test-only environment variable.
  */
-export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisionDir' | 'lookupPublicIp' | 'connect'>>;
+export type CliOverrides = Partial<Pick<Deps, 'afterStep' | 'pollMs' | 'provisionDir' | 'lookupPublicIp' | 'connect' | 'resolveHost'>>;
 
 /** The exit-code table, as README.md has it (a test compares the two). */
 const EXIT_CODES = `Exit codes:
   0    ok (also: destroy --ignore-missing of a deployment that does not exist)
-  1    failed; a deployment that does not exist (status, destroy, ssh, logs, kubeconfig, config); a confirmation
+  1    failed; a deployment that does not exist (status, destroy, ssh, logs, kubeconfig, config, tls); a confirmation
        answered no or a wrong name typed at destroy ("nothing changed")
   2    bad input: unknown command or option, a bad or missing value, a refused combination;
        always before anything changes

@@ -35,4 +35,6 @@ export interface Deps {
   pollMs?: number;
   /** The provision scripts to use (default: the package's provision/). */
   provisionDir?: string;
+  /** A name's IPv4 addresses, for `tls`'s DNS wait (default: node:dns resolve4; tests never query DNS). */
+  resolveHost?: (name: string) => Promise<string[]>;
 }

@@ -44,6 +44,15 @@ export interface DeploymentStatus {
    */
   health: 'healthy' | 'unhealthy' | 'unreachable' | 'not-probed' | 'not-running';
   url?: string;
+  /** HTTPS on the user's domain, as `tls` recorded it on this machine (the certificate's expiry included). */
+  https?: {
+    url: string;
+    domain: string;
+    certificateNotAfter: string;
+    certificateDaysLeft: number;
+    /** GET <url>/healthz with the certificate verified (not with --no-probe): the HTTP status, or why there was no verified answer. */
+    probe?: { status?: number; error?: string };
+  };
   publicIp?: string;
   /** The data disks (never a root disk). */
   dataVolumes: { id: string; sizeGiB: number; type: string; state: string; attachedTo?: string }[];
@@ -172,6 +181,8 @@ function render(deps: Deps, provider: ProviderDescriptor, s: DeploymentStatus): 
       s.servingVersion ? s.servingVersion : s.healthz ? (s.healthz.status ? `HTTP ${s.healthz.status} on /healthz` : `unreachable (${s.healthz.error})`) : undefined,
     ],
     ['URL', s.url],
+    ['HTTPS', s.https && `${s.https.url}${s.https.probe ? (s.https.probe.status ? ` (HTTP ${s.https.probe.status} on /healthz, certificate verified)` : ' (no verified answer)') : ''}`],
+    ['certificate', s.https && `${s.https.certificateDaysLeft < 0 ? 'EXPIRED on' : 'valid until'} ${s.https.certificateNotAfter}${s.https.certificateDaysLeft < 0 ? '' : ` (${s.https.certificateDaysLeft} days)`}`],
     [`data ${terms.disk}`, s.dataVolumes.map((v) => `${v.id} ${v.sizeGiB} GiB ${v.type} ${v.attachedTo ? `attached to ${v.attachedTo}` : v.state}`).join('; ') || undefined],
     ['address', s.addresses.map((a) => `${a.ip} (${a.id})`).join(', ') || undefined],
     [terms.accessPolicy, s.securityGroups.join(', ') || undefined],
@@ -214,6 +225,23 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
     if (pin) {
       status.hostKey = { fingerprint: pin.fingerprint, trusted: pin.source ?? 'unknown' };
       if (pin.source === 'first-use') status.notes.push(`The SSH host key of ${status.instanceId} was trusted on first use: its console listed no fingerprints to check it against.`);
+    }
+  }
+  if (local?.tls && status.state !== 'not-found') {
+    const daysLeft = Math.floor((Date.parse(local.tls.notAfter) - deps.clock.now()) / 86_400_000);
+    status.https = { url: local.tls.url, domain: local.tls.domain, certificateNotAfter: local.tls.notAfter, certificateDaysLeft: daysLeft };
+    if (flags.probe !== false && status.instanceId && status.health !== 'not-running') {
+      try {
+        const res = await deps.httpGet(`${local.tls.url}/healthz`, { timeoutMs: 5000, signal: deps.signal, verifyCertificate: true });
+        status.https.probe = { status: res.status };
+      } catch (e) {
+        const reason = (e as { reason?: string }).reason ?? (e as Error).message;
+        status.https.probe = { error: reason };
+        status.notes.push(`${local.tls.url} gave no answer with a verified certificate: ${reason}.`);
+      }
+    }
+    if (daysLeft < 30) {
+      status.notes.push(`The certificate of ${local.tls.domain} ${daysLeft < 0 ? 'has expired' : `expires in ${daysLeft} days`} (${local.tls.notAfter}): renew it and run \`${deps.program} tls ${target.name} --domain ${local.tls.domain} --tls-cert … --tls-key …\` with the new files.`);
     }
   }
   if (local) {

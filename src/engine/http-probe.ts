@@ -10,6 +10,8 @@ export interface HttpGetOptions {
   signal?: AbortSignal;
   /** Bytes of body kept; the rest is discarded. Default 64 KiB. */
   maxBodyBytes?: number;
+  /** https: check the certificate against the system's CAs and the host name (for the user's own domain, not the address). */
+  verifyCertificate?: boolean;
 }
 
 export interface HttpGetResult {
@@ -82,7 +84,7 @@ export async function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGe
 
     const common = { method: 'GET', agent: false as const, headers: { accept: '*/*', 'user-agent': 'sourcegraph-launch' } };
     // Self-signed on purpose: Traefik's default certificate. This request only.
-    const req = transport.request(parsed, secure ? { ...common, rejectUnauthorized: false } : common);
+    const req = transport.request(parsed, secure ? { ...common, rejectUnauthorized: opts.verifyCertificate === true } : common);
 
     const timer = setTimeout(() => {
       finish({ err: new HttpProbeError(url, `no answer within ${formatSeconds(opts.timeoutMs)}`, 'ETIMEOUT') });

@@ -34,6 +34,8 @@ export interface DeploymentRecord {
   /** The resolved launch plan (flags and sources) of the last launch, for resume and status. */
   plan?: Record<string, unknown>;
   journal?: Journal;
+  /** What `tls` installed: the domain and the certificate's expiry, for `status`. */
+  tls?: { domain: string; url: string; notAfter: string; fingerprint256: string; dnsNames: string[]; issuer: string; installedAt: string };
 }
 
 export interface StateStore {

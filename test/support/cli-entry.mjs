@@ -9,6 +9,7 @@
 //   SGL_TEST_PROVISION_DIR=<dir>  the provision scripts to use
 //   SGL_TEST_NO_IP_LOOKUP=1       the wizard suggests no public IP (no "what is my IP" request)
 //   SGL_TEST_PUBLIC_IP=<ip>       this machine's public IP as the lookup would answer (no request)
+//   SGL_TEST_DNS_FILE=<path>      `tls`'s DNS answers: lines "<name> <ipv4>", read at each lookup (no DNS query)
 import { ensureBuilt } from '../../scripts/ensure-built.mjs';
 
 await ensureBuilt();
@@ -35,6 +36,15 @@ if (env.SGL_TEST_POLL_MS) overrides.pollMs = Number(env.SGL_TEST_POLL_MS);
 if (env.SGL_TEST_PROVISION_DIR) overrides.provisionDir = env.SGL_TEST_PROVISION_DIR;
 if (env.SGL_TEST_NO_IP_LOOKUP) overrides.lookupPublicIp = async () => undefined;
 if (env.SGL_TEST_PUBLIC_IP) overrides.lookupPublicIp = async () => env.SGL_TEST_PUBLIC_IP;
+if (env.SGL_TEST_DNS_FILE) {
+  const { readFileSync, existsSync } = await import('node:fs');
+  const file = env.SGL_TEST_DNS_FILE;
+  overrides.resolveHost = async (name) => {
+    const ips = (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n').map((l) => l.trim().split(/\s+/)).filter(([n]) => n === name).map(([, ip]) => ip);
+    if (!ips.length) throw Object.assign(new Error(`queryA ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+    return ips;
+  };
+}
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e) => {
     if (e.code !== 'EPIPE') throw e;

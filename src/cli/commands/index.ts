@@ -13,6 +13,7 @@ import { presetsCommand } from './presets.js';
 import { logsCommand, sshCommand } from './ssh.js';
 import { listCommand, statusCommand } from './status.js';
 import { rollbackCommand, upgradeCommand } from './upgrade.js';
+import { tlsCommand } from './tls.js';
 
 export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   launchCommand,
@@ -33,4 +34,5 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   pruneCommand,
   doctorCommand,
   diskGrowCommand,
+  tlsCommand,
 ] as unknown as readonly CommandDef<FlagSet>[];

@@ -6,7 +6,7 @@ export const statusCommand = defineCommand({
   args: '[name]',
   description: 'show a deployment as the cloud sees it, and the version its /healthz serves',
   yes: YES.never('status'),
-  flags: { probe: negatable('--no-probe', 'do not send an HTTP request to the instance') },
+  flags: { probe: negatable('--no-probe', 'do not send an HTTP request to the instance (nor to the HTTPS domain `tls` set up)') },
   target: { name: 'default' },
   cloud: true,
   examples: [`${PROGRAM} status`, `${PROGRAM} status prod --region us-east-1 --json`],

@@ -1,0 +1,47 @@
+import { negatable, str } from '../flags.js';
+import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
+
+export const tlsCommand = defineCommand({
+  name: 'tls',
+  args: '[name]',
+  description: 'serve HTTPS on your own domain with your own certificate (checked first), HTTP redirected to HTTPS; prints the DNS record and waits for it',
+  yes: YES.never('tls'),
+  flags: {
+    domain: str('--domain <name>', 'the name the site answers on, e.g. sourcegraph.example.com (required)'),
+    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required)'),
+    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required)'),
+    tls: str('--tls <way>', 'managed or acme: not supported yet (exit 2); use --tls-cert and --tls-key'),
+    wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address'),
+    timeout: str('--timeout <minutes>', 'bound the wait for DNS (default: 30)'),
+    identityFile: str('--identity-file <path>', 'private key to log in with (default: the key launch generated or imported on this machine)'),
+    sshUser: str('--ssh-user <user>', 'login user (default: the one launch recorded on this machine, else the cloud image\'s)'),
+  },
+  target: { name: 'default' },
+  cloud: true,
+  examples: [
+    `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert fullchain.pem --tls-key privkey.pem`,
+    `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert cert.pem --tls-key key.pem --no-wait --json`,
+  ],
+  helpAfter: `
+Before anything changes (exit 2 otherwise): the files exist and are PEM, the key is the
+certificate's (and has no passphrase), the first certificate in the file covers --domain in its
+subjectAltName (a wildcard covers one label), and it is valid now; expiring within 30 days warns.
+Then, over SSH (SSH must be open to your address): the certificate, key and domain are stored on
+the data disk in /mnt/data/.sourcegraph-launch/tls (root only, so they outlive upgrades, which
+replace the root disk) and k3s's Traefik serves them for the domain at once, with http://<domain>
+redirected (308) to https://<domain>; the boot service serves them again after every reinstall.
+http://<address> keeps answering as before. Ports 80 and 443 are open to the --allow-cidr of launch.
+DNS is yours: the command prints the A record to create (the deployment's address) and waits
+until the name resolves to it (--no-wait skips that). \`status\` then shows the HTTPS URL and the
+certificate's expiry (as recorded on this machine) and probes https://<domain>/healthz with the
+certificate verified. Renewing: run \`tls\` again with the new files.
+Sourcegraph's externalURL is in its site configuration, not in the Helm values: set it yourself
+(Site admin > Site configuration, "externalURL": "https://<domain>"); the command says so.
+--tls managed (a cloud load balancer) and --tls acme (Let's Encrypt) are not supported yet (exit 2).
+Exit codes: 0 served (and resolving, unless --no-wait), 1 failed, 2 bad input or a certificate
+that does not fit, 4 the name did not resolve within --timeout (the certificate is served).
+`,
+  run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/tls.js')).runTls(deps, name, flags),
+});
+
+export type TlsCommandFlags = CommandFlags<typeof tlsCommand.flags>;

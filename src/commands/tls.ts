@@ -1,0 +1,243 @@
+// `tls [name] --domain D --tls-cert FILE --tls-key FILE`: HTTPS on the user's own domain with the
+// user's own certificate. Everything about the files is checked on this machine first (exit 2,
+// nothing changed). Then, over SSH: the certificate, key and domain are stored on the DATA volume
+// (/mnt/data/.sourcegraph-launch/tls, root-only) so they outlive a new root disk, and
+// provision/apply-tls.sh — the same script the boot service runs after every reinstall — makes
+// k3s's Traefik serve them for the domain, with HTTP redirected to HTTPS. The DNS zone is the
+// user's: the A record to create is printed, and unless --no-wait the command waits (bounded) until
+// the name resolves to the deployment's address. What was installed (domain, expiry) is recorded in
+// this machine's deployment record for `status`. Sourcegraph's externalURL lives in its database,
+// not in the Helm values: the command prints what to set and where.
+// `--tls managed` and `--tls acme` are refused (exit 2): not supported yet.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
+import { isAbortError } from '../engine/clock.js';
+import type { Remote } from '../remote/remote.js';
+import type { DeploymentRecord } from '../state/store.js';
+import { connectToInstance } from '../workflows/shared.js';
+import type { Deps, GlobalFlags } from './deps.js';
+import { explainUnreachable, reachInstance, type AccessFlags } from './instance-access.js';
+import { locateProvisionBundle } from './provision-bundle.js';
+import { checkCertificate, checkDomain, type CertificateInfo } from './tls-cert.js';
+
+export const TLS_DIR = '/mnt/data/.sourcegraph-launch/tls';
+const EXEC_TIMEOUT_MS = 60_000;
+const DEFAULT_TIMEOUT_MIN = 30;
+const UNSUPPORTED_WAYS = ['managed', 'acme'];
+
+export interface TlsFlags extends AccessFlags, GlobalFlags {
+  domain?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tls?: string;
+  wait?: boolean;
+  timeout?: string;
+}
+
+/** What `tls` installed, kept in the local deployment record for `status`. */
+export type TlsRecord = NonNullable<DeploymentRecord['tls']>;
+
+export interface TlsResult {
+  name: string;
+  domain: string;
+  url: string;
+  /** The deployment's address the domain must point at. */
+  address: string;
+  dnsRecord: { type: 'A'; name: string; value: string };
+  /** resolves: the name resolved to the address; not-checked: --no-wait. */
+  dns: 'resolves' | 'not-checked';
+  certificate: CertificateInfo;
+  storedIn: string;
+  /** Sourcegraph's externalURL is in its site configuration (its database): set by the admin. */
+  externalURL: { value: string; setByTool: false; instructions: string };
+  warnings: string[];
+}
+
+export async function runTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<TlsResult> {
+  const result = await install(deps, nameArg, flags);
+  if (deps.io.json) deps.io.result(result);
+  return result;
+}
+
+/** The checks made before connecting: the way, the domain, both files (exit 2 each). */
+export function checkTlsInput(deps: Pick<Deps, 'clock'>, flags: TlsFlags): { domain: string; certPem: string; keyPem: string; certificate: CertificateInfo; timeoutMin: number } {
+  if (flags.tls !== undefined) {
+    const way = flags.tls;
+    throw new UsageError(
+      UNSUPPORTED_WAYS.includes(way) ? `--tls ${way} is not supported yet` : `--tls ${way}: unknown way (the planned ones are managed and acme; neither is supported yet)`,
+      { code: 'not-supported', remediation: 'Bring your own certificate: `tls --domain D --tls-cert cert.pem --tls-key key.pem`.' },
+    );
+  }
+  const domain = checkDomain(flags.domain);
+  if (!flags.tlsCert || !flags.tlsKey) {
+    throw new UsageError(`${flags.tlsCert ? '--tls-key' : '--tls-cert'} is required: give the certificate (PEM, leaf first, then its chain) and its private key`, {
+      code: 'missing-input',
+      remediation: `e.g. \`tls --domain ${domain} --tls-cert fullchain.pem --tls-key privkey.pem\` (--tls managed and --tls acme are not supported yet).`,
+    });
+  }
+  const timeoutMin = flags.timeout === undefined ? DEFAULT_TIMEOUT_MIN : Number(flags.timeout);
+  if (!Number.isFinite(timeoutMin) || timeoutMin <= 0) throw new UsageError(`--timeout ${flags.timeout}: expected minutes, a number above 0`);
+  const read = (flag: string, path: string) => {
+    if (!existsSync(path)) throw new UsageError(`${flag} ${path}: no such file`, { code: 'file-not-found' });
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new UsageError(`${flag} ${path}: cannot be read (${(e as Error).message})`, { code: 'file-unreadable' });
+    }
+  };
+  const certPem = read('--tls-cert', flags.tlsCert);
+  const keyPem = read('--tls-key', flags.tlsKey);
+  const certificate = checkCertificate({ certPem, keyPem, domain, now: deps.clock.now(), certPath: flags.tlsCert, keyPath: flags.tlsKey });
+  return { domain, certPem, keyPem, certificate, timeoutMin };
+}
+
+async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<TlsResult> {
+  const { io } = deps;
+  const input = checkTlsInput(deps, flags);
+  const { domain, certificate } = input;
+  for (const w of certificate.warnings) io.warn(w);
+  io.info(`Certificate for ${certificate.dnsNames.join(', ')} from ${certificate.issuer}, valid until ${certificate.notAfter} (${certificate.daysLeft} days).`);
+  // Read before anything changes: an older package without the script must not half-install.
+  const script = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'apply-tls.sh'), 'utf8');
+
+  const reach = await reachInstance(deps, nameArg, flags);
+  const name = reach.target.name;
+  if (!reach.host) throw new LaunchError('no-address', ExitCode.failed, `${name} has no public address for ${domain} to point at`, { remediation: `See \`${deps.program} status ${name}\`.` });
+  const address = reach.host;
+  if ('problem' in reach.ssh) throw reach.ssh.problem;
+  let remote: Remote;
+  try {
+    remote = await connectToInstance(deps, reach.cloud, reach.ssh.access, reach.ssh.host, reach.instance.id);
+  } catch (e) {
+    throw await explainUnreachable(deps, reach, e, flags.providerFlags);
+  }
+  try {
+    // The files travel by SFTP into a directory only the login user can enter (0700), never on a
+    // command line, where the key would show in the instance's process list.
+    const staging = (await exec(remote, 'umask 077 && mktemp -d /tmp/sgl-tls.XXXXXXXX', 'make a private staging directory')).trim();
+    if (!/^\/tmp\/sgl-tls\.[A-Za-z0-9]+$/.test(staging)) throw new LaunchError('remote-command-failed', ExitCode.failed, `Unexpected staging directory on the instance: ${staging}`);
+    try {
+      await remote.upload(flags.tlsCert!, `${staging}/tls.crt`, 0o600);
+      await remote.upload(flags.tlsKey!, `${staging}/tls.key`, 0o600);
+      await exec(remote, asRoot(storeScript(staging, domain)), `store the certificate in ${TLS_DIR}`);
+    } finally {
+      await remote.exec(`rm -rf '${staging}'`, { timeoutMs: EXEC_TIMEOUT_MS }).catch(() => undefined);
+    }
+    const applied = await exec(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${b64(script)}' | base64 -d > "$t"\nbash "$t"\n`), 'serve the certificate (apply-tls.sh)');
+    io.info(applied.trim().split('\n').pop() ?? '');
+  } finally {
+    await remote.close().catch(() => undefined);
+  }
+
+  const tls: TlsRecord = {
+    domain,
+    url: `https://${domain}`,
+    notAfter: certificate.notAfter,
+    fingerprint256: certificate.fingerprint256,
+    dnsNames: certificate.dnsNames,
+    issuer: certificate.issuer,
+    installedAt: new Date(deps.clock.now()).toISOString(),
+  };
+  const now = new Date(deps.clock.now()).toISOString();
+  const target = reach.target;
+  const record = reach.record ?? { name, cloud: target.cloud, region: target.region, createdAt: now, updatedAt: now };
+  deps.state.putDeployment({ ...record, updatedAt: now, tls });
+
+  const externalURL = {
+    value: tls.url,
+    setByTool: false as const,
+    instructions: `In Sourcegraph, as a site admin: Site admin > Site configuration, set "externalURL": "${tls.url}" and save (it lives in Sourcegraph's database, not in the Helm values).`,
+  };
+  const result: TlsResult = {
+    name,
+    domain,
+    url: tls.url,
+    address,
+    dnsRecord: { type: 'A', name: domain, value: address },
+    dns: 'not-checked',
+    certificate,
+    storedIn: TLS_DIR,
+    externalURL,
+    warnings: [...certificate.warnings],
+  };
+  io.info(`DNS: create (or check) this record in your domain's zone:\n  ${domain}.  A  ${address}`);
+  if (flags.wait !== false) {
+    await waitForDns(deps, domain, address, input.timeoutMin * 60_000, name);
+    result.dns = 'resolves';
+  }
+  io.success(`${name} serves ${tls.url} with your certificate (until ${certificate.notAfter}); http://${domain} redirects to it.`);
+  io.info(`Next: ${externalURL.instructions}`);
+  return result;
+}
+
+/** Moves the uploaded files and the domain root-only onto the data volume; refuses when the volume is not there. */
+function storeScript(staging: string, domain: string): string {
+  return `set -eu
+umask 077
+if [ ! -e /mnt/data/.sourcegraph-version ] && [ ! -d /mnt/data/.sourcegraph-launch ]; then echo "the data disk is not mounted on /mnt/data" >&2; exit 1; fi
+d=${TLS_DIR}
+mkdir -p "$d"
+chmod 0700 "$d"
+cat '${staging}/tls.crt' > "$d/tls.crt.new"
+cat '${staging}/tls.key' > "$d/tls.key.new"
+printf '%s\\n' '${domain}' > "$d/domain.new"
+for f in tls.crt tls.key domain; do chown 0:0 "$d/$f.new"; chmod 0600 "$d/$f.new"; mv -f "$d/$f.new" "$d/$f"; done
+rm -rf '${staging}'
+`;
+}
+
+/** Waits until `domain` resolves to `address` (A records), polling; exit 4 after the timeout. */
+async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string): Promise<void> {
+  const { clock, io } = deps;
+  const resolve = deps.resolveHost ?? defaultResolve;
+  const started = clock.now();
+  const progress = io.progress(`Waiting for ${domain} to resolve to ${address}`);
+  const poll = deps.pollMs ?? 10_000;
+  try {
+    for (;;) {
+      const got = await resolve(domain).catch((e: unknown) => {
+        const code = (e as { code?: string }).code;
+        // No record (yet): keep waiting. Anything else (no DNS server reachable) as well, but say it.
+        if (code !== 'ENOTFOUND' && code !== 'ENODATA') progress.update(`lookup failed: ${(e as Error).message}`);
+        return [] as string[];
+      });
+      if (got.includes(address)) {
+        progress.succeed(`${domain} resolves to ${address}`);
+        return;
+      }
+      if (got.length) progress.update(`${domain} resolves to ${got.join(', ')}, not ${address}`);
+      if (clock.now() - started >= timeoutMs) {
+        throw new WaitTimeoutError('dns', `The certificate is installed, but ${domain} did not resolve to ${address} within ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${Math.round(timeoutMs / 1000)} s`}${got.length ? ` (it resolves to ${got.join(', ')})` : ''}`, {
+          remediation: `Create the record \`${domain}. A ${address}\` in your DNS zone; run the same command again to wait (or add --no-wait). Once it resolves, https://${domain} answers.`,
+          details: { domain, address, resolved: got, name },
+        });
+      }
+      await clock.sleep(poll, deps.signal);
+    }
+  } catch (e) {
+    progress.fail();
+    if (isAbortError(e)) throw new InterruptedError(`Interrupted while waiting for DNS: the certificate is installed on ${name}`, { remediation: `Create the record \`${domain}. A ${address}\`; https://${domain} answers once it resolves.` });
+    throw e;
+  }
+}
+
+async function defaultResolve(domain: string): Promise<string[]> {
+  const { promises } = await import('node:dns');
+  return promises.resolve4(domain);
+}
+
+function b64(s: string): string {
+  return Buffer.from(s).toString('base64');
+}
+
+/** A script run as root through `sudo sh`, sent base64-encoded so no quoting reaches the remote shell. */
+function asRoot(script: string): string {
+  return `echo ${b64(script)} | base64 -d | sudo sh`;
+}
+
+async function exec(remote: Remote, command: string, what: string): Promise<string> {
+  const r = await remote.exec(command, { timeoutMs: EXEC_TIMEOUT_MS });
+  if (r.code !== 0) throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what} on the instance: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n')[0]}`);
+  return r.stdout;
+}
