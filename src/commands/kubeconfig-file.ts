@@ -5,11 +5,11 @@
 // YAML with the `yaml` package: k3s writes its kubeconfig as block YAML and users' kubeconfigs are
 // whatever kubectl and other tools wrote, comments included; a parser that keeps a document's
 // comments and layout lets --merge change our own three entries and leave everything else as it was.
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { lstatSync, readFileSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { isMap, isSeq, parseDocument, stringify, type Document } from 'yaml';
 import { ExitCode, LaunchError } from '../core/errors.js';
+import { writeFileAtomic } from '../state/json-file.js';
 
 /** Where k3s writes the cluster's admin kubeconfig (readable by root only). */
 export const K3S_KUBECONFIG_PATH = '/etc/rancher/k3s/k3s.yaml';
@@ -147,24 +147,7 @@ export function writePrivateFile(path: string, text: string): string {
     // Does not exist yet: written where it was asked for.
   }
   try {
-    mkdirSync(dirname(real), { recursive: true, mode: 0o700 });
-    const temp = `${real}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const fd = openSync(temp, 'wx', 0o600);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      rmSync(temp, { force: true });
-      throw e;
-    }
-    closeSync(fd);
-    try {
-      renameSync(temp, real);
-    } catch (e) {
-      rmSync(temp, { force: true });
-      throw e;
-    }
+    writeFileAtomic(real, text, 0o600);
   } catch (e) {
     throw new LaunchError('kubeconfig-write-failed', ExitCode.failed, `Cannot write ${path}: ${(e as Error).message}`, {
       cause: e,

@@ -25,11 +25,16 @@ export function readJsonObject(path: string): Record<string, unknown> | undefine
  * renamed over it, so a reader (or a crash) sees the old file or the new one, never half of one.
  */
 export function writeJsonAtomic(path: string, data: unknown, mode = 0o600): void {
+  writeFileAtomic(path, `${JSON.stringify(data, null, '\t')}\n`, mode);
+}
+
+/** The same for any text (a kubeconfig): the new file has `mode` whatever the old one had. */
+export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(temp, 'wx', mode);
   try {
-    writeSync(fd, `${JSON.stringify(data, null, '\t')}\n`);
+    writeSync(fd, text);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
