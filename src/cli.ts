@@ -193,6 +193,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     // Every command has options, built only when it runs (see below): list each as `name [options] …`.
     subcommandTerm(cmd: Command) {
       const args = cmd.registeredArguments.map((a) => (a.required ? `<${a.name()}${a.variadic ? '...' : ''}>` : `[${a.name()}${a.variadic ? '...' : ''}]`)).join(' ');
+      // A group (`disk`) takes a subcommand, not options.
+      if (cmd.commands.length) return `${cmd.name()} <${cmd.commands.map((c) => c.name()).join('|')}> …`;
       const options = complete.has(cmd) || cmd.options.length ? ' [options]' : '';
       return `${cmd.name()}${cmd.aliases()[0] ? `|${cmd.aliases()[0]}` : ''}${options}${args ? ` ${args}` : ''}`;
     },
