@@ -258,7 +258,7 @@ function safeWord(s: string): string {
 }
 
 async function readRemoteFile(remote: Remote, path: string): Promise<string> {
-  const b64 = await exec(remote, asRoot(`base64 -w0 < '${path}'`), `read ${path}`);
+  const b64 = await exec(remote, asRoot(`base64 -w0 < '${path.split('/').map((part) => (part ? safeWord(part) : part)).join('/')}'`), `read ${path}`);
   return Buffer.from(b64.trim(), 'base64').toString('utf8');
 }
 
@@ -274,7 +274,7 @@ umask 077
 d=${OVERRIDE_HISTORY_DIR}
 mkdir -p "$d"
 saved=
-if [ -f ${OVERRIDE_PATH} ]; then saved="$(date -u +%Y%m%dT%H%M%SZ)${restoring ? ROLLED_BACK : '.yaml'}"; cp -p ${OVERRIDE_PATH} "$d/$saved"; fi
+if [ -f ${OVERRIDE_PATH} ]; then saved="$(date -u +%Y%m%dT%H%M%S.%NZ)${restoring ? ROLLED_BACK : '.yaml'}"; cp -p ${OVERRIDE_PATH} "$d/$saved"; fi
 printf '%s' '${b64}' | base64 -d > ${OVERRIDE_PATH}.sgl-new
 mv -f ${OVERRIDE_PATH}.sgl-new ${OVERRIDE_PATH}
 ${restoring ? `rm -f "$d/${safeWord(restoring)}"` : ''}
@@ -295,7 +295,16 @@ printf 'saved %s\\n' "$saved"
 async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, timeoutMs: number): Promise<NonNullable<ConfigResult['applied']>> {
   const { clock, io } = deps;
   const started = clock.now();
-  const since = Number((await exec(remote, asRoot(`date -u +%s\nsystemctl restart --no-block ${BOOT_UNIT}`), `restart ${BOOT_UNIT}`)).trim().split('\n')[0]);
+  let since: number;
+  try {
+    since = Number((await exec(remote, asRoot(`date -u +%s\nsystemctl restart --no-block ${BOOT_UNIT}`), `restart ${BOOT_UNIT}`)).trim().split('\n')[0]);
+  } catch (e) {
+    // Published images have their own boot script and no such unit: they apply the file at boot.
+    throw new LaunchError('config-apply-failed', ExitCode.failed, `${(e as Error).message}. The new override.yaml is written but not applied`, {
+      cause: e,
+      remediation: `On an image without sourcegraph-launch's boot service (a published image), reboot the instance to apply it; \`${deps.program} config rollback ${reach.target.name}\` restores the previous file.`,
+    });
+  }
   const progress = io.progress(`Applying override.yaml (${BOOT_UNIT} reinstalls Sourcegraph)`);
   const resume = `Watch it with \`${deps.program} logs ${reach.target.name} --follow\`; \`${deps.program} config show ${reach.target.name}\` shows what is applied.`;
   const poll = deps.pollMs ?? 5000;

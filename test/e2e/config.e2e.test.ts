@@ -31,6 +31,7 @@ const cli = (args: string[], opts: { input?: string; env?: Record<string, string
 const overridePath = () => join(host.fsRoot, 'mnt', 'data', 'override.yaml');
 const historyDir = () => join(host.fsRoot, 'mnt', 'data', '.sourcegraph-launch', 'override-history');
 const history = () => (existsSync(historyDir()) ? readdirSync(historyDir()).sort() : []);
+const previous = () => history().filter((f) => !f.endsWith('-rolled-back.yaml'));
 const rootScripts = () => host.execLog().filter((c) => c.includes('base64 -d | sudo sh')).length;
 
 beforeAll(async () => {
@@ -118,21 +119,33 @@ describe('config with the real CLI', () => {
     expect(history()).toHaveLength(1);
     expect(edited.json<{ previousSavedAs: string }>().previousSavedAs).toBe(`/mnt/data/.sourcegraph-launch/override-history/${history()[0]}`);
 
+    // An image without our boot unit (a published one): written, not applied, and told how to apply it.
+    writeFileSync(file, '# sgl-test-no-boot-unit\nfrontend:\n  replicaCount: 5\n');
+    const unapplied = await cli(['config', 'edit', 'cfg', '--file', file, ...REGION, '--yes']);
+    expect(unapplied.code, unapplied.stderr).toBe(1);
+    expect(unapplied.stderr).toContain('The new override.yaml is written but not applied');
+    expect(unapplied.stderr).toContain('reboot the instance to apply it');
+    expect(readFileSync(overridePath(), 'utf8')).toContain('replicaCount: 5');
+    const undo = await cli(['config', 'rollback', 'cfg', ...REGION, '--yes']);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(readFileSync(overridePath(), 'utf8')).toBe('# ours\nfrontend:\n  replicaCount: 3\n');
+    expect(previous()).toHaveLength(1);
+
     // A file Helm refuses: the boot unit fails; exit 1 with its error and the rollback command.
     writeFileSync(file, '# sgl-test-helm-fails\nfrontend:\n  replicaCount: 4\n');
     const failed = await cli(['config', 'edit', 'cfg', '--file', file, ...REGION, '--yes']);
     expect(failed.code, failed.stderr).toBe(1);
     expect(failed.stderr).toContain('Applying the new values failed on cfg: helm upgrade --install sourcegraph failed');
     expect(failed.stderr).toContain('config rollback cfg');
-    expect(history()).toHaveLength(2);
+    expect(previous()).toHaveLength(2);
 
     // rollback: the file before the failed one comes back and applies; the failed one is set aside.
     const rolled = await cli(['config', 'rollback', 'cfg', ...REGION, '--yes', '--json']);
     expect(rolled.code, rolled.stderr).toBe(0);
     expect(readFileSync(overridePath(), 'utf8')).toBe('# ours\nfrontend:\n  replicaCount: 3\n');
     expect(rolled.json()).toMatchObject({ action: 'rollback', changed: true, applied: { version: VERSION } });
-    expect(history().filter((f) => f.endsWith('-rolled-back.yaml'))).toHaveLength(1);
-    expect(history().filter((f) => !f.endsWith('-rolled-back.yaml'))).toHaveLength(1);
+    expect(history().filter((f) => f.endsWith('-rolled-back.yaml'))).toHaveLength(2);
+    expect(previous()).toHaveLength(1);
     // Once more: back to the file `set` wrote.
     const again = await cli(['config', 'rollback', 'cfg', ...REGION, '--yes']);
     expect(again.code, again.stderr).toBe(0);
