@@ -13,10 +13,10 @@ import { ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError }
 import { isAbortError } from '../engine/clock.js';
 import { BOOT_STATUS_PATH, K3S_KUBECTL, summarizePods } from '../engine/wait.js';
 import type { Remote } from '../remote/remote.js';
-import { confirmOrYes, connectToInstance, probeHealth } from '../workflows/shared.js';
+import { confirmOrYes, probeHealth } from '../workflows/shared.js';
 import { applyAssignments, checkTopLevelKeys, coalesce, parseAssignment, parseValues, toYaml, type Assignment, type Values } from './config-values.js';
 import type { Deps, GlobalFlags } from './deps.js';
-import { explainUnreachable, reachInstance, type AccessFlags, type InstanceAccess } from './instance-access.js';
+import { asRoot, connectOrExplain, execOrFail, reachInstance, type AccessFlags, type InstanceAccess } from './instance-access.js';
 
 export const OVERRIDE_PATH = '/mnt/data/override.yaml';
 export const OVERRIDE_HISTORY_DIR = '/mnt/data/.sourcegraph-launch/override-history';
@@ -26,7 +26,6 @@ const BOOT_UNIT = 'sourcegraph-boot.service';
 /** Files kept for `config rollback` (and as many set aside by rollbacks). */
 export const KEEP_PREVIOUS = 5;
 const ROLLED_BACK = '-rolled-back.yaml';
-const EXEC_TIMEOUT_MS = 60_000;
 const DEFAULT_TIMEOUT_MIN = 30;
 const ACTIONS = ['show', 'edit', 'set', 'rollback'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -104,13 +103,7 @@ async function configure(deps: Deps, nameArg: string | undefined, flags: ConfigF
   }
 
   const reach = await reachInstance(deps, nameArg, flags);
-  if ('problem' in reach.ssh) throw reach.ssh.problem;
-  let remote: Remote;
-  try {
-    remote = await connectToInstance(deps, reach.cloud, reach.ssh.access, reach.ssh.host, reach.instance.id);
-  } catch (e) {
-    throw await explainUnreachable(deps, reach, e, flags.providerFlags);
-  }
+  const { remote } = await connectOrExplain(deps, reach, flags.providerFlags);
   try {
     const files = await readConfigFiles(remote, reach);
     const result: ConfigResult = { name: reach.target.name, action, override: files.override ?? null, changed: false, history: files.history };
@@ -207,21 +200,11 @@ function indent(text: string): string {
   return text.replace(/\n$/, '').split('\n').map((l) => `  ${l}`).join('\n');
 }
 
-/** A script run as root through `sudo sh`, sent base64-encoded so no quoting reaches the remote shell. */
-function asRoot(script: string): string {
-  return `echo ${Buffer.from(script).toString('base64')} | base64 -d | sudo sh`;
-}
-
-async function exec(remote: Remote, command: string, what: string): Promise<string> {
-  const r = await remote.exec(command, { timeoutMs: EXEC_TIMEOUT_MS });
-  if (r.code !== 0) throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what} on the instance: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n')[0]}`);
-  return r.stdout;
-}
 
 async function readConfigFiles(remote: Remote, reach: InstanceAccess): Promise<ConfigFiles> {
   const size = safeWord(reach.instance.labels.size ?? reach.deployment.size ?? 'M');
   const version = safeWord(reach.instance.labels.version ?? reach.deployment.version ?? '');
-  const out = await exec(
+  const out = await execOrFail(
     remote,
     asRoot(`set -u
 emit() { if [ -f "$2" ]; then printf '%s %s\\n' "$1" "$(base64 -w0 < "$2")"; else printf '%s -\\n' "$1"; fi; }
@@ -258,7 +241,7 @@ function safeWord(s: string): string {
 }
 
 async function readRemoteFile(remote: Remote, path: string): Promise<string> {
-  const b64 = await exec(remote, asRoot(`base64 -w0 < '${path.split('/').map((part) => (part ? safeWord(part) : part)).join('/')}'`), `read ${path}`);
+  const b64 = await execOrFail(remote, asRoot(`base64 -w0 < '${path.split('/').map((part) => (part ? safeWord(part) : part)).join('/')}'`), `read ${path}`);
   return Buffer.from(b64.trim(), 'base64').toString('utf8');
 }
 
@@ -267,7 +250,7 @@ async function writeOverride(remote: Remote, text: string, restoring: string | u
   const b64 = Buffer.from(text).toString('base64');
   // Keep the replaced file under a name that sorts by time; a rollback's is set aside apart from
   // the files rollback goes back through, so rolling back twice goes two files back.
-  const out = await exec(
+  const out = await execOrFail(
     remote,
     asRoot(`set -eu
 umask 077
@@ -297,7 +280,7 @@ async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, t
   const started = clock.now();
   let since: number;
   try {
-    since = Number((await exec(remote, asRoot(`date -u +%s\nsystemctl restart --no-block ${BOOT_UNIT}`), `restart ${BOOT_UNIT}`)).trim().split('\n')[0]);
+    since = Number((await execOrFail(remote, asRoot(`date -u +%s\nsystemctl restart --no-block ${BOOT_UNIT}`), `restart ${BOOT_UNIT}`)).trim().split('\n')[0]);
   } catch (e) {
     // Published images have their own boot script and no such unit: they apply the file at boot.
     throw new LaunchError('config-apply-failed', ExitCode.failed, `${(e as Error).message}. The new override.yaml is written but not applied`, {
@@ -325,7 +308,7 @@ async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, t
         });
       }
       if (fresh && state.unit === 'active' && state.status?.stage === 'done') {
-        const summary = summarizePods(await exec(remote, `${K3S_KUBECTL} get pods -A -o json`, 'list the pods'));
+        const summary = summarizePods(await execOrFail(remote, `${K3S_KUBECTL} get pods -A -o json`, 'list the pods'));
         pods = summary.text;
         if (summary.settled) {
           const health = reach.host ? await probeHealth(deps, reach.host) : undefined;
@@ -348,7 +331,7 @@ async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, t
 }
 
 async function bootState(remote: Remote): Promise<{ unit: string; status?: { stage?: string; startedAt?: string; lastError?: string } }> {
-  const out = await exec(
+  const out = await execOrFail(
     remote,
     asRoot(`printf 'unit %s\\n' "$(systemctl is-active ${BOOT_UNIT} 2>/dev/null || true)"
 if [ -f ${BOOT_STATUS_PATH} ]; then printf 'status %s\\n' "$(base64 -w0 < ${BOOT_STATUS_PATH})"; else echo 'status -'; fi`),

@@ -6,7 +6,8 @@ import type { ProviderDescriptor } from '../cloud/provider.js';
 import { defaultProvider } from '../cloud/providers.js';
 import { ExitCode, LaunchError } from '../core/errors.js';
 import type { DeploymentRecord } from '../state/store.js';
-import { connectCloud, findPrivateKey, instanceAddress, type SshAccess } from '../workflows/shared.js';
+import type { Remote } from '../remote/remote.js';
+import { connectCloud, connectToInstance, findPrivateKey, instanceAddress, type SshAccess } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type Target, type TargetFlags } from './target.js';
 
@@ -43,6 +44,20 @@ export async function reachInstance(deps: Deps, nameArg: string | undefined, fla
   const record = deps.state.getDeployment(target.cloud, region, name);
   const host = instanceAddress(deployment, instance);
   return { target, cloud, deployment, instance, host, ...(record ? { record } : {}), ssh: await sshTo(deps, target, deployment, instance, host, record, flags) };
+}
+
+/**
+ * An SSH connection to the instance for a command that cannot go on without one: why SSH is not
+ * possible, or why the connection failed (explained), is thrown.
+ */
+export async function connectOrExplain(deps: Deps, reach: InstanceAccess, providerFlags: Record<string, string> = {}): Promise<{ remote: Remote; host: string }> {
+  if ('problem' in reach.ssh) throw reach.ssh.problem;
+  const { host } = reach.ssh;
+  try {
+    return { remote: await connectToInstance(deps, reach.cloud, reach.ssh.access, host, reach.instance.id), host };
+  } catch (e) {
+    throw await explainUnreachable(deps, reach, e, providerFlags);
+  }
 }
 
 /**
@@ -172,4 +187,16 @@ export function openSshCommand(
 
 function quote(s: string): string {
   return /^[A-Za-z0-9_./:@,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A script run as root through `sudo sh`, sent base64-encoded so no quoting reaches the remote shell. */
+export function asRoot(script: string): string {
+  return `echo ${Buffer.from(script).toString('base64')} | base64 -d | sudo sh`;
+}
+
+/** Runs a command on the instance and gives its output; a non-zero exit is a failure naming `what`. */
+export async function execOrFail(remote: Remote, command: string, what: string, timeoutMs = 60_000): Promise<string> {
+  const r = await remote.exec(command, { timeoutMs });
+  if (r.code !== 0) throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what} on the instance: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n')[0]}`);
+  return r.stdout;
 }

@@ -19,9 +19,8 @@ import type { KubeconfigFlags } from '../cli/commands/kubeconfig.js';
 import { defaultProvider } from '../cloud/providers.js';
 import { ExitCode, LaunchError, UsageError } from '../core/errors.js';
 import type { Remote } from '../remote/remote.js';
-import { connectToInstance } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
-import { explainUnreachable, reachInstance } from './instance-access.js';
+import { connectOrExplain, reachInstance } from './instance-access.js';
 import {
   K3S_API_PORT,
   K3S_KUBECONFIG_PATH,
@@ -84,12 +83,8 @@ export async function runKubeconfig(deps: Deps, nameArg: string | undefined, fla
   if (flags.output !== undefined && flags.output.trim() === '') throw new UsageError('--output needs a file name', { code: 'bad-output' });
 
   const reach = await reachInstance(deps, nameArg, flags);
-  if ('problem' in reach.ssh) throw reach.ssh.problem;
-  const { access, host } = reach.ssh;
+  const { remote, host } = await connectOrExplain(deps, reach, flags.providerFlags);
   const { instance, target } = reach;
-  const remote = await connectToInstance(deps, reach.cloud, access, host, instance.id).catch(async (e: unknown) => {
-    throw await explainUnreachable(deps, reach, e, flags.providerFlags);
-  });
   let tunnelOpen: Tunnel | undefined;
   try {
     const credentials = await readClusterCredentials(deps, remote, target.name);

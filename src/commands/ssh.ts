@@ -6,9 +6,8 @@ import { constants } from 'node:os';
 import type { SshFlags } from '../cli/commands/ssh.js';
 import { ExitCode, InterruptedError, LaunchError, UsageError } from '../core/errors.js';
 import type { ExecResult, ExitStatus, Remote } from '../remote/remote.js';
-import { connectToInstance } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
-import { explainUnreachable, reachInstance } from './instance-access.js';
+import { connectOrExplain, reachInstance } from './instance-access.js';
 import type { TargetFlags } from './target.js';
 
 export interface SshResult {
@@ -39,12 +38,8 @@ export async function runSsh(deps: Deps, nameArg: string | undefined, flags: Ssh
     }
   }
   const reach = await reachInstance(deps, nameArg, flags);
-  if ('problem' in reach.ssh) throw reach.ssh.problem;
-  const { access, host } = reach.ssh;
+  const { remote, host } = await connectOrExplain(deps, reach, flags.providerFlags);
   const { instance, target } = reach;
-  const remote = await connectToInstance(deps, reach.cloud, access, host, instance.id).catch(async (e: unknown) => {
-    throw await explainUnreachable(deps, reach, e, flags.providerFlags);
-  });
   const base = { name: target.name, instanceId: instance.id, host };
   try {
     if (command === undefined) {

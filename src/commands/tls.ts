@@ -13,11 +13,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
 import { isAbortError } from '../engine/clock.js';
-import type { Remote } from '../remote/remote.js';
 import type { DeploymentRecord } from '../state/store.js';
-import { connectToInstance } from '../workflows/shared.js';
 import type { Deps, GlobalFlags } from './deps.js';
-import { explainUnreachable, reachInstance, type AccessFlags } from './instance-access.js';
+import { asRoot, connectOrExplain, execOrFail, reachInstance, type AccessFlags } from './instance-access.js';
 import { locateProvisionBundle } from './provision-bundle.js';
 import { checkCertificate, checkDomain, type CertificateInfo } from './tls-cert.js';
 
@@ -105,26 +103,20 @@ async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags)
   const name = reach.target.name;
   if (!reach.host) throw new LaunchError('no-address', ExitCode.failed, `${name} has no public address for ${domain} to point at`, { remediation: `See \`${deps.program} status ${name}\`.` });
   const address = reach.host;
-  if ('problem' in reach.ssh) throw reach.ssh.problem;
-  let remote: Remote;
-  try {
-    remote = await connectToInstance(deps, reach.cloud, reach.ssh.access, reach.ssh.host, reach.instance.id);
-  } catch (e) {
-    throw await explainUnreachable(deps, reach, e, flags.providerFlags);
-  }
+  const { remote } = await connectOrExplain(deps, reach, flags.providerFlags);
   try {
     // The files travel by SFTP into a directory only the login user can enter (0700), never on a
     // command line, where the key would show in the instance's process list.
-    const staging = (await exec(remote, 'umask 077 && mktemp -d /tmp/sgl-tls.XXXXXXXX', 'make a private staging directory')).trim();
+    const staging = (await execOrFail(remote, 'umask 077 && mktemp -d /tmp/sgl-tls.XXXXXXXX', 'make a private staging directory')).trim();
     if (!/^\/tmp\/sgl-tls\.[A-Za-z0-9]+$/.test(staging)) throw new LaunchError('remote-command-failed', ExitCode.failed, `Unexpected staging directory on the instance: ${staging}`);
     try {
       await remote.upload(flags.tlsCert!, `${staging}/tls.crt`, 0o600);
       await remote.upload(flags.tlsKey!, `${staging}/tls.key`, 0o600);
-      await exec(remote, asRoot(storeScript(staging, domain)), `store the certificate in ${TLS_DIR}`);
+      await execOrFail(remote, asRoot(storeScript(staging, domain)), `store the certificate in ${TLS_DIR}`);
     } finally {
       await remote.exec(`rm -rf '${staging}'`, { timeoutMs: EXEC_TIMEOUT_MS }).catch(() => undefined);
     }
-    const applied = await exec(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${b64(script)}' | base64 -d > "$t"\nbash "$t"\n`), 'serve the certificate (apply-tls.sh)');
+    const applied = await execOrFail(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${b64(script)}' | base64 -d > "$t"\nbash "$t"\n`), 'serve the certificate (apply-tls.sh)');
     io.info(applied.trim().split('\n').pop() ?? '');
   } finally {
     await remote.close().catch(() => undefined);
@@ -231,13 +223,3 @@ function b64(s: string): string {
   return Buffer.from(s).toString('base64');
 }
 
-/** A script run as root through `sudo sh`, sent base64-encoded so no quoting reaches the remote shell. */
-function asRoot(script: string): string {
-  return `echo ${b64(script)} | base64 -d | sudo sh`;
-}
-
-async function exec(remote: Remote, command: string, what: string): Promise<string> {
-  const r = await remote.exec(command, { timeoutMs: EXEC_TIMEOUT_MS });
-  if (r.code !== 0) throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what} on the instance: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n')[0]}`);
-  return r.stdout;
-}
