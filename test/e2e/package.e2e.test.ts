@@ -233,6 +233,17 @@ describe.each([20, 22, 24])('the installed package under Node %i', (major) => {
     }
   });
 
+  it('--cloud azure: plans a launch offline (no credentials, no subscription, no az)', async () => {
+    const dry = await runInstalled(node, ['launch', `az${major}`, '--cloud', 'azure', '--region', 'eastus', '--version', VERSION, '--image-source', 'base', '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', 'none', '--dry-run', '--json'], {
+      AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://127.0.0.1:9',
+      AZURE_AUTHORITY_HOST: 'https://127.0.0.1:9',
+      PATH: '/usr/bin:/bin',
+    });
+    expect(dry.code, dry.stderr).toBe(0);
+    const out = JSON.parse(dry.stdout) as { requests: { service: string; operation: string }[] };
+    expect(out.requests.map((r) => `${r.service} ${r.operation}`)).toContain('Microsoft.Compute virtualMachines.createOrUpdate');
+  });
+
   it('--cloud gcp: plans offline, then launches (no wait), reports and destroys on the Compute emulator', async () => {
     const name = `gce${major}`;
     const where = ['--cloud', 'gcp', '--project', gce.project, '--region', 'us-central1'];
