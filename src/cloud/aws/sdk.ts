@@ -428,6 +428,13 @@ export type {
 
 // --- doctor: the vCPU quota (issue 13) ---
 
+/**
+ * Fewer attempts than EC2's: the quota only informs doctor, whose check turns a read that keeps
+ * failing into a warning, so riding out a minute of throttling (or of an endpoint's 500s) is not
+ * worth the wait. About half a second of backoff in all.
+ */
+const QUOTA_MAX_ATTEMPTS = 4;
+
 /** The Service Quotas calls `doctor` makes to read an EC2 vCPU quota. */
 export interface ServiceQuotasApi {
   getServiceQuota(input: GetServiceQuotaCommandInput): Promise<GetServiceQuotaCommandOutput>;
@@ -456,7 +463,7 @@ export async function createServiceQuotasApi(opts: AwsClientOptions): Promise<Se
   const sdk: typeof loaded = 'ServiceQuotasClient' in loaded ? loaded : (loaded as unknown as { default: typeof loaded }).default;
   const client = new sdk.ServiceQuotasClient({
     region: opts.region,
-    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    maxAttempts: opts.maxAttempts ?? QUOTA_MAX_ATTEMPTS,
     retryMode: 'standard',
     requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
     ...(opts.profile ? { profile: opts.profile } : {}),
