@@ -456,4 +456,15 @@ export interface Quotas {
   staticAddresses?: QuotaFigure;
   /** Why a figure is missing, and where the user can read it instead. */
   unknown?: { vcpus?: string; staticAddresses?: string };
+  /**
+   * A figure the cloud keeps but that could not be read this time (permission denied, throttled,
+   * the service unreachable): `doctor` warns with the fix instead of skipping the check.
+   */
+  unreadable?: { vcpus?: QuotaProblem; staticAddresses?: QuotaProblem };
+}
+
+/** Why a quota could not be read, and what to do about it. */
+export interface QuotaProblem {
+  reason: string;
+  fix: string;
 }

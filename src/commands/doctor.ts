@@ -195,6 +195,7 @@ async function launchChecks(deps: Deps, cloud: Cloud, target: Target, flags: Doc
     quotaCheck('quota-vcpus', 'vCPU quota', quotas?.vcpus, vcpus, {
       unit: 'vCPUs',
       ...(why ?? quotas?.unknown?.vcpus ? { unknown: why ?? quotas?.unknown?.vcpus } : {}),
+      ...(quotas?.unreadable?.vcpus ? { unreadable: quotas.unreadable.vcpus } : {}),
       fix: `Ask ${provider.displayName} for a higher vCPU quota in ${target.region} (the quotas page of its console), choose a smaller --size, or another --region.`,
     }),
   );
@@ -203,6 +204,7 @@ async function launchChecks(deps: Deps, cloud: Cloud, target: Target, flags: Doc
     quotaCheck('quota-static-addresses', `${cap(provider.terms.address)} quota`, quotas?.staticAddresses, wantsAddress ? 1 : 0, {
       unit: 'addresses',
       ...(why ?? quotas?.unknown?.staticAddresses ? { unknown: why ?? quotas?.unknown?.staticAddresses } : {}),
+      ...(quotas?.unreadable?.staticAddresses ? { unreadable: quotas.unreadable.staticAddresses } : {}),
       fix: `Release an unused ${provider.terms.address} in ${target.region}, ask for a higher quota, or launch with ${provider.planFlags.address ?? '--address'} none (the URL then changes when the instance is replaced).`,
     }),
   );

@@ -200,3 +200,14 @@ export async function execOrFail(remote: Remote, command: string, what: string, 
   if (r.code !== 0) throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what} on the instance: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n')[0]}`);
   return r.stdout;
 }
+
+/**
+ * The scope flags a command was given (--project, --resource-group, --profile …), as they would be
+ * typed again: a command printed for the user to run must reach the same deployment.
+ */
+export function scopeFlagsText(provider: ProviderDescriptor, providerFlags: Record<string, string> = {}): string {
+  return provider.flags
+    .filter((f) => f.role === 'scope-param' && providerFlags[f.key])
+    .map((f) => ` ${f.spec.split(' ')[0]} ${quote(providerFlags[f.key]!)}`)
+    .join('');
+}

@@ -2,12 +2,14 @@
 // as whom it talks, how it waits, and the one call wrapper that turns whatever the SDK throws into
 // our typed errors.
 import { isAwsErrorCode, isNotFoundError, toLaunchError, type AwsErrorContext } from './errors.js';
-import type { DlmApi, Ec2Api, StsApi } from './sdk.js';
+import type { DlmApi, Ec2Api, ServiceQuotasApi, StsApi } from './sdk.js';
 
 export interface AwsContext {
   ec2: Ec2Api;
   sts: StsApi;
   dlm?: DlmApi;
+  /** Service Quotas, for doctor's vCPU quota (quotas.ts). */
+  serviceQuotas?: ServiceQuotasApi;
   region: string;
   /** The profile the clients were built with; only used to name it in credential errors. */
   profile: string;
