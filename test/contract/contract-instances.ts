@@ -61,8 +61,10 @@ export function instancesContract(opts: CloudContractOptions, env: () => Contrac
     it('publicIp false: no public address while running, nor after a stop and a start; a private one', async () => {
       const { cloud } = env();
       const name = uniqueName('private');
-      const { instance } = await launch(env(), name, { publicIp: false });
+      const { instance, policy } = await launch(env(), name, { publicIp: false });
       expect(instance.publicIp, `${instance.id} got a public address`).toBeUndefined();
+      // Its access policy is the one asked for, however the cloud carries it (AWS: on the network interface).
+      expect(instance.accessPolicyIds).toEqual([policy.id]);
       expect(instance.privateIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
       await cloud.stopInstance(instance.id);
       await cloud.waitForInstanceState(instance.id, 'stopped', WAIT.instance);
