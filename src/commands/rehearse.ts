@@ -157,7 +157,7 @@ async function removeLeftovers(deps: Deps, cloud: Awaited<ReturnType<typeof conn
 
 function publicPlan(p: RehearsalPlan) {
   const { privateKeyPath: _key, sshKey, ...rest } = p;
-  return { ...rest, sshKey: sshKey.mode === 'import' ? { mode: 'import', name: sshKey.name } : sshKey };
+  return { ...rest, publicIp: false, sshKey: sshKey.mode === 'import' ? { mode: 'import', name: sshKey.name } : sshKey };
 }
 
 function describe(deps: Deps, p: RehearsalPlan): void {

@@ -228,6 +228,12 @@ describe('upgrade --rehearse with the real CLI', () => {
     const prodPrivate = prod!.PrivateIpAddress!;
     expect(prodPrivate.startsWith('10.200.126.')).toBe(true);
 
+    // 0. The dry run: the copy has no public address, one rule (production's private address), reached through production; nothing made.
+    const dry = await cli([...rehearseArgs('prod'), '--dry-run', '--json'], home);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json()).toMatchObject({ dryRun: true, rehearse: true, publicIp: false, sshCidr: `${prodPrivate}/32`, through: { instanceId: prodId, host: PROD_ADDRESS, privateIp: prodPrivate } });
+    expect((await instances('prod')).map((i) => i.InstanceId)).toEqual([prodId]);
+
     // 1. The rehearsal: a new snapshot (none exists), kept as a backup.
     const run = await cli([...rehearseArgs('prod'), '--json'], home, reachTheCopy());
     expect(run.code, `${run.stderr}\n${watchErrors.join('\n')}`).toBe(0);
