@@ -226,6 +226,13 @@ export interface InstanceSpec {
   labels: Labels;
   foreignLabels?: Readonly<Record<string, string>>;
   idempotencyKey: string;
+  /**
+   * false: the instance gets no public address of the cloud's at all (AWS: its network interface
+   * without AssociatePublicIpAddress; GCE: no access config; Azure: no public IP resource), so it is
+   * reachable only inside its network (the rehearsal's copy, reached through production over SSH).
+   * Default (absent or true): as the cloud gives one today; a static address may be attached either way.
+   */
+  publicIp?: boolean;
 }
 
 export interface AccessPolicySpec {

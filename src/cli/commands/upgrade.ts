@@ -22,7 +22,6 @@ export const upgradeCommand = defineCommand({
     rehearse: bool('--rehearse', 'do not upgrade: run the target version\'s migrations on a throwaway copy of the data, report the times, delete the copy'),
     fromSnapshot: str('--from-snapshot <id|newest|new>', '--rehearse: the snapshot to copy (default: the newest of the running version if under 24 h old, else a new one)'),
     instanceType: str('--instance-type <type>', '--rehearse: the throwaway instance\'s type (default: production\'s)'),
-    sshCidr: str('--ssh-cidr <cidr>', '--rehearse: the only address let in (SSH) to the throwaway instance (default: your public IPv4 /32)'),
     deleteSnapshot: bool('--delete-snapshot', '--rehearse: delete the snapshot the rehearsal took (default: kept as a backup)'),
   },
   target: { name: 'default' },
@@ -56,22 +55,27 @@ run \`rollback\`.
 Rehearsal (--rehearse): production is never touched, only read. A copy of its data disk is made from a
 snapshot (--from-snapshot: the newest of the running version when under 24 h old, else a new one, taken
 while production keeps serving and kept as a backup unless --delete-snapshot) in production's zone, and a
-throwaway instance of the target image (production's type unless --instance-type) gets it, with no static
-address and an access policy of its own that lets in SSH from --ssh-cidr (default: your address /32) and
-nothing else. The instance keeps the cloud's ephemeral address, which only that SSH can reach; whether it
-serves the target version is asked over SSH from inside (curl to the instance's own address). The report
+throwaway instance of the target image (production's type unless --instance-type) gets it, with no public
+address at all and an access policy of its own with one rule: SSH from production's private address /32.
+You reach it over SSH through production, as \`ssh\` does (your key, its login user, its pinned host key),
+and from there to the copy's private address: that is the only way in, and production only relays the
+connection (nothing on it changes). So production's SSH must be open to your address: when it is closed
+(--ssh-cidr none) or does not answer, the rehearsal refuses before making anything and says how to open it
+to your address only. Whether the copy serves the target version is asked over that SSH from inside (curl
+to the instance's own address). The report
 gives each phase's time (snapshot, disk restore, instance start, boot and migrations to serving, stop),
 the total, and the downtime the real upgrade will cost by them (stop + start with the data + boot to
 serving; the final incremental snapshot of a clone upgrade comes on top). Everything the rehearsal made is
 labelled role rehearsal and deleted at the end, also on failure, timeout and Ctrl-C; what an interrupted
 run could not delete, the next rehearsal deletes first (\`destroy\` removes it with the deployment). It
 takes no operation marker on production: an upgrade may run meanwhile. One hop at a time.
-Exit codes: 0 the copy served the target version, 1 it failed, 4 it timed out (after cleanup both), 2 bad
-input, 130 interrupted.
+Exit codes: 0 the copy served the target version, 1 it failed, 4 it timed out (after cleanup both), 1 also
+when production's SSH is closed, unreachable or presents another host key (nothing made), 2 bad input,
+130 interrupted.
 `,
   run: async (deps, name, flags): Promise<unknown> => {
     if (flags.rehearse) return (await import('../../commands/rehearse.js')).runRehearse(deps, name, flags);
-    const only = (['fromSnapshot', 'instanceType', 'sshCidr', 'deleteSnapshot'] as const).filter((k) => flags[k] !== undefined);
+    const only = (['fromSnapshot', 'instanceType', 'deleteSnapshot'] as const).filter((k) => flags[k] !== undefined);
     if (only.length) throw new UsageError(`${only.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: only with --rehearse`, { code: 'rehearse-only-flag' });
     return (await import('../../commands/upgrade.js')).runUpgrade(deps, name, flags);
   },
