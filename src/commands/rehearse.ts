@@ -38,6 +38,7 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
   const { io } = deps;
   const { initRate, ...v } = validateUpgradeFlags(flags);
   if (flags.strategy !== undefined) io.warn('--strategy does not change a rehearsal: the copy is always made from a snapshot.');
+  if (flags.sshCidr !== undefined) io.warn(`--ssh-cidr ${flags.sshCidr} is ignored: the copy has no public address and lets in only production's private address, through which you reach it.`);
   const instanceType = flags.instanceType?.trim();
   if (flags.instanceType !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(instanceType ?? '')) throw new UsageError(`--instance-type: "${flags.instanceType}" is not an instance type`, { code: 'bad-instance-type' });
   const target = resolveTarget(deps, nameArg, flags);

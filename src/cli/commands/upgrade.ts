@@ -23,6 +23,9 @@ export const upgradeCommand = defineCommand({
     fromSnapshot: str('--from-snapshot <id|newest|new>', '--rehearse: the snapshot to copy (default: the newest of the running version if under 24 h old, else a new one)'),
     instanceType: str('--instance-type <type>', '--rehearse: the throwaway instance\'s type (default: production\'s)'),
     deleteSnapshot: bool('--delete-snapshot', '--rehearse: delete the snapshot the rehearsal took (default: kept as a backup)'),
+    // Earlier versions let the rehearsal's copy in from this CIDR; it is now reached only through
+    // production. Still accepted (with a warning) so scripts that pass it keep working.
+    sshCidr: str('--ssh-cidr <cidr>', '--rehearse: ignored (kept for old scripts): the copy lets in only production\'s private address'),
   },
   target: { name: 'default' },
   cloud: true,
@@ -75,7 +78,7 @@ when production's SSH is closed, unreachable or presents another host key (nothi
 `,
   run: async (deps, name, flags): Promise<unknown> => {
     if (flags.rehearse) return (await import('../../commands/rehearse.js')).runRehearse(deps, name, flags);
-    const only = (['fromSnapshot', 'instanceType', 'deleteSnapshot'] as const).filter((k) => flags[k] !== undefined);
+    const only = (['fromSnapshot', 'instanceType', 'deleteSnapshot', 'sshCidr'] as const).filter((k) => flags[k] !== undefined);
     if (only.length) throw new UsageError(`${only.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: only with --rehearse`, { code: 'rehearse-only-flag' });
     return (await import('../../commands/upgrade.js')).runUpgrade(deps, name, flags);
   },
