@@ -13,6 +13,7 @@ import { ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError }
 import { isAbortError } from '../engine/clock.js';
 import { BOOT_STATUS_PATH, K3S_KUBECTL, summarizePods } from '../engine/wait.js';
 import type { Remote } from '../remote/remote.js';
+import { checkHttpsAfterWait, type HttpsCheck } from '../workflows/https-check.js';
 import { confirmOrYes, probeHealth } from '../workflows/shared.js';
 import { applyAssignments, checkTopLevelKeys, coalesce, parseAssignment, parseValues, toYaml, type Assignment, type Values } from './config-values.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -67,6 +68,8 @@ export interface ConfigResult {
   previousSavedAs?: string;
   restored?: string;
   applied?: { seconds: number; version?: string; pods: string };
+  /** After applying, on a deployment with HTTPS on its own domain (`tls`): https://<domain>/healthz probed with the certificate verified. */
+  https?: HttpsCheck;
   history?: string[];
 }
 
@@ -153,6 +156,8 @@ async function configure(deps: Deps, nameArg: string | undefined, flags: ConfigF
     deps.io.info(saved ? `Saved the previous file as ${result.previousSavedAs} (\`config rollback\` restores it).` : `Wrote ${OVERRIDE_PATH}.`);
     result.effective = effectiveValues({ ...files, override: text });
     result.applied = await applyAndWait(deps, remote, reach, timeoutMin * 60_000);
+    const https = await checkHttpsAfterWait(deps, reach.target);
+    if (https) result.https = https;
     deps.io.success(`${reach.target.name} serves ${result.applied.version ?? 'again'} with the new values (applied in ${result.applied.seconds} s).`);
     return result;
   } finally {
