@@ -22,7 +22,7 @@ import { asRoot, connectOrExplain, execOrFail, reachInstance, type AccessFlags, 
 export const OVERRIDE_PATH = '/mnt/data/override.yaml';
 export const OVERRIDE_HISTORY_DIR = '/mnt/data/.sourcegraph-launch/override-history';
 const INHERITED_PATH = '/mnt/data/.sourcegraph-launch/inherited-values.yaml';
-const STATE_DIR = '/var/lib/sourcegraph-launch';
+export const STATE_DIR = '/var/lib/sourcegraph-launch';
 const BOOT_UNIT = 'sourcegraph-boot.service';
 /** Files kept for `config rollback` (and as many set aside by rollbacks). */
 export const KEEP_PREVIOUS = 5;
@@ -206,7 +206,7 @@ function indent(text: string): string {
 }
 
 
-async function readConfigFiles(remote: Remote, reach: InstanceAccess): Promise<ConfigFiles> {
+export async function readConfigFiles(remote: Remote, reach: InstanceAccess): Promise<ConfigFiles> {
   const size = safeWord(reach.instance.labels.size ?? reach.deployment.size ?? 'M');
   const version = safeWord(reach.instance.labels.version ?? reach.deployment.version ?? '');
   const out = await execOrFail(
@@ -240,7 +240,7 @@ printf 'history %s\\n' "$(ls -1 ${OVERRIDE_HISTORY_DIR} 2>/dev/null | sort | tr 
   };
 }
 
-function safeWord(s: string): string {
+export function safeWord(s: string): string {
   if (!/^[A-Za-z0-9._-]*$/.test(s)) throw new LaunchError('unexpected-label', ExitCode.failed, `Unexpected label value "${s}" on the instance`);
   return s;
 }
@@ -251,7 +251,7 @@ async function readRemoteFile(remote: Remote, path: string): Promise<string> {
 }
 
 /** Uploads the new file and swaps it in, keeping the one it replaces; returns the kept file's name. */
-async function writeOverride(remote: Remote, text: string, restoring: string | undefined): Promise<string | undefined> {
+export async function writeOverride(remote: Remote, text: string, restoring: string | undefined): Promise<string | undefined> {
   const b64 = Buffer.from(text).toString('base64');
   // Keep the replaced file under a name that sorts by time; a rollback's is set aside apart from
   // the files rollback goes back through, so rolling back twice goes two files back.
@@ -280,7 +280,7 @@ printf 'saved %s\\n' "$saved"
  * Restarts the boot service (which reinstalls with override.yaml) and waits until it finished a
  * run that started after the restart, the pods are ready and /healthz answers.
  */
-async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, timeoutMs: number): Promise<NonNullable<ConfigResult['applied']>> {
+export async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, timeoutMs: number): Promise<NonNullable<ConfigResult['applied']>> {
   const { clock, io } = deps;
   const started = clock.now();
   let since: number;
