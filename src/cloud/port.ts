@@ -442,6 +442,8 @@ export interface Cloud {
   instanceRequests(spec: InstanceSpec): CloudRequest[];
   scheduleRequests(spec: SnapshotScheduleSpec): CloudRequest[];
   buildRequests(spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }): CloudRequest[];
+  /** What resizeDisk sends to grow `diskId` to `sizeGiB` (disk grow --dry-run). */
+  resizeRequests(diskId: string, sizeGiB: number): CloudRequest[];
 
   // ---- quotas (optional: `doctor` reports a check it cannot make as skipped) ----
   /**

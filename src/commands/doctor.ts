@@ -22,6 +22,7 @@ import {
   type Check,
 } from '../core/doctor-checks.js';
 import { CredentialsError, ExitCode, LaunchError, UsageError } from '../core/errors.js';
+import { tlsCertificateCheck } from '../core/tls-certificate-check.js';
 import type { LaunchPlan } from '../core/launch-plan.js';
 import { allPresets } from '../core/presets.js';
 import type { Remote } from '../remote/remote.js';
@@ -249,6 +250,11 @@ async function deploymentChecks(deps: Deps, cloud: Cloud, target: Target, d: Dep
     checks.push(labelsCheck(provider, d, instance));
   }
   checks.push(await snapshotsCheck(deps, cloud, target));
+  // Only a certificate the user brought (`tls --tls-cert`, recorded on this machine): nothing renews it.
+  if (record?.tls) {
+    const t = record.tls;
+    checks.push(tlsCertificateCheck(t, deps.clock.now(), `Get a renewed certificate for ${t.domain} and install it with \`${deps.program} tls ${name}${where} --domain ${t.domain} --tls-cert <file> --tls-key <file>\`.`));
+  }
 
   if (!instance) {
     for (const [id, title] of SSH_CHECKS) checks.push(check(id, title, 'skip', 'no serving instance to connect to'));

@@ -93,7 +93,8 @@ export function cidrContains(cidr: string, ip: string): boolean {
   return Math.floor(a / size) === Math.floor(b / size);
 }
 
-async function sshTo(
+/** How to log in to `instance` over SSH, or why SSH is not possible (for a caller that already found the deployment). */
+export async function sshTo(
   deps: Deps,
   target: Target,
   d: Deployment,

@@ -54,6 +54,9 @@ with each step's time. Multi-minor targets run hop by hop (6.5 → 6.6 → 6.7 �
 images stop the upgrade before anything changes and name the build-image commands.
 Before the old instance stops, a failure changes nothing; after it, re-run the same command to resume or
 run \`rollback\`.
+After \`tls\` (your own domain): once the new version is ready, https://<domain>/healthz is probed with
+the certificate verified; a name that does not resolve, a certificate that does not verify or no answer
+is a warning (and \`https\` in --json), never a failure.
 
 Rehearsal (--rehearse): production is never touched, only read. A copy of its data disk is made from a
 snapshot (--from-snapshot: the newest of the running version when under 24 h old, else a new one, taken
@@ -101,7 +104,8 @@ export const rollbackCommand = defineCommand({
   examples: [`${PROGRAM} rollback prod --region us-east-1`, `${PROGRAM} rollback prod --region us-east-1 --yes --json`],
   helpAfter:
     '\nclone: starts the pre-upgrade instance with its untouched volume. move: restores a volume from the snapshot taken\n' +
-    'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n',
+    'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n' +
+    'After `tls` (your own domain), https://<domain>/healthz is then probed with the certificate verified: a warning at most.\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/rollback.js')).runRollback(deps, name, flags),
 });
 

@@ -123,6 +123,7 @@ export class AwsAdapter implements Cloud {
   deleteDisk = (diskId: string) => storage.deleteDisk(this.c, diskId);
   diskResizeState = (diskId: string) => storage.diskResizeState(this.c, diskId);
   resizeDisk = (diskId: string, sizeGiB: number) => storage.resizeDisk(this.c, diskId, sizeGiB);
+  resizeRequests = (diskId: string, sizeGiB: number) => storage.resizeRequests(diskId, sizeGiB);
   createDiskFromSnapshot = (spec: DiskFromSnapshotSpec) => storage.createDiskFromSnapshot(this.c, spec);
   diskInitialization = (diskId: string) => storage.diskInitialization(this.c, diskId);
   createSnapshot = (spec: SnapshotSpec) => storage.createSnapshot(this.c, spec);
