@@ -148,6 +148,15 @@ describe('workload identity federation credentials', () => {
     expect(err.message).toContain('HTTP 401');
   });
 
+  it('a workforce pool file names its user project to the STS when nothing is impersonated', async () => {
+    const s = source(credentialsFile({ workforce_pool_user_project: 'billing-project' }));
+    expect((await s.fetchToken(fetch)).token).toBe('ya29.sts-1');
+    expect(JSON.parse(String(gce.control.federation.exchanges[0]!.request.options))).toEqual({ userProject: 'billing-project' });
+    const impersonating = source(credentialsFile({ workforce_pool_user_project: 'billing-project', service_account_impersonation_url: impersonation() }));
+    await impersonating.fetchToken(fetch);
+    expect(gce.control.federation.exchanges[1]!.request.options).toBeUndefined();
+  });
+
   it('the Compute calls carry the impersonated token (whoAmI through the adapter)', async () => {
     const file = credentialsFile({ service_account_impersonation_url: impersonation() });
     const cloud = new GcpAdapter(
