@@ -132,6 +132,7 @@ export const gcpProvider: ProviderDescriptor = {
   loginUser: 'sourcegraph',
   // Ubuntu's image family (images.ts BASE_IMAGE_PROJECT/FAMILY): instances.insert takes a family as
   // sourceImage and resolves it to the newest image when the VM is created, so a dry run needs no lookup.
+  builtDataTemplatePlaceholder: '<data snapshot from build-image>',
   offlineBaseImage: { id: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64', name: 'Ubuntu 24.04 LTS (image family ubuntu-2404-lts-amd64, newest at launch)' },
   rootVersionFile: '/home/sourcegraph/.sourcegraph-version',
   terms: {
