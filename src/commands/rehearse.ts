@@ -169,7 +169,10 @@ function describe(deps: Deps, p: RehearsalPlan): void {
       ? `  Data: snapshot ${p.snapshot.id} of ${p.snapshot.version}, ${formatAge(p.snapshot.startTime, deps.clock.now())} old.`
       : `  Data: a new snapshot of ${p.snapshot.diskId} while production keeps serving (${p.snapshot.reason}); ${p.deleteSnapshot ? 'deleted afterwards (--delete-snapshot)' : 'kept afterwards as a backup'}.`,
   );
-  io.info(`  Instance: ${p.machineType} in ${p.zone}, image ${p.imageId}; no public address; one access rule: SSH from ${p.sshCidr} (production's private address) only.`);
+  if (p.hops.length > 1) {
+    io.info(`  Hops, one minor at a time as the upgrade runs them: ${p.hops.map((h) => `${h.to} (${h.imageId})`).join(' → ')}; each boots on the same copy in turn.`);
+  }
+  io.info(`  Instance: ${p.machineType} in ${p.zone}, image ${p.hops.length > 1 ? 'of each hop' : p.imageId}; no public address; one access rule: SSH from ${p.sshCidr} (production's private address) only.`);
   io.info(`  Reached over SSH through production's instance ${p.through.instanceId}${p.through.host ? ` (${p.through.host})` : ''}, which only relays the connection: nothing on it changes.`);
   io.info('  Everything it makes is deleted at the end, whatever happens.');
 }
@@ -179,14 +182,14 @@ function finish(deps: Deps, r: RehearsalReport): RehearsalReport {
   if (!io.json) {
     const ph = r.phases;
     const line = (label: string, ms: number | undefined) => ms !== undefined && io.info(`  ${formatMs(ms).padStart(12)}  ${label}`);
-    if (r.ok) io.success(`The rehearsal of ${r.from} → ${r.to} served ${r.to} on a copy of ${r.name}'s data.`);
+    if (r.ok) io.success(`The rehearsal of ${r.from} → ${r.to}${r.hops.length > 1 ? ` (through ${r.hops.map((h) => h.to).join(' → ')})` : ''} served ${r.to} on a copy of ${r.name}'s data.`);
     else io.warn(`The rehearsal of ${r.from} → ${r.to} failed: ${r.failure?.message.split('\n')[0]}`);
     io.info(`Snapshot: ${r.snapshot.id ?? '-'}${r.snapshot.age ? ` (${r.snapshot.age} old)` : ''}${r.snapshot.new ? (r.snapshot.kept ? ', new, kept as a backup' : ', new, deleted') : ''}.`);
     line('snapshot', ph.snapshotMs);
     line('disk restore', ph.diskRestoreMs);
     line('instance start with the data', ph.instanceStartMs);
     line('boot and migrations to serving', ph.bootToServingMs);
-    line('stop', ph.stopMs);
+    line(r.hops.length > 1 ? `stop (${r.hops.length} stops)` : 'stop', ph.stopMs);
     line('total', r.totalMs);
     if (r.downtimeEstimate) io.info(`The real upgrade will take ${r.downtimeEstimate} of downtime (plus the final incremental snapshot with --strategy clone).`);
     if (r.failure?.consoleTail) io.info(`Console (last lines):\n${r.failure.consoleTail.replace(/^/gm, '    ')}`);

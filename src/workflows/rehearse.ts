@@ -57,9 +57,17 @@ export interface RehearsalPlan {
   cloud: string;
   region: string;
   from: string;
+  /** The target: the last hop's version. */
   to: string;
+  /** The target's image (the last hop's). */
   imageId: string;
   dataTemplateId?: string;
+  /**
+   * The hops the upgrade runs, one minor at a time, in order; the rehearsal boots each hop's image
+   * on the same copy in turn (stop, the copy moved to the next hop's instance, start), as the
+   * upgrade does. One hop for the next minor.
+   */
+  hops: RehearsalHop[];
   snapshot: { mode: 'existing'; id: string; startTime?: string; version: string } | { mode: 'new'; diskId: string; reason: string };
   zone: string;
   machineType: string;
@@ -82,6 +90,12 @@ export interface RehearsalPlan {
   size?: string;
 }
 
+export interface RehearsalHop {
+  to: string;
+  imageId: string;
+  dataTemplateId?: string;
+}
+
 export interface RehearsalPhases {
   /** A new snapshot of production's data (0 when an existing one was used). */
   snapshotMs: number;
@@ -91,7 +105,7 @@ export interface RehearsalPhases {
   instanceStartMs: number;
   /** Running → serving the target version: k3s, the pods, the database migrations. */
   bootToServingMs: number;
-  /** Stopping the rehearsal instance once it served: what stopping production costs. */
+  /** Stopping the rehearsal instance once it served: what stopping production costs (each hop's, added up). */
   stopMs?: number;
 }
 
@@ -102,6 +116,8 @@ export interface RehearsalReport {
   from: string;
   to: string;
   imageId: string;
+  /** Each hop's version and image, in the order they booted on the copy. */
+  hops: RehearsalHop[];
   instanceType: string;
   zone: string;
   snapshot: { id?: string; new: boolean; startTime?: string; age?: string; kept: boolean };
@@ -184,13 +200,7 @@ export interface RehearsalInputs {
  * which snapshot, which disk, which instance. Reads only.
  */
 export async function planRehearsal(deps: Deps, cloud: Cloud, target: Target, up: UpgradePlanState, input: RehearsalInputs): Promise<RehearsalPlan> {
-  if (up.hops.length !== 1) {
-    throw new UsageError(
-      `${up.from} → ${up.to} is ${up.hops.length} hops (${up.hops.map((h) => h.to).join(' → ')}); a rehearsal rehearses one hop, as the upgrade runs them`,
-      { code: 'rehearse-one-hop', remediation: `Rehearse the first hop: --to ${up.hops[0]!.to}.` },
-    );
-  }
-  const hop = up.hops[0]!;
+  const last = up.hops[up.hops.length - 1]!;
   const id = randomBytes(4).toString('hex');
   const now = deps.clock.now();
   let snapshot: RehearsalPlan['snapshot'];
@@ -228,7 +238,11 @@ export async function planRehearsal(deps: Deps, cloud: Cloud, target: Target, up
   }
   const t = up.template;
   const sshKey: SshKeySpec = t.sshKeyName ? { mode: 'existing', name: t.sshKeyName } : importKey(up.name, id, input.privateKeyPath);
-  const image = await cloud.describeImage(hop.imageId);
+  const hops: RehearsalHop[] = [];
+  for (const h of up.hops) {
+    const image = await cloud.describeImage(h.imageId);
+    hops.push({ to: h.to, imageId: h.imageId, ...(image?.dataTemplateId ? { dataTemplateId: image.dataTemplateId } : {}) });
+  }
   // Production's own subnet, with the network an access policy is made in.
   const placement = await cloud.resolvePlacement(t.placement.subnetId, [up.original.zone]);
   return {
@@ -238,9 +252,10 @@ export async function planRehearsal(deps: Deps, cloud: Cloud, target: Target, up
     cloud: target.cloud,
     region: target.region,
     from: up.from,
-    to: hop.to,
-    imageId: hop.imageId,
-    ...(image?.dataTemplateId ? { dataTemplateId: image.dataTemplateId } : {}),
+    to: last.to,
+    imageId: last.imageId,
+    ...(hops.at(-1)!.dataTemplateId ? { dataTemplateId: hops.at(-1)!.dataTemplateId } : {}),
+    hops,
     snapshot,
     zone: up.original.zone,
     machineType: input.machineType ?? t.machineType,
@@ -311,6 +326,106 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
     }
   };
   const labels = (role: 'rehearsal' | 'rehearsal-data') => rehearsalLabels(p, role);
+
+  /**
+   * One hop on the copy: the hop's instance of its image gets the copy as its data disk, runs, and
+   * serves the hop's version (its migrations ran). After the first hop the previous hop's instance
+   * is stopped (timed: a stop production's upgrade makes too) and gives the copy up first, as the
+   * upgrade moves production's data from hop to hop. The first hop's step ids are the one-hop
+   * rehearsal's; a later hop's carry its version.
+   */
+  const hopSteps = (hop: RehearsalHop, index: number): Step<Ctx>[] => {
+    const id = (step: string) => (index === 0 ? step : `hop-${hop.to}:${step}`);
+    const previous: Step<Ctx>[] =
+      index === 0
+        ? []
+        : [
+            {
+              id: id('stop-previous'),
+              title: `${p.hops[index - 1]!.to} served: its instance stopped and the copy detached for ${hop.to}`,
+              run: async (c) => {
+                const was = c.instanceId!;
+                await timed('stopMs', async () => {
+                  if ((await cloud.describeInstance(was))?.state !== 'stopped') await cloud.stopInstance(was);
+                  await cloud.waitForInstanceState(was, 'stopped', STATE_TIMEOUT_MS);
+                });
+                const d = await cloud.describeDisk(c.diskId!);
+                if (d?.attachedTo === was) await cloud.detachDisk(c.diskId!, was, DISK_TIMEOUT_MS);
+                return { summary: `${was} stopped; ${c.diskId} detached` };
+              },
+            },
+          ];
+    return [
+      ...previous,
+      {
+        id: id('launch-instance'),
+        title: `Throwaway ${hop.to} instance (${p.machineType}, ${hop.imageId}) with the copy, no public address`,
+        run: async (c) =>
+          timed('instanceStartMs', async () => {
+            const launched = await cloud.ensureInstance(instanceSpec(p, hop, index, c.diskId!, c.policyId!));
+            c.instanceId = launched.id;
+            c.host = undefined;
+            return { summary: launched.id };
+          }),
+      },
+      {
+        id: id('attach-data'),
+        title: `The copy attached as its data ${disk} before its first real boot`,
+        run: async (c) =>
+          timed('instanceStartMs', async () => {
+            const instance = c.instanceId!;
+            const d = await cloud.describeDisk(c.diskId!);
+            if (d?.attachedTo === instance) return { summary: 'attached at creation' };
+            // Created behind the boot guard (it powers off without data): stop, attach, start.
+            if ((await cloud.describeInstance(instance))?.state !== 'stopped') await cloud.stopInstance(instance);
+            await cloud.waitForInstanceState(instance, 'stopped', STATE_TIMEOUT_MS);
+            await cloud.attachDataDisk(c.diskId!, instance, DISK_TIMEOUT_MS);
+            await cloud.startInstance(instance);
+            return { summary: `${c.diskId} → ${instance}` };
+          }),
+      },
+      {
+        id: id('instance-running'),
+        title: 'Instance running with its data',
+        run: async (c) =>
+          timed('instanceStartMs', async () => {
+            await cloud.waitForInstanceState(c.instanceId!, 'running', STATE_TIMEOUT_MS);
+            const seen = await cloud.describeInstance(c.instanceId!);
+            // Its private address, reached through production (it has no public one; if a cloud gave it one anyway, that is not used).
+            c.host = seen?.privateIp;
+            return { summary: c.host ? `running, SSH at ${c.host} through ${p.through.instanceId}` : 'running' };
+          }),
+      },
+      {
+        id: id('wait-for-version'),
+        title: `Boot, migrations and ${hop.to} serving (checked over SSH through production, from inside)`,
+        run: async (c) =>
+          timed('bootToServingMs', async () => {
+            const probe = new SshHttp(deps, c.instanceId!, p);
+            try {
+              await waitUntilReady(
+                { cloud, connectRemote: deps.connectRemote, io: deps.io, clock: deps.clock, httpGet: probe.get, signal: deps.signal },
+                {
+                  instanceId: c.instanceId!,
+                  ...(c.host ? { host: c.host } : {}),
+                  version: hop.to,
+                  deploymentName: p.name,
+                  ssh: { user: p.loginUser, privateKeyPath: p.privateKeyPath, knownHostsPath: deps.state.knownHostsPath },
+                  totalTimeoutMs: p.timeoutMinutes * 60_000,
+                  holdMs: p.holdSeconds * 1000,
+                  ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
+                  resumeCommand: `${deps.program} upgrade ${p.name} --region ${p.region} --rehearse`,
+                  rebootHint: provider.terms.rebootHint(c.instanceId!),
+                },
+              );
+            } finally {
+              await probe.close();
+            }
+            return { summary: `${hop.to} serving on the copy` };
+          }),
+      },
+    ];
+  };
 
   const steps: Step<Ctx>[] = [
     {
@@ -389,73 +504,8 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
           return { summary: made.id };
         }),
     },
-    {
-      id: 'launch-instance',
-      title: `Throwaway ${p.to} instance (${p.machineType}, ${p.imageId}) with the copy, no public address`,
-      run: async (c) =>
-        timed('instanceStartMs', async () => {
-          const launched = await cloud.ensureInstance(instanceSpec(p, c.diskId!, c.policyId!));
-          c.instanceId = launched.id;
-          return { summary: launched.id };
-        }),
-    },
-    {
-      id: 'attach-data',
-      title: `The copy attached as its data ${disk} before its first real boot`,
-      run: async (c) =>
-        timed('instanceStartMs', async () => {
-          const id = c.instanceId!;
-          const d = await cloud.describeDisk(c.diskId!);
-          if (d?.attachedTo === id) return { summary: 'attached at creation' };
-          // Created behind the boot guard (it powers off without data): stop, attach, start.
-          if ((await cloud.describeInstance(id))?.state !== 'stopped') await cloud.stopInstance(id);
-          await cloud.waitForInstanceState(id, 'stopped', STATE_TIMEOUT_MS);
-          await cloud.attachDataDisk(c.diskId!, id, DISK_TIMEOUT_MS);
-          await cloud.startInstance(id);
-          return { summary: `${c.diskId} → ${id}` };
-        }),
-    },
-    {
-      id: 'instance-running',
-      title: 'Instance running with its data',
-      run: async (c) =>
-        timed('instanceStartMs', async () => {
-          await cloud.waitForInstanceState(c.instanceId!, 'running', STATE_TIMEOUT_MS);
-          const seen = await cloud.describeInstance(c.instanceId!);
-          // Its private address, reached through production (it has no public one; if a cloud gave it one anyway, that is not used).
-          c.host = seen?.privateIp;
-          return { summary: c.host ? `running, SSH at ${c.host} through ${p.through.instanceId}` : 'running' };
-        }),
-    },
-    {
-      id: 'wait-for-version',
-      title: `Boot, migrations and ${p.to} serving (checked over SSH through production, from inside)`,
-      run: async (c) =>
-        timed('bootToServingMs', async () => {
-          const probe = new SshHttp(deps, c.instanceId!, p);
-          try {
-            await waitUntilReady(
-              { cloud, connectRemote: deps.connectRemote, io: deps.io, clock: deps.clock, httpGet: probe.get, signal: deps.signal },
-              {
-                instanceId: c.instanceId!,
-                ...(c.host ? { host: c.host } : {}),
-                version: p.to,
-                deploymentName: p.name,
-                ssh: { user: p.loginUser, privateKeyPath: p.privateKeyPath, knownHostsPath: deps.state.knownHostsPath },
-                totalTimeoutMs: p.timeoutMinutes * 60_000,
-                holdMs: p.holdSeconds * 1000,
-                ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
-                resumeCommand: `${deps.program} upgrade ${p.name} --region ${p.region} --rehearse`,
-                rebootHint: provider.terms.rebootHint(c.instanceId!),
-              },
-            );
-          } finally {
-            await probe.close();
-          }
-          return { summary: `${p.to} serving on the copy` };
-        }),
-    },
   );
+  p.hops.forEach((hop, index) => steps.push(...hopSteps(hop, index)));
 
   let failure: RehearsalReport['failure'];
   let interrupted: LaunchError | undefined;
@@ -491,6 +541,7 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
     from: p.from,
     to: p.to,
     imageId: p.imageId,
+    hops: p.hops,
     instanceType: p.machineType,
     zone: p.zone,
     snapshot: {
@@ -507,7 +558,7 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
           estimatedDowntimeMs: estimate,
           downtimeEstimate:
             `about ${formatMs(estimate)}: stopping (${formatMs(phases.stopMs ?? 0)}) + starting with the data (${formatMs(phases.instanceStartMs!)}) + ` +
-            `boot and migrations to serving (${formatMs(phases.bootToServingMs!)}), as measured on the copy`,
+            `boot and migrations to serving (${formatMs(phases.bootToServingMs!)})${p.hops.length > 1 ? `, over the ${p.hops.length} hops` : ''}, as measured on the copy`,
         }
       : {}),
     ...(failure ? { failure } : {}),
@@ -517,15 +568,15 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
   };
 }
 
-function instanceSpec(p: RehearsalPlan, diskId: string, policyId: string): InstanceSpec {
+function instanceSpec(p: RehearsalPlan, hop: RehearsalHop, index: number, diskId: string, policyId: string): InstanceSpec {
   const data: DataDiskSpec = { mode: 'existing', diskId };
   return {
     deployment: p.name,
     role: 'instance',
-    version: p.to,
+    version: hop.to,
     ...(p.size ? { size: p.size } : {}),
-    imageId: p.imageId,
-    ...(p.dataTemplateId ? { dataTemplateId: p.dataTemplateId } : {}),
+    imageId: hop.imageId,
+    ...(hop.dataTemplateId ? { dataTemplateId: hop.dataTemplateId } : {}),
     machineType: p.machineType,
     placement: p.placement,
     accessPolicyIds: [policyId],
@@ -537,8 +588,9 @@ function instanceSpec(p: RehearsalPlan, diskId: string, policyId: string): Insta
     ...(p.encryptionKeyId ? { encryptionKeyId: p.encryptionKeyId } : {}),
     ...(p.instanceIdentity ? { instanceIdentity: p.instanceIdentity } : {}),
     // Not the user's tags: their own automation (backups, cost rules) should not act on a throwaway.
-    labels: rehearsalLabels(p, 'rehearsal'),
-    idempotencyKey: `sgl-${p.operation}`.slice(0, 64),
+    // The version is the hop's: the image it boots.
+    labels: { ...rehearsalLabels(p, 'rehearsal'), version: hop.to },
+    idempotencyKey: (index === 0 ? `sgl-${p.operation}` : `sgl-${p.operation}-${index}`).slice(0, 64),
     // Reachable only inside production's network: through production, over SSH.
     publicIp: false,
   };

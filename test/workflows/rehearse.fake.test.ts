@@ -94,8 +94,8 @@ function fakeSsh(fake: FakeCloud, appliance: Appliance, dialled: Dialled): Deps[
 // Cloud work takes cloud time (the fake's clock jumps on each wait's sleep), so every phase measures something.
 const delays = { diskCreate: { polls: 2 }, snapshot: { polls: 3 }, instanceStart: { polls: 2 }, instanceStop: { polls: 2 } };
 
-function rig(profile: Profile, appliance: Appliance = {}) {
-  const fake = fakeCloudFor(profile, { images: publishedImages([OLD, NEW]), delays });
+function rig(profile: Profile, appliance: Appliance = {}, versions: string[] = [OLD, NEW]) {
+  const fake = fakeCloudFor(profile, { images: publishedImages(versions), delays });
   const home = tempHome();
   const dialled: Dialled = [];
   const deps = (opts: { io?: ScriptedIo; crashAfter?: string; abortAfter?: string } = {}) => {
@@ -246,6 +246,60 @@ describe.each(PROFILES)('as %s: upgrade --rehearse', (profile) => {
     const report = e.details?.report as RehearsalReport;
     expect(report.failure).toMatchObject({ exitCode: ExitCode.timedOut, stage: 'http-version' });
     expect(report.failure!.message).toMatch(/serving 6\.11\.0, waiting for 6\.12\.5040/);
+    expectNothingLeft(fake);
+  });
+});
+
+describe.each(PROFILES)('as %s: a rehearsal of several minors', (profile) => {
+  const OLDEST = '6.10.0';
+  const hopsTo = [OLD, NEW];
+
+  it('boots each hop\'s image on the same copy in turn, as the upgrade runs them; the downtime counts every hop', async () => {
+    const { fake, deps, dialled } = rig(profile, {}, [OLDEST, OLD, NEW]);
+    await runLaunch(deps(), { ...launchFlags, version: OLDEST });
+    const prodInstance = fake.state.instances.find((i) => i.labels.role === 'instance')!;
+    const before = production(fake, { instanceId: prodInstance.id, snapshots: [] });
+    const io = new ScriptedIo([], false);
+    const r = (await runRehearse(deps({ io }), NAME, rehearseFlags())) as RehearsalReport;
+
+    expect(r).toMatchObject({ ok: true, from: OLDEST, to: NEW });
+    expect(r.hops.map((h) => h.to)).toEqual(hopsTo);
+    // One instance per hop, of that hop's image and version, each given the same copy, none public.
+    const made = fake.state.instances.filter((i) => i.labels.role === 'rehearsal');
+    expect(made.map((i) => i.labels.version)).toEqual(hopsTo);
+    expect(made.map((i) => i.imageId)).toEqual(r.hops.map((h) => h.imageId));
+    expect(new Set(made.map((i) => i.imageId)).size).toBe(2);
+    const copies = fake.state.disks.filter((d) => d.labels.role === 'rehearsal-data');
+    expect(copies).toEqual([]);
+    const attached = fake.calls.filter((c) => c.method === 'ensureInstance' && JSON.stringify(c.args).includes('rehearsal')).map((c) => c.args[0] as { dataDisk: { diskId: string }; publicIp: boolean });
+    expect(attached).toHaveLength(2);
+    expect(attached[1]!.dataDisk.diskId).toBe(attached[0]!.dataDisk.diskId);
+    expect(attached.every((a) => a.publicIp === false)).toBe(true);
+    // The first hop's instance was stopped and gave the copy up before the second one got it.
+    const order = fake.calls.map((c) => c.method);
+    const detach = order.indexOf('detachDisk');
+    expect(detach).toBeGreaterThan(0);
+    expect(order.indexOf('stopInstance')).toBeLessThan(detach);
+    for (const i of made) expect(dialled).toContain(`${i.privateIp} via`);
+    // Two stops, two starts, two boots: what the real two-hop upgrade costs.
+    expect(r.estimatedDowntimeMs).toBe(r.phases.stopMs! + r.phases.instanceStartMs! + r.phases.bootToServingMs!);
+    expect(io.text()).toMatch(/Hops, one minor at a time as the upgrade runs them: 6\.11\.0 \(.+\) → 6\.12\.5040/);
+    expect(io.text()).toMatch(/through 6\.11\.0 → 6\.12\.5040\) served 6\.12\.5040/);
+    expect(io.text()).toMatch(/over the 2 hops, as measured on the copy/);
+    expectNothingLeft(fake);
+    expect(production(fake, { instanceId: prodInstance.id, snapshots: [] })).toBe(before);
+  });
+
+  it('the second hop never serves: exit 4 naming that hop\'s version, every hop\'s instance and the copy deleted', async () => {
+    const { fake, deps } = rig(profile, { healthz: (version) => (version === NEW ? { status: 502, body: 'Bad Gateway' } : { status: 200, body: version }) }, [OLDEST, OLD, NEW]);
+    await runLaunch(deps(), { ...launchFlags, version: OLDEST });
+    const e = await rejection(runRehearse(deps(), NAME, rehearseFlags({ timeout: '6' })));
+    expect(e.exitCode).toBe(ExitCode.timedOut);
+    const report = e.details?.report as RehearsalReport;
+    expect(report.ok).toBe(false);
+    expect(report.failure).toMatchObject({ stage: 'http-version' });
+    expect(report.failure!.message).toMatch(/healthz reports 6\.12\.5040 \(stage http-version/);
+    expect(fake.state.instances.filter((i) => i.labels.role === 'rehearsal').map((i) => i.labels.version)).toEqual(hopsTo);
     expectNothingLeft(fake);
   });
 });

@@ -74,7 +74,8 @@ the total, and the downtime the real upgrade will cost by them (stop + start wit
 serving; the final incremental snapshot of a clone upgrade comes on top). Everything the rehearsal made is
 labelled role rehearsal and deleted at the end, also on failure, timeout and Ctrl-C; what an interrupted
 run could not delete, the next rehearsal deletes first (\`destroy\` removes it with the deployment). It
-takes no operation marker on production: an upgrade may run meanwhile. One hop at a time.
+takes no operation marker on production: an upgrade may run meanwhile. Several minors are rehearsed
+as the upgrade runs them: each hop's image boots on the same copy in turn, and the estimate adds every hop.
 Exit codes: 0 the copy served the target version, 1 it failed, 4 it timed out (after cleanup both), 1 also
 when production's SSH is closed, unreachable or presents another host key (nothing made), 2 bad input,
 130 interrupted.
