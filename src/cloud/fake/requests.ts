@@ -10,6 +10,7 @@ import type {
   SnapshotScheduleSpec,
   SshKeySpec,
 } from '../port.js';
+import { CLUSTER_PORTS } from '../port.js';
 import type { ResolvedOptions } from './options.js';
 
 const SERVICE = 'fake-compute';
@@ -101,4 +102,9 @@ export function buildRequests(
     request('TerminateInstance', { instance: builder }),
     request('DeleteAccessPolicy', { policy: from('policy id', 'CreateAccessPolicy') }),
   ];
+}
+
+/** What ensureClusterAccess sends on a policy with none of the cluster ports open yet. */
+export function clusterAccessRequests(policyId: string): CloudRequest[] {
+  return [{ service: SERVICE, operation: 'AddClusterRules', input: { policyId, rules: CLUSTER_PORTS.map((p) => ({ ...p, sourcePolicyId: policyId })) } }];
 }
