@@ -11,6 +11,7 @@ import { validateRegion } from '../core/validate.js';
 import { readPinRecord } from '../remote/known-hosts.js';
 import { dataDisksOf, formatAge, probeHealth } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
+import { agentLines, describeAgents, type AgentsStatus } from './status-nodes.js';
 import { regionFromEnv, resolveTarget, scopeOf, type TargetFlags } from './target.js';
 
 export interface DeploymentStatus {
@@ -70,6 +71,9 @@ export interface DeploymentStatus {
   lastBackup?: { snapshotId: string; startTime?: string; age: string };
   /** A data disk made from a snapshot (an upgrade or restore) that is still loading its blocks. */
   dataVolumeInitialization?: { volumeId: string; state: string; progressPercent?: number; etaSeconds?: number };
+  /** The k3s agent VMs (scale) and the cluster's nodes, when there are agents. */
+  agents?: AgentsStatus['agents'];
+  nodes?: AgentsStatus['nodes'];
 }
 
 export async function describeDeployment(
@@ -191,6 +195,7 @@ function render(deps: Deps, provider: ProviderDescriptor, s: DeploymentStatus): 
     ['other instances', s.otherInstances.map((i) => `${i.id} ${i.state}`).join(', ') || undefined],
     ['rollback point', s.rollbackPoint && `${s.rollbackPoint.instanceId} (${s.rollbackPoint.version ?? '?'}, ${s.rollbackPoint.strategy ?? '?'})`],
     ['last backup', s.lastBackup && `${s.lastBackup.snapshotId}, ${s.lastBackup.age} ago`],
+    ...(s.agents ? agentLines({ agents: s.agents, ...(s.nodes ? { nodes: s.nodes } : {}) }) : []),
   ];
   // 15 columns, as always ("other instances" fills them); another cloud's longer words widen it.
   const width = Math.max(15, ...lines.map(([k]) => k.length));
@@ -243,6 +248,12 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
     if (daysLeft < 30) {
       status.notes.push(`The certificate of ${local.tls.domain} ${daysLeft < 0 ? 'has expired' : `expires in ${daysLeft} days`} (${local.tls.notAfter}): renew it and run \`${deps.program} tls ${target.name} --domain ${local.tls.domain} --tls-cert … --tls-key …\` with the new files.`);
     }
+  }
+  const agents = await describeAgents(deps, cloud, target, found, local, flags.probe !== false);
+  if (agents) {
+    status.agents = agents.agents;
+    if (agents.nodes) status.nodes = agents.nodes;
+    if (agents.note) status.notes.push(agents.note);
   }
   if (local) {
     deps.state.putDeployment({ ...local, instanceId: status.instanceId ?? local.instanceId, url: status.url ?? local.url });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
 import { runScale, type ScaleResult } from '../../src/commands/scale.js';
 import { runDestroy } from '../../src/commands/destroy.js';
+import { runStatus } from '../../src/commands/status.js';
 import type { Deps } from '../../src/commands/deps.js';
 import { ExitCode, LaunchError } from '../../src/core/errors.js';
 import { AGENT_TOKEN_FILE } from '../../src/core/scale-plan.js';
@@ -263,5 +264,22 @@ describe('scale on the fake cloud', () => {
     expect(agentsGone).toBeGreaterThan(-1);
     expect(agentsGone).toBeLessThan(serverTerminated);
     expect(fake.state.instances.filter((i) => i.state !== 'terminated')).toEqual([]);
+  });
+
+  it('status lists the agents and the cluster\'s nodes (role, Ready, version); without SSH it says why instead', async () => {
+    const { fake, deps } = await rig();
+    await runScale(deps(), 'prod', { ...where, agents: '1', yes: true });
+    const [agent] = agentsOf(fake);
+    const io = new ScriptedIo([], false);
+    const s = await runStatus(deps(io), 'prod', { ...where });
+    expect(s.agents).toEqual([{ id: agent!.id, state: 'running', machineType: agent!.machineType }]);
+    expect(s.nodes).toEqual([
+      { name: 'sourcegraph-0', ready: true, version: 'v1.31.4+k3s1', role: 'server' },
+      { name: `agent-${agent!.id}`, ready: true, version: 'v1.31.4+k3s1', role: 'agent' },
+    ]);
+    expect(io.text()).toContain(`agent-${agent!.id} agent Ready v1.31.4+k3s1`);
+    const broken = await runStatus(deps(new ScriptedIo([], false), { connectRemote: () => Promise.reject(new Error('connection refused')) }), 'prod', { ...where });
+    expect(broken.nodes).toBeUndefined();
+    expect(broken.notes.join('\n')).toMatch(/k3s nodes were not read: connection refused/);
   });
 });
