@@ -10,6 +10,8 @@ import { runLaunch, type LaunchResult } from '../../src/commands/launch.js';
 import { runScale, type ScaleResult } from '../../src/commands/scale.js';
 import { runDestroy } from '../../src/commands/destroy.js';
 import { runStatus } from '../../src/commands/status.js';
+import { runDoctor, type DoctorResult } from '../../src/commands/doctor.js';
+import { nodesCheck } from '../../src/commands/doctor-nodes.js';
 import type { Deps } from '../../src/commands/deps.js';
 import { ExitCode, LaunchError } from '../../src/core/errors.js';
 import { AGENT_TOKEN_FILE } from '../../src/core/scale-plan.js';
@@ -281,5 +283,25 @@ describe('scale on the fake cloud', () => {
     const broken = await runStatus(deps(new ScriptedIo([], false), { connectRemote: () => Promise.reject(new Error('connection refused')) }), 'prod', { ...where });
     expect(broken.nodes).toBeUndefined();
     expect(broken.notes.join('\n')).toMatch(/k3s nodes were not read: connection refused/);
+  });
+
+  it('doctor checks the k3s nodes only when there are agents: Ready passes, an agent never Ready fails with the scale command that joins it again', async () => {
+    const { fake, sim, deps } = await rig();
+    const before = (await runDoctor(deps(), 'prod', { ...where })) as DoctorResult;
+    expect(before.checks.some((c) => c.id === 'k3s-nodes')).toBe(false);
+    await runScale(deps(), 'prod', { ...where, agents: '1', yes: true });
+    const ok = (await runDoctor(deps(), 'prod', { ...where })) as DoctorResult;
+    expect(ok.checks.find((c) => c.id === 'k3s-nodes')).toMatchObject({ status: 'pass', detail: expect.stringContaining('2 nodes Ready') });
+    const [agent] = agentsOf(fake);
+    sim.neverReady.add(`agent-${agent!.id}`);
+    const bad = (await runDoctor(deps(), 'prod', { ...where })) as DoctorResult;
+    expect(bad.checks.find((c) => c.id === 'k3s-nodes')).toMatchObject({ status: 'fail', detail: `not Ready: agent-${agent!.id}`, fix: expect.stringContaining('scale prod --region us-east-1 --agents 1') });
+  });
+
+  it('nodesCheck fails on an agent missing from the cluster or newer than the server', () => {
+    const server = { name: 'sourcegraph-0', ready: true, version: 'v1.31.4+k3s1', role: 'server' };
+    expect(nodesCheck([server, { name: 'agent-i-1', ready: true, version: 'v1.31.4+k3s1' }], ['i-1'], 'fix').status).toBe('pass');
+    expect(nodesCheck([server], ['i-1'], 'fix')).toMatchObject({ status: 'fail', detail: 'agents not in the cluster: agent-i-1' });
+    expect(nodesCheck([server, { name: 'agent-i-1', ready: true, version: 'v1.32.0+k3s1' }], ['i-1'], 'fix')).toMatchObject({ status: 'fail', detail: 'newer than the server: agent-i-1 (v1.32.0+k3s1)' });
   });
 });
