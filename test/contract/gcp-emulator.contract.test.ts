@@ -79,7 +79,6 @@ describeCloudContract('gcp on the GCE emulator', {
   keepsSshKeys: false,
   quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
-  notYet: { 'cluster-access': "scale is AWS-only so far: the firewall rule with the deployment's network tag as sourceTags/targetTags is not built yet" },
   async setup() {
     gce!.reset();
     const client = new GceTestClient(gce!.endpoint, gce!.project);
