@@ -75,7 +75,8 @@ export function agentUserData(deployment: string): string {
     '#!/bin/sh',
     `# sourcegraph-launch: a k3s agent of deployment ${deployment.replace(/[^A-Za-z0-9_.-]/g, '')}; never the appliance's own server.`,
     'mkdir -p /etc/sourcegraph-launch && echo agent > /etc/sourcegraph-launch/node-role',
-    'systemctl mask --now sourcegraph-boot.service k3s.service >/dev/null 2>&1 || true',
+    // --no-block: a boothook runs inside cloud-init's own unit; never wait on the boot's job queue from there.
+    'systemctl mask --now --no-block sourcegraph-boot.service k3s.service >/dev/null 2>&1 || true',
     '',
   ].join('\n');
 }

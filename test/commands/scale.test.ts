@@ -145,7 +145,7 @@ describe('scale on the fake cloud', () => {
       expect(a.labels).toMatchObject({ deployment: 'prod', role: 'agent', managed: 'true' });
       expect(a.disks.filter((d) => d.role === 'data')).toEqual([]);
       expect(a.bootGuard).toBe(false);
-      expect(Buffer.from(a.userData!, 'base64').toString()).toContain('systemctl mask --now sourcegraph-boot.service k3s.service');
+      expect(Buffer.from(a.userData!, 'base64').toString()).toContain('systemctl mask --now --no-block sourcegraph-boot.service k3s.service');
     }
     const policy = fake.state.accessPolicies.find((p) => p.id === server.accessPolicyIds[0])!;
     expect(policy.clusterRules?.map((c) => `${c.port}/${c.protocol}<-${c.sourcePolicyId}`).sort()).toEqual([`10250/tcp<-${policy.id}`, `6443/tcp<-${policy.id}`, `8472/udp<-${policy.id}`]);
