@@ -120,7 +120,27 @@ export interface AccessPolicy {
   /** Only tcp rules on single ports are ours to govern; others are reported as they are. */
   rules: AccessRule[];
   labels: Labels;
+  /** Rules whose source is a policy (the deployment's own machines), never a CIDR: the k3s cluster ports (scale). */
+  clusterRules?: ClusterRule[];
 }
+
+/** A port open only to the members of a policy (AWS: a security group naming itself as the source). */
+export interface ClusterRule {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** The policy whose members may connect. */
+  sourcePolicyId: string;
+}
+
+/**
+ * The ports a k3s server and its agents talk on, and nothing else: the API (6443/tcp), flannel's
+ * VXLAN (8472/udp) and the kubelet (10250/tcp). Users' 80/443 and SSH are not among them.
+ */
+export const CLUSTER_PORTS: readonly { protocol: 'tcp' | 'udp'; port: number }[] = [
+  { protocol: 'tcp', port: 6443 },
+  { protocol: 'udp', port: 8472 },
+  { protocol: 'tcp', port: 10250 },
+];
 
 export interface SshKey {
   name: string;
@@ -201,8 +221,8 @@ export type SshKeySpec =
 
 export interface InstanceSpec {
   deployment: string;
-  /** instance (a deployment's) or builder (an image build's). */
-  role: 'instance' | 'builder';
+  /** instance (a deployment's), builder (an image build's) or agent (a k3s agent node of a deployment, `scale`). */
+  role: 'instance' | 'builder' | 'agent';
   version: string;
   size?: string;
   imageId: string;
@@ -451,6 +471,17 @@ export interface Cloud {
    * `unknown`). With a machine type, vCPUs are the tighter of the region's and its family's quota.
    */
   quotas?(machineType?: string): Promise<Quotas>;
+
+  // ---- k3s agent nodes (`scale`; optional: a cloud without them makes `scale` exit 2) ----
+  // Agents are instances like any other (ensureInstance with role 'agent', terminateInstance); they
+  // show in Deployment.otherInstances with the role label 'agent'.
+  /**
+   * Opens CLUSTER_PORTS on the policy to the policy's own members (its source is the policy itself,
+   * never a CIDR), leaving every other rule as it is; idempotent. Answers the policy.
+   */
+  ensureClusterAccess?(policyId: string): Promise<AccessPolicy>;
+  /** The dry run of ensureClusterAccess: the request(s) it would send when nothing is open yet. */
+  clusterAccessRequests?(policyId: string): CloudRequest[];
 }
 
 /** How much of a quota is used, of how much. */

@@ -99,6 +99,8 @@ export interface ProviderDescriptor extends PlanCloud {
   displayName: string;
   /** Whether the tool supports it in this version (the wizard lists the others as coming). */
   available: boolean;
+  /** `scale` (k3s agent nodes) works here: the adapter opens the cluster ports between the deployment's machines. */
+  agentNodes?: boolean;
   regions: readonly string[];
   /** Regions an account must enable first, noted in the wizard. */
   optInRegions: ReadonlySet<string>;

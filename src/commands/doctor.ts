@@ -30,6 +30,7 @@ import type { DeploymentRecord } from '../state/store.js';
 import { launchSpecs } from '../workflows/launch.js';
 import { connectToInstance } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
+import { nodeChecks } from './doctor-nodes.js';
 import { cidrContains, explainUnreachable, reachInstance } from './instance-access.js';
 import { checkMachineType, resolveImage } from './launch-discover.js';
 import { accessRuleChanges, describeRuleChanges } from './launch-drift.js';
@@ -261,6 +262,8 @@ async function deploymentChecks(deps: Deps, cloud: Cloud, target: Target, d: Dep
     return;
   }
   checks.push(...(await sshChecks(deps, nameArg, flags, target)));
+  // Only with k3s agents (scale): their nodes, over SSH on the server.
+  checks.push(...(await nodeChecks(deps, cloud, target, d, record)));
 }
 
 const GOVERNED = new Set([22, 80, 443]);

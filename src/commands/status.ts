@@ -13,6 +13,7 @@ import { describeDataDiskUsage } from '../core/data-disk-usage.js';
 import { dataDisksOf, formatAge, instanceAddress, probeHealth } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { readStatusDataDisk } from './status-data-disk.js';
+import { agentLines, describeAgents, type AgentsStatus } from './status-nodes.js';
 import { regionFromEnv, resolveTarget, scopeOf, type TargetFlags } from './target.js';
 
 export interface DeploymentStatus {
@@ -78,6 +79,9 @@ export interface DeploymentStatus {
    */
   dataDisk?: { usedBytes: number; sizeBytes: number; percent: number; filesystem?: string; measuredAt?: string } | null;
   dataDiskUnknown?: string;
+  /** The k3s agent VMs (scale) and the cluster's nodes, when there are agents. */
+  agents?: AgentsStatus['agents'];
+  nodes?: AgentsStatus['nodes'];
 }
 
 export async function describeDeployment(
@@ -200,6 +204,7 @@ function render(deps: Deps, provider: ProviderDescriptor, s: DeploymentStatus): 
     ['rollback point', s.rollbackPoint && `${s.rollbackPoint.instanceId} (${s.rollbackPoint.version ?? '?'}, ${s.rollbackPoint.strategy ?? '?'})`],
     ['last backup', s.lastBackup && `${s.lastBackup.snapshotId}, ${s.lastBackup.age} ago`],
     ['data disk usage', s.dataDisk ? describeDataDiskUsage({ usedBytes: s.dataDisk.usedBytes, sizeBytes: s.dataDisk.sizeBytes, usedPercent: s.dataDisk.percent, ...(s.dataDisk.filesystem ? { filesystem: s.dataDisk.filesystem } : {}) }, '').line + (s.dataDisk.measuredAt ? ` (recorded ${s.dataDisk.measuredAt})` : '') : s.dataDiskUnknown && `unknown (${s.dataDiskUnknown})`],
+    ...(s.agents ? agentLines({ agents: s.agents, ...(s.nodes ? { nodes: s.nodes } : {}) }) : []),
   ];
   // 15 columns, as always ("other instances" fills them); another cloud's longer words widen it.
   const width = Math.max(15, ...lines.map(([k]) => k.length));
@@ -266,6 +271,12 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
       status.dataDisk = null;
       status.dataDiskUnknown = read.unknown;
     }
+  }
+  const agents = await describeAgents(deps, cloud, target, found, local, flags.probe !== false);
+  if (agents) {
+    status.agents = agents.agents;
+    if (agents.nodes) status.nodes = agents.nodes;
+    if (agents.note) status.notes.push(agents.note);
   }
   if (local) {
     deps.state.putDeployment({ ...local, instanceId: status.instanceId ?? local.instanceId, url: status.url ?? local.url });

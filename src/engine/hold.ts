@@ -24,7 +24,7 @@ export const MARKER_TTL_MS = 10 * 60_000;
 /** How often the running process extends its marker. */
 export const MARKER_HEARTBEAT_MS = 60_000;
 
-export type HeldOperation = 'launch' | 'upgrade' | 'rollback' | 'prune' | 'destroy' | 'backup' | 'restore' | 'disk-grow';
+export type HeldOperation = 'launch' | 'upgrade' | 'rollback' | 'prune' | 'destroy' | 'backup' | 'restore' | 'disk-grow' | 'scale';
 
 export interface OperationMarker {
   key: LabelKey;

@@ -34,6 +34,8 @@ export interface DestroyAction {
     | 'keep-schedule';
   id: string;
   detail?: string;
+  /** A k3s agent VM (scale): terminated before the server. */
+  agent?: true;
 }
 
 export interface DataExtras {
@@ -54,8 +56,11 @@ function ourAddress(a: Deployment['addresses'][number]): boolean {
 
 export function planDestroy(d: Deployment, deleteData: boolean, data: DataExtras, terms: Pick<ProviderTerms, 'disk' | 'snapshotSchedules'>): DestroyAction[] {
   const actions: DestroyAction[] = [];
-  for (const i of allInstances(d)) {
-    actions.push({ action: 'terminate', id: i.id, detail: `${i.machineType} ${i.state} (its root ${terms.disk} goes with it)` });
+  // Agents first: they go before the server they are joined to (the whole cluster goes, so no drain).
+  const isAgent = (i: { labels: { role?: string } }) => i.labels.role === 'agent';
+  for (const i of [...allInstances(d).filter(isAgent), ...allInstances(d).filter((x) => !isAgent(x))]) {
+    const detail = `${isAgent(i) ? 'k3s agent, ' : ''}${i.machineType} ${i.state} (its root ${terms.disk} goes with it)`;
+    actions.push({ action: 'terminate', id: i.id, detail, ...(isAgent(i) ? { agent: true as const } : {}) });
   }
   for (const a of d.addresses) {
     if (ourAddress(a)) actions.push({ action: 'release-address', id: a.id, detail: a.ip });
@@ -166,7 +171,19 @@ export function destroySteps(cloud: Cloud, terms: ProviderTerms, actions: Destro
   const by = (kind: DestroyAction['action']) => actions.filter((a) => a.action === kind);
   const ip = (a: DestroyAction) => a.detail?.split(' ')[0] ?? a.id;
   const steps: Step<null>[] = [];
-  const instances = by('terminate');
+  const agents = by('terminate').filter((a) => a.agent);
+  if (agents.length) {
+    steps.push({
+      id: 'terminate-agents',
+      title: `Terminate the k3s agents ${agents.map((a) => a.id).join(', ')}`,
+      run: async () => {
+        for (const a of agents) await cloud.terminateInstance(a.id);
+        for (const a of agents) await cloud.waitForInstanceState(a.id, 'terminated', 15 * 60_000);
+        return { summary: 'terminated' };
+      },
+    });
+  }
+  const instances = by('terminate').filter((a) => !a.agent);
   if (instances.length) {
     steps.push({
       id: 'terminate',

@@ -15,6 +15,7 @@ import { listCommand, statusCommand } from './status.js';
 import { rollbackCommand, upgradeCommand } from './upgrade.js';
 import { tlsCommand } from './tls.js';
 import { executorsEnableCommand } from './executors.js';
+import { scaleCommand } from './scale.js';
 
 export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   launchCommand,
@@ -37,4 +38,5 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   diskGrowCommand,
   tlsCommand,
   executorsEnableCommand,
+  scaleCommand,
 ] as unknown as readonly CommandDef<FlagSet>[];

@@ -8,6 +8,7 @@ import type {
   AddressSpec,
   Capabilities,
   Cloud,
+  CloudRequest,
   DiskFromSnapshotSpec,
   ImageFromBuilderSpec,
   InstanceSpec,
@@ -100,6 +101,8 @@ export class AwsAdapter implements Cloud {
   deleteSshKey = (name: string) => network.deleteSshKey(this.c, name);
   ensureAccessPolicy = (spec: AccessPolicySpec) => network.ensureAccessPolicy(this.c, spec);
   deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
+  ensureClusterAccess = (policyId: string) => network.ensureClusterAccess(this.c, policyId);
+  clusterAccessRequests = (policyId: string): CloudRequest[] => [{ service: 'ec2', operation: 'AuthorizeSecurityGroupIngress', input: requests.clusterIngressRequest(policyId) }];
   ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
   checkInstancePermissions = (spec: InstanceSpec) => instances.checkInstancePermissions(this.c, spec);
   ensureStaticAddress = (spec: AddressSpec) => network.ensureStaticAddress(this.c, spec, this.describeHolder);

@@ -3,7 +3,7 @@
 // shows), instances, volumes, snapshots, security groups, key pairs, addresses and images.
 import { fromPrefixedTags, toPrefixedTags, type Labels } from '../../core/labels.js';
 import { normalizeVersion } from '../../core/versions.js';
-import type { AccessPolicy, AttachedDisk, Disk, Image, Instance, InstanceState, Snapshot, SshKey, StaticAddress } from '../port.js';
+import type { AccessPolicy, AttachedDisk, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, SshKey, StaticAddress } from '../port.js';
 import type { Ec2Address, Ec2Filter, Ec2Image, Ec2Instance, Ec2KeyPair, Ec2SecurityGroup, Ec2Snapshot, Ec2Tag, Ec2Volume } from './sdk.js';
 
 export type Tags = Record<string, string>;
@@ -136,7 +136,15 @@ export function toAccessPolicy(group: Ec2SecurityGroup): AccessPolicy {
       if (cidr) rules.push({ port: p.FromPort, cidr });
     }
   }
-  return { id: group.GroupId ?? '', name: group.GroupName ?? '', rules, labels: split(group.Tags).labels };
+  const policy: AccessPolicy = { id: group.GroupId ?? '', name: group.GroupName ?? '', rules, labels: split(group.Tags).labels };
+  // Rules whose source is a security group (the cluster ports scale opens between the deployment's machines).
+  const clusterRules: ClusterRule[] = [];
+  for (const p of group.IpPermissions ?? []) {
+    if ((p.IpProtocol !== 'tcp' && p.IpProtocol !== 'udp') || p.FromPort === undefined || p.FromPort !== p.ToPort) continue;
+    for (const pair of p.UserIdGroupPairs ?? []) if (pair.GroupId) clusterRules.push({ protocol: p.IpProtocol, port: p.FromPort, sourcePolicyId: pair.GroupId });
+  }
+  if (clusterRules.length) policy.clusterRules = clusterRules;
+  return policy;
 }
 
 export function toSshKey(keyPair: Ec2KeyPair): SshKey {

@@ -3,7 +3,7 @@
 // addresses. Every ensure looks up by tag (or name/id) before creating.
 import { CloudError, UsageError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
-import type { AccessPolicy, AccessPolicySpec, AccessRule, AddressSpec, Placement, SshKey, SshKeySpec, StaticAddress } from '../port.js';
+import { CLUSTER_PORTS, type AccessPolicy, type AccessPolicySpec, type AccessRule, type AddressSpec, type Placement, type SshKey, type SshKeySpec, type StaticAddress } from '../port.js';
 import { call, callUnlessNotFound, paginate, type AwsContext } from './context.js';
 import { isAwsErrorCode, toLaunchError } from './errors.js';
 import { tagFilter, tagsFor, toAccessPolicy, toSshKey, toStaticAddress, tagList } from './mappers.js';
@@ -13,6 +13,7 @@ import {
   authorizeIngressRequest,
   broughtAddressTagsRequest,
   checkGovernedRules,
+  clusterIngressRequest,
   createSecurityGroupRequest,
   GOVERNED_PORTS,
   importKeyPairRequest,
@@ -344,4 +345,23 @@ export async function releaseStaticAddress(c: AwsContext, allocationId: string):
 export async function setLabels(c: AwsContext, ids: string[], labels: Labels, extra: Record<string, string> = {}): Promise<void> {
   if (!ids.length || (!Object.keys(labels).length && !Object.keys(extra).length)) return;
   await call(c, 'CreateTags', () => c.ec2.createTags({ Resources: ids, Tags: tagList({ ...tagsFor(labels), ...extra }) }));
+}
+
+/**
+ * Opens the k3s cluster ports (port.CLUSTER_PORTS) to the group's own members, only those not open
+ * yet; a rule that appears meanwhile (InvalidPermission.Duplicate) counts as done.
+ */
+export async function ensureClusterAccess(c: AwsContext, groupId: string): Promise<AccessPolicy> {
+  const group = await describeGroup(c, groupId);
+  if (!group) throw new CloudError('security-group-missing', `Security group ${groupId} does not exist in ${c.region}`, { remediation: 'Run launch again to recreate it, then scale.' });
+  const have = group.clusterRules ?? [];
+  const missing = CLUSTER_PORTS.filter((p) => !have.some((r) => r.protocol === p.protocol && r.port === p.port && r.sourcePolicyId === groupId));
+  for (const port of missing) {
+    try {
+      await c.ec2.authorizeSecurityGroupIngress(clusterIngressRequest(groupId, [port]));
+    } catch (err) {
+      if (!isAwsErrorCode(err, 'InvalidPermission.Duplicate')) throw toLaunchError(err, { operation: 'AuthorizeSecurityGroupIngress', profile: c.profile, region: c.region });
+    }
+  }
+  return (await describeGroup(c, groupId)) ?? group;
 }

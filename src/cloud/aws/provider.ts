@@ -80,6 +80,7 @@ export const awsProvider: ProviderDescriptor = {
   id: 'aws',
   displayName: 'AWS',
   available: true,
+  agentNodes: true,
   regions: AWS_REGIONS,
   optInRegions: AWS_OPT_IN_REGIONS,
   regionVariables: ['AWS_REGION', 'AWS_DEFAULT_REGION'],

@@ -5,7 +5,7 @@
 import { CloudError } from '../../core/errors.js';
 import { LABEL_PREFIX, type Labels } from '../../core/labels.js';
 import { fingerprintOfPublicKeyLine } from '../../remote/host-keys.js';
-import type { AccessPolicySpec, AccessRule, CloudRequest, DiskFromSnapshotSpec, DiskSpec, ImageFromBuilderSpec, InstanceSpec, LaunchRequestsSpec, SnapshotScheduleSpec, SnapshotSpec, SshKeySpec } from '../port.js';
+import { CLUSTER_PORTS, type AccessPolicySpec, type AccessRule, type CloudRequest, type DiskFromSnapshotSpec, type DiskSpec, type ImageFromBuilderSpec, type InstanceSpec, type LaunchRequestsSpec, type SnapshotScheduleSpec, type SnapshotSpec, type SshKeySpec } from '../port.js';
 import { DATA_DEVICE, ROOT_DEVICE, tagKey, tagList, tagsFor, volumeName } from './mappers.js';
 
 export type TaggableResourceType = 'instance' | 'volume' | 'security-group' | 'key-pair' | 'elastic-ip' | 'snapshot' | 'image';
@@ -107,6 +107,22 @@ export function authorizeIngressRequest(groupId: string, rules: AccessRule[], de
   return { GroupId: groupId, IpPermissions: ipPermissions(rules, describe) };
 }
 
+/**
+ * The k3s cluster ports open to the security group's own members: the source is the group itself
+ * (UserIdGroupPairs), never a CIDR, so only the deployment's machines reach them.
+ */
+export function clusterIngressRequest(groupId: string, ports: readonly { protocol: 'tcp' | 'udp'; port: number }[] = CLUSTER_PORTS) {
+  return {
+    GroupId: groupId,
+    IpPermissions: ports.map((p) => ({
+      IpProtocol: p.protocol,
+      FromPort: p.port,
+      ToPort: p.port,
+      UserIdGroupPairs: [{ GroupId: groupId, Description: `k3s ${p.port}/${p.protocol} between the deployment's machines (sourcegraph-launch scale)` }],
+    })),
+  };
+}
+
 /** RevokeSecurityGroupIngress takes what Authorize took, without descriptions. */
 export function revokeIngressRequest(groupId: string, rules: AccessRule[]) {
   return { GroupId: groupId, IpPermissions: ipPermissions(rules, () => undefined) };
@@ -159,6 +175,7 @@ function ebs(disk: DiskSpec, opts: { deleteOnTermination: boolean; keyId?: strin
 
 /** The Name tag of an instance: the deployment's name, or the builder's. */
 export function instanceName(spec: Pick<InstanceSpec, 'role' | 'deployment' | 'labels'>): string {
+  if (spec.role === 'agent') return `${spec.deployment}-agent`;
   return spec.role === 'builder' ? `sourcegraph-launch-builder-${spec.labels.build ?? spec.deployment}` : spec.deployment;
 }
 

@@ -67,6 +67,7 @@ export const READ_ONLY_METHODS: ReadonlySet<CloudMethod> = new Set<CloudMethod>(
   'listSnapshots', 'diskResizeState', 'findSnapshotSchedule', 'findImageBuild', 'waitForImage',
   'launchRequests', 'instanceRequests', 'scheduleRequests', 'buildRequests', 'resizeRequests',
   'quotas',
+  'clusterAccessRequests',
 ]);
 
 export class FakeCloud implements Cloud {
@@ -156,6 +157,12 @@ export class FakeCloud implements Cloud {
   }
   deleteAccessPolicy(id: string): Promise<void> {
     return this.op('deleteAccessPolicy', [id], () => network.deleteAccessPolicy(this.world, id));
+  }
+  ensureClusterAccess(policyId: string): Promise<AccessPolicy> {
+    return this.op('ensureClusterAccess', [policyId], () => network.ensureClusterAccess(this.world, policyId));
+  }
+  clusterAccessRequests(policyId: string): CloudRequest[] {
+    return this.pure('clusterAccessRequests', [policyId], () => requests.clusterAccessRequests(policyId));
   }
   ensureInstance(spec: InstanceSpec): Promise<Instance> {
     return this.op('ensureInstance', [spec], () => instances.ensureInstance(this.world, spec));

@@ -15,7 +15,7 @@ import {
 
 export interface FakeInstanceState extends Instance {
   deployment: string;
-  role: 'instance' | 'builder';
+  role: 'instance' | 'builder' | 'agent';
   loginUser: string;
   /** Created without its data disk: the boot guard powers it off whenever it starts without one. */
   bootGuard: boolean;

@@ -167,7 +167,8 @@ export function ensureInstance(w: World, spec: InstanceSpec): Instance {
     labels: checkedLabels(spec.labels),
     foreignLabels: { ...spec.foreignLabels },
     idempotencyKey: spec.idempotencyKey,
-    bootGuard: !attachments.some((a) => a.role === 'data'),
+    // An agent has no data disk by design and boots with its own user data (scale): no guard.
+    bootGuard: spec.role !== 'agent' && !attachments.some((a) => a.role === 'data'),
     guardPowerOffs: 0,
     consoleCalls: 0,
     ...(spec.userDataBase64 !== undefined ? { userData: spec.userDataBase64 } : {}),

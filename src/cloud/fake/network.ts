@@ -1,5 +1,5 @@
 // Placement, access policies, SSH keys and static addresses of the fake cloud.
-import type { AccessPolicy, AccessPolicySpec, AddressSpec, Placement, SshKey, SshKeySpec, StaticAddress } from '../port.js';
+import { CLUSTER_PORTS, type AccessPolicy, type AccessPolicySpec, type AddressSpec, type Placement, type SshKey, type SshKeySpec, type StaticAddress } from '../port.js';
 import type { Labels } from '../../core/labels.js';
 import { badInput, conflict, notFound } from './faults.js';
 import { addressView, policyView, sshKeyView, type InstanceRecord, type World } from './world.js';
@@ -175,4 +175,14 @@ export function releaseStaticAddress(w: World, addressId: string): void {
     throw conflict('address-in-use', `Static address ${address.ip} is attached to ${address.instanceId}`, 'Detach it first.');
   }
   w.addresses.delete(addressId);
+}
+
+/** Opens the cluster ports to the policy's own members; other rules (and earlier cluster rules) stay. */
+export function ensureClusterAccess(w: World, policyId: string): AccessPolicy {
+  const rec = w.policies.get(policyId);
+  if (!rec) throw notFound('access policy', policyId);
+  const have = rec.clusterRules ?? [];
+  const missing = CLUSTER_PORTS.filter((p) => !have.some((r) => r.protocol === p.protocol && r.port === p.port && r.sourcePolicyId === policyId));
+  rec.clusterRules = [...have, ...missing.map((p) => ({ ...p, sourcePolicyId: policyId }))];
+  return policyView(rec);
 }

@@ -10,6 +10,7 @@ import type {
   SnapshotScheduleSpec,
   SshKeySpec,
 } from '../port.js';
+import { CLUSTER_PORTS } from '../port.js';
 import type { ResolvedOptions } from './options.js';
 
 const SERVICE = 'fake-compute';
@@ -105,4 +106,9 @@ export function buildRequests(
 
 export function resizeRequests(diskId: string, sizeGiB: number): CloudRequest[] {
   return [request('ResizeDisk', { diskId, sizeGiB })];
+}
+
+/** What ensureClusterAccess sends on a policy with none of the cluster ports open yet. */
+export function clusterAccessRequests(policyId: string): CloudRequest[] {
+  return [{ service: SERVICE, operation: 'AddClusterRules', input: { policyId, rules: CLUSTER_PORTS.map((p) => ({ ...p, sourcePolicyId: policyId })) } }];
 }

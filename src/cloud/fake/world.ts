@@ -3,6 +3,7 @@
 // describe, or one round of a wait) or once the injected clock has moved past it.
 import type {
   AccessPolicy,
+  ClusterRule,
   AccessRule,
   AttachedDisk,
   Disk,
@@ -29,7 +30,7 @@ export interface InstanceRecord {
   seq: number;
   id: string;
   deployment: string;
-  role: 'instance' | 'builder';
+  role: 'instance' | 'builder' | 'agent';
   state: InstanceState;
   /** The state change in flight (to `state`'s successor: running, stopped or terminated). */
   change?: Transition;
@@ -128,6 +129,8 @@ export interface PolicyRecord {
   networkId: string;
   rules: AccessRule[];
   labels: Labels;
+  /** Ports open to the policy's own members (ensureClusterAccess). */
+  clusterRules?: ClusterRule[];
 }
 
 export interface SshKeyRecord {
@@ -331,7 +334,9 @@ export function addressView(rec: AddressRecord): StaticAddress {
 }
 
 export function policyView(rec: PolicyRecord): AccessPolicy {
-  return { id: rec.id, name: rec.name, rules: rec.rules.map((r) => ({ ...r })), labels: { ...rec.labels } };
+  const view: AccessPolicy = { id: rec.id, name: rec.name, rules: rec.rules.map((r) => ({ ...r })), labels: { ...rec.labels } };
+  if (rec.clusterRules?.length) view.clusterRules = rec.clusterRules.map((r) => ({ ...r }));
+  return view;
 }
 
 export function sshKeyView(rec: SshKeyRecord): SshKey {

@@ -124,6 +124,7 @@ export class GcpAdapter implements Cloud {
   deleteSshKey = async (_name: string) => undefined;
   ensureAccessPolicy = (spec: AccessPolicySpec) => network.ensureAccessPolicy(this.c, spec);
   deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
+  ensureClusterAccess = (policyId: string) => network.ensureClusterAccess(this.c, policyId);
   ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
   checkInstancePermissions = async (_spec: InstanceSpec): Promise<void> => {
     throw new CloudError('capability-unavailable', 'Compute Engine has no dry run of instances.insert: it cannot check launch permissions without launching');

@@ -8,7 +8,7 @@
 //   access policy: the network tag its firewall rules target (one rule per port, `<tag>-<port>`).
 import { createHash } from 'node:crypto';
 import { fromEncodedLabels, toEncodedLabels, type Labels } from '../../core/labels.js';
-import type { AccessPolicy, AccessRule, AttachedDisk, Disk, Image, Instance, InstanceState, Snapshot, StaticAddress } from '../port.js';
+import type { AccessPolicy, AccessRule, AttachedDisk, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, StaticAddress } from '../port.js';
 import type { Json } from './context.js';
 
 /** The device name the provision scripts look for (/dev/disk/by-id/google-sourcegraph-data). */
@@ -265,5 +265,17 @@ export function toAccessPolicy(tag: string, firewalls: Json[]): AccessPolicy {
       }
     }
   }
-  return { id: tag, name, rules, labels };
+  const policy: AccessPolicy = { id: tag, name, rules, labels };
+  // The cluster ports scale opens: a rule whose source is the policy's own network tag.
+  const clusterRules: ClusterRule[] = [];
+  for (const f of firewalls) {
+    if (!((f.sourceTags ?? []) as string[]).includes(tag)) continue;
+    for (const allowed of (f.allowed ?? []) as { IPProtocol?: string; ports?: string[] }[]) {
+      const protocol = allowed.IPProtocol;
+      if (protocol !== 'tcp' && protocol !== 'udp') continue;
+      for (const p of allowed.ports ?? []) if (/^\d+$/.test(p)) clusterRules.push({ protocol, port: Number(p), sourcePolicyId: tag });
+    }
+  }
+  if (clusterRules.length) policy.clusterRules = clusterRules;
+  return policy;
 }

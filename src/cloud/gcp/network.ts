@@ -8,7 +8,7 @@ import type { AccessPolicy, AccessPolicySpec, AddressSpec, Placement, StaticAddr
 import { call, getOrUndefined, listAll, mutate, request, type GceContext, type Json } from './context.js';
 import { isGceError, isNotFound } from './errors.js';
 import { firewallLabels, gceLabels, lastSegment, parseRegional, parseZonal, splitLabels, toAccessPolicy, toAddress } from './mappers.js';
-import { addressBody, firewallBodies, firewallName, policyTag } from './request-builders.js';
+import { addressBody, clusterFirewallBody, firewallBodies, firewallName, policyTag } from './request-builders.js';
 
 /** The zones of the scope's region that are up, by name. */
 export async function regionZones(c: GceContext): Promise<string[]> {
@@ -263,3 +263,22 @@ export async function releaseStaticAddress(c: GceContext, addressId: string): Pr
 }
 
 export { request };
+
+/** Opens the k3s cluster ports between the policy's machines (one rule, source and target its tag); idempotent. */
+export async function ensureClusterAccess(c: GceContext, id: string): Promise<AccessPolicy> {
+  const rules = (await ourFirewalls(c)).filter((f) => ((f.targetTags ?? []) as string[]).includes(id));
+  const first = rules[0];
+  if (!first) throw new CloudError('access-policy-missing', `No firewall rules of ours target the network tag ${id}`, { remediation: 'Run launch again to recreate them, then scale.' });
+  const ours = firewallLabels(first)!;
+  const body = clusterFirewallBody(id, String(first.network), ours.policy || id, ours.labels);
+  if (!rules.some((f) => f.name === body.name)) {
+    await call(c, 'firewalls.insert', async () => {
+      try {
+        await mutate(c, 'POST', 'global/firewalls', { body, requestId: randomUUID() });
+      } catch (err) {
+        if (!isGceError(err, 'alreadyExists')) throw err;
+      }
+    });
+  }
+  return toAccessPolicy(id, (await ourFirewalls(c)).filter((f) => ((f.targetTags ?? []) as string[]).includes(id)));
+}

@@ -3,7 +3,7 @@
 // API names the method, input {project, zone|region, requestId, body}).
 import { randomUUID } from 'node:crypto';
 import type { Labels } from '../../core/labels.js';
-import type { AccessPolicySpec, AddressSpec, CloudRequest, DiskFromSnapshotSpec, ImageFromBuilderSpec, InstanceSpec, LaunchRequestsSpec, SnapshotScheduleSpec, SnapshotSpec, SshKeySpec } from '../port.js';
+import { CLUSTER_PORTS, type AccessPolicySpec, type AddressSpec, type CloudRequest, type DiskFromSnapshotSpec, type ImageFromBuilderSpec, type InstanceSpec, type LaunchRequestsSpec, type SnapshotScheduleSpec, type SnapshotSpec, type SshKeySpec } from '../port.js';
 import type { Json } from './context.js';
 import {
   DATA_DEVICE,
@@ -263,4 +263,25 @@ export function buildRequests(project: string, spec: { sshKey: SshKeySpec; acces
     req('disks.createSnapshot', { project, zone, disk: `${builder}-data`, body: { name: dataSnapshot, description: `${spec.image.description} (data disk)`, labels: gceLabels({ ...spec.image.labels, role: 'image-data' }) } }),
     req('images.insert', { project, requestId: requestIdFor(project, `image/${spec.image.runId}`), body: imageBody(spec.image, `zones/${zone}/disks/${builder}-root`, `global/snapshots/${dataSnapshot}`) }),
   ];
+}
+
+/**
+ * The k3s cluster ports (port.CLUSTER_PORTS) between the machines of one access policy: a firewall
+ * rule whose source and target are the policy's own network tag, never an address range.
+ */
+export function clusterFirewallBody(tag: string, network: string, policyName: string, labels: Labels): Json {
+  const ports = (protocol: 'tcp' | 'udp') => CLUSTER_PORTS.filter((p) => p.protocol === protocol).map((p) => String(p.port));
+  return {
+    name: `${tag}-cluster`,
+    description: firewallDescription(policyName, 6443, labels),
+    network,
+    direction: 'INGRESS',
+    priority: 1000,
+    allowed: [
+      { IPProtocol: 'tcp', ports: ports('tcp') },
+      { IPProtocol: 'udp', ports: ports('udp') },
+    ],
+    sourceTags: [tag],
+    targetTags: [tag],
+  };
 }
