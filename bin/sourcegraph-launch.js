@@ -11,12 +11,13 @@ const argv = process.argv.slice(2);
 /**
  * `--help`, `<command> --help`, `help <command>` and `--version` print text the build rendered
  * through the real CLI (dist/help-cache.json, see scripts/help-cache.mjs), without loading the
- * CLI: that is most of what they cost. Only for output that is not a terminal, because commander
- * wraps help to a terminal's width and the cache holds the 80-column text every pipe and file gets.
- * Anything else, or a missing cache, goes to the CLI.
+ * CLI: that is most of what they cost. The cache holds help wrapped at 80 columns, as commander
+ * writes it to a pipe or a file; a terminal at least 80 columns wide gets the same, and a narrower
+ * one goes to the CLI, which wraps to its width. Anything else, or a missing cache, goes to the CLI.
  */
 function cachedHelp(args) {
-  if (args.length === 0 || args.length > 3 || process.stdout.isTTY) return false;
+  if (args.length === 0 || args.length > 3) return false;
+  if (process.stdout.isTTY && !((process.stdout.columns ?? 0) >= 80)) return false;
   let cache;
   try {
     cache = JSON.parse(readFileSync(join(root, 'dist', 'help-cache.json'), 'utf8'));

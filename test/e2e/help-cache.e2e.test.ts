@@ -1,7 +1,8 @@
 // `--help` and `--version` come from dist/help-cache.json, which the build renders through the real
 // CLI and the bin prints without loading the CLI (issue 8: `--help` within 1.2× of a bare Node
 // start). What the cache says must be exactly what the CLI says, for every form it holds, and the
-// bin must really answer from it (and only from it) when output is not a terminal.
+// bin must really answer from it (and only from it) when output is a pipe, a file or a terminal at
+// least 80 columns wide.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,6 +70,47 @@ describe('the help cache', () => {
       const r = spawnSync(process.execPath, [join(dir, 'bin', 'sourcegraph-launch.js'), ...argv], { env: cliEnv(), encoding: 'utf8', input: '' });
       expect({ argv, status: r.status, stderr: r.stderr }).toEqual({ argv, status: 7, stderr: 'the CLI was loaded\n' });
     }
+  });
+
+  it('at a terminal: 80 columns or wider gets the cached help; a narrower one goes to the CLI (which wraps to its width)', () => {
+    const dir = packageWithoutCli();
+    // A real pseudo-terminal of the given width (Python's pty module), the bin's output copied out.
+    const atTerminal = (columns: number, argv: string[]) =>
+      spawnSync(
+        'python3',
+        [
+          '-c',
+          `import fcntl, os, pty, struct, sys, termios
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 40, ${columns}, 0, 0))
+    os.execvp(sys.argv[1], sys.argv[1:])
+out = b''
+while True:
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        data = b''
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(status))`,
+          process.execPath,
+          join(dir, 'bin', 'sourcegraph-launch.js'),
+          ...argv,
+        ],
+        { env: { ...cliEnv(), CI: undefined, TERM: 'xterm' }, encoding: 'utf8' },
+      );
+    const wide = atTerminal(120, ['launch', '--help']);
+    expect(wide.status, wide.stdout).toBe(0);
+    expect(wide.stdout.replace(/\r\n/g, '\n')).toBe(cache.texts[cache.forms['launch\0--help']!]);
+    const exact = atTerminal(80, ['--help']);
+    expect(exact.stdout.replace(/\r\n/g, '\n')).toBe(cache.texts[cache.forms['--help']!]);
+    const narrow = atTerminal(60, ['--help']);
+    expect(narrow.status).toBe(7);
+    expect(narrow.stdout).toContain('the CLI was loaded');
   });
 
   it('a missing or damaged cache falls back to the CLI, which still answers --help', () => {
