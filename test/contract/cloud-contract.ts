@@ -11,6 +11,7 @@ import { instancesContract } from './contract-instances.js';
 import { launchContract } from './contract-launch.js';
 import { storageContract } from './contract-storage.js';
 import { resizeContract } from './contract-resize.js';
+import { dnsContract } from './contract-dns.js';
 
 export type { CloudContractOptions, CloudMethod, ContractEnvironment, ContractErrorKind, ContractFeature } from './contract-env.js';
 export { CONTRACT_ERRORS } from './contract-env.js';
@@ -35,5 +36,6 @@ export function describeCloudContract(name: string, opts: CloudContractOptions):
     storageContract(opts, env);
     buildContract(opts, env);
     resizeContract(opts, env);
+    dnsContract(opts, env);
   });
 }

@@ -1,7 +1,7 @@
 // The AWS adapter of the Cloud port: EC2 (and STS, DLM) behind the narrow clients of sdk.ts, which
 // load on the first call, so importing this module (or building a dry run offline) never loads the
 // SDK. Each verb lives in the module of its kind; this class only binds them to one context.
-import { CredentialsError } from '../../core/errors.js';
+import { CloudError, CredentialsError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
 import type {
   AccessPolicySpec,
@@ -31,6 +31,8 @@ import * as requests from './request-builders.js';
 import * as schedules from './schedules.js';
 import type { AwsClients, DlmApi, Ec2Api, StsApi } from './sdk.js';
 import * as storage from './storage.js';
+import * as dns from './dns.js';
+import type { Route53Api } from './route53-sdk.js';
 
 export const AWS_CAPABILITIES: Capabilities = {
   permissionPreflight: true,
@@ -63,6 +65,7 @@ export class AwsAdapter implements Cloud {
       ec2: clients.ec2,
       sts: clients.sts,
       ...(clients.dlm ? { dlm: clients.dlm } : {}),
+      ...(clients.route53 ? { route53: clients.route53 } : {}),
       region: scope.region,
       profile: opts.profile ?? scope.params.profile ?? process.env.AWS_PROFILE ?? 'default',
       pollIntervalMs: opts.pollIntervalMs ?? 5_000,
@@ -151,6 +154,16 @@ export class AwsAdapter implements Cloud {
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) =>
     requests.buildRequests(spec, network.groupDescription, { addressId: spec.addressId });
 
+  // ---- DNS records (Route 53) ----
+  private get dnsContext(): dns.AwsDnsContext {
+    if (!this.c.route53) throw new CloudError('dns-unavailable', 'This AWS adapter was built without a Route 53 client', { remediation: 'A bug: report it.' });
+    return this.c as dns.AwsDnsContext;
+  }
+  findDnsZone = (domain: string) => dns.findDnsZone(this.dnsContext, domain);
+  getARecord = (zoneId: string, name: string) => dns.getARecord(this.dnsContext, zoneId, name);
+  upsertARecord = (zoneId: string, name: string, ip: string, ttl: number) => dns.upsertARecord(this.dnsContext, zoneId, name, ip, ttl);
+  deleteARecord = (zoneId: string, name: string, ip: string) => dns.deleteARecord(this.dnsContext, zoneId, name, ip);
+
   /**
    * Elastic IPs: the account attribute vpc-max-elastic-ips against the addresses allocated. The
    * vCPU quota lives in Service Quotas (another API and client), so it is left to the console.
@@ -182,6 +195,7 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
   const { env = process.env, endpoint, ...rest } = opts;
   const profile = opts.profile ?? scope.params.profile ?? env.AWS_PROFILE ?? 'default';
   let loading: Promise<AwsClients> | undefined;
+  let loadingRoute53: Promise<Route53Api> | undefined;
   const load = () =>
     (loading ??= import('./sdk.js').then(({ createAwsClients }) => createAwsClients({ region: scope.region, ...(opts.profile ?? scope.params.profile ? { profile: opts.profile ?? scope.params.profile } : {}), ...(endpoint ? { endpoint } : {}) })));
   const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
@@ -201,6 +215,9 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
       },
     },
     dlm: lazyApi<DlmApi>(() => load().then((c) => c.dlm!)),
+    // Its own chunk, loaded on the first DNS call only (see route53-sdk.ts).
+    route53: lazyApi<Route53Api>(() =>
+      (loadingRoute53 ??= import('./route53-sdk.js').then(({ createRoute53Api }) => createRoute53Api({ region: scope.region, ...(opts.profile ?? scope.params.profile ? { profile: opts.profile ?? scope.params.profile } : {}), ...(endpoint ? { endpoint } : {}) })))),
   };
   return new AwsAdapter(clients, scope, { ...rest, profile });
 }

@@ -220,6 +220,8 @@ export interface AwsClients {
   sts: StsApi;
   /** Data Lifecycle Manager (snapshot schedules); absent when a test does not need it. */
   dlm?: DlmApi;
+  /** Route 53 (tls --domain): built by route53-sdk.ts, its own chunk, only when DNS is used. */
+  route53?: import('./route53-sdk.js').Route53Api;
 }
 
 export interface AwsClientOptions {

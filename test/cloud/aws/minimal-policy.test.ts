@@ -6,6 +6,10 @@ import type { DLMClient } from '@aws-sdk/client-dlm';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { awsProvider } from '../../../src/cloud/aws/provider.js';
 import { wrapDlmClient, wrapEc2Client } from '../../../src/cloud/aws/sdk.js';
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import { wrapRoute53Client } from '../../../src/cloud/aws/route53-sdk.js';
+
+const route53Actions = () => Object.keys(wrapRoute53Client({} as Route53Client)).map((m) => `route53:${pascal(m)}`);
 
 const pascal = (method: string) => `${method[0]!.toUpperCase()}${method.slice(1)}`;
 
@@ -22,6 +26,9 @@ describe('the minimal AWS policy', () => {
     expect(ec2.length).toBeGreaterThan(30);
     expect(ec2.filter((a) => !allowed.has(a))).toEqual([]);
     expect(dlm.filter((a) => !allowed.has(a))).toEqual([]);
+    // Route 53 (tls --domain): the hosted zone lookup and the record changes.
+    expect(route53Actions()).toHaveLength(4);
+    expect(route53Actions().filter((a) => !allowed.has(a))).toEqual([]);
     // DLM acts as its role: launch --schedule passes it.
     expect(allowed.has('iam:PassRole')).toBe(true);
   });
@@ -32,6 +39,7 @@ describe('the minimal AWS policy', () => {
       ...Object.keys(wrapEc2Client({} as EC2Client)).map((m) => `ec2:${pascal(m)}`),
       ...Object.keys(wrapDlmClient({} as DLMClient)).map((m) => `dlm:${pascal(m)}`),
       'iam:PassRole',
+      ...route53Actions(),
     ]);
     expect([...allowed].filter((a) => a.includes('*') || !called.has(a))).toEqual([]);
   });

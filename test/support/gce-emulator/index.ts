@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { GceEmulatorControl } from './control.js';
 import { handleControl, handleToken } from './control-http.js';
 import { Router } from './router.js';
+import { GceDnsEmulator } from './dns.js';
 import { World, type WorldOptions } from './world.js';
 
 export type { EmulatorState, ResourceKind } from './control.js';
@@ -62,6 +63,8 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   router = new Router(world, opts.checkResponses ?? true);
   const control = new GceEmulatorControl(world, router);
   const api = router;
+  // Cloud DNS (/dns/v1/) beside Compute, for tls --domain (dns.ts).
+  const dns = new GceDnsEmulator(project);
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -84,6 +87,11 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
         send(res, answer.status, answer.body);
         return;
       }
+      const dnsAnswer = dns.handle(req.method ?? 'GET', url, req.headers.authorization, body);
+      if (dnsAnswer) {
+        send(res, dnsAnswer.status, dnsAnswer.body);
+        return;
+      }
       const answer = api.handle(req.method ?? 'GET', url, req.headers.authorization, body);
       send(res, answer.status, answer.body, answer.headers);
     })().catch((err: unknown) => {
@@ -102,7 +110,10 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   return {
     endpoint: `http://127.0.0.1:${port}`,
     project,
-    reset: () => control.reset(),
+    reset: () => {
+      control.reset();
+      dns.reset();
+    },
     control,
     stop: async () => {
       if (timer) clearInterval(timer);
