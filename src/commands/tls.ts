@@ -187,7 +187,7 @@ async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags)
     io.info(`DNS: create (or check) this record in your domain's zone:\n  ${domain}.  A  ${address}`);
   }
   if (flags.wait !== false) {
-    await waitForDns(deps, domain, address, input.timeoutMin * 60_000, name);
+    await waitForDns(deps, domain, address, input.timeoutMin * 60_000, name, plan?.zone.name);
     result.dns = 'resolves';
   }
   io.success(`${name} serves ${tls.url} with your certificate (until ${certificate.notAfter}); http://${domain} redirects to it.`);
@@ -212,7 +212,7 @@ rm -rf '${staging}'
 }
 
 /** Waits until `domain` resolves to `address` (A records), polling; exit 4 after the timeout. */
-async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string): Promise<void> {
+async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string, setInZone?: string): Promise<void> {
   const { clock, io } = deps;
   const resolve = deps.resolveHost ?? defaultResolve;
   const started = clock.now();
@@ -233,7 +233,9 @@ async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs
       if (got.length) progress.update(`${domain} resolves to ${got.join(', ')}, not ${address}`);
       if (clock.now() - started >= timeoutMs) {
         throw new WaitTimeoutError('dns', `The certificate is installed, but ${domain} did not resolve to ${address} within ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${Math.round(timeoutMs / 1000)} s`}${got.length ? ` (it resolves to ${got.join(', ')})` : ''}`, {
-          remediation: `Create the record \`${domain}. A ${address}\` in your DNS zone; run the same command again to wait (or add --no-wait). Once it resolves, https://${domain} answers.`,
+          remediation: setInZone
+            ? `The record is set in the zone ${setInZone}; resolvers may still hold an older answer (or the zone is not the one delegated for the domain). Run the same command again to wait (or add --no-wait). Once it resolves, https://${domain} answers.`
+            : `Create the record \`${domain}. A ${address}\` in your DNS zone; run the same command again to wait (or add --no-wait). Once it resolves, https://${domain} answers.`,
           details: { domain, address, resolved: got, name },
         });
       }

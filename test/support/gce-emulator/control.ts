@@ -55,7 +55,11 @@ export class GceEmulatorControl {
     this.world.reset();
     this.router.log.length = 0;
     this.tokensIssued.length = 0;
+    for (const hook of this.resetHooks) hook();
   }
+
+  /** What else forgets its state on reset (Cloud DNS beside Compute, dns.ts), over HTTP too. */
+  readonly resetHooks: (() => void)[] = [];
 
   state(): EmulatorState {
     const { state, project } = this.world;

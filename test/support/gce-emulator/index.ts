@@ -65,6 +65,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   const api = router;
   // Cloud DNS (/dns/v1/) beside Compute, for tls --domain (dns.ts).
   const dns = new GceDnsEmulator(project);
+  control.resetHooks.push(() => dns.reset());
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -110,10 +111,7 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   return {
     endpoint: `http://127.0.0.1:${port}`,
     project,
-    reset: () => {
-      control.reset();
-      dns.reset();
-    },
+    reset: () => control.reset(),
     control,
     stop: async () => {
       if (timer) clearInterval(timer);
