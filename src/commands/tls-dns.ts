@@ -5,6 +5,7 @@
 // are never touched. When no zone of the account holds the domain, `tls` prints the record instead.
 import type { Cloud, DnsARecord, DnsZone } from '../cloud/port.js';
 import type { DeploymentRecord } from '../state/store.js';
+import { ExitCode, isLaunchError } from '../core/errors.js';
 import { confirmOrYes } from '../workflows/shared.js';
 import type { Deps, GlobalFlags } from './deps.js';
 
@@ -21,7 +22,16 @@ export interface DnsPlan {
 
 /** Looks the zone and the record up and, when something will change, asks first (before anything changes). */
 export async function planDns(deps: Pick<Deps, 'io'>, cloud: Cloud, domain: string, address: string, flags: GlobalFlags): Promise<DnsPlan | undefined> {
-  const zone = await cloud.findDnsZone(domain);
+  let zone: DnsZone | undefined;
+  try {
+    zone = await cloud.findDnsZone(domain);
+  } catch (e) {
+    // Credentials that may not list DNS zones (a policy from before tls set records): print the
+    // record as without a zone, saying why, rather than refuse to serve the certificate.
+    if (!isLaunchError(e) || e.exitCode !== ExitCode.credentials) throw e;
+    deps.io.warn(`Could not look for a DNS zone of ${domain} in this account (${e.message}); the record to create is printed instead. \`doctor --print-policy\` shows the permissions; --no-dns skips the lookup.`);
+    return undefined;
+  }
   if (!zone) return undefined;
   const current = await cloud.getARecord(zone.id, domain);
   const pointsHere = !!current && current.values.length === 1 && current.values[0] === address;
@@ -68,8 +78,12 @@ export type DnsRemoval = { name: string; zone: string; outcome: 'deleted' | 'abs
 
 /** Deletes the record `tls` made, only while it still points at the recorded address. */
 export async function removeDns(deps: Pick<Deps, 'io'>, cloud: Cloud, rec: TlsDnsRecord): Promise<DnsRemoval> {
-  const outcome = await cloud.deleteARecord(rec.zoneId, rec.name, rec.value);
   const { io } = deps;
+  const outcome = await cloud.deleteARecord(rec.zoneId, rec.name, rec.value).catch((e: unknown) => {
+    // The zone itself is gone (deleted by its owner): so is the record.
+    if (isLaunchError(e) && e.code === 'dns-zone-not-found') return 'absent' as const;
+    throw e;
+  });
   if (outcome === 'deleted') io.success(`DNS: deleted the record ${rec.name} A ${rec.value} from the zone ${rec.zoneName}.`);
   else if (outcome === 'absent') io.info(`DNS: the record ${rec.name} is no longer in the zone ${rec.zoneName}: nothing to delete.`);
   else io.warn(`DNS: ${rec.name} no longer points at ${rec.value} (someone changed it): left as it is.`);

@@ -118,7 +118,15 @@ async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags)
   const address = reach.host;
   // The DNS change is looked up and agreed to before anything changes: a "no" (or no --yes in CI)
   // leaves the instance and the zone as they were.
+  if (flags.dns !== false && !reach.deployment.addresses.some((a) => a.ip === address)) {
+    // Only a static address stays the same through upgrades (a new instance); an ephemeral one does not.
+    io.warn(`${address} is not a static address of ${name}: an upgrade gives the instance a new one, and the DNS record must then be pointed again (run tls again).`);
+  }
   const plan = flags.dns === false ? undefined : await planDns(deps, reach.cloud, domain, address, flags);
+  const earlier = reach.record?.tlsDns;
+  if (plan && earlier && (earlier.name !== domain || earlier.zoneId !== plan.zone.id)) {
+    io.warn(`The record ${earlier.name} A ${earlier.value} that tls set earlier (zone ${earlier.zoneName}) is left as it is and no longer tracked: delete it in the zone if it is not needed.`);
+  }
   const { remote } = await connectOrExplain(deps, reach, flags.providerFlags);
   try {
     // The files travel by SFTP into a directory only the login user can enter (0700), never on a

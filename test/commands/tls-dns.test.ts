@@ -75,4 +75,19 @@ describe('tls: the record in a zone of the same account', () => {
     expect(cloud.dns.get(zone, 'www.example.com')?.values).toEqual(['192.0.2.80']);
     expect(cloud.dns.zones.size).toBe(2);
   });
+
+  it('credentials that may not list DNS zones: says so and falls back to printing the record; a zone deleted since counts as the record gone', async () => {
+    const { cloud, zone } = scene();
+    cloud.inject({ method: 'findDnsZone', kind: 'permission-denied', times: 1 });
+    const io = new ScriptedIo([]);
+    expect(await planDns({ io }, cloud, DOMAIN, ADDRESS, {})).toBeUndefined();
+    expect(io.text()).toContain(`Could not look for a DNS zone of ${DOMAIN} in this account`);
+    // Any other failure is not hidden.
+    cloud.inject({ method: 'findDnsZone', kind: 'throttled', times: 1 });
+    await expect(planDns({ io }, cloud, DOMAIN, ADDRESS, {})).rejects.toMatchObject({ exitCode: 1 });
+
+    const rec = (await applyDns({ io, clock }, cloud, (await planDns({ io }, cloud, DOMAIN, ADDRESS, { yes: true }))!, DOMAIN, ADDRESS, undefined))!;
+    cloud.dns.zones.delete(zone);
+    expect(await removeDns({ io }, cloud, rec)).toMatchObject({ outcome: 'absent' });
+  });
 });
