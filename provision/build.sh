@@ -108,9 +108,16 @@ EOF
 # The login user owns the home that holds the image version file. Cloud images create it at first
 # boot from the cloud's metadata; an image built on a plain OS may not have it yet (GCE images
 # have no default user), and then it is created here so its home exists with the right owner.
+# On GCE the guest agent makes the same user from the ssh-keys metadata while first boot runs:
+# useradd then finds it made ("already exists"), which is what was wanted.
 if ! grep -q "^$user:" "$SG_ROOT/etc/passwd" 2>/dev/null; then
-  useradd --create-home --shell /bin/bash --user-group "$user"
-  log "created user $user"
+  if useradd --create-home --shell /bin/bash --user-group "$user"; then
+    log "created user $user"
+  elif grep -q "^$user:" "$SG_ROOT/etc/passwd" 2>/dev/null; then
+    log "user $user was made meanwhile (the guest agent); using it"
+  else
+    die "could not create the login user $user"
+  fi
 fi
 home_dir="$SG_ROOT/home/$user"
 mkdir -p "$home_dir"

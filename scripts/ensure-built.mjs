@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const BUILT = join(root, 'dist', 'cli.js');
 const LOCK = join(root, 'dist.build-lock');
-const INPUTS = ['src', 'presets', 'package.json', 'scripts/build.mjs'];
+const INPUTS = ['src', 'presets', 'package.json', 'scripts/build.mjs', 'scripts/help-cache.mjs'];
 
 function newestMtime(path) {
   let st;

@@ -386,6 +386,28 @@ async function createDeps(globals: GlobalFlags, env: NodeJS.ProcessEnv, streams:
   };
 }
 
+/**
+ * Every command line whose whole output is help or the version, so it never depends on the
+ * environment, state or a cloud. The build renders each once (scripts/help-cache.mjs) into
+ * dist/help-cache.json, which bin/ prints without loading the CLI at all (see the bin for when).
+ */
+export function helpForms(): string[][] {
+  const forms: string[][] = [['--help'], ['-h'], ['help'], ['--version'], ['-V']];
+  const groups = new Set<string>();
+  for (const def of COMMANDS) {
+    if (def.parent) {
+      if (!groups.has(def.parent.name)) {
+        groups.add(def.parent.name);
+        forms.push([def.parent.name, '--help'], [def.parent.name, '-h'], ['help', def.parent.name]);
+      }
+      forms.push([def.parent.name, def.name, '--help'], [def.parent.name, def.name, '-h']);
+    } else {
+      forms.push([def.name, '--help'], [def.name, '-h'], ['help', def.name]);
+    }
+  }
+  return forms;
+}
+
 export async function main(argv: string[]): Promise<void> {
   // `sourcegraph-launch --help | head` closes the pipe early: that is not an error.
   for (const stream of [process.stdout, process.stderr]) {

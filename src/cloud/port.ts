@@ -226,6 +226,13 @@ export interface InstanceSpec {
   labels: Labels;
   foreignLabels?: Readonly<Record<string, string>>;
   idempotencyKey: string;
+  /**
+   * false: the instance gets no public address of the cloud's at all (AWS: its network interface
+   * without AssociatePublicIpAddress; GCE: no access config; Azure: no public IP resource), so it is
+   * reachable only inside its network (the rehearsal's copy, reached through production over SSH).
+   * Default (absent or true): as the cloud gives one today; a static address may be attached either way.
+   */
+  publicIp?: boolean;
 }
 
 export interface AccessPolicySpec {
@@ -435,6 +442,8 @@ export interface Cloud {
   instanceRequests(spec: InstanceSpec): CloudRequest[];
   scheduleRequests(spec: SnapshotScheduleSpec): CloudRequest[];
   buildRequests(spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }): CloudRequest[];
+  /** What resizeDisk sends to grow `diskId` to `sizeGiB` (disk grow --dry-run). */
+  resizeRequests(diskId: string, sizeGiB: number): CloudRequest[];
 
   // ---- quotas (optional: `doctor` reports a check it cannot make as skipped) ----
   /**
@@ -472,6 +481,17 @@ export interface Quotas {
   staticAddresses?: QuotaFigure;
   /** Why a figure is missing, and where the user can read it instead. */
   unknown?: { vcpus?: string; staticAddresses?: string };
+  /**
+   * A figure the cloud keeps but that could not be read this time (permission denied, throttled,
+   * the service unreachable): `doctor` warns with the fix instead of skipping the check.
+   */
+  unreadable?: { vcpus?: QuotaProblem; staticAddresses?: QuotaProblem };
+}
+
+/** Why a quota could not be read, and what to do about it. */
+export interface QuotaProblem {
+  reason: string;
+  fix: string;
 }
 
 /** A public DNS zone of the account (Route 53 hosted zone, Cloud DNS managed zone, Azure DNS zone). */

@@ -130,6 +130,11 @@ export interface ProviderDescriptor extends PlanCloud {
    * for a dry run without credentials (which cannot look up the newest image).
    */
   offlineBaseImage?: { id: string; name: string };
+  /**
+   * Where an image we build keeps its prepared data disk apart from the root image (GCE: a snapshot),
+   * what a dry run names it before build-image has made it; a launch makes the data disk from it.
+   */
+  builtDataTemplatePlaceholder?: string;
   /** Login names the cloud refuses for a VM's user (Azure's admin user deny-list), checked as bad input before anything is made. */
   refusedLoginUsers?: { names: readonly string[]; source: string };
   /** The image's version file on the root disk (the data disk's is /mnt/data/.sourcegraph-version). */

@@ -13,6 +13,7 @@ import { ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError }
 import { isAbortError } from '../engine/clock.js';
 import { BOOT_STATUS_PATH, K3S_KUBECTL, summarizePods } from '../engine/wait.js';
 import type { Remote } from '../remote/remote.js';
+import { checkHttpsAfterWait, type HttpsCheck } from '../workflows/https-check.js';
 import { confirmOrYes, probeHealth } from '../workflows/shared.js';
 import { applyAssignments, checkTopLevelKeys, coalesce, parseAssignment, parseValues, toYaml, type Assignment, type Values } from './config-values.js';
 import type { Deps, GlobalFlags } from './deps.js';
@@ -21,7 +22,7 @@ import { asRoot, connectOrExplain, execOrFail, reachInstance, type AccessFlags, 
 export const OVERRIDE_PATH = '/mnt/data/override.yaml';
 export const OVERRIDE_HISTORY_DIR = '/mnt/data/.sourcegraph-launch/override-history';
 const INHERITED_PATH = '/mnt/data/.sourcegraph-launch/inherited-values.yaml';
-const STATE_DIR = '/var/lib/sourcegraph-launch';
+export const STATE_DIR = '/var/lib/sourcegraph-launch';
 const BOOT_UNIT = 'sourcegraph-boot.service';
 /** Files kept for `config rollback` (and as many set aside by rollbacks). */
 export const KEEP_PREVIOUS = 5;
@@ -67,6 +68,8 @@ export interface ConfigResult {
   previousSavedAs?: string;
   restored?: string;
   applied?: { seconds: number; version?: string; pods: string };
+  /** After applying, on a deployment with HTTPS on its own domain (`tls`): https://<domain>/healthz probed with the certificate verified. */
+  https?: HttpsCheck;
   history?: string[];
 }
 
@@ -153,6 +156,8 @@ async function configure(deps: Deps, nameArg: string | undefined, flags: ConfigF
     deps.io.info(saved ? `Saved the previous file as ${result.previousSavedAs} (\`config rollback\` restores it).` : `Wrote ${OVERRIDE_PATH}.`);
     result.effective = effectiveValues({ ...files, override: text });
     result.applied = await applyAndWait(deps, remote, reach, timeoutMin * 60_000);
+    const https = await checkHttpsAfterWait(deps, reach.target);
+    if (https) result.https = https;
     deps.io.success(`${reach.target.name} serves ${result.applied.version ?? 'again'} with the new values (applied in ${result.applied.seconds} s).`);
     return result;
   } finally {
@@ -201,7 +206,7 @@ function indent(text: string): string {
 }
 
 
-async function readConfigFiles(remote: Remote, reach: InstanceAccess): Promise<ConfigFiles> {
+export async function readConfigFiles(remote: Remote, reach: InstanceAccess): Promise<ConfigFiles> {
   const size = safeWord(reach.instance.labels.size ?? reach.deployment.size ?? 'M');
   const version = safeWord(reach.instance.labels.version ?? reach.deployment.version ?? '');
   const out = await execOrFail(
@@ -235,7 +240,7 @@ printf 'history %s\\n' "$(ls -1 ${OVERRIDE_HISTORY_DIR} 2>/dev/null | sort | tr 
   };
 }
 
-function safeWord(s: string): string {
+export function safeWord(s: string): string {
   if (!/^[A-Za-z0-9._-]*$/.test(s)) throw new LaunchError('unexpected-label', ExitCode.failed, `Unexpected label value "${s}" on the instance`);
   return s;
 }
@@ -246,7 +251,7 @@ async function readRemoteFile(remote: Remote, path: string): Promise<string> {
 }
 
 /** Uploads the new file and swaps it in, keeping the one it replaces; returns the kept file's name. */
-async function writeOverride(remote: Remote, text: string, restoring: string | undefined): Promise<string | undefined> {
+export async function writeOverride(remote: Remote, text: string, restoring: string | undefined): Promise<string | undefined> {
   const b64 = Buffer.from(text).toString('base64');
   // Keep the replaced file under a name that sorts by time; a rollback's is set aside apart from
   // the files rollback goes back through, so rolling back twice goes two files back.
@@ -275,7 +280,7 @@ printf 'saved %s\\n' "$saved"
  * Restarts the boot service (which reinstalls with override.yaml) and waits until it finished a
  * run that started after the restart, the pods are ready and /healthz answers.
  */
-async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, timeoutMs: number): Promise<NonNullable<ConfigResult['applied']>> {
+export async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, timeoutMs: number): Promise<NonNullable<ConfigResult['applied']>> {
   const { clock, io } = deps;
   const started = clock.now();
   let since: number;

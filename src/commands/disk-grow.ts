@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DiskGrowFlags } from '../cli/commands/disk.js';
-import type { Disk, Instance } from '../cloud/port.js';
+import type { Cloud, CloudRequest, Disk, Instance } from '../cloud/port.js';
 import type { ProviderDescriptor } from '../cloud/provider.js';
 import { defaultProvider } from '../cloud/providers.js';
 import { describeDataDiskUsage, parseDataDiskUsage, type DataDiskUsage } from '../core/data-disk-usage.js';
@@ -15,7 +15,7 @@ import { CloudError, UsageError } from '../core/errors.js';
 import { formatUsd } from '../core/prices.js';
 import { holdDeployment } from '../engine/hold.js';
 import { confirmOrYes, connectToInstance, dataDiskOf } from '../workflows/shared.js';
-import { growDisk, growStart } from '../workflows/disk-grow.js';
+import { growDisk, growStart, type GrowStart } from '../workflows/disk-grow.js';
 import type { Deps } from './deps.js';
 import { explainUnreachable, reachInstance, type InstanceAccess } from './instance-access.js';
 import { locateProvisionBundle } from './provision-bundle.js';
@@ -40,6 +40,24 @@ export interface DiskGrowResult {
   filesystem: { grown: boolean; usage: DataDiskUsage } | { pending: string; remediation?: string };
 }
 
+/** What `disk grow --dry-run` shows and prints in --json: the request it would send, and nothing changed. */
+export interface DiskGrowDryRun {
+  dryRun: true;
+  name: string;
+  cloud: string;
+  region: string;
+  diskId: string;
+  fromGiB: number;
+  toGiB: number;
+  /** request: the resize would be asked for; under-way: a change to this size is already running; done: the disk is at the size. */
+  start: GrowStart;
+  /** The instance would be stopped and started again around it (Azure beyond 4 TiB). */
+  stopFirst: boolean;
+  monthlyUsd: DiskGrowResult['monthlyUsd'];
+  /** The mutating requests, in order, with their real inputs (none when nothing is to be asked for). */
+  requests: CloudRequest[];
+}
+
 function parseSize(value: string | undefined, provider: ProviderDescriptor): number {
   const n = Number(value);
   if (value === undefined || !/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--size: "${value ?? ''}" must be a whole number of GiB`);
@@ -54,7 +72,44 @@ function diskMonthlyUsd(provider: ProviderDescriptor, region: string, instance: 
   return provider.monthlyCost({ region, machineType: instance.machineType, root: provider.rootDisk, data, publicAddress: false }).parts.find((p) => p.item === 'data volume')?.monthlyUsd;
 }
 
-export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags: DiskGrowFlags & TargetFlags): Promise<DiskGrowResult> {
+/** The disk, where a grow to `sizeGiB` would start, and its cost: reads only (the dry run stops here). */
+async function planGrow(cloud: Cloud, provider: ProviderDescriptor, region: string, instance: Instance, found: Disk, sizeGiB: number) {
+  const disk = (await cloud.describeDisk(found.id)) ?? found;
+  const state = await cloud.diskResizeState(disk.id, sizeGiB);
+  const current = state.inProgress?.targetSizeGiB ?? disk.sizeGiB;
+  if (sizeGiB < current) {
+    throw new UsageError(`--size ${sizeGiB}: the data ${provider.terms.disk} ${disk.id} is ${current} GiB, and a disk never shrinks. Nothing changed.`, {
+      code: 'disk-shrink-refused',
+      remediation: `Give a size larger than ${current} GiB.`,
+    });
+  }
+  const start = growStart(disk.id, disk.sizeGiB, state, sizeGiB);
+  const fromGiB = start === 'request' ? disk.sizeGiB : start === 'under-way' ? state.sizeGiB : sizeGiB;
+  const before = diskMonthlyUsd(provider, region, instance, disk, fromGiB);
+  const after = diskMonthlyUsd(provider, region, instance, disk, sizeGiB);
+  const monthlyUsd = { before: before ?? null, after: after ?? null, change: before !== undefined && after !== undefined ? Math.round((after - before) * 100) / 100 : null };
+  const stopFirst = start === 'request' && Boolean(state.needsStop);
+  return { disk, start, fromGiB, monthlyUsd, stopFirst };
+}
+
+/** The size change, its cost and whether the instance keeps running: shown before asking, and by --dry-run. */
+function showGrow(deps: Deps, provider: ProviderDescriptor, p: { name: string; cloud: string; region: string; instance: Instance; sizeGiB: number } & Awaited<ReturnType<typeof planGrow>>): void {
+  const { io } = deps;
+  const { disk, monthlyUsd } = p;
+  io.info(`disk grow ${p.name} (${p.cloud} ${p.region}): data ${provider.terms.disk} ${disk.id} ${provider.describeDisk({ ...disk, sizeGiB: p.fromGiB })} → ${p.sizeGiB} GiB`);
+  const cost =
+    monthlyUsd.change !== null
+      ? `≈ ${formatUsd(monthlyUsd.before!)} → ${formatUsd(monthlyUsd.after!)}/month (${monthlyUsd.change >= 0 ? '+' : '−'}$${Math.abs(monthlyUsd.change).toFixed(2)})`
+      : `price unknown (no ${disk.type} price for ${p.region} in ${provider.priceFile})`;
+  io.info(`  monthly cost of the disk: ${cost}`);
+  if (p.stopFirst) io.warn(`This cloud grows this disk beyond 4 TiB only while the instance is stopped (deallocated): ${p.instance.id} stops, the disk grows, and it starts again. Sourcegraph is down meanwhile (a few minutes).`);
+  else io.info('  online: the instance keeps running.');
+}
+
+export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags: DiskGrowFlags & TargetFlags & { dryRun: true }): Promise<DiskGrowDryRun>;
+export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags: DiskGrowFlags & TargetFlags & { dryRun?: false }): Promise<DiskGrowResult>;
+export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags: DiskGrowFlags & TargetFlags): Promise<DiskGrowResult | DiskGrowDryRun>;
+export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags: DiskGrowFlags & TargetFlags): Promise<DiskGrowResult | DiskGrowDryRun> {
   const { io } = deps;
   // Bad input exits 2 before any cloud call.
   const sizeGiB = parseSize(flags.size, resolveTarget(deps, nameArg, flags).provider);
@@ -65,33 +120,16 @@ export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags
   if (!found) throw new CloudError('data-disk-missing', `The instance ${instance.id} of ${name} has no data ${provider.terms.disk} attached`, { remediation: `See \`${deps.program} status ${name} --region ${region}\`.` });
   const where = `${provider.id === defaultProvider().id ? '' : ` --cloud ${provider.id}`} --region ${region}`;
 
+  // Reads only, before the hold (which labels the deployment): a dry run changes nothing at all.
+  if (flags.dryRun) return dryRun(deps, provider, { name, cloud: target.cloud, region, instance, sizeGiB, ...(await planGrow(cloud, provider, region, instance, found, sizeGiB)) }, cloud);
+
   const hold = await holdDeployment(deps, cloud, target, 'disk-grow', { marker: true, found: deployment, ...(flags.forceUnlock ? { forceUnlock: true } : {}) });
   try {
-    const disk = (await cloud.describeDisk(found.id)) ?? found;
-    const state = await cloud.diskResizeState(disk.id, sizeGiB);
-    const current = state.inProgress?.targetSizeGiB ?? disk.sizeGiB;
-    if (sizeGiB < current) {
-      throw new UsageError(`--size ${sizeGiB}: the data ${provider.terms.disk} ${disk.id} is ${current} GiB, and a disk never shrinks. Nothing changed.`, {
-        code: 'disk-shrink-refused',
-        remediation: `Give a size larger than ${current} GiB.`,
-      });
-    }
-    const start = growStart(disk.id, disk.sizeGiB, state, sizeGiB);
-    const fromGiB = start === 'request' ? disk.sizeGiB : start === 'under-way' ? state.sizeGiB : sizeGiB;
-    const before = diskMonthlyUsd(provider, region, instance, disk, fromGiB);
-    const after = diskMonthlyUsd(provider, region, instance, disk, sizeGiB);
-    const monthlyUsd = { before: before ?? null, after: after ?? null, change: before !== undefined && after !== undefined ? Math.round((after - before) * 100) / 100 : null };
-    const stopFirst = start === 'request' && Boolean(state.needsStop);
+    const plan = await planGrow(cloud, provider, region, instance, found, sizeGiB);
+    const { disk, start, fromGiB, monthlyUsd, stopFirst } = plan;
 
     if (start === 'request') {
-      io.info(`disk grow ${name} (${target.cloud} ${region}): data ${provider.terms.disk} ${disk.id} ${provider.describeDisk({ ...disk, sizeGiB: fromGiB })} → ${sizeGiB} GiB`);
-      const cost =
-        monthlyUsd.change !== null
-          ? `≈ ${formatUsd(monthlyUsd.before!)} → ${formatUsd(monthlyUsd.after!)}/month (${monthlyUsd.change >= 0 ? '+' : '−'}$${Math.abs(monthlyUsd.change).toFixed(2)})`
-          : `price unknown (no ${disk.type} price for ${region} in ${provider.priceFile})`;
-      io.info(`  monthly cost of the disk: ${cost}`);
-      if (stopFirst) io.warn(`This cloud grows this disk beyond 4 TiB only while the instance is stopped (deallocated): ${instance.id} stops, the disk grows, and it starts again. Sourcegraph is down meanwhile (a few minutes).`);
-      else io.info('  online: the instance keeps running.');
+      showGrow(deps, provider, { name, cloud: target.cloud, region, instance, sizeGiB, ...plan });
       // It changes the bill (and with a stop, serves nothing for a while): asked like every change; --yes for CI.
       await confirmOrYes(deps, flags, stopFirst ? `Stop ${instance.id}, grow the disk to ${sizeGiB} GiB and start it again?` : `Grow the data disk of ${name} to ${sizeGiB} GiB?`, 'grow the disk');
     } else if (start === 'under-way') io.info(`The data ${provider.terms.disk} ${disk.id} is already changing to ${sizeGiB} GiB: waiting for it.`);
@@ -114,6 +152,25 @@ export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags
   } finally {
     await hold.release();
   }
+}
+
+function dryRun(deps: Deps, provider: ProviderDescriptor, p: Parameters<typeof showGrow>[2], cloud: Cloud): DiskGrowDryRun {
+  const { io } = deps;
+  const requests = p.start === 'request' ? cloud.resizeRequests(p.disk.id, p.sizeGiB) : [];
+  const result: DiskGrowDryRun = { dryRun: true, name: p.name, cloud: p.cloud, region: p.region, diskId: p.disk.id, fromGiB: p.fromGiB, toGiB: p.sizeGiB, start: p.start, stopFirst: p.stopFirst, monthlyUsd: p.monthlyUsd, requests };
+  if (io.json) {
+    io.result(result);
+    return result;
+  }
+  if (p.start === 'request') {
+    showGrow(deps, provider, p);
+    io.info(`\nThe request it would send${p.stopFirst ? ` (between stopping ${p.instance.id} and starting it again)` : ''}:`);
+    for (const r of requests) io.info(`  ${r.service} ${r.operation} ${JSON.stringify(r.input)}`);
+    io.info(`Then it waits until the cloud reports ${p.sizeGiB} GiB and grows the filesystem on /mnt/data (over SSH when SSH is open to you, else at the next boot).`);
+  } else if (p.start === 'under-way') io.info(`The data ${provider.terms.disk} ${p.disk.id} is already changing to ${p.sizeGiB} GiB: a real run sends nothing and waits for it, then grows the filesystem.`);
+  else io.info(`The data ${provider.terms.disk} ${p.disk.id} is ${p.sizeGiB} GiB already: a real run sends nothing to the cloud and only grows the filesystem.`);
+  io.success('Dry run: nothing was changed.');
+  return result;
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   type Check,
 } from '../core/doctor-checks.js';
 import { CredentialsError, ExitCode, LaunchError, UsageError } from '../core/errors.js';
+import { tlsCertificateCheck } from '../core/tls-certificate-check.js';
 import type { LaunchPlan } from '../core/launch-plan.js';
 import { allPresets } from '../core/presets.js';
 import type { Remote } from '../remote/remote.js';
@@ -195,6 +196,7 @@ async function launchChecks(deps: Deps, cloud: Cloud, target: Target, flags: Doc
     quotaCheck('quota-vcpus', 'vCPU quota', quotas?.vcpus, vcpus, {
       unit: 'vCPUs',
       ...(why ?? quotas?.unknown?.vcpus ? { unknown: why ?? quotas?.unknown?.vcpus } : {}),
+      ...(quotas?.unreadable?.vcpus ? { unreadable: quotas.unreadable.vcpus } : {}),
       fix: `Ask ${provider.displayName} for a higher vCPU quota in ${target.region} (the quotas page of its console), choose a smaller --size, or another --region.`,
     }),
   );
@@ -203,6 +205,7 @@ async function launchChecks(deps: Deps, cloud: Cloud, target: Target, flags: Doc
     quotaCheck('quota-static-addresses', `${cap(provider.terms.address)} quota`, quotas?.staticAddresses, wantsAddress ? 1 : 0, {
       unit: 'addresses',
       ...(why ?? quotas?.unknown?.staticAddresses ? { unknown: why ?? quotas?.unknown?.staticAddresses } : {}),
+      ...(quotas?.unreadable?.staticAddresses ? { unreadable: quotas.unreadable.staticAddresses } : {}),
       fix: `Release an unused ${provider.terms.address} in ${target.region}, ask for a higher quota, or launch with ${provider.planFlags.address ?? '--address'} none (the URL then changes when the instance is replaced).`,
     }),
   );
@@ -247,6 +250,11 @@ async function deploymentChecks(deps: Deps, cloud: Cloud, target: Target, d: Dep
     checks.push(labelsCheck(provider, d, instance));
   }
   checks.push(await snapshotsCheck(deps, cloud, target));
+  // Only a certificate the user brought (`tls --tls-cert`, recorded on this machine): nothing renews it.
+  if (record?.tls) {
+    const t = record.tls;
+    checks.push(tlsCertificateCheck(t, deps.clock.now(), `Get a renewed certificate for ${t.domain} and install it with \`${deps.program} tls ${name}${where} --domain ${t.domain} --tls-cert <file> --tls-key <file>\`.`));
+  }
 
   if (!instance) {
     for (const [id, title] of SSH_CHECKS) checks.push(check(id, title, 'skip', 'no serving instance to connect to'));

@@ -93,7 +93,8 @@ export function cidrContains(cidr: string, ip: string): boolean {
   return Math.floor(a / size) === Math.floor(b / size);
 }
 
-async function sshTo(
+/** How to log in to `instance` over SSH, or why SSH is not possible (for a caller that already found the deployment). */
+export async function sshTo(
   deps: Deps,
   target: Target,
   d: Deployment,
@@ -199,4 +200,15 @@ export async function execOrFail(remote: Remote, command: string, what: string, 
   const r = await remote.exec(command, { timeoutMs });
   if (r.code !== 0) throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what} on the instance: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n')[0]}`);
   return r.stdout;
+}
+
+/**
+ * The scope flags a command was given (--project, --resource-group, --profile …), as they would be
+ * typed again: a command printed for the user to run must reach the same deployment.
+ */
+export function scopeFlagsText(provider: ProviderDescriptor, providerFlags: Record<string, string> = {}): string {
+  return provider.flags
+    .filter((f) => f.role === 'scope-param' && providerFlags[f.key])
+    .map((f) => ` ${f.spec.split(' ')[0]} ${quote(providerFlags[f.key]!)}`)
+    .join('');
 }

@@ -20,7 +20,7 @@ import { defaultProvider } from '../cloud/providers.js';
 import { ExitCode, LaunchError, UsageError } from '../core/errors.js';
 import type { Remote } from '../remote/remote.js';
 import type { Deps } from './deps.js';
-import { connectOrExplain, reachInstance } from './instance-access.js';
+import { connectOrExplain, reachInstance, scopeFlagsText } from './instance-access.js';
 import {
   K3S_API_PORT,
   K3S_KUBECONFIG_PATH,
@@ -87,7 +87,8 @@ export async function runKubeconfig(deps: Deps, nameArg: string | undefined, fla
   const { instance, target } = reach;
   let tunnelOpen: Tunnel | undefined;
   try {
-    const credentials = await readClusterCredentials(deps, remote, target.name);
+    const where = `${target.provider.id === defaultProvider().id ? '' : ` --cloud ${target.cloud}`} --region ${target.region}${scopeFlagsText(target.provider, flags.providerFlags)}`;
+    const credentials = await readClusterCredentials(deps, remote, `${target.name}${where}`);
     let port = wantedPort;
     if (tunnel) {
       tunnelOpen = await listen(deps, remote, wantedPort);
@@ -104,8 +105,7 @@ export async function runKubeconfig(deps: Deps, nameArg: string | undefined, fla
     const result: KubeconfigResult = { name: target.name, instanceId: instance.id, host, kubeconfig, context, server: entries.server, port, ...(merged ? { merged } : {}), tunnel };
     if (!tunnelOpen) {
       io.success(`Wrote ${kubeconfig} (context ${context}, server ${entries.server})${merged ? `; merged into ${merged}` : ''}.`);
-      const cloudFlag = target.provider.id === defaultProvider().id ? '' : ` --cloud ${target.cloud}`;
-      io.info(`It works while \`${deps.program} kubeconfig ${target.name}${cloudFlag} --region ${target.region}${port === K3S_API_PORT ? '' : ` --port ${port}`}\` holds the tunnel open.`);
+      io.info(`It works while \`${deps.program} kubeconfig ${target.name}${where}${port === K3S_API_PORT ? '' : ` --port ${port}`}\` holds the tunnel open.`);
       io.result(result);
       return result;
     }
@@ -116,12 +116,13 @@ export async function runKubeconfig(deps: Deps, nameArg: string | undefined, fla
   }
 }
 
-async function readClusterCredentials(deps: Deps, remote: Remote, name: string) {
+/** `nameAndWhere`: the deployment's name and the flags that reach it, for the command in the remedy. */
+async function readClusterCredentials(deps: Deps, remote: Remote, nameAndWhere: string) {
   const r = await remote.exec(`sudo cat ${K3S_KUBECONFIG_PATH}`, { timeoutMs: READ_TIMEOUT_MS });
   if (r.code !== 0) {
     const why = (r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n')[0];
     throw new LaunchError('k3s-kubeconfig-missing', ExitCode.failed, `Could not read ${K3S_KUBECONFIG_PATH} on the instance: ${why}`, {
-      remediation: `k3s writes it when it first starts; \`${deps.program} logs ${name} --pods\` shows whether the instance has finished booting.`,
+      remediation: `k3s writes it when it first starts; \`${deps.program} logs ${nameAndWhere} --pods\` shows whether the instance has finished booting.`,
     });
   }
   return parseK3sKubeconfig(r.stdout);

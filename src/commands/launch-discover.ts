@@ -144,7 +144,9 @@ export async function resolveOwnImage(
     }
     const found = await cloud.findImage({ version: version.value, size: plan.size.value });
     if (found?.source === 'built') return { image: sourced({ id: found.id, name: found.name, source: 'built', ...template(found) }, 'discovered', 'built by sourcegraph-launch'), version };
-    return { image: sourced({ id: '<ImageId from build-image>', name: `built for ${version.value}`, source: 'built' }, 'default', 'build-image runs first'), version, buildFirst: true };
+    // The launch after the build makes the data disk from the new image's data snapshot: show where.
+    const dataTemplate = provider.builtDataTemplatePlaceholder ? { dataTemplateId: provider.builtDataTemplatePlaceholder } : {};
+    return { image: sourced({ id: '<ImageId from build-image>', name: `built for ${version.value}`, source: 'built', ...dataTemplate }, 'default', 'build-image runs first'), version, buildFirst: true };
   }
   const base = await cloud.findBaseImage();
   if (!base) throw new CloudError('base-image-not-found', `No ${provider.terms.baseImage} x86_64 image is visible in ${plan.region.value}`);

@@ -105,6 +105,10 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
     const requests = adapter.launchRequests(specs);
     if (specs.schedule) requests.push(...adapter.scheduleRequests(specs.schedule));
     if (own?.buildFirst) io.info(`No image of Sourcegraph ${version.value} was built in ${region} yet: build-image runs first (see \`${deps.program} build-image --dry-run\`).`);
+    if (!cloud && plan.image.source === 'flag' && provider.builtDataTemplatePlaceholder) {
+      // Offline the image cannot be read: the launch looks for its prepared data disk and starts from it.
+      io.info(`Offline: whether --image ${plan.image.value.id} has a prepared data disk was not looked up; the data disk below is blank, while a launch makes it from the image's data snapshot when it has one.`);
+    }
     if (cloud && !own?.buildFirst && cloud.capabilities.permissionPreflight) {
       // The key this launch would import does not exist yet (a dry run creates nothing): the
       // cloud would refuse the name, not the launch, so the check is of the instance without it.

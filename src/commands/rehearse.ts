@@ -1,10 +1,12 @@
 // `upgrade [name] --rehearse`: validate → plan the upgrade as `upgrade` would (reads only) → delete
-// what an interrupted rehearsal left → plan the rehearsal → show it → confirm → run it (the workflow
-// always cleans up) → report the phases, the downtime estimate and any failure. Exit 0 when the copy
-// served the target version, 1 when it failed, 4 when it timed out, 130 on Ctrl-C (after cleanup).
+// what an interrupted rehearsal left → plan the rehearsal → show it → SSH to production (the hop to
+// the copy, which has no public address; refused here, before anything is made, when production's
+// SSH is closed or does not answer) → confirm → run it (the workflow always cleans up) → report the
+// phases, the downtime estimate and any failure. Exit 0 when the copy served the target version,
+// 1 when it failed (or production's SSH is not usable), 4 when it timed out, 130 on Ctrl-C (after cleanup).
 import type { UpgradeFlags } from '../cli/commands/upgrade.js';
 import { ExitCode, LaunchError, UsageError } from '../core/errors.js';
-import { validateCidr } from '../core/validate.js';
+import { jumpThrough, type Jump } from '../remote/jump.js';
 import {
   cleanUp,
   openRehearsalJournal,
@@ -19,6 +21,7 @@ import {
 import { confirmOrYes, connectCloud, findPrivateKey, formatAge, formatMs } from '../workflows/shared.js';
 import { planUpgrade, type UpgradeOptions } from '../workflows/upgrade.js';
 import type { Deps } from './deps.js';
+import { connectOrExplain, reachInstance, type InstanceAccess } from './instance-access.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 import { validateUpgradeFlags } from './upgrade.js';
 
@@ -35,8 +38,7 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
   const { io } = deps;
   const { initRate, ...v } = validateUpgradeFlags(flags);
   if (flags.strategy !== undefined) io.warn('--strategy does not change a rehearsal: the copy is always made from a snapshot.');
-  const sshCidrFlag = flags.sshCidr !== undefined ? validateCidr(flags.sshCidr, '--ssh-cidr') : undefined;
-  if (sshCidrFlag && /\/0$/.test(sshCidrFlag)) throw new UsageError('--ssh-cidr: a rehearsal lets in one address, not the whole internet', { code: 'ssh-cidr-open' });
+  if (flags.sshCidr !== undefined) io.warn(`--ssh-cidr ${flags.sshCidr} is ignored: the copy has no public address and lets in only production's private address, through which you reach it.`);
   const instanceType = flags.instanceType?.trim();
   if (flags.instanceType !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(instanceType ?? '')) throw new UsageError(`--instance-type: "${flags.instanceType}" is not an instance type`, { code: 'bad-instance-type' });
   const target = resolveTarget(deps, nameArg, flags);
@@ -51,23 +53,23 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
       remediation: 'Run it from the machine that launched the deployment, or pass --identity-file.',
     });
   }
-  const cloud = await connectCloud(deps, target);
+  // Production's instance: the hop to the copy (nothing on it changes) and the one address the copy lets in.
+  const reach = await reachInstance(deps, nameArg, flags);
+  const { cloud } = reach;
+  const hopAddress = reach.instance.privateIp;
+  if (!hopAddress) {
+    throw new LaunchError('no-private-address', ExitCode.failed, `${target.name}'s instance ${reach.instance.id} reports no private address, the only one the rehearsal's copy would let in`, {
+      remediation: `See \`${deps.program} status ${target.name} --region ${target.region}\`.`,
+    });
+  }
   const typeZones = instanceType ? await cloud.machineTypeZones(instanceType) : undefined;
   if (instanceType && !typeZones?.length) throw new UsageError(`--instance-type ${instanceType} is not offered in ${target.region}`, { code: 'instance-type-unavailable' });
-  let sshCidr = sshCidrFlag;
-  if (!sshCidr) {
-    const ip = await deps.lookupPublicIp().catch(() => undefined);
-    if (!ip) {
-      throw new UsageError('Cannot tell your public address, the only one the rehearsal instance lets in', {
-        code: 'caller-address-unknown',
-        remediation: 'Pass it: --ssh-cidr <your-ip>/32.',
-      });
-    }
-    sshCidr = `${ip}/32`;
-  }
+  // The copy has no public address: it is reached over SSH through production, so the one rule it has lets in production's private address.
+  const sshCidr = `${hopAddress}/32`;
 
   // A lock of its own: a rehearsal never holds the deployment's lock or its cloud-side marker.
   const release = flags.dryRun ? undefined : deps.state.lock(target.cloud, target.region, `${target.name}.rehearsal`);
+  let jump: Jump | undefined;
   try {
     // What an interrupted rehearsal left is shown now and deleted once the user said yes.
     const left = rehearsalResources(await cloud.findDeployment(target.name));
@@ -87,6 +89,7 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
       privateKeyPath: key.privateKeyPath,
       ...(instanceType ? { machineType: instanceType } : {}),
       deleteSnapshot: Boolean(flags.deleteSnapshot),
+      through: { instanceId: reach.instance.id, ...('problem' in reach.ssh ? {} : { host: reach.ssh.host }), privateIp: hopAddress },
     });
     // The copy must be in production's zone (the disk is made there): the type must be offered there.
     if (instanceType && !typeZones!.includes(plan.zone)) {
@@ -95,18 +98,47 @@ export async function runRehearse(deps: Deps, nameArg: string | undefined, flags
     describe(deps, plan);
     if (leftIds.length) io.info(`  First, what an earlier rehearsal left is deleted: ${leftIds.join(', ')}.`);
     if (flags.dryRun) {
+      // No connection in a dry run; what would stop the real one without connecting is said.
+      if ('problem' in reach.ssh) io.warn(`The rehearsal would refuse to start: ${reach.ssh.problem.message}. ${reach.ssh.problem.remediation ?? ''}`.trim());
       if (io.json) io.result({ dryRun: true, rehearse: true, ...publicPlan(plan) });
       else io.info('Dry run: nothing was made.');
       return { dryRun: true };
     }
+    // Before anything is made: production must take our SSH connection (the copy is reachable only through it).
+    jump = await openJump(deps, reach, flags.providerFlags ?? {});
     await confirmOrYes(deps, flags, `Rehearse ${plan.from} → ${plan.to} on a throwaway copy of ${plan.name}'s data?`, 'rehearse the upgrade');
     const leftoversRemoved = await removeLeftovers(deps, cloud, target);
-    const report = await runRehearsal(deps, cloud, target, plan, openRehearsalJournal(deps, target, plan.id));
+    const report = await runRehearsal({ ...deps, connectRemote: jump.connectRemote }, cloud, target, plan, openRehearsalJournal(deps, target, plan.id));
     report.leftoversRemoved = leftoversRemoved;
     return finish(deps, report);
   } finally {
+    await jump?.close();
     release?.();
   }
+}
+
+/**
+ * The SSH connection to production the copy is reached through, opened now: SSH closed to the caller
+ * (`--ssh-cidr none`), no key, production not answering, or a host key that is not the pinned one
+ * refuses the rehearsal before anything is made, with the same errors and remedies as `ssh`.
+ */
+async function openJump(deps: Deps, reach: InstanceAccess, providerFlags: Record<string, string>): Promise<Jump> {
+  const label = `${reach.target.name}'s instance ${reach.instance.id}${'problem' in reach.ssh ? '' : ` at ${reach.ssh.host}`}`;
+  const jump = jumpThrough({ label, connect: async () => (await connectOrExplain(deps, reach, providerFlags)).remote }, deps.connectRemote);
+  try {
+    await jump.hop();
+  } catch (e) {
+    await jump.close();
+    if (e instanceof LaunchError) {
+      throw new LaunchError(e.code, e.exitCode, `The rehearsal reaches its copy (which has no public address) over SSH through ${reach.target.name}'s instance, and cannot: ${e.message} Nothing was made.`, {
+        cause: e,
+        ...(e.remediation ? { remediation: e.remediation } : {}),
+        ...(e.details ? { details: e.details } : {}),
+      });
+    }
+    throw e;
+  }
+  return jump;
 }
 
 /** What an interrupted rehearsal of this deployment left (found by its labels), deleted before a new one. */
@@ -126,7 +158,7 @@ async function removeLeftovers(deps: Deps, cloud: Awaited<ReturnType<typeof conn
 
 function publicPlan(p: RehearsalPlan) {
   const { privateKeyPath: _key, sshKey, ...rest } = p;
-  return { ...rest, sshKey: sshKey.mode === 'import' ? { mode: 'import', name: sshKey.name } : sshKey };
+  return { ...rest, publicIp: false, sshKey: sshKey.mode === 'import' ? { mode: 'import', name: sshKey.name } : sshKey };
 }
 
 function describe(deps: Deps, p: RehearsalPlan): void {
@@ -137,7 +169,8 @@ function describe(deps: Deps, p: RehearsalPlan): void {
       ? `  Data: snapshot ${p.snapshot.id} of ${p.snapshot.version}, ${formatAge(p.snapshot.startTime, deps.clock.now())} old.`
       : `  Data: a new snapshot of ${p.snapshot.diskId} while production keeps serving (${p.snapshot.reason}); ${p.deleteSnapshot ? 'deleted afterwards (--delete-snapshot)' : 'kept afterwards as a backup'}.`,
   );
-  io.info(`  Instance: ${p.machineType} in ${p.zone}, image ${p.imageId}; no static address; SSH from ${p.sshCidr} only.`);
+  io.info(`  Instance: ${p.machineType} in ${p.zone}, image ${p.imageId}; no public address; one access rule: SSH from ${p.sshCidr} (production's private address) only.`);
+  io.info(`  Reached over SSH through production's instance ${p.through.instanceId}${p.through.host ? ` (${p.through.host})` : ''}, which only relays the connection: nothing on it changes.`);
   io.info('  Everything it makes is deleted at the end, whatever happens.');
 }
 

@@ -5,6 +5,7 @@ import { validateTimeoutMinutes } from '../core/validate.js';
 import { holdDeployment } from '../engine/hold.js';
 import { planRollback, runRollbackWorkflow, type RollbackPlan, type RollbackResult } from '../workflows/rollback.js';
 import { connectCloud, formatMs, openJournal, savedPlan, savePlan, sshAccess } from '../workflows/shared.js';
+import { checkHttpsAfterWait } from '../workflows/https-check.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 import { confirmOrYes } from '../workflows/shared.js';
@@ -40,7 +41,10 @@ export async function runRollback(deps: Deps, nameArg: string | undefined, flags
     savePlan(open, plan);
 
     const ssh = sshAccess(deps, target, open.record, flags.identityFile);
-    const result = await runRollbackWorkflow(deps, cloud, target, plan, open, ssh);
+    const rolledBack = await runRollbackWorkflow(deps, cloud, target, plan, open, ssh);
+    // HTTPS on the user's own domain (after `tls`): verified as browsers see it; a warning at most.
+    const https = await checkHttpsAfterWait(deps, target);
+    const result = https ? { ...rolledBack, https } : rolledBack;
     if (io.json) io.result(result);
     else {
       io.success(`${plan.name} is back on ${plan.version} (${plan.rollbackInstanceId})${result.url ? ` at ${result.url}` : ''}.`);

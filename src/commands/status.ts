@@ -9,8 +9,10 @@ import { defaultProvider, validateCloud } from '../cloud/providers.js';
 import { ExitCode, LaunchError, MissingInputError } from '../core/errors.js';
 import { validateRegion } from '../core/validate.js';
 import { readPinRecord } from '../remote/known-hosts.js';
-import { dataDisksOf, formatAge, probeHealth } from '../workflows/shared.js';
+import { describeDataDiskUsage } from '../core/data-disk-usage.js';
+import { dataDisksOf, formatAge, instanceAddress, probeHealth } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
+import { readStatusDataDisk } from './status-data-disk.js';
 import { regionFromEnv, resolveTarget, scopeOf, type TargetFlags } from './target.js';
 
 export interface DeploymentStatus {
@@ -70,6 +72,12 @@ export interface DeploymentStatus {
   lastBackup?: { snapshotId: string; startTime?: string; age: string };
   /** A data disk made from a snapshot (an upgrade or restore) that is still loading its blocks. */
   dataVolumeInitialization?: { volumeId: string; state: string; progressPercent?: number; etaSeconds?: number };
+  /**
+   * /mnt/data's usage as the boot service last recorded it (read over SSH, not with --no-probe;
+   * `measuredAt` is when it was written); null when it could not be read, `dataDiskUnknown` says why.
+   */
+  dataDisk?: { usedBytes: number; sizeBytes: number; percent: number; filesystem?: string; measuredAt?: string } | null;
+  dataDiskUnknown?: string;
 }
 
 export async function describeDeployment(
@@ -191,6 +199,7 @@ function render(deps: Deps, provider: ProviderDescriptor, s: DeploymentStatus): 
     ['other instances', s.otherInstances.map((i) => `${i.id} ${i.state}`).join(', ') || undefined],
     ['rollback point', s.rollbackPoint && `${s.rollbackPoint.instanceId} (${s.rollbackPoint.version ?? '?'}, ${s.rollbackPoint.strategy ?? '?'})`],
     ['last backup', s.lastBackup && `${s.lastBackup.snapshotId}, ${s.lastBackup.age} ago`],
+    ['data disk usage', s.dataDisk ? describeDataDiskUsage({ usedBytes: s.dataDisk.usedBytes, sizeBytes: s.dataDisk.sizeBytes, usedPercent: s.dataDisk.percent, ...(s.dataDisk.filesystem ? { filesystem: s.dataDisk.filesystem } : {}) }, '').line + (s.dataDisk.measuredAt ? ` (recorded ${s.dataDisk.measuredAt})` : '') : s.dataDiskUnknown && `unknown (${s.dataDiskUnknown})`],
   ];
   // 15 columns, as always ("other instances" fills them); another cloud's longer words widen it.
   const width = Math.max(15, ...lines.map(([k]) => k.length));
@@ -242,6 +251,20 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
     }
     if (daysLeft < 30) {
       status.notes.push(`The certificate of ${local.tls.domain} ${daysLeft < 0 ? 'has expired' : `expires in ${daysLeft} days`} (${local.tls.notAfter}): renew it and run \`${deps.program} tls ${target.name} --domain ${local.tls.domain} --tls-cert … --tls-key …\` with the new files.`);
+    }
+  }
+  // Over SSH, so only when probing is allowed and there is a running instance to ask.
+  if (flags.probe !== false && found.instance?.state === 'running') {
+    const read = await readStatusDataDisk(deps, cloud, target, found, found.instance, instanceAddress(found, found.instance), local);
+    if ('usage' in read) {
+      const u = read.usage;
+      status.dataDisk = { usedBytes: u.usedBytes, sizeBytes: u.sizeBytes, percent: u.usedPercent, ...(u.filesystem ? { filesystem: u.filesystem } : {}), ...(read.measuredAt ? { measuredAt: read.measuredAt } : {}) };
+      const where = `${provider.id === defaultProvider().id ? '' : ` --cloud ${provider.id}`} --region ${target.region}`;
+      const { warning } = describeDataDiskUsage(u, `${deps.program} disk grow ${target.name}${where} --size <GiB>`);
+      if (warning) status.notes.push(warning);
+    } else {
+      status.dataDisk = null;
+      status.dataDiskUnknown = read.unknown;
     }
   }
   if (local) {

@@ -19,6 +19,7 @@ import {
   type UpgradePlanState,
   type UpgradeResult,
 } from '../workflows/upgrade.js';
+import { checkHttpsAfterWait } from '../workflows/https-check.js';
 import type { Deps } from './deps.js';
 import { formatRequests } from './requests-text.js';
 import { resolveTarget, type TargetFlags } from './target.js';
@@ -120,7 +121,10 @@ export async function runUpgrade(deps: Deps, nameArg: string | undefined, flags:
     }
     if (!resuming) await confirmOrYes(deps, flags, `Upgrade ${plan.name} from ${plan.from} to ${plan.to} (${plan.strategy})?`, 'upgrade');
     savePlan(open, plan);
-    const result = await runUpgradeWorkflow(deps, cloud, target, plan, steps, open, ssh);
+    const upgraded = await runUpgradeWorkflow(deps, cloud, target, plan, steps, open, ssh);
+    // HTTPS on the user's own domain (after `tls`): verified as browsers see it; a warning at most.
+    const https = await checkHttpsAfterWait(deps, target);
+    const result = https ? { ...upgraded, https } : upgraded;
     report(deps, provider, plan, result);
     return result;
   } finally {

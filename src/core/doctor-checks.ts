@@ -148,8 +148,10 @@ export function quotaCheck(
   title: string,
   figure: { limit: number; used: number } | undefined,
   needed: number | undefined,
-  opts: { unit: string; unknown?: string; fix: string },
+  opts: { unit: string; unknown?: string; fix: string; unreadable?: { reason: string; fix: string } },
 ): Check {
+  // The cloud keeps the figure but it could not be read now: worth a warning, not a silent skip.
+  if (!figure && opts.unreadable) return check(id, title, 'warn', opts.unreadable.reason, opts.unreadable.fix);
   if (!figure) return check(id, title, 'skip', opts.unknown ?? 'the cloud does not report this quota here');
   const free = figure.limit - figure.used;
   const detail = `${figure.used} of ${figure.limit} ${opts.unit} in use, ${Math.max(free, 0)} free`;

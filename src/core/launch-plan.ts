@@ -183,7 +183,11 @@ export function summaryRows(plan: LaunchPlan, cloud: PlanCloud): SummaryRow[] {
     ['instance type', plan.instanceType, plan.instanceType.value],
     plan.dataVolume?.value.mode === 'existing'
       ? ['data volume', plan.dataVolume, `${plan.dataVolume.value.volumeId} (kept, ${plan.dataVolume.value.sizeGiB} GiB, data of ${plan.dataVolume.value.version ?? '?'}), attached before Sourcegraph's first boot`]
-      : ['data volume', plan.dataSizeGiB, `${cloud.describeDisk(data)}, encrypted, kept on destroy${plan.dataVolume?.source && plan.dataVolume.source !== 'default' ? ' (new; kept volumes stay untouched)' : ''}`],
+      : [
+          'data volume',
+          plan.dataSizeGiB,
+          `${cloud.describeDisk(data)}, encrypted, kept on destroy${plan.image.value.dataTemplateId ? `, made from ${plan.image.value.dataTemplateId} (the image's prepared data disk)` : ''}${plan.dataVolume?.source && plan.dataVolume.source !== 'default' ? ' (new; kept volumes stay untouched)' : ''}`,
+        ],
     ['HTTP/HTTPS from', plan.allowCidrs, plan.allowCidrs.value.join(', ')],
     ['SSH from', plan.sshCidrs, plan.sshCidrs.value.length ? plan.sshCidrs.value.join(', ') : 'nobody (no SSH rule)'],
     [

@@ -17,6 +17,14 @@ export interface RemoteTarget {
   pinKey: string;
   /** TCP + handshake timeout. */
   connectTimeoutMs?: number;
+  /**
+   * An open stream to the target's SSH port to speak SSH over instead of dialling `host:port`:
+   * a channel another SSH connection opened (jump.ts). `host` then names the target in messages
+   * (and the pin is still `pinKey`'s).
+   */
+  sock?: NodeJS.ReadWriteStream;
+  /** Where `sock` goes through, for messages ("through prod's instance i-0abc at 203.0.113.9"). */
+  via?: string;
 }
 
 export interface ExecResult {

@@ -74,6 +74,8 @@ export const connectSsh2: ConnectRemote = async (target: RemoteTarget): Promise<
     keepaliveInterval: KEEPALIVE_INTERVAL_MS,
     keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     hostVerifier,
+    // Through another SSH connection's channel (jump.ts) instead of a TCP connection of our own.
+    ...(target.sock ? { sock: target.sock as unknown as NonNullable<ConnectConfig['sock']> } : {}),
   };
 
   const remote = await new Promise<Ssh2Remote>((resolve, reject) => {
@@ -466,7 +468,7 @@ function brief(command: string): string {
 
 function describeTarget(target: RemoteTarget): string {
   const port = target.port ?? 22;
-  return `${target.user}@${target.host}${port === 22 ? '' : `:${port}`}`;
+  return `${target.user}@${target.host}${port === 22 ? '' : `:${port}`}${target.via ? ` (${target.via})` : ''}`;
 }
 
 function messageOf(e: unknown): string {

@@ -6,10 +6,13 @@
 // A copy of the data disk is made from a snapshot in production's zone, a throwaway instance of the
 // target image gets it (attached at creation where the cloud can, else behind the boot guard: stop,
 // attach, start, as the move upgrade does), and the tool waits until it serves the target version.
-// The copy has no static address and its own access policy with one rule: SSH from the caller. The
-// clouds' port has no "no public IP" launch, so the instance keeps the ephemeral address the cloud
-// gives it, reachable on port 22 by the caller only; its HTTP is checked from inside over SSH (curl
-// to the instance's own address), never from outside.
+// The copy has no public address at all (InstanceSpec.publicIp false) and its own access policy with
+// one rule: SSH from production's private address. The caller reaches it over SSH through production
+// (remote/jump.ts: the caller's own SSH session to production, then a channel from there to the
+// copy's private address), so "SSH from the caller" is the only way in; production only relays the
+// bytes and nothing on it changes. The copy's HTTP is checked from inside over that SSH (curl to the
+// instance's own address), never from outside. `deps.connectRemote` given to runRehearsal is the
+// jump's: every SSH connection of the workflow goes through production.
 //
 // Everything it makes carries the deployment's name (so `destroy` removes it with the deployment),
 // role `rehearsal` / `rehearsal-data` (so nothing takes it for production: not the serving instance,
@@ -70,6 +73,8 @@ export interface RehearsalPlan {
   rootDisk: { sizeGiB: number; type: string };
   /** Production's subnet and network, resolved as the cloud names them. */
   placement: Placement;
+  /** Production's instance, the SSH hop to the copy: its id, the address the caller reaches it at, its private address (the copy's one rule). */
+  through: { instanceId: string; host?: string; privateIp: string };
   instanceIdentity?: string;
   deleteSnapshot: boolean;
   holdSeconds: number;
@@ -170,6 +175,8 @@ export interface RehearsalInputs {
   /** --instance-type: else production's. */
   machineType?: string;
   deleteSnapshot: boolean;
+  /** Production's instance, the hop (see RehearsalPlan.through). */
+  through: RehearsalPlan['through'];
 }
 
 /**
@@ -248,6 +255,7 @@ export async function planRehearsal(deps: Deps, cloud: Cloud, target: Target, up
     placement: { ...placement, zone: up.original.zone },
     ...(t.instanceIdentity ? { instanceIdentity: t.instanceIdentity } : {}),
     deleteSnapshot: input.deleteSnapshot,
+    through: input.through,
     holdSeconds: up.holdSeconds,
     timeoutMinutes: up.timeoutMinutes,
     ...(up.size ? { size: up.size } : {}),
@@ -334,7 +342,7 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
     },
     {
       id: 'access-policy',
-      title: `${provider.terms.accessPolicy} of the rehearsal: SSH from ${p.sshCidr} only`,
+      title: `${provider.terms.accessPolicy} of the rehearsal: SSH from ${p.sshCidr} (production's private address) only`,
       run: async (c) => {
         const policy = await cloud.ensureAccessPolicy({
           deployment: p.name,
@@ -383,7 +391,7 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
     },
     {
       id: 'launch-instance',
-      title: `Throwaway ${p.to} instance (${p.machineType}, ${p.imageId}) with the copy, no static address`,
+      title: `Throwaway ${p.to} instance (${p.machineType}, ${p.imageId}) with the copy, no public address`,
       run: async (c) =>
         timed('instanceStartMs', async () => {
           const launched = await cloud.ensureInstance(instanceSpec(p, c.diskId!, c.policyId!));
@@ -414,13 +422,14 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
         timed('instanceStartMs', async () => {
           await cloud.waitForInstanceState(c.instanceId!, 'running', STATE_TIMEOUT_MS);
           const seen = await cloud.describeInstance(c.instanceId!);
-          c.host = seen?.publicIp ?? seen?.privateIp;
-          return { summary: c.host ? `running, SSH at ${c.host}` : 'running' };
+          // Its private address, reached through production (it has no public one; if a cloud gave it one anyway, that is not used).
+          c.host = seen?.privateIp;
+          return { summary: c.host ? `running, SSH at ${c.host} through ${p.through.instanceId}` : 'running' };
         }),
     },
     {
       id: 'wait-for-version',
-      title: `Boot, migrations and ${p.to} serving (checked over SSH, from inside)`,
+      title: `Boot, migrations and ${p.to} serving (checked over SSH through production, from inside)`,
       run: async (c) =>
         timed('bootToServingMs', async () => {
           const probe = new SshHttp(deps, c.instanceId!, p);
@@ -429,6 +438,7 @@ export async function runRehearsal(deps: Deps, cloud: Cloud, target: Target, p: 
               { cloud, connectRemote: deps.connectRemote, io: deps.io, clock: deps.clock, httpGet: probe.get, signal: deps.signal },
               {
                 instanceId: c.instanceId!,
+                ...(c.host ? { host: c.host } : {}),
                 version: p.to,
                 deploymentName: p.name,
                 ssh: { user: p.loginUser, privateKeyPath: p.privateKeyPath, knownHostsPath: deps.state.knownHostsPath },
@@ -529,6 +539,8 @@ function instanceSpec(p: RehearsalPlan, diskId: string, policyId: string): Insta
     // Not the user's tags: their own automation (backups, cost rules) should not act on a throwaway.
     labels: rehearsalLabels(p, 'rehearsal'),
     idempotencyKey: `sgl-${p.operation}`.slice(0, 64),
+    // Reachable only inside production's network: through production, over SSH.
+    publicIp: false,
   };
 }
 
@@ -641,8 +653,8 @@ async function waitDetached(cloud: Cloud, x: Disk): Promise<boolean> {
 // ---- HTTP from inside the instance ----
 
 /**
- * The readiness wait's HTTP probe, run on the instance over SSH: the rehearsal's access policy lets
- * nothing but SSH in, so /healthz is asked with curl from the instance itself, to the address the
+ * The readiness wait's HTTP probe, run on the instance over SSH (through production, as every
+ * connection of the rehearsal): the rehearsal's access policy lets nothing but SSH in, so /healthz is asked with curl from the instance itself, to the address the
  * SSH session arrived at (Traefik listens on every interface of the instance). The host key is the
  * one the wait's SSH stage checked and pinned for this instance.
  */

@@ -199,7 +199,8 @@ describe('kubeconfig on the fake cloud', () => {
     const e = await codeOf(runKubeconfig(deps(remote), 'prod', { ...where, port: '0' }));
     expect(e).toMatchObject({ code: 'k3s-kubeconfig-missing', exitCode: ExitCode.failed });
     expect(e.message).toContain('No such file or directory');
-    expect(e.remediation).toContain('logs prod --pods');
+    // The command in the remedy reaches the same deployment (its region, here the default cloud's).
+    expect(e.remediation).toContain('`sourcegraph-launch logs prod --region us-east-1 --pods`');
     expect(remote.closed).toBe(true);
   });
 

@@ -66,13 +66,14 @@ describe('presets', () => {
     await expect(run({ region: 'mars-north-1' })).rejects.toBeInstanceOf(UsageError);
   });
 
-  it('--cloud: aws is the default; gcp and azure are shown in their words, price unknown until a price file is verified; an unknown cloud is bad input', async () => {
+  it('--cloud: aws is the default; gcp and azure are shown in their words (gcp priced from presets/gcp-prices.json, azure price unknown until a price file is verified); an unknown cloud is bad input', async () => {
     expect((await run({ cloud: 'aws' })).out.cloud).toBe('aws');
     const gcp = await run({ cloud: 'gcp' });
     expect(gcp.out).toMatchObject({ cloud: 'gcp', region: 'us-central1' });
     expect(gcp.out.sizes[0]).toMatchObject({ machineType: 'n2-standard-8', dataDisk: { type: 'pd-ssd', sizeGiB: 500 } });
-    expect(gcp.out.sizes[0]!.monthlyCost.totalUsd).toBeUndefined();
-    expect(text(gcp.io)).toMatch(/XS .*n2-standard-8\s+500 GB pd-ssd\s+price unknown/);
+    expect(gcp.out.sizes[0]!.monthlyCost.totalUsd).toBeGreaterThan(300);
+    expect(text(gcp.io)).toMatch(/XS .*n2-standard-8\s+500 GB pd-ssd\s+\$\d{3}\b/);
+    expect(text(gcp.io)).toMatch(/us-central1 on-demand list prices of .* \(presets\/gcp-prices\.json\)/);
     const azure = await run({ cloud: 'azure' });
     expect(azure.out.cloud).toBe('azure');
     expect(text(azure.io)).toMatch(/XS .*Standard_D8as_v5\s+500 GiB Premium_LRS\s+price unknown/);

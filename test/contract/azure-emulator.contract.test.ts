@@ -85,6 +85,7 @@ let suffix = 0;
 describeCloudContract('azure on the ARM emulator', {
   capabilities: AZURE_CAPABILITIES,
   keepsSshKeys: false,
+  givesEphemeralPublicIp: false,
   quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
   async setup() {

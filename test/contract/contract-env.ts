@@ -56,6 +56,8 @@ export interface CloudContractOptions {
   cannotEmulate?: Partial<Record<ContractFeature, string>>;
   /** The quota figures the adapter reads from its emulator (doctor); for the others it must say why not. */
   quotaFigures?: ('vcpus' | 'staticAddresses')[];
+  /** A deployment's instance gets a public address of the cloud's without a static one; false where it does not (Azure's VMs). Default true. */
+  givesEphemeralPublicIp?: boolean;
   /** A fresh cloud (empty but for the published image) and what the suite must know of it; before every test. */
   setup(): Promise<ContractEnvironment>;
 }
@@ -148,6 +150,7 @@ export interface InstanceOptions {
   labels?: Labels;
   keepDataDisk?: boolean;
   sshKey?: SshKeySpec;
+  publicIp?: boolean;
 }
 
 export function instanceSpec(env: ContractEnvironment, deployment: string, o: InstanceOptions): InstanceSpec {
@@ -168,6 +171,7 @@ export function instanceSpec(env: ContractEnvironment, deployment: string, o: In
     keepDataDisk: o.keepDataDisk ?? role === 'instance',
     labels: o.labels ?? labelsFor(env, deployment, role),
     idempotencyKey: o.idempotencyKey ?? `${deployment}-instance-1`,
+    ...(o.publicIp !== undefined ? { publicIp: o.publicIp } : {}),
   };
 }
 

@@ -58,6 +58,25 @@ export function instancesContract(opts: CloudContractOptions, env: () => Contrac
       expect(launched.instance.idempotencyKey ?? spec.idempotencyKey).toBe(spec.idempotencyKey);
     });
 
+    it('publicIp false: no public address while running, nor after a stop and a start; a private one', async () => {
+      const { cloud } = env();
+      const name = uniqueName('private');
+      const { instance, policy } = await launch(env(), name, { publicIp: false });
+      expect(instance.publicIp, `${instance.id} got a public address`).toBeUndefined();
+      // Its access policy is the one asked for, however the cloud carries it (AWS: on the network interface).
+      expect(instance.accessPolicyIds).toEqual([policy.id]);
+      expect(instance.privateIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      await cloud.stopInstance(instance.id);
+      await cloud.waitForInstanceState(instance.id, 'stopped', WAIT.instance);
+      await cloud.startInstance(instance.id);
+      await cloud.waitForInstanceState(instance.id, 'running', WAIT.instance);
+      expect((await cloud.describeInstance(instance.id))?.publicIp).toBeUndefined();
+      // The same launch without it gets the address the cloud gives (where it gives one: not Azure's VMs).
+      const other = await launch(env(), uniqueName('public'));
+      if (opts.givesEphemeralPublicIp !== false) expect(other.instance.publicIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      else expect(other.instance.publicIp).toBeUndefined();
+    });
+
     it('data disk "new": a root and a data disk by role, in its zone; terminate takes the root and keeps the data', async () => {
       const { cloud, zones } = env();
       const name = uniqueName('new');

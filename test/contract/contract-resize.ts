@@ -31,6 +31,22 @@ export function resizeContract(_opts: CloudContractOptions, env: () => ContractE
       expect((await cloud.describeDisk(diskId))?.sizeGiB).toBe(before + 10);
     });
 
+    it('resizeRequests names the disk and the new size, and changes nothing (disk grow --dry-run)', async () => {
+      const { cloud } = env();
+      const name = uniqueName('dryrz');
+      const { instance } = await launch(env(), name);
+      const diskId = diskOf(instance, 'data')!;
+      const before = (await cloud.diskResizeState(diskId)).sizeGiB;
+      const requests = cloud.resizeRequests(diskId, before + 10);
+      expect(requests).toHaveLength(1);
+      expect(requests[0]!.operation).toMatch(/\S/);
+      const text = JSON.stringify(requests);
+      expect(text).toContain(diskId.split('/').at(-1));
+      expect(text).toMatch(new RegExp(`"${before + 10}"|:${before + 10}\\b`));
+      expect(JSON.parse(text)).toEqual(requests);
+      expect((await cloud.diskResizeState(diskId)).sizeGiB).toBe(before);
+    });
+
     it('resizeDisk never shrinks: a smaller size is refused as bad input (exit 2) and the disk keeps its size', async () => {
       const { cloud } = env();
       const name = uniqueName('noshrink');

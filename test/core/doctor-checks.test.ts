@@ -1,7 +1,7 @@
 // doctor's pure judgements: openssl's end dates and df's POSIX output parsed, and where each
 // threshold falls (certificates: expired / under 30 days; disk: 80 % / 95 %; snapshots: 48 h).
 import { describe, expect, it } from 'vitest';
-import { certificatesCheck, diskSpaceCheck, doctorVerdict, formatChecks, parseCertEndDates, parseDf, snapshotAgeCheck, check } from '../../src/core/doctor-checks.js';
+import { certificatesCheck, diskSpaceCheck, doctorVerdict, formatChecks, parseCertEndDates, parseDf, quotaCheck, snapshotAgeCheck, check } from '../../src/core/doctor-checks.js';
 
 const NOW = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -63,5 +63,15 @@ describe('the verdict and the list', () => {
     expect(doctorVerdict(checks).ok).toBe(true);
     expect(formatChecks(checks)).toEqual(['✓ A: fine', '! B: close', '    → do x', '- C: no way (skipped)']);
     expect(doctorVerdict([...checks, check('d', 'D', 'fail', 'broken')])).toMatchObject({ ok: false, failed: [{ id: 'd' }] });
+  });
+});
+
+describe('quotaCheck', () => {
+  const opts = { unit: 'vCPUs', fix: 'ask for more' };
+  it('need against what is free: pass, fail with the fix; no figure: skip with why, or a warning with its fix when it could not be read', () => {
+    expect(quotaCheck('q', 'Q', { limit: 32, used: 8 }, 16, opts)).toMatchObject({ status: 'pass', detail: '8 of 32 vCPUs in use, 24 free; the launch needs 16' });
+    expect(quotaCheck('q', 'Q', { limit: 32, used: 20 }, 16, opts)).toMatchObject({ status: 'fail', fix: 'ask for more' });
+    expect(quotaCheck('q', 'Q', undefined, 16, { ...opts, unknown: 'read it in the console' })).toMatchObject({ status: 'skip', detail: 'read it in the console' });
+    expect(quotaCheck('q', 'Q', undefined, 16, { ...opts, unknown: 'x', unreadable: { reason: 'could not read: denied', fix: 'allow it' } })).toMatchObject({ status: 'warn', detail: 'could not read: denied', fix: 'allow it' });
   });
 });

@@ -3,6 +3,7 @@
 // token endpoint, NODE_EXTRA_CA_CERTS). The quotas come from Compute's and Network's usages of the
 // location: regional vCPUs and the VM family's, and public IP addresses.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -90,5 +91,55 @@ describe('doctor --cloud azure with the real CLI on the ARM emulator', () => {
     const short = await runCli(args, { home, env });
     expect(short.code, short.stdout + short.stderr).toBe(1);
     expect(find(short.json<Checked>(), 'quota-vcpus')).toMatchObject({ status: 'fail', detail: '0 of 8 vCPUs in use, 8 free; the launch needs 16' });
+  });
+});
+
+describe('Azure credentials from a managed identity, with the real CLI', () => {
+  // A loopback stand-in for the VM's instance metadata service (AZURE_POD_IDENTITY_AUTHORITY_HOST
+  // moves it, as for the Azure SDK; the link-local address is never used here).
+  let imds: HttpServer;
+  const asked: URL[] = [];
+  beforeAll(async () => {
+    imds = createHttpServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      asked.push(url);
+      res.setHeader('Content-Type', 'application/json');
+      if (req.headers.metadata !== 'true' || url.pathname !== '/metadata/identity/oauth2/token') {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ error: 'bad_request' }));
+      } else if (url.searchParams.get('client_id') === 'not-assigned') {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ error: 'invalid_request', error_description: 'Identity not found' }));
+      } else {
+        res.end(JSON.stringify({ access_token: 'managed-identity-token', expires_on: String(Math.floor(Date.now() / 1000) + 3600), token_type: 'Bearer' }));
+      }
+    });
+    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => imds?.close(resolve));
+  });
+
+  it('AZURE_USE_MANAGED_IDENTITY=true: doctor signs in as the VM\'s identity; with none assigned, exit 3 saying so', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'sgl-azure-mi-home-'));
+    try {
+      arm.control.configure({ usageLimits: { cores: 100, families: {}, publicIPAddresses: 20 } });
+      const image = await galleryImageFor(client, VERSION);
+      const { AZURE_TENANT_ID: _t, AZURE_CLIENT_ID: _c, AZURE_CLIENT_SECRET: _s, ...rest } = env;
+      const managed = { ...rest, AZURE_USE_MANAGED_IDENTITY: 'true', AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://127.0.0.1:${(imds.address() as AddressInfo).port}` };
+      const args = ['doctor', '--cloud', 'azure', '--region', 'eastus', '--resource-group', 'sl-doctor', '--size', 'XS', '--version', VERSION, '--image', image, '--allow-cidr', '203.0.113.0/24', '--json'];
+      asked.length = 0;
+      const ok = await runCli(args, { home, env: managed });
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+      expect(find(ok.json<Checked>(), 'credentials')).toMatchObject({ status: 'pass' });
+      // The token was asked for the resource manager the CLI talks to.
+      expect(asked.map((u) => u.searchParams.get('resource'))).toContain(`${arm.endpoint}/`);
+
+      const none = await runCli(args, { home, env: { ...managed, AZURE_CLIENT_ID: 'not-assigned' } });
+      expect(none.code, none.stdout + none.stderr).toBe(3);
+      expect(none.stdout + none.stderr).toMatch(/managed identity not-assigned .*Identity not found/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -88,6 +88,23 @@ describe('disk grow with the real CLI', () => {
     const before = await dataVolume(instanceId);
     const target = before.size + 250;
 
+    // --dry-run: the request it would send, the cost change; nothing changes, nothing runs on the instance.
+    const execsBefore = host.execLog().length;
+    const tagsBefore = JSON.stringify((await ec2.send(new DescribeVolumesCommand({ VolumeIds: [before.id] }))).Volumes![0]!.Tags);
+    const dry = await cli(['disk', 'grow', 'grow', ...REGION, '--size', String(target), '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json()).toMatchObject({ dryRun: true, diskId: before.id, fromGiB: before.size, toGiB: target, start: 'request', stopFirst: false, requests: [{ service: 'ec2', operation: 'ModifyVolume', input: { VolumeId: before.id, Size: target } }] });
+    expect(dry.json<GrowJson>().monthlyUsd.change).toBeGreaterThan(0);
+    const dryText = await cli(['disk', 'grow', 'grow', ...REGION, '--size', String(target), '--dry-run']);
+    expect(dryText.code, dryText.stderr).toBe(0);
+    expect(dryText.stdout + dryText.stderr).toContain(`ec2 ModifyVolume {"VolumeId":"${before.id}","Size":${target}}`);
+    expect(dryText.stdout + dryText.stderr).toMatch(/monthly cost of the disk: ≈ \$\d+ → \$\d+\/month \(\+\$\d+\.\d\d\)/);
+    expect(dryText.stdout + dryText.stderr).toContain('Dry run: nothing was changed.');
+    expect(await modifications(before.id)).toBe(0);
+    expect((await dataVolume(instanceId)).size).toBe(before.size);
+    expect(JSON.stringify((await ec2.send(new DescribeVolumesCommand({ VolumeIds: [before.id] }))).Volumes![0]!.Tags)).toBe(tagsBefore);
+    expect(host.execLog().length).toBe(execsBefore);
+
     // CI without --yes: exit 2, nothing asked of the cloud.
     const unasked = await cli(['disk', 'grow', 'grow', ...REGION, '--size', String(target)]);
     expect(unasked.code, unasked.stderr).toBe(2);

@@ -4,7 +4,9 @@
 // openssl, asking for a client certificate from another CA, as k3s does; the host's
 // /etc/rancher/k3s/k3s.yaml names both. Requests go through the CLI's tunnel and are verified
 // against the CA in the kubeconfig the CLI wrote (and kubectl, which is on this machine, is run).
+// The same for --cloud gcp (GCE emulator) and --cloud azure (ARM emulator) at the end of the file.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, request, type Server } from 'node:https';
 import { createServer as createTcpServer } from 'node:net';
@@ -15,7 +17,11 @@ import { promisify } from 'node:util';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { encodeLabelValue, toEncodedLabels } from '../../src/core/labels.js';
+import { startAzureE2e, type AzureE2e } from '../support/azure-e2e.js';
 import { cliEnv, runCli, TEST_ENTRY, type CliRun } from '../support/cli.js';
+import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
+import { GceTestClient } from '../support/gce-emulator/client.js';
 import { allocateTestAddress, deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
 
@@ -144,8 +150,8 @@ interface Listening {
 }
 
 /** Starts `kubeconfig … --json`; resolves with its first JSON line (the tunnel listens) and the process. */
-function startTunnel(args: string[], home: string): { listening: Promise<{ info: Listening; child: ChildProcess }>; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [TEST_ENTRY, 'kubeconfig', ...args, ...REGION, '--json'], { env: cliEnv({ endpoint: moto.endpoint, home, env: { HOME: home } }), stdio: ['ignore', 'pipe', 'pipe'] });
+function startTunnel(args: string[], home: string, on: { where: string[]; env: Record<string, string> } = { where: REGION, env: {} }): { listening: Promise<{ info: Listening; child: ChildProcess }>; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, [TEST_ENTRY, 'kubeconfig', ...args, ...on.where, '--json'], { env: cliEnv({ endpoint: moto.endpoint, home, env: { HOME: home, ...on.env } }), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let resolveListening!: (v: { info: Listening; child: ChildProcess }) => void;
@@ -317,5 +323,145 @@ describe('kubeconfig with the real CLI', () => {
     expect(error.details.command).toMatch(/^sourcegraph-launch launch closed --region us-east-1 .*--ssh-cidr '<your-ip>\/32' .*--update$/);
     expect(error.remediation).toContain(error.details.command);
     expect(host.execLog().length).toBe(before);
+  });
+});
+
+// ---------------------------------------------------------------- GCE and Azure
+// In this file, not their own: the instance's end of the tunnel is 127.0.0.1:6443, and the stand-in
+// API above holds that port on the test namespace's loopback, which every e2e file shares (a second
+// file serving it would race this one). One more test host, 10.200.127.2, stands in for the GCE
+// and the Azure instance in turn; it accepts Azure's login user `sourcegraph` as well as root.
+const OTHER_HOST_ADDRESS = '10.200.127.2';
+
+describe('kubeconfig --cloud gcp and --cloud azure with the real CLI (GCE and ARM emulators)', () => {
+  let other: TestHost;
+  let gce: GceEmulator;
+  let gceClient: GceTestClient;
+  let gcpEnv: Record<string, string>;
+  let azure: AzureE2e;
+  let otherKeyPath: string;
+
+  beforeAll(async () => {
+    const key = await createClientKey(dir, 'id_other');
+    other = await startTestHost({ address: OTHER_HOST_ADDRESS, version: VERSION, authorizedKey: key.publicKey, healthzNotFoundCount: 1, loginUsers: ['sourcegraph'] });
+    mkdirSync(join(other.fsRoot, 'etc', 'rancher', 'k3s'), { recursive: true });
+    writeFileSync(join(other.fsRoot, 'etc', 'rancher', 'k3s', 'k3s.yaml'), k3sYaml(pki), { mode: 0o600 });
+    otherKeyPath = `${key.privateKeyPath}.pub`;
+
+    // GCE: serial port 1 lists the test host's real host keys; a service account key made here whose token endpoint is the emulator's.
+    gce = await startGceEmulator({ serialOutput: () => other.consoleOutput('ubuntu') });
+    gceClient = new GceTestClient(gce.endpoint, gce.project);
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const keyFile = join(dir, 'sa.json');
+    writeFileSync(keyFile, JSON.stringify({
+      type: 'service_account',
+      project_id: gce.project,
+      client_email: `e2e@${gce.project}.iam.gserviceaccount.com`,
+      private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      token_uri: `${gce.endpoint}/token`,
+    }));
+    gcpEnv = { GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none', CLOUDSDK_CONFIG: join(dir, 'gcloud'), CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/` };
+
+    // Azure: boot diagnostics' serial log is the test host's cloud-init output.
+    azure = await startAzureE2e(dir, { serialLog: () => other.consoleOutput('ubuntu') });
+  });
+
+  afterAll(async () => {
+    await other?.stop();
+    await gce?.stop();
+    await azure?.stop();
+  });
+
+  /** The written file: 0600, context sourcegraph-<name>, server on the port, the cluster's CA and the admin's certificate. */
+  function expectKubeconfig(path: string, name: string, port: number): void {
+    expect(modeOf(path)).toBe(0o600);
+    const tls = tlsOf(path, `sourcegraph-${name}`);
+    expect(tls).toEqual({ ca: pki.serverCa, cert: pki.admin.cert, key: pki.admin.key, server: `https://127.0.0.1:${port}` });
+    const k = parse(readFileSync(path, 'utf8')) as Record<string, any>;
+    expect(k['current-context']).toBe(`sourcegraph-${name}`);
+  }
+
+  /** --no-tunnel, then a tunnel a verifying client and kubectl get through to the stand-in API; Ctrl-C ends it (130). */
+  async function fileAndTunnel(name: string, where: string[], env: Record<string, string>, home: string): Promise<void> {
+    const fileOnly = await runCli(['kubeconfig', name, ...where, '--no-tunnel', '--json'], { endpoint: moto.endpoint, home, env: { HOME: home, ...env } });
+    expect(fileOnly.code, fileOnly.stderr).toBe(0);
+    const cloud = where[where.indexOf('--cloud') + 1]!;
+    const region = where[where.indexOf('--region') + 1]!;
+    const expectedFile = join(home, 'state', 'kubeconfig', `${cloud}-${region}-${name}.yaml`);
+    expect(fileOnly.json()).toMatchObject({ name, kubeconfig: expectedFile, context: `sourcegraph-${name}`, server: 'https://127.0.0.1:6443', port: 6443, tunnel: false, host: OTHER_HOST_ADDRESS });
+    expectKubeconfig(expectedFile, name, 6443);
+    // How to hold the tunnel: the same scope flags, so the command works as printed.
+    const scope = where.filter((_w, i) => i > 0 && where[i - 1]!.startsWith('--') && !['--cloud', '--region'].includes(where[i - 1]!));
+    expect(fileOnly.stderr).toContain(`kubeconfig ${name} --cloud ${cloud} --region ${region}`);
+    for (const value of scope) expect(fileOnly.stderr).toContain(value);
+    expect(other.execLog()).toContain('sudo cat /etc/rancher/k3s/k3s.yaml');
+
+    const tunnel = startTunnel([name, '--port', '0'], home, { where, env });
+    const { info, child } = await tunnel.listening;
+    expect(info).toMatchObject({ kubeconfig: expectedFile, context: `sourcegraph-${name}`, tunnel: true, host: OTHER_HOST_ADDRESS });
+    expect(info.port).not.toBe(6443);
+    expectKubeconfig(expectedFile, name, info.port);
+    const tls = tlsOf(expectedFile, `sourcegraph-${name}`);
+    const before = apiRequests.length;
+    expect(await get(info.port, '/version', tls)).toEqual({ status: 200, body: JSON.stringify(K8S_VERSION) });
+    expect(apiRequests.slice(before)).toEqual([{ path: '/version', client: 'system:masters/system:admin' }]);
+    await expect(get(info.port, '/version', { ...tls, ca: pki.otherCa })).rejects.toThrow(/self[- ]signed|unable to verify|certificate/i);
+    const kubectlHome = mkdtempSync(join(tmpdir(), 'sgl-kubectl-home-'));
+    const version = await run('kubectl', ['get', '--raw', '/version'], { env: { PATH: process.env.PATH, HOME: kubectlHome, KUBECONFIG: expectedFile }, timeout: 30_000 });
+    expect(JSON.parse(version.stdout)).toEqual(K8S_VERSION);
+    rmSync(kubectlHome, { recursive: true, force: true });
+
+    child.kill('SIGINT');
+    const stopped = await tunnel.done;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    // The verified request, the one refused for its CA (its TLS handshake went through the tunnel too), kubectl's.
+    expect(stopped.stderr).toMatch(/Tunnel closed \(3 connections forwarded\)/);
+    expect(JSON.parse(stopped.stdout)).toEqual(info);
+  }
+
+  it('--cloud gcp: launched on the GCE emulator, then the file (--no-tunnel) and a verified request through the tunnel', async () => {
+    gce.reset();
+    const home = newHome();
+    await gceClient.mutate('POST', 'global/images', {
+      name: 'sourcegraph-kc',
+      sourceImage: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64',
+      labels: { 'sourcegraph-launch-version': encodeLabelValue(VERSION) },
+    });
+    // The address launch adopts for "--address new" is the test host's (labelled as ours).
+    await gceClient.mutate('POST', 'regions/us-central1/addresses', {
+      name: 'kcg-address', address: OTHER_HOST_ADDRESS, networkTier: 'PREMIUM', labels: toEncodedLabels({ deployment: 'kcg', managed: 'true', role: 'address' }),
+    });
+    const where = ['--cloud', 'gcp', '--project', gce.project, '--region', 'us-central1'];
+    const launched = await runCli(
+      ['launch', ...where, '--name', 'kcg', '--version', VERSION, '--image', `projects/${gce.project}/global/images/sourcegraph-kc`, '--allow-cidr', '203.0.113.0/24',
+        '--ssh-cidr', '203.0.113.7/32', '--ssh-key', otherKeyPath, '--ssh-user', 'root', '--hold-seconds', '1', '--json'],
+      { env: gcpEnv, home, timeoutMs: 150_000 },
+    );
+    expect(launched.code, launched.stderr).toBe(0);
+    await fileAndTunnel('kcg', where, gcpEnv, home);
+    // The cluster's API port was never opened: the firewall rules are HTTP, HTTPS and SSH only.
+    const rules = ((await gceClient.get<{ items?: { name: string; allowed: { ports?: string[] }[] }[] }>('global/firewalls')).body.items ?? []).filter((f) => f.name.startsWith('sourcegraph-launch-kcg'));
+    expect(rules.flatMap((r) => r.allowed.flatMap((a) => a.ports ?? [])).sort()).toEqual(['22', '443', '80']);
+  });
+
+  it('--cloud azure: launched on the ARM emulator (login user sourcegraph), then the file (--no-tunnel) and a verified request through the tunnel', async () => {
+    const home = newHome();
+    azure.arm.control.nextPublicIps(OTHER_HOST_ADDRESS);
+    const where = ['--cloud', 'azure', '--region', 'eastus', '--resource-group', 'sl-kc'];
+    const launched = await runCli(
+      ['launch', 'kca', ...where, '--size', 'XS', '--version', VERSION, '--image-source', 'base', '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', '203.0.113.7/32',
+        '--ssh-key', otherKeyPath, '--hold-seconds', '1', '--yes', '--json'],
+      { env: azure.env, home, timeoutMs: 150_000 },
+    );
+    expect(launched.code, launched.stderr).toBe(0);
+    const sessions = other.sshdLog().match(/Accepted publickey for sourcegraph/g)?.length ?? 0;
+    await fileAndTunnel('kca', where, azure.env, home);
+    // Both runs logged in as Azure's login user, as launch recorded it.
+    expect(other.sshdLog().match(/Accepted publickey for sourcegraph/g)?.length).toBe(sessions + 2);
+    // The cluster's API port was never opened: the security group allows HTTP, HTTPS and SSH only.
+    const nsg = azure.arm.control.state().resources.filter((r) => r.type === 'Microsoft.Network/networkSecurityGroups' && r.resourceGroup.toLowerCase() === 'sl-kc');
+    const ports = nsg.flatMap((g) => ((g as { properties?: { securityRules?: { properties: { direction: string; destinationPortRange?: string; destinationPortRanges?: string[] } }[] } }).properties?.securityRules ?? [])
+      .filter((r) => r.properties.direction === 'Inbound').flatMap((r) => r.properties.destinationPortRanges ?? [r.properties.destinationPortRange ?? '']));
+    expect([...new Set(ports)].sort()).toEqual(['22', '443', '80']);
   });
 });

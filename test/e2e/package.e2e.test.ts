@@ -1,16 +1,20 @@
 // The published artefact: `npm pack`, install the tarball with production dependencies only (as
-// `npx ./sourcegraph-launch-*.tgz` does), and run it under every Node major users run: the
+// `npx ./sourcegraph-launch-*.tgz` does), and run it (AWS on moto, GCE on the Compute emulator) under every Node major users run: the
 // machine's (20, the minimum), 22 and 24 (installed from the npm registry by scripts/test-nodes.sh
 // before the test network namespace; a missing one fails here, it is not skipped). Also a clean
 // clone: the README's `npm ci && node bin/sourcegraph-launch.js …` with no install script of ours.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, cliEnv } from '../support/cli.js';
 import { allocateTestAddress, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
+import { GceTestClient } from '../support/gce-emulator/client.js';
+import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
+import { encodeLabelValue } from '../../src/core/labels.js';
 
 const VERSION = '6.12.5040';
 /** npm lifecycle scripts that run when a package is installed (npm 11 warns about each). */
@@ -106,11 +110,43 @@ describe('the packed package', () => {
 // ---- the installed package under each Node major ------------------------------------------
 
 let moto: MotoServer;
+let gce: GceEmulator;
+let gceEnv: Record<string, string>;
 
 beforeAll(async () => {
   moto = await startMoto({ images: [{ id: 'ami-0a1b2c3d4e5f60718', name: `Sourcegraph v${VERSION}`, ownerId: '840044800169' }] });
+  // The Compute emulator, with Application Default Credentials from a service-account key whose
+  // token endpoint is the emulator's: the installed package signs and exchanges a real JWT.
+  // Compute's wait answers DONE at once here: the installed package polls at its real interval (5 s).
+  gce = await startGceEmulator({ waitSteps: 2 });
+  const keyDir = mkdtempSync(join(tmpdir(), 'sgl-package-gce-'));
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(
+    join(keyDir, 'sa.json'),
+    JSON.stringify({
+      type: 'service_account',
+      project_id: gce.project,
+      client_email: `package@${gce.project}.iam.gserviceaccount.com`,
+      private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      token_uri: `${gce.endpoint}/token`,
+    }),
+  );
+  gceEnv = {
+    GOOGLE_APPLICATION_CREDENTIALS: join(keyDir, 'sa.json'),
+    METADATA_SERVER_DETECTION: 'none',
+    CLOUDSDK_CONFIG: join(keyDir, 'gcloud'),
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/`,
+  };
+  await new GceTestClient(gce.endpoint, gce.project).mutate('POST', 'global/images', {
+    name: 'sourcegraph-package',
+    sourceImage: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64',
+    labels: { 'sourcegraph-launch-version': encodeLabelValue(VERSION) },
+  });
 });
-afterAll(async () => moto?.stop());
+afterAll(async () => {
+  await moto?.stop();
+  await gce?.stop();
+});
 
 interface Run {
   code: number | null;
@@ -196,4 +232,37 @@ describe.each([20, 22, 24])('the installed package under Node %i', (major) => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it('--cloud azure: plans a launch offline (no credentials, no subscription, no az)', async () => {
+    const dry = await runInstalled(node, ['launch', `az${major}`, '--cloud', 'azure', '--region', 'eastus', '--version', VERSION, '--image-source', 'base', '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', 'none', '--dry-run', '--json'], {
+      AZURE_RESOURCE_MANAGER_ENDPOINT: 'https://127.0.0.1:9',
+      AZURE_AUTHORITY_HOST: 'https://127.0.0.1:9',
+      PATH: '/usr/bin:/bin',
+    });
+    expect(dry.code, dry.stderr).toBe(0);
+    const out = JSON.parse(dry.stdout) as { requests: { service: string; operation: string }[] };
+    expect(out.requests.map((r) => `${r.service} ${r.operation}`)).toContain('Microsoft.Compute virtualMachines.createOrUpdate');
+  });
+
+  it('--cloud gcp: plans offline, then launches (no wait), reports and destroys on the Compute emulator', async () => {
+    const name = `gce${major}`;
+    const where = ['--cloud', 'gcp', '--project', gce.project, '--region', 'us-central1'];
+    const offline = await runInstalled(node, ['launch', name, ...where, '--version', VERSION, '--image-source', 'base', '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', 'none', '--dry-run', '--json'], {
+      METADATA_SERVER_DETECTION: 'none',
+    });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect((JSON.parse(offline.stdout) as { requests: { operation: string }[] }).requests.map((r) => r.operation)).toContain('instances.insert');
+
+    const image = `projects/${gce.project}/global/images/sourcegraph-package`;
+    const launch = await runInstalled(node, ['launch', name, ...where, '--version', VERSION, '--image', image, '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', 'none', '--address', 'none', '--no-wait', '--json'], gceEnv);
+    expect(launch.code, launch.stderr).toBe(0);
+    expect(JSON.parse(launch.stdout)).toMatchObject({ name });
+    const status = await runInstalled(node, ['status', name, ...where, '--json', '--no-probe'], gceEnv);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ name, state: 'running' });
+    const destroy = await runInstalled(node, ['destroy', name, ...where, '--yes', '--json'], gceEnv);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    const gone = await runInstalled(node, ['status', name, ...where, '--json', '--no-probe'], gceEnv);
+    expect(JSON.parse(gone.stdout)).not.toMatchObject({ state: 'running' });
+  }, 120_000);
 });

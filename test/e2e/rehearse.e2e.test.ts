@@ -2,36 +2,42 @@
 // behind its Elastic IP on one test host (real sshd + HTTP, serving 6.11.0), and the rehearsal's
 // throwaway instance on a second test host (serving the target version once "booted").
 //
-// moto gives every instance a random public IP that must never be contacted; on a real cloud the
-// rehearsal instance's ephemeral public IP is where its SSH is. So once the instance runs, the CLI
-// pauses itself (SIGSTOP, the test seam SGL_TEST_PAUSE), points a test-made Elastic IP (untagged: not the
-// deployment's) at the second test host's address, and the test lets it go on (SIGCONT). That address is the
-// test's stand-in for the ephemeral IP; the test releases it itself.
+// Production is launched into a subnet of the test's own (10.200.126.128/25), so moto gives the
+// rehearsal's instance a private address there, and no public one (it is launched without). The
+// CLI reaches it through production: SSH to production's test host, and from that sshd a forwarded
+// connection to the copy's private address. Once the instance runs, the CLI pauses itself (SIGSTOP,
+// the test seam SGL_TEST_PAUSE); the test puts that private address on loopback with a relay to the
+// copy's test host (the stand-in for the copy's network interface), notes who connects to it, and
+// lets the CLI go on (SIGCONT).
 //
 // Asserted: the report (phases, estimate), that the copy was made from the snapshot in production's
-// zone, the instance from the target AMI with only SSH from --ssh-cidr and no address of the
-// deployment's, that /healthz was asked from inside (curl over SSH, never over HTTP from outside),
+// zone, the instance from the target AMI with no public address (as EC2 describes it while it ran),
+// one rule (SSH from production's private address /32) and no address of the deployment's, that every
+// connection to the copy came from production's sshd (never from the CLI itself), that production
+// ran no command for the rehearsal, that /healthz was asked from inside (curl over SSH, never over HTTP from outside),
 // that production's instance, volumes, address and security group describe exactly the same before
 // and after, and that nothing of the rehearsal is left — also after a SIGKILL mid-run (the next run
 // deletes the leftovers first) and after Ctrl-C (exit 130, deleted before exiting).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect as tcpConnect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CreateSubnetCommand,
+  CreateVpcCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
-  DisassociateAddressCommand,
-  ReleaseAddressCommand,
   type EC2Client,
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEAD_ENDPOINT, runCli, type CliOptions } from '../support/cli.js';
-import { allocateTestAddress, byDeployment, makeTestHostReachable, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
-import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
+import { allocateTestAddress, byDeployment, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
+import { connectionOwners } from '../support/tcp-owners.js';
+import { addLoopbackAddress, createClientKey, removeLoopbackAddress, startTestHost, type TestHost } from '../support/test-host.js';
 
 const OLD = '6.11.0';
 const NEW = '6.12.5040';
@@ -40,8 +46,9 @@ const AMI_NEW = 'ami-0c12504000000612b';
 const PROD_ADDRESS = '10.200.122.2';
 const COPY_ADDRESS = '10.200.122.3';
 const PUBLISHER = '840044800169';
-// Not production's --ssh-cidr: the copy's security group must hold this one rule and nothing of production's.
-const CALLER = '198.51.100.23/32';
+// The test's own network for production and the copy: moto hands out private addresses from the subnet.
+const VPC_CIDR = '10.200.126.0/24';
+const SUBNET_CIDR = '10.200.126.128/25';
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 60_000 });
 
@@ -78,20 +85,36 @@ function cli(args: string[], home: string, extra: CliOptions = {}) {
   return runCli(args, { endpoint: moto.endpoint, home, timeoutMs: 120_000, ...extra });
 }
 
-/** The allocation the test gave the last rehearsal instance (released before the next one gets it). */
-let lent: string | undefined;
-async function takeBack(): Promise<void> {
-  if (!lent) return;
-  const a = (await ec2.send(new DescribeAddressesCommand({ AllocationIds: [lent] }))).Addresses?.[0];
-  if (a?.AssociationId) await ec2.send(new DisassociateAddressCommand({ AssociationId: a.AssociationId }));
-  await ec2.send(new ReleaseAddressCommand({ AllocationId: lent }));
-  lent = undefined;
+/**
+ * The copy's private address as its network would carry it: the address on loopback, and a relay
+ * from its port 22 to the copy's test host. Each connection's client is noted (by `ss`): production's
+ * sshd when the CLI went through production, the CLI's own node process if it dialled it itself.
+ */
+const relays = new Map<string, { server: Server; added: boolean }>();
+const relayClients: string[][] = [];
+async function relayToCopy(privateIp: string): Promise<void> {
+  if (relays.has(privateIp)) return;
+  const added = await addLoopbackAddress(privateIp);
+  const server = createServer((socket) => {
+    void connectionOwners(privateIp, 22).then((owners) => relayClients.push(owners), (e: unknown) => watchErrors.push(String(e)));
+    const upstream = tcpConnect({ host: COPY_ADDRESS, port: 22 });
+    socket.pipe(upstream).pipe(socket);
+    const end = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    socket.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(22, privateIp, () => resolve()));
+  relays.set(privateIp, { server, added });
 }
 
 const watchErrors: string[] = [];
-/** The copy's security groups and how many of the deployment's addresses it held, seen while the CLI was paused. */
+/** The copy's security groups, how many of the deployment's addresses it held and its public address, seen while the CLI was paused. */
 const copyAccess: { role?: string; rules: string[] }[][] = [];
 const copyAddresses: number[] = [];
+const copyPublicIps: (string | null)[] = [];
 const isStopped = (pid: number) => {
   try {
     return / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ''));
@@ -102,8 +125,8 @@ const isStopped = (pid: number) => {
 
 /**
  * The CLI stops itself once the rehearsal's instance runs with its data (SGL_TEST_PAUSE; after the
- * stop → attach → start, since moto gives a started instance a new public IP), the test gives that
- * instance the copy host's address, then lets the CLI go on to the readiness wait.
+ * stop → attach → start), the test relays the instance's private address to the copy host, notes
+ * what EC2 says of its access and public address, then lets the CLI go on to the readiness wait.
  */
 function reachTheCopy(opts: CliOptions = {}): CliOptions {
   let watching = false;
@@ -121,11 +144,13 @@ function reachTheCopy(opts: CliOptions = {}): CliOptions {
               const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:sourcegraph-launch:role', Values: ['rehearsal'] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }] }));
               const made = (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
               const id = made.find((i) => !hostOf.has(i.InstanceId!))!.InstanceId!;
-              await takeBack();
-              lent = (await makeTestHostReachable(ec2, id, COPY_ADDRESS)).allocationId;
-              hostOf.set(id, copyHost);
               const inst = made.find((i) => i.InstanceId === id)!;
-              const sgs = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: inst.SecurityGroups!.map((g) => g.GroupId!) }))).SecurityGroups ?? [];
+              await relayToCopy(inst.PrivateIpAddress!);
+              hostOf.set(id, copyHost);
+              copyPublicIps.push(inst.PublicIpAddress ?? inst.NetworkInterfaces?.[0]?.Association?.PublicIp ?? null);
+              // The groups of its network interface (moto lists none on an instance launched with an interface spec; EC2 lists the same there).
+              const groupIds = (inst.NetworkInterfaces?.[0]?.Groups ?? []).map((g) => g.GroupId!);
+              const sgs = groupIds.length ? ((await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: groupIds }))).SecurityGroups ?? []) : [];
               copyAccess.push(sgs.map((g) => ({ role: tags(g)['sourcegraph-launch:role'], rules: (g.IpPermissions ?? []).map((r) => `${r.FromPort}:${(r.IpRanges ?? []).map((x) => x.CidrIp).join(',')}`) })));
               copyAddresses.push(((await ec2.send(new DescribeAddressesCommand({ Filters: byDeployment('prod') }))).Addresses ?? []).filter((a) => a.InstanceId === id).length);
             } catch (e) {
@@ -150,7 +175,7 @@ async function expectNothingLeft(name: string, prodId: string) {
   expect((await groups(name)).map((g) => tags(g)['sourcegraph-launch:role'])).not.toContain('rehearsal');
 }
 
-const rehearseArgs = (name: string, ...extra: string[]) => ['upgrade', name, '--region', 'us-east-1', '--to', NEW, '--rehearse', '--ssh-cidr', CALLER, '--yes', '--hold-seconds', '0', '--init-rate', '0', ...extra];
+const rehearseArgs = (name: string, ...extra: string[]) => ['upgrade', name, '--region', 'us-east-1', '--to', NEW, '--rehearse', '--yes', '--hold-seconds', '0', '--init-rate', '0', ...extra];
 
 beforeAll(async () => {
   moto = await startMoto({
@@ -172,6 +197,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const [ip, relay] of relays) {
+    await new Promise<void>((resolve) => relay.server.close(() => resolve()));
+    if (relay.added) await removeLoopbackAddress(ip);
+  }
   await copyHost?.stop();
   await prodHost?.stop();
   await moto?.stop();
@@ -182,8 +211,10 @@ describe('upgrade --rehearse with the real CLI', () => {
   it('rehearses on a copy, reports, deletes the copy; production is described the same before and after; SIGKILL and Ctrl-C leave nothing behind', async () => {
     const home = mkdtempSync(join(tmpdir(), 'sgl-rehearse-home-'));
     await allocateTestAddress(ec2, PROD_ADDRESS, { deployment: 'prod' });
+    const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: VPC_CIDR }))).Vpc!.VpcId!;
+    const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: SUBNET_CIDR, AvailabilityZone: 'us-east-1a' }))).Subnet!.SubnetId!;
     const launch = await cli(
-      ['launch', '--region', 'us-east-1', '--size', 'S', '--version', OLD, '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', '203.0.113.7/32',
+      ['launch', '--region', 'us-east-1', '--size', 'S', '--version', OLD, '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', '203.0.113.7/32', '--subnet', subnet,
         '--ssh-key', publicKeyPath, '--ssh-user', 'root', '--name', 'prod', '--hold-seconds', '0', '--json'],
       home,
     );
@@ -193,6 +224,15 @@ describe('upgrade --rehearse with the real CLI', () => {
     hostOf.set(prodId, prodHost);
     const before = await production(prodId);
     const prodRequests = prodHost.requests.length;
+    const prodCommands = prodHost.execLog().length;
+    const prodPrivate = prod!.PrivateIpAddress!;
+    expect(prodPrivate.startsWith('10.200.126.')).toBe(true);
+
+    // 0. The dry run: the copy has no public address, one rule (production's private address), reached through production; nothing made.
+    const dry = await cli([...rehearseArgs('prod'), '--dry-run', '--json'], home);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json()).toMatchObject({ dryRun: true, rehearse: true, publicIp: false, sshCidr: `${prodPrivate}/32`, through: { instanceId: prodId, host: PROD_ADDRESS, privateIp: prodPrivate } });
+    expect((await instances('prod')).map((i) => i.InstanceId)).toEqual([prodId]);
 
     // 1. The rehearsal: a new snapshot (none exists), kept as a backup.
     const run = await cli([...rehearseArgs('prod'), '--json'], home, reachTheCopy());
@@ -203,9 +243,16 @@ describe('upgrade --rehearse with the real CLI', () => {
     expect(r.estimatedDowntimeMs).toBe(r.phases.stopMs + r.phases.instanceStartMs + r.phases.bootToServingMs);
     expect(r.downtimeEstimate).toMatch(/^about .*stopping .* starting with the data .* boot and migrations to serving/);
     expect(r.cleanup.failed).toEqual([]);
-    // While it ran, the copy had one security group of its own with one rule (SSH from the caller), and no address of the deployment's.
-    expect(copyAccess[0]).toEqual([{ role: 'rehearsal', rules: [`22:${CALLER}`] }]);
+    // While it ran, the copy had one security group of its own with one rule (SSH from production's private address), no public address, and no address of the deployment's.
+    expect(copyAccess[0]).toEqual([{ role: 'rehearsal', rules: [`22:${prodPrivate}/32`] }]);
+    expect(copyPublicIps[0]).toBeNull();
     expect(copyAddresses[0]).toBe(0);
+    // Every SSH connection to the copy came from production's sshd (a forwarded channel), none from the CLI itself…
+    expect(relayClients.length).toBeGreaterThan(0);
+    expect(relayClients.flat().every((owner) => owner === 'sshd')).toBe(true);
+    expect(relayClients.every((owners) => owners.length > 0)).toBe(true);
+    // …and production only relayed: the rehearsal ran nothing on it (planning reads its version files once).
+    expect(prodHost.execLog().slice(prodCommands).filter((c) => !/sourcegraph-version/.test(c))).toEqual([]);
     // The copy served: its data version file went to the target version (the migrations ran there, not on production).
     expect(copyHost.versionFiles()).toEqual({ root: NEW, data: NEW });
     expect(prodHost.versionFiles()).toEqual({ root: OLD, data: OLD });
@@ -259,20 +306,27 @@ describe('upgrade --rehearse with the real CLI', () => {
     await expectNothingLeft('prod', prodId);
 
     expect(await production(prodId)).toBe(before);
-    await takeBack();
+    expect(copyPublicIps.every((ip) => ip === null)).toBe(true);
+    expect(relayClients.flat().every((owner) => owner === 'sshd')).toBe(true);
     rmSync(home, { recursive: true, force: true });
   });
 });
 
 describe('upgrade --rehearse: bad input with the real CLI', () => {
-  it('exits 2 before any cloud call: a rehearsal-only flag without --rehearse, an open --ssh-cidr', async () => {
+  it('exits 2 before any cloud call for a rehearsal-only flag without --rehearse; --ssh-cidr (of earlier versions) is ignored with a warning', async () => {
     const home = mkdtempSync(join(tmpdir(), 'sgl-rehearse-input-'));
     const without = await runCli(['upgrade', 'prod', '--region', 'us-east-1', '--from-snapshot', 'new', '--json'], { endpoint: DEAD_ENDPOINT, home });
     expect(without.code).toBe(2);
     expect(without.json()).toMatchObject({ error: { code: 'rehearse-only-flag', message: '--from-snapshot: only with --rehearse', exitCode: 2 } });
-    const open = await runCli(['upgrade', 'prod', '--region', 'us-east-1', '--rehearse', '--ssh-cidr', '0.0.0.0/0'], { endpoint: DEAD_ENDPOINT, home });
-    expect(open.code).toBe(2);
-    expect(open.stderr).toMatch(/a rehearsal lets in one address/);
+    const cidrWithout = await runCli(['upgrade', 'prod', '--region', 'us-east-1', '--ssh-cidr', '198.51.100.23/32', '--json'], { endpoint: DEAD_ENDPOINT, home });
+    expect(cidrWithout.code).toBe(2);
+    expect(cidrWithout.json()).toMatchObject({ error: { code: 'rehearse-only-flag', message: '--ssh-cidr: only with --rehearse' } });
+    // Accepted, so scripts written for earlier versions still parse; it changes nothing (this home
+    // has no key for prod, which is what stops the run).
+    const old = await runCli(['upgrade', 'prod', '--region', 'us-east-1', '--rehearse', '--ssh-cidr', '198.51.100.23/32'], { endpoint: DEAD_ENDPOINT, home });
+    expect(old.stderr).not.toMatch(/unknown option/);
+    expect(old.stderr).toMatch(/no private key for prod/);
+    expect(old.stderr).toMatch(/--ssh-cidr 198\.51\.100\.23\/32 is ignored: the copy has no public address/);
     rmSync(home, { recursive: true, force: true });
   });
 });

@@ -34,7 +34,8 @@
 //                                       a run of the boot unit: status.json says decision "override",
 //                                       stage "installing", then after `boot-unit-steps` is-active calls
 //                                       "done" (active), or "failed" when /mnt/data/override.yaml holds
-//                                       "sgl-test-helm-fails" (see bin/systemctl)
+//                                       "sgl-test-helm-fails", or the line a test put in
+//                                       /mnt/data/.sourcegraph-launch/sgl-test-helm-refuses (see bin/systemctl)
 //   sudo [-n] CMD                       runs CMD (the session is root already)
 //   df ARGS                             <fsRoot>/df.out when a test wrote one (what a real data disk
 //                                       would show), else the machine's own df

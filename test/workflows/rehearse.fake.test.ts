@@ -1,11 +1,16 @@
 // `upgrade --rehearse` on the fake cloud, as each of the three clouds: the copy is made in
-// production's zone from a snapshot, its instance of the target image is reachable by SSH from the
-// caller only, its /healthz is asked from inside over SSH, and everything it made is deleted — on
-// success, on a failure, on a timeout and after a crash at any step (the next run deletes the rest).
-// Production is compared byte for byte before and after, and no mutating call names it.
+// production's zone from a snapshot, its instance of the target image has no public address and is
+// reachable by SSH only through production (its one rule: production's private address), its
+// /healthz is asked from inside over SSH, and everything it made is deleted — on success, on a
+// failure, on a timeout and after a crash at any step (the next run deletes the rest). Production is
+// compared byte for byte before and after, and no mutating call names it. Production's SSH closed,
+// unreachable or with another host key refuses the rehearsal before anything is made.
 //
 // SSH here is a stand-in appliance (fakeSsh below): it answers the readiness wait's commands and the
 // in-instance curl for the fake instance at the dialled address, serving the version its labels say.
+// A rehearsal instance answers only over a forwarded channel of a connection to production (as a
+// private address is reachable only from inside its network).
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { FakeCloud } from '../../src/cloud/fake/index.js';
 import type { Deps } from '../../src/commands/deps.js';
@@ -23,27 +28,44 @@ import { fakeCloudFor, makeFakeDeps, publishedImages, REGION } from '../support/
 const OLD = '6.11.0';
 const NEW = '6.12.5040';
 const NAME = 'prod';
-const CALLER = '198.51.100.23/32';
 const PROFILES = ['aws', 'gcp', 'azure'] as const;
 type Profile = (typeof PROFILES)[number];
 const where = { region: REGION, providerFlags: {} };
 const launchFlags = { ...where, size: 'XS', version: OLD, allowCidr: ['203.0.113.0/24'], sshCidr: ['203.0.113.7/32'], name: NAME, yes: true, holdSeconds: '0' };
-const rehearseFlags = (extra: Record<string, unknown> = {}) => ({ ...where, to: NEW, rehearse: true, sshCidr: CALLER, yes: true, holdSeconds: '0', timeout: '30', ...extra });
+const rehearseFlags = (extra: Record<string, unknown> = {}) => ({ ...where, to: NEW, rehearse: true, yes: true, holdSeconds: '0', timeout: '30', ...extra });
 
 interface Appliance {
   /** What the rehearsal instance's /healthz answers (default: the version it is labelled with). */
   healthz?: (version: string) => { status: number; body: string };
   /** The boot status file's content on the rehearsal instance. */
   bootStatus?: string;
+  /** How production answers SSH (default: it lets the key in). */
+  production?: 'unreachable' | 'host-key-mismatch';
 }
 
+/** Every connection and forwarded channel, in order: `host` dialled, or `host via` a forwarded channel. */
+type Dialled = string[];
+
 /** SSH to a fake instance: the readiness wait's commands and the in-instance curl, by the dialled address. */
-function fakeSsh(fake: FakeCloud, appliance: Appliance, dialled: string[]): Deps['connectRemote'] {
+function fakeSsh(fake: FakeCloud, appliance: Appliance, dialled: Dialled): Deps['connectRemote'] {
   return async (t) => {
-    dialled.push(t.host);
+    dialled.push(t.sock ? `${t.host} via` : t.host);
     const at = () => fake.state.instances.find((i) => i.state === 'running' && (i.publicIp === t.host || i.privateIp === t.host));
-    if (!at()) throw new LaunchError('ssh-unreachable', ExitCode.failed, `connect ${t.host}:22: connection refused`);
+    const found = at();
+    if (!found) throw new LaunchError('ssh-unreachable', ExitCode.failed, `connect ${t.host}:22: connection refused`);
+    // A private address is not reachable from here: only over a channel forwarded by an instance in its network.
+    if (found.labels.role === 'rehearsal' && found.publicIp) dialled.push(`PUBLIC ${found.publicIp}`);
+    if (found.labels.role === 'rehearsal' && !t.sock) throw new LaunchError('ssh-unreachable', ExitCode.failed, `connect ${t.host}:22: no route to host`);
+    if (found.labels.role === 'instance' && appliance.production === 'unreachable') throw new LaunchError('ssh-unreachable', ExitCode.failed, `connect ${t.host}:22: connection timed out`);
+    if (found.labels.role === 'instance' && appliance.production === 'host-key-mismatch') {
+      throw new LaunchError('host-key-mismatch', ExitCode.failed, `The SSH host key of root@${t.host} does not match the key pinned for ${t.pinKey}`);
+    }
     const remote: Remote = {
+      forwardOut: async (host, port) => {
+        dialled.push(`forward ${host}:${port}`);
+        if (!fake.state.instances.some((i) => i.state === 'running' && i.privateIp === host)) throw new Error(`open failed: connect ${host}:${port}: connection refused`);
+        return new PassThrough();
+      },
       hostFingerprint: 'SHA256:fake',
       exec: async (command) => {
         const i = at();
@@ -75,7 +97,7 @@ const delays = { diskCreate: { polls: 2 }, snapshot: { polls: 3 }, instanceStart
 function rig(profile: Profile, appliance: Appliance = {}) {
   const fake = fakeCloudFor(profile, { images: publishedImages([OLD, NEW]), delays });
   const home = tempHome();
-  const dialled: string[] = [];
+  const dialled: Dialled = [];
   const deps = (opts: { io?: ScriptedIo; crashAfter?: string; abortAfter?: string } = {}) => {
     const controller = new AbortController();
     const base = makeFakeDeps({
@@ -91,7 +113,8 @@ function rig(profile: Profile, appliance: Appliance = {}) {
           }
         : {}),
     });
-    return { ...base, signal: controller.signal, connectRemote: fakeSsh(fake, appliance, dialled) } satisfies Deps;
+    // The caller's public address: outside production's --ssh-cidr (203.0.113.7/32).
+    return { ...base, signal: controller.signal, connectRemote: fakeSsh(fake, appliance, dialled), lookupPublicIp: async () => '198.51.100.23' } satisfies Deps;
   };
   return { fake, deps, dialled };
 }
@@ -162,12 +185,17 @@ describe.each(PROFILES)('as %s: upgrade --rehearse', (profile) => {
     expect(made.imageId).not.toBe(prodInstance.imageId);
     expect(made.labels).toMatchObject({ deployment: NAME, role: 'rehearsal', version: NEW });
     const policyCall = fake.calls.find((c) => c.method === 'ensureAccessPolicy' && JSON.stringify(c.args).includes('rehearsal'))!;
-    expect((policyCall.args[0] as { rules: unknown }).rules).toEqual([{ port: 22, cidr: CALLER }]);
+    expect((policyCall.args[0] as { rules: unknown }).rules).toEqual([{ port: 22, cidr: `${prodInstance.privateIp}/32` }]);
+    // No public address: asked so of the cloud, and none while it ran; reached through production, over a forwarded channel to its private address.
+    expect(fake.calls.find((c) => c.method === 'ensureInstance' && JSON.stringify(c.args).includes('rehearsal'))!.args[0]).toMatchObject({ publicIp: false });
+    expect(dialled.filter((d) => d.startsWith('PUBLIC'))).toEqual([]);
+    expect(dialled).toContain(`forward ${made.privateIp}:22`);
+    expect(dialled).toContain(`${made.privateIp} via`);
+    expect(dialled.filter((d) => d.startsWith(`${made.privateIp}`)).every((d) => d.endsWith(' via'))).toBe(true);
+    expect(io.text()).toMatch(new RegExp(`no public address; one access rule: SSH from ${prodInstance.privateIp!.replace(/\./g, '\\.')}/32`));
     const diskCall = fake.calls.find((c) => c.method === 'createDiskFromSnapshot')!;
     expect(diskCall.args[0]).toMatchObject({ zone: prodInstance.zone, snapshotId: snap.id });
     expect(fake.calls.some((c) => c.method === 'ensureStaticAddress' && c.args.some((a) => JSON.stringify(a).includes('rehearsal')))).toBe(false);
-    // Only the copy's address was dialled (production's SSH is for reading its version files).
-    expect(dialled.length).toBeGreaterThan(0);
 
     expectNothingLeft(fake);
     expect(production(fake, { instanceId: prod.instanceId, snapshots: [] })).toBe(before);
@@ -290,13 +318,10 @@ describe('as aws: leftovers a rehearsal could not delete', () => {
     expectNothingLeft(fake);
   });
 
-  it('bad input is exit 2 before any change: an open --ssh-cidr, no caller address, a snapshot that is not the deployment\'s', async () => {
+  it('bad input is exit 2 before any change: a snapshot that is not the deployment\'s', async () => {
     const { fake, deps } = rig('aws');
     await launched(fake, deps());
     const since = fake.mutatingCalls().length;
-    expect((await rejection(runRehearse(deps(), NAME, rehearseFlags({ sshCidr: '0.0.0.0/0' })))).exitCode).toBe(ExitCode.badInput);
-    const unknown = await rejection(runRehearse(deps(), NAME, rehearseFlags({ sshCidr: undefined })));
-    expect([unknown.code, unknown.exitCode]).toEqual(['caller-address-unknown', ExitCode.badInput]);
     const snap = await rejection(runRehearse(deps(), NAME, rehearseFlags({ fromSnapshot: 'snap-00000000000000099' })));
     expect([snap.code, snap.exitCode]).toEqual(['snapshot-not-found', ExitCode.badInput]);
     expect(fake.mutatingCalls().length).toBe(since);
@@ -308,8 +333,52 @@ describe('as aws: leftovers a rehearsal could not delete', () => {
     const since = fake.mutatingCalls().length;
     const io = new ScriptedIo([], false);
     expect(await runRehearse(deps({ io }), NAME, rehearseFlags({ dryRun: true, instanceType: 'm6a.4xlarge' }))).toEqual({ dryRun: true });
-    expect(io.text()).toMatch(/Instance: m6a\.4xlarge in us-east-1a, image \S+; no static address; SSH from 198\.51\.100\.23\/32 only/);
+    expect(io.text()).toMatch(/Instance: m6a\.4xlarge in us-east-1a, image \S+; no public address; one access rule: SSH from 10\.0\.\d+\.\d+\/32 \(production's private address\) only/);
+    expect(io.text()).toMatch(/Reached over SSH through production's instance i-\w+ \(\d+\.\d+\.\d+\.\d+\), which only relays the connection/);
     expect(io.text()).toMatch(/a new snapshot of \S+ while production keeps serving \(no completed snapshot of prod's 6\.11\.0 data\)/);
     expect(fake.mutatingCalls().length).toBe(since);
+  });
+});
+
+describe.each(PROFILES)("as %s: production's SSH not usable", (profile) => {
+  it('closed (--ssh-cidr none): exit 1 before anything is made, with the command that opens it to your address only; --dry-run says so', async () => {
+    const { fake, deps } = rig(profile);
+    await runLaunch(deps(), { ...launchFlags, sshCidr: ['none'] });
+    const since = fake.mutatingCalls().length;
+    const e = await rejection(runRehearse(deps(), NAME, rehearseFlags()));
+    expect([e.code, e.exitCode]).toEqual(['ssh-closed', ExitCode.failed]);
+    expect(e.message).toMatch(/The rehearsal reaches its copy \(which has no public address\) over SSH through prod's instance, and cannot: SSH to prod is closed.* Nothing was made\./);
+    expect(e.remediation).toMatch(/Open it to your address only .*launch prod .*--ssh-cidr \S+\/32 .*--update/);
+    expect(fake.mutatingCalls().length).toBe(since);
+    expectNothingLeft(fake);
+    const io = new ScriptedIo([], false);
+    expect(await runRehearse(deps({ io }), NAME, rehearseFlags({ dryRun: true }))).toEqual({ dryRun: true });
+    expect(io.text()).toMatch(/The rehearsal would refuse to start: SSH to prod is closed/);
+  });
+
+  it('not answering (your address is not let in): exit 1 before anything is made, saying how to let your address in', async () => {
+    const appliance: Appliance = {};
+    const { fake, deps } = rig(profile, appliance);
+    await launched(fake, deps());
+    appliance.production = 'unreachable';
+    const since = fake.mutatingCalls().length;
+    const e = await rejection(runRehearse(deps(), NAME, rehearseFlags()));
+    expect([e.code, e.exitCode]).toEqual(['ssh-not-open-to-you', ExitCode.failed]);
+    expect(e.message).toMatch(/SSH is open only to 203\.0\.113\.7\/32, and your address \S+ is not among them\. Nothing was made\./);
+    expect(e.remediation).toMatch(/--ssh-cidr 203\.0\.113\.7\/32,\S+\/32 --update/);
+    expect(fake.mutatingCalls().length).toBe(since);
+    expectNothingLeft(fake);
+  });
+
+  it('another host key than the pinned one: exit 1 as ssh does, before anything is made', async () => {
+    const appliance: Appliance = {};
+    const { fake, deps } = rig(profile, appliance);
+    await launched(fake, deps());
+    appliance.production = 'host-key-mismatch';
+    const since = fake.mutatingCalls().length;
+    const e = await rejection(runRehearse(deps(), NAME, rehearseFlags()));
+    expect([e.code, e.exitCode]).toEqual(['host-key-mismatch', ExitCode.failed]);
+    expect(fake.mutatingCalls().length).toBe(since);
+    expectNothingLeft(fake);
   });
 });

@@ -36,6 +36,8 @@ saved on the image); a bad file changes nothing (exit 2). The file it replaces i
 volume in /mnt/data/.sourcegraph-launch/override-history/ (the last ${5}). Applying restarts the boot
 service, which reinstalls Sourcegraph with Helm because override.yaml exists (as it does at every
 boot), then waits until the pods are ready and /healthz answers: a few minutes in which pods restart.
+After \`tls\` (your own domain) it then probes https://<domain>/healthz with the certificate verified:
+a warning at most (\`https\` in --json).
 Over SSH only (the clouds' run-command channels are not used yet): SSH must be open to your address.
 Exit codes: 0 applied (or nothing to change), 1 the apply failed (\`config rollback\` restores the
 previous file), 2 bad input, 4 still applying after --timeout (it goes on; \`logs --follow\` watches).

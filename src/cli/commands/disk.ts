@@ -1,4 +1,4 @@
-import { forceUnlockFlag, str } from '../flags.js';
+import { bool, forceUnlockFlag, str } from '../flags.js';
 import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 
 export const diskGrowCommand = defineCommand({
@@ -12,12 +12,14 @@ export const diskGrowCommand = defineCommand({
     identityFile: str('--identity-file <path>', 'private key for the SSH step that grows the filesystem at once (default: the key launch used)'),
     sshUser: str('--ssh-user <user>', 'login user for that SSH step (default: the one launch recorded on this machine, else the image\'s)'),
     forceUnlock: forceUnlockFlag,
+    dryRun: bool('--dry-run', 'show the resize request it would send (disk, from/to GiB) and the monthly cost change, and change nothing'),
   },
   target: { name: 'default' },
   cloud: true,
   examples: [
     `${PROGRAM} disk grow prod --region us-east-1 --size 800`,
     `${PROGRAM} disk grow prod --region us-east-1 --size 1000 --yes --json`,
+    `${PROGRAM} disk grow prod --region us-east-1 --size 1000 --dry-run`,
   ],
   helpAfter: `
 Asks the cloud to grow the data disk while the instance runs (AWS ModifyVolume, GCE disks.resize,
@@ -29,6 +31,9 @@ service grows it at the next boot (every boot grows it to fill the disk).
 A size below the current one exits 2 and changes nothing; the same size goes straight to the
 filesystem step, so re-running an interrupted disk grow resumes it. AWS allows at most 4 changes of
 a volume in 24 hours, each after the last completed: disk grow says when the next is allowed.
+--dry-run reads the disk and prints the resize request it would send (the cloud's operation with its
+real input: disk id and new size), the size change and the monthly cost change, then stops: nothing
+is changed, not even the deployment's lock label, and nothing is run on the instance.
 `,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/disk-grow.js')).runDiskGrow(deps, name, flags),
 });

@@ -34,9 +34,10 @@ instance type offered in a zone of the region, the image of the version, and whe
 address is inside --allow-cidr (launch waits for the instance from this machine).
 For an existing deployment: drift from what the tool made (access rules against those this machine
 recorded at launch or --allow-cidr/--ssh-cidr, rules on other ports, the data disk and the static
-address attached to the serving instance, our tags), the newest snapshot against the schedule, and
-over SSH the days left on k3s's certificates and the free space on /mnt/data (warn at 80 %, fail at 95 %);
-when SSH is not possible those are skipped, saying why.
+address attached to the serving instance, our tags), the newest snapshot against the schedule, the
+expiry of your own certificate when \`tls --tls-cert\` installed one from this machine (fail when
+expired, warn under 21 days), and over SSH the days left on k3s's certificates and the free space
+on /mnt/data (warn at 80 %, fail at 95 %); when SSH is not possible those are skipped, saying why.
 Each check passes, fails, warns or is skipped; the fix is printed under each failure and warning.
 Exit 0 when none failed, 1 when one did, 3 when there are no credentials at all.
 --print-policy prints the policy to attach (AWS IAM policy JSON, a GCP custom role, an Azure custom role).

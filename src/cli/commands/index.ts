@@ -14,6 +14,7 @@ import { logsCommand, sshCommand } from './ssh.js';
 import { listCommand, statusCommand } from './status.js';
 import { rollbackCommand, upgradeCommand } from './upgrade.js';
 import { tlsCommand } from './tls.js';
+import { executorsEnableCommand } from './executors.js';
 
 export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   launchCommand,
@@ -35,4 +36,5 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   doctorCommand,
   diskGrowCommand,
   tlsCommand,
+  executorsEnableCommand,
 ] as unknown as readonly CommandDef<FlagSet>[];

@@ -6,11 +6,16 @@ export const statusCommand = defineCommand({
   args: '[name]',
   description: 'show a deployment as the cloud sees it, and the version its /healthz serves',
   yes: YES.never('status'),
-  flags: { probe: negatable('--no-probe', 'do not send an HTTP request to the instance (nor to the HTTPS domain `tls` set up)') },
+  flags: { probe: negatable('--no-probe', 'do not send an HTTP request to the instance (nor to the HTTPS domain `tls` set up), nor read the data disk\'s usage over SSH') },
   target: { name: 'default' },
   cloud: true,
   examples: [`${PROGRAM} status`, `${PROGRAM} status prod --region us-east-1 --json`],
-  helpAfter: '\nWorks with no local state: the deployment is found by its tags.\n',
+  helpAfter: `
+Works with no local state: the deployment is found by its tags.
+The data disk's usage (/mnt/data, as the boot service last recorded it in its status file) is read
+over SSH with a 5-second timeout when SSH is open to this machine; otherwise it shows as
+"unknown (why)", e.g. "unknown (SSH closed)", and status does not fail. From 80 % used it warns.
+`,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/status.js')).runStatus(deps, name, flags),
 });
 

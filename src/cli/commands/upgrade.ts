@@ -22,8 +22,10 @@ export const upgradeCommand = defineCommand({
     rehearse: bool('--rehearse', 'do not upgrade: run the target version\'s migrations on a throwaway copy of the data, report the times, delete the copy'),
     fromSnapshot: str('--from-snapshot <id|newest|new>', '--rehearse: the snapshot to copy (default: the newest of the running version if under 24 h old, else a new one)'),
     instanceType: str('--instance-type <type>', '--rehearse: the throwaway instance\'s type (default: production\'s)'),
-    sshCidr: str('--ssh-cidr <cidr>', '--rehearse: the only address let in (SSH) to the throwaway instance (default: your public IPv4 /32)'),
     deleteSnapshot: bool('--delete-snapshot', '--rehearse: delete the snapshot the rehearsal took (default: kept as a backup)'),
+    // Earlier versions let the rehearsal's copy in from this CIDR; it is now reached only through
+    // production. Still accepted (with a warning) so scripts that pass it keep working.
+    sshCidr: str('--ssh-cidr <cidr>', '--rehearse: ignored (kept for old scripts): the copy lets in only production\'s private address'),
   },
   target: { name: 'default' },
   cloud: true,
@@ -52,26 +54,34 @@ with each step's time. Multi-minor targets run hop by hop (6.5 → 6.6 → 6.7 �
 images stop the upgrade before anything changes and name the build-image commands.
 Before the old instance stops, a failure changes nothing; after it, re-run the same command to resume or
 run \`rollback\`.
+After \`tls\` (your own domain): once the new version is ready, https://<domain>/healthz is probed with
+the certificate verified; a name that does not resolve, a certificate that does not verify or no answer
+is a warning (and \`https\` in --json), never a failure.
 
 Rehearsal (--rehearse): production is never touched, only read. A copy of its data disk is made from a
 snapshot (--from-snapshot: the newest of the running version when under 24 h old, else a new one, taken
 while production keeps serving and kept as a backup unless --delete-snapshot) in production's zone, and a
-throwaway instance of the target image (production's type unless --instance-type) gets it, with no static
-address and an access policy of its own that lets in SSH from --ssh-cidr (default: your address /32) and
-nothing else. The instance keeps the cloud's ephemeral address, which only that SSH can reach; whether it
-serves the target version is asked over SSH from inside (curl to the instance's own address). The report
+throwaway instance of the target image (production's type unless --instance-type) gets it, with no public
+address at all and an access policy of its own with one rule: SSH from production's private address /32.
+You reach it over SSH through production, as \`ssh\` does (your key, its login user, its pinned host key),
+and from there to the copy's private address: that is the only way in, and production only relays the
+connection (nothing on it changes). So production's SSH must be open to your address: when it is closed
+(--ssh-cidr none) or does not answer, the rehearsal refuses before making anything and says how to open it
+to your address only. Whether the copy serves the target version is asked over that SSH from inside (curl
+to the instance's own address). The report
 gives each phase's time (snapshot, disk restore, instance start, boot and migrations to serving, stop),
 the total, and the downtime the real upgrade will cost by them (stop + start with the data + boot to
 serving; the final incremental snapshot of a clone upgrade comes on top). Everything the rehearsal made is
 labelled role rehearsal and deleted at the end, also on failure, timeout and Ctrl-C; what an interrupted
 run could not delete, the next rehearsal deletes first (\`destroy\` removes it with the deployment). It
 takes no operation marker on production: an upgrade may run meanwhile. One hop at a time.
-Exit codes: 0 the copy served the target version, 1 it failed, 4 it timed out (after cleanup both), 2 bad
-input, 130 interrupted.
+Exit codes: 0 the copy served the target version, 1 it failed, 4 it timed out (after cleanup both), 1 also
+when production's SSH is closed, unreachable or presents another host key (nothing made), 2 bad input,
+130 interrupted.
 `,
   run: async (deps, name, flags): Promise<unknown> => {
     if (flags.rehearse) return (await import('../../commands/rehearse.js')).runRehearse(deps, name, flags);
-    const only = (['fromSnapshot', 'instanceType', 'sshCidr', 'deleteSnapshot'] as const).filter((k) => flags[k] !== undefined);
+    const only = (['fromSnapshot', 'instanceType', 'deleteSnapshot', 'sshCidr'] as const).filter((k) => flags[k] !== undefined);
     if (only.length) throw new UsageError(`${only.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: only with --rehearse`, { code: 'rehearse-only-flag' });
     return (await import('../../commands/upgrade.js')).runUpgrade(deps, name, flags);
   },
@@ -94,7 +104,8 @@ export const rollbackCommand = defineCommand({
   examples: [`${PROGRAM} rollback prod --region us-east-1`, `${PROGRAM} rollback prod --region us-east-1 --yes --json`],
   helpAfter:
     '\nclone: starts the pre-upgrade instance with its untouched volume. move: restores a volume from the snapshot taken\n' +
-    'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n',
+    'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n' +
+    'After `tls` (your own domain), https://<domain>/healthz is then probed with the certificate verified: a warning at most.\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/rollback.js')).runRollback(deps, name, flags),
 });
 

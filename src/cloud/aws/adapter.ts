@@ -29,8 +29,9 @@ import { tagKey } from './mappers.js';
 import * as network from './network.js';
 import * as requests from './request-builders.js';
 import * as schedules from './schedules.js';
-import type { AwsClients, DlmApi, Ec2Api, StsApi } from './sdk.js';
+import type { AwsClients, DlmApi, Ec2Api, ServiceQuotasApi, StsApi } from './sdk.js';
 import * as storage from './storage.js';
+import { readVcpuQuota } from './vcpu-quota.js';
 import * as dns from './dns.js';
 import type { Route53Api } from './route53-sdk.js';
 
@@ -65,6 +66,7 @@ export class AwsAdapter implements Cloud {
       ec2: clients.ec2,
       sts: clients.sts,
       ...(clients.dlm ? { dlm: clients.dlm } : {}),
+      ...(clients.serviceQuotas ? { serviceQuotas: clients.serviceQuotas } : {}),
       ...(clients.route53 ? { route53: clients.route53 } : {}),
       region: scope.region,
       profile: opts.profile ?? scope.params.profile ?? process.env.AWS_PROFILE ?? 'default',
@@ -124,6 +126,7 @@ export class AwsAdapter implements Cloud {
   deleteDisk = (diskId: string) => storage.deleteDisk(this.c, diskId);
   diskResizeState = (diskId: string) => storage.diskResizeState(this.c, diskId);
   resizeDisk = (diskId: string, sizeGiB: number) => storage.resizeDisk(this.c, diskId, sizeGiB);
+  resizeRequests = (diskId: string, sizeGiB: number) => storage.resizeRequests(diskId, sizeGiB);
   createDiskFromSnapshot = (spec: DiskFromSnapshotSpec) => storage.createDiskFromSnapshot(this.c, spec);
   diskInitialization = (diskId: string) => storage.diskInitialization(this.c, diskId);
   createSnapshot = (spec: SnapshotSpec) => storage.createSnapshot(this.c, spec);
@@ -165,23 +168,27 @@ export class AwsAdapter implements Cloud {
   deleteARecord = (zoneId: string, name: string, ip: string) => dns.deleteARecord(this.dnsContext, zoneId, name, ip);
 
   /**
-   * Elastic IPs: the account attribute vpc-max-elastic-ips against the addresses allocated. The
-   * vCPU quota lives in Service Quotas (another API and client), so it is left to the console.
+   * Elastic IPs: the account attribute vpc-max-elastic-ips against the addresses allocated. vCPUs:
+   * the On-Demand quota of the type's family from Service Quotas against the vCPUs of the region's
+   * instances of those families (vcpu-quota.ts); a quota that cannot be read is a warning with the
+   * fix, not a failure of the other figure.
    */
-  async quotas(): Promise<Quotas> {
-    const [attrs, addresses] = await Promise.all([
+  async quotas(machineType?: string): Promise<Quotas> {
+    const [attrs, addresses, vcpus] = await Promise.all([
       call(this.c, 'DescribeAccountAttributes', () => this.c.ec2.describeAccountAttributes({})),
       call(this.c, 'DescribeAddresses', () => this.c.ec2.describeAddresses({})),
+      readVcpuQuota(this.c, machineType),
     ]);
     const value = attrs.AccountAttributes?.find((a) => a.AttributeName === 'vpc-max-elastic-ips')?.AttributeValues?.[0]?.AttributeValue;
     const limit = value === undefined ? NaN : Number(value);
-    const where = `Service Quotas → Amazon EC2 → "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances" (L-1216C47A) in ${this.scope.region}`;
     return {
+      ...('figure' in vcpus ? { vcpus: vcpus.figure } : {}),
       ...(Number.isFinite(limit) ? { staticAddresses: { limit, used: (addresses.Addresses ?? []).filter((a) => a.Domain !== 'standard').length } } : {}),
       unknown: {
-        vcpus: `the vCPU quota is read in ${where}`,
+        ...('unknown' in vcpus ? { vcpus: vcpus.unknown } : {}),
         ...(Number.isFinite(limit) ? {} : { staticAddresses: 'EC2 did not report vpc-max-elastic-ips' }),
       },
+      ...('unreadable' in vcpus ? { unreadable: { vcpus: vcpus.unreadable } } : {}),
     };
   }
 }
@@ -195,9 +202,12 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
   const { env = process.env, endpoint, ...rest } = opts;
   const profile = opts.profile ?? scope.params.profile ?? env.AWS_PROFILE ?? 'default';
   let loading: Promise<AwsClients> | undefined;
+  const clientOptions = { region: scope.region, ...(opts.profile ?? scope.params.profile ? { profile: opts.profile ?? scope.params.profile } : {}), ...(endpoint ? { endpoint } : {}) };
+  const load = () => (loading ??= import('./sdk.js').then(({ createAwsClients }) => createAwsClients(clientOptions)));
+  // Its own client and chunk, loaded only when doctor reads the vCPU quota.
+  let loadingQuotas: Promise<ServiceQuotasApi> | undefined;
+  const loadQuotas = () => (loadingQuotas ??= import('./sdk.js').then(({ createServiceQuotasApi }) => createServiceQuotasApi(clientOptions)));
   let loadingRoute53: Promise<Route53Api> | undefined;
-  const load = () =>
-    (loading ??= import('./sdk.js').then(({ createAwsClients }) => createAwsClients({ region: scope.region, ...(opts.profile ?? scope.params.profile ? { profile: opts.profile ?? scope.params.profile } : {}), ...(endpoint ? { endpoint } : {}) })));
   const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
   const clients: AwsClients = {
     ec2: lazyApi<Ec2Api>(() => load().then((c) => c.ec2)),
@@ -215,9 +225,9 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
       },
     },
     dlm: lazyApi<DlmApi>(() => load().then((c) => c.dlm!)),
+    serviceQuotas: lazyApi<ServiceQuotasApi>(loadQuotas),
     // Its own chunk, loaded on the first DNS call only (see route53-sdk.ts).
-    route53: lazyApi<Route53Api>(() =>
-      (loadingRoute53 ??= import('./route53-sdk.js').then(({ createRoute53Api }) => createRoute53Api({ region: scope.region, ...(opts.profile ?? scope.params.profile ? { profile: opts.profile ?? scope.params.profile } : {}), ...(endpoint ? { endpoint } : {}) })))),
+    route53: lazyApi<Route53Api>(() => (loadingRoute53 ??= import('./route53-sdk.js').then(({ createRoute53Api }) => createRoute53Api(clientOptions)))),
   };
   return new AwsAdapter(clients, scope, { ...rest, profile });
 }

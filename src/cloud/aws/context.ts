@@ -3,12 +3,14 @@
 // our typed errors.
 import { isAwsErrorCode, isNotFoundError, toLaunchError, type AwsErrorContext } from './errors.js';
 import type { Route53Api } from './route53-sdk.js';
-import type { DlmApi, Ec2Api, StsApi } from './sdk.js';
+import type { DlmApi, Ec2Api, ServiceQuotasApi, StsApi } from './sdk.js';
 
 export interface AwsContext {
   ec2: Ec2Api;
   sts: StsApi;
   dlm?: DlmApi;
+  /** Service Quotas, for doctor's vCPU quota (quotas.ts). */
+  serviceQuotas?: ServiceQuotasApi;
   /** Route 53 (DNS records of tls --domain); absent when a test does not need it. */
   route53?: Route53Api;
   region: string;

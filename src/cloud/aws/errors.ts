@@ -7,7 +7,7 @@ export interface AwsErrorContext {
   /** The API call that failed, e.g. "RunInstances". */
   operation: string;
   /** IAM service prefix of the call; default "ec2". */
-  service?: 'ec2' | 'sts' | 'dlm' | 'route53';
+  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53';
   /** The shared-config profile the credentials came from ('default' when none was chosen). */
   profile: string;
   region: string;
@@ -66,6 +66,7 @@ const SERVICE_NAMES: Record<NonNullable<AwsErrorContext['service']>, string> = {
   ec2: 'EC2',
   sts: 'STS',
   dlm: 'Data Lifecycle Manager (DLM)',
+  servicequotas: 'Service Quotas',
   route53: 'Route 53',
 };
 

@@ -81,7 +81,9 @@ export function toInstance(instance: Ec2Instance): Instance {
     machineType: instance.InstanceType ?? '',
     imageId: instance.ImageId ?? '',
     zone: instance.Placement?.AvailabilityZone ?? '',
-    accessPolicyIds: (instance.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
+    // EC2 lists the primary interface's groups on the instance; moto does not for an instance launched
+    // with a network interface spec (publicIp false), whose groups are then on the interface only.
+    accessPolicyIds: (instance.SecurityGroups?.length ? instance.SecurityGroups : (instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0 || n.Attachment?.DeviceIndex === undefined)?.Groups ?? [])).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
     disks,
     labels,
     foreignLabels: foreign,

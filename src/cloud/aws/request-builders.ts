@@ -183,8 +183,10 @@ export interface RunInstancesRequest {
   MinCount: 1;
   MaxCount: 1;
   KeyName?: string;
-  SecurityGroupIds: string[];
+  SecurityGroupIds?: string[];
   SubnetId?: string;
+  /** Only for an instance without a public address (spec.publicIp false): then it holds the subnet and groups. */
+  NetworkInterfaces?: { DeviceIndex: 0; AssociatePublicIpAddress: false; DeleteOnTermination: true; Groups: string[]; SubnetId?: string }[];
   IamInstanceProfile?: { Arn: string };
   ClientToken: string;
   MetadataOptions: { HttpTokens: 'required'; HttpPutResponseHopLimit: number; HttpEndpoint: 'enabled' };
@@ -210,8 +212,15 @@ export function runInstancesRequest(spec: InstanceSpec, opts: { withRate?: boole
     MinCount: 1,
     MaxCount: 1,
     ...(spec.sshKey.mode !== 'none' ? { KeyName: spec.sshKey.name } : {}),
-    SecurityGroupIds: spec.accessPolicyIds,
-    ...(spec.placement.subnetId ? { SubnetId: spec.placement.subnetId } : {}),
+    // No public address: only a network interface spec can say so (EC2 refuses it next to top-level
+    // SecurityGroupIds/SubnetId), and it overrides the subnet's "auto-assign public IPv4".
+    ...(spec.publicIp === false
+      ? {
+          NetworkInterfaces: [
+            { DeviceIndex: 0 as const, AssociatePublicIpAddress: false as const, DeleteOnTermination: true as const, Groups: spec.accessPolicyIds, ...(spec.placement.subnetId ? { SubnetId: spec.placement.subnetId } : {}) },
+          ],
+        }
+      : { SecurityGroupIds: spec.accessPolicyIds, ...(spec.placement.subnetId ? { SubnetId: spec.placement.subnetId } : {}) }),
     ...(spec.instanceIdentity ? { IamInstanceProfile: { Arn: spec.instanceIdentity } } : {}),
     ClientToken: opts.clientToken ?? attemptToken(spec.idempotencyKey, 1),
     // IMDSv2 only; hop limit 2 so pods (one extra network hop) that need instance metadata still reach it.

@@ -159,6 +159,20 @@ import {
   type ModifyVolumeCommandInput,
   type ModifyVolumeCommandOutput,
 } from '@aws-sdk/client-ec2';
+// --- doctor: the vCPU quota (issue 13) ---
+import {
+  DescribeInstanceTypesCommand,
+  type DescribeInstanceTypesCommandInput,
+  type DescribeInstanceTypesCommandOutput,
+} from '@aws-sdk/client-ec2';
+// Types only: the Service Quotas client itself is imported in createServiceQuotasApi, on first use.
+import type {
+  GetAWSDefaultServiceQuotaCommandInput,
+  GetAWSDefaultServiceQuotaCommandOutput,
+  GetServiceQuotaCommandInput,
+  GetServiceQuotaCommandOutput,
+  ServiceQuotasClient,
+} from '@aws-sdk/client-service-quotas';
 
 /** Every EC2 call the adapter makes, one function per API operation, SDK v3 input/output shapes. */
 export interface Ec2Api {
@@ -209,6 +223,8 @@ export interface Ec2Api {
   // --- disk grow (issue 15) ---
   modifyVolume(input: ModifyVolumeCommandInput): Promise<ModifyVolumeCommandOutput>;
   describeVolumesModifications(input: DescribeVolumesModificationsCommandInput): Promise<DescribeVolumesModificationsCommandOutput>;
+  // --- doctor: the vCPU quota (issue 13) ---
+  describeInstanceTypes(input: DescribeInstanceTypesCommandInput): Promise<DescribeInstanceTypesCommandOutput>;
 }
 
 export interface StsApi {
@@ -220,6 +236,8 @@ export interface AwsClients {
   sts: StsApi;
   /** Data Lifecycle Manager (snapshot schedules); absent when a test does not need it. */
   dlm?: DlmApi;
+  /** Service Quotas (doctor's vCPU quota); absent when a test does not need it. */
+  serviceQuotas?: ServiceQuotasApi;
   /** Route 53 (tls --domain): built by route53-sdk.ts, its own chunk, only when DNS is used. */
   route53?: import('./route53-sdk.js').Route53Api;
 }
@@ -290,6 +308,8 @@ export function wrapEc2Client(client: EC2Client): Ec2Api {
     // --- disk grow (issue 15) ---
     modifyVolume: (input) => client.send(new ModifyVolumeCommand(input)),
     describeVolumesModifications: (input) => client.send(new DescribeVolumesModificationsCommand(input)),
+    // --- doctor: the vCPU quota (issue 13) ---
+    describeInstanceTypes: (input) => client.send(new DescribeInstanceTypesCommand(input)),
   };
 }
 
@@ -330,7 +350,7 @@ interface SentRequest {
  * answers with an HTML page, and the error can then say where that happened. The SDK keeps the
  * resolved endpoint only on the request, so this reads it there, after endpoint resolution.
  */
-function recordEndpointOnError<C extends EC2Client | STSClient | DLMClient>(client: C): C {
+function recordEndpointOnError<C extends EC2Client | STSClient | DLMClient | ServiceQuotasClient>(client: C): C {
   const stack = client.middlewareStack as unknown as {
     add(
       mw: (next: (args: { request?: unknown }) => Promise<unknown>) => (args: { request?: unknown }) => Promise<unknown>,
@@ -407,3 +427,49 @@ export type {
   Tag as Ec2Tag,
   Volume as Ec2Volume,
 } from '@aws-sdk/client-ec2';
+
+// --- doctor: the vCPU quota (issue 13) ---
+
+/**
+ * Fewer attempts than EC2's: the quota only informs doctor, whose check turns a read that keeps
+ * failing into a warning, so riding out a minute of throttling (or of an endpoint's 500s) is not
+ * worth the wait. About half a second of backoff in all.
+ */
+const QUOTA_MAX_ATTEMPTS = 4;
+
+/** The Service Quotas calls `doctor` makes to read an EC2 vCPU quota. */
+export interface ServiceQuotasApi {
+  getServiceQuota(input: GetServiceQuotaCommandInput): Promise<GetServiceQuotaCommandOutput>;
+  getAWSDefaultServiceQuota(input: GetAWSDefaultServiceQuotaCommandInput): Promise<GetAWSDefaultServiceQuotaCommandOutput>;
+}
+
+/** The command classes the wrapper sends: passed in, because the module is imported on first use. */
+export type ServiceQuotasCommands = Pick<typeof import('@aws-sdk/client-service-quotas'), 'GetServiceQuotaCommand' | 'GetAWSDefaultServiceQuotaCommand'>;
+
+export function wrapServiceQuotasClient(client: ServiceQuotasClient, sdk: ServiceQuotasCommands): ServiceQuotasApi {
+  return {
+    getServiceQuota: (input) => client.send(new sdk.GetServiceQuotaCommand(input)),
+    getAWSDefaultServiceQuota: (input) => client.send(new sdk.GetAWSDefaultServiceQuotaCommand(input)),
+  };
+}
+
+/**
+ * The Service Quotas client, configured like the EC2 client (region, profile, endpoint, retries).
+ * Only `doctor` reads quotas, so the client's module is imported here, on the first call, and the
+ * bundle keeps it in its own chunk: other AWS commands never load it.
+ */
+export async function createServiceQuotasApi(opts: AwsClientOptions): Promise<ServiceQuotasApi> {
+  const loaded = await import('@aws-sdk/client-service-quotas');
+  // The bundle resolves the package to its CommonJS build, and a dynamically imported CommonJS
+  // chunk has only a default export (module.exports); Node's own import also names the exports.
+  const sdk: typeof loaded = 'ServiceQuotasClient' in loaded ? loaded : (loaded as unknown as { default: typeof loaded }).default;
+  const client = new sdk.ServiceQuotasClient({
+    region: opts.region,
+    maxAttempts: opts.maxAttempts ?? QUOTA_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+  });
+  return wrapServiceQuotasClient(recordEndpointOnError(client), sdk);
+}

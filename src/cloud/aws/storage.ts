@@ -4,7 +4,7 @@
 import { CloudError, UsageError, WaitTimeoutError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
 import { setLabels as plainSetLabels } from './network.js';
-import type { Disk, DiskFromSnapshotSpec, DiskInitialization, DiskResizeState, Snapshot, SnapshotSpec } from '../port.js';
+import type { CloudRequest, Disk, DiskFromSnapshotSpec, DiskInitialization, DiskResizeState, Snapshot, SnapshotSpec } from '../port.js';
 import { call, callUnlessNotFound, paginate, type AwsContext } from './context.js';
 import { awsErrorCode, isAwsErrorCode, toLaunchError } from './errors.js';
 import { DATA_DEVICE, tagFilter, toDisk, toSnapshot, volumeName } from './mappers.js';
@@ -250,6 +250,11 @@ export async function diskResizeState(c: AwsContext, volumeId: string): Promise<
     state.limit = `EBS allows at most ${CHANGES_PER_DAY} modifications of a volume in 24 hours`;
   }
   return state;
+}
+
+/** The one request resizeDisk sends (disk grow --dry-run shows it). */
+export function resizeRequests(volumeId: string, sizeGiB: number): CloudRequest[] {
+  return [{ service: 'ec2', operation: 'ModifyVolume', input: { VolumeId: volumeId, Size: sizeGiB } }];
 }
 
 export async function resizeDisk(c: AwsContext, volumeId: string, sizeGiB: number): Promise<void> {

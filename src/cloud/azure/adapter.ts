@@ -159,6 +159,7 @@ export class AzureAdapter implements Cloud {
   deleteDisk = (diskId: string) => storage.deleteDisk(this.c, diskId);
   diskResizeState = (diskId: string, targetSizeGiB?: number) => storage.diskResizeState(this.c, diskId, targetSizeGiB);
   resizeDisk = (diskId: string, sizeGiB: number) => storage.resizeDisk(this.c, diskId, sizeGiB);
+  resizeRequests = (diskId: string, sizeGiB: number) => storage.resizeRequests(diskId, sizeGiB);
   createDiskFromSnapshot = (spec: DiskFromSnapshotSpec) => storage.createDiskFromSnapshot(this.c, spec);
   diskInitialization = (_diskId: string) => storage.diskInitialization();
   createSnapshot = (spec: SnapshotSpec) => storage.createSnapshot(this.c, spec);

@@ -26,7 +26,7 @@ const ALWAYS_QUOTA = new Set(['PublicIPCountLimitReached', 'ResourceQuotaExceede
 const CREDENTIAL_CODES = new Set(['AuthenticationFailed', 'InvalidAuthenticationToken', 'ExpiredAuthenticationToken', 'InvalidAuthenticationTokenTenant']);
 
 export const CREDENTIAL_REMEDIATION =
-  'Sign in with `az login` (then `az account set --subscription <id>`), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal; pass --subscription or set AZURE_SUBSCRIPTION_ID to choose the subscription.';
+  'Sign in with `az login` (then `az account set --subscription <id>`), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal (AZURE_FEDERATED_TOKEN_FILE instead of the secret for workload identity; AZURE_USE_MANAGED_IDENTITY=true on an Azure VM with a managed identity); pass --subscription or set AZURE_SUBSCRIPTION_ID to choose the subscription.';
 
 /** Quota errors name what ran out; cores and vCPUs are the machine's, the rest (public IPs …) another quota. */
 function isCoresQuota(f: ArmFailure): boolean {

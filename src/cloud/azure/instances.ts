@@ -62,7 +62,8 @@ export async function ensureInstance(c: AzureContext, spec: InstanceSpec): Promi
   const nicId = ids.nic(w, names.nic);
   // The NIC and data disk are named by the idempotency key: a re-run after a crash PUTs the same ones.
   // A builder is reached over SSH: its own public IP (see builderPublicIpName), a deployment's is the launch's.
-  const builderPipId = spec.role === 'builder' ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
+  // A deployment's VM has none of its own (its NIC gets one only with the static address); publicIp false: none at all.
+  const builderPipId = spec.role === 'builder' && spec.publicIp !== false ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
   if (builderPipId && !(await c.arm.get(builderPipId, 'Microsoft.Network publicIPAddresses.get'))) {
     await c.arm.put(builderPipId, builderPublicIpBody(w, spec), 'Microsoft.Network publicIPAddresses.createOrUpdate');
   }

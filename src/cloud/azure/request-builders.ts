@@ -259,7 +259,7 @@ export function instanceRequestList(w: Where, spec: InstanceSpec, opts: { subnet
   const out: CloudRequest[] = [];
   const subnetId = opts.subnetId ?? spec.placement.subnetId ?? ids.subnet(w);
   if (!spec.placement.subnetId) out.push(request('Microsoft.Network', 'virtualNetworks.createOrUpdate', ids.vnet(w), vnetBody(w)));
-  const builderPip = spec.role === 'builder' ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
+  const builderPip = spec.role === 'builder' && spec.publicIp !== false ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
   if (builderPip) out.push(request('Microsoft.Network', 'publicIPAddresses.createOrUpdate', builderPip, builderPublicIpBody(w, spec)));
   out.push(request('Microsoft.Network', 'networkInterfaces.createOrUpdate', ids.nic(w, names.nic), nicBody(w, spec, subnetId, builderPip)));
   let dataDiskId: string | undefined;

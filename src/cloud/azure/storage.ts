@@ -3,7 +3,7 @@
 // tags written by GET → merge → PUT of the resource (ARM ignores the read-only members).
 import { CloudError, UsageError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
-import type { Disk, DiskFromSnapshotSpec, DiskInitialization, DiskResizeState, Snapshot, SnapshotSpec } from '../port.js';
+import type { CloudRequest, Disk, DiskFromSnapshotSpec, DiskInitialization, DiskResizeState, Snapshot, SnapshotSpec } from '../port.js';
 import { describeInstance } from './instances.js';
 import type { Json } from './arm.js';
 import { pollUntil, type AzureContext } from './context.js';
@@ -164,6 +164,11 @@ export async function diskResizeState(c: AzureContext, diskId: string, targetSiz
   const disk = await describeDisk(c, diskId);
   if (!disk) throw new CloudError('disk-not-found', `The disk ${diskId} does not exist`);
   return { sizeGiB: disk.sizeGiB, ...(targetSizeGiB !== undefined && (await needsStop(c, disk, targetSizeGiB)) ? { needsStop: true } : {}) };
+}
+
+/** The one request resizeDisk sends (disk grow --dry-run shows it; a stop the size needs is disk grow's, around it). */
+export function resizeRequests(diskId: string, sizeGiB: number): CloudRequest[] {
+  return [{ service: 'Microsoft.Compute', operation: 'disks.update', input: { id: diskId, body: { properties: { diskSizeGB: sizeGiB } } } }];
 }
 
 export async function resizeDisk(c: AzureContext, diskId: string, sizeGiB: number): Promise<void> {

@@ -67,7 +67,7 @@ export const READ_ONLY_METHODS: ReadonlySet<CloudMethod> = new Set<CloudMethod>(
   'findDeployment', 'listDeployments', 'checkInstancePermissions', 'describeInstance', 'instanceHealth', 'consoleOutput',
   'waitForInstanceState', 'describeDisk', 'waitForDiskAvailable', 'diskInitialization', 'waitForSnapshot', 'describeSnapshot',
   'listSnapshots', 'diskResizeState', 'findSnapshotSchedule', 'findImageBuild', 'waitForImage',
-  'launchRequests', 'instanceRequests', 'scheduleRequests', 'buildRequests',
+  'launchRequests', 'instanceRequests', 'scheduleRequests', 'buildRequests', 'resizeRequests',
   'quotas',
   'findDnsZone', 'getARecord',
 ]);
@@ -306,6 +306,9 @@ export class FakeCloud implements Cloud {
   }
   buildRequests(spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec }): CloudRequest[] {
     return this.pure('buildRequests', [spec], () => requests.buildRequests(this.world.opts, spec));
+  }
+  resizeRequests(diskId: string, sizeGiB: number): CloudRequest[] {
+    return this.pure('resizeRequests', [diskId, sizeGiB], () => requests.resizeRequests(diskId, sizeGiB));
   }
 
   // =============== for tests: staging the scene ===============

@@ -171,6 +171,7 @@ export function ensureInstance(w: World, spec: InstanceSpec): Instance {
     guardPowerOffs: 0,
     consoleCalls: 0,
     ...(spec.userDataBase64 !== undefined ? { userData: spec.userDataBase64 } : {}),
+    ...(spec.publicIp === false ? { noPublicIp: true } : {}),
   };
   if (spec.sshKey.mode !== 'none') {
     if (w.opts.keepsSshKeys) rec.sshKeyName = spec.sshKey.name;

@@ -15,7 +15,7 @@ function completeInstanceChange(w: World, rec: InstanceRecord): void {
   rec.change = undefined;
   if (rec.state === 'pending') {
     rec.state = 'running';
-    if (!rec.pinnedIp && !rec.ephemeralIp) rec.ephemeralIp = w.opts.publicIpFor?.(instanceView(w, rec)) ?? w.nextIp('203.0.113');
+    if (!rec.pinnedIp && !rec.ephemeralIp && !rec.noPublicIp) rec.ephemeralIp = w.opts.publicIpFor?.(instanceView(w, rec)) ?? w.nextIp('203.0.113');
     // The boot guard (user data) powers off an instance that boots without its data disk.
     if (rec.bootGuard && !rec.attachments.some((a) => a.role === 'data')) {
       rec.guardPowerOffs += 1;

@@ -102,3 +102,7 @@ export function buildRequests(
     request('DeleteAccessPolicy', { policy: from('policy id', 'CreateAccessPolicy') }),
   ];
 }
+
+export function resizeRequests(diskId: string, sizeGiB: number): CloudRequest[] {
+  return [request('ResizeDisk', { diskId, sizeGiB })];
+}

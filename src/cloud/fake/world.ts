@@ -42,6 +42,8 @@ export interface InstanceRecord {
   networkId: string;
   privateIp: string;
   ephemeralIp?: string;
+  /** Created with publicIp false: it never gets an ephemeral public address. */
+  noPublicIp?: boolean;
   /** Set by makeReachable: the address the instance answers on whenever it runs. */
   pinnedIp?: string;
   launchTime: string;

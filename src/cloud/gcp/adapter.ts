@@ -163,6 +163,7 @@ export class GcpAdapter implements Cloud {
   deleteDisk = (diskId: string) => storage.deleteDisk(this.c, diskId);
   diskResizeState = (diskId: string) => storage.diskResizeState(this.c, diskId);
   resizeDisk = (diskId: string, sizeGiB: number) => storage.resizeDisk(this.c, diskId, sizeGiB);
+  resizeRequests = (diskId: string, sizeGiB: number) => storage.resizeRequests(this.c.project || '<project>', diskId, sizeGiB);
   createDiskFromSnapshot = (spec: DiskFromSnapshotSpec) => storage.createDiskFromSnapshot(this.c, spec);
   diskInitialization = (_diskId: string) => storage.diskInitialization();
   createSnapshot = (spec: SnapshotSpec) => storage.createSnapshot(this.c, spec);

@@ -1,7 +1,8 @@
 // Application Default Credentials without Google's auth library (which would add several MB and a
 // tree of dependencies to the bundle): the three sources gcloud documents, in its order.
 //   1. GOOGLE_APPLICATION_CREDENTIALS: a service account key (JWT-bearer grant, signed here with
-//      node:crypto) or an authorized-user file (refresh-token grant)
+//      node:crypto), an authorized-user file (refresh-token grant) or a workload identity federation
+//      file (external_account: STS token exchange, see external-account.ts)
 //   2. gcloud's ADC file (`gcloud auth application-default login`)
 //   3. the metadata server, only when running on GCE (skipped when METADATA_SERVER_DETECTION=none)
 // The token endpoint is the file's own `token_uri`, so a file can point it anywhere (tests do).
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { CredentialsError } from '../../core/errors.js';
 import { gcloudConfigDir } from './config-dir.js';
 import { errorFromResponse, SIGN_IN_REMEDIATION } from './errors.js';
+import { externalAccountSource } from './external-account.js';
 
 export { gcloudConfigDir };
 
@@ -151,8 +153,9 @@ function readJson(path: string, read: (p: string) => string | undefined): Record
 function sourceFromFile(json: Record<string, unknown>, path: string): TokenSource {
   if (json.type === 'service_account' && typeof json.client_email === 'string' && typeof json.private_key === 'string') return serviceAccountSource(json as unknown as ServiceAccountFile, path);
   if (json.type === 'authorized_user' && typeof json.refresh_token === 'string') return authorizedUserSource(json as unknown as AuthorizedUserFile, path);
+  if (json.type === 'external_account') return externalAccountSource(json, path);
   throw new CredentialsError(`${path} holds credentials of type "${String(json.type)}", which sourcegraph-launch does not support yet`, {
-    remediation: 'Use a service account key or `gcloud auth application-default login` (workload identity federation is not supported yet).',
+    remediation: 'Use a service account key, a workload identity federation file, or `gcloud auth application-default login`.',
   });
 }
 

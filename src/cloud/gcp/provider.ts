@@ -6,12 +6,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import gcpPresets from '../../../presets/gcp.json' with { type: 'json' };
 import { UsageError } from '../../core/errors.js';
-import { totalOf, type CostPart } from '../../core/prices.js';
 import type { SizeName } from '../../core/presets.js';
-import type { AddressChoice, CostInput, ProviderDescriptor, SizeOnCloud } from '../provider.js';
+import type { AddressChoice, ProviderDescriptor, SizeOnCloud } from '../provider.js';
 import type { DiskSpec, Scope } from '../port.js';
 import { gcloudConfigDir } from './config-dir.js';
 import { alternativeMachineTypes } from './errors.js';
+import { monthlyCost, PRICE_DATE, PRICE_FILE, REFERENCE_REGION, storagePricing } from './prices.js';
 
 /** Compute Engine regions (late 2026). */
 export const GCP_REGIONS = [
@@ -30,8 +30,7 @@ interface GcpPresetsFile {
 }
 const presets = gcpPresets as unknown as GcpPresetsFile;
 
-export const PRICE_FILE = 'presets/gcp.json';
-export const PRICE_DATE = 'none yet';
+export { PRICE_DATE, PRICE_FILE } from './prices.js';
 
 function pattern(flag: string, re: RegExp, example: string) {
   return (value: string): string => {
@@ -103,17 +102,6 @@ function describeDisk(d: DiskSpec): string {
   return `${d.sizeGiB} GB ${d.type}`;
 }
 
-/** No verified GCE price file yet: every part is "price unknown", never a guess. */
-function monthlyCost(input: CostInput) {
-  const parts: CostPart[] = [
-    { item: 'instance', detail: input.machineType },
-    { item: 'root volume', detail: describeDisk(input.root) },
-    { item: 'data volume', detail: describeDisk(input.data) },
-  ];
-  if (input.publicAddress) parts.push({ item: 'public IPv4 address', detail: 'static external IP address' });
-  return totalOf(input.region, parts, { priceDate: PRICE_DATE, source: [], priceFile: PRICE_FILE });
-}
-
 export const gcpProvider: ProviderDescriptor = {
   id: 'gcp',
   displayName: 'Google Compute Engine',
@@ -142,6 +130,10 @@ export const gcpProvider: ProviderDescriptor = {
   dataDiskLimit: { maxGiB: 65536, name: 'Persistent Disk' },
   describeDisk,
   loginUser: 'sourcegraph',
+  // Ubuntu's image family (images.ts BASE_IMAGE_PROJECT/FAMILY): instances.insert takes a family as
+  // sourceImage and resolves it to the newest image when the VM is created, so a dry run needs no lookup.
+  builtDataTemplatePlaceholder: '<data snapshot from build-image>',
+  offlineBaseImage: { id: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64', name: 'Ubuntu 24.04 LTS (image family ubuntu-2404-lts-amd64, newest at launch)' },
   rootVersionFile: '/home/sourcegraph/.sourcegraph-version',
   terms: {
     address: 'static external IP address',
@@ -208,10 +200,8 @@ export const gcpProvider: ProviderDescriptor = {
   monthlyCost,
   priceFile: PRICE_FILE,
   priceDate: PRICE_DATE,
-  referenceRegion: 'us-central1',
-  storagePricing() {
-    return { region: 'us-central1', diskMonthlyUsd: () => undefined, snapshotGiBMonthUsd: 0 };
-  },
+  referenceRegion: REFERENCE_REGION,
+  storagePricing,
   planFlags: { address: '--address', encryptionKey: '--kms-key', providerFlags: { '--project': 'project', '--zone': 'zone' } },
   minimalPolicy: async () => ({
     file: 'presets/policies/gcp-custom-role.json',

@@ -117,7 +117,8 @@ export function instanceBody(spec: InstanceSpec, opts: { project: string; natIP?
       {
         network: spec.placement.networkId ?? 'global/networks/default',
         ...(spec.placement.subnetId ? { subnetwork: spec.placement.subnetId } : {}),
-        accessConfigs: [{ type: 'ONE_TO_ONE_NAT', name: 'External NAT', networkTier: 'PREMIUM', ...(opts.natIP ? { natIP: opts.natIP } : {}) }],
+        // Without an access config the instance has no external address (spec.publicIp false).
+        ...(spec.publicIp === false ? {} : { accessConfigs: [{ type: 'ONE_TO_ONE_NAT', name: 'External NAT', networkTier: 'PREMIUM', ...(opts.natIP ? { natIP: opts.natIP } : {}) }] }),
       },
     ],
     tags: { items: [...spec.accessPolicyIds] },

@@ -3,7 +3,7 @@
 // operation, purpose and disk (its name derives from them).
 import { CloudError, UsageError, WaitTimeoutError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
-import type { Disk, DiskFromSnapshotSpec, DiskInitialization, DiskResizeState, Snapshot, SnapshotSpec } from '../port.js';
+import type { CloudRequest, Disk, DiskFromSnapshotSpec, DiskInitialization, DiskResizeState, Snapshot, SnapshotSpec } from '../port.js';
 import { call, getOrUndefined, listAll, mutate, pollUntil, request, type GceContext, type Json } from './context.js';
 import { isGceError, isNotFound } from './errors.js';
 import { describeInstanceRaw } from './instances.js';
@@ -233,6 +233,12 @@ export async function diskResizeState(c: GceContext, diskId: string): Promise<Di
   const disk = await describeDisk(c, diskId);
   if (!disk) throw new CloudError('disk-not-found', `Disk ${diskId} was not found`);
   return { sizeGiB: disk.sizeGiB };
+}
+
+/** The one request resizeDisk sends (disk grow --dry-run shows it). */
+export function resizeRequests(project: string, diskId: string, sizeGiB: number): CloudRequest[] {
+  const z = parseZonal(diskId, 'disks');
+  return [{ service: 'compute', operation: 'disks.resize', input: { project, zone: z?.zone ?? '<zone of the disk>', disk: z?.name ?? diskId, requestId: requestIdFor(project, `resize/${diskId}/${sizeGiB}`), body: { sizeGb: String(sizeGiB) } } }];
 }
 
 export async function resizeDisk(c: GceContext, diskId: string, sizeGiB: number): Promise<void> {

@@ -5,13 +5,16 @@ import { describe, expect, it } from 'vitest';
 import type { DLMClient } from '@aws-sdk/client-dlm';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { awsProvider } from '../../../src/cloud/aws/provider.js';
-import { wrapDlmClient, wrapEc2Client } from '../../../src/cloud/aws/sdk.js';
+import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { wrapDlmClient, wrapEc2Client, wrapServiceQuotasClient, type ServiceQuotasCommands } from '../../../src/cloud/aws/sdk.js';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import { wrapRoute53Client } from '../../../src/cloud/aws/route53-sdk.js';
 
 const route53Actions = () => Object.keys(wrapRoute53Client({} as Route53Client)).map((m) => `route53:${pascal(m)}`);
 
 const pascal = (method: string) => `${method[0]!.toUpperCase()}${method.slice(1)}`;
+// doctor's vCPU quota: read off its wrapper too (the command classes are not needed to list its methods).
+const serviceQuotas = () => Object.keys(wrapServiceQuotasClient({} as ServiceQuotasClient, {} as ServiceQuotasCommands)).map((m) => `servicequotas:${pascal(m)}`);
 
 async function allowedActions(): Promise<Set<string>> {
   const policy = (await awsProvider.minimalPolicy!()).document as { Statement: { Effect: string; Action: string[] }[] };
@@ -26,6 +29,8 @@ describe('the minimal AWS policy', () => {
     expect(ec2.length).toBeGreaterThan(30);
     expect(ec2.filter((a) => !allowed.has(a))).toEqual([]);
     expect(dlm.filter((a) => !allowed.has(a))).toEqual([]);
+    expect(serviceQuotas()).toEqual(['servicequotas:GetServiceQuota', 'servicequotas:GetAWSDefaultServiceQuota']);
+    expect(serviceQuotas().filter((a) => !allowed.has(a))).toEqual([]);
     // Route 53 (tls --domain): the hosted zone lookup and the record changes.
     expect(route53Actions()).toHaveLength(4);
     expect(route53Actions().filter((a) => !allowed.has(a))).toEqual([]);
@@ -38,6 +43,7 @@ describe('the minimal AWS policy', () => {
     const called = new Set([
       ...Object.keys(wrapEc2Client({} as EC2Client)).map((m) => `ec2:${pascal(m)}`),
       ...Object.keys(wrapDlmClient({} as DLMClient)).map((m) => `dlm:${pascal(m)}`),
+      ...serviceQuotas(),
       'iam:PassRole',
       ...route53Actions(),
     ]);

@@ -3,7 +3,11 @@
 // AZURE_AUTHORITY_HOST, as for a sovereign cloud), the Azure CLI (a scripted `az`), and every
 // missing or refused credential as exit 3 naming `az login` and the environment variables. Also
 // the other cloud endpoints a user may name (AZURE_RESOURCE_MANAGER_ENDPOINT, AZURE_AUTHORITY_HOST).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARM_SCOPE, armEndpointFromEnvironment, armScope, credentialFromEnvironment, defaultSubscription, type RunAz } from '../../../src/cloud/azure/credentials.js';
@@ -27,6 +31,11 @@ beforeAll(async () => {
       res.setHeader('Content-Type', 'application/json');
       if (form.get('client_secret') === 'right') {
         res.end(JSON.stringify({ token_type: 'Bearer', expires_in: 3599, access_token: `token-for-${form.get('client_id')}` }));
+      } else if (form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' && form.get('client_assertion')?.startsWith('federated-')) {
+        res.end(JSON.stringify({ token_type: 'Bearer', expires_in: 3599, access_token: `token-for-${form.get('client_id')}-${form.get('client_assertion')}` }));
+      } else if (form.has('client_assertion')) {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ error: 'invalid_client', error_description: 'AADSTS700213: No matching federated identity record found for presented assertion subject.\nTrace ID: y' }));
       } else {
         res.statusCode = 401;
         res.end(JSON.stringify({ error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.\nTrace ID: x' }));
@@ -133,5 +142,108 @@ describe('the Azure CLI login', () => {
     expect(await defaultSubscription({ AZURE_SUBSCRIPTION_ID: 'from-env' }, noAz)).toBe('from-env');
     expect(await defaultSubscription({}, azAnswers({ 'account show': JSON.stringify({ id: 'from-cli' }) }))).toBe('from-cli');
     namesTheFixes(await refusal(defaultSubscription({}, noAz)));
+  });
+});
+
+describe('workload identity (AZURE_FEDERATED_TOKEN_FILE)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sgl-azure-wi-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const tokenFile = join(dir, 'token');
+  const env = () => ({ AZURE_TENANT_ID: 'tenant-1', AZURE_CLIENT_ID: 'app-2', AZURE_FEDERATED_TOKEN_FILE: tokenFile, AZURE_AUTHORITY_HOST: authority });
+
+  it('exchanges the file\'s token as a client assertion, reading the file again for a new token', async () => {
+    seen.length = 0;
+    writeFileSync(tokenFile, 'federated-one\n');
+    const token = await credentialFromEnvironment(env(), noAz, trusting).getToken(ARM_SCOPE);
+    expect(token.token).toBe('token-for-app-2-federated-one');
+    expect(seen[0]!.path).toBe('/tenant-1/oauth2/v2.0/token');
+    expect(Object.fromEntries(seen[0]!.form)).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'app-2',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: 'federated-one',
+      scope: ARM_SCOPE,
+    });
+    // The platform rotates the file: a fresh credential reads what is there now.
+    writeFileSync(tokenFile, 'federated-two');
+    expect((await credentialFromEnvironment(env(), noAz, trusting).getToken(ARM_SCOPE)).token).toBe('token-for-app-2-federated-two');
+  });
+
+  it('a refused assertion, a missing file or a missing variable is exit 3 with the fixes', async () => {
+    writeFileSync(tokenFile, 'not-federated');
+    const refused = await refusal(credentialFromEnvironment(env(), noAz, trusting).getToken(ARM_SCOPE));
+    expect(refused.message).toMatch(/Entra ID refused workload identity app-2 .*AADSTS700213/);
+    namesTheFixes(refused);
+    const missingFile = await refusal(credentialFromEnvironment({ ...env(), AZURE_FEDERATED_TOKEN_FILE: join(dir, 'absent') }, noAz, trusting).getToken(ARM_SCOPE));
+    expect(missingFile.message).toMatch(/Cannot read AZURE_FEDERATED_TOKEN_FILE .*absent: ENOENT/);
+    namesTheFixes(missingFile);
+    const noTenant = await refusal(credentialFromEnvironment({ AZURE_CLIENT_ID: 'app-2', AZURE_FEDERATED_TOKEN_FILE: tokenFile }, noAz).getToken(ARM_SCOPE));
+    expect(noTenant.message).toMatch(/needs AZURE_TENANT_ID and AZURE_CLIENT_ID; AZURE_TENANT_ID is not set/);
+    namesTheFixes(noTenant);
+  });
+});
+
+describe('a managed identity', () => {
+  // A loopback stand-in for the instance metadata service and a hosting service's IDENTITY_ENDPOINT
+  // (never the link-local address: AZURE_POD_IDENTITY_AUTHORITY_HOST moves the service, as for the SDK).
+  let identity: HttpServer;
+  let host = '';
+  const asked: { url: URL; headers: IncomingMessage['headers'] }[] = [];
+  beforeAll(async () => {
+    identity = createHttpServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      asked.push({ url, headers: req.headers });
+      res.setHeader('Content-Type', 'application/json');
+      const clientId = url.searchParams.get('client_id');
+      if (url.pathname === '/metadata/identity/oauth2/token' && req.headers.metadata === 'true' && url.searchParams.get('api-version') === '2018-02-01') {
+        if (clientId === 'unassigned') {
+          res.statusCode = 400;
+          res.end(JSON.stringify({ error: 'invalid_request', error_description: 'Identity not found' }));
+          return;
+        }
+        res.end(JSON.stringify({ access_token: `imds-${clientId ?? 'system'}-${url.searchParams.get('resource')}`, expires_on: String(Math.floor(Date.now() / 1000) + 3600), token_type: 'Bearer' }));
+      } else if (url.pathname === '/msi/token' && req.headers['x-identity-header'] === 'secret-header' && url.searchParams.get('api-version') === '2019-08-01') {
+        res.end(JSON.stringify({ access_token: `hosted-${url.searchParams.get('resource')}`, expires_on: Math.floor(Date.now() / 1000) + 3600, token_type: 'Bearer' }));
+      } else {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ error: 'bad_request', error_description: `unexpected ${req.url}` }));
+      }
+    });
+    await new Promise<void>((resolve) => identity.listen(0, '127.0.0.1', resolve));
+    host = `http://127.0.0.1:${(identity.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => identity.close(resolve));
+  });
+
+  it('AZURE_USE_MANAGED_IDENTITY=true: the VM\'s identity from the instance metadata service, for the ARM resource', async () => {
+    asked.length = 0;
+    const credential = credentialFromEnvironment({ AZURE_USE_MANAGED_IDENTITY: 'true', AZURE_POD_IDENTITY_AUTHORITY_HOST: host }, noAz);
+    expect(credential.description).toBe('the managed identity');
+    const token = await credential.getToken(ARM_SCOPE);
+    expect(token.token).toBe('imds-system-https://management.azure.com/');
+    expect(token.expiresOnTimestamp).toBeGreaterThan(Date.now() + 3_000_000);
+    expect(asked[0]!.headers.metadata).toBe('true');
+    // A user-assigned identity by its client id (AZURE_CLIENT_ID is not a half service principal here).
+    const user = await credentialFromEnvironment({ AZURE_USE_MANAGED_IDENTITY: '1', AZURE_CLIENT_ID: 'uami-1', AZURE_POD_IDENTITY_AUTHORITY_HOST: host }, noAz).getToken(ARM_SCOPE);
+    expect(user.token).toBe('imds-uami-1-https://management.azure.com/');
+  });
+
+  it('IDENTITY_ENDPOINT and IDENTITY_HEADER (App Service, Container Apps): used without being asked', async () => {
+    const token = await credentialFromEnvironment({ IDENTITY_ENDPOINT: `${host}/msi/token`, IDENTITY_HEADER: 'secret-header' }, noAz).getToken(ARM_SCOPE);
+    expect(token.token).toBe('hosted-https://management.azure.com/');
+  });
+
+  it('no identity assigned, no metadata service, or an Arc machine: exit 3 saying which and how to fix it', async () => {
+    const unassigned = await refusal(credentialFromEnvironment({ AZURE_USE_MANAGED_IDENTITY: 'true', AZURE_CLIENT_ID: 'unassigned', AZURE_POD_IDENTITY_AUTHORITY_HOST: host }, noAz).getToken(ARM_SCOPE));
+    expect(unassigned.message).toMatch(/No token for the managed identity unassigned \(AZURE_CLIENT_ID\) from the instance metadata service .*Identity not found/);
+    expect(unassigned.remediation).toMatch(/Assign a managed identity/);
+    namesTheFixes(unassigned);
+    // Nothing listens on port 9 of loopback: "not on Azure".
+    const nowhere = await refusal(credentialFromEnvironment({ AZURE_USE_MANAGED_IDENTITY: 'true', AZURE_POD_IDENTITY_AUTHORITY_HOST: 'http://127.0.0.1:9' }, noAz).getToken(ARM_SCOPE));
+    expect(nowhere.message).toMatch(/did not answer .*works only on Azure/);
+    namesTheFixes(nowhere);
+    const arc = await refusal(credentialFromEnvironment({ AZURE_USE_MANAGED_IDENTITY: 'true', IDENTITY_ENDPOINT: `${host}/msi/token`, IMDS_ENDPOINT: host }, noAz).getToken(ARM_SCOPE));
+    expect(arc.message).toMatch(/Azure Arc .* not supported/);
   });
 });

@@ -1,10 +1,11 @@
 // The GCE descriptor, which loads no adapter: the project from flags, environment or gcloud's
-// configuration; ids validated in GCE's forms; sizes from presets/gcp.json; no price guessed.
+// configuration; ids validated in GCE's forms; sizes from presets/gcp.json; prices only where presets/gcp-prices.json has them.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gcpProvider, projectFrom, validateAddress } from '../../../src/cloud/gcp/provider.js';
+import gcpPrices from '../../../presets/gcp-prices.json' with { type: 'json' };
 
 const dir = mkdtempSync(join(tmpdir(), 'sgl-gcp-provider-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,12 +34,40 @@ describe('GCE descriptor', () => {
     expect(gcpProvider.validateSubnet('regions/us-central1/subnetworks/s')).toBe('regions/us-central1/subnetworks/s');
   });
 
-  it('sizes are the N2 presets with 500 GB pd-ssd data disks; costs say unknown instead of guessing', () => {
+  it('sizes are the N2 presets with 500 GB pd-ssd data disks; costs from the price file, unknown outside it', () => {
     expect(Object.values(gcpProvider.sizes).map((s) => s.machineType)).toEqual(['n2-standard-8', 'n2-standard-16', 'n2-standard-32', 'n2-standard-48', 'n2-standard-96']);
     expect(gcpProvider.sizes.XS.dataDisk).toEqual({ type: 'pd-ssd', sizeGiB: 500 });
     expect(gcpProvider.rootDisk).toEqual({ type: 'pd-ssd', sizeGiB: 50 });
     const cost = gcpProvider.monthlyCost({ region: 'us-central1', machineType: 'n2-standard-8', root: gcpProvider.rootDisk, data: gcpProvider.sizes.XS.dataDisk, publicAddress: true });
-    expect(cost.totalUsd).toBeUndefined();
-    expect(cost.unknown.length).toBe(4);
+    // n2-standard-8: 8 vCPU + 32 GiB at us-central1's N2 rates; 550 GB pd-ssd; one address in use.
+    const { n2, diskGibMonthUsd, externalIpv4HourUsd } = gcpPrices.regions['us-central1'];
+    const expected = (8 * n2.vcpuHourUsd + 32 * n2.gibHourUsd) * 730 + 550 * diskGibMonthUsd['pd-ssd'] + externalIpv4HourUsd * 730;
+    expect(cost.unknown).toEqual([]);
+    expect(cost.totalUsd).toBeCloseTo(expected, 1);
+    expect(cost.totalUsd).toBeGreaterThan(300);
+    expect(cost.parts.map((p) => p.item)).toEqual(['instance', 'root volume', 'data volume', 'public IPv4 address']);
+    // Another region is not priced from us-central1's figures.
+    const away = gcpProvider.monthlyCost({ region: 'europe-west1', machineType: 'n2-standard-8', root: gcpProvider.rootDisk, data: gcpProvider.sizes.XS.dataDisk, publicAddress: true });
+    expect(away.totalUsd).toBeUndefined();
+    expect(away.unknown.length).toBe(4);
+    // A machine type the file does not list is unknown even in a priced region.
+    const other = gcpProvider.monthlyCost({ region: 'us-central1', machineType: 'c3-standard-8', root: gcpProvider.rootDisk, data: gcpProvider.sizes.XS.dataDisk, publicAddress: false });
+    expect(other.unknown).toEqual(['instance c3-standard-8']);
+  });
+
+  it('the price file: every N2 type is its vCPUs and 4 GiB each at the N2 rates; storage prices for upgrade and prune', () => {
+    for (const [region, p] of Object.entries(gcpPrices.regions)) {
+      for (const [type, hourly] of Object.entries(p.machineHourUsd)) {
+        const vcpus = Number(/^n2-standard-(\d+)$/.exec(type)?.[1]);
+        expect(vcpus, `${region} ${type}`).toBeGreaterThan(0);
+        expect(hourly, `${region} ${type}`).toBeCloseTo(vcpus * p.n2.vcpuHourUsd + 4 * vcpus * p.n2.gibHourUsd, 5);
+      }
+    }
+    for (const target of Object.values(gcpPrices.samePricesAs)) expect(Object.keys(gcpPrices.regions)).toContain(target);
+    const storage = gcpProvider.storagePricing();
+    expect(storage.region).toBe('us-central1');
+    expect(storage.diskMonthlyUsd({ type: 'pd-ssd', sizeGiB: 100 })).toBeCloseTo(100 * gcpPrices.regions['us-central1'].diskGibMonthUsd['pd-ssd'], 5);
+    expect(storage.diskMonthlyUsd({ type: 'hyperdisk-extreme', sizeGiB: 100 })).toBeUndefined();
+    expect(storage.snapshotGiBMonthUsd).toBeGreaterThan(0);
   });
 });

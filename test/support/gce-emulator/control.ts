@@ -3,6 +3,7 @@
 // own (write the serial console, publish guest attributes, fail, throttle, take time) and for
 // assertions on what exists and what was sent.
 import type { ActiveFault, FaultSpec } from './faults.js';
+import { Federation } from './federation.js';
 import { refPath, type ScopeKind } from './links.js';
 import type { OperationBody } from './operations.js';
 import type { ProjectMetric, RegionMetric } from './quotas.js';
@@ -44,6 +45,8 @@ const SCOPES: Record<ResourceKind, ScopeKind> = {
 
 export class GceEmulatorControl {
   readonly tokensIssued: string[] = [];
+  /** The STS and IAM Credentials stand-ins (workload identity federation; federation.ts). */
+  readonly federation = new Federation();
 
   constructor(
     private readonly world: World,
@@ -55,6 +58,7 @@ export class GceEmulatorControl {
     this.world.reset();
     this.router.log.length = 0;
     this.tokensIssued.length = 0;
+    this.federation.reset();
     for (const hook of this.resetHooks) hook();
   }
 

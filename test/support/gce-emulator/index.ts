@@ -22,6 +22,7 @@ export type { RequestRecord } from './router.js';
 export type { ZoneSpec } from './catalog.js';
 export { GceEmulatorControl } from './control.js';
 export { DEFAULT_ZONES, PUBLIC_IMAGE_PROJECT } from './catalog.js';
+export { FEDERATION_AUDIENCE, type FederationSettings } from './federation.js';
 
 export interface GceEmulatorOptions extends Partial<WorldOptions> {
   /** The test project (default `sgl-test-project`). */
@@ -86,6 +87,11 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       if (req.method === 'POST' && url.pathname === '/token') {
         const answer = handleToken(control, body);
         send(res, answer.status, answer.body);
+        return;
+      }
+      const federated = control.federation.handle(req.method ?? 'GET', url.pathname, req.headers['content-type'], req.headers.authorization, body);
+      if (federated) {
+        send(res, federated.status, federated.body);
         return;
       }
       const dnsAnswer = dns.handle(req.method ?? 'GET', url, req.headers.authorization, body);
