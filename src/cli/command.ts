@@ -62,7 +62,7 @@ export function defineCommand<F extends FlagSet>(def: CommandDef<F>): CommandDef
  * or exits 2 unless -y is given (destroy and the commands that replace or remove things).
  */
 export const YES = {
-  root: 'never ask. launch then goes ahead without confirming; destroy, upgrade, rollback, restore, prune, config, executors enable, disk grow and scale need -y to act when not on a terminal or when CI is set (see each command\'s --help)',
+  root: 'never ask. launch then goes ahead without confirming; destroy, upgrade, rollback, restore, prune, config, executors enable, disk grow, scale and tls (a DNS change, --remove) need -y to act when not on a terminal or when CI is set (see each command\'s --help)',
   launch: 'launch without confirming the plan. Not on a terminal or with CI set, launch never asks anyway: a missing required value exits 2 naming its flag',
   destroy: 'delete without asking you to type the name. Required when not on a terminal or when CI is set: without it destroy exits 2 and deletes nothing',
   confirms: (verb: string) => `${verb} without asking for confirmation. Required when not on a terminal or when CI is set: without it the command exits 2 and changes nothing`,

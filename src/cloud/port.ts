@@ -482,6 +482,21 @@ export interface Cloud {
   ensureClusterAccess?(policyId: string): Promise<AccessPolicy>;
   /** The dry run of ensureClusterAccess: the request(s) it would send when nothing is open yet. */
   clusterAccessRequests?(policyId: string): CloudRequest[];
+  // ---- DNS records in the cloud's DNS service (tls --domain, issue 15) ----
+  /**
+   * The public zone of this account that holds `domain` (the longest matching name), or undefined.
+   * Private zones (visible only inside a network) are ignored: a record there serves no browser.
+   */
+  findDnsZone(domain: string): Promise<DnsZone | undefined>;
+  /** The A record `name` in the zone, or undefined when there is none. */
+  getARecord(zoneId: string, name: string): Promise<DnsARecord | undefined>;
+  /** Creates the A record `name` → `ip`, or replaces its values (only this record; never the zone). */
+  upsertARecord(zoneId: string, name: string, ip: string, ttl: number): Promise<void>;
+  /**
+   * Deletes the A record `name` only while it points at `ip` alone: 'deleted', 'absent' (nothing to
+   * delete), or 'not-ours' (it points elsewhere now, and is left as it is).
+   */
+  deleteARecord(zoneId: string, name: string, ip: string): Promise<'deleted' | 'absent' | 'not-ours'>;
 }
 
 /** How much of a quota is used, of how much. */
@@ -507,4 +522,20 @@ export interface Quotas {
 export interface QuotaProblem {
   reason: string;
   fix: string;
+}
+
+/** A public DNS zone of the account (Route 53 hosted zone, Cloud DNS managed zone, Azure DNS zone). */
+export interface DnsZone {
+  /** The cloud's id of the zone (hosted zone id, managed zone name, ARM resource id). */
+  id: string;
+  /** The zone's domain, lower case, without the trailing dot. */
+  name: string;
+}
+
+/** One A record set. */
+export interface DnsARecord {
+  /** Fully qualified, lower case, without the trailing dot. */
+  name: string;
+  values: string[];
+  ttl: number;
 }

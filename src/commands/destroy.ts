@@ -10,6 +10,7 @@ import { KEPT_ACTIONS, runDestroyWorkflow, type DestroyAction } from '../workflo
 import { connectCloud } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type Target, type TargetFlags } from './target.js';
+import { removeDns } from './tls-dns.js';
 
 export type { DestroyAction } from '../workflows/destroy.js';
 
@@ -48,6 +49,10 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   const line = (a: DestroyAction) => `  ${verb[a.action].padEnd(24)} ${a.id}${a.detail ? `  ${a.detail}` : ''}`;
   const where = `${target.cloud} ${target.region}`;
   const cloud = await connectCloud(deps, target);
+  // The DNS record `tls` set in the cloud's zone (this machine's record says which): deleted after
+  // the rest, only while it still points at the deployment's address. Read now: the workflow
+  // forgets the deployment record.
+  const dnsRec = deps.state.getDeployment(target.cloud, target.region, target.name)?.tlsDns;
 
   const outcome = await runDestroyWorkflow(deps, cloud, target, {
     deleteData: Boolean(flags.deleteData),
@@ -56,6 +61,7 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
     approve: async (actions) => {
       io.info(`destroy ${target.name} (${where}) will:`);
       for (const a of actions) io.info(line(a));
+      if (dnsRec) io.info(`  ${'delete DNS record'.padEnd(24)} ${dnsRec.name} A ${dnsRec.value}  zone ${dnsRec.zoneName}, only if it still points there`);
       if (actions.some((a) => KEPT_ACTIONS.has(a.action))) io.info(`The data is kept (${terms.disk}s, snapshots, snapshot policy). Add --delete-data to delete it too.`);
       if (flags.dryRun || flags.yes) return;
       if (!io.interactive) throw new MissingInputError('--yes', 'to destroy when not running interactively');
@@ -96,10 +102,12 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
     }
     case 'destroyed': {
       const kept = outcome.actions.filter((a) => KEPT_ACTIONS.has(a.action));
+      const dnsRecord = dnsRec ? await removeDns(deps, cloud, dnsRec) : undefined;
       const result = {
         ...base,
         deleted: outcome.actions.filter((a) => !KEPT_ACTIONS.has(a.action)).map((a) => ({ action: a.action, id: a.id })),
         kept: keptJson(kept),
+        ...(dnsRecord ? { dnsRecord } : {}),
       };
       if (io.json) io.result(result);
       else {

@@ -4,8 +4,11 @@
 // (/mnt/data/.sourcegraph-launch/tls, root-only) so they outlive a new root disk, and
 // provision/apply-tls.sh — the same script the boot service runs after every reinstall — makes
 // k3s's Traefik serve them for the domain, with HTTP redirected to HTTPS. The DNS zone is the
-// user's: the A record to create is printed, and unless --no-wait the command waits (bounded) until
-// the name resolves to the deployment's address. What was installed (domain, expiry) is recorded in
+// user's. When a public zone of the same cloud account holds the domain (tls-dns.ts), the command
+// shows the one A record it will create or replace, asks (--yes), and changes it after the
+// certificate is served; otherwise (or with --no-dns) the A record to create is printed. Either way,
+// unless --no-wait the command waits (bounded) until the name resolves to the deployment's address.
+// `tls --remove` undoes it all (tls-remove.ts). What was installed (domain, expiry) is recorded in
 // this machine's deployment record for `status`. Sourcegraph's externalURL lives in its database,
 // not in the Helm values: the command prints what to set and where.
 // `--tls managed` and `--tls acme` are refused (exit 2): not supported yet.
@@ -18,6 +21,7 @@ import type { Deps, GlobalFlags } from './deps.js';
 import { asRoot, connectOrExplain, execOrFail, reachInstance, type AccessFlags } from './instance-access.js';
 import { locateProvisionBundle } from './provision-bundle.js';
 import { checkCertificate, checkDomain, type CertificateInfo } from './tls-cert.js';
+import { applyDns, planDns, type TlsDnsRecord } from './tls-dns.js';
 
 export const TLS_DIR = '/mnt/data/.sourcegraph-launch/tls';
 const EXEC_TIMEOUT_MS = 60_000;
@@ -31,6 +35,9 @@ export interface TlsFlags extends AccessFlags, GlobalFlags {
   tls?: string;
   wait?: boolean;
   timeout?: string;
+  /** --no-dns: never look at or change the cloud's DNS zones. */
+  dns?: boolean;
+  remove?: boolean;
 }
 
 /** What `tls` installed, kept in the local deployment record for `status`. */
@@ -45,6 +52,11 @@ export interface TlsResult {
   dnsRecord: { type: 'A'; name: string; value: string };
   /** resolves: the name resolved to the address; not-checked: --no-wait. */
   dns: 'resolves' | 'not-checked';
+  /**
+   * The record in the cloud's DNS zone: created, replaced (with what it pointed at) or already
+   * pointing here; absent when no zone of the account holds the domain (or --no-dns).
+   */
+  dnsZone?: { id: string; name: string; change: 'created' | 'replaced' | 'unchanged'; previous?: string[] };
   certificate: CertificateInfo;
   storedIn: string;
   /** Sourcegraph's externalURL is in its site configuration (its database): set by the admin. */
@@ -52,7 +64,8 @@ export interface TlsResult {
   warnings: string[];
 }
 
-export async function runTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<TlsResult> {
+export async function runTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<unknown> {
+  if (flags.remove) return (await import('./tls-remove.js')).runTlsRemove(deps, nameArg, flags);
   const result = await install(deps, nameArg, flags);
   if (deps.io.json) deps.io.result(result);
   return result;
@@ -103,6 +116,17 @@ async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags)
   const name = reach.target.name;
   if (!reach.host) throw new LaunchError('no-address', ExitCode.failed, `${name} has no public address for ${domain} to point at`, { remediation: `See \`${deps.program} status ${name}\`.` });
   const address = reach.host;
+  // The DNS change is looked up and agreed to before anything changes: a "no" (or no --yes in CI)
+  // leaves the instance and the zone as they were.
+  if (flags.dns !== false && !reach.deployment.addresses.some((a) => a.ip === address)) {
+    // Only a static address stays the same through upgrades (a new instance); an ephemeral one does not.
+    io.warn(`${address} is not a static address of ${name}: an upgrade gives the instance a new one, and the DNS record must then be pointed again (run tls again).`);
+  }
+  const plan = flags.dns === false ? undefined : await planDns(deps, reach.cloud, domain, address, flags);
+  const earlier = reach.record?.tlsDns;
+  if (plan && earlier && (earlier.name !== domain || earlier.zoneId !== plan.zone.id)) {
+    io.warn(`The record ${earlier.name} A ${earlier.value} that tls set earlier (zone ${earlier.zoneName}) is left as it is and no longer tracked: delete it in the zone if it is not needed.`);
+  }
   const { remote } = await connectOrExplain(deps, reach, flags.providerFlags);
   try {
     // The files travel by SFTP into a directory only the login user can enter (0700), never on a
@@ -135,6 +159,13 @@ async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags)
   const target = reach.target;
   const record = reach.record ?? { name, cloud: target.cloud, region: target.region, createdAt: now, updatedAt: now };
   deps.state.putDeployment({ ...record, updatedAt: now, tls });
+  let tlsDns: TlsDnsRecord | undefined;
+  if (plan) {
+    tlsDns = await applyDns(deps, reach.cloud, plan, domain, address, record.tlsDns);
+    const latest = deps.state.getDeployment(target.cloud, target.region, name) ?? record;
+    const { tlsDns: _old, ...rest } = latest;
+    deps.state.putDeployment({ ...rest, updatedAt: now, ...(tlsDns ? { tlsDns } : {}) });
+  }
 
   const externalURL = {
     value: tls.url,
@@ -153,9 +184,18 @@ async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags)
     externalURL,
     warnings: [...certificate.warnings],
   };
-  io.info(`DNS: create (or check) this record in your domain's zone:\n  ${domain}.  A  ${address}`);
+  if (plan) {
+    result.dnsZone = {
+      id: plan.zone.id,
+      name: plan.zone.name,
+      change: plan.change === 'none' ? 'unchanged' : plan.change === 'create' ? 'created' : 'replaced',
+      ...(plan.change === 'replace' && plan.current ? { previous: plan.current.values } : {}),
+    };
+  } else {
+    io.info(`DNS: create (or check) this record in your domain's zone:\n  ${domain}.  A  ${address}`);
+  }
   if (flags.wait !== false) {
-    await waitForDns(deps, domain, address, input.timeoutMin * 60_000, name);
+    await waitForDns(deps, domain, address, input.timeoutMin * 60_000, name, plan?.zone.name);
     result.dns = 'resolves';
   }
   io.success(`${name} serves ${tls.url} with your certificate (until ${certificate.notAfter}); http://${domain} redirects to it.`);
@@ -180,7 +220,7 @@ rm -rf '${staging}'
 }
 
 /** Waits until `domain` resolves to `address` (A records), polling; exit 4 after the timeout. */
-async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string): Promise<void> {
+async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string, setInZone?: string): Promise<void> {
   const { clock, io } = deps;
   const resolve = deps.resolveHost ?? defaultResolve;
   const started = clock.now();
@@ -201,7 +241,9 @@ async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs
       if (got.length) progress.update(`${domain} resolves to ${got.join(', ')}, not ${address}`);
       if (clock.now() - started >= timeoutMs) {
         throw new WaitTimeoutError('dns', `The certificate is installed, but ${domain} did not resolve to ${address} within ${timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${Math.round(timeoutMs / 1000)} s`}${got.length ? ` (it resolves to ${got.join(', ')})` : ''}`, {
-          remediation: `Create the record \`${domain}. A ${address}\` in your DNS zone; run the same command again to wait (or add --no-wait). Once it resolves, https://${domain} answers.`,
+          remediation: setInZone
+            ? `The record is set in the zone ${setInZone}; resolvers may still hold an older answer (or the zone is not the one delegated for the domain). Run the same command again to wait (or add --no-wait). Once it resolves, https://${domain} answers.`
+            : `Create the record \`${domain}. A ${address}\` in your DNS zone; run the same command again to wait (or add --no-wait). Once it resolves, https://${domain} answers.`,
           details: { domain, address, resolved: got, name },
         });
       }

@@ -36,6 +36,11 @@ export interface DeploymentRecord {
   journal?: Journal;
   /** What `tls` installed: the domain and the certificate's expiry, for `status`. */
   tls?: { domain: string; url: string; notAfter: string; fingerprint256: string; dnsNames: string[]; issuer: string; installedAt: string };
+  /**
+   * The A record `tls` created or changed in the cloud's DNS zone (tls --domain with the zone in the
+   * same account): what `tls --remove` and `destroy` delete, and only while it still points at `value`.
+   */
+  tlsDns?: { zoneId: string; zoneName: string; name: string; value: string; ttl: number; previous?: string[]; changedAt: string };
 }
 
 export interface StateStore {

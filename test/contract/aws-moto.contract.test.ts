@@ -8,6 +8,8 @@ import { VirtualClock } from '../fakes/virtual-clock.js';
 import { allocateTestAddress, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 import { describeCloudContract } from './cloud-contract.js';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { createRoute53Api } from '../../src/cloud/aws/route53-sdk.js';
 
 let moto: MotoServer | undefined;
 let ec2: EC2Client;
@@ -36,7 +38,8 @@ describeCloudContract('aws on moto', {
   async setup() {
     await moto!.reset();
     const clock = new VirtualClock();
-    const cloud = new AwsAdapter(createAwsClients({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }), { provider: 'aws', region: 'us-east-1', params: {} }, {
+    const clients = { ...createAwsClients({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }), route53: createRoute53Api({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }) };
+    const cloud = new AwsAdapter(clients, { provider: 'aws', region: 'us-east-1', params: {} }, {
       pollIntervalMs: 10, volumeTagWaitMs: 2_000, dependencyRetryMs: 1_000, sleep: (ms) => clock.sleep(ms), now: () => clock.now(),
     });
     return {
@@ -55,6 +58,16 @@ describeCloudContract('aws on moto', {
       },
       launchTimeResolutionMs: 1_100,
       bringAddress: async () => allocateTestAddress(ec2, `10.200.78.${(n++ % 200) + 1}`),
+      async bringDnsZone(name: string, o?: { private?: boolean }) {
+        // The user's hosted zone, made with the plain SDK (a private one needs a VPC).
+        const r53 = new Route53Client({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 });
+        const out = await r53.send(new CreateHostedZoneCommand({
+          Name: `${name}.`, CallerReference: `zone-${++n}`,
+          ...(o?.private ? { HostedZoneConfig: { PrivateZone: true }, VPC: { VPCRegion: 'us-east-1', VPCId: 'vpc-12345678' } } : {}),
+        }));
+        r53.destroy();
+        return out.HostedZone!.Id!.replace(/^\/hostedzone\//, '');
+      },
     };
   },
 });

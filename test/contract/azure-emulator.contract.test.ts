@@ -137,6 +137,13 @@ describeCloudContract('azure on the ARM emulator', {
         });
         return pip.body.id as string;
       },
+      async bringDnsZone(name: string, o?: { private?: boolean }) {
+        // The user's zone, in a resource group of its own.
+        await client.put(client.path('user-dns'), { location: LOCATION });
+        const zone = await client.put(`${client.path('user-dns', `/providers/Microsoft.Network/dnszones/${name}`)}?api-version=2018-05-01`, { location: 'global', properties: { zoneType: o?.private ? 'Private' : 'Public' } });
+        if (zone.status >= 300) throw new Error(`dnsZones.createOrUpdate: ${JSON.stringify(zone.body)}`);
+        return zone.body.id as string;
+      },
       injectError: (_method, kind) => {
         arm!.control.injectFault(FAULTS[kind]);
       },

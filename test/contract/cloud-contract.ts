@@ -12,6 +12,7 @@ import { launchContract } from './contract-launch.js';
 import { storageContract } from './contract-storage.js';
 import { resizeContract } from './contract-resize.js';
 import { clusterContract } from './contract-cluster.js';
+import { dnsContract } from './contract-dns.js';
 
 export type { CloudContractOptions, CloudMethod, ContractEnvironment, ContractErrorKind, ContractFeature } from './contract-env.js';
 export { CONTRACT_ERRORS } from './contract-env.js';
@@ -37,5 +38,6 @@ export function describeCloudContract(name: string, opts: CloudContractOptions):
     buildContract(opts, env);
     resizeContract(opts, env);
     clusterContract(opts, env);
+    dnsContract(opts, env);
   });
 }

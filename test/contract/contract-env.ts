@@ -97,6 +97,11 @@ export interface ContractEnvironment {
   launchTimeResolutionMs?: number;
   /** Reserves a static address the way a user would, outside the tool; answers its id. */
   bringAddress(): Promise<string>;
+  /**
+   * Creates a DNS zone the way a user would, outside the tool (tls --domain only ever changes A
+   * records in it); answers the zone's id as findDnsZone must answer it.
+   */
+  bringDnsZone(name: string, opts?: { private?: boolean }): Promise<string>;
   /** Makes every call of `method` fail with `kind` until clearErrors (outlasting the adapter's own retries). */
   injectError?(method: CloudMethod, kind: ContractErrorKind): Promise<void> | void;
   clearErrors?(): Promise<void> | void;

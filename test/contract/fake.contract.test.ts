@@ -39,6 +39,7 @@ function fakeContract(label: string, profile: ProviderId, extra: () => Partial<F
           machineType: 'no-such-type',
         },
         bringAddress: async () => fake.addStaticAddress('192.0.2.77').id,
+        bringDnsZone: async (name, o) => fake.dns.addZone(name, o),
         injectError: (method, kind) => fake.inject({ method, kind, times: Infinity }),
         clearErrors: () => fake.clearFaults(),
       };

@@ -121,6 +121,12 @@ describeCloudContract('gcp on the GCE emulator', {
         await client.mutate('POST', `regions/${REGION}/addresses`, { name, networkTier: 'PREMIUM' });
         return `regions/${REGION}/addresses/${name}`;
       },
+      async bringDnsZone(name: string, o?: { private?: boolean }) {
+        const zoneName = `zone-${++n}`;
+        const created = await client.call('POST', `/dns/v1/projects/${gce!.project}/managedZones`, { body: { name: zoneName, dnsName: `${name}.`, description: 'the user\'s', visibility: o?.private ? 'private' : 'public' } });
+        if (created.status !== 200) throw new Error(`managedZones.create: ${JSON.stringify(created.body)}`);
+        return zoneName;
+      },
       injectError(_method: CloudMethod, kind: ContractErrorKind) {
         const { method, error } = FAULTS[kind];
         gce!.control.injectFault({ method, error, times: 1000 });

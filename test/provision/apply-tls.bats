@@ -95,3 +95,50 @@ applied() {
   [ "$(status_field stage)" = done ]
   grep -q "WARNING: could not serve the certificate in /mnt/data/.sourcegraph-launch/tls: .*no valid host name" "$SG_ROOT/var/log/sourcegraph-launch/boot.log" || { cat "$SG_ROOT/var/log/sourcegraph-launch/boot.log" >&2; false; }
 }
+
+@test "remove-tls.sh: deletes the ingresses, redirect and secret from k3s, then the files; boot.sh then serves nothing again" {
+  store_certificate sourcegraph.example.com
+  mkdir -p "$(tls_dir)"
+
+  run "$PROVISION_DIR/remove-tls.sh"
+
+  [ "$status" -eq 0 ]
+  assert_call "^kubectl --kubeconfig $SG_ROOT/etc/rancher/k3s/k3s.yaml delete --ignore-not-found -n default ingress/sourcegraph-tls ingress/sourcegraph-tls-redirect middlewares.traefik.io/sourcegraph-https-redirect secret/sourcegraph-tls\$"
+  [ ! -e "$(tls_dir)" ]
+  [[ "$output" == *"removed the certificate"* ]]
+  # The address-only ingress is not among what is deleted.
+  refute_calls 'delete .*sourcegraph-ingress'
+  # What the boot service runs after a reinstall now finds nothing to serve.
+  : >"$STUB_LOG"
+  run "$PROVISION_DIR/apply-tls.sh"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"nothing to apply"* ]]
+  refute_calls '^kubectl '
+}
+
+@test "remove-tls.sh: k3s not answering keeps the files (run it again); other files in the directory are kept; no arguments" {
+  store_certificate
+  cat >"$BATS_TEST_TMPDIR/bin/kubectl" <<'STUB'
+#!/usr/bin/env bash
+printf 'kubectl %s\n' "$*" >>"$STUB_LOG"
+echo 'The connection to the server 127.0.0.1:6443 was refused' >&2
+exit 1
+STUB
+  chmod +x "$BATS_TEST_TMPDIR/bin/kubectl"
+  run "$PROVISION_DIR/remove-tls.sh"
+  [ "$status" -ne 0 ]
+  [ -f "$(tls_dir)/tls.crt" ]
+  [ -f "$(tls_dir)/tls.key" ]
+
+  rm "$BATS_TEST_TMPDIR/bin/kubectl"
+  cp "$HELPERS_DIR/kubectl" "$BATS_TEST_TMPDIR/bin/kubectl"
+  touch "$(tls_dir)/notes.txt"
+  run "$PROVISION_DIR/remove-tls.sh"
+  [ "$status" -eq 0 ]
+  [ ! -e "$(tls_dir)/tls.crt" ]
+  [ -f "$(tls_dir)/notes.txt" ]
+  [[ "$output" == *"it holds other files"* ]]
+
+  run "$PROVISION_DIR/remove-tls.sh" now
+  [ "$status" -eq 2 ]
+}

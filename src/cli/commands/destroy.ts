@@ -17,7 +17,9 @@ export const destroyCommand = defineCommand({
   examples: [`${PROGRAM} destroy sourcegraph --region us-east-1`, `${PROGRAM} destroy staging --region eu-west-1 --yes --delete-data`],
   helpAfter:
     '\nOn a terminal it asks you to type the name; a different name changes nothing (exit 1). Never releases\n' +
-    'an address or deletes a key pair you brought.\n',
+    'an address or deletes a key pair you brought.\n' +
+    'The DNS record `tls` set in your zone (as recorded on this machine) is deleted last, only while it still\n' +
+    'points at the deployment\'s address; the zone and its other records are never touched.\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/destroy.js')).runDestroy(deps, name, flags),
 });
 

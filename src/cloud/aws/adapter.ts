@@ -1,7 +1,7 @@
 // The AWS adapter of the Cloud port: EC2 (and STS, DLM) behind the narrow clients of sdk.ts, which
 // load on the first call, so importing this module (or building a dry run offline) never loads the
 // SDK. Each verb lives in the module of its kind; this class only binds them to one context.
-import { CredentialsError } from '../../core/errors.js';
+import { CloudError, CredentialsError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
 import type {
   AccessPolicySpec,
@@ -33,6 +33,8 @@ import * as schedules from './schedules.js';
 import type { AwsClients, DlmApi, Ec2Api, ServiceQuotasApi, StsApi } from './sdk.js';
 import * as storage from './storage.js';
 import { readVcpuQuota } from './vcpu-quota.js';
+import * as dns from './dns.js';
+import type { Route53Api } from './route53-sdk.js';
 
 export const AWS_CAPABILITIES: Capabilities = {
   permissionPreflight: true,
@@ -66,6 +68,7 @@ export class AwsAdapter implements Cloud {
       sts: clients.sts,
       ...(clients.dlm ? { dlm: clients.dlm } : {}),
       ...(clients.serviceQuotas ? { serviceQuotas: clients.serviceQuotas } : {}),
+      ...(clients.route53 ? { route53: clients.route53 } : {}),
       region: scope.region,
       profile: opts.profile ?? scope.params.profile ?? process.env.AWS_PROFILE ?? 'default',
       pollIntervalMs: opts.pollIntervalMs ?? 5_000,
@@ -157,6 +160,16 @@ export class AwsAdapter implements Cloud {
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) =>
     requests.buildRequests(spec, network.groupDescription, { addressId: spec.addressId });
 
+  // ---- DNS records (Route 53) ----
+  private get dnsContext(): dns.AwsDnsContext {
+    if (!this.c.route53) throw new CloudError('dns-unavailable', 'This AWS adapter was built without a Route 53 client', { remediation: 'A bug: report it.' });
+    return this.c as dns.AwsDnsContext;
+  }
+  findDnsZone = (domain: string) => dns.findDnsZone(this.dnsContext, domain);
+  getARecord = (zoneId: string, name: string) => dns.getARecord(this.dnsContext, zoneId, name);
+  upsertARecord = (zoneId: string, name: string, ip: string, ttl: number) => dns.upsertARecord(this.dnsContext, zoneId, name, ip, ttl);
+  deleteARecord = (zoneId: string, name: string, ip: string) => dns.deleteARecord(this.dnsContext, zoneId, name, ip);
+
   /**
    * Elastic IPs: the account attribute vpc-max-elastic-ips against the addresses allocated. vCPUs:
    * the On-Demand quota of the type's family from Service Quotas against the vCPUs of the region's
@@ -197,6 +210,7 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
   // Its own client and chunk, loaded only when doctor reads the vCPU quota.
   let loadingQuotas: Promise<ServiceQuotasApi> | undefined;
   const loadQuotas = () => (loadingQuotas ??= import('./sdk.js').then(({ createServiceQuotasApi }) => createServiceQuotasApi(clientOptions)));
+  let loadingRoute53: Promise<Route53Api> | undefined;
   const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
   const clients: AwsClients = {
     ec2: lazyApi<Ec2Api>(() => load().then((c) => c.ec2)),
@@ -215,6 +229,8 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
     },
     dlm: lazyApi<DlmApi>(() => load().then((c) => c.dlm!)),
     serviceQuotas: lazyApi<ServiceQuotasApi>(loadQuotas),
+    // Its own chunk, loaded on the first DNS call only (see route53-sdk.ts).
+    route53: lazyApi<Route53Api>(() => (loadingRoute53 ??= import('./route53-sdk.js').then(({ createRoute53Api }) => createRoute53Api(clientOptions)))),
   };
   return new AwsAdapter(clients, scope, { ...rest, profile });
 }

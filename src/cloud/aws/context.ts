@@ -2,6 +2,7 @@
 // as whom it talks, how it waits, and the one call wrapper that turns whatever the SDK throws into
 // our typed errors.
 import { isAwsErrorCode, isNotFoundError, toLaunchError, type AwsErrorContext } from './errors.js';
+import type { Route53Api } from './route53-sdk.js';
 import type { DlmApi, Ec2Api, ServiceQuotasApi, StsApi } from './sdk.js';
 
 export interface AwsContext {
@@ -10,6 +11,8 @@ export interface AwsContext {
   dlm?: DlmApi;
   /** Service Quotas, for doctor's vCPU quota (quotas.ts). */
   serviceQuotas?: ServiceQuotasApi;
+  /** Route 53 (DNS records of tls --domain); absent when a test does not need it. */
+  route53?: Route53Api;
   region: string;
   /** The profile the clients were built with; only used to name it in credential errors. */
   profile: string;

@@ -238,6 +238,8 @@ export interface AwsClients {
   dlm?: DlmApi;
   /** Service Quotas (doctor's vCPU quota); absent when a test does not need it. */
   serviceQuotas?: ServiceQuotasApi;
+  /** Route 53 (tls --domain): built by route53-sdk.ts, its own chunk, only when DNS is used. */
+  route53?: import('./route53-sdk.js').Route53Api;
 }
 
 export interface AwsClientOptions {

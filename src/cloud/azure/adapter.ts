@@ -33,6 +33,7 @@ import * as instances from './instances.js';
 import * as network from './network.js';
 import * as requests from './request-builders.js';
 import * as storage from './storage.js';
+import * as dns from './dns.js';
 
 export const AZURE_CAPABILITIES: Capabilities = {
   permissionPreflight: false,
@@ -97,6 +98,12 @@ export class AzureAdapter implements Cloud {
       randomSuffix: opts.randomSuffix ?? (() => randomBytes(3).toString('hex')),
     };
   }
+
+  // ---- DNS records (Azure DNS) ----
+  findDnsZone = (domain: string) => dns.findDnsZone(this.c, domain);
+  getARecord = (zoneId: string, name: string) => dns.getARecord(this.c, zoneId, name);
+  upsertARecord = (zoneId: string, name: string, ip: string, ttl: number) => dns.upsertARecord(this.c, zoneId, name, ip, ttl);
+  deleteARecord = (zoneId: string, name: string, ip: string) => dns.deleteARecord(this.c, zoneId, name, ip);
 
   private readonly describeHolder: network.DescribeHolder = async (id) => {
     const { vm, nicId } = await instances.nicOf(this.c, id);

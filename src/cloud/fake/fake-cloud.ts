@@ -48,6 +48,8 @@ import * as storage from './storage.js';
 import { findDeployment, listDeployments } from './deployments.js';
 import { inspect, type FakeState } from './inspect.js';
 import * as staging from './staging.js';
+import { FakeDns } from './dns.js';
+import type { DnsARecord, DnsZone } from '../port.js';
 import { checkedLabels, ManualClock, World } from './world.js';
 
 export interface FakeCall {
@@ -68,6 +70,7 @@ export const READ_ONLY_METHODS: ReadonlySet<CloudMethod> = new Set<CloudMethod>(
   'launchRequests', 'instanceRequests', 'scheduleRequests', 'buildRequests', 'resizeRequests',
   'quotas',
   'clusterAccessRequests',
+  'findDnsZone', 'getARecord',
 ]);
 
 export class FakeCloud implements Cloud {
@@ -78,6 +81,8 @@ export class FakeCloud implements Cloud {
   /** Every port call, in order. */
   readonly calls: FakeCall[] = [];
   private readonly faults = new Faults();
+  /** The DNS service: tests add the user's zones with dns.addZone (see dns.ts). */
+  readonly dns = new FakeDns();
 
   constructor(options: FakeCloudOptions = {}) {
     const opts = resolveOptions(options);
@@ -401,6 +406,20 @@ export class FakeCloud implements Cloud {
       if (!q?.vcpus || !q.staticAddresses) out.unknown = { ...(q?.vcpus ? {} : { vcpus: unset('vcpus') }), ...(q?.staticAddresses ? {} : { staticAddresses: unset('staticAddresses') }) };
       return out;
     });
+  }
+
+  // ---- DNS records (tls --domain) ----
+  findDnsZone(domain: string): Promise<DnsZone | undefined> {
+    return this.op('findDnsZone', [domain], () => this.dns.findZone(domain));
+  }
+  getARecord(zoneId: string, name: string): Promise<DnsARecord | undefined> {
+    return this.op('getARecord', [zoneId, name], () => this.dns.get(zoneId, name));
+  }
+  upsertARecord(zoneId: string, name: string, ip: string, ttl: number): Promise<void> {
+    return this.op('upsertARecord', [zoneId, name, ip, ttl], () => this.dns.upsert(zoneId, name, ip, ttl));
+  }
+  deleteARecord(zoneId: string, name: string, ip: string): Promise<'deleted' | 'absent' | 'not-ours'> {
+    return this.op('deleteARecord', [zoneId, name, ip], () => this.dns.delete(zoneId, name, ip));
   }
 
   // =============== for tests: looking at it ===============

@@ -30,6 +30,7 @@ import * as network from './network.js';
 import * as requests from './request-builders.js';
 import * as schedules from './schedules.js';
 import * as storage from './storage.js';
+import * as dns from './dns.js';
 
 export const GCP_CAPABILITIES: Capabilities = {
   permissionPreflight: false,
@@ -47,6 +48,8 @@ export interface GcpAdapterOptions {
   env?: NodeJS.ProcessEnv;
   /** Compute's base URL (default: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, else Google's). */
   endpoint?: string;
+  /** Cloud DNS API root (default: CLOUDSDK_API_ENDPOINT_OVERRIDES_DNS, else /dns/v1/ beside an overridden Compute endpoint, else Google's). */
+  dnsEndpoint?: string;
   /** The credentials (default: Application Default Credentials from env). */
   tokenSource?: TokenSource;
   fetch?: typeof fetch;
@@ -64,6 +67,8 @@ export class GcpAdapter implements Cloud {
   readonly capabilities = GCP_CAPABILITIES;
   private readonly c: GceContext;
   private readonly source: () => TokenSource;
+  /** The same context with Cloud DNS's API root (see dns.ts). */
+  private readonly dnsC: GceContext;
 
   constructor(scope: Scope, opts: GcpAdapterOptions = {}) {
     this.scope = scope;
@@ -99,7 +104,17 @@ export class GcpAdapter implements Cloud {
       sleep: opts.sleep ?? defaultSleep,
       now: opts.now ?? Date.now,
     };
+    // Cloud DNS: its own override, else beside an overridden Compute endpoint (an emulator serves
+    // both from one origin), else Google's.
+    const computeOverridden = this.c.endpoint !== DEFAULT_COMPUTE_ENDPOINT;
+    this.dnsC = { ...this.c, endpoint: withSlash(opts.dnsEndpoint ?? env.CLOUDSDK_API_ENDPOINT_OVERRIDES_DNS ?? (computeOverridden ? new URL('/dns/v1/', this.c.endpoint).toString() : dns.DEFAULT_DNS_ENDPOINT)) };
   }
+
+  // ---- DNS records (Cloud DNS) ----
+  findDnsZone = (domain: string) => dns.findDnsZone(this.dnsC, domain);
+  getARecord = (zoneId: string, name: string) => dns.getARecord(this.dnsC, zoneId, name);
+  upsertARecord = (zoneId: string, name: string, ip: string, ttl: number) => dns.upsertARecord(this.dnsC, zoneId, name, ip, ttl);
+  deleteARecord = (zoneId: string, name: string, ip: string) => dns.deleteARecord(this.dnsC, zoneId, name, ip);
 
   async whoAmI() {
     const project = await call(this.c, 'projects.get', () => request<Json>(this.c, 'GET', `projects/${this.c.project}`));

@@ -7,6 +7,10 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { awsProvider } from '../../../src/cloud/aws/provider.js';
 import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { wrapDlmClient, wrapEc2Client, wrapServiceQuotasClient, type ServiceQuotasCommands } from '../../../src/cloud/aws/sdk.js';
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import { wrapRoute53Client } from '../../../src/cloud/aws/route53-sdk.js';
+
+const route53Actions = () => Object.keys(wrapRoute53Client({} as Route53Client)).map((m) => `route53:${pascal(m)}`);
 
 const pascal = (method: string) => `${method[0]!.toUpperCase()}${method.slice(1)}`;
 // doctor's vCPU quota: read off its wrapper too (the command classes are not needed to list its methods).
@@ -27,6 +31,9 @@ describe('the minimal AWS policy', () => {
     expect(dlm.filter((a) => !allowed.has(a))).toEqual([]);
     expect(serviceQuotas()).toEqual(['servicequotas:GetServiceQuota', 'servicequotas:GetAWSDefaultServiceQuota']);
     expect(serviceQuotas().filter((a) => !allowed.has(a))).toEqual([]);
+    // Route 53 (tls --domain): the hosted zone lookup and the record changes.
+    expect(route53Actions()).toHaveLength(4);
+    expect(route53Actions().filter((a) => !allowed.has(a))).toEqual([]);
     // DLM acts as its role: launch --schedule passes it.
     expect(allowed.has('iam:PassRole')).toBe(true);
   });
@@ -38,6 +45,7 @@ describe('the minimal AWS policy', () => {
       ...Object.keys(wrapDlmClient({} as DLMClient)).map((m) => `dlm:${pascal(m)}`),
       ...serviceQuotas(),
       'iam:PassRole',
+      ...route53Actions(),
     ]);
     expect([...allowed].filter((a) => a.includes('*') || !called.has(a))).toEqual([]);
   });

@@ -28,6 +28,8 @@ const TYPE: Record<string, string> = {
   'Microsoft.Network usages': 'Microsoft.Network/locations/usages',
   'Microsoft.Resources resourceGroups': 'Microsoft.Resources/subscriptions/resourceGroups',
   'Microsoft.Resources resources': 'Microsoft.Resources/subscriptions/resources',
+  'Microsoft.Network dnsZones': 'Microsoft.Network/dnsZones',
+  'Microsoft.Network recordSets': 'Microsoft.Network/dnsZones/A',
 };
 
 function neededActions(): { actions: string[]; unmapped: string[] } {

@@ -27,6 +27,7 @@ import { Router, type Core } from './router.js';
 import { createHandler } from './server.js';
 import { API_VERSIONS, defaultConfig, State, type EmulatorConfig } from './state.js';
 import { registerStatusRoutes } from './status-routes.js';
+import { registerDns } from './providers/dns.js';
 import { registerUsageRoutes } from './usages.js';
 import { specSet } from './swagger.js';
 import { selfSignedCertificate } from './tls-cert.js';
@@ -95,6 +96,7 @@ export async function startArmEmulator(opts: StartArmEmulatorOptions = {}): Prom
   registerGalleries(router);
   registerImages(router);
   registerStatusRoutes(router);
+  registerDns(router);
   registerUsageRoutes(router);
   const control = createControl(core, initialConfig, () => new State(subscriptionId, initialConfig()));
   registerControlRoutes(router, control);

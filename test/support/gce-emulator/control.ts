@@ -59,7 +59,11 @@ export class GceEmulatorControl {
     this.router.log.length = 0;
     this.tokensIssued.length = 0;
     this.federation.reset();
+    for (const hook of this.resetHooks) hook();
   }
+
+  /** What else forgets its state on reset (Cloud DNS beside Compute, dns.ts), over HTTP too. */
+  readonly resetHooks: (() => void)[] = [];
 
   state(): EmulatorState {
     const { state, project } = this.world;

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { GceEmulatorControl } from './control.js';
 import { handleControl, handleToken } from './control-http.js';
 import { Router } from './router.js';
+import { GceDnsEmulator } from './dns.js';
 import { World, type WorldOptions } from './world.js';
 
 export type { EmulatorState, ResourceKind } from './control.js';
@@ -63,6 +64,9 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   router = new Router(world, opts.checkResponses ?? true);
   const control = new GceEmulatorControl(world, router);
   const api = router;
+  // Cloud DNS (/dns/v1/) beside Compute, for tls --domain (dns.ts).
+  const dns = new GceDnsEmulator(project);
+  control.resetHooks.push(() => dns.reset());
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -88,6 +92,11 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
       const federated = control.federation.handle(req.method ?? 'GET', url.pathname, req.headers['content-type'], req.headers.authorization, body);
       if (federated) {
         send(res, federated.status, federated.body);
+        return;
+      }
+      const dnsAnswer = dns.handle(req.method ?? 'GET', url, req.headers.authorization, body);
+      if (dnsAnswer) {
+        send(res, dnsAnswer.status, dnsAnswer.body);
         return;
       }
       const answer = api.handle(req.method ?? 'GET', url, req.headers.authorization, body);

@@ -1,0 +1,67 @@
+// `tls --remove [name]`: undoes what `tls` installed. Over SSH, provision/remove-tls.sh deletes the
+// secret, redirect and ingresses from k3s and the certificate files from the data disk (so the boot
+// service does not serve them again). Then the A record `tls` made in the cloud's DNS zone (as this
+// machine's deployment record says) is deleted, only while it still points at the deployment's
+// address. Never the certificate files on this machine, the zone, or any other record.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode, LaunchError, UsageError } from '../core/errors.js';
+import { confirmOrYes } from '../workflows/shared.js';
+import type { Deps } from './deps.js';
+import { asRoot, connectOrExplain, execOrFail, reachInstance } from './instance-access.js';
+import { locateProvisionBundle } from './provision-bundle.js';
+import { removeDns, type DnsRemoval } from './tls-dns.js';
+import { TLS_DIR, type TlsFlags } from './tls.js';
+
+export interface TlsRemoveResult {
+  name: string;
+  removed: { certificateFrom: string; ingresses: string[] };
+  /** The record `tls` made: deleted, already gone, or pointing elsewhere (left); none when it made none (or --no-dns). */
+  dnsRecord?: DnsRemoval;
+  /** What was kept on purpose. */
+  kept: string[];
+}
+
+export async function runTlsRemove(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<TlsRemoveResult> {
+  const { io } = deps;
+  const extra = (['domain', 'tlsCert', 'tlsKey', 'tls', 'timeout'] as const).filter((k) => flags[k] !== undefined);
+  if (extra.length) {
+    const spell = { domain: '--domain', tlsCert: '--tls-cert', tlsKey: '--tls-key', tls: '--tls', timeout: '--timeout' };
+    throw new UsageError(`--remove takes no ${extra.map((k) => spell[k]).join(', ')}: it removes what tls installed on the deployment`, { code: 'bad-input', remediation: `\`${deps.program} tls ${nameArg ?? ''} --remove\``.replace('  ', ' ') });
+  }
+  const script = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'remove-tls.sh'), 'utf8');
+  const reach = await reachInstance(deps, nameArg, flags);
+  const name = reach.target.name;
+  if (!reach.host) throw new LaunchError('no-address', ExitCode.failed, `${name} has no public address to connect to`, { remediation: `See \`${deps.program} status ${name}\`.` });
+  const dnsRec = flags.dns === false ? undefined : reach.record?.tlsDns;
+
+  io.info(`tls --remove ${name} will:`);
+  io.info(`  delete the HTTPS ingresses, the redirect and the certificate secret from k3s, and the certificate in ${TLS_DIR}`);
+  if (dnsRec) io.info(`  delete the DNS record ${dnsRec.name} A ${dnsRec.value} from the zone ${dnsRec.zoneName}, if it still points there`);
+  io.info('Your certificate files on this machine and your DNS zone are not touched; http://<address> keeps answering.');
+  await confirmOrYes(deps, flags, `Remove HTTPS${reach.record?.tls ? ` for ${reach.record.tls.domain}` : ''} from ${name}?`, 'remove HTTPS');
+
+  const { remote } = await connectOrExplain(deps, reach, flags.providerFlags);
+  try {
+    const out = await execOrFail(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${Buffer.from(script).toString('base64')}' | base64 -d > "$t"\nbash "$t"\n`), 'remove the certificate (remove-tls.sh)');
+    io.info(out.trim().split('\n').pop() ?? '');
+  } finally {
+    await remote.close().catch(() => undefined);
+  }
+
+  const dnsRecord = dnsRec ? await removeDns(deps, reach.cloud, dnsRec) : undefined;
+  if (reach.record) {
+    const { tls: _tls, tlsDns: _dns, ...rest } = reach.record;
+    // A record left pointing elsewhere is no longer ours to delete later either.
+    deps.state.putDeployment({ ...rest, updatedAt: new Date(deps.clock.now()).toISOString() });
+  }
+  const result: TlsRemoveResult = {
+    name,
+    removed: { certificateFrom: TLS_DIR, ingresses: ['sourcegraph-tls', 'sourcegraph-tls-redirect'] },
+    ...(dnsRecord ? { dnsRecord } : {}),
+    kept: ['your certificate and key files on this machine', ...(dnsRec ? [`the DNS zone ${dnsRec.zoneName}`] : [])],
+  };
+  if (io.json) io.result(result);
+  else io.success(`HTTPS removed from ${name}.`);
+  return result;
+}
