@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, cliEnv } from '../support/cli.js';
+import { ptyCapture } from '../support/pty.js';
 
 interface HelpCache {
   forms: Record<string, number>;
@@ -75,34 +76,10 @@ describe('the help cache', () => {
   it('at a terminal: 80 columns or wider gets the cached help; a narrower one goes to the CLI (which wraps to its width)', () => {
     const dir = packageWithoutCli();
     // A real pseudo-terminal of the given width (Python's pty module), the bin's output copied out.
-    const atTerminal = (columns: number, argv: string[]) =>
-      spawnSync(
-        'python3',
-        [
-          '-c',
-          `import fcntl, os, pty, struct, sys, termios
-pid, fd = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 40, ${columns}, 0, 0))
-    os.execvp(sys.argv[1], sys.argv[1:])
-out = b''
-while True:
-    try:
-        data = os.read(fd, 65536)
-    except OSError:
-        data = b''
-    if not data:
-        break
-    out += data
-_, status = os.waitpid(pid, 0)
-sys.stdout.buffer.write(out)
-sys.exit(os.waitstatus_to_exitcode(status))`,
-          process.execPath,
-          join(dir, 'bin', 'sourcegraph-launch.js'),
-          ...argv,
-        ],
-        { env: { ...cliEnv(), CI: undefined, TERM: 'xterm' }, encoding: 'utf8' },
-      );
+    const atTerminal = (columns: number, argv: string[]) => {
+      const r = ptyCapture([process.execPath, join(dir, 'bin', 'sourcegraph-launch.js'), ...argv], columns, { ...cliEnv(), CI: undefined, TERM: 'xterm' });
+      return { status: r.status, stdout: r.screen };
+    };
     const wide = atTerminal(120, ['launch', '--help']);
     expect(wide.status, wide.stdout).toBe(0);
     expect(wide.stdout.replace(/\r\n/g, '\n')).toBe(cache.texts[cache.forms['launch\0--help']!]);

@@ -2,7 +2,7 @@
 // stderr are the terminal, so the CLI is interactive and its prompts read raw keystrokes. Python's
 // pty module allocates the terminal (no native Node addon needed); the test reads what the terminal
 // shows and types into it.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { TEST_ENTRY, cliEnv, type CliOptions } from './cli.js';
 
 // Parent side: copy terminal output to stdout and stdin to the terminal until the child exits, then
@@ -97,4 +97,32 @@ export function runCliInPty(args: string[], opts: CliOptions = {}): PtyRun {
     },
     exited,
   };
+}
+
+/**
+ * Runs a command on a pseudo-terminal `columns` wide with nothing typed, and answers what the
+ * terminal showed (line ends as the terminal writes them, \r\n) and the exit status.
+ */
+export function ptyCapture(command: string[], columns: number, env: NodeJS.ProcessEnv): { status: number | null; screen: string } {
+  const capture = `
+import fcntl, os, pty, struct, sys, termios
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 40, ${columns}, 0, 0))
+    os.execvp(sys.argv[1], sys.argv[1:])
+out = b''
+while True:
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        data = b''
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+  const r = spawnSync('python3', ['-c', capture, ...command], { env, encoding: 'utf8' });
+  return { status: r.status, screen: r.stdout };
 }

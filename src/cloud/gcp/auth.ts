@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CredentialsError } from '../../core/errors.js';
 import { gcloudConfigDir } from './config-dir.js';
-import { errorFromResponse, SIGN_IN_REMEDIATION } from './errors.js';
+import { errorFromResponse, jsonBody, SIGN_IN_REMEDIATION } from './errors.js';
 import { externalAccountSource } from './external-account.js';
 
 export { gcloudConfigDir };
@@ -63,13 +63,7 @@ async function tokenRequest(fetcher: typeof fetch, uri: string, form: Record<str
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(form).toString(),
   });
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = { error: `HTTP ${response.status}`, error_description: text.slice(0, 200) };
-  }
+  const body = await jsonBody(response);
   if (!response.ok) {
     const err = errorFromResponse(response.status, body, response.headers);
     // Any refusal of the token endpoint (expired refresh token, revoked key) is a credentials problem.

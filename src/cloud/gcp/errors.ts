@@ -164,3 +164,13 @@ export function toLaunchError(err: unknown, ctx: GceErrorContext): LaunchError {
   }
   return new CloudError('gcp-error', `${action} failed: ${reason ? `${reason}: ` : ''}${message}`, base);
 }
+
+/** A token endpoint's answer as JSON; one that is not JSON as an OAuth-style error naming the HTTP status. */
+export async function jsonBody(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { error: `HTTP ${response.status}`, error_description: text.slice(0, 200) };
+  }
+}

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { CredentialsError } from '../../core/errors.js';
 import type { AccessToken, TokenSource } from './auth.js';
-import { errorFromResponse } from './errors.js';
+import { errorFromResponse, jsonBody } from './errors.js';
 
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -124,14 +124,7 @@ async function postForJson(fetcher: typeof fetch, url: string, init: RequestInit
   } catch (err) {
     throw new CredentialsError(`${what} at ${url} cannot be reached: ${(err as Error).message}`, { cause: err, remediation: FEDERATION_REMEDIATION });
   }
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = { error: `HTTP ${response.status}`, error_description: text.slice(0, 200) };
-  }
-  return { status: response.status, ok: response.ok, body, headers: response.headers };
+  return { status: response.status, ok: response.ok, body: await jsonBody(response), headers: response.headers };
 }
 
 /** The service account a `.../serviceAccounts/EMAIL:generateAccessToken` URL names. */
