@@ -516,6 +516,11 @@ export interface Quotas {
    * the service unreachable): `doctor` warns with the fix instead of skipping the check.
    */
   unreadable?: { vcpus?: QuotaProblem; staticAddresses?: QuotaProblem };
+  /**
+   * The vCPUs one instance of the machine type asked about uses, where the cloud says (so a
+   * launch with --instance-type knows what it needs of the quota); undefined when it cannot tell.
+   */
+  machineTypeVcpus?: number;
 }
 
 /** Why a quota could not be read, and what to do about it. */

@@ -192,7 +192,8 @@ async function launchChecks(deps: Deps, cloud: Cloud, target: Target, flags: Doc
   }
   const why = quotaError ?? (cloud.quotas ? undefined : `the ${provider.displayName} adapter does not read quotas`);
   const presetVcpus = allPresets().find((p) => p.name === size)?.vcpu;
-  const vcpus = partial.instanceType.source === 'preset' ? presetVcpus : undefined;
+  // --instance-type instead of the preset's: what one instance of it needs, where the cloud says.
+  const vcpus = partial.instanceType.source === 'preset' ? presetVcpus : quotas?.machineTypeVcpus;
   checks.push(
     quotaCheck('quota-vcpus', 'vCPU quota', quotas?.vcpus, vcpus, {
       unit: 'vCPUs',

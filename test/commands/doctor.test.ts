@@ -95,6 +95,17 @@ describe('doctor before a launch', () => {
     expect(r.exitCode).toBe(ExitCode.failed);
   });
 
+  it('--instance-type: the need is what the cloud says one instance of that type uses', async () => {
+    const quotas = { vcpus: { limit: 64, used: 40 }, staticAddresses: { limit: 5 }, machineTypeVcpus: { 'm6a.large': 2, 'm6a.8xlarge': 32 } };
+    const machineTypes = { 'm6a.large': ['us-east-1a'], 'm6a.8xlarge': ['us-east-1a'] };
+    const small = byId((await runDoctor(rig({ quotas, machineTypes }).deps(), undefined, { ...where, version: VERSION, instanceType: 'm6a.large' })) as DoctorResult);
+    expect(small['quota-vcpus']).toMatchObject({ status: 'pass' });
+    expect(small['quota-vcpus']!.detail).toMatch(/the launch needs 2$/);
+    const big = byId((await runDoctor(rig({ quotas, machineTypes }).deps(), undefined, { ...where, version: VERSION, instanceType: 'm6a.8xlarge' })) as DoctorResult);
+    expect(big['quota-vcpus']).toMatchObject({ status: 'fail' });
+    expect(big['quota-vcpus']!.detail).toMatch(/24 free; the launch needs 32$/);
+  });
+
   it('a cloud without a launch dry run or quotas skips those checks with where to look, and still passes', async () => {
     const { deps } = rig({ capabilities: { permissionPreflight: false }, quotas: undefined });
     const r = (await runDoctor(deps(), undefined, { ...where, version: VERSION, allowCidr: ['198.51.100.7/32'] })) as DoctorResult;

@@ -32,7 +32,7 @@ import * as requests from './request-builders.js';
 import * as schedules from './schedules.js';
 import type { AwsClients, DlmApi, Ec2Api, ServiceQuotasApi, StsApi } from './sdk.js';
 import * as storage from './storage.js';
-import { readVcpuQuota } from './vcpu-quota.js';
+import { instanceTypeVcpus, readVcpuQuota } from './vcpu-quota.js';
 import * as dns from './dns.js';
 import type { Route53Api } from './route53-sdk.js';
 
@@ -177,10 +177,11 @@ export class AwsAdapter implements Cloud {
    * fix, not a failure of the other figure.
    */
   async quotas(machineType?: string): Promise<Quotas> {
-    const [attrs, addresses, vcpus] = await Promise.all([
+    const [attrs, addresses, vcpus, typeVcpus] = await Promise.all([
       call(this.c, 'DescribeAccountAttributes', () => this.c.ec2.describeAccountAttributes({})),
       call(this.c, 'DescribeAddresses', () => this.c.ec2.describeAddresses({})),
       readVcpuQuota(this.c, machineType),
+      machineType ? instanceTypeVcpus(this.c, machineType) : Promise.resolve(undefined),
     ]);
     const value = attrs.AccountAttributes?.find((a) => a.AttributeName === 'vpc-max-elastic-ips')?.AttributeValues?.[0]?.AttributeValue;
     const limit = value === undefined ? NaN : Number(value);
@@ -192,6 +193,7 @@ export class AwsAdapter implements Cloud {
         ...(Number.isFinite(limit) ? {} : { staticAddresses: 'EC2 did not report vpc-max-elastic-ips' }),
       },
       ...('unreadable' in vcpus ? { unreadable: { vcpus: vcpus.unreadable } } : {}),
+      ...(typeVcpus !== undefined ? { machineTypeVcpus: typeVcpus } : {}),
     };
   }
 }

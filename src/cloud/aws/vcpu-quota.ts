@@ -57,6 +57,18 @@ export async function readVcpuQuota(c: AwsContext, instanceType: string | undefi
   }
 }
 
+/** The default vCPUs of one instance of `instanceType` (DescribeInstanceTypes); undefined when EC2 cannot tell. */
+export async function instanceTypeVcpus(c: AwsContext, instanceType: string): Promise<number | undefined> {
+  try {
+    const out = await call(c, 'DescribeInstanceTypes', () => c.ec2.describeInstanceTypes({ InstanceTypes: [instanceType as Ec2InstanceType] }));
+    return out.InstanceTypes?.find((t) => t.InstanceType === instanceType)?.VCpuInfo?.DefaultVCpus;
+  } catch (e) {
+    // An unknown type or a refusal: the instance-type check reports it; here the need stays unknown.
+    if (e instanceof LaunchError) return undefined;
+    throw e;
+  }
+}
+
 /** The account's value, else (never changed from the default, or not applied yet) AWS's default. */
 async function quotaValue(c: AwsContext, quota: VcpuQuota): Promise<number> {
   const sq = c.serviceQuotas!;

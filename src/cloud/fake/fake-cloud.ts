@@ -395,11 +395,13 @@ export class FakeCloud implements Cloud {
     return storage.runSnapshotSchedules(this.world);
   }
 
-  /** The quotas of options.quotas; static addresses in use are the world's. */
-  quotas(): Promise<Quotas> {
-    return this.op('quotas', [], () => {
+  /** The quotas of options.quotas; static addresses in use are the world's; a machine type's vCPUs when options name them. */
+  quotas(machineType?: string): Promise<Quotas> {
+    return this.op('quotas', machineType === undefined ? [] : [machineType], () => {
       const q = this.world.opts.quotas;
       const out: Quotas = {};
+      const typeVcpus = machineType === undefined ? undefined : q?.machineTypeVcpus?.[machineType];
+      if (typeVcpus !== undefined) out.machineTypeVcpus = typeVcpus;
       if (q?.vcpus) out.vcpus = { ...q.vcpus };
       if (q?.staticAddresses) out.staticAddresses = { limit: q.staticAddresses.limit, used: this.world.addresses.size };
       const unset = (key: string) => `the fake reports no ${key} quota (options.quotas.${key} is not set)`;

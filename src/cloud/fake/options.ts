@@ -82,8 +82,11 @@ export interface FakeCloudOptions {
    * the registered descriptor's validators accept (a `--snapshot` the user types is checked).
    */
   formatId?: (kind: string, n: number) => string;
-  /** The quotas `quotas()` reports: vCPUs as given, static addresses' use counted from the world. Default: none reported. */
-  quotas?: { vcpus?: { limit: number; used: number }; staticAddresses?: { limit: number } };
+  /**
+   * The quotas `quotas()` reports: vCPUs as given, static addresses' use counted from the world,
+   * and the vCPUs of a machine type asked about (machineTypeVcpus by type). Default: none reported.
+   */
+  quotas?: { vcpus?: { limit: number; used: number }; staticAddresses?: { limit: number }; machineTypeVcpus?: Record<string, number> };
 }
 
 /** Machine types by zone index (0 = first zone): some offered everywhere, some in a few zones only. */
@@ -176,7 +179,7 @@ export interface ResolvedOptions {
   staticAddressIps: string[];
   consoleOutput?: (instance: Instance, call: number) => string;
   formatId: (kind: string, n: number) => string;
-  quotas?: { vcpus?: { limit: number; used: number }; staticAddresses?: { limit: number } };
+  quotas?: { vcpus?: { limit: number; used: number }; staticAddresses?: { limit: number }; machineTypeVcpus?: Record<string, number> };
 }
 
 export function resolveOptions(opts: FakeCloudOptions): ResolvedOptions {

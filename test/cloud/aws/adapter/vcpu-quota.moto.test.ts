@@ -117,6 +117,15 @@ describe('the vCPU quota and its use (EC2 on moto, Service Quotas mocked at the 
     expect(q.staticAddresses).toEqual({ limit: 5, used: 0 });
   });
 
+  it('says how many vCPUs one instance of the asked type uses (DescribeInstanceTypes), and nothing for a type EC2 does not know', async () => {
+    const { mock, api } = mockedQuotas();
+    mock.on(GetServiceQuotaCommand).resolves(quota(32));
+    expect((await adapter(api).quotas('m6a.large')).machineTypeVcpus).toBe(2);
+    expect((await adapter(api).quotas('c5.4xlarge')).machineTypeVcpus).toBe(16);
+    expect((await adapter(api).quotas('m6a.nosuchsize')).machineTypeVcpus).toBeUndefined();
+    expect((await adapter(api).quotas()).machineTypeVcpus).toBeUndefined();
+  });
+
   it('a G type reads the G and VT quota and counts the G instances', async () => {
     await run('m5.large');
     await run('g4dn.xlarge', 2);
