@@ -129,7 +129,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   let json = argv.includes('--json');
   const controller = new AbortController();
 
-  const execute = async (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>) => {
+  const execute = async (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>, interruptMessage?: string) => {
     json = Boolean(globals.json);
     const deps = await createDeps(globals, env, streams, controller, overrides);
     let interrupts = 0;
@@ -141,7 +141,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
         streams.stderr.write('\nStopped at once. Re-run the same command to resume; it checks what exists first.\n');
         process.exit(ExitCode.interrupted);
       }
-      streams.stderr.write('\nInterrupted: finishing the cloud request in flight, then stopping (Ctrl-C again quits at once).\n');
+      streams.stderr.write(`\n${interruptMessage ?? 'Interrupted: finishing the cloud request in flight, then stopping'} (Ctrl-C again quits at once).\n`);
       controller.abort();
     };
     process.on('SIGINT', onSigint);
@@ -270,7 +270,7 @@ function register(
   ctx: {
     explicitLaunch: boolean;
     known: () => string[];
-    execute: (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>) => Promise<void>;
+    execute: (globals: GlobalFlags, fn: (deps: Deps) => Promise<unknown>, interruptMessage?: string) => Promise<void>;
     rest: string[] | undefined;
     setExit: (code: number) => void;
   },
@@ -306,7 +306,7 @@ function register(
     await ctx.execute(flags as GlobalFlags, async (deps) => {
       const result = await def.run(deps, name, flags as never);
       if (def.exitCode) ctx.setExit(def.exitCode(result));
-    });
+    }, def.interruptMessage);
   });
 }
 

@@ -40,7 +40,13 @@ export interface CommandDef<F extends FlagSet = FlagSet> {
   examples: string[];
   helpAfter?: string;
   isDefault?: boolean;
+  /**
+   * What Ctrl-C says for this command (default: a cloud request in flight is finished first). For a
+   * command that holds something open until interrupted (kubeconfig's tunnel, logs --follow).
+   */
+  interruptMessage?: string;
   /** Takes everything after `--` as it is (ssh's remote command); its usage text, e.g. "[-- command…]". */
+
   passThrough?: string;
   /**
    * For a command whose arguments are an action and its operands (`config set prod a=1`): the

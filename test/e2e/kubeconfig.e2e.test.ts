@@ -253,6 +253,9 @@ describe('kubeconfig with the real CLI', () => {
     const stopped = await tunnel.done;
     expect(stopped.code, stopped.stderr).toBe(130);
     expect(stopped.stderr).toMatch(/Tunnel closed \(\d+ connections? forwarded\)/);
+    // Ctrl-C says what it stops: the tunnel (there is no cloud request in flight).
+    expect(stopped.stderr).toMatch(/Interrupted: closing the tunnel \(Ctrl-C again quits at once\)/);
+    expect(stopped.stderr).not.toMatch(/cloud request in flight/);
     // --json: the one line printed when the tunnel listened is all of stdout.
     expect(stopped.stdout.trim().split('\n')).toHaveLength(1);
     expect(JSON.parse(stopped.stdout)).toEqual(info);

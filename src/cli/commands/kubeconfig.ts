@@ -6,6 +6,7 @@ export const kubeconfigCommand = defineCommand({
   args: '[name]',
   description: 'write a kubeconfig for the deployment\'s k3s cluster and hold an SSH tunnel to its API open, so kubectl and helm work from here',
   yes: YES.never('kubeconfig'),
+  interruptMessage: 'Interrupted: closing the tunnel',
   flags: {
     port: str('--port <port>', 'local port of the tunnel, on 127.0.0.1 (default: 6443; 0 picks a free one and prints it)'),
     output: str('--output <file>', 'write the kubeconfig here (default: one file per deployment in the state directory)'),
