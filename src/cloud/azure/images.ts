@@ -2,12 +2,12 @@
 // an Azure Compute Gallery image version of the builder's OS disk, with the prepared data disk kept
 // beside it as a snapshot (the image's dataTemplateId), from which each launch makes its data disk.
 import { CloudError } from '../../core/errors.js';
-import type { BuildResources, Image, ImageFromBuilderSpec } from '../port.js';
+import type { BuildResources, Image, ImageFromBuilderSpec, Instance } from '../port.js';
 import type { Json } from './arm.js';
 import { pollUntil, type AzureContext } from './context.js';
 import { armCode } from './errors.js';
 import { fromTags, nameOf, safeName, sameId, toAccessPolicy, toImage } from './mappers.js';
-import { describeVm } from './instances.js';
+import { describeVm, isBuilderLeftover, LEFTOVER_TYPES, leftoverGet } from './instances.js';
 import { ensureResourceGroup, listTagged, where } from './network.js';
 import { galleryBody, galleryImageBody, galleryVersionBody, galleryVersionName, ids, snapshotBody } from './request-builders.js';
 
@@ -79,7 +79,29 @@ export async function findImageBuild(c: AzureContext, buildName: string): Promis
     if (nsg) accessPolicies.push(toAccessPolicy(nsg));
   }
   const images = (await Promise.all(ofType(VERSION_TYPE).map((r) => describeImage(c, r.id)))).filter((i): i is Image => i !== undefined);
+  builders.push(...(await builderLeftovers(c, buildName, tagged)));
   return { builders, accessPolicies, sshKeys: [], images };
+}
+
+/**
+ * What a builder is given before its VM exists (its public IP, NIC and data disk, see ensureInstance)
+ * and a run killed before the VM create leaves behind: no VM holds them, so no builder lists them.
+ * Each is reported as a builder without a VM (state 'terminated', its own id), which the build's
+ * cleanup already removes with terminateInstance, for that build run only. NICs come first: the
+ * public IP cannot go while the NIC holds it.
+ */
+async function builderLeftovers(c: AzureContext, buildName: string, tagged: Json[]): Promise<Instance[]> {
+  const found: Json[] = [];
+  for (const type of LEFTOVER_TYPES) {
+    for (const r of tagged.filter((t) => String(t.type).toLowerCase() === type)) {
+      const res = await c.arm.get(r.id, leftoverGet(r.id));
+      if (res && fromTags(res.tags).labels.build === buildName && isBuilderLeftover(res, found)) found.push(res);
+    }
+  }
+  return found.map((res) => {
+    const labels = fromTags(res.tags).labels;
+    return { id: res.id as string, state: 'terminated', machineType: '', imageId: '', zone: ((res.zones as string[] | undefined) ?? [])[0] ?? '', accessPolicyIds: [], disks: [], labels, foreignLabels: {} };
+  });
 }
 
 export async function createImageFromBuilder(c: AzureContext, builderId: string, spec: ImageFromBuilderSpec): Promise<Image> {

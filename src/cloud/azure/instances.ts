@@ -142,7 +142,7 @@ export async function stopInstance(c: AzureContext, id: string): Promise<void> {
 
 /** Deletes the VM; its OS disk and NIC go with it (deleteOption Delete), a deployment's data disk stays (Detach). */
 export async function terminateInstance(c: AzureContext, id: string): Promise<void> {
-  if (!/\/virtualMachines\/[^/]+$/i.test(id)) return;
+  if (!/\/virtualMachines\/[^/]+$/i.test(id)) return deleteBuilderLeftover(c, id);
   const vm = await c.arm.get(id, OP.get);
   await c.arm.delete(id, 'Microsoft.Compute virtualMachines.delete');
   // A builder's own public IP goes too, once its NIC (deleted with the VM) no longer holds it.
@@ -160,4 +160,50 @@ export async function waitForInstanceState(c: AzureContext, id: string, state: I
     if (!i) return state === 'terminated' ? true : undefined;
     return i.state === state ? true : undefined;
   });
+}
+
+/** The types of what a builder gets before its VM, in the order they can be deleted (the NIC holds the IP). */
+export const LEFTOVER_TYPES = ['microsoft.network/networkinterfaces', 'microsoft.network/publicipaddresses', 'microsoft.compute/disks'] as const;
+const LEFTOVER_ROLE: Record<(typeof LEFTOVER_TYPES)[number], string> = {
+  'microsoft.network/networkinterfaces': 'network-interface',
+  'microsoft.network/publicipaddresses': 'builder-address',
+  'microsoft.compute/disks': 'builder-data',
+};
+const LEFTOVER_OP: Record<(typeof LEFTOVER_TYPES)[number], string> = {
+  'microsoft.network/networkinterfaces': 'Microsoft.Network networkInterfaces',
+  'microsoft.network/publicipaddresses': 'Microsoft.Network publicIPAddresses',
+  'microsoft.compute/disks': 'Microsoft.Compute disks',
+};
+
+function leftoverType(id: string): (typeof LEFTOVER_TYPES)[number] | undefined {
+  const m = /\/providers\/([^/]+\/[^/]+)\/[^/]+$/i.exec(id);
+  return LEFTOVER_TYPES.find((t) => t === m?.[1]?.toLowerCase());
+}
+
+export function leftoverGet(id: string): string {
+  const t = leftoverType(id);
+  return `${t ? LEFTOVER_OP[t] : 'Microsoft.Resources resources'}.get`;
+}
+
+/**
+ * A build run's NIC, public IP or data disk that no VM uses: tagged by a build run (never a
+ * deployment's), with a builder's role, and held by nothing — a public IP may still be on one of
+ * `orphanNics` (its builder NIC without a VM). The user's --public-ip carries no build-run tag.
+ */
+export function isBuilderLeftover(res: Json, orphanNics: Json[] = []): boolean {
+  const type = leftoverType(String(res.id));
+  const { labels } = fromTags(res.tags);
+  if (!type || labels.role !== LEFTOVER_ROLE[type] || !labels.build || !labels['build-run'] || labels.deployment) return false;
+  if (type === 'microsoft.network/networkinterfaces') return !res.properties?.virtualMachine;
+  if (type === 'microsoft.compute/disks') return !res.managedBy;
+  const config = res.properties?.ipConfiguration?.id as string | undefined;
+  return !config || orphanNics.some((n) => config.toLowerCase().startsWith(`${String(n.id).toLowerCase()}/`));
+}
+
+/** Deletes a builder's NIC, public IP or data disk that no VM uses (see isBuilderLeftover); anything else stays. */
+async function deleteBuilderLeftover(c: AzureContext, id: string): Promise<void> {
+  const type = leftoverType(id);
+  if (!type) return;
+  const res = await c.arm.get(id, leftoverGet(id));
+  if (res && isBuilderLeftover(res)) await c.arm.delete(id, `${LEFTOVER_OP[type]}.delete`);
 }

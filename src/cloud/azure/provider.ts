@@ -110,6 +110,8 @@ export const azureProvider: ProviderDescriptor = {
   dataDiskLimit: { maxGiB: 32767, name: 'Azure managed disk' },
   describeDisk,
   loginUser: 'sourcegraph',
+  // The gallery image version holds only the OS disk; the prepared data disk is a snapshot beside it (images.ts).
+  builtDataTemplatePlaceholder: '<data snapshot from build-image>',
   // Canonical's image (images.ts BASE_IMAGE) with version "latest", which ARM resolves when the VM is created.
   offlineBaseImage: { id: 'Canonical:ubuntu-24_04-lts:server:latest', name: 'Canonical:ubuntu-24_04-lts:server (latest at launch)' },
   refusedLoginUsers: { names: AZURE_REFUSED_ADMIN_USERS, source: "the adminUsername deny-list of Azure's compute API, computeRPCommon.json 2024-07-01" },
