@@ -245,6 +245,14 @@ export function launchRequests(project: string, region: string, spec: LaunchRequ
   return requests;
 }
 
+/**
+ * What ensureClusterAccess sends (`scale --dry-run`): the cluster rule between the tag's machines. Its
+ * network and description come from the tag's existing rules, known only online.
+ */
+export function clusterAccessRequests(project: string, tag: string): CloudRequest[] {
+  return [req('firewalls.insert', { project, requestId: FRESH_ID, body: { ...clusterFirewallBody(tag, '<the network of the rules of this tag>', tag, {}), description: '<from the rules of this tag>' } })];
+}
+
 export function scheduleRequests(project: string, region: string, spec: SnapshotScheduleSpec): CloudRequest[] {
   return [
     req('resourcePolicies.insert', { project, region, requestId: FRESH_ID, body: scheduleBody(spec, region) }),
