@@ -115,7 +115,9 @@ export function instanceBody(spec: InstanceSpec, opts: { project: string; natIP?
     disks,
     networkInterfaces: [
       {
-        network: spec.placement.networkId ?? 'global/networks/default',
+        // A subnetwork alone names its network (a scale agent knows only the server's subnetwork,
+        // which need not be in the default network).
+        ...(spec.placement.networkId || !spec.placement.subnetId ? { network: spec.placement.networkId ?? 'global/networks/default' } : {}),
         ...(spec.placement.subnetId ? { subnetwork: spec.placement.subnetId } : {}),
         // Without an access config the instance has no external address (spec.publicIp false).
         ...(spec.publicIp === false ? {} : { accessConfigs: [{ type: 'ONE_TO_ONE_NAT', name: 'External NAT', networkTier: 'PREMIUM', ...(opts.natIP ? { natIP: opts.natIP } : {}) }] }),
