@@ -132,7 +132,8 @@ export async function runScale(deps: Deps, nameArg: string | undefined, flags: S
         accessPolicyIds: policyIds,
         // AWS names the server's key pair; GCE keeps the key on the instance (ssh-keys metadata): the agent gets the same.
         sshKey: server.sshKeyName ? { mode: 'existing', name: server.sshKeyName } : server.sshPublicKey ? { mode: 'import', name: `${name}-agent`, publicKey: server.sshPublicKey } : { mode: 'none' },
-        loginUser: reach.record?.sshUser ?? provider.loginUser,
+        // The user the tool will SSH to the agent as (GCE puts the key in metadata for this user).
+        loginUser: flags.sshUser ?? reach.record?.sshUser ?? provider.loginUser,
         rootDisk: provider.rootDisk,
         dataDisk: { mode: 'none' },
         keepDataDisk: false,

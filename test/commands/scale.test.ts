@@ -271,6 +271,9 @@ describe('scale on the fake cloud', () => {
     const dry = (await runScale(deps(), 'prod', { ...gce, agents: '1', agentSize: 'S', dryRun: true })) as ScaleResult;
     expect(dry.machineType).toBe(gcpProvider.sizes.S.machineType);
     expect(dry.requests?.map((x) => x.operation)).toEqual(['AddClusterRules', 'CreateInstance']);
+    // --ssh-user is the user the key is put in metadata for, the one SSH to the agent logs in as.
+    const asOps = (await runScale(deps(), 'prod', { ...gce, agents: '1', sshUser: 'ops', dryRun: true })) as ScaleResult;
+    expect(asOps.requests?.[1]?.input).toMatchObject({ loginUser: 'ops' });
 
     const r = (await runScale(deps(), 'prod', { ...gce, agents: '2', yes: true })) as ScaleResult;
     const agents = agentsOf(fake);
