@@ -70,6 +70,8 @@ export interface Instance {
   launchTime?: string;
   /** The SSH key the instance was created with, where the cloud records one by name (AWS key pair). */
   sshKeyName?: string;
+  /** The SSH public key the instance carries itself, where the cloud keeps no key by name (GCE `ssh-keys` metadata): an agent gets the same. */
+  sshPublicKey?: string;
   accessPolicyIds: string[];
   disks: AttachedDisk[];
   labels: Labels;

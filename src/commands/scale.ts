@@ -69,7 +69,7 @@ export async function runScale(deps: Deps, nameArg: string | undefined, flags: S
   const timeoutS = parseTimeout(flags.timeout);
   const early = resolveTarget(deps, nameArg, flags);
   if (!early.provider.agentNodes) {
-    throw new UsageError(`scale is not available on ${early.provider.displayName} yet: agent nodes work on AWS only in this version. Nothing was changed.`, {
+    throw new UsageError(`scale is not available on ${early.provider.displayName} yet: agent nodes work on AWS and Google Compute Engine only in this version. Nothing was changed.`, {
       code: 'scale-not-on-this-cloud',
       remediation: 'Choose a larger --size with upgrade instead, or see README (scale) for what is planned.',
     });
@@ -130,8 +130,10 @@ export async function runScale(deps: Deps, nameArg: string | undefined, flags: S
         machineType,
         placement: { zone: server.zone, ...(server.subnetId ? { subnetId: server.subnetId } : {}) },
         accessPolicyIds: policyIds,
-        sshKey: server.sshKeyName ? { mode: 'existing', name: server.sshKeyName } : { mode: 'none' },
-        loginUser: reach.record?.sshUser ?? provider.loginUser,
+        // AWS names the server's key pair; GCE keeps the key on the instance (ssh-keys metadata): the agent gets the same.
+        sshKey: server.sshKeyName ? { mode: 'existing', name: server.sshKeyName } : server.sshPublicKey ? { mode: 'import', name: `${name}-agent`, publicKey: server.sshPublicKey } : { mode: 'none' },
+        // The user the tool will SSH to the agent as (GCE puts the key in metadata for this user).
+        loginUser: flags.sshUser ?? reach.record?.sshUser ?? provider.loginUser,
         rootDisk: provider.rootDisk,
         dataDisk: { mode: 'none' },
         keepDataDisk: false,

@@ -16,13 +16,15 @@ import type { Deps } from '../../src/commands/deps.js';
 import { ExitCode, LaunchError } from '../../src/core/errors.js';
 import { AGENT_TOKEN_FILE } from '../../src/core/scale-plan.js';
 import type { ConnectRemote, ExecResult, Remote } from '../../src/remote/remote.js';
-import type { FakeCloud } from '../../src/cloud/fake/index.js';
+import { createFakeCloud, type FakeCloud } from '../../src/cloud/fake/index.js';
+import { gcpProvider } from '../../src/cloud/gcp/provider.js';
 import { ScriptedIo, tempHome } from '../support/deps.js';
 import { fakeCloudFor, makeFakeDeps, publishedImages, REGION } from '../support/fake-deps.js';
 
 const VERSION = '6.12.5040';
 const TOKEN = 'f00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeed';
 const where = { region: REGION, providerFlags: {} };
+const GCE_REGION = 'us-central1';
 
 interface SimNode {
   name: string;
@@ -244,13 +246,49 @@ describe('scale on the fake cloud', () => {
     expect(fake.state.accessPolicies.every((p) => !p.clusterRules)).toBe(true);
   });
 
-  it('on a cloud without agent nodes yet it exits 2 saying so, before any cloud call', async () => {
-    const fake = fakeCloudFor('gcp', { images: publishedImages([VERSION]) });
+  it('on a cloud without agent nodes yet (Azure) it exits 2 saying so, before any cloud call', async () => {
+    const fake = fakeCloudFor('azure', { images: publishedImages([VERSION]) });
     const calls = fake.calls.length;
-    const e = await rejection(runScale(makeFakeDeps({ fake, io: new ScriptedIo([], false) }), 'prod', { region: 'us-central1', providerFlags: { project: 'my-project' }, cloud: 'gcp', agents: '1', yes: true }));
+    const e = await rejection(runScale(makeFakeDeps({ fake, io: new ScriptedIo([], false) }), 'prod', { region: 'eastus', providerFlags: {}, cloud: 'azure', agents: '1', yes: true }));
     expect(e).toMatchObject({ code: 'scale-not-on-this-cloud', exitCode: ExitCode.badInput });
-    expect(e.message).toMatch(/not available on Google Compute Engine yet/);
+    expect(e.message).toMatch(/not available on .*Azure.* yet/);
     expect(fake.calls.length).toBe(calls);
+  });
+
+  it('as GCE: agents carry the server\'s public key in their own instance (no key by name), its network tag, zone, subnet and image; they join and --agents 0 removes them', async () => {
+    const zones = ['a', 'b', 'c'].map((z) => `${GCE_REGION}-${z}`);
+    const fake = createFakeCloud({ profile: 'gcp', region: GCE_REGION, zones, machineTypes: Object.fromEntries(Object.values(gcpProvider.sizes).map((s) => [s.machineType, zones])), images: publishedImages([VERSION]) });
+    const home = tempHome();
+    const gce = { region: GCE_REGION, cloud: 'gcp', providerFlags: { project: 'my-project' } };
+    const launched = (await runLaunch(makeFakeDeps({ fake, io: new ScriptedIo([], false), home }), {
+      ...gce, size: 'XS', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['203.0.113.7/32'], name: 'prod', yes: true, wait: false,
+    })) as LaunchResult;
+    const sim = new ClusterSim(fake, () => launched.publicIp!);
+    const deps = (io: ScriptedIo = new ScriptedIo([], false)): Deps => ({ ...makeFakeDeps({ fake, io, home }), connectRemote: sim.connect });
+    const server = fake.state.instances.find((i) => i.id === launched.instanceId)!;
+    expect(server.sshPublicKey).toMatch(/^ssh-ed25519 /);
+
+    const dry = (await runScale(deps(), 'prod', { ...gce, agents: '1', agentSize: 'S', dryRun: true })) as ScaleResult;
+    expect(dry.machineType).toBe(gcpProvider.sizes.S.machineType);
+    expect(dry.requests?.map((x) => x.operation)).toEqual(['AddClusterRules', 'CreateInstance']);
+    // --ssh-user is the user the key is put in metadata for, the one SSH to the agent logs in as.
+    const asOps = (await runScale(deps(), 'prod', { ...gce, agents: '1', sshUser: 'ops', dryRun: true })) as ScaleResult;
+    expect(asOps.requests?.[1]?.input).toMatchObject({ loginUser: 'ops' });
+
+    const r = (await runScale(deps(), 'prod', { ...gce, agents: '2', yes: true })) as ScaleResult;
+    const agents = agentsOf(fake);
+    expect(agents).toHaveLength(2);
+    for (const a of agents) {
+      expect(a).toMatchObject({ zone: server.zone, subnetId: server.subnetId, imageId: server.imageId, accessPolicyIds: server.accessPolicyIds, sshPublicKey: server.sshPublicKey, loginUser: server.loginUser, machineType: gcpProvider.sizes.XS.machineType });
+    }
+    expect(fake.state.sshKeys).toEqual([]);
+    const policy = fake.state.accessPolicies.find((p) => p.id === server.accessPolicyIds[0])!;
+    expect(policy.clusterRules?.map((c) => `${c.port}/${c.protocol}<-${c.sourcePolicyId}`).sort()).toEqual([`10250/tcp<-${policy.id}`, `6443/tcp<-${policy.id}`, `8472/udp<-${policy.id}`]);
+    expect(r.nodes?.filter((n) => n.role === 'agent' && n.ready)).toHaveLength(2);
+
+    await runScale(deps(), 'prod', { ...gce, agents: '0', yes: true });
+    expect(agentsOf(fake)).toEqual([]);
+    expect(sim.nodes).toEqual([]);
   });
 
   it('destroy terminates the agents first, and only then the server', async () => {

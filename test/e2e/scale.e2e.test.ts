@@ -222,9 +222,9 @@ describe('scale with the real CLI', () => {
     expect(cleanup.code, cleanup.stderr).toBe(0);
     expect(await live()).toEqual([]);
 
-    // On a cloud without agents yet: exit 2 before any cloud call.
-    const gcp = await runCli(['scale', 'prod', '--cloud', 'gcp', '--region', 'us-central1', '--project', 'sgl-test', '--agents', '1', '--yes'], { home });
-    expect(gcp.code).toBe(2);
-    expect(gcp.stderr).toMatch(/not available on Google Compute Engine yet/);
+    // On a cloud without agents yet (Azure): exit 2 before any cloud call.
+    const azure = await runCli(['scale', 'prod', '--cloud', 'azure', '--region', 'eastus', '--agents', '1', '--yes'], { home });
+    expect(azure.code, azure.stderr).toBe(2);
+    expect(azure.stderr).toMatch(/not available on .*Azure.* yet/);
   });
 });

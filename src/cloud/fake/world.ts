@@ -296,6 +296,7 @@ export function instanceView(w: World, rec: InstanceRecord): Instance {
   const ip = publicIpOf(w, rec);
   if (ip) view.publicIp = ip;
   if (rec.sshKeyName) view.sshKeyName = rec.sshKeyName;
+  if (rec.sshPublicKey) view.sshPublicKey = rec.sshPublicKey;
   return view;
 }
 

@@ -190,6 +190,7 @@ export class GcpAdapter implements Cloud {
   }
   launchRequests = (spec: LaunchRequestsSpec) => requests.launchRequests(this.dryProject, this.c.region, spec);
   instanceRequests = (spec: InstanceSpec) => requests.instanceRequests(this.dryProject, spec);
+  clusterAccessRequests = (policyId: string) => requests.clusterAccessRequests(this.dryProject, policyId);
   scheduleRequests = (spec: SnapshotScheduleSpec) => requests.scheduleRequests(this.dryProject, this.c.region, spec);
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) => requests.buildRequests(this.dryProject, spec);
 

@@ -126,6 +126,7 @@ export function toInstance(raw: Json, project: string): Instance {
   }));
   const key = metadataValue(raw, META_IDEMPOTENCY);
   const serviceAccount = ((raw.serviceAccounts ?? []) as Json[])[0]?.email;
+  const publicKey = sshPublicKeyOf(metadataValue(raw, 'ssh-keys'));
   return {
     id: `zones/${zone}/instances/${String(raw.name)}`,
     state: instanceState(raw.status as string | undefined),
@@ -142,7 +143,14 @@ export function toInstance(raw: Json, project: string): Instance {
     foreignLabels: foreign,
     ...(key ? { idempotencyKey: key } : {}),
     ...(typeof serviceAccount === 'string' ? { instanceIdentity: serviceAccount } : {}),
+    ...(publicKey ? { sshPublicKey: publicKey } : {}),
   };
+}
+
+/** The key of the first `user:key` line of `ssh-keys` metadata (ours has one line: the deployment's key). */
+export function sshPublicKeyOf(value: string | undefined): string | undefined {
+  const line = value?.split('\n').map((l) => l.trim()).find((l) => /^[^:\s]+:\S/.test(l));
+  return line ? line.slice(line.indexOf(':') + 1).trim() : undefined;
 }
 
 function diskState(raw: Json): string {

@@ -106,6 +106,7 @@ export const gcpProvider: ProviderDescriptor = {
   id: 'gcp',
   displayName: 'Google Compute Engine',
   available: true,
+  agentNodes: true,
   regions: GCP_REGIONS,
   optInRegions: new Set(),
   regionVariables: ['CLOUDSDK_COMPUTE_REGION'],

@@ -115,7 +115,9 @@ export function instanceBody(spec: InstanceSpec, opts: { project: string; natIP?
     disks,
     networkInterfaces: [
       {
-        network: spec.placement.networkId ?? 'global/networks/default',
+        // A subnetwork alone names its network (a scale agent knows only the server's subnetwork,
+        // which need not be in the default network).
+        ...(spec.placement.networkId || !spec.placement.subnetId ? { network: spec.placement.networkId ?? 'global/networks/default' } : {}),
         ...(spec.placement.subnetId ? { subnetwork: spec.placement.subnetId } : {}),
         // Without an access config the instance has no external address (spec.publicIp false).
         ...(spec.publicIp === false ? {} : { accessConfigs: [{ type: 'ONE_TO_ONE_NAT', name: 'External NAT', networkTier: 'PREMIUM', ...(opts.natIP ? { natIP: opts.natIP } : {}) }] }),
@@ -243,6 +245,14 @@ export function launchRequests(project: string, region: string, spec: LaunchRequ
     );
   }
   return requests;
+}
+
+/**
+ * What ensureClusterAccess sends (`scale --dry-run`): the cluster rule between the tag's machines. Its
+ * network and description come from the tag's existing rules, known only online.
+ */
+export function clusterAccessRequests(project: string, tag: string): CloudRequest[] {
+  return [req('firewalls.insert', { project, requestId: FRESH_ID, body: { ...clusterFirewallBody(tag, '<the network of the rules of this tag>', tag, {}), description: '<from the rules of this tag>' } })];
 }
 
 export function scheduleRequests(project: string, region: string, spec: SnapshotScheduleSpec): CloudRequest[] {

@@ -2,7 +2,7 @@
 // labels decoded (ours apart from the user's), firewall rules grouped into one access policy.
 import { describe, expect, it } from 'vitest';
 import { toEncodedLabels } from '../../../src/core/labels.js';
-import { firewallDescription, idFromLink, instanceState, toAccessPolicy, toAddress, toDisk, toImage, toInstance, toSnapshot } from '../../../src/cloud/gcp/mappers.js';
+import { firewallDescription, idFromLink, instanceState, sshPublicKeyOf, toAccessPolicy, toAddress, toDisk, toImage, toInstance, toSnapshot } from '../../../src/cloud/gcp/mappers.js';
 
 const base = 'https://www.googleapis.com/compute/v1/projects/p';
 
@@ -46,6 +46,16 @@ describe('GCE mappers', () => {
       ['data', 'zones/us-central1-b/disks/d', false],
       ['other', 'zones/us-central1-b/disks/x', false],
     ]);
+  });
+
+  it('reads the SSH public key from ssh-keys metadata (what a scale agent gets on GCE)', () => {
+    expect(sshPublicKeyOf('root:ssh-ed25519 AAAAC3Nz me@host\n')).toBe('ssh-ed25519 AAAAC3Nz me@host');
+    expect(sshPublicKeyOf('\nsourcegraph:ssh-rsa AAAAB3 x\nother:ssh-ed25519 B')).toBe('ssh-rsa AAAAB3 x');
+    expect(sshPublicKeyOf('')).toBeUndefined();
+    expect(sshPublicKeyOf(undefined)).toBeUndefined();
+    const vm = (items: { key: string; value: string }[]) => toInstance({ name: 'v', zone: 'zones/us-central1-b', metadata: { items } }, 'p');
+    expect(vm([{ key: 'ssh-keys', value: 'root:ssh-ed25519 AAAA k' }]).sshPublicKey).toBe('ssh-ed25519 AAAA k');
+    expect(vm([]).sshPublicKey).toBeUndefined();
   });
 
   it('maps Compute states to the port\'s', () => {

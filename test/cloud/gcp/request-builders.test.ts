@@ -83,6 +83,14 @@ describe('instances.insert body', () => {
     expect(builder.autoDelete).toBe(true);
   });
 
+  it('a subnetwork without a network (a scale agent, from the server\'s subnetwork) leaves the network to it; no placement means the default network', () => {
+    const nic = (over: Partial<InstanceSpec>) => (instanceBody(spec(over), { project: 'p' }).networkInterfaces as Record<string, unknown>[])[0]!;
+    expect(nic({ placement: { zone: 'us-central1-b', subnetId: 'regions/us-central1/subnetworks/apps' } })).toMatchObject({ subnetwork: 'regions/us-central1/subnetworks/apps' });
+    expect(nic({ placement: { zone: 'us-central1-b', subnetId: 'regions/us-central1/subnetworks/apps' } }).network).toBeUndefined();
+    expect(nic({ placement: { zone: 'us-central1-b', subnetId: 'regions/us-central1/subnetworks/apps', networkId: 'global/networks/vpc' } })).toMatchObject({ network: 'global/networks/vpc', subnetwork: 'regions/us-central1/subnetworks/apps' });
+    expect(nic({}).network).toBe('global/networks/default');
+  });
+
   it('names the instance from its idempotency key: stable, different per key, within 57 characters', () => {
     expect(instanceName(spec())).toBe(instanceName(spec()));
     expect(instanceName(spec())).not.toBe(instanceName(spec({ idempotencyKey: 'other' })));
