@@ -15,12 +15,17 @@ import { resolvePlan, sourced, validateLaunchFlags } from './launch-wizard.js';
 import { formatRequests } from './requests-text.js';
 import { refuseScheduleWithout } from './schedule.js';
 import { scopeOf } from './target.js';
+import { checkLaunchTls, describeLaunchTls, runLaunchTls, tlsCommandFor } from './launch-tls.js';
 
 export type { LaunchResult } from '../workflows/launch.js';
+/** A launch with --domain: what `tls` did once it was ready. */
+export type LaunchTlsResult = LaunchResult & { tls?: import('./tls.js').TlsResult };
 
-export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchResult | { plan: unknown; requests: CloudRequest[] } | undefined> {
+export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchTlsResult | { plan: unknown; requests: CloudRequest[] } | undefined> {
   const { io } = deps;
   const v = validateLaunchFlags(flags);
+  // --domain: the certificate, key and domain are checked before anything is asked or created.
+  const tls = checkLaunchTls(deps, flags);
   const { plan: partial, provider, catalog } = await resolvePlan(deps, flags, v);
   const imageSource = v.imageSource;
   const scope = scopeOf(deps, provider, partial.region.value, flags.providerFlags, partial.name.value);
@@ -85,7 +90,9 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
       ? `Deployment ${name} exists${drift.instanceId ? ` (instance ${drift.instanceId})` : ''}, will be updated:\n${describeRuleChanges(drift.ruleChanges).map((l) => `  ${l}`).join('\n')}\nIts settings:`
       : `Deployment ${name} exists${drift.instanceId ? ` (instance ${drift.instanceId})` : ''} with these settings; nothing is changed, every resource is checked and waited for:`;
   io.info(`\n${header}\n${formatTable(summaryRows(plan, provider))}\n`);
-  io.info(`Equivalent command for CI:\n  ${command}\n`);
+  if (tls) io.info(`${describeLaunchTls(tls).join('\n')}\n`);
+  const tlsFlags = tls ? ` --domain ${tls.domain} --tls-cert ${tls.tlsCert} --tls-key ${tls.tlsKey}${tls.dns ? '' : ' --no-dns'}` : '';
+  io.info(`Equivalent command for CI:\n  ${command}${tlsFlags}\n`);
 
   const input: LaunchInput = {
     provider,
@@ -115,11 +122,19 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
       await cloud.checkInstancePermissions(specs.sshKey.mode === 'import' ? { ...specs.instance, sshKey: { mode: 'none' } } : specs.instance);
       io.success(provider.terms.permissionCheckPassed);
     }
-    const out = { plan: planToJson(plan, provider), requests };
+    const tlsPlan = tls && {
+      domain: tls.domain,
+      url: `https://${tls.domain}`,
+      dns: tls.dns ? 'zone-or-printed' : 'printed',
+      certificate: { dnsNames: tls.certificate.dnsNames, notAfter: tls.certificate.notAfter, daysLeft: tls.certificate.daysLeft, fingerprint256: tls.certificate.fingerprint256 },
+      afterReady: tlsCommandFor(deps.program, name, region, tls, flags.cloud),
+    };
+    const out = { plan: planToJson(plan, provider), requests, ...(tlsPlan ? { tls: tlsPlan } : {}) };
     if (io.json) io.result(out);
     else {
       io.info('Dry run: these mutating requests would be sent, in order:');
       io.info(formatRequests(requests));
+      if (tls) io.info(`Once ready, the steps of \`${tlsCommandFor(deps.program, name, region, tls, flags.cloud)}\` (over SSH; a DNS record change is shown and asked then).`);
       io.info('Nothing was changed.');
     }
     return out;
@@ -152,17 +167,19 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchR
   }
 
   const release = deps.state.lock(provider.id, region, name);
-  let result: LaunchResult;
+  let result: LaunchTlsResult;
   try {
     result = await runLaunchWorkflow(deps, cloud, input);
   } finally {
     release();
   }
+  // Only after the readiness wait succeeded (--no-wait is refused with --domain): the steps of `tls`.
+  if (tls && plan.wait) result = { ...result, tls: await runLaunchTls(deps, flags, tls, { name, region, ...(result.url ? { url: result.url } : {}) }) };
   if (io.json) io.result(result);
   else if (plan.wait) {
     io.success(`Sourcegraph ${plan.version.value} is serving at ${result.url}`);
     for (const line of describeReady({ url: result.url ?? '', version: result.version, needsSiteInit: result.needsSiteInit, stages: result.stages ?? [] }).slice(1)) io.info(line);
-    io.info(provider.terms.tlsAdvice);
+    if (!result.tls) io.info(provider.terms.tlsAdvice);
     io.info(`See it with \`${deps.program} status ${name} --region ${region}\`; remove it with \`${deps.program} destroy ${name} --region ${region}\`.`);
   } else {
     io.success(`Instance ${result.instanceId} is running${result.url ? ` at ${result.url}` : ''}; Sourcegraph takes ~5–10 minutes to start.`);

@@ -66,7 +66,7 @@ export interface TlsResult {
 
 export async function runTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<unknown> {
   if (flags.remove) return (await import('./tls-remove.js')).runTlsRemove(deps, nameArg, flags);
-  const result = await install(deps, nameArg, flags);
+  const result = await installTls(deps, nameArg, flags);
   if (deps.io.json) deps.io.result(result);
   return result;
 }
@@ -103,7 +103,8 @@ export function checkTlsInput(deps: Pick<Deps, 'clock'>, flags: TlsFlags): { dom
   return { domain, certPem, keyPem, certificate, timeoutMin };
 }
 
-async function install(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<TlsResult> {
+/** The install step of `tls` (no JSON printed), also run by `launch --domain`. */
+export async function installTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<TlsResult> {
   const { io } = deps;
   const input = checkTlsInput(deps, flags);
   const { domain, certificate } = input;

@@ -30,6 +30,11 @@ export const launchFlags = {
   wait: negatable('--no-wait', 'return as soon as the instance runs'),
   timeout: str('--timeout <minutes>', 'bound the whole readiness wait (default: 45)'),
   holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the version (default: 90)'),
+  domain: str('--domain <name>', 'once ready, serve HTTPS on this name with --tls-cert/--tls-key (the steps of `tls`); not with --no-wait'),
+  tlsCert: str('--tls-cert <file>', 'with --domain: your certificate, PEM (certificate first, then its chain); checked before anything is created'),
+  tlsKey: str('--tls-key <file>', 'with --domain: its private key, PEM, without a passphrase'),
+  tls: str('--tls <way>', 'managed or acme: not supported (exit 2); launch supports only --tls-cert/--tls-key'),
+  dns: negatable('--no-dns', 'with --domain: never look at or change DNS zones in the cloud account; print the record to create'),
 };
 
 export const launchCommand = defineCommand({
@@ -51,7 +56,13 @@ export const launchCommand = defineCommand({
     `A deployment of that name that exists (from any machine) is never rewritten: if this run differs from it,\n` +
     `launch exits 1 listing each difference and how to change it; --update applies changed access rules only.\n` +
     `After a destroy kept the data, a relaunch of the name asks (CI: --data-volume <id>|new) whether to launch on it.\n` +
-    `The data volume is encrypted, kept on termination, and holds all Sourcegraph state.\n`,
+    `The data volume is encrypted, kept on termination, and holds all Sourcegraph state.\n` +
+    `--domain D --tls-cert F --tls-key K: the files are checked as \`tls\` checks them before anything is created\n` +
+    `(exit 2, nothing made); after the readiness wait succeeds, launch runs the steps of \`tls\` (certificate\n` +
+    `served over SSH, HTTP redirected; the A record set in a public DNS zone of the account, else printed;\n` +
+    `then it waits up to 30 min for the name to resolve). Not on a terminal or with CI set it needs --yes or --no-dns.\n` +
+    `If that step fails, the instance stays and launch exits 1 naming the \`tls\` command that finishes it.\n` +
+    `--domain with --no-wait exits 2: launch, then run \`tls\`. --tls managed|acme exit 2 (not supported).\n`,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/launch.js')).runLaunch(deps, { ...flags, ...(name !== undefined ? { name } : {}) }),
 });
 

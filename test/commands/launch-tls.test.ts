@@ -1,0 +1,86 @@
+// `launch --domain --tls-cert --tls-key` in-process on the fake cloud: every check of the files and
+// flags exits 2 before anything is created; a TLS step that fails after the instance is up leaves
+// the instance running and exits 1 naming the `tls` command that finishes it. (The success path,
+// over a real sshd test host, is test/e2e/launch-tls.e2e.test.ts.)
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { LaunchFlags } from '../../src/cli/commands/launch.js';
+import { runLaunch } from '../../src/commands/launch.js';
+import { ExitCode, LaunchError } from '../../src/core/errors.js';
+import { testCa } from '../support/certs.js';
+import { ScriptedIo, tempHome } from '../support/deps.js';
+import { fakeCloudFor, makeFakeDeps, publishedImages, REGION } from '../support/fake-deps.js';
+
+const VERSION = '6.12.5040';
+const DOMAIN = 'sourcegraph.example.com';
+const certs = mkdtempSync(join(tmpdir(), 'sgl-launch-tls-'));
+const ca = testCa(certs);
+const site = ca.issue('site', [DOMAIN], { days: 90 });
+const other = ca.issue('other', ['sourcegraph.example.org']);
+const base: LaunchFlags = { region: REGION, providerFlags: {}, size: 'XS', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['203.0.113.7/32'], name: 'prod', holdSeconds: '1' };
+
+function rig() {
+  const fake = fakeCloudFor('aws', { images: publishedImages([VERSION]) });
+  const io = new ScriptedIo([], false);
+  // The fake's clock starts in the past; the certificates are valid from now: the same virtual
+  // clock (waits take no real time), shifted to today for the certificate checks.
+  const offset = Date.now() - fake.clock.now();
+  const clock = { now: () => fake.clock.now() + offset, sleep: (ms: number, signal?: AbortSignal) => fake.clock.sleep(ms, signal) };
+  return { fake, io, deps: makeFakeDeps({ fake, io, clock, home: tempHome() }) };
+}
+
+async function errorOf(p: Promise<unknown>): Promise<LaunchError> {
+  const e = await p.then(() => undefined, (x: unknown) => x);
+  expect(e).toBeInstanceOf(LaunchError);
+  return e as LaunchError;
+}
+
+describe('launch --domain on the fake cloud', () => {
+  it('exits 2 with nothing created: a certificate that does not fit, --domain without both files, --tls managed/acme, --no-wait, no --yes in CI', async () => {
+    const cases: [LaunchFlags, string][] = [
+      [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: other.keyPath, yes: true }, 'is not the key of the certificate'],
+      [{ domain: 'sourcegraph.example.net', tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, `does not cover sourcegraph.example.net: it is for ${DOMAIN}`],
+      [{ domain: DOMAIN, tlsCert: join(certs, 'missing.pem'), tlsKey: site.keyPath, yes: true }, 'no such file'],
+      [{ domain: DOMAIN, tlsCert: site.certPath, yes: true }, '--domain needs --tls-cert and --tls-key: launch supports only --tls-cert/--tls-key'],
+      [{ domain: DOMAIN, yes: true }, 'launch supports only --tls-cert/--tls-key'],
+      [{ domain: DOMAIN, tls: 'managed', yes: true }, '--tls managed: launch supports only --tls-cert/--tls-key'],
+      [{ domain: DOMAIN, tls: 'acme', tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, '--tls acme: launch supports only --tls-cert/--tls-key'],
+      [{ tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, '--tls-cert needs --domain'],
+      [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, yes: true, wait: false }, '--domain cannot be combined with --no-wait'],
+      [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath }, 'needs --yes'],
+    ];
+    for (const [flags, message] of cases) {
+      const { fake, deps } = rig();
+      const e = await errorOf(runLaunch(deps, { ...base, ...flags }));
+      expect(e.exitCode, `${JSON.stringify(flags)}: ${e.message}`).toBe(ExitCode.badInput);
+      expect(e.message).toContain(message);
+      expect(fake.state.instances).toHaveLength(0);
+      expect(fake.calls.filter((c) => /^(create|allocate|import|upsert|run)/i.test(c.method))).toEqual([]);
+    }
+  });
+
+  it('shows the HTTPS step in the plan and the dry run (no --yes needed there)', async () => {
+    const { fake, io, deps } = rig();
+    const out = (await runLaunch(deps, { ...base, domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, dryRun: true })) as unknown as { tls: Record<string, unknown> };
+    expect(out.tls).toMatchObject({ domain: DOMAIN, url: `https://${DOMAIN}`, dns: 'zone-or-printed', certificate: { dnsNames: [DOMAIN], daysLeft: 89 } });
+    expect(out.tls.afterReady).toBe(`sourcegraph-launch tls prod --region ${REGION} --domain ${DOMAIN} --tls-cert ${site.certPath} --tls-key ${site.keyPath}`);
+    expect(io.text()).toContain(`HTTPS after the launch is ready: https://${DOMAIN} with your certificate`);
+    expect(io.text()).toContain(`--domain ${DOMAIN} --tls-cert ${site.certPath} --tls-key ${site.keyPath}\n`);
+    expect(fake.state.instances).toHaveLength(0);
+  });
+
+  it('a TLS step that fails after the readiness wait leaves the instance running and exits 1 naming the tls command', async () => {
+    const { fake, deps } = rig();
+    // SSH closed (--ssh-cidr none): the launch's readiness wait needs none, the TLS step does.
+    const e = await errorOf(runLaunch(deps, { ...base, sshCidr: ['none'], domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, dns: false }));
+    expect(e.exitCode, e.message).toBe(ExitCode.failed);
+    expect(e.code).toBe('tls-failed');
+    expect(e.message).toContain(`prod is launched and serving at http://`);
+    expect(e.message).toContain(`but HTTPS on ${DOMAIN} did not finish`);
+    expect(e.remediation).toContain(`The instance stays as it is. Finish HTTPS with:\n  sourcegraph-launch tls prod --region ${REGION} --domain ${DOMAIN} --tls-cert ${site.certPath} --tls-key ${site.keyPath} --no-dns`);
+    expect(fake.state.instances.filter((i) => i.state === 'running')).toHaveLength(1);
+    expect(fake.calls.some((c) => /terminate|delete/i.test(c.method))).toBe(false);
+  });
+});
