@@ -4,7 +4,6 @@
 // at a copy of provision/ whose build.sh and seal-image.sh are stubs (the real ones would change the
 // test machine, which the test host shares).
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -13,6 +12,7 @@ import { ROOT, runCli } from '../support/cli.js';
 import { GceTestClient } from '../support/gce-emulator/client.js';
 import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
+import { gceCliEnv } from '../support/gce-emulator/cli-env.js';
 
 const VERSION = '6.13.100';
 const BUILD = `${VERSION}-xs`;
@@ -52,14 +52,8 @@ beforeAll(async () => {
   symlinkSync('ec2-user', join(host.fsRoot, 'home', 'sourcegraph'));
   gce = await startGceEmulator({ serialOutput: () => host.consoleOutput('ubuntu') });
   client = new GceTestClient(gce.endpoint, gce.project);
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(workDir, 'sa.json');
-  writeFileSync(keyFile, JSON.stringify({ type: 'service_account', project_id: gce.project, client_email: `e2e@${gce.project}.iam.gserviceaccount.com`, private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), token_uri: `${gce.endpoint}/token` }));
   env = {
-    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
-    METADATA_SERVER_DETECTION: 'none',
-    CLOUDSDK_CONFIG: join(workDir, 'gcloud'),
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/`,
+    ...gceCliEnv(gce, workDir),
     SGL_TEST_PROVISION_DIR: stubProvisionDir,
   };
 });

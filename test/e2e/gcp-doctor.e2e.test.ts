@@ -2,8 +2,7 @@
 // regions.get reports the region's quotas (CPUS, N2_CPUS, STATIC_ADDRESSES) from what exists and the
 // limits a test sets. Compute Engine has no dry run of a launch: that check is skipped, pointing at
 // the custom role --print-policy prints. Nothing reaches Google (see gcp-lifecycle.e2e.test.ts).
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,6 +10,7 @@ import { encodeLabelValue } from '../../src/core/labels.js';
 import { runCli } from '../support/cli.js';
 import { GceTestClient } from '../support/gce-emulator/client.js';
 import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
+import { gceCliEnv } from '../support/gce-emulator/cli-env.js';
 
 const VERSION = '6.13.0';
 const REGION = 'us-central1';
@@ -26,23 +26,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sgl-gce-doctor-'));
   gce = await startGceEmulator();
   client = new GceTestClient(gce.endpoint, gce.project);
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(dir, 'sa.json');
-  writeFileSync(
-    keyFile,
-    JSON.stringify({
-      type: 'service_account',
-      project_id: gce.project,
-      client_email: `e2e@${gce.project}.iam.gserviceaccount.com`,
-      private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      token_uri: `${gce.endpoint}/token`,
-    }),
-  );
   env = {
-    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
-    METADATA_SERVER_DETECTION: 'none',
-    CLOUDSDK_CONFIG: join(dir, 'gcloud'),
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/`,
+    ...gceCliEnv(gce, dir),
     SGL_TEST_PUBLIC_IP: '203.0.113.7',
   };
 });

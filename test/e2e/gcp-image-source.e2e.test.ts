@@ -6,7 +6,6 @@
 //   - --image-source base: the boot disk from Ubuntu's image (images.getFromFamily), and the
 //     instance metadata carries the first-boot user data that runs first-boot.sh --cloud gcp.
 // Nothing reaches Google (see gcp-lifecycle.e2e.test.ts).
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { toEncodedLabels } from '../../src/core/labels.js';
 import { runCli } from '../support/cli.js';
 import { GceTestClient } from '../support/gce-emulator/client.js';
 import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
+import { gceCliEnv } from '../support/gce-emulator/cli-env.js';
 
 const VERSION = '6.13.0';
 const REGION = 'us-central1';
@@ -33,25 +33,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sgl-gce-image-source-'));
   gce = await startGceEmulator();
   client = new GceTestClient(gce.endpoint, gce.project);
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(dir, 'sa.json');
-  writeFileSync(
-    keyFile,
-    JSON.stringify({
-      type: 'service_account',
-      project_id: gce.project,
-      client_email: `e2e@${gce.project}.iam.gserviceaccount.com`,
-      private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      token_uri: `${gce.endpoint}/token`,
-    }),
-  );
   publicKeyPath = join(dir, 'id.pub');
   writeFileSync(publicKeyPath, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkvFzLFcO0M2Zv2Z6bcPNf0YMRXJ7w5Uf6t4Yx1wBbU e2e\n');
   env = {
-    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
-    METADATA_SERVER_DETECTION: 'none',
-    CLOUDSDK_CONFIG: join(dir, 'gcloud'),
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/`,
+    ...gceCliEnv(gce, dir),
   };
 });
 

@@ -5,8 +5,7 @@
 // host's address, so readiness talks to it over real SSH (host keys checked against the serial
 // console) and HTTP. Nothing reaches Google: METADATA_SERVER_DETECTION=none and the endpoint
 // override point everything at loopback.
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,6 +14,7 @@ import { runCli } from '../support/cli.js';
 import { GceTestClient } from '../support/gce-emulator/client.js';
 import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
+import { gceCliEnv } from '../support/gce-emulator/cli-env.js';
 
 const VERSION = '6.13.0';
 const HOST_ADDRESS = '10.200.91.2';
@@ -38,24 +38,7 @@ beforeAll(async () => {
   // Serial port 1 shows cloud-init's host key fingerprints, the test host's real ones.
   gce = await startGceEmulator({ serialOutput: () => host.consoleOutput('ubuntu') });
   client = new GceTestClient(gce.endpoint, gce.project);
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(dir, 'sa.json');
-  writeFileSync(
-    keyFile,
-    JSON.stringify({
-      type: 'service_account',
-      project_id: gce.project,
-      client_email: `e2e@${gce.project}.iam.gserviceaccount.com`,
-      private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      token_uri: `${gce.endpoint}/token`,
-    }),
-  );
-  env = {
-    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
-    METADATA_SERVER_DETECTION: 'none',
-    CLOUDSDK_CONFIG: join(dir, 'gcloud'),
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/`,
-  };
+  env = gceCliEnv(gce, dir);
 });
 
 afterAll(async () => {

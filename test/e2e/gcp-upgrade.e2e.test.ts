@@ -3,8 +3,7 @@
 // disk from the final snapshot in the same zone, moves the address and keeps the old VM stopped;
 // rollback moves it back. The test switches the host's version when the CLI starts the step that
 // makes another VM serve (as test/e2e/upgrade.e2e.test.ts does on AWS).
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -13,6 +12,7 @@ import { runCli, type CliOptions } from '../support/cli.js';
 import { GceTestClient } from '../support/gce-emulator/client.js';
 import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
+import { gceCliEnv } from '../support/gce-emulator/cli-env.js';
 
 const OLD = '6.11.0';
 const NEW = '6.12.5040';
@@ -50,10 +50,7 @@ beforeAll(async () => {
   symlinkSync('ec2-user', join(host.fsRoot, 'home', 'sourcegraph'));
   gce = await startGceEmulator({ serialOutput: () => host.consoleOutput('ubuntu') });
   client = new GceTestClient(gce.endpoint, gce.project);
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(dir, 'sa.json');
-  writeFileSync(keyFile, JSON.stringify({ type: 'service_account', project_id: gce.project, client_email: `e2e@${gce.project}.iam.gserviceaccount.com`, private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), token_uri: `${gce.endpoint}/token` }));
-  env = { GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none', CLOUDSDK_CONFIG: join(dir, 'gcloud'), CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/` };
+  env = gceCliEnv(gce, dir);
   // Images of both versions in the project, as build-image leaves them (labelled with their build).
   for (const version of [OLD, NEW]) {
     await client.mutate('POST', 'global/images', {

@@ -6,7 +6,6 @@
 // against the CA in the kubeconfig the CLI wrote (and kubectl, which is on this machine, is run).
 // The same for --cloud gcp (GCE emulator) and --cloud azure (ARM emulator) at the end of the file.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, request, type Server } from 'node:https';
 import { createServer as createTcpServer } from 'node:net';
@@ -24,6 +23,7 @@ import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/inde
 import { GceTestClient } from '../support/gce-emulator/client.js';
 import { allocateTestAddress, deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
+import { gceCliEnv } from '../support/gce-emulator/cli-env.js';
 
 const run = promisify(execFile);
 const VERSION = '6.12.5040';
@@ -354,16 +354,7 @@ describe('kubeconfig --cloud gcp and --cloud azure with the real CLI (GCE and AR
     // GCE: serial port 1 lists the test host's real host keys; a service account key made here whose token endpoint is the emulator's.
     gce = await startGceEmulator({ serialOutput: () => other.consoleOutput('ubuntu') });
     gceClient = new GceTestClient(gce.endpoint, gce.project);
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const keyFile = join(dir, 'sa.json');
-    writeFileSync(keyFile, JSON.stringify({
-      type: 'service_account',
-      project_id: gce.project,
-      client_email: `e2e@${gce.project}.iam.gserviceaccount.com`,
-      private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      token_uri: `${gce.endpoint}/token`,
-    }));
-    gcpEnv = { GOOGLE_APPLICATION_CREDENTIALS: keyFile, METADATA_SERVER_DETECTION: 'none', CLOUDSDK_CONFIG: join(dir, 'gcloud'), CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/` };
+    gcpEnv = gceCliEnv(gce, dir);
 
     // Azure: boot diagnostics' serial log is the test host's cloud-init output.
     azure = await startAzureE2e(dir, { serialLog: () => other.consoleOutput('ubuntu') });

@@ -4,8 +4,7 @@
 // before the test network namespace; a missing one fails here, it is not skipped). Also a clean
 // clone: the README's `npm ci && node bin/sourcegraph-launch.js …` with no install script of ours.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,6 +14,7 @@ import { allocateTestAddress, motoEc2Client, startMoto, type MotoServer } from '
 import { GceTestClient } from '../support/gce-emulator/client.js';
 import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
 import { encodeLabelValue } from '../../src/core/labels.js';
+import { gceCliEnv } from '../support/gce-emulator/cli-env.js';
 
 const VERSION = '6.12.5040';
 /** npm lifecycle scripts that run when a package is installed (npm 11 warns about each). */
@@ -119,24 +119,7 @@ beforeAll(async () => {
   // token endpoint is the emulator's: the installed package signs and exchanges a real JWT.
   // Compute's wait answers DONE at once here: the installed package polls at its real interval (5 s).
   gce = await startGceEmulator({ waitSteps: 2 });
-  const keyDir = mkdtempSync(join(tmpdir(), 'sgl-package-gce-'));
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  writeFileSync(
-    join(keyDir, 'sa.json'),
-    JSON.stringify({
-      type: 'service_account',
-      project_id: gce.project,
-      client_email: `package@${gce.project}.iam.gserviceaccount.com`,
-      private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      token_uri: `${gce.endpoint}/token`,
-    }),
-  );
-  gceEnv = {
-    GOOGLE_APPLICATION_CREDENTIALS: join(keyDir, 'sa.json'),
-    METADATA_SERVER_DETECTION: 'none',
-    CLOUDSDK_CONFIG: join(keyDir, 'gcloud'),
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/`,
-  };
+  gceEnv = gceCliEnv(gce, mkdtempSync(join(tmpdir(), 'sgl-package-gce-')), 'package');
   await new GceTestClient(gce.endpoint, gce.project).mutate('POST', 'global/images', {
     name: 'sourcegraph-package',
     sourceImage: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64',

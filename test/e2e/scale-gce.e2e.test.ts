@@ -6,8 +6,7 @@
 // network tag, zone, subnetwork and image, and the cluster firewall rule names the tag as source and
 // target, never a range; nothing is created. The SSH/k3s side of a real run is covered on AWS by
 // scale.e2e.test.ts and as gcp on the fake cloud by test/commands/scale.test.ts.
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -16,6 +15,7 @@ import { runCli } from '../support/cli.js';
 import { GceTestClient } from '../support/gce-emulator/client.js';
 import { startGceEmulator, type GceEmulator } from '../support/gce-emulator/index.js';
 import { createClientKey } from '../support/test-host.js';
+import { gceCliEnv } from '../support/gce-emulator/cli-env.js';
 
 const VERSION = '6.13.0';
 const REGION = 'us-central1';
@@ -35,24 +35,7 @@ beforeAll(async () => {
   publicKeyPath = `${key.privateKeyPath}.pub`;
   gce = await startGceEmulator({});
   client = new GceTestClient(gce.endpoint, gce.project);
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(dir, 'sa.json');
-  writeFileSync(
-    keyFile,
-    JSON.stringify({
-      type: 'service_account',
-      project_id: gce.project,
-      client_email: `e2e@${gce.project}.iam.gserviceaccount.com`,
-      private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      token_uri: `${gce.endpoint}/token`,
-    }),
-  );
-  env = {
-    GOOGLE_APPLICATION_CREDENTIALS: keyFile,
-    METADATA_SERVER_DETECTION: 'none',
-    CLOUDSDK_CONFIG: join(dir, 'gcloud'),
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: `${gce.endpoint}/compute/v1/`,
-  };
+  env = gceCliEnv(gce, dir);
   await client.mutate('POST', 'global/images', {
     name: 'sourcegraph-6-13-0',
     sourceImage: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64',
