@@ -5,20 +5,12 @@ import type { Cloud, Deployment } from '../cloud/port.js';
 import type { Check } from '../core/doctor-checks.js';
 import { agentNodeName, SERVER_NODE_NAME, type NodeStatus } from '../core/scale-plan.js';
 import type { DeploymentRecord } from '../state/store.js';
+import { isNewerK3s as newer, kubeletVersion } from '../core/k3s-versions.js';
 import type { Deps } from './deps.js';
 import { describeAgents } from './status-nodes.js';
 import type { Target } from './target.js';
 
-/** `v1.31.4+k3s1` → [1, 31, 4]; undefined when it is not such a version. */
-export function kubeletVersion(v: string | undefined): number[] | undefined {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(v ?? '');
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
-}
-
-function newer(a: number[], b: number[]): boolean {
-  for (let i = 0; i < 3; i++) if (a[i]! !== b[i]!) return a[i]! > b[i]!;
-  return false;
-}
+export { kubeletVersion } from '../core/k3s-versions.js';
 
 /** The verdict on the nodes the server lists, for the agent VMs the cloud lists. */
 export function nodesCheck(nodes: NodeStatus[], agentIds: string[], fix: string): Check {

@@ -20,6 +20,7 @@ import {
   type UpgradeResult,
 } from '../workflows/upgrade.js';
 import { checkHttpsAfterWait } from '../workflows/https-check.js';
+import { agentStepLines } from '../workflows/agents-rejoin.js';
 import type { Deps } from './deps.js';
 import { formatRequests } from './requests-text.js';
 import { resolveTarget, type TargetFlags } from './target.js';
@@ -110,7 +111,9 @@ export async function runUpgrade(deps: Deps, nameArg: string | undefined, flags:
 
     if (flags.dryRun) {
       const requests = cloud.instanceRequests(firstLaunchSpec(plan));
-      const named = steps.map((s) => (s.action === 'move-address' ? { ...s, action: provider.terms.addressMoveStep } : s));
+      const named: NonNullable<UpgradeResult['plan']> = steps.map((s) => (s.action === 'move-address' ? { ...s, action: provider.terms.addressMoveStep } : s));
+      const lastHop = plan.hops.length - 1;
+      for (const a of agentStepLines(plan.agents ?? [])) named.push({ id: a.id, action: 'rejoin-agents', hop: lastHop, from: plan.from, to: plan.to, title: a.title, phase: 'verify', downtime: false });
       const result: UpgradeResult = { name: plan.name, region: plan.region, from: plan.from, to: plan.to, strategy: plan.strategy, hops: plan.hops, steps: [], dryRun: true, plan: named };
       if (io.json) io.result({ ...result, requests });
       else {
@@ -150,6 +153,8 @@ function describePlan(deps: Deps, provider: ProviderDescriptor, p: UpgradePlanSt
   if (!preflight) io.info(`${provider.displayName} cannot check a launch without making it: a refused launch shows only at cutover (then resume or roll back).`);
   io.info('Steps (⏸ = Sourcegraph is down):');
   for (const s of steps) io.info(`  ${s.downtime ? '⏸' : ' '} ${s.id.padEnd(34)} ${s.title}`);
+  // The agents (scale) follow once the new server serves; an agent that fails never undoes the upgrade.
+  for (const a of agentStepLines(p.agents ?? [])) io.info(`    ${a.id.padEnd(34)} ${a.title}`);
   io.info(
     'Expected downtime: stopping the old instance, the final (incremental) snapshot, ' +
       (p.strategy === 'clone' ? 'launching the new instance with its data (inside the window, so it never boots without data), ' : `the ${provider.terms.disk} move, `) +
@@ -167,6 +172,8 @@ function report(deps: Deps, provider: ProviderDescriptor, p: UpgradePlanState, r
   io.success(`${p.name} upgraded from ${p.from} to ${p.to}${result.url ? ` at ${result.url}` : ''}.`);
   if (result.downtimeMs !== undefined) io.info(`Downtime (old instance stopped → ${p.to} healthy): ${formatMs(result.downtimeMs)}.`);
   for (const t of result.steps.filter((x) => !x.resumed)) io.info(`  ${formatMs(t.ms).padStart(12)}  ${t.id}`);
+  for (const a of result.agents ?? []) io.info(`  agent ${a.name}: node ${a.node} ${a.ready ? 'Ready' : 'not Ready'}${a.k3sVersion ? ` (k3s ${a.k3sVersion})` : ''}`);
+  for (const a of (result.agents ?? []).filter((x) => x.warning)) io.warn(`Agent ${a.name}: ${a.warning}`);
   const init = result.volumeInitialization;
   if (init) {
     io.info(

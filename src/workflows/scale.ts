@@ -56,7 +56,7 @@ interface Ctx {
 }
 
 /** Runs `script` as root on a machine; fails naming what it was doing (never echoing the script). */
-async function asRootOn(remote: Remote, script: string, what: string, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function asRootOn(remote: Remote, script: string, what: string, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const r = await remote.exec(`echo ${Buffer.from(script).toString('base64')} | base64 -d | sudo sh`, { timeoutMs });
   if (r.code !== 0 && what) {
     throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what}: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n').at(-1)}`);
@@ -72,7 +72,6 @@ export async function readNodes(remote: Remote): Promise<NodeStatus[]> {
 
 export async function runScaleWorkflow(deps: Deps, cloud: Cloud, machines: ScaleMachines, input: ScaleInput, open: OpenJournal): Promise<{ added: string[]; removed: string[] }> {
   const { plan } = input;
-  const poll = deps.pollMs ?? DEFAULT_POLL_MS;
   const runId = open.journal.id;
   const ctx: Ctx = { added: {} };
   const steps: Step<Ctx>[] = [];
@@ -99,36 +98,8 @@ export async function runScaleWorkflow(deps: Deps, cloud: Cloud, machines: Scale
     });
   }
 
-  const join = async (instanceId: string) => {
-    const instance = await cloud.describeInstance(instanceId);
-    if (!instance || instance.state !== 'running') throw new CloudError('agent-not-running', `Agent ${instanceId} is ${instance?.state ?? 'gone'}`, { remediation: `See \`${input.rerun}\` again once it runs, or remove it with a lower --agents.` });
-    // The token goes from the server's disk into memory and straight into the agent's config over SSH.
-    const token = (await asRootOn(await machines.server(), readAgentTokenScript(), 'read the agent token on the server')).stdout.trim();
-    const remote = await connectWithRetry(deps, machines, instance, input.readyTimeoutMs, poll);
-    try {
-      await asRootOn(remote, agentJoinScript({ serverIp: input.serverPrivateIp, token, nodeName: agentNodeName(instanceId), deployment: input.deployment }), `start the k3s agent on ${instanceId}`);
-    } finally {
-      await remote.close().catch(() => undefined);
-    }
-  };
-
-  const waitReady = async (instanceId: string) => {
-    const node = agentNodeName(instanceId);
-    const started = deps.clock.now();
-    let last = 'not registered yet';
-    for (;;) {
-      const found = (await readNodes(await machines.server())).find((n) => n.name === node);
-      if (found?.ready) return { summary: `${node} Ready${found.version ? ` (${found.version})` : ''}` };
-      last = found ? 'registered, NotReady' : 'not registered yet';
-      if (deps.clock.now() - started >= input.readyTimeoutMs) {
-        throw new WaitTimeoutError('agent-ready', `Agent ${instanceId} (node ${node}) did not become Ready within ${Math.round(input.readyTimeoutMs / 1000)} s (last: ${last}). The VM is kept, running.`, {
-          remediation: `Re-run \`${input.rerun}\` to keep waiting (it resumes), look at its k3s agent (\`journalctl -u k3s-agent\` on it), or run scale with one agent fewer to drain and delete it.`,
-          details: { instanceId, node, last },
-        });
-      }
-      await deps.clock.sleep(poll, deps.signal);
-    }
-  };
+  const join = (instanceId: string) => joinAgent(deps, cloud, machines, { deployment: input.deployment, serverPrivateIp: input.serverPrivateIp, readyTimeoutMs: input.readyTimeoutMs, rerun: input.rerun }, instanceId);
+  const waitReady = (instanceId: string) => waitAgentReady(deps, machines, { readyTimeoutMs: input.readyTimeoutMs, rerun: input.rerun }, instanceId);
 
   for (let slot = 1; slot <= plan.add; slot++) {
     steps.push({
@@ -184,7 +155,7 @@ export async function runScaleWorkflow(deps: Deps, cloud: Cloud, machines: Scale
 }
 
 /** SSH to a just-started agent: its sshd answers a little after the VM runs, so connecting is retried until the deadline. */
-async function connectWithRetry(deps: Deps, machines: ScaleMachines, instance: Instance, timeoutMs: number, poll: number): Promise<Remote> {
+export async function connectWithRetry(deps: Deps, machines: ScaleMachines, instance: Instance, timeoutMs: number, poll: number): Promise<Remote> {
   const started = deps.clock.now();
   for (;;) {
     try {
@@ -194,5 +165,52 @@ async function connectWithRetry(deps: Deps, machines: ScaleMachines, instance: I
       if (code !== 'ssh-unreachable' || deps.clock.now() - started >= timeoutMs) throw e;
       await deps.clock.sleep(poll, deps.signal);
     }
+  }
+}
+
+/** What joining an agent needs: the deployment, the server's private address, the deadline, and what the user re-runs (for messages). */
+export interface AgentJoinInput {
+  deployment: string;
+  serverPrivateIp: string;
+  readyTimeoutMs: number;
+  rerun: string;
+}
+
+/**
+ * Joins one agent VM to the server at `serverPrivateIp` over SSH (scale, and upgrade/rollback/restore
+ * when the server is a new machine): the token goes from the server's disk into memory and straight
+ * into the agent's 0600 config.
+ */
+export async function joinAgent(deps: Deps, cloud: Cloud, machines: ScaleMachines, input: AgentJoinInput, instanceId: string): Promise<void> {
+  const poll = deps.pollMs ?? DEFAULT_POLL_MS;
+  const instance = await cloud.describeInstance(instanceId);
+  if (!instance || instance.state !== 'running') throw new CloudError('agent-not-running', `Agent ${instanceId} is ${instance?.state ?? 'gone'}`, { remediation: `See \`${input.rerun}\` again once it runs, or remove it with a lower --agents.` });
+  // The token goes from the server's disk into memory and straight into the agent's config over SSH.
+  const token = (await asRootOn(await machines.server(), readAgentTokenScript(), 'read the agent token on the server')).stdout.trim();
+  const remote = await connectWithRetry(deps, machines, instance, input.readyTimeoutMs, poll);
+  try {
+    await asRootOn(remote, agentJoinScript({ serverIp: input.serverPrivateIp, token, nodeName: agentNodeName(instanceId), deployment: input.deployment }), `start the k3s agent on ${instanceId}`);
+  } finally {
+    await remote.close().catch(() => undefined);
+  }
+}
+
+/** Waits until the agent's node is Ready on the server (exit 4 at the deadline, the VM kept and named). */
+export async function waitAgentReady(deps: Deps, machines: Pick<ScaleMachines, 'server'>, input: Pick<AgentJoinInput, 'readyTimeoutMs' | 'rerun'>, instanceId: string): Promise<{ summary: string }> {
+  const poll = deps.pollMs ?? DEFAULT_POLL_MS;
+  const node = agentNodeName(instanceId);
+  const started = deps.clock.now();
+  let last = 'not registered yet';
+  for (;;) {
+    const found = (await readNodes(await machines.server())).find((n) => n.name === node);
+    if (found?.ready) return { summary: `${node} Ready${found.version ? ` (${found.version})` : ''}` };
+    last = found ? 'registered, NotReady' : 'not registered yet';
+    if (deps.clock.now() - started >= input.readyTimeoutMs) {
+      throw new WaitTimeoutError('agent-ready', `Agent ${instanceId} (node ${node}) did not become Ready within ${Math.round(input.readyTimeoutMs / 1000)} s (last: ${last}). The VM is kept, running.`, {
+        remediation: `Re-run \`${input.rerun}\` to keep waiting (it resumes), look at its k3s agent (\`journalctl -u k3s-agent\` on it), or run scale with one agent fewer to drain and delete it.`,
+        details: { instanceId, node, last },
+      });
+    }
+    await deps.clock.sleep(poll, deps.signal);
   }
 }

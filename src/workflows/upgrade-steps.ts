@@ -49,6 +49,8 @@ export interface UpgradePlanState {
   host?: string;
   holdSeconds: number;
   timeoutMinutes: number;
+  /** The deployment's k3s agents (scale) when planned: re-joined to the new server after it serves. */
+  agents?: string[];
 }
 
 /** How a hop's new instance gets its data: clone, made from the snapshot; move, the old disk itself. */

@@ -30,6 +30,7 @@ import { normalizeVersion } from '../core/versions.js';
 import { getJournalValue, runWorkflow, type StepTime } from '../engine/runner.js';
 import { upgradeCommand, upgradeSteps, type UpgradeCtx, type UpgradePlanState } from './upgrade-steps.js';
 export { firstLaunchSpec, hopInstanceSpec, upgradeCommand, type UpgradePlanState } from './upgrade-steps.js';
+import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentOutcome } from './agents-rejoin.js';
 import { dataDiskOf, imageVersionFile, probeVersion, readVersionFiles, runOptions, sshAccess, type OpenJournal, type SshAccess } from './shared.js';
 
 /** MiB/s asked of the cloud for the cloned disk by default, where it offers a rate (the maximum is 300). */
@@ -65,6 +66,8 @@ export interface UpgradeResult {
   dryRun?: boolean;
   /** The dry run's steps; the address move's action is named as its step id is (move-elastic-ip on AWS), as it always was. */
   plan?: (Omit<UpgradeStep, 'action'> & { action: string })[];
+  /** The deployment's k3s agents, re-joined to the new server (absent without agents). */
+  agents?: AgentOutcome[];
 }
 
 /**
@@ -164,6 +167,7 @@ export async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, o: U
   const data: DiskSpec = { sizeGiB: dataDisk.sizeGiB, type: dataDisk.type, ...(dataDisk.iops !== undefined ? { iops: dataDisk.iops } : {}), ...(dataDisk.throughput !== undefined ? { throughput: dataDisk.throughput } : {}) };
   const strategy = chooseStrategy({ requested: o.strategy, dataVolume: data, prices: provider.storagePricing() }).strategy;
   const encryptionKeyId = dataDisk.keyId ?? rootDisk?.keyId;
+  const agents = liveAgentIds(d.otherInstances);
   return {
     name: target.name,
     cloud: target.cloud,
@@ -193,6 +197,7 @@ export async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, o: U
     ...(host ? { host } : {}),
     holdSeconds: o.holdSeconds,
     timeoutMinutes: o.timeoutMinutes,
+    ...(agents.length ? { agents } : {}),
   };
 }
 
@@ -225,11 +230,45 @@ export async function runUpgradeWorkflow(
 ): Promise<UpgradeResult> {
   const ctx: UpgradeCtx = { hop: { oldInstanceId: p.original.instanceId, oldDiskId: p.original.dataDiskId, ...(p.host ? { host: p.host } : {}) } };
   const steps = upgradeSteps({ deps, cloud, provider: target.provider, plan: p, open, ssh }, planned);
+  // Agents (scale) follow the server once it serves: the version is recorded first, so a failure
+  // with the agents leaves the deployment known as upgraded.
+  const agentIds = p.agents ?? [];
+  const agents = agentRejoinSteps<UpgradeCtx>(deps, cloud, {
+    deployment: p.name,
+    agentIds,
+    server: () => ({ instanceId: ctx.hop.newInstanceId!, ...(ctx.hop.host ? { host: ctx.hop.host } : {}) }),
+    ssh,
+    readyTimeoutMs: p.timeoutMinutes * 60_000,
+    operation: 'upgrade',
+    scaleCommand: scaleCommandFor(deps.program, target, agentIds.length),
+    resumeCommand: upgradeCommand(deps.program, p),
+  });
+  let serverDone = false;
+  if (agentIds.length) {
+    steps.push({
+      id: 'record-upgraded-server',
+      title: `Recording that ${p.to} serves`,
+      run: async (c) => {
+        serverDone = true;
+        open.record.version = p.to;
+        if (c.hop.newInstanceId) open.record.instanceId = c.hop.newInstanceId;
+        return { summary: `${c.hop.newInstanceId ?? ''} serves ${p.to}` };
+      },
+      restore: () => {
+        serverDone = true;
+      },
+    });
+    steps.push(...agents.steps);
+  }
   let times: StepTime[];
   try {
     times = await runWorkflow(steps, ctx, runOptions(deps, open));
   } catch (e) {
+    // The server's part is done: its error says so and names the scale command; never "roll back".
+    if (serverDone) throw e;
     throw afterFailure(deps, target.provider, p, open, e);
+  } finally {
+    await agents.close();
   }
 
   const last = ctx.hop;
@@ -262,6 +301,7 @@ export async function runUpgradeWorkflow(
       version: p.from,
     },
     ...(volumeInitialization ? { volumeInitialization } : {}),
+    ...(agentIds.length ? { agents: agents.outcomes() } : {}),
   };
 }
 
