@@ -7,10 +7,12 @@ import { UsageError } from '../core/errors.js';
 import { holdDeployment } from '../engine/hold.js';
 import { abandonUnfinishedRestore, planRestore, refuseIfRunning, runRestoreWorkflow, unfinishedRestore, type RestorePlan, type RestoreResult } from '../workflows/restore.js';
 import { confirmOrYes, connectCloud } from '../workflows/shared.js';
+import { agentNodeName } from '../core/scale-plan.js';
+import { agentStepLines } from '../workflows/agents-rejoin.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type Target, type TargetFlags } from './target.js';
 
-export async function runRestore(deps: Deps, nameArg: string | undefined, flags: RestoreFlags & TargetFlags): Promise<RestoreResult | { name: string; region: string; dryRun: true; requests: CloudRequest[] }> {
+export async function runRestore(deps: Deps, nameArg: string | undefined, flags: RestoreFlags & TargetFlags): Promise<RestoreResult | { name: string; region: string; dryRun: true; requests: CloudRequest[]; agents?: { name: string; node: string; ready: boolean }[] }> {
   if (!flags.snapshot) throw new UsageError('--snapshot is required: which snapshot to restore (see `backups`)', { code: 'missing-input' });
   const target = resolveTarget(deps, nameArg, flags);
   const snapshotId = target.provider.validateSnapshotId(flags.snapshot);
@@ -21,7 +23,8 @@ export async function runRestore(deps: Deps, nameArg: string | undefined, flags:
   if (flags.dryRun) {
     const plan = unfinishedRestore(deps, target, snapshotId)?.plan ?? (await planRestore(deps, cloud, target, input));
     describePlan(deps, target, plan);
-    const result = { name: target.name, region: target.region, dryRun: true as const, requests: cloud.instanceRequests(plan.instance) };
+    const planned = (plan.agents ?? []).map((id) => ({ name: id, node: agentNodeName(id), ready: false }));
+    const result = { name: target.name, region: target.region, dryRun: true as const, requests: cloud.instanceRequests(plan.instance), ...(planned.length ? { agents: planned } : {}) };
     if (deps.io.json) deps.io.result(result);
     else deps.io.info('Dry run: nothing was changed.');
     return result;
@@ -37,7 +40,11 @@ export async function runRestore(deps: Deps, nameArg: string | undefined, flags:
   if (deps.io.json) deps.io.result(result);
   else {
     deps.io.success(`Instance ${result.instanceId} runs ${result.version} with a data ${target.provider.terms.disk} from ${result.snapshotId}.`);
-    deps.io.info(`Sourcegraph takes a few minutes to start; check with \`${deps.program} status ${target.name} --region ${target.region}\`.`);
+    if (result.agents) {
+      // With agents the restore waited until Sourcegraph served, then re-joined them.
+      for (const a of result.agents) deps.io.info(`  agent ${a.name}: node ${a.node} ${a.ready ? 'Ready' : 'not Ready'}${a.k3sVersion ? ` (k3s ${a.k3sVersion})` : ''}`);
+      for (const a of result.agents.filter((x) => x.warning)) deps.io.warn(`Agent ${a.name}: ${a.warning}`);
+    } else deps.io.info(`Sourcegraph takes a few minutes to start; check with \`${deps.program} status ${target.name} --region ${target.region}\`.`);
   }
   return result;
 }
@@ -69,4 +76,6 @@ function describePlan(deps: Deps, target: Target, plan: RestorePlan): void {
       `a new ${plan.instance.machineType} from ${plan.instance.imageId} with ${target.provider.terms.dataDiskSlot} created from the snapshot` +
       (plan.address ? `; ${target.provider.terms.address} ${plan.address.ip} (the URL) moves to it.` : '.'),
   );
+  // The agents (scale) follow once the restored server serves.
+  for (const a of agentStepLines(plan.agents ?? [])) deps.io.info(`  ${a.id}: ${a.title}`);
 }

@@ -6,6 +6,8 @@ import { holdDeployment } from '../engine/hold.js';
 import { planRollback, runRollbackWorkflow, type RollbackPlan, type RollbackResult } from '../workflows/rollback.js';
 import { connectCloud, formatMs, openJournal, savedPlan, savePlan, sshAccess } from '../workflows/shared.js';
 import { checkHttpsAfterWait } from '../workflows/https-check.js';
+import { agentStepLines } from '../workflows/agents-rejoin.js';
+import { agentNodeName } from '../core/scale-plan.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 import { confirmOrYes } from '../workflows/shared.js';
@@ -31,8 +33,11 @@ export async function runRollback(deps: Deps, nameArg: string | undefined, flags
     if (plan.strategy === 'move') io.info(`  create a data ${terms.disk} from the pre-upgrade snapshot ${plan.snapshotId} and attach it to ${plan.rollbackInstanceId} as its data ${terms.disk}`);
     else io.info(`  ${plan.rollbackInstanceId} still has its untouched pre-upgrade data ${terms.disk}`);
     io.info(`  start ${plan.rollbackInstanceId}${plan.addressId ? `, move the ${terms.address} ${plan.host} back` : ''}, wait until /healthz reports ${plan.version}`);
+    // The agents (scale) follow once it serves; an agent that fails never undoes the rollback.
+    for (const a of agentStepLines(plan.agents ?? [])) io.info(`  ${a.id}: ${a.title}`);
     if (flags.dryRun) {
-      const result: RollbackResult = { name: plan.name, region: plan.region, version: plan.version, strategy: plan.strategy, instanceId: plan.rollbackInstanceId, steps: [], dryRun: true };
+      const planned = (plan.agents ?? []).map((id) => ({ name: id, node: agentNodeName(id), ready: false }));
+      const result: RollbackResult = { name: plan.name, region: plan.region, version: plan.version, strategy: plan.strategy, instanceId: plan.rollbackInstanceId, steps: [], dryRun: true, ...(planned.length ? { agents: planned } : {}) };
       if (io.json) io.result(result);
       else io.info('Dry run: nothing was changed.');
       return result;
@@ -50,6 +55,8 @@ export async function runRollback(deps: Deps, nameArg: string | undefined, flags
       io.success(`${plan.name} is back on ${plan.version} (${plan.rollbackInstanceId})${result.url ? ` at ${result.url}` : ''}.`);
       if (result.downtimeMs !== undefined) io.info(`Downtime: ${formatMs(result.downtimeMs)}.`);
       if (plan.upgradedInstanceId) io.info(`The upgraded instance ${plan.upgradedInstanceId} is stopped with its data; \`${deps.program} prune ${plan.name}\` removes it.`);
+      for (const a of result.agents ?? []) io.info(`  agent ${a.name}: node ${a.node} ${a.ready ? 'Ready' : 'not Ready'}${a.k3sVersion ? ` (k3s ${a.k3sVersion})` : ''}`);
+      for (const a of (result.agents ?? []).filter((x) => x.warning)) io.warn(`Agent ${a.name}: ${a.warning}`);
     }
     return result;
   } finally {

@@ -21,6 +21,7 @@ import {
 } from '../workflows/upgrade.js';
 import { checkHttpsAfterWait } from '../workflows/https-check.js';
 import { agentStepLines } from '../workflows/agents-rejoin.js';
+import { agentNodeName } from '../core/scale-plan.js';
 import type { Deps } from './deps.js';
 import { formatRequests } from './requests-text.js';
 import { resolveTarget, type TargetFlags } from './target.js';
@@ -114,7 +115,8 @@ export async function runUpgrade(deps: Deps, nameArg: string | undefined, flags:
       const named: NonNullable<UpgradeResult['plan']> = steps.map((s) => (s.action === 'move-address' ? { ...s, action: provider.terms.addressMoveStep } : s));
       const lastHop = plan.hops.length - 1;
       for (const a of agentStepLines(plan.agents ?? [])) named.push({ id: a.id, action: 'rejoin-agents', hop: lastHop, from: plan.from, to: plan.to, title: a.title, phase: 'verify', downtime: false });
-      const result: UpgradeResult = { name: plan.name, region: plan.region, from: plan.from, to: plan.to, strategy: plan.strategy, hops: plan.hops, steps: [], dryRun: true, plan: named };
+      const planned = (plan.agents ?? []).map((id) => ({ name: id, node: agentNodeName(id), ready: false }));
+      const result: UpgradeResult = { name: plan.name, region: plan.region, from: plan.from, to: plan.to, strategy: plan.strategy, hops: plan.hops, steps: [], dryRun: true, plan: named, ...(planned.length ? { agents: planned } : {}) };
       if (io.json) io.result({ ...result, requests });
       else {
         io.info(`Dry run: the first hop would send:\n${formatRequests(requests)}`);

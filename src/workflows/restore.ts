@@ -13,9 +13,13 @@ import { isSizeName } from '../core/presets.js';
 import { buildImageCommand } from '../core/upgrade-plan.js';
 import { normalizeVersion } from '../core/versions.js';
 import { runWorkflow, type Step } from '../engine/runner.js';
-import { allInstances, dataDiskOf, markRollbackData, openJournal, runOptions, savePlan, setAsideUnfinished, unfinishedPlan } from './shared.js';
+import { waitUntilReady } from '../engine/wait.js';
+import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentOutcome } from './agents-rejoin.js';
+import { allInstances, dataDiskOf, markRollbackData, openJournal, runOptions, savePlan, setAsideUnfinished, sshAccess, unfinishedPlan } from './shared.js';
 
 const RUNNING_WAIT_MS = 15 * 60_000;
+/** How long the restored server may take to serve, and each agent's node to be Ready (as upgrade's default --timeout). */
+const RESTORE_READY_TIMEOUT_MS = 45 * 60_000;
 
 /** What a restore does, resolved once and kept in the journal so a resumed run follows it. */
 export interface RestorePlan {
@@ -31,6 +35,8 @@ export interface RestorePlan {
   superseded: { id: string; dataDiskId?: string }[];
   /** The target's static address (its URL), moved to the restored instance; absent for a copy under a new name. */
   address?: { id: string; ip: string };
+  /** The target's k3s agents (scale): once the restored server serves, re-joined to it. */
+  agents?: string[];
 }
 
 export interface RestoreResult {
@@ -43,11 +49,14 @@ export interface RestoreResult {
   snapshotId: string;
   publicIp?: string;
   role?: string;
+  /** The deployment's k3s agents, re-joined to the restored server (absent without agents). */
+  agents?: AgentOutcome[];
 }
 
 /** Refuses while the target has a running instance (other than the one this restore made). */
 export function refuseIfRunning(existing: Deployment, target: Target, ownOperation?: string): void {
-  const running = allInstances(existing).find((i) => (i.state === 'running' || i.state === 'pending') && (!ownOperation || i.labels.operation !== ownOperation));
+  // Agents (scale) run beside a server and are re-joined to the restored one: they never refuse.
+  const running = allInstances(existing).find((i) => i.labels.role !== 'agent' && (i.state === 'running' || i.state === 'pending') && (!ownOperation || i.labels.operation !== ownOperation));
   if (running) {
     throw new UsageError(`Deployment ${target.name} still has a running instance ${running.id}; restore makes a new instance only where none runs`, {
       code: 'deployment-running',
@@ -121,7 +130,8 @@ export async function planRestore(deps: Deps, cloud: Cloud, target: Target, inpu
   // The deployment's URL stays its URL: its address (reserved by the tool or brought) moves to the
   // restored instance. Never released here.
   const address = existing.addresses[0];
-  return { snapshotId: snapshot.id, snapshotSizeGiB: snapshot.sizeGiB, version, source, operation, instance, superseded, ...(address ? { address: { id: address.id, ip: address.ip } } : {}) };
+  const agents = liveAgentIds(existing.otherInstances);
+  return { snapshotId: snapshot.id, snapshotSizeGiB: snapshot.sizeGiB, version, source, operation, instance, superseded, ...(address ? { address: { id: address.id, ip: address.ip } } : {}), ...(agents.length ? { agents } : {}) };
 }
 
 /** The plan of an unfinished restore into the target, when it restores this snapshot. */
@@ -194,7 +204,65 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
       },
     });
   }
-  await runWorkflow(steps, ctx, runOptions(deps, open));
+  // With agents (scale): wait until the restored server serves, record it, then re-join them.
+  const agentIds = plan.agents ?? [];
+  const ssh = sshAccess(deps, target, open.record);
+  const host = { ip: plan.address?.ip };
+  const agents = agentRejoinSteps<typeof ctx>(deps, cloud, {
+    deployment: target.name,
+    agentIds,
+    server: () => ({ instanceId: ctx.instanceId!, ...(host.ip ? { host: host.ip } : {}) }),
+    ssh,
+    readyTimeoutMs: RESTORE_READY_TIMEOUT_MS,
+    operation: 'restore',
+    scaleCommand: scaleCommandFor(deps.program, target, agentIds.length),
+    resumeCommand: restoreCommand(deps.program, target, plan.snapshotId),
+  });
+  if (agentIds.length) {
+    steps.push(
+      {
+        id: 'wait-for-version',
+        title: `Wait until /healthz reports ${plan.version} (the agents join once it serves)`,
+        run: async (c) => {
+          host.ip ??= (await cloud.describeInstance(c.instanceId!))?.publicIp;
+          await waitUntilReady(
+            { cloud, connectRemote: deps.connectRemote, io: deps.io, clock: deps.clock, httpGet: deps.httpGet, signal: deps.signal },
+            {
+              instanceId: c.instanceId!,
+              version: plan.version,
+              deploymentName: target.name,
+              ...(host.ip ? { host: host.ip } : {}),
+              ...(ssh ? { ssh } : {}),
+              totalTimeoutMs: RESTORE_READY_TIMEOUT_MS,
+              holdMs: 0,
+              ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
+              resumeCommand: restoreCommand(deps.program, target, plan.snapshotId),
+              rebootHint: target.provider.terms.rebootHint(c.instanceId!),
+            },
+          );
+          return { summary: `${plan.version} serving`, ...(host.ip ? { result: { host: host.ip } } : {}) };
+        },
+        restore: (_c, r) => {
+          if (r.host) host.ip = r.host;
+        },
+      },
+      {
+        id: 'record-restored-server',
+        title: `Recording that ${plan.version} serves`,
+        run: async (c) => {
+          open.record.version = plan.version;
+          open.record.instanceId = c.instanceId!;
+          return { summary: `${c.instanceId!} serves ${plan.version}` };
+        },
+      },
+      ...agents.steps,
+    );
+  }
+  try {
+    await runWorkflow(steps, ctx, runOptions(deps, open));
+  } finally {
+    await agents.close();
+  }
 
   const seen: Instance | undefined = await cloud.describeInstance(ctx.instanceId!);
   deps.state.putDeployment({
@@ -214,5 +282,11 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
     snapshotId: plan.snapshotId,
     publicIp: seen?.publicIp,
     role: seen?.labels.role,
+    ...(agentIds.length ? { agents: agents.outcomes() } : {}),
   };
+}
+
+/** The command that resumes a restore of `snapshotId` into the target. */
+export function restoreCommand(program: string, target: Pick<Target, 'name' | 'region'>, snapshotId: string): string {
+  return `${program} restore ${target.name} --region ${target.region} --snapshot ${snapshotId} --yes`;
 }

@@ -8,6 +8,7 @@ import type { Target } from '../commands/target.js';
 import { CloudError, LaunchError, UsageError } from '../core/errors.js';
 import { runWorkflow, type Step, type StepTime } from '../engine/runner.js';
 import { waitUntilReady } from '../engine/wait.js';
+import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentOutcome } from './agents-rejoin.js';
 import { allInstances, dataDiskOf, markRollbackData, markServingData, runOptions, type OpenJournal, type SshAccess } from './shared.js';
 
 const INSTANCE_STATE_TIMEOUT_MS = 15 * 60_000;
@@ -31,6 +32,8 @@ export interface RollbackPlan {
   host?: string;
   holdSeconds: number;
   timeoutMinutes: number;
+  /** The deployment's k3s agents (scale) when planned: re-joined to the rollback point once it serves. */
+  agents?: string[];
 }
 
 export interface RollbackResult {
@@ -46,6 +49,8 @@ export interface RollbackResult {
   downtimeMs?: number;
   steps: StepTime[];
   dryRun?: boolean;
+  /** The deployment's k3s agents, re-joined to the server rolled back to (absent without agents). */
+  agents?: AgentOutcome[];
 }
 
 export async function planRollback(deps: Deps, cloud: Cloud, target: Target, o: { holdSeconds: number; timeoutMinutes: number }, operation: string): Promise<RollbackPlan> {
@@ -66,6 +71,7 @@ export async function planRollback(deps: Deps, cloud: Cloud, target: Target, o: 
   const moved = upgraded ? dataDiskOf(d, upgraded) : undefined;
   const size = point.labels.size ?? d.size;
   const preset = size && size in target.provider.sizes ? target.provider.sizes[size as keyof typeof target.provider.sizes].dataDisk : undefined;
+  const agents = liveAgentIds(d.otherInstances);
   const dataDisk = moved ? { sizeGiB: moved.sizeGiB, type: moved.type, ...(moved.iops !== undefined ? { iops: moved.iops } : {}), ...(moved.throughput !== undefined ? { throughput: moved.throughput } : {}) } : preset;
   return {
     name: target.name,
@@ -82,6 +88,7 @@ export async function planRollback(deps: Deps, cloud: Cloud, target: Target, o: 
     ...(address ? { addressId: address.id, host: address.ip } : {}),
     holdSeconds: o.holdSeconds,
     timeoutMinutes: o.timeoutMinutes,
+    ...(agents.length ? { agents } : {}),
   };
 }
 
@@ -214,16 +221,50 @@ function rollbackSteps(deps: Deps, cloud: Cloud, target: Target, plan: RollbackP
 /** Runs the rollback's steps (restoring those an earlier run finished) and records the version served again. */
 export async function runRollbackWorkflow(deps: Deps, cloud: Cloud, target: Target, plan: RollbackPlan, open: OpenJournal, ssh: SshAccess | undefined): Promise<RollbackResult> {
   const ctx: RollbackCtx = { ...(plan.host ? { host: plan.host } : {}) };
+  const steps = rollbackSteps(deps, cloud, target, plan, ssh);
+  // Agents (scale) follow once the rollback point serves; its version is recorded first.
+  const agentIds = plan.agents ?? [];
+  const agents = agentRejoinSteps<RollbackCtx>(deps, cloud, {
+    deployment: plan.name,
+    agentIds,
+    server: () => ({ instanceId: plan.rollbackInstanceId, ...(ctx.host ? { host: ctx.host } : {}) }),
+    ssh,
+    readyTimeoutMs: plan.timeoutMinutes * 60_000,
+    operation: 'rollback',
+    scaleCommand: scaleCommandFor(deps.program, target, agentIds.length),
+    resumeCommand: rollbackCommand(deps.program, plan),
+  });
+  let serverDone = false;
+  if (agentIds.length) {
+    steps.push({
+      id: 'record-rolled-back-server',
+      title: `Recording that ${plan.version} serves`,
+      run: async () => {
+        serverDone = true;
+        open.record.version = plan.version;
+        open.record.instanceId = plan.rollbackInstanceId;
+        return { summary: `${plan.rollbackInstanceId} serves ${plan.version}` };
+      },
+      restore: () => {
+        serverDone = true;
+      },
+    });
+    steps.push(...agents.steps);
+  }
   let times: StepTime[];
   try {
-    times = await runWorkflow(rollbackSteps(deps, cloud, target, plan, ssh), ctx, runOptions(deps, open));
+    times = await runWorkflow(steps, ctx, runOptions(deps, open));
   } catch (e) {
+    // The server's part is done: its error says so and names the scale command.
+    if (serverDone) throw e;
     const base = e instanceof LaunchError ? e : new CloudError('rollback-failed', e instanceof Error ? e.message : String(e), { cause: e });
     throw new LaunchError(base.code, base.exitCode, base.message, {
       cause: e,
       ...(base.details ? { details: base.details } : {}),
       remediation: `No data was deleted. Re-run \`${rollbackCommand(deps.program, plan)}\` to continue the rollback.`,
     });
+  } finally {
+    await agents.close();
   }
   open.record.version = plan.version;
   open.record.instanceId = plan.rollbackInstanceId;
@@ -240,5 +281,6 @@ export async function runRollbackWorkflow(deps: Deps, cloud: Cloud, target: Targ
     ...(ctx.host ? { url: `http://${ctx.host}` } : {}),
     ...(downtimeMs !== undefined ? { downtimeMs } : {}),
     steps: times,
+    ...(agentIds.length ? { agents: agents.outcomes() } : {}),
   };
 }
