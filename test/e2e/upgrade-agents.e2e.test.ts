@@ -1,4 +1,4 @@
-// upgrade and rollback carrying a k3s agent (scale), end to end: the real CLI process → moto for the
+// upgrade, rollback and restore carrying a k3s agent (scale), end to end: the real CLI process → moto for the
 // cloud, one test host standing in for the server (behind the deployment's Elastic IP, so it is the
 // old server and then the new one: the test replays a boot on it when the CLI stops the serving
 // instance, and removes the server's k3s drop-in, which lived on the old root disk) and one for the
@@ -10,7 +10,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AssociateAddressCommand, DescribeInstancesCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { AssociateAddressCommand, DescribeInstancesCommand, StopInstancesCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, type CliOptions, type CliRun } from '../support/cli.js';
 import { allocateTestAddress, byDeployment, motoEc2Client, startMoto, tagMap, type MotoServer } from '../support/moto.js';
@@ -167,8 +167,8 @@ const agentConfig = () => readFileSync(join(agentHost.fsRoot, 'etc', 'rancher', 
 const joinedTo = () => /^server: https:\/\/(\S+):6443$/m.exec(agentConfig())?.[1];
 const restarts = () => (existsSync(join(registry, 'k3s-restarts')) ? readFileSync(join(registry, 'k3s-restarts'), 'utf8').trim().split('\n').length : 0);
 
-describe('upgrade and rollback carry the agents (real CLI on moto, server and agent test hosts)', () => {
-  it('re-joins the agent to each new server\'s private address; refuses an agent newer than the server; an agent that never becomes Ready exits 4 with the server upgraded', async () => {
+describe('upgrade, rollback and restore carry the agents (real CLI on moto, server and agent test hosts)', () => {
+  it('re-joins the agent to each new server\'s private address; refuses an agent newer than the server; an agent that never becomes Ready exits 4 with the server upgraded; restore re-joins it too', async () => {
     const home = mkdtempSync(join(tmpdir(), 'sgl-e2e-agents-home-'));
     await allocateTestAddress(ec2, SERVER_ADDRESS, { deployment: 'prod' });
     server.reboot({ version: OLD, healthzNotFoundCount: 1, k3sActivatingCount: 0, k3sBootSteps: 0, podsPendingSteps: 0 });
@@ -253,5 +253,24 @@ describe('upgrade and rollback carry the agents (real CLI on moto, server and ag
     expect(joinedTo()).toBe(third.PrivateIpAddress);
     const status = await cli(['status', 'prod', ...REGION, '--json'], home);
     expect(status.json()).toMatchObject({ instanceId: third.InstanceId, servingVersion: NEW });
+
+    // restore after losing the server (stopped here): the running agent does not make it refuse; it waits until the
+    // restored server serves, then joins the agent to it.
+    rmSync(join(registry, 'never-ready'));
+    const backup = await cli(['backup', 'prod', ...REGION, '--json'], home);
+    expect(backup.code, backup.stderr).toBe(0);
+    const snapshotId = backup.json<{ snapshotId: string }>().snapshotId;
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [third.InstanceId!] }));
+    const restoreDry = await cli(['restore', 'prod', ...REGION, '--snapshot', snapshotId, '--dry-run', '--json'], home);
+    expect(restoreDry.code, restoreDry.stderr).toBe(0);
+    expect(restoreDry.json<{ agents: unknown[] }>().agents).toEqual([{ name: agentId, node, ready: false }]);
+    const restored = await cli(['restore', 'prod', ...REGION, '--snapshot', snapshotId, '--yes', '--json'], home, { onOutput: switchOn(/to the restored instance/, NEW) });
+    expect(restored.code, restored.stderr).toBe(0);
+    const r = restored.json<{ instanceId: string; agents: unknown[] }>();
+    expect(r.agents).toEqual([{ name: agentId, node, ready: true, k3sVersion: 'v1.31.0+k3s1' }]);
+    const fourth = (await serving())!;
+    expect(fourth.InstanceId).toBe(r.instanceId);
+    expect(joinedTo()).toBe(fourth.PrivateIpAddress);
+    expect(readFileSync(join(server.fsRoot, ...DROPIN), 'utf8')).toBe('agent-token-file: /mnt/data/.sourcegraph-launch/agent-token\n');
   });
 });
