@@ -46,7 +46,9 @@ export const restoreCommand = defineCommand({
   helpAfter:
     '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n' +
     'Under the same name the deployment\'s address (its URL) moves to the restored instance.\n' +
-    'An interrupted restore re-run with the same --snapshot resumes with the instance it made.\n',
+    'An interrupted restore re-run with the same --snapshot resumes with the instance it made.\n' +
+    'With k3s agents (scale): running agents do not make it refuse; it waits until the restored server serves,\n' +
+    'then joins them to it as upgrade does (--json: agents [{name, node, ready}]).\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/restore.js')).runRestore(deps, name, flags),
 });
 

@@ -36,6 +36,8 @@ Removing (newest first) cordons and drains the node on the server, deletes it, a
 a drain that times out exits 4 with the VM kept. Shows the monthly cost change before it asks.
 Re-running resumes. Stateful services stay on the server (their volumes are local to it); see README.
 AWS and GCE: on Azure it exits 2 and changes nothing.
+upgrade, rollback and restore join the agents to the new server themselves; when one stops there (an
+agent not Ready in time, exit 4) it names this command, which joins every agent that is not Ready.
 `,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/scale.js')).runScale(deps, name, flags),
 });

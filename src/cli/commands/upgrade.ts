@@ -16,7 +16,7 @@ export const upgradeCommand = defineCommand({
     initRate: str('--init-rate <MiBps>', 'clone: the provisioned initialisation rate of the new data volume, 100–300, or 0 for lazy loading (default: 300 where the cloud offers it; on a cloud without it only 0 is accepted)'),
     identityFile: str('--identity-file <path>', 'private key for SSH when the deployment uses a key the cloud keeps (--key-name)'),
     holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the new version (default: 90)'),
-    timeout: str('--timeout <minutes>', 'bound each hop\'s readiness wait (default: 45)'),
+    timeout: str('--timeout <minutes>', 'bound each hop\'s readiness wait, and with agents each agent\'s wait for Ready (default: 45)'),
     forceUnlock: forceUnlockFlag,
     dryRun: bool('--dry-run', 'show the chain, the steps, the costs and the first launch request; change nothing'),
     rehearse: bool('--rehearse', 'do not upgrade: run the target version\'s migrations on a throwaway copy of the data, report the times, delete the copy'),
@@ -57,6 +57,12 @@ run \`rollback\`.
 After \`tls\` (your own domain): once the new version is ready, https://<domain>/healthz is probed with
 the certificate verified; a name that does not resolve, a certificate that does not verify or no answer
 is a warning (and \`https\` in --json), never a failure.
+With k3s agents (scale): once the new server serves, its k3s gets the agent-token-file drop-in again
+(k3s restarts only if it changed) and each agent is checked (its k3s must not be newer than the
+server's: exit 1 with the remedy, nothing joined; older: given the server's release when its image
+carries it, else a warning), joined to the new server's private address over SSH and waited on until
+its node is Ready (--timeout per agent). An agent not Ready in time exits 4 with the upgrade kept and
+the \`scale\` command that finishes. --json adds agents [{name, node, ready}].
 
 Rehearsal (--rehearse): production is never touched, only read. A copy of its data disk is made from a
 snapshot (--from-snapshot: the newest of the running version when under 24 h old, else a new one, taken
@@ -96,7 +102,7 @@ export const rollbackCommand = defineCommand({
   flags: {
     identityFile: str('--identity-file <path>', 'private key for SSH when the deployment uses a key the cloud keeps (--key-name)'),
     holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the old version (default: 90)'),
-    timeout: str('--timeout <minutes>', 'bound the readiness wait (default: 45)'),
+    timeout: str('--timeout <minutes>', 'bound the readiness wait, and with agents each agent\'s wait for Ready (default: 45)'),
     forceUnlock: forceUnlockFlag,
     dryRun: bool('--dry-run', 'show what would happen and stop'),
   },
@@ -106,7 +112,9 @@ export const rollbackCommand = defineCommand({
   helpAfter:
     '\nclone: starts the pre-upgrade instance with its untouched volume. move: restores a volume from the snapshot taken\n' +
     'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n' +
-    'After `tls` (your own domain), https://<domain>/healthz is then probed with the certificate verified: a warning at most.\n',
+    'After `tls` (your own domain), https://<domain>/healthz is then probed with the certificate verified: a warning at most.\n' +
+    'With k3s agents (scale), once it serves they are joined to it as upgrade does (the drop-in, the k3s version check,\n' +
+    'the join to its private address, Ready; exit 4 with the `scale` command when one is not Ready in time).\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/rollback.js')).runRollback(deps, name, flags),
 });
 
