@@ -59,7 +59,7 @@ export interface AgentRejoin<C> {
   close(): Promise<void>;
 }
 
-/** The live agents of a deployment (what the steps re-join), oldest id order kept stable. */
+/** The live agents of a deployment (what the steps re-join), sorted by id: the same steps on every plan. */
 export function liveAgentIds(instances: Instance[]): string[] {
   return instances.filter((i) => i.labels.role === 'agent' && i.state !== 'terminated' && i.state !== 'terminating').map((i) => i.id).sort();
 }

@@ -18,12 +18,14 @@ import type { Journal } from '../../src/state/store.js';
 import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentRejoinInput } from '../../src/workflows/agents-rejoin.js';
 import { sshAccess } from '../../src/workflows/shared.js';
 import { awsProvider } from '../../src/cloud/aws/provider.js';
+import { gcpProvider } from '../../src/cloud/gcp/provider.js';
+import { createFakeCloud } from '../../src/cloud/fake/index.js';
 import { ScriptedIo, tempHome } from '../support/deps.js';
 import { fakeCloudFor, makeFakeDeps, publishedImages, REGION } from '../support/fake-deps.js';
 
 const VERSION = '6.12.5040';
 const TOKEN = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
-const where = { region: REGION, providerFlags: {} };
+const GCE_REGION = 'us-central1';
 
 /** The server's k3s (token on the data volume, drop-in on the root disk, the node list) and the agents' k3s. */
 class Cluster {
@@ -112,11 +114,16 @@ class Cluster {
   }
 }
 
-const launchFlags = (name: string) => ({ ...where, size: 'XS', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['203.0.113.7/32'], name, yes: true, wait: false });
-
 /** A deployment with `agents` agents joined to its server, then a new server for it (a fresh root disk, the same token). */
-async function rig(agents = 1) {
-  const fake = fakeCloudFor('aws', { images: publishedImages([VERSION]) });
+async function rig(agents = 1, on: 'aws' | 'gcp' = 'aws') {
+  const zones = ['a', 'b', 'c'].map((z) => `${GCE_REGION}-${z}`);
+  const fake =
+    on === 'aws'
+      ? fakeCloudFor('aws', { images: publishedImages([VERSION]) })
+      : createFakeCloud({ profile: 'gcp', region: GCE_REGION, zones, machineTypes: Object.fromEntries(Object.values(gcpProvider.sizes).map((s) => [s.machineType, zones])), images: publishedImages([VERSION]) });
+  const provider = on === 'aws' ? awsProvider : gcpProvider;
+  const where: { region: string; cloud?: string; providerFlags: Record<string, string> } = on === 'aws' ? { region: REGION, providerFlags: {} } : { region: GCE_REGION, cloud: 'gcp', providerFlags: { project: 'my-project' } };
+  const launchFlags = (name: string) => ({ ...where, size: 'XS', version: VERSION, allowCidr: ['203.0.113.0/24'], sshCidr: ['203.0.113.7/32'], name, yes: true, wait: false });
   const home = tempHome();
   const cluster = new Cluster(fake);
   const deps = (extra: Partial<Deps> = {}): Deps => ({ ...makeFakeDeps({ fake, io: new ScriptedIo([], false), home }), connectRemote: cluster.connect, ...extra });
@@ -134,8 +141,8 @@ async function rig(agents = 1) {
   cluster.dropin = undefined;
   const restartsBefore = cluster.restarts;
   const state = deps().state;
-  const record = state.getDeployment('aws', REGION, 'prod');
-  const ssh = sshAccess(deps(), { provider: awsProvider }, record)!;
+  const record = state.getDeployment(on, where.region, 'prod');
+  const ssh = sshAccess(deps(), { provider }, record)!;
   expect(ssh).toBeDefined();
   const input: AgentRejoinInput = {
     deployment: 'prod',
@@ -144,7 +151,7 @@ async function rig(agents = 1) {
     ssh,
     readyTimeoutMs: 60_000,
     operation: 'upgrade',
-    scaleCommand: scaleCommandFor('sourcegraph-launch', { name: 'prod', region: REGION, provider: awsProvider }, agentIds.length),
+    scaleCommand: scaleCommandFor('sourcegraph-launch', { name: 'prod', region: where.region, provider }, agentIds.length),
     resumeCommand: 'sourcegraph-launch upgrade prod --region us-east-1 --to 6.12.5040 --strategy clone --yes',
   };
   const journal: Journal = newJournal('upgrade', 'run1');
@@ -190,16 +197,30 @@ describe('re-joining the agents to a new server (fake cloud)', () => {
     expect(JSON.stringify(journal) + JSON.stringify(outcomes)).not.toContain(TOKEN);
   });
 
-  it('resumes after an interruption: a finished join is not repeated, the drop-in is not rewritten, the wait goes on', async () => {
+  it('as GCE: the same steps carry an agent to the new server; the scale command to finish names --cloud gcp', async () => {
+    const { cluster, agentIds, newPrivateIp, input, run } = await rig(1, 'gcp');
+    const joins = cluster.joins().length;
+    expect(await run()).toEqual([expect.objectContaining({ name: agentIds[0], ready: true })]);
+    expect(cluster.joins().slice(joins).map((j) => /^server: (\S+)$/m.exec(j.script)?.[1])).toEqual([`https://${newPrivateIp}:6443`]);
+    expect(input.scaleCommand).toBe(`sourcegraph-launch scale prod --cloud gcp --region ${GCE_REGION} --agents 1 --yes`);
+  });
+
+  it('resumes after an interruption: finished steps are not repeated (no second drop-in or version check), the interrupted join runs again, the wait goes on', async () => {
     const { cluster, agentIds, restartsBefore, run, journal } = await rig(1);
     const [id] = agentIds;
     const crash = new Error('power lost');
     await expect(run({ afterStep: (step) => { if (step === `agents:join:${id}`) throw crash; } })).rejects.toThrow(/power lost/);
     expect(journal.steps[`agents:join:${id}`]?.status).toBe('started');
     const joins = cluster.joins().length;
+    const versionChecks = () => cluster.scripts.filter((x) => x.script.includes('--version')).length;
+    const checked = versionChecks();
+    const tokenScripts = () => cluster.scripts.filter((x) => x.script.includes('agent-token-file')).length;
+    const tokened = tokenScripts();
     // The crash came after the join's work but before the journal knew: the join runs again (idempotent), nothing before it does.
     const outcomes = await run();
     expect(cluster.joins().length).toBe(joins + 1);
+    expect(versionChecks()).toBe(checked);
+    expect(tokenScripts()).toBe(tokened);
     expect(cluster.restarts).toBe(restartsBefore + 1);
     expect(outcomes).toEqual([expect.objectContaining({ name: id, ready: true })]);
     // A third run restores every step: nothing reaches a machine.
