@@ -198,5 +198,11 @@ build() {
   [ "$status" -eq 2 ]
   build --version 6.12.5040 --size XS --cloud aws --user 'root;rm'
   [ "$status" -eq 2 ]
+  # Presets without the values every size shares: the stateful services would not be pinned.
+  mkdir -p "$BATS_TEST_TMPDIR/presets"
+  cp "$PRESETS_DIR/XS.yaml" "$BATS_TEST_TMPDIR/presets/"
+  build --version 6.12.5040 --size XS --cloud aws --presets "$BATS_TEST_TMPDIR/presets"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"no common.yaml"* ]]
   [ ! -s "$STUB_LOG" ]
 }
