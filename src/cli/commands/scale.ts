@@ -34,7 +34,9 @@ config (the server's private address, the token, the node label sourcegraph-laun
 starts k3s-agent, then waits until the node is Ready (exit 4 at --timeout, the VM kept).
 Removing (newest first) cordons and drains the node on the server, deletes it, and only then the VM;
 a drain that times out exits 4 with the VM kept. Shows the monthly cost change before it asks.
-Re-running resumes. Stateful services stay on the server (their volumes are local to it); see README.
+Re-running resumes. Stateful services stay on the server: the boot service labels it
+sourcegraph-launch/role=server and the tool's Helm values (values/common.yaml) pin them to that label;
+stateless ones (frontend, searcher, symbols, worker, executors, …) may run on agents. See README.
 AWS and GCE: on Azure it exits 2 and changes nothing.
 `,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/scale.js')).runScale(deps, name, flags),
