@@ -83,8 +83,8 @@ export function agentUserData(deployment: string): string {
 
 /**
  * Run as root on the server: creates the agent token once (0600), gives k3s the drop-in that names
- * it (restarting k3s only when the drop-in changed), and labels the server node. Prints
- * `token-created` / `k3s-restarted` (never the token).
+ * it (restarting k3s only when the drop-in changed). Prints `token-created` / `k3s-restarted`
+ * (never the token). The server node's label is the boot service's (provision/boot.sh, every boot).
  */
 export function serverAgentTokenScript(): string {
   return [
