@@ -6,7 +6,6 @@
 // a published image keeps as "none") and the token moves with the data. It is created once, 0600,
 // on the server itself; the launcher reads it over SSH into memory only to write it, 0600, into the
 // agent's k3s config over SSH. It is never a label, user data, a journal value or a log line.
-import { createHash } from 'node:crypto';
 import { UsageError } from './errors.js';
 import { SIZE_NAMES, type SizeName } from './presets.js';
 
@@ -60,13 +59,20 @@ export function planScale(agents: readonly AgentInfo[], target: number): ScalePl
 }
 
 /** The k3s node name of an agent: derived from its instance id, so the tool finds the node of a VM. */
+/** FNV-1a, 32 bits, as 8 hex digits: a short stable tag of a text (core stays free of node:crypto). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
 export function agentNodeName(instanceId: string): string {
   const clean = (text: string) => text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
   const whole = `agent-${clean(instanceId)}`;
   if (whole.length <= 63) return whole;
   // A long id (an ARM path: /subscriptions/<s>/resourceGroups/…/virtualMachines/<name>) cut at 63
   // would give every agent of a subscription the same name: its last segment and a hash of the whole.
-  const hash = createHash('sha256').update(instanceId).digest('hex').slice(0, 8);
+  const hash = fnv1a(instanceId);
   const last = clean(instanceId.split('/').filter(Boolean).pop() ?? '');
   return `agent-${last.slice(0, 63 - 6 - 9).replace(/-+$/, '')}-${hash}`.replace(/^agent--/, 'agent-');
 }
