@@ -83,16 +83,16 @@ describe('Azure cluster access (scale)', () => {
     expect(opened.rules.map((r) => `${r.port} ${r.cidr}`).sort()).toEqual(['22 198.51.100.7/32', '443 198.51.100.0/24']);
 
     // The agent: the server's key, zone and subnet; its NIC made in the group; its own public IP.
-    arm.control.nextPublicIps('10.200.146.9');
+    arm.control.nextPublicIps('203.0.113.77');
     const agentSpec = spec('agent', server.imageId, { zone: server.zone, subnetId: server.subnetId! }, policy.id, { mode: 'import', name: `${NAME}-agent`, publicKey: server.sshPublicKey! });
     const agent = await cloud.ensureInstance(agentSpec);
-    expect(agent).toMatchObject({ zone: '2', subnetId: server.subnetId, publicIp: '10.200.146.9', sshPublicKey: KEY, accessPolicyIds: [policy.id], labels: { role: 'agent' } });
+    expect(agent).toMatchObject({ zone: '2', subnetId: server.subnetId, publicIp: '203.0.113.77', sshPublicKey: KEY, accessPolicyIds: [policy.id], labels: { role: 'agent' } });
     const agentNic = (await client.call('GET', agent.id)).body.properties.networkProfile.networkInterfaces[0].id as string;
     expect(await asgsOf(agentNic)).toEqual([[asgId]]);
     const d = await cloud.findDeployment(NAME);
     expect(d.instance?.id).toBe(server.id);
     expect(d.otherInstances.map((i) => i.id)).toEqual([agent.id]);
-    expect(d.addresses.map((a) => a.ip)).not.toContain('10.200.146.9');
+    expect(d.addresses.map((a) => a.ip)).not.toContain('203.0.113.77');
     expect(d.accessPolicies[0]?.clusterRules?.length).toBe(3);
 
     // The dry run names the same group and rules.
