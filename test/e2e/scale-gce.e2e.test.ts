@@ -4,8 +4,8 @@
 // from the emulator and prints the requests a real run sends. Judged: the agents' instances.insert
 // bodies carry the server's own public key in `ssh-keys` (read from the server's metadata), its
 // network tag, zone, subnetwork and image, and the cluster firewall rule names the tag as source and
-// target, never a range; nothing is created. The SSH/k3s side of a real run is covered on AWS by
-// scale.e2e.test.ts and as gcp on the fake cloud by test/commands/scale.test.ts.
+// target, never a range; nothing is created. The SSH/k3s side of a real run on GCE is
+// scale-gce-join.e2e.test.ts (two test hosts), on AWS scale.e2e.test.ts.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
