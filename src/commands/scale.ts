@@ -69,7 +69,7 @@ export async function runScale(deps: Deps, nameArg: string | undefined, flags: S
   const timeoutS = parseTimeout(flags.timeout);
   const early = resolveTarget(deps, nameArg, flags);
   if (!early.provider.agentNodes) {
-    throw new UsageError(`scale is not available on ${early.provider.displayName} yet: agent nodes work on AWS and Google Compute Engine only in this version. Nothing was changed.`, {
+    throw new UsageError(`scale is not available on ${early.provider.displayName} yet: its adapter cannot open the cluster ports between the deployment's machines. Nothing was changed.`, {
       code: 'scale-not-on-this-cloud',
       remediation: 'Choose a larger --size with upgrade instead, or see README (scale) for what is planned.',
     });

@@ -246,13 +246,13 @@ describe('scale on the fake cloud', () => {
     expect(fake.state.accessPolicies.every((p) => !p.clusterRules)).toBe(true);
   });
 
-  it('on a cloud without agent nodes yet (Azure) it exits 2 saying so, before any cloud call', async () => {
+  it('Azure has agent nodes now: scale passes the cloud gate and looks for the deployment (none here: its own error, not scale-not-on-this-cloud)', async () => {
     const fake = fakeCloudFor('azure', { images: publishedImages([VERSION]) });
     const calls = fake.calls.length;
     const e = await rejection(runScale(makeFakeDeps({ fake, io: new ScriptedIo([], false) }), 'prod', { region: 'eastus', providerFlags: {}, cloud: 'azure', agents: '1', yes: true }));
-    expect(e).toMatchObject({ code: 'scale-not-on-this-cloud', exitCode: ExitCode.badInput });
-    expect(e.message).toMatch(/not available on .*Azure.* yet/);
-    expect(fake.calls.length).toBe(calls);
+    expect(e.code).not.toBe('scale-not-on-this-cloud');
+    expect(e.message).toContain('prod');
+    expect(fake.calls.length).toBeGreaterThan(calls);
   });
 
   it('as GCE: agents carry the server\'s public key in their own instance (no key by name), its network tag, zone, subnet and image; they join and --agents 0 removes them', async () => {

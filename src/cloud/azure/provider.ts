@@ -79,6 +79,7 @@ export const azureProvider: ProviderDescriptor = {
   id: 'azure',
   displayName: 'Azure',
   available: true,
+  agentNodes: true,
   regions: AZURE_REGIONS,
   optInRegions: new Set(),
   regionVariables: ['AZURE_DEFAULTS_LOCATION'],
