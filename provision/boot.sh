@@ -23,9 +23,12 @@
 #     encrypted with), so that every one of our images boots every volume;
 #   - walks a datastore written by an older k3s up one Kubernetes minor at a time through the
 #     pinned intermediate releases, or refuses (status.json says why) when it cannot.
+# Once k3s is up (every decision) the server node is labelled sourcegraph-launch/role=server: the
+# shared values pin the stateful services to that label, so agents (role=agent) only get stateless
+# work.
 # A reinstall deletes the ingress, runs `helm upgrade --install` from the chart saved in the image
-# (the online chart first only with SG_HELM_ONLINE=1) with the size's values, then what the volume
-# carries (a published deployment's own values, or the settings pinned at our first install that
+# (the online chart first only with SG_HELM_ONLINE=1) with the values every size shares
+# (values/common.yaml), the size's values, then what the volume carries (a published deployment's own values, or the settings pinned at our first install that
 # would reshard data if changed), then /mnt/data/override.yaml; recreates the ingress, recycles k3s
 # so crash-looping pods restart at once, and only then writes the image version into BOTH files: a
 # failed install leaves them as they were, so the next boot tries again.
@@ -309,6 +312,14 @@ ensure_k3s_running() {
   record_k3s_version "$K3S_VERSION"
 }
 
+# The label the shared values' nodeSelectors select on (values/common.yaml). Set at every boot with
+# --overwrite (a no-op when it is there) and before any Helm install: a stateful pod pinned to a
+# label no node carries would stay Pending.
+label_server_node() {
+  run_logged kube label node "$SG_SERVER_NODE" "$SG_ROLE_LABEL=server" --overwrite ||
+    fail "could not label node $SG_SERVER_NODE $SG_ROLE_LABEL=server: ${LAST_OUTPUT:-no output}" kubectl-failed
+}
+
 # ---- values ------------------------------------------------------------------------------------
 
 # A published deployment's values are recorded in its Helm releases, in the datastore on the data
@@ -424,6 +435,7 @@ reinstall() {
   local force_reset=0
   [[ "$decision" == k3s-down && ${#WALK[@]} -eq 0 ]] && force_reset=1
   ensure_k3s_running "$force_reset"
+  label_server_node
 
   set_stage installing
   capture_published_values
@@ -432,8 +444,9 @@ reinstall() {
     fail "could not delete ingress sourcegraph-ingress: $LAST_OUTPUT" kubectl-failed
   run_logged kube apply -f "$here/manifests/prometheus-override.yaml" ||
     fail "could not apply the Prometheus configuration: $LAST_OUTPUT" kubectl-failed
-  # Later files win: the size, then what the volume carries, then the customer's override.
-  local values=(-f "$values_file")
+  # Later files win: what every size shares, the size, then what the volume carries, then the
+  # customer's override.
+  local values=(-f "$SG_COMMON_VALUES" -f "$values_file")
   [[ -f "$SG_INHERITED_VALUES" ]] && values+=(-f "$SG_INHERITED_VALUES")
   if [[ -f "$SG_OVERRIDE_FILE" ]]; then
     values+=(-f "$SG_OVERRIDE_FILE")
@@ -480,6 +493,7 @@ image_version="$(read_version_file "$root_version_file")"
 [[ -n "$image_version" ]] || fail "image version file ${root_version_file#"$SG_ROOT"} is missing or empty" image-incomplete
 STATUS_TARGET_VERSION="$image_version"
 [[ -f "$values_file" ]] || fail "Helm values for size $image_size not found at ${values_file#"$SG_ROOT"}" image-incomplete
+[[ -f "$SG_COMMON_VALUES" ]] || fail "the Helm values every size shares are not at ${SG_COMMON_VALUES#"$SG_ROOT"}" image-incomplete
 
 # Installing without the data disk would put Sourcegraph's state on the root disk and mark an
 # empty directory as installed; wait for the disk instead and fail loudly if it never comes.
@@ -529,6 +543,7 @@ if [[ "$decision" == unchanged ]]; then
   systemctl restart k3s || fail "k3s did not restart" k3s-start-failed
   wait_for_k3s
   record_k3s_version "$K3S_VERSION"
+  label_server_node
 else
   reinstall
 fi

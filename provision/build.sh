@@ -8,8 +8,8 @@
 #   3. data disk: format if blank, label, fstab, mount, links into /mnt/data (setup-data-disk.sh)
 #   4. pinned, checksum-verified k3s (and the releases a datastore is walked through) and Helm
 #   5. the version's charts saved on disk, digest-verified (fetch-charts.sh)
-#   6. scripts to /opt/sourcegraph-launch/provision, Helm values per size to
-#      /var/lib/sourcegraph-launch/values, /etc/sourcegraph-launch/image.env
+#   6. scripts to /opt/sourcegraph-launch/provision, Helm values per size and the values every
+#      size shares (common.yaml) to /var/lib/sourcegraph-launch/values, /etc/sourcegraph-launch/image.env
 #   7. the login user (created when the OS has none yet) and the version files:
 #      /home/<user>/.sourcegraph-version = <v>;
 #      /mnt/data/.sourcegraph-version = <v>-base (only if the data disk has none yet)
@@ -59,6 +59,7 @@ if [[ -z "$presets" ]]; then
   [[ -d "$presets" ]] || presets="$SG_VALUES_DIR"
 fi
 [[ -f "$presets/$size.yaml" ]] || usage_error "no Helm values for $size in $presets"
+[[ -f "$presets/common.yaml" ]] || usage_error "no common.yaml (the Helm values every size shares) in $presets"
 if [[ -n "$user" ]]; then
   [[ "$user" =~ ^[a-z_][a-z0-9_.-]*$ ]] || usage_error "--user is not a valid user name: $user"
 else
@@ -96,6 +97,7 @@ done
 for s in $SG_SIZES; do
   [[ -f "$presets/$s.yaml" ]] && install_file "$presets/$s.yaml" "$SG_VALUES_DIR/$s.yaml" 0644
 done
+install_file "$presets/common.yaml" "$SG_COMMON_VALUES" 0644
 
 write_if_changed "$SG_IMAGE_ENV" 0644 <<EOF || true
 # Written by sourcegraph-launch provision/build.sh; read by boot.sh.
@@ -143,7 +145,7 @@ chart_images() {
   rendered="$(mktemp -d)"
   for chart in "$SG_CHARTS_DIR"/*-"$version".tgz; do
     [[ -f "$chart" ]] || continue
-    helm template sourcegraph "$chart" -f "$SG_VALUES_DIR/$size.yaml" >"$rendered/$(basename "$chart").yaml" 2>/dev/null ||
+    helm template sourcegraph "$chart" -f "$SG_COMMON_VALUES" -f "$SG_VALUES_DIR/$size.yaml" >"$rendered/$(basename "$chart").yaml" 2>/dev/null ||
       die "helm template of ${chart#"$SG_ROOT"} failed"
   done
   cat "$rendered"/*.yaml | awk '$1 == "image:" || ($1 == "-" && $2 == "image:") { print $NF }' | tr -d "\"'" | sort -u

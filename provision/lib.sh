@@ -37,6 +37,13 @@ SG_VOLUME_K3S_VERSION_FILE="$SG_VOLUME_DIR/k3s-version"
 SG_INHERITED_VALUES="$SG_VOLUME_DIR/inherited-values.yaml"
 SG_INHERITED_EXECUTOR_VALUES="$SG_VOLUME_DIR/inherited-executor-values.yaml"
 SG_EXECUTOR_VALUES="$SG_VOLUME_DIR/executor-values.yaml"
+# Helm values every size shares (presets/helm/common.yaml), passed before the size's: they pin the
+# stateful services to the server node by the role label below.
+SG_COMMON_VALUES="$SG_VALUES_DIR/common.yaml"
+# The node label `scale` gives agents (=agent) and boot.sh the server (=server); the same key as
+# ROLE_NODE_LABEL in src/core/scale-plan.ts (test/core/workload-placement.test.ts keeps them equal).
+SG_ROLE_LABEL="sourcegraph-launch/role"
+SG_SERVER_NODE=sourcegraph-0
 
 # Exit codes that mean something to the caller (the launcher reports them).
 readonly EXIT_FAILURE=1

@@ -73,7 +73,8 @@ export function parseAssignment(text: string): Assignment {
   const eq = text.indexOf('=');
   const key = eq > 0 ? text.slice(0, eq) : '';
   const path = key.split('.');
-  if (eq <= 0 || path.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) {
+  // A segment may carry one "/" for label keys such as pgsql.nodeSelector.sourcegraph-launch/role.
+  if (eq <= 0 || path.some((p) => !/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)?$/.test(p))) {
     throw new UsageError(`"${text}" is not KEY=VALUE with a dotted key (e.g. frontend.replicaCount=2)`, { code: 'invalid-setting' });
   }
   const raw = text.slice(eq + 1);

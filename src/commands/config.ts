@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
+import { placementWarning, statefulPlacementChanges, type PlacementChange } from '../core/workload-placement.js';
 import { isAbortError } from '../engine/clock.js';
 import { BOOT_STATUS_PATH, K3S_KUBECTL, summarizePods } from '../engine/wait.js';
 import type { Remote } from '../remote/remote.js';
@@ -37,6 +38,9 @@ const TEMPLATE = `# Sourcegraph Helm values that override the size's defaults (a
 #   env:
 #     SRC_LOG_LEVEL:
 #       value: info
+# The stateful services (pgsql, gitserver, indexedSearch, …) are pinned to the server node by the
+# tool's values/common.yaml (nodeSelector sourcegraph-launch/role: server); changing that here is
+# at your own risk.
 `;
 
 export interface ConfigFlags extends AccessFlags, GlobalFlags {
@@ -47,6 +51,8 @@ export interface ConfigFlags extends AccessFlags, GlobalFlags {
 
 export interface ConfigFiles {
   size: string;
+  /** values/common.yaml: what every size shares (the stateful services pinned to the server); absent on older images. */
+  commonValues?: string;
   sizeValues?: string;
   inherited?: string;
   override?: string;
@@ -61,8 +67,10 @@ export interface ConfigResult {
   action: Action;
   /** The customer's file as it is now (after the change, when one was made); null when there is none. */
   override: string | null;
-  /** The values Helm gets: the size's, the volume's pinned or inherited ones, then override.yaml. */
+  /** The values Helm gets: the shared ones (common.yaml), the size's, the volume's pinned or inherited ones, then override.yaml. */
   effective?: Values;
+  /** Stateful services whose nodeSelector override.yaml changes (warned about: at the customer's own risk). */
+  placementChanges?: PlacementChange[];
   changed: boolean;
   /** The file the change replaced, kept for `config rollback`. */
   previousSavedAs?: string;
@@ -113,6 +121,7 @@ async function configure(deps: Deps, nameArg: string | undefined, flags: ConfigF
     if (action === 'show') {
       result.effective = effectiveValues(files);
       renderShow(deps, files, result.effective);
+      warnPlacement(deps, result, files, result.effective, reach.target.name);
       return result;
     }
 
@@ -142,6 +151,8 @@ async function configure(deps: Deps, nameArg: string | undefined, flags: ConfigF
     }
 
     deps.io.info(`New ${OVERRIDE_PATH}:\n${indent(text.trim() ? text : '(empty)')}`);
+    // Before the question: moving a stateful service off the server is allowed, but said first.
+    warnPlacement(deps, result, files, effectiveValues({ ...files, override: text }), reach.target.name);
     await confirmOrYes(
       deps,
       flags,
@@ -184,17 +195,30 @@ function editInEditor(editor: string, text: string): string {
   }
 }
 
-/** The values Helm gets, in the boot service's order. */
-export function effectiveValues(files: Pick<ConfigFiles, 'sizeValues' | 'inherited' | 'override'>): Values {
+/** The values Helm gets, in the boot service's order: common.yaml, the size's, the volume's, override.yaml. */
+export function effectiveValues(files: Pick<ConfigFiles, 'commonValues' | 'sizeValues' | 'inherited' | 'override'>): Values {
   const layer = (text: string | undefined, where: string) => (text === undefined ? {} : parseValues(text, where));
-  return coalesce(layer(files.sizeValues, 'the size\'s values'), layer(files.inherited, INHERITED_PATH), layer(files.override, OVERRIDE_PATH));
+  return coalesce(
+    layer(files.commonValues, 'the shared values (common.yaml)'),
+    layer(files.sizeValues, 'the size\'s values'),
+    layer(files.inherited, INHERITED_PATH),
+    layer(files.override, OVERRIDE_PATH),
+  );
+}
+
+/** Warns (and records in the result) when override.yaml moves a stateful service off the server. */
+function warnPlacement(deps: Deps, result: ConfigResult, files: ConfigFiles, effective: Values, name: string): void {
+  const changes = statefulPlacementChanges(effectiveValues({ ...files, override: undefined }), effective);
+  if (!changes.length) return;
+  result.placementChanges = changes;
+  deps.io.warn(placementWarning(changes, deps.program, name));
 }
 
 function renderShow(deps: Deps, files: ConfigFiles, effective: Values): void {
   const { io } = deps;
   io.info(`${OVERRIDE_PATH} (yours, applied last):`);
   io.info(indent(files.override === undefined ? '(none)' : files.override.trim() || '(empty)'));
-  io.info(`\nWhat Helm gets (values/${files.size}.yaml, then the volume's ${files.inherited === undefined ? '(no inherited values)' : 'inherited-values.yaml'}, then override.yaml):`);
+  io.info(`\nWhat Helm gets (${files.commonValues === undefined ? '' : 'values/common.yaml, then '}values/${files.size}.yaml, then the volume's ${files.inherited === undefined ? '(no inherited values)' : 'inherited-values.yaml'}, then override.yaml):`);
   io.info(indent(toYaml(effective).trim()));
   if (files.sizeValues === undefined) io.warn(`No size values at ${STATE_DIR}/values/${files.size}.yaml: this image was not built by sourcegraph-launch, so only override.yaml is shown as ours.`);
   const previous = files.history.filter((f) => !f.endsWith(ROLLED_BACK));
@@ -216,6 +240,7 @@ emit() { if [ -f "$2" ]; then printf '%s %s\\n' "$1" "$(base64 -w0 < "$2")"; els
 size=$(sed -n 's/^SG_IMAGE_SIZE=//p' /etc/sourcegraph-launch/image.env 2>/dev/null | tr -d "\\"'")
 [ -n "$size" ] || size='${size}'
 printf 'size %s\\n' "$size"
+emit common-values "${STATE_DIR}/values/common.yaml"
 emit size-values "${STATE_DIR}/values/$size.yaml"
 emit inherited ${INHERITED_PATH}
 emit override ${OVERRIDE_PATH}
@@ -232,6 +257,7 @@ printf 'history %s\\n' "$(ls -1 ${OVERRIDE_HISTORY_DIR} 2>/dev/null | sort | tr 
   };
   return {
     size: fields.get('size') ?? size,
+    commonValues: file('common-values'),
     sizeValues: file('size-values'),
     inherited: file('inherited'),
     override: file('override'),

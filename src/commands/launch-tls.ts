@@ -2,7 +2,8 @@
 // Everything about the certificate, key and domain is checked before anything is created (the same
 // checks as `tls`, exit 2); after the launch's readiness wait succeeds, `tls`'s own install step runs
 // (tls.ts: over SSH, then the DNS record). A failure there leaves the instance as it is (a running
-// deployment is never deleted) and exits 1 naming the exact `tls` command that finishes it.
+// deployment is never deleted) and exits 1 (4 when the DNS wait timed out) naming the exact `tls`
+// command that finishes it. SSH closed to everyone (--ssh-cidr none) is refused up front.
 // --no-wait is refused with --domain: the certificate can only be served once the instance is up,
 // and a launch that returns early would silently skip it.
 import type { LaunchFlags } from '../cli/commands/launch.js';
@@ -53,6 +54,19 @@ export function checkLaunchTls(deps: Pick<Deps, 'clock' | 'io'>, flags: LaunchFl
   return { domain: input.domain, tlsCert: flags.tlsCert, tlsKey: flags.tlsKey, dns, certificate: input.certificate };
 }
 
+/**
+ * The certificate goes onto the instance over SSH: with SSH closed to everyone (`--ssh-cidr none`,
+ * given or answered) the step could only fail after the launch, so it is refused before anything is
+ * created (exit 2).
+ */
+export function refuseTlsWithoutSsh(sshCidrs: string[], t: LaunchTls, name: string, program: string): void {
+  if (sshCidrs.length) return;
+  throw new UsageError('--domain with --ssh-cidr none: the certificate is installed on the instance over SSH, which none closes to everyone', {
+    code: 'bad-input',
+    remediation: `Give --ssh-cidr <your address>/32, or launch without --domain and later open SSH and run \`${program} tls ${name} --domain ${t.domain} --tls-cert ${t.tlsCert} --tls-key ${t.tlsKey}\`.`,
+  });
+}
+
 /** What the plan shows before the question. */
 export function describeLaunchTls(t: LaunchTls): string[] {
   const c = t.certificate;
@@ -70,10 +84,16 @@ export function tlsCommandFor(program: string, name: string, region: string, t: 
 }
 
 /** Runs `tls`'s install step for the launched deployment; any failure exits 1 naming the tls command. */
-export async function runLaunchTls(deps: Deps, flags: LaunchFlags, t: LaunchTls, where: { name: string; region: string; url?: string }): Promise<TlsResult> {
+export async function runLaunchTls(
+  deps: Deps,
+  flags: LaunchFlags,
+  t: LaunchTls,
+  where: { name: string; region: string; url?: string },
+  install: typeof installTls = installTls,
+): Promise<TlsResult> {
   const command = tlsCommandFor(deps.program, where.name, where.region, t, flags.cloud);
   try {
-    return await installTls(deps, where.name, {
+    return await install(deps, where.name, {
       ...(flags.cloud ? { cloud: flags.cloud } : {}),
       region: where.region,
       ...(flags.providerFlags ? { providerFlags: flags.providerFlags } : {}),
@@ -89,7 +109,9 @@ export async function runLaunchTls(deps: Deps, flags: LaunchFlags, t: LaunchTls,
     const reason = e instanceof Error ? e.message : String(e);
     const remediation = `${isLaunchError(e) && e.remediation ? `${e.remediation}\n` : ''}The instance stays as it is. Finish HTTPS with:\n  ${command}`;
     if (e instanceof InterruptedError) throw new InterruptedError(`Interrupted during the HTTPS step: ${where.name} is launched${where.url ? ` and serving at ${where.url}` : ''}`, { remediation });
-    throw new LaunchError('tls-failed', ExitCode.failed, `${where.name} is launched${where.url ? ` and serving at ${where.url}` : ''}, but HTTPS on ${t.domain} did not finish: ${reason}`, {
+    // A DNS record that never resolved within the wait is a time-out (4), as in `tls`; anything else is 1.
+    const exitCode = isLaunchError(e) && e.exitCode === ExitCode.timedOut ? ExitCode.timedOut : ExitCode.failed;
+    throw new LaunchError('tls-failed', exitCode, `${where.name} is launched${where.url ? ` and serving at ${where.url}` : ''}, but HTTPS on ${t.domain} did not finish: ${reason}`, {
       remediation,
       cause: e,
       details: { tlsCommand: command },

@@ -15,7 +15,7 @@ import { resolvePlan, sourced, validateLaunchFlags } from './launch-wizard.js';
 import { formatRequests } from './requests-text.js';
 import { refuseScheduleWithout } from './schedule.js';
 import { scopeOf } from './target.js';
-import { checkLaunchTls, describeLaunchTls, runLaunchTls, tlsCommandFor } from './launch-tls.js';
+import { checkLaunchTls, describeLaunchTls, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor } from './launch-tls.js';
 
 export type { LaunchResult } from '../workflows/launch.js';
 /** A launch with --domain: what `tls` did once it was ready. */
@@ -27,6 +27,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   // --domain: the certificate, key and domain are checked before anything is asked or created.
   const tls = checkLaunchTls(deps, flags);
   const { plan: partial, provider, catalog } = await resolvePlan(deps, flags, v);
+  if (tls) refuseTlsWithoutSsh(partial.sshCidrs.value, tls, partial.name.value, deps.program);
   const imageSource = v.imageSource;
   const scope = scopeOf(deps, provider, partial.region.value, flags.providerFlags, partial.name.value);
 

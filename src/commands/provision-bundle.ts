@@ -8,6 +8,9 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloudError } from '../core/errors.js';
 
+/** The Helm values every size shares, beside the size files in presets/helm/ (boot.sh passes it first). */
+export const COMMON_VALUES_FILE = 'common.yaml';
+
 export interface ProvisionBundle {
   /** The package root (holds provision/ and presets/). */
   packageRoot: string;
@@ -55,7 +58,8 @@ function walk(dir: string): string[] {
 /**
  * The files of the bundle: every script and data file of provision/ (dot files and the README
  * are not needed on the machine) and the Helm values of every size, so the installed image can
- * serve any size's values.
+ * serve any size's values, with the values every size shares (`presets/helm/common.yaml`, which
+ * pins the stateful services to the server) always, whatever `sizes` selects.
  */
 export function bundleFiles(bundle: ProvisionBundle, opts: { sizes?: string[] } = {}): BundleFile[] {
   const files: BundleFile[] = [];
@@ -67,7 +71,7 @@ export function bundleFiles(bundle: ProvisionBundle, opts: { sizes?: string[] } 
   }
   for (const name of readdirSync(bundle.presetsHelmDir).sort()) {
     if (!name.endsWith('.yaml')) continue;
-    if (opts.sizes && !opts.sizes.includes(name.replace(/\.yaml$/, ''))) continue;
+    if (opts.sizes && name !== COMMON_VALUES_FILE && !opts.sizes.includes(name.replace(/\.yaml$/, ''))) continue;
     files.push({ localPath: join(bundle.presetsHelmDir, name), bundlePath: `presets/helm/${name}`, mode: 0o644 });
   }
   return files;

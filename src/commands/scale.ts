@@ -51,10 +51,14 @@ function parseTimeout(value: string | undefined): number {
   return n;
 }
 
-/** An agent's own monthly cost: its instance and root disk (it has no data disk or address). */
+/**
+ * An agent's own monthly cost: its instance, root disk and public IPv4 address (every cloud gives an
+ * agent one, for SSH: AWS's auto-assigned address, GCE's ephemeral one, Azure's Standard public IP,
+ * each billed hourly). It has no data disk.
+ */
 function agentMonthlyUsd(provider: ProviderDescriptor, region: string, machineType: string): number | undefined {
-  const cost = provider.monthlyCost({ region, machineType, root: provider.rootDisk, data: { ...provider.rootDisk, sizeGiB: 0 }, publicAddress: false });
-  const parts = cost.parts.filter((p) => p.item === 'instance' || p.item === 'root volume');
+  const cost = provider.monthlyCost({ region, machineType, root: provider.rootDisk, data: { ...provider.rootDisk, sizeGiB: 0 }, publicAddress: true });
+  const parts = cost.parts.filter((p) => p.item !== 'data volume');
   return parts.every((p) => p.monthlyUsd !== undefined) ? parts.reduce((s, p) => s + p.monthlyUsd!, 0) : undefined;
 }
 
@@ -69,7 +73,7 @@ export async function runScale(deps: Deps, nameArg: string | undefined, flags: S
   const timeoutS = parseTimeout(flags.timeout);
   const early = resolveTarget(deps, nameArg, flags);
   if (!early.provider.agentNodes) {
-    throw new UsageError(`scale is not available on ${early.provider.displayName} yet: agent nodes work on AWS and Google Compute Engine only in this version. Nothing was changed.`, {
+    throw new UsageError(`scale is not available on ${early.provider.displayName} yet: its adapter cannot open the cluster ports between the deployment's machines. Nothing was changed.`, {
       code: 'scale-not-on-this-cloud',
       remediation: 'Choose a larger --size with upgrade instead, or see README (scale) for what is planned.',
     });

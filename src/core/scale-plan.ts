@@ -59,9 +59,22 @@ export function planScale(agents: readonly AgentInfo[], target: number): ScalePl
 }
 
 /** The k3s node name of an agent: derived from its instance id, so the tool finds the node of a VM. */
+/** FNV-1a, 32 bits, as 8 hex digits: a short stable tag of a text (core stays free of node:crypto). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
 export function agentNodeName(instanceId: string): string {
-  const safe = instanceId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-  return `agent-${safe}`.slice(0, 63).replace(/-+$/, '');
+  const clean = (text: string) => text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const whole = `agent-${clean(instanceId)}`;
+  if (whole.length <= 63) return whole;
+  // A long id (an ARM path: /subscriptions/<s>/resourceGroups/…/virtualMachines/<name>) cut at 63
+  // would give every agent of a subscription the same name: its last segment and a hash of the whole.
+  const hash = fnv1a(instanceId);
+  const last = clean(instanceId.split('/').filter(Boolean).pop() ?? '');
+  return `agent-${last.slice(0, 63 - 6 - 9).replace(/-+$/, '')}-${hash}`.replace(/^agent--/, 'agent-');
 }
 
 /**
@@ -83,8 +96,8 @@ export function agentUserData(deployment: string): string {
 
 /**
  * Run as root on the server: creates the agent token once (0600), gives k3s the drop-in that names
- * it (restarting k3s only when the drop-in changed), and labels the server node. Prints
- * `token-created` / `k3s-restarted` (never the token).
+ * it (restarting k3s only when the drop-in changed). Prints `token-created` / `k3s-restarted`
+ * (never the token). The server node's label is the boot service's (provision/boot.sh, every boot).
  */
 export function serverAgentTokenScript(): string {
   return [

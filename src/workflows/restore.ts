@@ -91,7 +91,7 @@ export async function planRestore(deps: Deps, cloud: Cloud, target: Target, inpu
   const image = input.imageId ? { id: input.imageId } : await cloud.findImage({ version });
   if (!image) {
     throw new CloudError('missing-images', `No image for ${version} in ${target.region}`, {
-      remediation: `Build it: ${buildImageCommand({ region: target.region, size: snapshot.labels.size }, version, deps.program)}`,
+      remediation: `Build it: ${buildImageCommand({ region: target.region, size: snapshot.labels.size }, version, deps.program)}\n  or name the image of ${version} you launched from: --image ${provider.imageIdExample}`,
     });
   }
   const preset = provider.sizes[size && isSizeName(size) ? size : 'XS'];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyAssignments, checkTopLevelKeys, coalesce, parseAssignment, parseValues } from '../../src/commands/config-values.js';
-import { parseConfigArgs } from '../../src/commands/config.js';
+import { effectiveValues, parseConfigArgs } from '../../src/commands/config.js';
 
 describe('Helm values for config', () => {
   it('merges as Helm does: later files win, maps merge, lists replace, null removes', () => {
@@ -42,5 +42,34 @@ describe('Helm values for config', () => {
     expect(() => parseConfigArgs(['set', 'prod'])).toThrow(/at least one KEY=VALUE/);
     expect(() => parseConfigArgs(['show', 'a', 'b'])).toThrow(/one deployment name/);
     expect(() => parseConfigArgs(['frob'])).toThrow(/unknown action/);
+  });
+
+  it('shows what Helm gets in the boot service\'s order: common.yaml, the size, the volume, then override.yaml', () => {
+    const files = {
+      commonValues: 'pgsql:\n  nodeSelector:\n    sourcegraph-launch/role: server\nfrontend:\n  replicaCount: 1\n',
+      sizeValues: 'frontend:\n  replicaCount: 2\npgsql:\n  resources: {limits: {cpu: "4"}}\n',
+      inherited: 'gitserver:\n  replicaCount: 1\n',
+    };
+    // The size wins over the shared file; what the shared file pins is kept.
+    expect(effectiveValues(files)).toEqual({
+      pgsql: { nodeSelector: { 'sourcegraph-launch/role': 'server' }, resources: { limits: { cpu: '4' } } },
+      frontend: { replicaCount: 2 },
+      gitserver: { replicaCount: 1 },
+    });
+    // The customer's file wins over all of them, and null removes what the tool set.
+    expect(effectiveValues({ ...files, override: 'pgsql:\n  nodeSelector:\n    sourcegraph-launch/role: null\nfrontend:\n  replicaCount: 3\n' })).toEqual({
+      pgsql: { nodeSelector: {}, resources: { limits: { cpu: '4' } } },
+      frontend: { replicaCount: 3 },
+      gitserver: { replicaCount: 1 },
+    });
+    // An older image without common.yaml: the size's values alone, as before.
+    expect(effectiveValues({ sizeValues: files.sizeValues })).toEqual({ frontend: { replicaCount: 2 }, pgsql: { resources: { limits: { cpu: '4' } } } });
+  });
+
+  it('takes a label key with one "/" as a key segment, e.g. for a nodeSelector', () => {
+    expect(parseAssignment('pgsql.nodeSelector.sourcegraph-launch/role=server')).toMatchObject({ path: ['pgsql', 'nodeSelector', 'sourcegraph-launch/role'], value: 'server' });
+    expect(applyAssignments('', [parseAssignment('gitserver.nodeSelector.sourcegraph-launch/role=agent')], 'f')).toBe('gitserver:\n  nodeSelector:\n    sourcegraph-launch/role: agent\n');
+    expect(() => parseAssignment('a/=1')).toThrow(/not KEY=VALUE/);
+    expect(() => parseAssignment('a/b/c=1')).toThrow(/not KEY=VALUE/);
   });
 });

@@ -63,6 +63,8 @@ describe('first-boot user data', () => {
     expect(result.stdout).toContain('would run first-boot.sh');
     const files = bundleFiles(bundle, { sizes: ['M'] });
     expect(files.map((f) => f.bundlePath)).toContain('presets/helm/M.yaml');
+    // The values every size shares (stateful services pinned to the server) travel with any size.
+    expect(files.map((f) => f.bundlePath)).toContain('presets/helm/common.yaml');
     expect(files.map((f) => f.bundlePath)).toContain('provision/k3s-prestart.sh');
     for (const f of files) {
       const written = join(root, 'bundle', f.bundlePath);

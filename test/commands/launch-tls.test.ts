@@ -1,6 +1,7 @@
 // `launch --domain --tls-cert --tls-key` in-process on the fake cloud: every check of the files and
-// flags exits 2 before anything is created; a TLS step that fails after the instance is up leaves
-// the instance running and exits 1 naming the `tls` command that finishes it. (The success path,
+// flags (and SSH closed with --ssh-cidr none) exits 2 before anything is created; a TLS step that
+// fails after the instance is up leaves the instance running and exits 1 (4 for a DNS time-out)
+// naming the `tls` command that finishes it. (The success path,
 // over a real sshd test host, is test/e2e/launch-tls.e2e.test.ts.)
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LaunchFlags } from '../../src/cli/commands/launch.js';
 import { runLaunch } from '../../src/commands/launch.js';
-import { ExitCode, LaunchError } from '../../src/core/errors.js';
+import { checkLaunchTls, runLaunchTls } from '../../src/commands/launch-tls.js';
+import { ExitCode, LaunchError, WaitTimeoutError } from '../../src/core/errors.js';
 import { testCa } from '../support/certs.js';
 import { ScriptedIo, tempHome } from '../support/deps.js';
 import { fakeCloudFor, makeFakeDeps, publishedImages, REGION } from '../support/fake-deps.js';
@@ -50,6 +52,7 @@ describe('launch --domain on the fake cloud', () => {
       [{ tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, '--tls-cert needs --domain'],
       [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, yes: true, wait: false }, '--domain cannot be combined with --no-wait'],
       [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath }, 'needs --yes'],
+      [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, yes: true, sshCidr: ['none'] }, '--domain with --ssh-cidr none: the certificate is installed on the instance over SSH'],
     ];
     for (const [flags, message] of cases) {
       const { fake, deps } = rig();
@@ -71,16 +74,25 @@ describe('launch --domain on the fake cloud', () => {
     expect(fake.state.instances).toHaveLength(0);
   });
 
-  it('a TLS step that fails after the readiness wait leaves the instance running and exits 1 naming the tls command', async () => {
+  it('a TLS step that fails after the readiness wait leaves the instance running and exits 1 naming the tls command (4 when the DNS wait timed out)', async () => {
     const { fake, deps } = rig();
-    // SSH closed (--ssh-cidr none): the launch's readiness wait needs none, the TLS step does.
-    const e = await errorOf(runLaunch(deps, { ...base, sshCidr: ['none'], domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, dns: false }));
-    expect(e.exitCode, e.message).toBe(ExitCode.failed);
-    expect(e.code).toBe('tls-failed');
-    expect(e.message).toContain(`prod is launched and serving at http://`);
-    expect(e.message).toContain(`but HTTPS on ${DOMAIN} did not finish`);
-    expect(e.remediation).toContain(`The instance stays as it is. Finish HTTPS with:\n  sourcegraph-launch tls prod --region ${REGION} --domain ${DOMAIN} --tls-cert ${site.certPath} --tls-key ${site.keyPath} --no-dns`);
-    expect(fake.state.instances.filter((i) => i.state === 'running')).toHaveLength(1);
+    const flags = { ...base, domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, dns: false };
+    const tls = checkLaunchTls(deps, flags)!;
+    const where = { name: 'prod', region: REGION, url: 'http://198.51.100.10' };
+    // The fake cloud runs no SSH, so the install step is stood in for by what it throws.
+    const failed = await errorOf(runLaunchTls(deps, flags, tls, where, async () => {
+      throw new LaunchError('ssh-failed', ExitCode.failed, 'SSH to 198.51.100.10 failed: connection refused', { remediation: 'Check --ssh-cidr.' });
+    }));
+    expect(failed.exitCode, failed.message).toBe(ExitCode.failed);
+    expect(failed.code).toBe('tls-failed');
+    expect(failed.message).toBe(`prod is launched and serving at http://198.51.100.10, but HTTPS on ${DOMAIN} did not finish: SSH to 198.51.100.10 failed: connection refused`);
+    expect(failed.remediation).toBe(`Check --ssh-cidr.\nThe instance stays as it is. Finish HTTPS with:\n  sourcegraph-launch tls prod --region ${REGION} --domain ${DOMAIN} --tls-cert ${site.certPath} --tls-key ${site.keyPath} --no-dns`);
+    const timedOut = await errorOf(runLaunchTls(deps, flags, tls, where, async () => {
+      throw new WaitTimeoutError('dns', `The certificate is installed, but ${DOMAIN} did not resolve to 198.51.100.10 within 30 min`);
+    }));
+    expect(timedOut.exitCode).toBe(ExitCode.timedOut);
+    expect(timedOut.code).toBe('tls-failed');
+    expect(timedOut.message).toContain(`did not resolve to 198.51.100.10 within 30 min`);
     expect(fake.calls.some((c) => /terminate|delete/i.test(c.method))).toBe(false);
   });
 });

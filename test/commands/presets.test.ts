@@ -37,8 +37,8 @@ describe('presets', () => {
     expect(cost.parts.map((p) => p.item)).toEqual(['instance', 'root volume', 'data volume', 'public IPv4 address']);
     expect(cost.totalUsd).toBeCloseTo(cost.parts.reduce((sum, p) => sum + p.monthlyUsd!, 0), 2);
     expect(out.sizes[4]!.aws).toMatchObject({ instanceType: 'm6a.24xlarge', dataVolume: { type: 'io2', sizeGiB: 500, iops: 16000 } });
-    // Azure has no price file yet: every part of its cost is "price unknown", never a guess.
-    expect(out.sizes[0]!.azure).toMatchObject({ instanceType: 'Standard_D8as_v5', dataVolume: { type: 'Premium_LRS', sizeGiB: 500 }, monthlyCost: { totalUsd: undefined } });
+    // Azure is priced in its reference location (eastus) from presets/azure-prices.json.
+    expect(out.sizes[0]!.azure).toMatchObject({ instanceType: 'Standard_D8as_v5', dataVolume: { type: 'Premium_LRS', sizeGiB: 500 }, monthlyCost: { region: 'eastus', totalUsd: 338.2 } });
     expect(out.sizes[4]!.azure).toMatchObject({ instanceType: 'Standard_D96as_v5', dataVolume: { type: 'PremiumV2_LRS', sizeGiB: 500, iops: 16000, throughput: 500 } });
     for (const cloud of ['gcp']) {
       expect(out.sizes.map((s) => (s as Record<string, unknown>)[cloud])).toEqual(
@@ -66,7 +66,7 @@ describe('presets', () => {
     await expect(run({ region: 'mars-north-1' })).rejects.toBeInstanceOf(UsageError);
   });
 
-  it('--cloud: aws is the default; gcp and azure are shown in their words (gcp priced from presets/gcp-prices.json, azure price unknown until a price file is verified); an unknown cloud is bad input', async () => {
+  it('--cloud: aws is the default; gcp and azure are shown in their words (gcp priced from presets/gcp-prices.json, azure from presets/azure-prices.json); an unknown cloud is bad input', async () => {
     expect((await run({ cloud: 'aws' })).out.cloud).toBe('aws');
     const gcp = await run({ cloud: 'gcp' });
     expect(gcp.out).toMatchObject({ cloud: 'gcp', region: 'us-central1' });
@@ -76,7 +76,10 @@ describe('presets', () => {
     expect(text(gcp.io)).toMatch(/us-central1 on-demand list prices of .* \(presets\/gcp-prices\.json\)/);
     const azure = await run({ cloud: 'azure' });
     expect(azure.out.cloud).toBe('azure');
-    expect(text(azure.io)).toMatch(/XS .*Standard_D8as_v5\s+500 GiB Premium_LRS\s+price unknown/);
+    expect(azure.out).toMatchObject({ cloud: 'azure', region: 'eastus' });
+    expect(text(azure.io)).toMatch(/XS .*Standard_D8as_v5\s+500 GiB Premium_LRS\s+\$338\b/);
+    expect(text(azure.io)).toMatch(/eastus .*list prices of .* \(presets\/azure-prices\.json\)/);
+    expect(text((await run({ cloud: 'azure', region: 'westeurope' })).io)).toMatch(/XS .*Standard_D8as_v5\s+500 GiB Premium_LRS\s+price unknown/);
     expect(text(azure.io)).toMatch(/XL .*Standard_D96as_v5\s+500 GiB PremiumV2_LRS 16000 IOPS 500 MB\/s/);
     await expect(run({ cloud: 'oracle' })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/unknown cloud "oracle"/) });
   });

@@ -30,6 +30,12 @@ describe('agent nodes', () => {
     expect(agentNodeName('i-0ABC123')).toBe('agent-i-0abc123');
     expect(agentNodeName('/subscriptions/x/vm_1')).toBe('agent-subscriptions-x-vm-1');
     expect(agentNodeName('x'.repeat(100)).length).toBeLessThanOrEqual(63);
+    // Azure's VM ids share a long prefix: each still gets its own name (its VM name and a hash of the id).
+    const vm = (name: string) => `/subscriptions/00000000-0000-4000-8000-00000000a2e1/resourceGroups/sourcegraph-prod/providers/Microsoft.Compute/virtualMachines/${name}`;
+    const [a, b] = [agentNodeName(vm('prod-a1b2c3')), agentNodeName(vm('prod-d4e5f6'))];
+    expect(a).toMatch(/^agent-prod-a1b2c3-[0-9a-f]{8}$/);
+    expect(b).not.toBe(a);
+    expect(agentNodeName(vm('prod-a1b2c3'))).toBe(a);
   });
 
   it('reads readiness, version and role from kubectl get nodes -o json', () => {

@@ -210,8 +210,9 @@ describe('disk grow with the real CLI on Azure (ARM emulator)', () => {
 
     const online = await cli(['disk', 'grow', 'azgrow', ...where, '--size', '4000', '--yes', '--json'], home);
     expect(online.code, online.stderr).toBe(0);
-    expect(online.json()).toMatchObject({ fromGiB: 500, toGiB: 4000, disk: 'grown', restarted: false, monthlyUsd: { change: null } });
-    expect(online.stderr).toContain('price unknown');
+    // Premium SSD is billed by tier: P20 (512 GiB) → P50 (4 TiB) in presets/azure-prices.json.
+    expect(online.json()).toMatchObject({ fromGiB: 500, toGiB: 4000, disk: 'grown', restarted: false, monthlyUsd: { before: 73.22, after: 495.57, change: 422.35 } });
+    expect(online.stderr).toContain('≈ $73 → $496/month (+$422.35)');
     expect(sizeOf()).toBe(4000);
     expect(await powerOf(l.instanceId)).toBe('PowerState/running');
 
@@ -219,6 +220,8 @@ describe('disk grow with the real CLI on Azure (ARM emulator)', () => {
     const unasked = await cli(['disk', 'grow', 'azgrow', ...where, '--size', '5000'], home);
     expect(unasked.code, unasked.stderr).toBe(2);
     expect(unasked.stderr).toMatch(/only while the instance is stopped \(deallocated\)/);
+    // The file has no tier above P50 (4 TiB): unknown, not guessed.
+    expect(unasked.stdout + unasked.stderr).toContain('price unknown (no Premium_LRS price for eastus in presets/azure-prices.json)');
     expect(sizeOf()).toBe(4000);
 
     const offline = await cli(['disk', 'grow', 'azgrow', ...where, '--size', '5000', '--yes', '--json'], home);

@@ -44,9 +44,11 @@ beforeAll(async () => {
   const state = join(host.fsRoot, 'var', 'lib', 'sourcegraph-launch');
   mkdirSync(join(state, 'values'), { recursive: true });
   writeFileSync(join(state, 'values', 'S.yaml'), 'frontend:\n  replicaCount: 1\n  resources:\n    limits:\n      memory: 8G\ngitserver:\n  replicaCount: 1\n');
+  // ...and the values every size shares: the stateful services pinned to the server.
+  writeFileSync(join(state, 'values', 'common.yaml'), readFileSync(join(import.meta.dirname, '..', '..', 'presets', 'helm', 'common.yaml')));
   const chart = mkdtempSync(join(tmpdir(), 'sgl-chart-'));
   mkdirSync(join(chart, 'sourcegraph'));
-  writeFileSync(join(chart, 'sourcegraph', 'values.yaml'), 'sourcegraph:\n  image: {}\nfrontend:\n  replicaCount: 2\ngitserver: {}\nexecutor: {}\nstorageClass: {}\n');
+  writeFileSync(join(chart, 'sourcegraph', 'values.yaml'), 'sourcegraph:\n  image: {}\nfrontend:\n  replicaCount: 2\ngitserver: {}\npgsql: {}\nexecutor: {}\nstorageClass: {}\n');
   mkdirSync(join(state, 'charts'), { recursive: true });
   execFileSync('tar', ['-czf', join(state, 'charts', `sourcegraph-${VERSION}.tgz`), '-C', chart, 'sourcegraph']);
   rmSync(chart, { recursive: true, force: true });
@@ -75,7 +77,8 @@ describe('config with the real CLI', () => {
     // No override yet: show prints none and what Helm gets from the size and the volume.
     const shown = await cli(['config', 'show', 'cfg', ...REGION, '--json']);
     expect(shown.code, shown.stderr).toBe(0);
-    expect(shown.json()).toMatchObject({ action: 'show', override: null, changed: false, effective: { frontend: { replicaCount: 1, resources: { limits: { memory: '8G' } } }, gitserver: { replicaCount: 1 } } });
+    expect(shown.json()).toMatchObject({ action: 'show', override: null, changed: false, effective: { frontend: { replicaCount: 1, resources: { limits: { memory: '8G' } } }, gitserver: { replicaCount: 1, nodeSelector: { 'sourcegraph-launch/role': 'server' } }, pgsql: { nodeSelector: { 'sourcegraph-launch/role': 'server' } } } });
+    expect(shown.json()).not.toHaveProperty('placementChanges');
 
     // set: one value, applied through the boot unit, the pods and /healthz.
     const set = await cli(['config', 'set', 'cfg', 'frontend.replicaCount=2', 'frontend.env.SRC_LOG_LEVEL.value=warn', ...REGION, '--yes', '--json']);
@@ -166,6 +169,35 @@ describe('config with the real CLI', () => {
     expect((await run.exited).code, run.screen()).toBe(0);
     expect(readFileSync(overridePath(), 'utf8')).toBe('# at a terminal\nfrontend:\n  replicaCount: 6\n');
     expect(run.screen()).toMatch(/serves 6\.12\.5040 with the new values/);
+  });
+
+  it('warns when override.yaml moves a stateful service off the server, then applies it (the customer\'s own risk)', async () => {
+    writeFileSync(overridePath(), 'frontend:\n  replicaCount: 1\n', { mode: 0o600 });
+    const human = await cli(['config', 'show', 'cfg', ...REGION]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain('What Helm gets (values/common.yaml, then values/S.yaml, then the volume\'s inherited-values.yaml, then override.yaml)');
+    expect(human.stderr).not.toContain('stateful services');
+
+    const moved = await cli(['config', 'set', 'cfg', 'pgsql.nodeSelector.sourcegraph-launch/role=agent', ...REGION, '--yes', '--json']);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stderr).toContain('override.yaml changes where stateful services run (at your own risk)');
+    expect(moved.stderr).toContain('pgsql.nodeSelector: sourcegraph-launch/role=server -> sourcegraph-launch/role=agent');
+    expect(moved.json()).toMatchObject({
+      changed: true,
+      placementChanges: [{ service: 'pgsql', before: { 'sourcegraph-launch/role': 'server' }, after: { 'sourcegraph-launch/role': 'agent' } }],
+      effective: { pgsql: { nodeSelector: { 'sourcegraph-launch/role': 'agent' } }, gitserver: { nodeSelector: { 'sourcegraph-launch/role': 'server' } } },
+    });
+    expect(readFileSync(overridePath(), 'utf8')).toBe('frontend:\n  replicaCount: 1\npgsql:\n  nodeSelector:\n    sourcegraph-launch/role: agent\n');
+    // show says so as long as the file does.
+    const shown = await cli(['config', 'show', 'cfg', ...REGION]);
+    expect(shown.stderr).toContain('pgsql.nodeSelector: sourcegraph-launch/role=server -> sourcegraph-launch/role=agent');
+
+    // Back to the file before: no warning.
+    const back = await cli(['config', 'rollback', 'cfg', ...REGION, '--yes', '--json']);
+    expect(back.code, back.stderr).toBe(0);
+    expect(readFileSync(overridePath(), 'utf8')).toBe('frontend:\n  replicaCount: 1\n');
+    expect(back.json()).not.toHaveProperty('placementChanges');
+    expect(back.stderr).not.toContain('stateful services');
   });
 
   it('refuses bad input before connecting (exit 2); a deployment that does not exist exits 1', async () => {

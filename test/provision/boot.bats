@@ -51,8 +51,8 @@ volume_file() {
   [ "$(status_field targetVersion)" = 6.12.5040 ]
   [ "$(status_field dataVersion)" = 6.11.6000 ]
   [ "$(status_field volumeOrigin)" = sourcegraph-launch ]
-  local values="$SG_ROOT/var/lib/sourcegraph-launch/values/XS.yaml" pinned="$SG_ROOT/mnt/data/.sourcegraph-launch/inherited-values.yaml"
-  assert_call "^helm --kubeconfig $SG_ROOT/etc/rancher/k3s/k3s.yaml upgrade --install sourcegraph $SG_ROOT/var/lib/sourcegraph-launch/charts/sourcegraph-6.12.5040.tgz --version 6.12.5040 -f $values -f $pinned\$"
+  local common="$SG_ROOT/var/lib/sourcegraph-launch/values/common.yaml" values="$SG_ROOT/var/lib/sourcegraph-launch/values/XS.yaml" pinned="$SG_ROOT/mnt/data/.sourcegraph-launch/inherited-values.yaml"
+  assert_call "^helm --kubeconfig $SG_ROOT/etc/rancher/k3s/k3s.yaml upgrade --install sourcegraph $SG_ROOT/var/lib/sourcegraph-launch/charts/sourcegraph-6.12.5040.tgz --version 6.12.5040 -f $common -f $values -f $pinned\$"
   assert_call '^helm .* upgrade --install executor .*sourcegraph-executor-k8s-6.12.5040.tgz'
   refute_calls ' --repo '
   [ "$(data_version)" = 6.12.5040 ]
@@ -151,7 +151,7 @@ EOF
   refute_calls '^helm '
 }
 
-@test "override.yaml present: reinstall with it, after the size and pinned values, even when versions are equal" {
+@test "override.yaml present: reinstall with it, after the shared, size and pinned values, even when versions are equal" {
   provision_image 6.12.5040 6.12.5040
   k3s_state active
   printf 'frontend:\n  replicaCount: 3\n' >"$SG_ROOT/mnt/data/override.yaml"
@@ -160,7 +160,7 @@ EOF
 
   [ "$status" -eq 0 ]
   [ "$(status_field decision)" = override ]
-  assert_call "upgrade --install sourcegraph .* -f $SG_ROOT/var/lib/sourcegraph-launch/values/XS.yaml -f $SG_ROOT/mnt/data/.sourcegraph-launch/inherited-values.yaml -f $SG_ROOT/mnt/data/override.yaml\$"
+  assert_call "upgrade --install sourcegraph .* -f $SG_ROOT/var/lib/sourcegraph-launch/values/common.yaml -f $SG_ROOT/var/lib/sourcegraph-launch/values/XS.yaml -f $SG_ROOT/mnt/data/.sourcegraph-launch/inherited-values.yaml -f $SG_ROOT/mnt/data/override.yaml\$"
   assert_call "upgrade --install executor .* -f $SG_ROOT/mnt/data/override.yaml\$"
   [ "$(data_version)" = 6.12.5040 ]
 }
@@ -459,7 +459,7 @@ EOF
   # What the published deployment had is applied after our size values, and its executor password kept.
   inherited="$SG_ROOT/mnt/data/.sourcegraph-launch/inherited-values.yaml"
   grep -q 'value: ami' "$inherited"
-  assert_call "upgrade --install sourcegraph .* -f $SG_ROOT/var/lib/sourcegraph-launch/values/L.yaml -f $inherited\$"
+  assert_call "upgrade --install sourcegraph .* -f $SG_ROOT/var/lib/sourcegraph-launch/values/common.yaml -f $SG_ROOT/var/lib/sourcegraph-launch/values/L.yaml -f $inherited\$"
   assert_call "upgrade --install executor .* -f $SG_ROOT/mnt/data/.sourcegraph-launch/inherited-executor-values.yaml\$"
   [ ! -e "$SG_ROOT/mnt/data/.sourcegraph-launch/executor-values.yaml" ]
   # The data is untouched: same datastore bytes (the fakes never write it), volumes kept.
@@ -640,7 +640,7 @@ import sys, yaml
 pinned = yaml.safe_load(open(sys.argv[1]))
 assert pinned == {"gitserver": {"replicaCount": 2}, "indexedSearch": {"replicaCount": 3}, "indexedSearchIndexer": {"replicaCount": 1}}, pinned
 EOF
-  assert_call "-f $SG_ROOT/var/lib/sourcegraph-launch/values/L.yaml -f $pinned\$"
+  assert_call "-f $SG_ROOT/var/lib/sourcegraph-launch/values/common.yaml -f $SG_ROOT/var/lib/sourcegraph-launch/values/L.yaml -f $pinned\$"
 }
 
 @test "a new volume pins the size's replica counts at its first install" {
@@ -670,4 +670,76 @@ EOF
   [ "$status" -ne 0 ]
   [ "$(status_field errorCode)" = release-values-unreadable ]
   [ "$(helm_installs)" -eq 0 ]
+}
+
+# ---- where the workloads run (agents carry stateless work only) -----------------------------
+
+@test "a reinstall labels the server node role=server once k3s is up, before Helm; the shared values come first" {
+  provision_image 6.12.5040 6.12.5040-base
+  k3s_state inactive
+  printf 'pgsql:\n  nodeSelector: null\n' >"$SG_ROOT/mnt/data/override.yaml"
+
+  boot
+
+  [ "$status" -eq 0 ]
+  label_at="$(call_line '^kubectl --kubeconfig .* label node sourcegraph-0 sourcegraph-launch/role=server --overwrite$')"
+  ready_at="$(call_line 'get --raw /readyz')"
+  helm_at="$(call_line 'upgrade --install sourcegraph ')"
+  [ "$label_at" -gt "$ready_at" ] && [ "$helm_at" -gt "$label_at" ]
+  # common, size, what the volume carries, the customer's override: later files win in Helm.
+  local dir="$SG_ROOT/var/lib/sourcegraph-launch/values"
+  assert_call "upgrade --install sourcegraph .* -f $dir/common.yaml -f $dir/XS.yaml -f $SG_ROOT/mnt/data/.sourcegraph-launch/inherited-values.yaml -f $SG_ROOT/mnt/data/override.yaml\$"
+  # The override is read, never written.
+  [ "$(cat "$SG_ROOT/mnt/data/override.yaml")" = "$(printf 'pgsql:\n  nodeSelector: null')" ]
+  # The executor chart gets no common.yaml: its pods (executors) may run on any node.
+  refute_calls "upgrade --install executor .*common.yaml"
+}
+
+@test "an unchanged boot labels the server node too (no Helm), so a label removed by hand comes back" {
+  provision_image 6.12.5040 6.12.5040
+  k3s_state active
+
+  boot
+
+  [ "$status" -eq 0 ]
+  [ "$(status_field decision)" = unchanged ]
+  assert_call 'label node sourcegraph-0 sourcegraph-launch/role=server --overwrite$'
+  refute_calls '^helm '
+}
+
+@test "the server node cannot be labelled: the boot fails before Helm, versions unchanged" {
+  provision_image 6.12.5040 6.11.6000
+  k3s_state active
+  touch "$STUB_STATE/kubectl.fail-label"
+
+  boot
+
+  [ "$status" -ne 0 ]
+  [ "$(status_field errorCode)" = kubectl-failed ]
+  [[ "$(status_field lastError)" == *"sourcegraph-launch/role=server"*"not found"* ]]
+  [ "$(helm_installs)" -eq 0 ]
+  [ "$(data_version)" = 6.11.6000 ]
+}
+
+@test "an image without the shared values (common.yaml) refuses to install" {
+  provision_image 6.12.5040 6.11.6000
+  rm "$SG_ROOT/var/lib/sourcegraph-launch/values/common.yaml"
+  k3s_state active
+
+  boot
+
+  [ "$status" -ne 0 ]
+  [ "$(status_field errorCode)" = image-incomplete ]
+  [ "$(helm_installs)" -eq 0 ]
+}
+
+@test "presets/helm/common.yaml pins exactly the stateful services to role=server and nothing else" {
+  "$PYTHON" - "$PRESETS_DIR/common.yaml" <<'EOF'
+import sys, yaml
+common = yaml.safe_load(open(sys.argv[1]))
+stateful = {"pgsql", "codeIntelDB", "codeInsightsDB", "gitserver", "indexedSearch", "redisCache", "redisStore", "blobstore", "prometheus", "grafana"}
+assert set(common) == stateful, sorted(set(common) ^ stateful)
+for key, component in common.items():
+    assert component == {"nodeSelector": {"sourcegraph-launch/role": "server"}}, (key, component)
+EOF
 }

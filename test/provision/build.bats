@@ -33,6 +33,7 @@ build() {
   for size in XS S M L XL; do
     cmp "$PRESETS_DIR/$size.yaml" "$SG_ROOT/var/lib/sourcegraph-launch/values/$size.yaml"
   done
+  cmp "$PRESETS_DIR/common.yaml" "$SG_ROOT/var/lib/sourcegraph-launch/values/common.yaml"
   for script in lib.sh boot.sh detect-data-disk.sh k3s-prestart.sh k3s-stop-all.sh seal-image.sh; do
     [ -x "$SG_ROOT/opt/sourcegraph-launch/provision/$script" ]
   done
@@ -62,7 +63,7 @@ build() {
   [ "$status" -eq 0 ]
   refute_calls 'upgrade --install'
   assert_call '^systemctl start k3s$'
-  assert_call "^helm template sourcegraph $SG_ROOT/var/lib/sourcegraph-launch/charts/sourcegraph-6.12.5040.tgz -f $SG_ROOT/var/lib/sourcegraph-launch/values/XS.yaml\$"
+  assert_call "^helm template sourcegraph $SG_ROOT/var/lib/sourcegraph-launch/charts/sourcegraph-6.12.5040.tgz -f $SG_ROOT/var/lib/sourcegraph-launch/values/common.yaml -f $SG_ROOT/var/lib/sourcegraph-launch/values/XS.yaml\$"
   assert_call "^helm template sourcegraph .*/sourcegraph-executor-k8s-6.12.5040.tgz "
   # Each image once, though the charts name some twice.
   assert_call "^k3s-${K3S_VERSION//+/\\+} crictl pull index.docker.io/sourcegraph/frontend:sourcegraph-6.12.5040.tgz\$"
@@ -197,5 +198,11 @@ build() {
   [ "$status" -eq 2 ]
   build --version 6.12.5040 --size XS --cloud aws --user 'root;rm'
   [ "$status" -eq 2 ]
+  # Presets without the values every size shares: the stateful services would not be pinned.
+  mkdir -p "$BATS_TEST_TMPDIR/presets"
+  cp "$PRESETS_DIR/XS.yaml" "$BATS_TEST_TMPDIR/presets/"
+  build --version 6.12.5040 --size XS --cloud aws --presets "$BATS_TEST_TMPDIR/presets"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"no common.yaml"* ]]
   [ ! -s "$STUB_LOG" ]
 }

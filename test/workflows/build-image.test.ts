@@ -237,7 +237,7 @@ describe('build-image workflow', () => {
       'sudo rm -rf /tmp/sourcegraph-launch-build.Ab12Cd',
     ]);
     const uploaded = Object.fromEntries(s.remote.uploads.map((u) => [u.remotePath.replace('/tmp/sourcegraph-launch-build.Ab12Cd/', ''), u.mode]));
-    expect(uploaded).toMatchObject({ 'provision/build.sh': 0o755, 'provision/versions.env': 0o644, 'presets/helm/XS.yaml': 0o644, 'presets/helm/XL.yaml': 0o644 });
+    expect(uploaded).toMatchObject({ 'provision/build.sh': 0o755, 'provision/versions.env': 0o644, 'presets/helm/XS.yaml': 0o644, 'presets/helm/XL.yaml': 0o644, 'presets/helm/common.yaml': 0o644 });
     expect(s.remote.openConnections()).toBe(0);
     // build.sh's log is streamed.
     expect(s.io.updates('build.sh')).toEqual(['pulling images', 'build complete: Sourcegraph (stub)']);

@@ -24,18 +24,22 @@ export const configCommand = defineCommand({
   ],
   helpAfter: `
 Actions (the deployment name may come anywhere after the action):
-  show       prints /mnt/data/override.yaml and the values Helm gets: the size's values, then the
-             data volume's inherited or pinned values, then override.yaml (Helm's merge: later wins,
-             maps merge, null removes a key). --json: {override, effective, history}.
+  show       prints /mnt/data/override.yaml and the values Helm gets: the values every size shares
+             (values/common.yaml), the size's values, then the data volume's inherited or pinned
+             values, then override.yaml (Helm's merge: later wins, maps merge, null removes a key).
+             --json: {override, effective, history, placementChanges}.
   edit       opens the file in $VISUAL / $EDITOR (or takes --file), then checks it.
   set        KEY=VALUE… with dotted keys; the value is YAML ("3" is a string, null removes the key).
              Comments and the order of the rest of the file are kept.
   rollback   restores the file the last change replaced (each rollback goes one file further back).
 A new file must be YAML, a map, and use only the Sourcegraph chart's top-level keys (from the chart
-saved on the image); a bad file changes nothing (exit 2). The file it replaces is kept on the data
-volume in /mnt/data/.sourcegraph-launch/override-history/ (the last ${5}). Applying restarts the boot
-service, which reinstalls Sourcegraph with Helm because override.yaml exists (as it does at every
-boot), then waits until the pods are ready and /healthz answers: a few minutes in which pods restart.
+saved on the image); a bad file changes nothing (exit 2). Stateful services (pgsql, gitserver,
+indexedSearch, …) are pinned to the server by common.yaml's nodeSelector sourcegraph-launch/role=server;
+a file that changes one of those is at your own risk: show/set/edit/rollback warn, naming each.
+The file it replaces is kept on the data volume in /mnt/data/.sourcegraph-launch/override-history/
+(the last ${5}). Applying restarts the boot service, which reinstalls Sourcegraph with Helm because
+override.yaml exists (as it does at every boot), then waits until the pods are ready and /healthz
+answers: a few minutes in which pods restart.
 After \`tls\` (your own domain) it then probes https://<domain>/healthz with the certificate verified:
 a warning at most (\`https\` in --json).
 Over SSH only (the clouds' run-command channels are not used yet): SSH must be open to your address.

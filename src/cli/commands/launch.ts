@@ -30,7 +30,7 @@ export const launchFlags = {
   wait: negatable('--no-wait', 'return as soon as the instance runs'),
   timeout: str('--timeout <minutes>', 'bound the whole readiness wait (default: 45)'),
   holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the version (default: 90)'),
-  domain: str('--domain <name>', 'once ready, serve HTTPS on this name with --tls-cert/--tls-key (the steps of `tls`); not with --no-wait'),
+  domain: str('--domain <name>', 'once ready, serve HTTPS on this name with --tls-cert/--tls-key (the steps of `tls`); not with --no-wait or --ssh-cidr none (installed over SSH)'),
   tlsCert: str('--tls-cert <file>', 'with --domain: your certificate, PEM (certificate first, then its chain); checked before anything is created'),
   tlsKey: str('--tls-key <file>', 'with --domain: its private key, PEM, without a passphrase'),
   tls: str('--tls <way>', 'managed or acme: not supported (exit 2); launch supports only --tls-cert/--tls-key'),

@@ -9,7 +9,7 @@ export const presetsCommand = defineCommand({
   flags: {
     cloud: str('--cloud <cloud>', `price the sizes on this cloud: ${cloudIds()} (default: aws)`),
     versions: bool('--versions', 'also list the published Sourcegraph versions in the shipped catalog'),
-    region: str('--region <region>', 'price the sizes in this region (default: the cloud\'s reference region, us-east-1 on AWS); "price unknown" where the price file has no price'),
+    region: str('--region <region>', 'price the sizes in this region (default: the cloud\'s reference region: us-east-1 on AWS, us-central1 on GCE, eastus on Azure); "price unknown" where the price file has no price'),
   },
   cloud: false,
   examples: [`${PROGRAM} presets`, `${PROGRAM} presets --region us-west-2`, `${PROGRAM} presets --versions --json`],

@@ -4,7 +4,7 @@ import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 export const scaleCommand = defineCommand({
   name: 'scale',
   args: '[name]',
-  description: 'add or remove k3s agent VMs that run stateless work beside the server (AWS and GCE; not Azure yet)',
+  description: 'add or remove k3s agent VMs that run stateless work beside the server (AWS, GCE and Azure)',
   yes: YES.confirms('launch or delete agents'),
   flags: {
     agents: str('--agents <N>', 'the number of agent VMs the deployment should have (0 drains and deletes every agent)', { required: true }),
@@ -23,19 +23,22 @@ export const scaleCommand = defineCommand({
     `${PROGRAM} scale prod --region us-east-1 --agents 0 --yes --json`,
   ],
   helpAfter: `
-Agents are VMs from the server's own image in its subnet and security group (GCE: network tag), in
-role "agent", with the server's SSH key (GCE: its public key in the agent's ssh-keys metadata). The
+Agents are VMs from the server's own image in its subnet and security group (GCE: network tag;
+Azure: its NSG and the deployment's application security group), in role "agent", with the server's
+SSH key (GCE: its public key in the agent's ssh-keys metadata; Azure: the server VM's login key). The
 k3s ports (6443/tcp, 8472/udp, 10250/tcp) are opened only between the deployment's own machines (a
-rule whose source is the security group or network tag itself, never an address range); 80/443 do
-not change.
+rule whose source is the security group, network tag or application security group itself, never an
+address range); 80/443 do not change.
 The server's k3s gets an agent token kept on the data volume (created once, 0600); the tool SSHes
 to each agent with the deployment's key (SSH must be open to you, as for \`ssh\`), writes its k3s
 config (the server's private address, the token, the node label sourcegraph-launch/role=agent) and
 starts k3s-agent, then waits until the node is Ready (exit 4 at --timeout, the VM kept).
 Removing (newest first) cordons and drains the node on the server, deletes it, and only then the VM;
 a drain that times out exits 4 with the VM kept. Shows the monthly cost change before it asks.
-Re-running resumes. Stateful services stay on the server (their volumes are local to it); see README.
-AWS and GCE: on Azure it exits 2 and changes nothing.
+Re-running resumes. Stateful services stay on the server: the boot service labels it
+sourcegraph-launch/role=server and the tool's Helm values (values/common.yaml) pin them to that label;
+stateless ones (frontend, searcher, symbols, worker, executors, …) may run on agents. See README.
+AWS, GCE and Azure (on Azure each agent gets a Standard public IP of its own, for SSH).
 upgrade, rollback and restore join the agents to the new server themselves; when one stops there (an
 agent not Ready in time, exit 4) it names this command, which joins every agent that is not Ready.
 `,

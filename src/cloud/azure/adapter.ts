@@ -137,6 +137,8 @@ export class AzureAdapter implements Cloud {
 
   ensureAccessPolicy = (spec: AccessPolicySpec) => network.ensureAccessPolicy(this.c, spec);
   deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
+  ensureClusterAccess = (policyId: string) => network.ensureClusterAccess(this.c, policyId);
+  clusterAccessRequests = (policyId: string) => requests.clusterAccessRequestList(network.where(this.c), policyId, {});
   ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
   checkInstancePermissions = (_spec: InstanceSpec) => instances.checkInstancePermissions();
   ensureStaticAddress = (spec: AddressSpec) => network.ensureStaticAddress(this.c, spec);

@@ -54,6 +54,8 @@ async function collect(c: AzureContext, scope: Scope, filter: string): Promise<M
   };
   for (const pip of pips) {
     if (!pip) continue;
+    // An agent's own public IP (scale) is how the tool reaches it, never the deployment's address.
+    if (fromTags(pip.tags).labels.role === 'agent-address') continue;
     entry(fromTags(pip.tags).labels.deployment)?.addresses.push(toAddress(pip, await holderOf(pip)));
   }
   for (const disk of disks) {
@@ -66,6 +68,7 @@ async function collect(c: AzureContext, scope: Scope, filter: string): Promise<M
   for (const instance of live) {
     const d = deployments.get(instance.labels.deployment ?? '');
     if (!d || !instance.publicIp || d.addresses.some((a) => a.ip === instance.publicIp)) continue;
+    if (instance.labels.role === 'agent') continue; // an agent's own public IP is not the deployment's address
     const vm = await c.arm.get(instance.id, 'Microsoft.Compute virtualMachines.get');
     const nicId = vm?.properties?.networkProfile?.networkInterfaces?.[0]?.id as string | undefined;
     const nic = nicId ? await c.arm.get(nicId, 'Microsoft.Network networkInterfaces.get') : undefined;

@@ -6,8 +6,8 @@ import type { Instance, InstanceHealth, InstanceSpec, InstanceState } from '../p
 import type { Json } from './arm.js';
 import { pollUntil, type AzureContext } from './context.js';
 import { fromTags, IDEMPOTENCY_TAG, nameOf, tagName, throwawayPublicKey, toInstance, toTags } from './mappers.js';
-import { ensureResourceGroup, ensureSubnet, where } from './network.js';
-import { builderPublicIpBody, builderPublicIpName, dataDiskBody, ids, instanceNames, nicBody, ownLabels, vmBody } from './request-builders.js';
+import { clusterGroupFor, ensureResourceGroup, ensureSubnet, where } from './network.js';
+import { builderPublicIpBody, builderPublicIpName, dataDiskBody, hasOwnPublicIp, ids, instanceNames, nicBody, ownLabels, vmBody } from './request-builders.js';
 
 const OP = {
   get: 'Microsoft.Compute virtualMachines.get',
@@ -63,12 +63,16 @@ export async function ensureInstance(c: AzureContext, spec: InstanceSpec): Promi
   // The NIC and data disk are named by the idempotency key: a re-run after a crash PUTs the same ones.
   // A builder is reached over SSH: its own public IP (see builderPublicIpName), a deployment's is the launch's.
   // A deployment's VM has none of its own (its NIC gets one only with the static address); publicIp false: none at all.
-  const builderPipId = spec.role === 'builder' && spec.publicIp !== false ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
+  // An agent (scale) is reached over SSH too: its own public IP, like a builder's.
+  const builderPipId = hasOwnPublicIp(spec) ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
   if (builderPipId && !(await c.arm.get(builderPipId, 'Microsoft.Network publicIPAddresses.get'))) {
     await c.arm.put(builderPipId, builderPublicIpBody(w, spec), 'Microsoft.Network publicIPAddresses.createOrUpdate');
   }
   const nic = await c.arm.get(nicId, 'Microsoft.Network networkInterfaces.get');
-  if (!nic) await c.arm.put(nicId, nicBody(w, spec, subnetId, builderPipId), 'Microsoft.Network networkInterfaces.createOrUpdate');
+  // A deployment's machine joins its application security group once scale made one (an agent, and a
+  // server that upgrade replaces), so the cluster rules keep naming every machine of the deployment.
+  const asgId = spec.role === 'builder' ? undefined : await clusterGroupFor(c, spec.accessPolicyIds[0]);
+  if (!nic) await c.arm.put(nicId, nicBody(w, spec, subnetId, builderPipId, asgId), 'Microsoft.Network networkInterfaces.createOrUpdate');
   const dataDiskId = await ensureDataDisk(c, spec, names.dataDisk);
   const vmId = ids.vm(w, names.vm);
   try {
@@ -145,12 +149,13 @@ export async function terminateInstance(c: AzureContext, id: string): Promise<vo
   if (!/\/virtualMachines\/[^/]+$/i.test(id)) return deleteBuilderLeftover(c, id);
   const vm = await c.arm.get(id, OP.get);
   await c.arm.delete(id, 'Microsoft.Compute virtualMachines.delete');
-  // A builder's own public IP goes too, once its NIC (deleted with the VM) no longer holds it.
+  // A builder's or an agent's own public IP goes too, once its NIC (deleted with the VM) no longer holds it.
   const key = vm?.tags?.[IDEMPOTENCY_TAG] as string | undefined;
-  if (key && fromTags(vm?.tags).labels.role === 'builder') {
+  const role = fromTags(vm?.tags).labels.role;
+  if (key && (role === 'builder' || role === 'agent')) {
     const pipId = ids.pip(where(c), builderPublicIpName(key));
     const pip = await c.arm.get(pipId, 'Microsoft.Network publicIPAddresses.get');
-    if (pip && fromTags(pip.tags).labels.role === 'builder-address') await c.arm.delete(pipId, 'Microsoft.Network publicIPAddresses.delete');
+    if (pip && fromTags(pip.tags).labels.role === `${role}-address`) await c.arm.delete(pipId, 'Microsoft.Network publicIPAddresses.delete');
   }
 }
 

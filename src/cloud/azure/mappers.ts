@@ -2,8 +2,11 @@
 // tag values take any text up to 256 characters), ids and names, power states, disks by role.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { fromPrefixedTags, LABEL_PREFIX, toPrefixedTags, type Labels } from '../../core/labels.js';
-import type { AccessPolicy, AccessRule, Disk, Image, Instance, InstanceState, Snapshot, StaticAddress } from '../port.js';
+import type { AccessPolicy, AccessRule, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, StaticAddress } from '../port.js';
 import type { Json } from './arm.js';
+
+/** The comment of the throwaway key a VM without a key of ours gets (see throwawayPublicKey). */
+const NO_LOGIN_COMMENT = 'sourcegraph-launch-no-login';
 
 /** The idempotency key a VM was created with: our tag, never a label nor copied to another VM. */
 export const IDEMPOTENCY_TAG = `${LABEL_PREFIX}.idempotency-key`;
@@ -11,6 +14,19 @@ export const IDEMPOTENCY_TAG = `${LABEL_PREFIX}.idempotency-key`;
 export const GOVERNED_PORTS: readonly number[] = [22, 80, 443];
 /** Our rules in an NSG are named so; anything else is left alone. */
 export const RULE_PREFIX = 'sourcegraph-launch-';
+/** Our k3s cluster rules (scale): ours, but not governed by launch's 22/80/443 rules, so a launch re-run keeps them. */
+export const CLUSTER_RULE_PREFIX = `${RULE_PREFIX}cluster-`;
+
+/**
+ * The application security group of an access policy (NSG): the deployment's own machines, by their
+ * NIC ip configurations. It lives beside the NSG, named after it, so every part (launch, scale,
+ * upgrade, destroy) finds it from the policy id alone.
+ */
+export function asgIdOfPolicy(nsgId: string): string {
+  const m = /^(.*)\/providers\/Microsoft\.Network\/networkSecurityGroups\/([^/]+)$/i.exec(nsgId);
+  if (!m) return `${nsgId}-cluster`;
+  return `${m[1]}/providers/Microsoft.Network/applicationSecurityGroups/${safeName(`${m[2]}-cluster`, 80)}`;
+}
 
 export function tagName(key: keyof Labels): string {
   return `${LABEL_PREFIX}:${key}`;
@@ -86,6 +102,9 @@ export function toInstance(vm: Json, nic: Json | undefined, publicIp: string | u
   const image = storage.imageReference ?? {};
   const ipConfig = (nic?.properties?.ipConfigurations as Json[] | undefined)?.[0]?.properties;
   const nsg = nic?.properties?.networkSecurityGroup?.id as string | undefined;
+  // The login key the VM was made with (an agent gets the same); never the throwaway no-login key.
+  const keys = (props.osProfile?.linuxConfiguration?.ssh?.publicKeys as { keyData?: string }[] | undefined) ?? [];
+  const sshPublicKey = keys.map((k) => k.keyData?.trim()).find((k) => k && !k.endsWith(NO_LOGIN_COMMENT));
   return {
     id: vm.id,
     state: vmState(vm),
@@ -97,6 +116,7 @@ export function toInstance(vm: Json, nic: Json | undefined, publicIp: string | u
     ...(ipConfig?.privateIPAddress ? { privateIp: ipConfig.privateIPAddress } : {}),
     ...(props.timeCreated ? { launchTime: props.timeCreated } : {}),
     accessPolicyIds: nsg ? [nsg] : [],
+    ...(sshPublicKey ? { sshPublicKey } : {}),
     disks,
     labels,
     foreignLabels: foreign,
@@ -173,8 +193,27 @@ export function rulesOf(nsg: Json): AccessRule[] {
   return out;
 }
 
+/**
+ * The cluster ports open between the policy's machines: inbound allow rules whose source AND
+ * destination are the policy's own application security group (never an address prefix).
+ */
+export function clusterRulesOf(nsg: Json): ClusterRule[] {
+  const asg = asgIdOfPolicy(nsg.id);
+  const names = (refs: unknown) => ((refs as { id?: string }[] | undefined) ?? []).map((r) => r.id);
+  const out: ClusterRule[] = [];
+  for (const rule of (nsg.properties?.securityRules as Json[] | undefined) ?? []) {
+    const p = rule.properties ?? {};
+    const protocol = String(p.protocol).toLowerCase();
+    if (p.direction !== 'Inbound' || p.access !== 'Allow' || (protocol !== 'tcp' && protocol !== 'udp')) continue;
+    if (!names(p.sourceApplicationSecurityGroups).some((id) => sameId(id, asg)) || !names(p.destinationApplicationSecurityGroups).some((id) => sameId(id, asg))) continue;
+    for (const port of ports(rule)) out.push({ protocol: protocol as ClusterRule['protocol'], port, sourcePolicyId: nsg.id });
+  }
+  return out;
+}
+
 export function toAccessPolicy(nsg: Json): AccessPolicy {
-  return { id: nsg.id, name: nsg.name, rules: rulesOf(nsg), labels: fromTags(nsg.tags).labels };
+  const clusterRules = clusterRulesOf(nsg);
+  return { id: nsg.id, name: nsg.name, rules: rulesOf(nsg), labels: fromTags(nsg.tags).labels, ...(clusterRules.length ? { clusterRules } : {}) };
 }
 
 /** Owner VM of a NIC's ip configuration id (…/networkInterfaces/<nic>/ipConfigurations/<c>) is found through the NIC. */
@@ -219,5 +258,5 @@ export function throwawayPublicKey(): string {
   const der = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
   const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
   const blob = Buffer.concat([field(Buffer.from('ssh-ed25519')), field(der.subarray(der.length - 32))]);
-  return `ssh-ed25519 ${blob.toString('base64')} sourcegraph-launch-no-login`;
+  return `ssh-ed25519 ${blob.toString('base64')} ${NO_LOGIN_COMMENT}`;
 }

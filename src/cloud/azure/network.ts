@@ -6,8 +6,8 @@ import type { Labels } from '../../core/labels.js';
 import type { AccessPolicy, AccessPolicySpec, AddressSpec, Placement, StaticAddress } from '../port.js';
 import type { Json } from './arm.js';
 import { rgPath, type AzureContext } from './context.js';
-import { fromTags, nicIdOfIpConfiguration, safeName, sameId, tagName, toAccessPolicy, toAddress } from './mappers.js';
-import { groupBody, ids, nsgBody, publicIpBody, vnetBody, type Where } from './request-builders.js';
+import { asgIdOfPolicy, CLUSTER_RULE_PREFIX, fromTags, nicIdOfIpConfiguration, safeName, sameId, tagName, toAccessPolicy, toAddress } from './mappers.js';
+import { asgBody, clusterRuleBodies, groupBody, ids, nsgBody, publicIpBody, vnetBody, type Where } from './request-builders.js';
 
 export const where = (c: AzureContext): Where => ({ subscriptionId: c.subscriptionId, resourceGroup: c.resourceGroup, location: c.location });
 
@@ -56,8 +56,69 @@ export async function ensureAccessPolicy(c: AzureContext, spec: AccessPolicySpec
   return toAccessPolicy(nsg);
 }
 
+/**
+ * The cluster rules first, then the application security group they named (no NIC is in it once the
+ * deployment's VMs are gone), and the NSG last: a destroy that stops half-way still finds the NSG,
+ * and with it the group, when it runs again.
+ */
 export async function deleteAccessPolicy(c: AzureContext, id: string): Promise<void> {
+  const nsg = /\/networkSecurityGroups\/[^/]+$/i.test(id) ? await c.arm.get(id, 'Microsoft.Network networkSecurityGroups.get') : undefined;
+  for (const rule of (nsg?.properties?.securityRules as Json[] | undefined) ?? []) {
+    if (String(rule.name).startsWith(CLUSTER_RULE_PREFIX)) await c.arm.delete(`${nsg!.id}/securityRules/${rule.name}`, 'Microsoft.Network securityRules.delete');
+  }
+  await deleteClusterGroup(c, id);
   await c.arm.delete(id, 'Microsoft.Network networkSecurityGroups.delete');
+}
+
+/** The policy's application security group, when it exists and is ours (tagged by the tool). */
+async function clusterGroup(c: AzureContext, policyId: string): Promise<Json | undefined> {
+  const asg = await c.arm.get(asgIdOfPolicy(policyId), 'Microsoft.Network applicationSecurityGroups.get');
+  return asg && fromTags(asg.tags).labels.managed === 'true' ? asg : undefined;
+}
+
+async function deleteClusterGroup(c: AzureContext, policyId: string): Promise<void> {
+  if (await clusterGroup(c, policyId)) await c.arm.delete(asgIdOfPolicy(policyId), 'Microsoft.Network applicationSecurityGroups.delete');
+}
+
+/** The application security group a new NIC of this policy joins: the deployment's, once scale made it. */
+export async function clusterGroupFor(c: AzureContext, policyId: string | undefined): Promise<string | undefined> {
+  if (!policyId || !/\/networkSecurityGroups\/[^/]+$/i.test(policyId)) return undefined;
+  return (await clusterGroup(c, policyId))?.id;
+}
+
+/**
+ * Opens the k3s cluster ports between the policy's machines: the deployment's application security
+ * group (made once), every NIC of the deployment on the NSG in it (the server's; agents join at
+ * creation), and one rule per protocol whose source and destination are that group, never a CIDR.
+ * Other rules stay as they are; idempotent.
+ */
+export async function ensureClusterAccess(c: AzureContext, policyId: string): Promise<AccessPolicy> {
+  const nsg = /\/networkSecurityGroups\/[^/]+$/i.test(policyId) ? await c.arm.get(policyId, 'Microsoft.Network networkSecurityGroups.get') : undefined;
+  if (!nsg) throw new CloudError('access-policy-missing', `The network security group ${policyId} does not exist`, { remediation: 'Run launch again with --update to recreate it, then scale.' });
+  const { labels } = fromTags(nsg.tags);
+  const asgId = asgIdOfPolicy(nsg.id);
+  if (!(await c.arm.get(asgId, 'Microsoft.Network applicationSecurityGroups.get'))) {
+    await c.arm.put(asgId, asgBody(where(c), { ...(labels.deployment ? { deployment: labels.deployment } : {}) }), 'Microsoft.Network applicationSecurityGroups.createOrUpdate');
+  }
+  for (const ref of (nsg.properties?.networkInterfaces as { id: string }[] | undefined) ?? []) {
+    const nic = await c.arm.get(ref.id, 'Microsoft.Network networkInterfaces.get');
+    // Only the deployment's own NICs: a NIC someone else put on this NSG stays out of the group.
+    if (!nic || fromTags(nic.tags).labels.deployment !== labels.deployment) continue;
+    const configs = (nic.properties?.ipConfigurations as Json[] | undefined) ?? [];
+    const member = (cfg: Json) => ((cfg.properties?.applicationSecurityGroups as { id: string }[] | undefined) ?? []).some((g) => sameId(g.id, asgId));
+    if (configs.every(member)) continue;
+    // Azure wants every IPv4 configuration of a NIC in the same groups: all of them join.
+    const joined = configs.map((cfg) => ({ name: cfg.name, properties: { ...cfg.properties, applicationSecurityGroups: [...((cfg.properties?.applicationSecurityGroups as { id: string }[] | undefined) ?? []).filter((g) => !sameId(g.id, asgId)), { id: asgId }] } }));
+    await putNic(c, { ...nic, properties: { ...nic.properties, ipConfigurations: joined } });
+  }
+  const current = new Map(((nsg.properties?.securityRules as Json[] | undefined) ?? []).map((r) => [String(r.name), r]));
+  for (const rule of clusterRuleBodies(asgId)) {
+    const have = current.get(rule.name)?.properties;
+    const same = have && have.priority === rule.properties.priority && JSON.stringify(have.destinationPortRanges) === JSON.stringify(rule.properties.destinationPortRanges) && toAccessPolicy({ ...nsg, properties: { securityRules: [{ properties: have }] } }).clusterRules?.length;
+    if (!same) await c.arm.put(`${nsg.id}/securityRules/${rule.name}`, { properties: rule.properties }, 'Microsoft.Network securityRules.createOrUpdate');
+  }
+  const after = await c.arm.get(nsg.id, 'Microsoft.Network networkSecurityGroups.get');
+  return toAccessPolicy(after ?? nsg);
 }
 
 /** Resources of a type tagged with our deployment label (or any deployment when `deployment` is undefined). */

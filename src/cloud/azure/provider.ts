@@ -4,7 +4,7 @@
 // it needs no SDK: ARM's REST API over fetch with a small credential provider (credentials.ts).
 import azurePresets from '../../../presets/azure.json' with { type: 'json' };
 import { UsageError } from '../../core/errors.js';
-import { totalOf } from '../../core/prices.js';
+import { monthlyCost, PRICE_DATE, PRICE_FILE, REFERENCE_REGION, storagePricing } from './prices.js';
 import type { SizeName } from '../../core/presets.js';
 import type { AddressChoice, ProviderDescriptor, SizeOnCloud } from '../provider.js';
 import type { DiskSpec, Scope } from '../port.js';
@@ -74,13 +74,12 @@ function describeDisk(d: DiskSpec): string {
   return `${d.sizeGiB} GiB ${d.type}${perf}`;
 }
 
-const PRICE_FILE = 'presets/azure.json';
-const PRICE_DATE = 'none';
 
 export const azureProvider: ProviderDescriptor = {
   id: 'azure',
   displayName: 'Azure',
   available: true,
+  agentNodes: true,
   regions: AZURE_REGIONS,
   optInRegions: new Set(),
   regionVariables: ['AZURE_DEFAULTS_LOCATION'],
@@ -166,25 +165,11 @@ export const azureProvider: ProviderDescriptor = {
     if (ID.snapshot.test(v)) return v;
     throw new UsageError(`--snapshot: "${value}" is not a snapshot id (/subscriptions/…/providers/Microsoft.Compute/snapshots/…)`);
   },
-  // No Azure price file yet: every part is reported as unknown, never guessed.
-  monthlyCost(input) {
-    return totalOf(
-      input.region,
-      [
-        { item: 'instance', detail: input.machineType },
-        { item: 'root volume', detail: describeDisk(input.root) },
-        { item: 'data volume', detail: describeDisk(input.data) },
-        ...(input.publicAddress ? [{ item: 'public IPv4 address' as const, detail: 'Standard static' }] : []),
-      ],
-      { priceDate: PRICE_DATE, source: [], priceFile: PRICE_FILE },
-    );
-  },
+  monthlyCost,
   priceFile: PRICE_FILE,
   priceDate: PRICE_DATE,
-  referenceRegion: 'eastus',
-  storagePricing() {
-    return { region: 'eastus', diskMonthlyUsd: () => undefined, snapshotGiBMonthUsd: 0 };
-  },
+  referenceRegion: REFERENCE_REGION,
+  storagePricing,
   planFlags: { address: '--public-ip', providerFlags: { '--subscription': 'subscription', '--resource-group': 'resourceGroup' } },
   minimalPolicy: async () => ({
     file: 'presets/policies/azure-custom-role.json',

@@ -3,9 +3,9 @@
 // operation "virtualMachines.createOrUpdate", input {id, body}). Ids not known before a call are
 // shown as "<…>" placeholders.
 import type { Labels } from '../../core/labels.js';
-import type { AccessPolicySpec, AccessRule, CloudRequest, DiskSpec, ImageFromBuilderSpec, InstanceSpec, LaunchRequestsSpec, SnapshotScheduleSpec, SshKeySpec } from '../port.js';
+import { CLUSTER_PORTS, type AccessPolicySpec, type AccessRule, type CloudRequest, type DiskSpec, type ImageFromBuilderSpec, type InstanceSpec, type LaunchRequestsSpec, type SnapshotScheduleSpec, type SshKeySpec } from '../port.js';
 import type { Json } from './arm.js';
-import { GOVERNED_PORTS, IDEMPOTENCY_TAG, RULE_PREFIX, safeName, shortHash, toTags } from './mappers.js';
+import { asgIdOfPolicy, CLUSTER_RULE_PREFIX, GOVERNED_PORTS, IDEMPOTENCY_TAG, RULE_PREFIX, safeName, shortHash, toTags } from './mappers.js';
 
 /** Where requests go: the ids of the scope. */
 export interface Where {
@@ -35,6 +35,11 @@ export const ids = {
   galleryImage: (w: Where, image: string) => `${ids.gallery(w)}/images/${image}`,
   galleryVersion: (w: Where, image: string, version: string) => `${ids.galleryImage(w, image)}/versions/${version}`,
 };
+
+/** The machines that reach others over SSH get a public IP of their own: a builder, and an agent (scale). */
+export function hasOwnPublicIp(spec: Pick<InstanceSpec, 'role' | 'publicIp'>): boolean {
+  return (spec.role === 'builder' || spec.role === 'agent') && spec.publicIp !== false;
+}
 
 /** The names of what one instance is made of: the VM (a fresh suffix per creation) and, by its idempotency key, its NIC and data disk. */
 export interface InstanceNames {
@@ -96,9 +101,9 @@ export function ourRules(rules: AccessRule[]): Json[] {
     }));
 }
 
-/** The NSG with exactly `spec.rules` on the governed ports; rules of others (not named by us) are kept. */
+/** The NSG with exactly `spec.rules` on the governed ports; rules of others (not named by us) and our cluster rules (scale) are kept. */
 export function nsgBody(w: Where, spec: AccessPolicySpec, existing?: Json): Json {
-  const foreign = ((existing?.properties?.securityRules as Json[] | undefined) ?? []).filter((r) => !String(r.name).startsWith(RULE_PREFIX));
+  const foreign = ((existing?.properties?.securityRules as Json[] | undefined) ?? []).filter((r) => !String(r.name).startsWith(RULE_PREFIX) || String(r.name).startsWith(CLUSTER_RULE_PREFIX));
   const governed = spec.rules.filter((r) => GOVERNED_PORTS.includes(r.port));
   const prior = existing?.tags ?? {};
   return {
@@ -126,8 +131,9 @@ export function builderPublicIpName(idempotencyKey: string): string {
   return `${safeName(idempotencyKey, 70)}-pip`;
 }
 
+/** Also an agent's own public IP (role agent-address: never the deployment's address), deleted with it. */
 export function builderPublicIpBody(w: Where, spec: Pick<InstanceSpec, 'role' | 'labels' | 'deployment'>): Json {
-  return { ...publicIpBody(w, {}), tags: toTags({ ...ownLabels(spec), role: 'builder-address', managed: 'true' }) };
+  return { ...publicIpBody(w, {}), tags: toTags({ ...ownLabels(spec), role: spec.role === 'agent' ? 'agent-address' : 'builder-address', managed: 'true' }) };
 }
 
 /** A deployment's resources carry its name; a builder's carry only the build's labels. */
@@ -135,15 +141,53 @@ export function ownLabels(spec: Pick<InstanceSpec, 'role' | 'labels' | 'deployme
   return spec.role === 'builder' ? spec.labels : { ...spec.labels, deployment: spec.deployment };
 }
 
-export function nicBody(w: Where, spec: InstanceSpec, subnetId: string, publicIpId?: string): Json {
+/** `asgId`: the deployment's application security group (scale's cluster rule), when the NIC is one of its machines. */
+export function nicBody(w: Where, spec: InstanceSpec, subnetId: string, publicIpId?: string, asgId?: string): Json {
   return {
     location: w.location,
     tags: toTags({ ...ownLabels(spec), role: 'network-interface' }),
     properties: {
       ...(spec.accessPolicyIds[0] ? { networkSecurityGroup: { id: spec.accessPolicyIds[0] } } : {}),
-      ipConfigurations: [{ name: 'primary', properties: { subnet: { id: subnetId }, privateIPAllocationMethod: 'Dynamic', primary: true, ...(publicIpId ? { publicIPAddress: { id: publicIpId } } : {}) } }],
+      ipConfigurations: [
+        {
+          name: 'primary',
+          properties: {
+            subnet: { id: subnetId },
+            privateIPAllocationMethod: 'Dynamic',
+            primary: true,
+            ...(publicIpId ? { publicIPAddress: { id: publicIpId } } : {}),
+            ...(asgId ? { applicationSecurityGroups: [{ id: asgId }] } : {}),
+          },
+        },
+      ],
     },
   };
+}
+
+/** The deployment's application security group: the machines the cluster rules name, and nothing else. */
+export function asgBody(w: Where, labels: Labels): Json {
+  return { location: w.location, tags: toTags({ ...labels, role: 'cluster-group', managed: 'true' }) };
+}
+
+/**
+ * The k3s cluster ports (port.CLUSTER_PORTS) between the deployment's own machines: one inbound rule
+ * per protocol whose source AND destination are the deployment's application security group, never an
+ * address prefix. Priorities after launch's 22/80/443 rules (1000–1020).
+ */
+export function clusterRuleBodies(asgId: string): Json[] {
+  return (['tcp', 'udp'] as const).map((protocol, i) => ({
+    name: `${CLUSTER_RULE_PREFIX}${protocol}`,
+    properties: {
+      protocol: protocol === 'tcp' ? 'Tcp' : 'Udp',
+      access: 'Allow',
+      direction: 'Inbound',
+      priority: 1100 + i * 10,
+      sourceApplicationSecurityGroups: [{ id: asgId }],
+      sourcePortRange: '*',
+      destinationApplicationSecurityGroups: [{ id: asgId }],
+      destinationPortRanges: CLUSTER_PORTS.filter((p) => p.protocol === protocol).map((p) => String(p.port)),
+    },
+  }));
 }
 
 function diskSku(disk: DiskSpec): Json {
@@ -259,9 +303,11 @@ export function instanceRequestList(w: Where, spec: InstanceSpec, opts: { subnet
   const out: CloudRequest[] = [];
   const subnetId = opts.subnetId ?? spec.placement.subnetId ?? ids.subnet(w);
   if (!spec.placement.subnetId) out.push(request('Microsoft.Network', 'virtualNetworks.createOrUpdate', ids.vnet(w), vnetBody(w)));
-  const builderPip = spec.role === 'builder' && spec.publicIp !== false ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
+  const builderPip = hasOwnPublicIp(spec) ? ids.pip(w, builderPublicIpName(spec.idempotencyKey)) : undefined;
   if (builderPip) out.push(request('Microsoft.Network', 'publicIPAddresses.createOrUpdate', builderPip, builderPublicIpBody(w, spec)));
-  out.push(request('Microsoft.Network', 'networkInterfaces.createOrUpdate', ids.nic(w, names.nic), nicBody(w, spec, subnetId, builderPip)));
+  // An agent joins the deployment's application security group (scale opened the cluster rule on it first).
+  const asgId = spec.role === 'agent' && spec.accessPolicyIds[0] ? asgIdOfPolicy(spec.accessPolicyIds[0]) : undefined;
+  out.push(request('Microsoft.Network', 'networkInterfaces.createOrUpdate', ids.nic(w, names.nic), nicBody(w, spec, subnetId, builderPip, asgId)));
   let dataDiskId: string | undefined;
   const d = spec.dataDisk;
   if (d.mode === 'existing') dataDiskId = d.diskId;
@@ -289,6 +335,16 @@ export function launchRequestList(w: Where, spec: LaunchRequestsSpec): CloudRequ
     out.push(request('Microsoft.Network', 'networkInterfaces.createOrUpdate', nicId, nicBody(w, { ...spec.instance, accessPolicyIds: [nsgId] }, spec.instance.placement.subnetId ?? ids.subnet(w), spec.address.id)));
   }
   return out;
+}
+
+/** The dry run of ensureClusterAccess: the group, the server's NIC in it, the two cluster rules. */
+export function clusterAccessRequestList(w: Where, policyId: string, labels: Labels): CloudRequest[] {
+  const asgId = asgIdOfPolicy(policyId);
+  return [
+    request('Microsoft.Network', 'applicationSecurityGroups.createOrUpdate', asgId, asgBody(w, labels)),
+    request('Microsoft.Network', 'networkInterfaces.createOrUpdate', ph("each NIC of the policy's machines (the server's), with applicationSecurityGroups"), { applicationSecurityGroups: [{ id: asgId }] }),
+    ...clusterRuleBodies(asgId).map((r) => request('Microsoft.Network', 'securityRules.createOrUpdate', `${policyId}/securityRules/${r.name}`, { properties: r.properties })),
+  ];
 }
 
 export function scheduleRequestList(_spec: SnapshotScheduleSpec): CloudRequest[] {

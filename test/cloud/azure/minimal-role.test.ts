@@ -22,6 +22,8 @@ const TYPE: Record<string, string> = {
   'Microsoft.Compute usage': 'Microsoft.Compute/locations/usages',
   'Microsoft.Network networkInterfaces': 'Microsoft.Network/networkInterfaces',
   'Microsoft.Network networkSecurityGroups': 'Microsoft.Network/networkSecurityGroups',
+  'Microsoft.Network securityRules': 'Microsoft.Network/networkSecurityGroups/securityRules',
+  'Microsoft.Network applicationSecurityGroups': 'Microsoft.Network/applicationSecurityGroups',
   'Microsoft.Network publicIPAddresses': 'Microsoft.Network/publicIPAddresses',
   'Microsoft.Network subnets': 'Microsoft.Network/virtualNetworks/subnets',
   'Microsoft.Network virtualNetworks': 'Microsoft.Network/virtualNetworks',
@@ -48,6 +50,8 @@ function neededActions(): { actions: string[]; unmapped: string[] } {
   }
   // A VM joins its NIC, the NIC its subnet, NSG and public IP: ARM checks each join.
   for (const join of ['networkInterfaces', 'networkSecurityGroups', 'publicIPAddresses', 'virtualNetworks/subnets']) actions.add(`Microsoft.Network/${join}/join/action`);
+  // scale: a NIC ip configuration joins the application security group, and the cluster rules name it.
+  for (const join of ['joinIpConfiguration', 'joinNetworkSecurityRule']) actions.add(`Microsoft.Network/applicationSecurityGroups/${join}/action`);
   return { actions: [...actions].sort(), unmapped };
 }
 

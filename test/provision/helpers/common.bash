@@ -199,6 +199,7 @@ provision_image() {
     printf '%s\n' "$data_version" >"$SG_ROOT/mnt/data/.sourcegraph-version"
   fi
   cp "$PRESETS_DIR/$size.yaml" "$state/values/$size.yaml"
+  cp "$PRESETS_DIR/common.yaml" "$state/values/common.yaml"
   for chart in sourcegraph sourcegraph-executor-k8s; do
     printf 'chart %s %s\n' "$chart" "$image_version" >"$state/charts/$chart-$image_version.tgz"
   done

@@ -19,6 +19,7 @@ import { vmKind } from './providers/compute-vm.js';
 import { diskKind, registerDisks, snapshotKind } from './providers/disks.js';
 import { galleryImageKind, galleryImageVersionKind, galleryKind, registerGalleries } from './providers/gallery.js';
 import { registerImages } from './providers/images.js';
+import { asgKind, registerAsgs } from './providers/network-asg.js';
 import { nicKind, publicIpKind, registerNics } from './providers/network-nic.js';
 import { nsgKind, registerVnets, vnetKind } from './providers/network-vnet.js';
 import { registerResources } from './providers/resources.js';
@@ -70,7 +71,7 @@ export interface ArmEmulator {
   apiVersions: typeof API_VERSIONS;
 }
 
-const KINDS: ResourceType[] = [vnetKind, nsgKind, publicIpKind, nicKind, vmKind, diskKind, snapshotKind, galleryKind, galleryImageKind, galleryImageVersionKind];
+const KINDS: ResourceType[] = [vnetKind, nsgKind, publicIpKind, nicKind, vmKind, diskKind, snapshotKind, galleryKind, galleryImageKind, galleryImageVersionKind, asgKind];
 
 export async function startArmEmulator(opts: StartArmEmulatorOptions = {}): Promise<ArmEmulator> {
   const subscriptionId = opts.subscriptionId ?? DEFAULT_SUBSCRIPTION_ID;
@@ -91,6 +92,7 @@ export async function startArmEmulator(opts: StartArmEmulatorOptions = {}): Prom
   registerResources(router);
   registerVnets(router);
   registerNics(router);
+  registerAsgs(router);
   registerVms(router);
   registerDisks(router);
   registerGalleries(router);

@@ -103,6 +103,14 @@ export class GceEmulatorControl {
   }
 
   /**
+   * The next ephemeral external IPs handed out, in order (then the documentation ranges again): a
+   * test host's address, so an instance created with an ephemeral IP (a k3s agent) reaches it.
+   */
+  nextEphemeralIps(...ips: string[]): void {
+    this.world.state.queuedEphemeralIps.push(...ips);
+  }
+
+  /**
    * What the instance's serial port shows (replacing, or appended to, what it showed). May be set
    * before the instance exists; deleting the instance forgets it.
    */

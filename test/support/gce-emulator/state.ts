@@ -191,6 +191,8 @@ export class State {
   readonly guestAttributes = new Map<string, Map<string, string>>();
   private idCounter = 0n;
   private ipCounter = 0;
+  /** Ephemeral external IPs a test queued (control.nextEphemeralIps), used before the documentation ranges. */
+  readonly queuedEphemeralIps: string[] = [];
   private internalCounters = new Map<string, number>();
 
   nextId(): string {
@@ -203,6 +205,9 @@ export class State {
    * addresses but can never reach anything, so a client that dials one fails locally.
    */
   nextEphemeralIp(taken: (ip: string) => boolean): string {
+    // A test may queue the next ones (a test host's address: the instance's external IP reaches it).
+    const queued = this.queuedEphemeralIps.shift();
+    if (queued !== undefined && !taken(queued)) return queued;
     for (;;) {
       this.ipCounter += 1;
       const block = ['203.0.113', '198.51.100'][Math.floor((this.ipCounter - 1) / 250) % 2]!;
@@ -226,6 +231,7 @@ export class State {
     this.guestAttributes.clear();
     this.idCounter = 0n;
     this.ipCounter = 0;
+    this.queuedEphemeralIps.length = 0;
     this.internalCounters.clear();
   }
 }

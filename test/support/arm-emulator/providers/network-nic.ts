@@ -22,6 +22,7 @@ import {
   renderNetwork,
   sameId,
 } from './network-common.js';
+import { checkAsgReferences } from './network-asg.js';
 
 const VM = 'Microsoft.Compute/virtualMachines';
 
@@ -142,6 +143,8 @@ function planIpConfigurations(ctx: RequestContext, nicId: string, location: stri
         throw badRequest('PublicIPAddressInUse', `Public IP address ${pip.id} is already in use by ${ipConfigId(user.nic, user.config)}; remove it from there first.`, `${target}.properties.publicIPAddress`);
       }
     }
+    // Application security groups: each must exist in the NIC's location.
+    const asgs = checkAsgReferences(ctx, p.applicationSecurityGroups, location, configId);
     const method = p.privateIPAllocationMethod ?? 'Dynamic';
     let privateIPAddress: string;
     if (method === 'Static') {
@@ -165,6 +168,7 @@ function planIpConfigurations(ctx: RequestContext, nicId: string, location: stri
         primary: raw.length === 1 ? true : p.primary === true,
         subnet: { id: `${vnet.id}/subnets/${subnet.name}` },
         ...(pipId ? { publicIPAddress: { id: ctx.core.state.get(pipId)!.id } } : {}),
+        ...(asgs ? { applicationSecurityGroups: asgs } : {}),
       },
     };
   });

@@ -22,6 +22,7 @@ import {
   renderNetwork,
   sameId,
 } from './network-common.js';
+import { checkAsgReferences } from './network-asg.js';
 
 type Child = { name: string; properties: Record<string, any> };
 
@@ -140,7 +141,7 @@ const DEFAULT_RULES: [string, number, 'Inbound' | 'Outbound', 'Allow' | 'Deny', 
 const PORT_RANGE = /^(\*|\d{1,5}(-\d{1,5})?)$/;
 
 /** NRP's checks of a rule set: priority 100–4096 unique per direction, one of prefix/prefixes, port range syntax. */
-function checkRules(nsgId: string, rules: Child[]): void {
+function checkRules(ctx: RequestContext, nsgId: string, location: string, rules: Child[]): void {
   const priorities = new Map<string, string>();
   for (const rule of rules) {
     const p = rule.properties;
@@ -157,6 +158,8 @@ function checkRules(nsgId: string, rules: Child[]): void {
       const one = p[`${side}AddressPrefix`];
       const many = p[`${side}AddressPrefixes`] ?? [];
       const groups = p[`${side}ApplicationSecurityGroups`] ?? [];
+      // Application security groups named by a rule must exist in the NSG's location.
+      if (groups.length) p[`${side}ApplicationSecurityGroups`] = checkAsgReferences(ctx, groups, location, target);
       if ((one !== undefined ? 1 : 0) + (many.length > 0 ? 1 : 0) + (groups.length > 0 ? 1 : 0) !== 1) {
         throw invalidParameter(`Security rule ${rule.name} must give exactly one of ${side}AddressPrefix, ${side}AddressPrefixes or ${side}ApplicationSecurityGroups.`, target);
       }
@@ -199,7 +202,7 @@ export const nsgKind: ResourceType = {
   plan(ctx, input) {
     const props = (input.body.properties ?? {}) as Record<string, any>;
     const securityRules = normalizeChildren(props.securityRules, 'securityRules');
-    checkRules(input.id, securityRules);
+    checkRules(ctx, input.id, input.location, securityRules);
     return {
       resource: {
         id: input.id,
@@ -362,7 +365,7 @@ export function registerVnets(router: Router): void {
       parentParam: 'networkSecurityGroupName',
       childParam: 'securityRuleName',
       collection: 'securityRules',
-      check: (_ctx, parent, children) => checkRules(parent.id, children),
+      check: (ctx, parent, children) => checkRules(ctx, parent.id, parent.location, children),
       render: (_ctx, parent, child) => renderRule(parent, child),
     },
     { put: 'SecurityRules_CreateOrUpdate', get: 'SecurityRules_Get', del: 'SecurityRules_Delete' },

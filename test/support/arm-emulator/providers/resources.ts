@@ -15,6 +15,7 @@ const DELETE_ORDER = [
   'microsoft.network/networkinterfaces',
   'microsoft.network/publicipaddresses',
   'microsoft.network/networksecuritygroups',
+  'microsoft.network/applicationsecuritygroups',
   'microsoft.network/virtualnetworks',
   'microsoft.compute/galleries/images/versions',
   'microsoft.compute/galleries/images',
