@@ -130,6 +130,11 @@ export async function installManagedTls(deps: Deps, nameArg: string | undefined,
       await confirmOrYes(deps, flags, `Create the load balancer for ${domain} (≈ $${cost.totalUsd?.toFixed(2) ?? '?'}/month)?`, `create a load balancer for ${domain}`);
     } else {
       io.info(`Resuming tls --tls managed for ${domain} (started ${journal.startedAt}); checking what exists first.`);
+      const v = journal.steps['validation-record']?.result;
+      // Printed by the run that stopped: said again while the certificate still waits for it.
+      if (!zone && v?.validationName && journal.steps['certificate-issued']?.status !== 'done') {
+        io.info(`DNS: the certificate is issued once this record is in your domain's zone (keep it: renewals use it too):\n  ${v.validationName}.  CNAME  ${v.validationValue}.`);
+      }
     }
     const state: ManagedRecord = { domain, url: `https://${domain}`, ...(zone ? { zone } : {}), journal, ...(earlier?.installedAt ? { installedAt: earlier.installedAt } : {}) };
     const save = (j: Journal) => {

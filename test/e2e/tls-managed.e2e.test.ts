@@ -4,9 +4,11 @@
 // moto issues at once (the whole path, then its removal) and another never within the test (the
 // --no-wait stop, the timeout, the resume). The user's hosted zone is made with the plain SDK, the
 // way a user would. Nothing here is contacted: the load balancer's name is moto's text.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ACMClient, DescribeCertificateCommand, ListCertificatesCommand } from '@aws-sdk/client-acm';
 import { DeleteSubnetCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
@@ -18,7 +20,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { BIN, cliEnv, ROOT, runCli } from '../support/cli.js';
 import { byDeployment, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 
 const VERSION = '6.12.5040';
@@ -57,6 +59,17 @@ async function stopWorld(w: World | undefined): Promise<void> {
 
 const cliIn = (w: World) => (args: string[]) => runCli(args, { endpoint: w.moto.endpoint, home: w.home, env: { SGL_TEST_POLL_MS: '100' } });
 const managedArgs = ['tls', 'web', ...REGION, '--domain', DOMAIN, '--tls', 'managed'];
+
+/** The real CLI process with an import recorder: the text of every module it loaded, and its exit code. */
+function loadedBy(w: World, args: string[]): { code: number | null; stderr: string; text: string } {
+  const log = join(w.home, `imports-${Date.now()}.log`);
+  const run = spawnSync(process.execPath, ['--import', join(ROOT, 'test/support/import-log/register.mjs'), BIN, ...args], {
+    env: cliEnv({ home: w.home, endpoint: w.moto.endpoint, env: { SGL_IMPORT_LOG: log } }),
+    encoding: 'utf8',
+  });
+  const files = [...new Set(readFileSync(log, 'utf8').trim().split('\n'))].filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u));
+  return { code: run.status, stderr: run.stderr, text: files.map((f) => readFileSync(f, 'utf8')).join('\n') };
+}
 
 async function instanceGroup(w: World) {
   const groups = await w.ec2.send(new DescribeSecurityGroupsCommand({ Filters: byDeployment('web') }));
@@ -224,8 +237,20 @@ describe('tls --tls managed: the certificate stays pending (no zone in the accou
   afterAll(() => stopWorld(w));
 
   it('--no-wait prints the validation record and stops; a bounded wait exits 4; both resumable; --remove deletes the certificate', async () => {
+    // ACM and ELBv2 load only when used: not for status, and ELBv2 not until the load balancer's steps.
+    const status = loadedBy(w, ['status', 'web', ...REGION, '--no-probe', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.text).toMatch(/EC2Client/);
+    expect(status.text).not.toMatch(/ACMClient|ElasticLoadBalancingV2Client/);
+    const first = loadedBy(w, [...managedArgs, '--yes', '--no-wait', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.text).toMatch(/ACMClient/);
+    expect(first.text).not.toMatch(/ElasticLoadBalancingV2Client/);
+
+    // Again: nothing new is requested (the journal has the certificate).
     const r = await cli([...managedArgs, '--yes', '--no-wait', '--json']);
     expect(r.code, r.stderr).toBe(0);
+    expect((await w.acm.send(new ListCertificatesCommand({}))).CertificateSummaryList).toHaveLength(1);
     expect(r.json()).toMatchObject({ state: 'pending-validation', certificate: { status: 'pending' }, validationRecord: { type: 'CNAME' } });
     const v = r.json<Record<string, any>>().validationRecord;
     expect(r.stdout + r.stderr).toContain(`${v.name}.  CNAME  ${v.value}.`);
