@@ -213,10 +213,20 @@ describe('tls --tls managed: the certificate is issued (moto issues at once)', (
     expect(status.json<Record<string, unknown>>().managedHttps).toBeUndefined();
   });
 
-  it('destroy deletes the load balancer tls --tls managed made', async () => {
-    const r = await cli([...managedArgs, '--yes']);
-    expect(r.code, r.stderr).toBe(0);
+  it('killed right after the load balancer is created (before the journal says so): the re-run finds it and goes on; destroy then deletes it all', async () => {
+    const killed = await runCli([...managedArgs, '--yes'], { endpoint: w.moto.endpoint, home: w.home, env: { SGL_TEST_POLL_MS: '100', SGL_TEST_FAULT: 'after:balancer' } });
+    expect(killed.signal).toBe('SIGKILL');
     expect((await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers).toHaveLength(1);
+    expect((await w.elb.send(new DescribeListenersCommand({ LoadBalancerArn: (await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers![0]!.LoadBalancerArn }))).Listeners ?? []).toEqual([]);
+    const r = await cli([...managedArgs, '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Resuming tls --tls managed');
+    expect(r.json()).toMatchObject({ state: 'served' });
+    const lbs = (await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers!;
+    expect(lbs).toHaveLength(1);
+    expect((await w.elb.send(new DescribeListenersCommand({ LoadBalancerArn: lbs[0]!.LoadBalancerArn }))).Listeners).toHaveLength(2);
+    expect((await w.acm.send(new ListCertificatesCommand({}))).CertificateSummaryList).toHaveLength(1);
+
     const d = await cli(['destroy', 'web', ...REGION, '--yes', '--json']);
     expect(d.code, d.stderr).toBe(0);
     expect(d.json<Record<string, any>>().managedHttps.deleted.length).toBeGreaterThan(4);
