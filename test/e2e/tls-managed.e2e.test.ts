@@ -193,6 +193,13 @@ describe('tls --tls managed: the certificate is issued (moto issues at once)', (
     const m = r.json<Record<string, any>>().managedHttps;
     expect(m).toMatchObject({ url: `https://${DOMAIN}`, domain: DOMAIN, certificateStatus: 'issued', installed: true, loadBalancer: expect.stringContaining('sgl-web-https') });
     expect(m.certificateNotAfter).toMatch(/^\d{4}-/);
+    expect(m.probe).toBeUndefined();
+    // Probing: https://<domain>/healthz with the certificate verified (here the name resolves nowhere: said so).
+    const probed = await cli(['status', 'web', ...REGION, '--json']);
+    expect(probed.code, probed.stderr).toBe(0);
+    const p = probed.json<Record<string, any>>();
+    expect(p.managedHttps.probe.error).toBeTruthy();
+    expect(p.notes.join('\n')).toContain(`https://${DOMAIN} gave no answer with a verified certificate`);
   });
 
   it('tls --remove deletes all of it, restores the instance\'s rules, and leaves the zone', async () => {

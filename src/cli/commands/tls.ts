@@ -69,7 +69,7 @@ and an 80 listener redirecting to 443. The instance's 80/443 are then open only 
 balancer's security group (the rules replaced are kept and restored by --remove), so
 http://<address> and \`status\`'s probe of it no longer answer from outside. DNS: an alias A record
 to the load balancer in the zone, else the CNAME to create is printed. \`status\` shows the URL and
-the certificate's state, expiry and renewal as ACM reports them. --remove (and \`destroy\`) deletes
+the certificate's state, expiry and renewal as ACM reports them, and probes https://<domain>/healthz. --remove (and \`destroy\`) deletes
 the alias record (only while it still points at the load balancer), the listeners, the load
 balancer, the target group, its security group, a subnet it created, the certificate and its
 validation record, and restores the instance's rules.
