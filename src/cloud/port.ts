@@ -631,6 +631,11 @@ export interface ManagedHttps {
   /** Creates or replaces the A record `name` as an alias of the balancer (only this record). */
   upsertAlias(zoneId: string, name: string, balancer: ManagedBalancer): Promise<void>;
   deleteAlias(zoneId: string, name: string, balancerDnsName: string): Promise<'deleted' | 'absent' | 'not-ours'>;
+  /**
+   * What exists of the deployment's load balancer, found by name and label rather than by a
+   * journal: removal finds what a run killed mid-step made but did not record.
+   */
+  findResources(deployment: string): Promise<{ balancer?: ManagedBalancer; backendId?: string; policyIds: string[]; createdNetworks: string[] }>;
   upsertValidationRecord(zoneId: string, record: ManagedCertificate['validation'][number]): Promise<void>;
   deleteValidationRecord(zoneId: string, record: ManagedCertificate['validation'][number]): Promise<'deleted' | 'absent'>;
 }

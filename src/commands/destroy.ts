@@ -106,7 +106,7 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
     case 'destroyed': {
       const kept = outcome.actions.filter((a) => KEPT_ACTIONS.has(a.action));
       const dnsRecord = dnsRec ? await removeDns(deps, cloud, dnsRec) : undefined;
-      const managedHttps = managedRec ? await (await import('./tls-managed.js')).removeManagedTls(deps, cloud, managedRec, { instanceGone: true }) : undefined;
+      const managedHttps = managedRec ? await (await import('./tls-managed.js')).removeManagedTls(deps, cloud, target.name, managedRec, { instanceGone: true }) : undefined;
       const result = {
         ...base,
         deleted: outcome.actions.filter((a) => !KEPT_ACTIONS.has(a.action)).map((a) => ({ action: a.action, id: a.id })),

@@ -336,6 +336,9 @@ function managedSteps(deps: Deps, ctx: Ctx, timeoutMs: number): Step<Ctx>[] {
       title: 'The instance\'s 80/443 open only to the load balancer',
       run: async (c) => {
         c.replaced = await c.managed.limitInstanceAccess(c.instance.id, c.policyId!);
+        // Nothing left to replace: a run killed inside this step removed them unrecorded. They were
+        // the addresses the load balancer was given (launch opens 80 and 443 to the same ones).
+        if (!c.replaced.rules.length) c.replaced.rules = (c.cidrs ?? []).flatMap((cidr) => [443, 80].map((port) => ({ port, cidr })));
         return { summary: c.replaced.rules.length ? `replaced ${c.replaced.rules.map((r) => `${r.port} from ${r.cidr}`).join(', ')}` : 'already so', result: { replaced: JSON.stringify(c.replaced) } };
       },
       restore: (c, r) => void (r.replaced && (c.replaced = JSON.parse(r.replaced) as ReplacedAccess)),
@@ -369,16 +372,19 @@ export interface ManagedTlsRemoval {
  * access rules, the certificate once nothing uses it). `instanceGone`: destroy deleted the instance's
  * access policy already, so there are no rules to restore.
  */
-export async function removeManagedTls(deps: Pick<Deps, 'io'>, cloud: Cloud, rec: ManagedRecord, opts: { instanceGone?: boolean } = {}): Promise<ManagedTlsRemoval> {
+export async function removeManagedTls(deps: Pick<Deps, 'io'>, cloud: Cloud, deployment: string, rec: ManagedRecord, opts: { instanceGone?: boolean } = {}): Promise<ManagedTlsRemoval> {
   const managed = cloud.managedHttps;
   if (!managed) throw new LaunchError('not-supported', ExitCode.failed, `This cloud offers no managed HTTPS, yet ${rec.domain} was set up through it`, { remediation: 'A bug: report it.' });
   const r = (id: string) => rec.journal.steps[id]?.result ?? {};
   const deleted: string[] = [];
   const left: string[] = [];
   const { io } = deps;
-  const balancer = r('balancer');
+  // The journal names what finished; a run killed inside a step may have made more: found by name and label.
+  const found = await managed.findResources(deployment);
+  const balancer = { ...r('balancer') };
+  if (!balancer.balancerId && found.balancer) Object.assign(balancer, { balancerId: found.balancer.id, dnsName: found.balancer.dnsName });
   const access = r('instance-access');
-  const policyId = r('balancer-access').policyId;
+  const policyId = r('balancer-access').policyId ?? found.policyIds[0];
   if (r('dns').aliasZoneId && balancer.dnsName) {
     const outcome = await managed.deleteAlias(r('dns').aliasZoneId!, rec.domain, balancer.dnsName);
     if (outcome === 'not-ours') left.push(`the record ${rec.domain} (it no longer points at the load balancer)`);
@@ -395,17 +401,18 @@ export async function removeManagedTls(deps: Pick<Deps, 'io'>, cloud: Cloud, rec
     await managed.deleteBalancer(balancer.balancerId);
     deleted.push(`the listeners and the load balancer ${balancer.dnsName ?? balancer.balancerId}`);
   }
-  if (r('backend').backendId) {
-    await managed.deleteBackend(r('backend').backendId!);
-    deleted.push(`the backend ${r('backend').backendId}`);
+  const backendId = r('backend').backendId ?? found.backendId;
+  if (backendId) {
+    await managed.deleteBackend(backendId);
+    deleted.push(`the backend ${backendId}`);
   }
-  if (policyId) {
-    await managed.deleteBalancerPolicy(policyId);
-    deleted.push(`the load balancer's access rules ${policyId}`);
+  for (const id of new Set([...(policyId ? [policyId] : []), ...found.policyIds])) {
+    await managed.deleteBalancerPolicy(id);
+    deleted.push(`the load balancer's access rules ${id}`);
   }
-  if (r('networks').createdNetwork) {
-    await managed.deleteNetwork(r('networks').createdNetwork!);
-    deleted.push(`the subnet ${r('networks').createdNetwork} created for it`);
+  for (const id of new Set([...(r('networks').createdNetwork ? [r('networks').createdNetwork!] : []), ...found.createdNetworks])) {
+    await managed.deleteNetwork(id);
+    deleted.push(`the subnet ${id} created for it`);
   }
   const certId = r('certificate').certificateId;
   if (certId) {
@@ -451,7 +458,7 @@ export async function runManagedTlsRemove(deps: Deps, nameArg: string | undefine
   try {
     io.info(`tls --remove ${name} will delete the load balancer for ${rec.domain} and everything tls --tls managed created for it (its listeners, backend, access rules, a subnet it created, the certificate and its validation record, the alias record while it still points at the load balancer), and restore the instance's 80/443 rules. The DNS zone is not touched.`);
     await confirmOrYes(deps, flags, `Remove the load balancer for ${rec.domain} from ${name}?`, 'remove HTTPS');
-    const removal = await removeManagedTls(deps, cloud, rec);
+    const removal = await removeManagedTls(deps, cloud, name, rec);
     const latest = deps.state.getDeployment(target.cloud, target.region, name);
     if (latest) {
       const { tlsManaged: _m, ...rest } = latest;

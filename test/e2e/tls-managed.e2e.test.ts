@@ -220,8 +220,19 @@ describe('tls --tls managed: the certificate is issued (moto issues at once)', (
     expect(status.json<Record<string, unknown>>().managedHttps).toBeUndefined();
   });
 
-  it('killed right after the load balancer is created (before the journal says so): the re-run finds it and goes on; destroy then deletes it all', async () => {
-    const killed = await runCli([...managedArgs, '--yes'], { endpoint: w.moto.endpoint, home: w.home, env: { SGL_TEST_POLL_MS: '100', SGL_TEST_FAULT: 'after:balancer' } });
+  it('killed right after the load balancer is created (before the journal says so): --remove finds and deletes it; a re-run finds it and goes on; destroy then deletes it all', async () => {
+    const kill = () => runCli([...managedArgs, '--yes'], { endpoint: w.moto.endpoint, home: w.home, env: { SGL_TEST_POLL_MS: '100', SGL_TEST_FAULT: 'after:balancer' } });
+    expect((await kill()).signal).toBe('SIGKILL');
+    expect((await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers).toHaveLength(1);
+    const removed = await cli(['tls', 'web', ...REGION, '--remove', '--yes', '--json']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect((await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers ?? []).toEqual([]);
+    expect((await w.elb.send(new DescribeTargetGroupsCommand({}))).TargetGroups ?? []).toEqual([]);
+    expect((await w.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:sourcegraph-launch:tls-for', Values: ['web'] }] }))).SecurityGroups ?? []).toEqual([]);
+    expect((await w.acm.send(new ListCertificatesCommand({}))).CertificateSummaryList ?? []).toEqual([]);
+    expect(cidrRules(await instanceGroup(w))).toEqual(rulesBefore);
+
+    const killed = await kill();
     expect(killed.signal).toBe('SIGKILL');
     expect((await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers).toHaveLength(1);
     expect((await w.elb.send(new DescribeListenersCommand({ LoadBalancerArn: (await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers![0]!.LoadBalancerArn }))).Listeners ?? []).toEqual([]);

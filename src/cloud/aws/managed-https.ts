@@ -404,6 +404,23 @@ export class AwsManagedHttps implements ManagedHttps {
     });
   }
 
+  async findResources(deployment: string) {
+    const names = balancerNames(deployment);
+    const tagged = [{ Name: `tag:${TLS_FOR_TAG}`, Values: [deployment] }];
+    const [lb, backendId, groups, subnets] = await Promise.all([
+      this.balancerByName(names.balancer),
+      this.backendArn(names.backend),
+      describeGroupsWhere(this.c, tagged),
+      call(this.c, 'DescribeSubnets', () => this.c.ec2.describeSubnets({ Filters: tagged })),
+    ]);
+    return {
+      ...(lb ? { balancer: toBalancer(lb) } : {}),
+      ...(backendId ? { backendId } : {}),
+      policyIds: groups.map((g) => g.id),
+      createdNetworks: (subnets.Subnets ?? []).flatMap((x) => (x.SubnetId ? [x.SubnetId] : [])),
+    };
+  }
+
   // ---- DNS: the alias record and the validation record ----
   private async recordSet(zoneId: string, name: string, type: 'A' | 'CNAME') {
     const n = normalizeDnsName(name);
