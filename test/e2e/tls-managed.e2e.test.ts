@@ -194,6 +194,9 @@ describe('tls --tls managed: the certificate is issued (moto issues at once)', (
     expect(m).toMatchObject({ url: `https://${DOMAIN}`, domain: DOMAIN, certificateStatus: 'issued', installed: true, loadBalancer: expect.stringContaining('sgl-web-https') });
     expect(m.certificateNotAfter).toMatch(/^\d{4}-/);
     expect(m.probe).toBeUndefined();
+    const human = await cli(['status', 'web', ...REGION, '--no-probe']);
+    expect(human.stdout).toMatch(new RegExp(`HTTPS via LB +https://${DOMAIN.replace(/\./g, '\\.')} via sgl-web-https`));
+    expect(human.stdout).toMatch(/LB certificate +issued, valid until \d{4}-/);
     // Probing: https://<domain>/healthz with the certificate verified (here the name resolves nowhere: said so).
     const probed = await cli(['status', 'web', ...REGION, '--json']);
     expect(probed.code, probed.stderr).toBe(0);
