@@ -121,6 +121,10 @@ export async function installTls(deps: Deps, nameArg: string | undefined, flags:
 
   const reach = await reachInstance(deps, nameArg, flags);
   const name = reach.target.name;
+  if (reach.record?.tlsManaged) {
+    // Two front doors for one domain would fight over its DNS record: one at a time.
+    throw new UsageError(`${name} serves ${reach.record.tlsManaged.url} through the cloud's load balancer (tls --tls managed)`, { code: 'bad-input', remediation: `Remove it first: \`${deps.program} tls ${name} --remove\`.` });
+  }
   if (!reach.host) throw new LaunchError('no-address', ExitCode.failed, `${name} has no public address for ${domain} to point at`, { remediation: `See \`${deps.program} status ${name}\`.` });
   const address = reach.host;
   // The DNS change is looked up and agreed to before anything changes: a "no" (or no --yes in CI)

@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { testCa } from '../support/certs.js';
 import { BIN, cliEnv, ROOT, runCli } from '../support/cli.js';
 import { byDeployment, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 
@@ -183,6 +184,11 @@ describe('tls --tls managed: the certificate is issued (moto issues at once)', (
     const r = await cli([...managedArgs, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('Resuming tls --tls managed');
+    // Your own certificate on top is refused while the load balancer serves the domain.
+    const site = testCa(w.home).issue('site', [DOMAIN], { days: 90 });
+    const own = await cli(['tls', 'web', ...REGION, '--domain', DOMAIN, '--tls-cert', site.certPath, '--tls-key', site.keyPath, '--yes']);
+    expect(own.code, own.stderr).toBe(2);
+    expect(own.stderr).toContain('through the cloud\'s load balancer (tls --tls managed)');
     expect((await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers).toHaveLength(1);
     expect((await w.acm.send(new ListCertificatesCommand({}))).CertificateSummaryList).toHaveLength(1);
   });
