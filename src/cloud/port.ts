@@ -499,6 +499,9 @@ export interface Cloud {
    * delete), or 'not-ours' (it points elsewhere now, and is left as it is).
    */
   deleteARecord(zoneId: string, name: string, ip: string): Promise<'deleted' | 'absent' | 'not-ours'>;
+  // ---- HTTPS through the cloud's own certificate and load balancer (tls --tls managed, issue 15) ----
+  /** Present only where offered (AWS today): `tls --tls managed` exits 2 on a cloud without it. */
+  readonly managedHttps?: ManagedHttps;
 }
 
 /** How much of a quota is used, of how much. */
@@ -545,4 +548,94 @@ export interface DnsARecord {
   name: string;
   values: string[];
   ttl: number;
+}
+
+// ---- tls --tls managed (issue 15) ----
+/** A certificate the cloud issues and renews itself, validated through a DNS record. */
+export interface ManagedCertificate {
+  id: string;
+  domain: string;
+  /** pending (waiting for the validation record), issued, or the cloud's own word for a failure, lower case. */
+  status: 'pending' | 'issued' | string;
+  /** The record(s) that prove the domain is the user's: a CNAME each. */
+  validation: { name: string; type: 'CNAME'; value: string }[];
+  notAfter?: string;
+  /** How its renewal stands, in the cloud's words (e.g. "eligible", "pending auto renewal"). */
+  renewal?: string;
+  /** Why it failed, when it did. */
+  failure?: string;
+}
+
+/** The load balancer in front of the instance. */
+export interface ManagedBalancer {
+  id: string;
+  /** The name the cloud gives it: what the domain points at (alias or CNAME). */
+  dnsName: string;
+  /** The DNS zone the cloud keeps that name in, for an alias record. */
+  dnsZoneId: string;
+  state: string;
+}
+
+/** One part of what the load balancer adds a month. */
+export interface ManagedHttpsCostPart {
+  item: string;
+  detail: string;
+  monthlyUsd?: number;
+}
+
+export interface ManagedHttpsCost {
+  region: string;
+  parts: ManagedHttpsCostPart[];
+  totalUsd?: number;
+  /** What the figure assumes (traffic) and leaves out. */
+  assumptions: string[];
+  priceDate: string;
+  source: string[];
+}
+
+/** What the access to the instance was before it was limited to the load balancer. */
+export interface ReplacedAccess {
+  policyId: string;
+  rules: AccessRule[];
+}
+
+/**
+ * The steps of `tls --tls managed`, each idempotent (looked up by name or label before it creates),
+ * so an interrupted run continues. The deployment's own resources are never labelled with these:
+ * what belongs to the load balancer is labelled apart and removed only by `tls --remove`/`destroy`.
+ */
+export interface ManagedHttps {
+  monthlyCost(): ManagedHttpsCost;
+  /** `idempotencyKey`: the same for every retry of one install (a retried request answers the same certificate). */
+  requestCertificate(deployment: string, domain: string, idempotencyKey: string): Promise<string>;
+  describeCertificate(id: string): Promise<ManagedCertificate | undefined>;
+  deleteCertificate(id: string): Promise<'deleted' | 'absent'>;
+  /** Two networks (subnets) in two zones: the instance's and another, created only when none exists (answered as `created`). */
+  ensureNetworks(deployment: string, instanceId: string): Promise<{ ids: string[]; created?: string }>;
+  deleteNetwork(id: string): Promise<void>;
+  /** The load balancer's own access policy: 443 and 80 from the CIDRs. */
+  ensureBalancerPolicy(deployment: string, instanceId: string, cidrs: string[]): Promise<string>;
+  deleteBalancerPolicy(id: string): Promise<void>;
+  /** Where the load balancer forwards to: the instance's 443, health-checked on /healthz. */
+  ensureBackend(deployment: string, instanceId: string): Promise<string>;
+  deleteBackend(id: string): Promise<void>;
+  ensureBalancer(deployment: string, networkIds: string[], policyId: string): Promise<ManagedBalancer>;
+  describeBalancer(id: string): Promise<ManagedBalancer | undefined>;
+  deleteBalancer(id: string): Promise<void>;
+  /** HTTPS on 443 with the certificate, forwarding to the backend; 80 redirecting to 443. */
+  ensureListeners(balancerId: string, backendId: string, certificateId: string): Promise<string[]>;
+  deleteListeners(balancerId: string): Promise<void>;
+  /** Opens the instance's 80/443 only to the balancer's policy: the CIDR rules on them are removed and answered. */
+  limitInstanceAccess(instanceId: string, balancerPolicyId: string): Promise<ReplacedAccess>;
+  restoreInstanceAccess(replaced: ReplacedAccess, balancerPolicyId: string): Promise<void>;
+  /** Creates or replaces the A record `name` as an alias of the balancer (only this record). */
+  upsertAlias(zoneId: string, name: string, balancer: ManagedBalancer): Promise<void>;
+  deleteAlias(zoneId: string, name: string, balancerDnsName: string): Promise<'deleted' | 'absent' | 'not-ours'>;
+  /**
+   * What exists of the deployment's load balancer, found by name and label rather than by a
+   * journal: removal finds what a run killed mid-step made but did not record.
+   */
+  findResources(deployment: string): Promise<{ balancer?: ManagedBalancer; backendId?: string; policyIds: string[]; createdNetworks: string[] }>;
+  upsertValidationRecord(zoneId: string, record: ManagedCertificate['validation'][number]): Promise<void>;
+  deleteValidationRecord(zoneId: string, record: ManagedCertificate['validation'][number]): Promise<'deleted' | 'absent'>;
 }

@@ -53,6 +53,8 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   // the rest, only while it still points at the deployment's address. Read now: the workflow
   // forgets the deployment record.
   const dnsRec = deps.state.getDeployment(target.cloud, target.region, target.name)?.tlsDns;
+  // The load balancer of `tls --tls managed` (tls-managed.ts), deleted after the instance and its rules.
+  const managedRec = deps.state.getDeployment(target.cloud, target.region, target.name)?.tlsManaged;
 
   const outcome = await runDestroyWorkflow(deps, cloud, target, {
     deleteData: Boolean(flags.deleteData),
@@ -62,6 +64,7 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
       io.info(`destroy ${target.name} (${where}) will:`);
       for (const a of actions) io.info(line(a));
       if (dnsRec) io.info(`  ${'delete DNS record'.padEnd(24)} ${dnsRec.name} A ${dnsRec.value}  zone ${dnsRec.zoneName}, only if it still points there`);
+      if (managedRec) io.info(`  ${'delete load balancer'.padEnd(24)} for ${managedRec.domain}: its listeners, backend, access rules, created subnet, certificate and DNS records`);
       if (actions.some((a) => KEPT_ACTIONS.has(a.action))) io.info(`The data is kept (${terms.disk}s, snapshots, snapshot policy). Add --delete-data to delete it too.`);
       if (flags.dryRun || flags.yes) return;
       if (!io.interactive) throw new MissingInputError('--yes', 'to destroy when not running interactively');
@@ -103,11 +106,13 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
     case 'destroyed': {
       const kept = outcome.actions.filter((a) => KEPT_ACTIONS.has(a.action));
       const dnsRecord = dnsRec ? await removeDns(deps, cloud, dnsRec) : undefined;
+      const managedHttps = managedRec ? await (await import('./tls-managed.js')).removeManagedTls(deps, cloud, target.name, managedRec, { instanceGone: true }) : undefined;
       const result = {
         ...base,
         deleted: outcome.actions.filter((a) => !KEPT_ACTIONS.has(a.action)).map((a) => ({ action: a.action, id: a.id })),
         kept: keptJson(kept),
         ...(dnsRecord ? { dnsRecord } : {}),
+        ...(managedHttps ? { managedHttps } : {}),
       };
       if (io.json) io.result(result);
       else {

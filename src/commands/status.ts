@@ -56,6 +56,8 @@ export interface DeploymentStatus {
     /** GET <url>/healthz with the certificate verified (not with --no-probe): the HTTP status, or why there was no verified answer. */
     probe?: { status?: number; error?: string };
   };
+  /** HTTPS through the cloud's certificate and load balancer (tls --tls managed): the certificate's state read from the cloud. */
+  managedHttps?: { url: string; domain: string; certificateStatus: string; certificateNotAfter?: string; renewal?: string; loadBalancer?: string; installed: boolean; probe?: { status?: number; error?: string } };
   publicIp?: string;
   /** The data disks (never a root disk). */
   dataVolumes: { id: string; sizeGiB: number; type: string; state: string; attachedTo?: string }[];
@@ -195,6 +197,8 @@ function render(deps: Deps, provider: ProviderDescriptor, s: DeploymentStatus): 
     ['URL', s.url],
     ['HTTPS', s.https && `${s.https.url}${s.https.probe ? (s.https.probe.status ? ` (HTTP ${s.https.probe.status} on /healthz, certificate verified)` : ' (no verified answer)') : ''}`],
     ['certificate', s.https && `${s.https.certificateDaysLeft < 0 ? 'EXPIRED on' : 'valid until'} ${s.https.certificateNotAfter}${s.https.certificateDaysLeft < 0 ? '' : ` (${s.https.certificateDaysLeft} days)`}`],
+    ['HTTPS via LB', s.managedHttps && `${s.managedHttps.url}${s.managedHttps.loadBalancer ? ` via ${s.managedHttps.loadBalancer}` : ''}${s.managedHttps.installed ? '' : ' (not finished)'}${s.managedHttps.probe ? (s.managedHttps.probe.status ? ` (HTTP ${s.managedHttps.probe.status} on /healthz, certificate verified)` : ' (no verified answer)') : ''}`],
+    ['LB certificate', s.managedHttps && `${s.managedHttps.certificateStatus}${s.managedHttps.certificateNotAfter ? `, valid until ${s.managedHttps.certificateNotAfter}` : ''}${s.managedHttps.renewal ? `, renewal: ${s.managedHttps.renewal}` : ''}`],
     [`data ${terms.disk}`, s.dataVolumes.map((v) => `${v.id} ${v.sizeGiB} GiB ${v.type} ${v.attachedTo ? `attached to ${v.attachedTo}` : v.state}`).join('; ') || undefined],
     ['address', s.addresses.map((a) => `${a.ip} (${a.id})`).join(', ') || undefined],
     [terms.accessPolicy, s.securityGroups.join(', ') || undefined],
@@ -257,6 +261,22 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
     if (daysLeft < 30) {
       status.notes.push(`The certificate of ${local.tls.domain} ${daysLeft < 0 ? 'has expired' : `expires in ${daysLeft} days`} (${local.tls.notAfter}): renew it and run \`${deps.program} tls ${target.name} --domain ${local.tls.domain} --tls-cert … --tls-key …\` with the new files.`);
     }
+  }
+  if (local?.tlsManaged && status.state !== 'not-found') {
+    const m = await (await import('./tls-managed.js')).managedTlsStatus(cloud, local.tlsManaged);
+    status.managedHttps = { ...m, installed: Boolean(local.tlsManaged.installedAt) };
+    // The instance's own 80/443 answer only the load balancer now: the site is probed through it, verified.
+    if (flags.probe !== false && local.tlsManaged.installedAt) {
+      try {
+        const res = await deps.httpGet(`${m.url}/healthz`, { timeoutMs: 5000, signal: deps.signal, verifyCertificate: true });
+        status.managedHttps.probe = { status: res.status };
+      } catch (e) {
+        const reason = (e as { reason?: string }).reason ?? (e as Error).message;
+        status.managedHttps.probe = { error: reason };
+        status.notes.push(`${m.url} gave no answer with a verified certificate: ${reason}.`);
+      }
+    }
+    if (!local.tlsManaged.installedAt) status.notes.push(`HTTPS through the load balancer for ${m.domain} is not finished (certificate ${m.certificateStatus}): run \`${deps.program} tls ${target.name} --domain ${m.domain} --tls managed\` again to go on.`);
   }
   // Over SSH, so only when probing is allowed and there is a running instance to ask.
   if (flags.probe !== false && found.instance?.state === 'running') {

@@ -11,6 +11,7 @@ import type { Deps } from './deps.js';
 import { asRoot, connectOrExplain, execOrFail, reachInstance } from './instance-access.js';
 import { locateProvisionBundle } from './provision-bundle.js';
 import { removeDns, type DnsRemoval } from './tls-dns.js';
+import { resolveTarget } from './target.js';
 import { TLS_DIR, type TlsFlags } from './tls.js';
 
 export interface TlsRemoveResult {
@@ -28,6 +29,12 @@ export async function runTlsRemove(deps: Deps, nameArg: string | undefined, flag
   if (extra.length) {
     const spell = { domain: '--domain', tlsCert: '--tls-cert', tlsKey: '--tls-key', tls: '--tls', timeout: '--timeout' };
     throw new UsageError(`--remove takes no ${extra.map((k) => spell[k]).join(', ')}: it removes what tls installed on the deployment`, { code: 'bad-input', remediation: `\`${deps.program} tls ${nameArg ?? ''} --remove\``.replace('  ', ' ') });
+  }
+  {
+    // Served through the cloud's load balancer (tls --tls managed): removed in the cloud, no SSH.
+    const t = resolveTarget(deps, nameArg, flags);
+    const local = deps.state.getDeployment(t.cloud, t.region, t.name);
+    if (local?.tlsManaged && !local.tls) return (await import('./tls-managed.js')).runManagedTlsRemove(deps, nameArg, flags) as unknown as TlsRemoveResult;
   }
   const script = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'remove-tls.sh'), 'utf8');
   const reach = await reachInstance(deps, nameArg, flags);

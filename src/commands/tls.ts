@@ -26,7 +26,7 @@ import { applyDns, planDns, type TlsDnsRecord } from './tls-dns.js';
 export const TLS_DIR = '/mnt/data/.sourcegraph-launch/tls';
 const EXEC_TIMEOUT_MS = 60_000;
 const DEFAULT_TIMEOUT_MIN = 30;
-const UNSUPPORTED_WAYS = ['managed', 'acme'];
+const UNSUPPORTED_WAYS = ['acme'];
 
 export interface TlsFlags extends AccessFlags, GlobalFlags {
   domain?: string;
@@ -66,6 +66,12 @@ export interface TlsResult {
 
 export async function runTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<unknown> {
   if (flags.remove) return (await import('./tls-remove.js')).runTlsRemove(deps, nameArg, flags);
+  if (flags.tls === 'managed') {
+    // The cloud's certificate and load balancer (tls-managed.ts): no SSH, no certificate files.
+    const managed = await (await import('./tls-managed.js')).installManagedTls(deps, nameArg, flags);
+    if (deps.io.json) deps.io.result(managed);
+    return managed;
+  }
   const result = await installTls(deps, nameArg, flags);
   if (deps.io.json) deps.io.result(result);
   return result;
@@ -76,7 +82,7 @@ export function checkTlsInput(deps: Pick<Deps, 'clock'>, flags: TlsFlags): { dom
   if (flags.tls !== undefined) {
     const way = flags.tls;
     throw new UsageError(
-      UNSUPPORTED_WAYS.includes(way) ? `--tls ${way} is not supported yet` : `--tls ${way}: unknown way (the planned ones are managed and acme; neither is supported yet)`,
+      UNSUPPORTED_WAYS.includes(way) ? `--tls ${way} is not supported yet` : `--tls ${way}: unknown way (managed, or acme: not supported yet)`,
       { code: 'not-supported', remediation: 'Bring your own certificate: `tls --domain D --tls-cert cert.pem --tls-key key.pem`.' },
     );
   }
@@ -115,6 +121,10 @@ export async function installTls(deps: Deps, nameArg: string | undefined, flags:
 
   const reach = await reachInstance(deps, nameArg, flags);
   const name = reach.target.name;
+  if (reach.record?.tlsManaged) {
+    // Two front doors for one domain would fight over its DNS record: one at a time.
+    throw new UsageError(`${name} serves ${reach.record.tlsManaged.url} through the cloud's load balancer (tls --tls managed)`, { code: 'bad-input', remediation: `Remove it first: \`${deps.program} tls ${name} --remove\`.` });
+  }
   if (!reach.host) throw new LaunchError('no-address', ExitCode.failed, `${name} has no public address for ${domain} to point at`, { remediation: `See \`${deps.program} status ${name}\`.` });
   const address = reach.host;
   // The DNS change is looked up and agreed to before anything changes: a "no" (or no --yes in CI)

@@ -41,6 +41,12 @@ export interface DeploymentRecord {
    * same account): what `tls --remove` and `destroy` delete, and only while it still points at `value`.
    */
   tlsDns?: { zoneId: string; zoneName: string; name: string; value: string; ttl: number; previous?: string[]; changedAt: string };
+  /**
+   * HTTPS through the cloud's certificate and load balancer (`tls --tls managed`): the domain, the
+   * DNS zone of the account that holds it (if any), and the journal of its steps, whose results name
+   * everything created: what `tls --remove` and `destroy` delete, and what a re-run resumes.
+   */
+  tlsManaged?: { domain: string; url: string; zone?: { id: string; name: string }; journal: Journal; installedAt?: string };
 }
 
 export interface StateStore {

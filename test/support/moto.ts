@@ -61,6 +61,8 @@ export interface StartMotoOptions {
    * and passes every other request through. `undefined` falls back to moto's own answer.
    */
   consoleOutput?: (instanceId: string) => string | undefined;
+  /** Extra environment for moto itself (e.g. MOTO_ACM_VALIDATION_WAIT: seconds until a requested certificate shows as issued). */
+  env?: Record<string, string>;
 }
 
 export interface MotoServer {
@@ -135,7 +137,7 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
   const amisFile = opts.images ? motoAmisFile(opts.images) : undefined;
   const python = opts.python ?? process.env.MOTO_PYTHON ?? 'python3';
   const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
-    env: { ...process.env, ...(amisFile ? { MOTO_AMIS_PATH: amisFile } : {}) },
+    env: { ...process.env, ...(amisFile ? { MOTO_AMIS_PATH: amisFile } : {}), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Keep the tail of moto's log for error messages; it logs every request.

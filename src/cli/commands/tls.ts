@@ -4,13 +4,13 @@ import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 export const tlsCommand = defineCommand({
   name: 'tls',
   args: '[name]',
-  description: 'serve HTTPS on your own domain with your own certificate (checked first), HTTP redirected to HTTPS; sets the DNS record when its zone is in this cloud account, else prints it, and waits for it; --remove undoes it',
+  description: 'serve HTTPS on your own domain with your own certificate (checked first) or, with --tls managed, the cloud\'s certificate and load balancer, HTTP redirected to HTTPS; sets the DNS record when its zone is in this cloud account, else prints it, and waits for it; --remove undoes it',
   yes: YES.confirms('change the DNS record (tls) or remove HTTPS (tls --remove)'),
   flags: {
     domain: str('--domain <name>', 'the name the site answers on, e.g. sourcegraph.example.com (required)'),
-    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required)'),
-    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required)'),
-    tls: str('--tls <way>', 'managed or acme: not supported yet (exit 2); use --tls-cert and --tls-key'),
+    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required without --tls managed)'),
+    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required without --tls managed)'),
+    tls: str('--tls <way>', 'managed: the cloud\'s certificate and load balancer instead of your files (AWS only; see below); acme: not supported yet (exit 2)'),
     wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address'),
     timeout: str('--timeout <minutes>', 'bound the wait for DNS (default: 30)'),
     dns: negatable('--no-dns', 'never look at or change DNS zones in the cloud account: print the record to create instead'),
@@ -23,6 +23,7 @@ export const tlsCommand = defineCommand({
   examples: [
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert fullchain.pem --tls-key privkey.pem`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert cert.pem --tls-key key.pem --no-wait --json`,
+    `${PROGRAM} tls prod --domain sourcegraph.example.com --tls managed --yes`,
     `${PROGRAM} tls prod --remove --yes`,
   ],
   helpAfter: `
@@ -52,7 +53,27 @@ value it replaced is named, not restored. Asks first (--yes). Never your certifi
 machine nor the zone. \`destroy\` deletes that DNS record too (only while it still points there).
 Sourcegraph's externalURL is in its site configuration, not in the Helm values: set it yourself
 (Site admin > Site configuration, "externalURL": "https://<domain>"); the command says so.
---tls managed (a cloud load balancer) and --tls acme (Let's Encrypt) are not supported yet (exit 2).
+--tls managed (AWS; on GCE and Azure exit 2, nothing changed): no SSH and no certificate files.
+It prints what it creates and the monthly cost it adds (an estimate from presets/aws-prices.json:
+the load balancer's hours, 1 LCU of traffic, its two public IPv4 addresses; the certificate is
+free) and asks (--yes). Then, each step journaled on this machine so a re-run goes on where one
+stopped: an ACM certificate for --domain validated through DNS (the validation CNAME set in the
+Route 53 zone when the account holds it, else printed: create it, and keep it for renewals;
+--no-wait stops after that, a re-run goes on), a wait until it is issued (--timeout, exit 4,
+re-run to keep waiting), an Application Load Balancer in two zones (the instance's subnet and
+another of its VPC in another zone, created and tagged only when there is none), its security
+group (443 and 80 from the addresses 443 is open to now), a target group forwarding HTTPS to the
+instance's 443 (its self-signed certificate; the load balancer does not verify it, and the traffic
+stays encrypted) with health checks on /healthz, a 443 listener with the certificate (TLS 1.2/1.3)
+and an 80 listener redirecting to 443. The instance's 80/443 are then open only to the load
+balancer's security group (the rules replaced are kept and restored by --remove), so
+http://<address> and \`status\`'s probe of it no longer answer from outside. DNS: an alias A record
+to the load balancer in the zone, else the CNAME to create is printed. \`status\` shows the URL and
+the certificate's state, expiry and renewal as ACM reports them, and probes https://<domain>/healthz. --remove (and \`destroy\`) deletes
+the alias record (only while it still points at the load balancer), the listeners, the load
+balancer, the target group, its security group, a subnet it created, the certificate and its
+validation record, and restores the instance's rules.
+--tls acme (Let's Encrypt) is not supported yet (exit 2).
 Exit codes: 0 served (and resolving, unless --no-wait), 1 failed, 2 bad input, a certificate
 that does not fit, or a DNS change or removal without --yes when not interactive (nothing changed),
 3 credentials or permissions, 4 the name did not resolve within --timeout (the certificate is served).

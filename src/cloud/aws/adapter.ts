@@ -35,6 +35,9 @@ import * as storage from './storage.js';
 import { instanceTypeVcpus, readVcpuQuota } from './vcpu-quota.js';
 import * as dns from './dns.js';
 import type { Route53Api } from './route53-sdk.js';
+import type { AcmApi } from './acm-sdk.js';
+import type { LoadBalancerApis } from './load-balancer-sdk.js';
+import { AwsManagedHttps } from './managed-https.js';
 
 export const AWS_CAPABILITIES: Capabilities = {
   permissionPreflight: true,
@@ -61,8 +64,11 @@ export class AwsAdapter implements Cloud {
   readonly capabilities = AWS_CAPABILITIES;
   private readonly c: AwsContext;
 
+  private readonly clients: AwsClients;
+
   constructor(clients: AwsClients, scope: Scope, opts: AwsAdapterOptions = {}) {
     this.scope = scope;
+    this.clients = clients;
     this.c = {
       ec2: clients.ec2,
       sts: clients.sts,
@@ -170,6 +176,14 @@ export class AwsAdapter implements Cloud {
   upsertARecord = (zoneId: string, name: string, ip: string, ttl: number) => dns.upsertARecord(this.dnsContext, zoneId, name, ip, ttl);
   deleteARecord = (zoneId: string, name: string, ip: string) => dns.deleteARecord(this.dnsContext, zoneId, name, ip);
 
+  // ---- tls --tls managed: ACM + an Application Load Balancer (managed-https.ts) ----
+  private managed?: AwsManagedHttps;
+  get managedHttps(): AwsManagedHttps | undefined {
+    const { acm, loadBalancer, route53 } = this.clients;
+    if (!acm || !loadBalancer || !route53) return undefined;
+    return (this.managed ??= new AwsManagedHttps({ ...this.c, acm, lb: loadBalancer, route53 }));
+  }
+
   /**
    * Elastic IPs: the account attribute vpc-max-elastic-ips against the addresses allocated. vCPUs:
    * the On-Demand quota of the type's family from Service Quotas against the vCPUs of the region's
@@ -213,6 +227,9 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
   let loadingQuotas: Promise<ServiceQuotasApi> | undefined;
   const loadQuotas = () => (loadingQuotas ??= import('./sdk.js').then(({ createServiceQuotasApi }) => createServiceQuotasApi(clientOptions)));
   let loadingRoute53: Promise<Route53Api> | undefined;
+  let loadingAcm: Promise<AcmApi> | undefined;
+  let loadingLb: Promise<LoadBalancerApis> | undefined;
+  const loadLb = () => (loadingLb ??= import('./load-balancer-sdk.js').then(({ createLoadBalancerApis }) => createLoadBalancerApis(clientOptions)));
   const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
   const clients: AwsClients = {
     ec2: lazyApi<Ec2Api>(() => load().then((c) => c.ec2)),
@@ -233,6 +250,12 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
     serviceQuotas: lazyApi<ServiceQuotasApi>(loadQuotas),
     // Its own chunk, loaded on the first DNS call only (see route53-sdk.ts).
     route53: lazyApi<Route53Api>(() => (loadingRoute53 ??= import('./route53-sdk.js').then(({ createRoute53Api }) => createRoute53Api(clientOptions)))),
+    // Each its own chunk, loaded on the first call of tls --tls managed (or its removal) only.
+    acm: lazyApi<AcmApi>(() => (loadingAcm ??= import('./acm-sdk.js').then(({ createAcmApi }) => createAcmApi(clientOptions)))),
+    loadBalancer: {
+      elbv2: lazyApi<LoadBalancerApis['elbv2']>(() => loadLb().then((l) => l.elbv2)),
+      subnets: lazyApi<LoadBalancerApis['subnets']>(() => loadLb().then((l) => l.subnets)),
+    },
   };
   return new AwsAdapter(clients, scope, { ...rest, profile });
 }

@@ -78,7 +78,7 @@ export async function deleteARecord(c: AwsDnsContext, zoneId: string, name: stri
   return 'deleted';
 }
 
-async function waitInSync(c: AwsDnsContext, changeId: string | undefined, status: string | undefined): Promise<void> {
+export async function waitInSync(c: AwsDnsContext, changeId: string | undefined, status: string | undefined): Promise<void> {
   if (!changeId || status === 'INSYNC') return;
   const id = changeId.replace(/^\/change\//, '');
   await pollUntil(

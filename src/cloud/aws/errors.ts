@@ -7,7 +7,7 @@ export interface AwsErrorContext {
   /** The API call that failed, e.g. "RunInstances". */
   operation: string;
   /** IAM service prefix of the call; default "ec2". */
-  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53';
+  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53' | 'acm' | 'elasticloadbalancing';
   /** The shared-config profile the credentials came from ('default' when none was chosen). */
   profile: string;
   region: string;
@@ -68,6 +68,8 @@ const SERVICE_NAMES: Record<NonNullable<AwsErrorContext['service']>, string> = {
   dlm: 'Data Lifecycle Manager (DLM)',
   servicequotas: 'Service Quotas',
   route53: 'Route 53',
+  acm: 'Certificate Manager (ACM)',
+  elasticloadbalancing: 'Elastic Load Balancing',
 };
 
 function field(err: unknown, key: string): unknown {

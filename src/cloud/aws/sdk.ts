@@ -240,6 +240,10 @@ export interface AwsClients {
   serviceQuotas?: ServiceQuotasApi;
   /** Route 53 (tls --domain): built by route53-sdk.ts, its own chunk, only when DNS is used. */
   route53?: import('./route53-sdk.js').Route53Api;
+  /** ACM (tls --tls managed): built by acm-sdk.ts, its own chunk, only when used. */
+  acm?: import('./acm-sdk.js').AcmApi;
+  /** ELBv2 and the second subnet (tls --tls managed): built by load-balancer-sdk.ts, its own chunk, only when used. */
+  loadBalancer?: import('./load-balancer-sdk.js').LoadBalancerApis;
 }
 
 export interface AwsClientOptions {

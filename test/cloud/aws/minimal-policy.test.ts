@@ -9,6 +9,23 @@ import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { wrapDlmClient, wrapEc2Client, wrapServiceQuotasClient, type ServiceQuotasCommands } from '../../../src/cloud/aws/sdk.js';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import { wrapRoute53Client } from '../../../src/cloud/aws/route53-sdk.js';
+import type { ACMClient } from '@aws-sdk/client-acm';
+import { wrapAcmClient } from '../../../src/cloud/aws/acm-sdk.js';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { wrapLoadBalancerClients } from '../../../src/cloud/aws/load-balancer-sdk.js';
+
+// tls --tls managed: ACM, ELBv2 and the second subnet's EC2 calls, read off their wrappers.
+const managedHttpsActions = () => {
+  const lb = wrapLoadBalancerClients({} as ElasticLoadBalancingV2Client, {} as EC2Client);
+  return [
+    ...Object.keys(wrapAcmClient({} as ACMClient)).map((m) => `acm:${pascal(m)}`),
+    ...Object.keys(lb.elbv2).map((m) => `elasticloadbalancing:${pascal(m)}`),
+    ...Object.keys(lb.subnets).map((m) => `ec2:${pascal(m)}`),
+  ];
+};
+// Not calls of their own: tags given at creation need the tagging action too, and the first load
+// balancer of an account creates ELB's service-linked role.
+const impliedByManagedHttps = ['acm:AddTagsToCertificate', 'elasticloadbalancing:AddTags', 'iam:CreateServiceLinkedRole'];
 
 const route53Actions = () => Object.keys(wrapRoute53Client({} as Route53Client)).map((m) => `route53:${pascal(m)}`);
 
@@ -34,6 +51,8 @@ describe('the minimal AWS policy', () => {
     // Route 53 (tls --domain): the hosted zone lookup and the record changes.
     expect(route53Actions()).toHaveLength(4);
     expect(route53Actions().filter((a) => !allowed.has(a))).toEqual([]);
+    expect(managedHttpsActions()).toHaveLength(19);
+    expect([...managedHttpsActions(), ...impliedByManagedHttps].filter((a) => !allowed.has(a))).toEqual([]);
     // DLM acts as its role: launch --schedule passes it.
     expect(allowed.has('iam:PassRole')).toBe(true);
   });
@@ -46,6 +65,8 @@ describe('the minimal AWS policy', () => {
       ...serviceQuotas(),
       'iam:PassRole',
       ...route53Actions(),
+      ...managedHttpsActions(),
+      ...impliedByManagedHttps,
     ]);
     expect([...allowed].filter((a) => a.includes('*') || !called.has(a))).toEqual([]);
   });
