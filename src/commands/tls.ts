@@ -11,7 +11,8 @@
 // `tls --remove` undoes it all (tls-remove.ts). What was installed (domain, expiry) is recorded in
 // this machine's deployment record for `status`. Sourcegraph's externalURL lives in its database,
 // not in the Helm values: the command prints what to set and where.
-// `--tls managed` and `--tls acme` are refused (exit 2): not supported yet.
+// `--tls acme` (a Let's Encrypt certificate Traefik obtains on the instance) is tls-acme.ts;
+// `--tls managed` is refused (exit 2): not supported yet.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
@@ -26,7 +27,7 @@ import { applyDns, planDns, type TlsDnsRecord } from './tls-dns.js';
 export const TLS_DIR = '/mnt/data/.sourcegraph-launch/tls';
 const EXEC_TIMEOUT_MS = 60_000;
 const DEFAULT_TIMEOUT_MIN = 30;
-const UNSUPPORTED_WAYS = ['managed', 'acme'];
+const UNSUPPORTED_WAYS = ['managed'];
 
 export interface TlsFlags extends AccessFlags, GlobalFlags {
   domain?: string;
@@ -38,6 +39,10 @@ export interface TlsFlags extends AccessFlags, GlobalFlags {
   /** --no-dns: never look at or change the cloud's DNS zones. */
   dns?: boolean;
   remove?: boolean;
+  /** --tls acme: Let's Encrypt's account e-mail (required), the staging CA, and the consent to open port 80 to the world. */
+  acmeEmail?: string;
+  acmeStaging?: boolean;
+  iKnowPort80IsPublic?: boolean;
 }
 
 /** What `tls` installed, kept in the local deployment record for `status`. */
@@ -66,6 +71,11 @@ export interface TlsResult {
 
 export async function runTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<unknown> {
   if (flags.remove) return (await import('./tls-remove.js')).runTlsRemove(deps, nameArg, flags);
+  if (flags.tls === 'acme') {
+    const acme = await (await import('./tls-acme.js')).installAcme(deps, nameArg, flags);
+    if (deps.io.json) deps.io.result(acme);
+    return acme;
+  }
   const result = await installTls(deps, nameArg, flags);
   if (deps.io.json) deps.io.result(result);
   return result;
@@ -76,15 +86,17 @@ export function checkTlsInput(deps: Pick<Deps, 'clock'>, flags: TlsFlags): { dom
   if (flags.tls !== undefined) {
     const way = flags.tls;
     throw new UsageError(
-      UNSUPPORTED_WAYS.includes(way) ? `--tls ${way} is not supported yet` : `--tls ${way}: unknown way (the planned ones are managed and acme; neither is supported yet)`,
+      UNSUPPORTED_WAYS.includes(way) ? `--tls ${way} is not supported yet` : `--tls ${way}: unknown way (acme, or managed, which is not supported yet)`,
       { code: 'not-supported', remediation: 'Bring your own certificate: `tls --domain D --tls-cert cert.pem --tls-key key.pem`.' },
     );
   }
+  const acmeOnly = ([['acmeEmail', '--acme-email'], ['acmeStaging', '--acme-staging'], ['iKnowPort80IsPublic', '--i-know-port-80-is-public']] as const).find(([k]) => (k === 'acmeEmail' ? flags[k] !== undefined : flags[k] === true));
+  if (acmeOnly) throw new UsageError(`${acmeOnly[1]} only applies with --tls acme`, { code: 'bad-input' });
   const domain = checkDomain(flags.domain);
   if (!flags.tlsCert || !flags.tlsKey) {
     throw new UsageError(`${flags.tlsCert ? '--tls-key' : '--tls-cert'} is required: give the certificate (PEM, leaf first, then its chain) and its private key`, {
       code: 'missing-input',
-      remediation: `e.g. \`tls --domain ${domain} --tls-cert fullchain.pem --tls-key privkey.pem\` (--tls managed and --tls acme are not supported yet).`,
+      remediation: `e.g. \`tls --domain ${domain} --tls-cert fullchain.pem --tls-key privkey.pem\`, or a Let's Encrypt certificate: \`tls --domain ${domain} --tls acme --acme-email you@example.com\`.`,
     });
   }
   const timeoutMin = flags.timeout === undefined ? DEFAULT_TIMEOUT_MIN : Number(flags.timeout);
@@ -221,7 +233,7 @@ rm -rf '${staging}'
 }
 
 /** Waits until `domain` resolves to `address` (A records), polling; exit 4 after the timeout. */
-async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string, setInZone?: string): Promise<void> {
+export async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string, setInZone?: string): Promise<void> {
   const { clock, io } = deps;
   const resolve = deps.resolveHost ?? defaultResolve;
   const started = clock.now();
