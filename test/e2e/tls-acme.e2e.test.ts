@@ -180,6 +180,11 @@ describe('tls --tls acme with the real CLI (AWS on moto)', () => {
     expect(status.json<{ https: Record<string, unknown> }>().https).toMatchObject({ url: `https://${DOMAIN}`, certificateDaysLeft: 89 });
     const text = await cli(['status', 'web', ...REGION, '--no-probe']);
     expect(text.stdout + text.stderr).toMatch(/certificate\s+valid until \S+ \(89 days\)/);
+    // doctor: the certificate served now (Traefik renews it), and the marked rule is not taken for drift.
+    const doctor = await cli(['doctor', 'web', ...REGION, '--json']);
+    const checks = doctor.json<{ checks: { id: string; status: string; detail: string }[] }>().checks;
+    expect(checks.find((c) => c.id === 'tls-certificate')).toMatchObject({ status: 'pass', detail: expect.stringContaining('(89 days)') });
+    expect(checks.find((c) => c.id === 'access-rules')).toMatchObject({ status: 'pass' });
   });
 
   it('tls --remove asks first, then closes only the port-80 rule it opened and removes the configuration from the instance', async () => {
