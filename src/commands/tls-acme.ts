@@ -112,6 +112,8 @@ export async function installAcme(deps: Deps, nameArg: string | undefined, flags
   }
   if (!reach.host) throw new LaunchError('no-address', ExitCode.failed, `${name} has no public address for ${domain} to point at`, { remediation: `See \`${deps.program} status ${name}\`.` });
   const address = reach.host;
+  // The configuration goes over SSH: when that cannot work, say so before port 80 is opened.
+  if ('problem' in reach.ssh) throw reach.ssh.problem;
   const policyId = deploymentPolicy(reach);
   io.info(`tls --tls acme: Let's Encrypt (${input.ca === 'staging' ? 'staging CA: its certificates are NOT trusted by browsers' : 'production'}) issues a certificate for ${domain} to k3s's Traefik on ${name}, validated over http://${domain} (HTTP-01), renewed by Traefik; expiry notices go to ${input.email}.`);
   io.info(`  port 80/tcp is opened to 0.0.0.0/0 on ${policyId} (a rule marked for this; it stays open for renewals; \`tls --remove\` closes it)`);
