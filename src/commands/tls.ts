@@ -124,6 +124,8 @@ export async function installTls(deps: Deps, nameArg: string | undefined, flags:
   io.info(`Certificate for ${certificate.dnsNames.join(', ')} from ${certificate.issuer}, valid until ${certificate.notAfter} (${certificate.daysLeft} days).`);
   // Read before anything changes: an older package without the script must not half-install.
   const script = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'apply-tls.sh'), 'utf8');
+  // Your certificate replaces a Let's Encrypt one (tls --tls acme): its configuration goes (a no-op without one).
+  const removeAcme = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'remove-acme.sh'), 'utf8');
 
   const reach = await reachInstance(deps, nameArg, flags);
   const name = reach.target.name;
@@ -155,10 +157,18 @@ export async function installTls(deps: Deps, nameArg: string | undefined, flags:
     }
     const applied = await execOrFail(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${b64(script)}' | base64 -d > "$t"\nbash "$t"\n`), 'serve the certificate (apply-tls.sh)');
     io.info(applied.trim().split('\n').pop() ?? '');
+    const acme = await execOrFail(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${b64(removeAcme)}' | base64 -d > "$t"\nbash "$t"\n`), 'remove the Let\'s Encrypt configuration (remove-acme.sh)');
+    if (!acme.includes('nothing to remove')) io.info(acme.trim().split('\n').pop() ?? '');
   } finally {
     await remote.close().catch(() => undefined);
   }
 
+  // ... and the port-80 rule it opened to the world for Let's Encrypt (only that rule) is closed.
+  if (reach.cloud.closeWorldPort) {
+    for (const p of reach.deployment.accessPolicies.filter((x) => x.labels.deployment === name && x.rules.some((r) => r.purpose === 'acme-http-01'))) {
+      if ((await reach.cloud.closeWorldPort(p.id, 80, 'acme-http-01')) === 'closed') io.success(`Closed port 80 to 0.0.0.0/0 on ${p.id} (opened earlier for Let's Encrypt).`);
+    }
+  }
   const tls: TlsRecord = {
     domain,
     url: `https://${domain}`,

@@ -206,4 +206,19 @@ describe('tls --tls acme with the real CLI (AWS on moto)', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.json<Record<string, unknown>>().port80Rule).toBeUndefined();
   });
+
+  it("your own certificate afterwards replaces Let's Encrypt: its configuration and the port-80 rule go", async () => {
+    const r = await cli(['tls', 'web', ...REGION, ...ACME, '--i-know-port-80-is-public', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await rules()).toHaveLength(4);
+    const own = await cli(['tls', 'web', ...REGION, '--domain', DOMAIN, '--tls-cert', issued.certPath, '--tls-key', issued.keyPath, '--json']);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.stderr).toContain('Closed port 80 to 0.0.0.0/0');
+    expect(await rules()).toEqual(launched);
+    expect(existsSync(manifest())).toBe(false);
+    expect(existsSync(acmeDir())).toBe(false);
+    expect(readFileSync(join(host.fsRoot, 'mnt', 'data', '.sourcegraph-launch', 'tls', 'tls.crt'), 'utf8')).toBe(issued.certPem);
+    const status = await cli(['status', 'web', ...REGION, '--no-probe', '--json']);
+    expect(status.json<{ https: Record<string, unknown> }>().https).toMatchObject({ url: `https://${DOMAIN}`, certificateDaysLeft: 89 });
+  });
 });
