@@ -75,7 +75,9 @@ one, is removed). The DNS record is set or printed as above. Then, unless --no-w
 --timeout) until the name resolves and https://<domain> serves a certificate that verifies (with
 --acme-staging: a staging certificate for the domain); exit 4 otherwise, naming what to check (DNS,
 port 80, Traefik's log), everything staying in place: run the same command again to wait again.
-status and doctor read the expiry of the certificate served. --tls managed is not supported yet (exit 2).
+status and doctor read the expiry of the certificate served. tls with --tls-cert/--tls-key afterwards
+replaces it (Traefik's ACME configuration removed, the port-80 rule closed). --tls managed is not
+supported yet (exit 2).
 Exit codes: 0 served (and resolving, unless --no-wait), 1 failed, 2 bad input, a certificate
 that does not fit, or a DNS change or removal without --yes (or --tls acme without
 --i-know-port-80-is-public) when not interactive (nothing changed), 3 credentials or permissions,
