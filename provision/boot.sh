@@ -423,6 +423,17 @@ apply_tls() {
   log "WARNING: could not serve the certificate in ${SG_VOLUME_DIR#"$SG_ROOT"}/tls: ${LAST_OUTPUT:-no output} (the site still answers on HTTP)"
 }
 
+# A Let's Encrypt certificate (`sourcegraph-launch tls --tls acme`): its settings and storage live
+# on the data volume; a reinstall (a new root disk) writes Traefik's configuration again
+# (apply-acme.sh). A problem with it leaves the site answering on HTTP rather than failing the boot.
+apply_acme() {
+  [[ -f "$SG_VOLUME_DIR/acme/settings" ]] || return 0
+  if run_logged "$here/apply-acme.sh"; then
+    return 0
+  fi
+  log "WARNING: could not configure Let's Encrypt from ${SG_VOLUME_DIR#"$SG_ROOT"}/acme: ${LAST_OUTPUT:-no output} (the site still answers on HTTP)"
+}
+
 log_started() {
   mkdir -p "$(dirname "$reboot_log")"
   printf '%s Started Sourcegraph on version %s\n' "$(now_utc)" "$image_version" >>"$reboot_log"
@@ -467,6 +478,7 @@ reinstall() {
   run_logged kube apply -f "$here/manifests/ingress.yaml" ||
     fail "could not create ingress sourcegraph-ingress: $LAST_OUTPUT" kubectl-failed
   apply_tls
+  apply_acme
 
   # Pods that started before the migrator finished sit in CrashLoopBackOff with growing delays;
   # the kubelet keeps that back-off in memory, so restarting k3s lets them retry at once. Pods keep

@@ -114,7 +114,15 @@ export interface Snapshot {
 export interface AccessRule {
   port: number;
   cidr: string;
+  /**
+   * A rule opened for one purpose by a day-two command (openWorldPort), not by launch: launch's
+   * ensureAccessPolicy leaves it alone, and closeWorldPort removes only it.
+   */
+  purpose?: WorldPortPurpose;
 }
+
+/** Why a port is open to the whole internet: `tls --tls acme` HTTP-01 validation (Let's Encrypt connects to 80). */
+export type WorldPortPurpose = 'acme-http-01';
 
 export interface AccessPolicy {
   id: string;
@@ -484,6 +492,15 @@ export interface Cloud {
   ensureClusterAccess?(policyId: string): Promise<AccessPolicy>;
   /** The dry run of ensureClusterAccess: the request(s) it would send when nothing is open yet. */
   clusterAccessRequests?(policyId: string): CloudRequest[];
+  // ---- a port open to the world for one purpose (tls --tls acme HTTP-01; optional) ----
+  /**
+   * Opens `port`/tcp to 0.0.0.0/0 on the policy as a rule marked with `purpose` (AWS: the rule's
+   * description and tags), which ensureAccessPolicy then leaves alone. Idempotent. 'already-open':
+   * a rule of the user's opens it to 0.0.0.0/0 already; nothing was made (nothing to close later).
+   */
+  openWorldPort?(policyId: string, port: number, purpose: WorldPortPurpose): Promise<'opened' | 'already-open'>;
+  /** Removes only the rule openWorldPort made for `purpose` ('absent': there is none, or the policy is gone). */
+  closeWorldPort?(policyId: string, port: number, purpose: WorldPortPurpose): Promise<'closed' | 'absent'>;
   // ---- DNS records in the cloud's DNS service (tls --domain, issue 15) ----
   /**
    * The public zone of this account that holds `domain` (the longest matching name), or undefined.

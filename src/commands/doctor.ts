@@ -3,6 +3,7 @@
 // credentials, a permission dry run, quotas, the machine type, the image, and whether the caller can
 // reach the result. For an existing deployment it compares what exists with what the tool made and
 // looks inside the instance over SSH. Nothing is changed either way.
+import { isAbortError } from '../engine/clock.js';
 import type { DoctorFlags } from '../cli/commands/doctor.js';
 import type { Cloud, Deployment, Instance, Quotas } from '../cloud/port.js';
 import type { ProviderDescriptor } from '../cloud/provider.js';
@@ -253,7 +254,19 @@ async function deploymentChecks(deps: Deps, cloud: Cloud, target: Target, d: Dep
   }
   checks.push(await snapshotsCheck(deps, cloud, target));
   // Only a certificate the user brought (`tls --tls-cert`, recorded on this machine): nothing renews it.
-  if (record?.tls) {
+  if (record?.tls?.acme) {
+    // Let's Encrypt (tls --tls acme): Traefik renews it on the instance; the certificate served now
+    // counts (the recorded one may have been renewed since), the recorded one when it cannot be read.
+    const t = record.tls;
+    const served = await deps.httpGet(`${t.url}/healthz`, { timeoutMs: 5000, signal: deps.signal, verifyCertificate: true }).then(
+      (r) => r.certificate,
+      (e: unknown) => {
+        if (isAbortError(e)) throw e;
+        return undefined;
+      },
+    );
+    checks.push(tlsCertificateCheck({ domain: t.domain, notAfter: served?.notAfter ?? t.notAfter }, deps.clock.now(), `Traefik renews Let's Encrypt certificates 30 days before expiry, so renewal is failing: check that ${t.domain} resolves to the deployment and port 80 is open to the world (\`${deps.program} tls ${name}${where} --domain ${t.domain} --tls acme --acme-email ${t.acme!.email} --i-know-port-80-is-public\` opens it again), and Traefik's log (\`${deps.program} ssh ${name}${where} -- sudo kubectl -n kube-system logs deploy/traefik\`).`));
+  } else if (record?.tls) {
     const t = record.tls;
     checks.push(tlsCertificateCheck(t, deps.clock.now(), `Get a renewed certificate for ${t.domain} and install it with \`${deps.program} tls ${name}${where} --domain ${t.domain} --tls-cert <file> --tls-key <file>\`.`));
   }

@@ -164,7 +164,7 @@ export function openSshCommand(
   add('--size', size);
   add('--version', instance.labels.version ?? d.version);
   add('--image', instance.imageId);
-  const http = [...new Set(d.accessPolicies.flatMap((p) => p.rules.filter((r) => r.port === 80 || r.port === 443).map((r) => r.cidr)))].sort();
+  const http = [...new Set(d.accessPolicies.flatMap((p) => p.rules.filter((r) => (r.port === 80 || r.port === 443) && !r.purpose).map((r) => r.cidr)))].sort();
   add('--allow-cidr', http.join(','));
   add('--ssh-cidr', [...sshCidrsOf(d), cidr].join(','));
   const preset = size ? provider.sizes[size as keyof typeof provider.sizes] : undefined;

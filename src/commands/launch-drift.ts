@@ -37,7 +37,8 @@ const GOVERNED_PORTS = [80, 443, 22];
 function rulesOf(d: Deployment): Set<string> {
   const out = new Set<string>();
   for (const g of d.accessPolicies) {
-    for (const r of g.rules) if (GOVERNED_PORTS.includes(r.port)) out.add(`${r.port} ${r.cidr}`);
+    // A rule opened for a purpose (tls --tls acme's port 80 to the world) is that command's, not launch's.
+    for (const r of g.rules) if (GOVERNED_PORTS.includes(r.port) && !r.purpose) out.add(`${r.port} ${r.cidr}`);
   }
   return out;
 }

@@ -6,15 +6,22 @@
 // command that finishes it. SSH closed to everyone (--ssh-cidr none) is refused up front.
 // --no-wait is refused with --domain: the certificate can only be served once the instance is up,
 // and a launch that returns early would silently skip it.
+// `launch --domain D --tls acme --acme-email E` runs `tls --tls acme`'s steps instead (tls-acme.ts):
+// its input is checked up front, and the consent to open port 80 to the world is the launch's own
+// question at a terminal (the plan says so), else --i-know-port-80-is-public, required up front.
 import type { LaunchFlags } from '../cli/commands/launch.js';
-import { ExitCode, InterruptedError, LaunchError, UsageError, isLaunchError } from '../core/errors.js';
+import { ExitCode, InterruptedError, LaunchError, MissingInputError, UsageError, isLaunchError } from '../core/errors.js';
 import type { Deps } from './deps.js';
 import type { CertificateInfo } from './tls-cert.js';
+import { checkAcmeInput, installAcme, type TlsAcmeResult } from './tls-acme.js';
 import { checkTlsInput, installTls, type TlsResult } from './tls.js';
 
-const ONLY_OWN = 'launch supports only --tls-cert/--tls-key (your own certificate); --tls managed and --tls acme are not supported yet';
+const ONLY_OWN = 'launch supports --tls-cert/--tls-key (your own certificate) or --tls acme (Let\'s Encrypt); --tls managed is not supported yet';
 
-export interface LaunchTls {
+export type LaunchTls = LaunchOwnTls | LaunchAcmeTls;
+
+export interface LaunchOwnTls {
+  way?: undefined;
   domain: string;
   tlsCert: string;
   tlsKey: string;
@@ -23,9 +30,21 @@ export interface LaunchTls {
   certificate: CertificateInfo;
 }
 
+/** --tls acme: Let's Encrypt through k3s's Traefik (the steps of `tls --tls acme`). */
+export interface LaunchAcmeTls {
+  way: 'acme';
+  domain: string;
+  email: string;
+  ca: 'production' | 'staging';
+  dns: boolean;
+}
+
 /** The checks made before anything is created (exit 2 each); undefined without --domain. */
 export function checkLaunchTls(deps: Pick<Deps, 'clock' | 'io'>, flags: LaunchFlags): LaunchTls | undefined {
-  if (flags.tls !== undefined) throw new UsageError(`--tls ${flags.tls}: ${ONLY_OWN}`, { code: 'not-supported', remediation: 'Give --domain D --tls-cert cert.pem --tls-key key.pem.' });
+  if (flags.tls === 'acme') return checkLaunchAcme(deps, flags);
+  if (flags.tls !== undefined) throw new UsageError(`--tls ${flags.tls}: ${ONLY_OWN}`, { code: 'not-supported', remediation: 'Give --domain D --tls-cert cert.pem --tls-key key.pem, or --domain D --tls acme --acme-email E.' });
+  const acmeOnly = ([['acmeEmail', '--acme-email'], ['acmeStaging', '--acme-staging'], ['iKnowPort80IsPublic', '--i-know-port-80-is-public']] as const).find(([k]) => (k === 'acmeEmail' ? flags[k] !== undefined : flags[k] === true));
+  if (acmeOnly) throw new UsageError(`${acmeOnly[1]} only applies with --tls acme`, { code: 'bad-input' });
   if (flags.domain === undefined) {
     if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) throw new UsageError(`${flags.tlsCert !== undefined ? '--tls-cert' : '--tls-key'} needs --domain: the name the certificate is served for`, { code: 'missing-input' });
     if (flags.dns === false) throw new UsageError('--no-dns only applies with --domain', { code: 'bad-input' });
@@ -61,14 +80,45 @@ export function checkLaunchTls(deps: Pick<Deps, 'clock' | 'io'>, flags: LaunchFl
  */
 export function refuseTlsWithoutSsh(sshCidrs: string[], t: LaunchTls, name: string, program: string): void {
   if (sshCidrs.length) return;
-  throw new UsageError('--domain with --ssh-cidr none: the certificate is installed on the instance over SSH, which none closes to everyone', {
+  throw new UsageError('--domain with --ssh-cidr none: HTTPS is set up on the instance over SSH, which none closes to everyone', {
     code: 'bad-input',
-    remediation: `Give --ssh-cidr <your address>/32, or launch without --domain and later open SSH and run \`${program} tls ${name} --domain ${t.domain} --tls-cert ${t.tlsCert} --tls-key ${t.tlsKey}\`.`,
+    remediation: `Give --ssh-cidr <your address>/32, or launch without --domain and later open SSH and run \`${program} tls ${name} ${tlsFlagsFor(t)}\`.`,
   });
+}
+
+function checkLaunchAcme(deps: Pick<Deps, 'io'>, flags: LaunchFlags): LaunchAcmeTls {
+  if (flags.domain === undefined) throw new UsageError('--tls acme needs --domain: the name the certificate is for', { code: 'missing-input' });
+  const input = checkAcmeInput({ domain: flags.domain, tls: 'acme', ...(flags.acmeEmail !== undefined ? { acmeEmail: flags.acmeEmail } : {}), ...(flags.acmeStaging ? { acmeStaging: true } : {}), ...(flags.tlsCert !== undefined ? { tlsCert: flags.tlsCert } : {}), ...(flags.tlsKey !== undefined ? { tlsKey: flags.tlsKey } : {}) });
+  if (flags.wait === false) {
+    throw new UsageError('--domain cannot be combined with --no-wait: Let\'s Encrypt is configured once the instance serves', {
+      code: 'bad-input',
+      remediation: `Launch with --no-wait and no --domain, then run \`tls <name> --domain ${input.domain} --tls acme --acme-email ${input.email}\` once \`status\` says it is ready.`,
+    });
+  }
+  const interactive = deps.io.interactive && !flags.yes;
+  // Asked up front: a refusal after the instance is up would leave the launch half done. At a
+  // terminal the launch's own question covers it (the plan names the rule).
+  if (!interactive && !flags.iKnowPort80IsPublic && !flags.dryRun) {
+    throw new MissingInputError('--i-know-port-80-is-public', "with --tls acme when not running interactively: Let's Encrypt validates the domain over http://<domain> from anywhere, so port 80 is opened to 0.0.0.0/0", { remediation: 'Add --i-know-port-80-is-public to accept it, or use --tls-cert/--tls-key.' });
+  }
+  const dns = flags.dns !== false;
+  if (dns && !flags.yes && !flags.dryRun && !deps.io.interactive) {
+    throw new UsageError('--domain when not running interactively needs --yes (lets launch create or replace the A record when a DNS zone of this account holds the domain) or --no-dns (the record is printed instead)', { code: 'missing-input' });
+  }
+  return { way: 'acme', domain: input.domain, email: input.email, ca: input.ca, dns };
 }
 
 /** What the plan shows before the question. */
 export function describeLaunchTls(t: LaunchTls): string[] {
+  if (t.way === 'acme') {
+    return [
+      `HTTPS after the launch is ready: https://${t.domain} with a Let's Encrypt certificate (${t.ca === 'staging' ? 'staging CA: not trusted by browsers' : 'production'}; expiry notices to ${t.email}) that k3s's Traefik obtains over HTTP-01 and renews — the same steps as \`tls --tls acme\`.`,
+      `Port 80/tcp is then opened to the whole internet (0.0.0.0/0) for Let's Encrypt's validation and renewals (\`tls --remove\` closes it).`,
+      t.dns
+        ? `DNS: when a public zone of this account holds ${t.domain}, its A record is set to the deployment's address (asked first; --yes); otherwise the record to create is printed. Then launch waits until it resolves and the certificate verifies.`
+        : `DNS (--no-dns): the A record to create is printed; launch waits until it resolves and the certificate verifies.`,
+    ];
+  }
   const c = t.certificate;
   return [
     `HTTPS after the launch is ready: https://${t.domain} with your certificate (${t.tlsCert}: ${c.dnsNames.join(', ')}, valid until ${c.notAfter}, ${c.daysLeft} days), HTTP redirected to HTTPS — the same steps as \`tls\`.`,
@@ -80,7 +130,14 @@ export function describeLaunchTls(t: LaunchTls): string[] {
 
 /** The `tls` command that does (or finishes) this step. */
 export function tlsCommandFor(program: string, name: string, region: string, t: LaunchTls, cloud?: string): string {
+  if (t.way === 'acme') return `${program} tls ${name}${cloud ? ` --cloud ${cloud}` : ''} --region ${region} ${tlsFlagsFor(t)}`;
   return `${program} tls ${name}${cloud ? ` --cloud ${cloud}` : ''} --region ${region} --domain ${t.domain} --tls-cert ${t.tlsCert} --tls-key ${t.tlsKey}${t.dns ? '' : ' --no-dns'}`;
+}
+
+/** The launch flags that ask for this HTTPS step (the CI command). */
+export function tlsFlagsFor(t: LaunchTls): string {
+  if (t.way === 'acme') return `--domain ${t.domain} --tls acme --acme-email ${t.email}${t.ca === 'staging' ? ' --acme-staging' : ''} --i-know-port-80-is-public${t.dns ? '' : ' --no-dns'}`;
+  return `--domain ${t.domain} --tls-cert ${t.tlsCert} --tls-key ${t.tlsKey}${t.dns ? '' : ' --no-dns'}`;
 }
 
 /** Runs `tls`'s install step for the launched deployment; any failure exits 1 naming the tls command. */
@@ -90,16 +147,23 @@ export async function runLaunchTls(
   t: LaunchTls,
   where: { name: string; region: string; url?: string },
   install: typeof installTls = installTls,
-): Promise<TlsResult> {
+): Promise<TlsResult | TlsAcmeResult> {
   const command = tlsCommandFor(deps.program, where.name, where.region, t, flags.cloud);
+  const access = {
+    ...(flags.cloud ? { cloud: flags.cloud } : {}),
+    region: where.region,
+    ...(flags.providerFlags ? { providerFlags: flags.providerFlags } : {}),
+    ...(flags.identityFile ? { identityFile: flags.identityFile } : {}),
+    ...(flags.sshUser ? { sshUser: flags.sshUser } : {}),
+    ...(flags.yes ? { yes: true } : {}),
+  };
   try {
+    if (t.way === 'acme') {
+      // Consent was given up front (the launch's question, or --i-know-port-80-is-public).
+      return await installAcme(deps, where.name, { ...access, domain: t.domain, tls: 'acme', acmeEmail: t.email, ...(t.ca === 'staging' ? { acmeStaging: true } : {}), iKnowPort80IsPublic: true, dns: t.dns });
+    }
     return await install(deps, where.name, {
-      ...(flags.cloud ? { cloud: flags.cloud } : {}),
-      region: where.region,
-      ...(flags.providerFlags ? { providerFlags: flags.providerFlags } : {}),
-      ...(flags.identityFile ? { identityFile: flags.identityFile } : {}),
-      ...(flags.sshUser ? { sshUser: flags.sshUser } : {}),
-      ...(flags.yes ? { yes: true } : {}),
+      ...access,
       domain: t.domain,
       tlsCert: t.tlsCert,
       tlsKey: t.tlsKey,

@@ -15,11 +15,11 @@ import { resolvePlan, sourced, validateLaunchFlags } from './launch-wizard.js';
 import { formatRequests } from './requests-text.js';
 import { refuseScheduleWithout } from './schedule.js';
 import { scopeOf } from './target.js';
-import { checkLaunchTls, describeLaunchTls, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor } from './launch-tls.js';
+import { checkLaunchTls, describeLaunchTls, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
 
 export type { LaunchResult } from '../workflows/launch.js';
 /** A launch with --domain: what `tls` did once it was ready. */
-export type LaunchTlsResult = LaunchResult & { tls?: import('./tls.js').TlsResult };
+export type LaunchTlsResult = LaunchResult & { tls?: import('./tls.js').TlsResult | import('./tls-acme.js').TlsAcmeResult };
 
 export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchTlsResult | { plan: unknown; requests: CloudRequest[] } | undefined> {
   const { io } = deps;
@@ -92,7 +92,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
       : `Deployment ${name} exists${drift.instanceId ? ` (instance ${drift.instanceId})` : ''} with these settings; nothing is changed, every resource is checked and waited for:`;
   io.info(`\n${header}\n${formatTable(summaryRows(plan, provider))}\n`);
   if (tls) io.info(`${describeLaunchTls(tls).join('\n')}\n`);
-  const tlsFlags = tls ? ` --domain ${tls.domain} --tls-cert ${tls.tlsCert} --tls-key ${tls.tlsKey}${tls.dns ? '' : ' --no-dns'}` : '';
+  const tlsFlags = tls ? ` ${tlsFlagsFor(tls)}` : '';
   io.info(`Equivalent command for CI:\n  ${command}${tlsFlags}\n`);
 
   const input: LaunchInput = {
@@ -127,7 +127,9 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
       domain: tls.domain,
       url: `https://${tls.domain}`,
       dns: tls.dns ? 'zone-or-printed' : 'printed',
-      certificate: { dnsNames: tls.certificate.dnsNames, notAfter: tls.certificate.notAfter, daysLeft: tls.certificate.daysLeft, fingerprint256: tls.certificate.fingerprint256 },
+      ...(tls.way === 'acme'
+        ? { acme: { email: tls.email, ca: tls.ca, challenge: 'http-01' }, port80: 'opened to 0.0.0.0/0 once ready' }
+        : { certificate: { dnsNames: tls.certificate.dnsNames, notAfter: tls.certificate.notAfter, daysLeft: tls.certificate.daysLeft, fingerprint256: tls.certificate.fingerprint256 } }),
       afterReady: tlsCommandFor(deps.program, name, region, tls, flags.cloud),
     };
     const out = { plan: planToJson(plan, provider), requests, ...(tlsPlan ? { tls: tlsPlan } : {}) };

@@ -252,13 +252,22 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
       try {
         const res = await deps.httpGet(`${local.tls.url}/healthz`, { timeoutMs: 5000, signal: deps.signal, verifyCertificate: true });
         status.https.probe = { status: res.status };
+        // Let's Encrypt (tls --tls acme): Traefik renews on the instance, so the served expiry is the one that counts.
+        if (local.tls.acme && res.certificate?.notAfter) {
+          status.https.certificateNotAfter = res.certificate.notAfter;
+          status.https.certificateDaysLeft = Math.floor((Date.parse(res.certificate.notAfter) - deps.clock.now()) / 86_400_000);
+        }
       } catch (e) {
         const reason = (e as { reason?: string }).reason ?? (e as Error).message;
         status.https.probe = { error: reason };
         status.notes.push(`${local.tls.url} gave no answer with a verified certificate: ${reason}.`);
       }
     }
-    if (daysLeft < 30) {
+    const left = status.https.certificateDaysLeft;
+    if (local.tls.acme && left < 30) {
+      // Traefik renews 30 days before expiry: this close means renewals fail.
+      status.notes.push(`The Let's Encrypt certificate of ${local.tls.domain} ${left < 0 ? 'has expired' : `expires in ${left} days`} (${status.https.certificateNotAfter}) and Traefik has not renewed it: check that ${local.tls.domain} resolves to the deployment and that port 80 is open to the world (\`${deps.program} tls ${target.name} --domain ${local.tls.domain} --tls acme --acme-email ${local.tls.acme.email} --i-know-port-80-is-public\` opens it again), and Traefik's log (\`${deps.program} ssh ${target.name} -- sudo kubectl -n kube-system logs deploy/traefik\`).`);
+    } else if (daysLeft < 30) {
       status.notes.push(`The certificate of ${local.tls.domain} ${daysLeft < 0 ? 'has expired' : `expires in ${daysLeft} days`} (${local.tls.notAfter}): renew it and run \`${deps.program} tls ${target.name} --domain ${local.tls.domain} --tls-cert … --tls-key …\` with the new files.`);
     }
   }

@@ -16,7 +16,7 @@ import { confirmOrYes, connectCloud } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type Target } from './target.js';
 import { checkDomain } from './tls-cert.js';
-import type { TlsFlags } from './tls.js';
+import { refuseAcmeOnlyFlags, type TlsFlags } from './tls.js';
 
 const DEFAULT_TIMEOUT_MIN = 30;
 /** ACM lists the validation record a few seconds after the request. */
@@ -83,6 +83,7 @@ export function formatManagedCost(cost: ManagedHttpsCost): string[] {
 
 export async function installManagedTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<ManagedTlsResult> {
   const { io } = deps;
+  refuseAcmeOnlyFlags(flags);
   const domain = checkDomain(flags.domain);
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     throw new UsageError('--tls managed takes no --tls-cert/--tls-key: the cloud issues the certificate', { code: 'bad-input' });

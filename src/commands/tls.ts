@@ -11,7 +11,8 @@
 // `tls --remove` undoes it all (tls-remove.ts). What was installed (domain, expiry) is recorded in
 // this machine's deployment record for `status`. Sourcegraph's externalURL lives in its database,
 // not in the Helm values: the command prints what to set and where.
-// `--tls managed` and `--tls acme` are refused (exit 2): not supported yet.
+// `--tls acme` (a Let's Encrypt certificate Traefik obtains on the instance) is tls-acme.ts;
+// `--tls managed` is refused (exit 2): not supported yet.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InterruptedError, LaunchError, UsageError, WaitTimeoutError } from '../core/errors.js';
@@ -26,7 +27,6 @@ import { applyDns, planDns, type TlsDnsRecord } from './tls-dns.js';
 export const TLS_DIR = '/mnt/data/.sourcegraph-launch/tls';
 const EXEC_TIMEOUT_MS = 60_000;
 const DEFAULT_TIMEOUT_MIN = 30;
-const UNSUPPORTED_WAYS = ['acme'];
 
 export interface TlsFlags extends AccessFlags, GlobalFlags {
   domain?: string;
@@ -38,6 +38,10 @@ export interface TlsFlags extends AccessFlags, GlobalFlags {
   /** --no-dns: never look at or change the cloud's DNS zones. */
   dns?: boolean;
   remove?: boolean;
+  /** --tls acme: Let's Encrypt's account e-mail (required), the staging CA, and the consent to open port 80 to the world. */
+  acmeEmail?: string;
+  acmeStaging?: boolean;
+  iKnowPort80IsPublic?: boolean;
 }
 
 /** What `tls` installed, kept in the local deployment record for `status`. */
@@ -72,25 +76,38 @@ export async function runTls(deps: Deps, nameArg: string | undefined, flags: Tls
     if (deps.io.json) deps.io.result(managed);
     return managed;
   }
+  if (flags.tls === 'acme') {
+    const acme = await (await import('./tls-acme.js')).installAcme(deps, nameArg, flags);
+    if (deps.io.json) deps.io.result(acme);
+    return acme;
+  }
   const result = await installTls(deps, nameArg, flags);
   if (deps.io.json) deps.io.result(result);
   return result;
+}
+
+/** --acme-email, --acme-staging and --i-know-port-80-is-public belong to --tls acme (exit 2 anywhere else). */
+export function refuseAcmeOnlyFlags(flags: TlsFlags): void {
+  const acmeOnly = ([['acmeEmail', '--acme-email'], ['acmeStaging', '--acme-staging'], ['iKnowPort80IsPublic', '--i-know-port-80-is-public']] as const).find(([k]) => (k === 'acmeEmail' ? flags[k] !== undefined : flags[k] === true));
+  if (acmeOnly) throw new UsageError(`${acmeOnly[1]} only applies with --tls acme`, { code: 'bad-input' });
 }
 
 /** The checks made before connecting: the way, the domain, both files (exit 2 each). */
 export function checkTlsInput(deps: Pick<Deps, 'clock'>, flags: TlsFlags): { domain: string; certPem: string; keyPem: string; certificate: CertificateInfo; timeoutMin: number } {
   if (flags.tls !== undefined) {
     const way = flags.tls;
+    // acme and managed never get here (runTls hands them to their own modules).
     throw new UsageError(
-      UNSUPPORTED_WAYS.includes(way) ? `--tls ${way} is not supported yet` : `--tls ${way}: unknown way (managed, or acme: not supported yet)`,
+      `--tls ${way}: unknown way (acme or managed)`,
       { code: 'not-supported', remediation: 'Bring your own certificate: `tls --domain D --tls-cert cert.pem --tls-key key.pem`.' },
     );
   }
+  refuseAcmeOnlyFlags(flags);
   const domain = checkDomain(flags.domain);
   if (!flags.tlsCert || !flags.tlsKey) {
     throw new UsageError(`${flags.tlsCert ? '--tls-key' : '--tls-cert'} is required: give the certificate (PEM, leaf first, then its chain) and its private key`, {
       code: 'missing-input',
-      remediation: `e.g. \`tls --domain ${domain} --tls-cert fullchain.pem --tls-key privkey.pem\` (--tls managed and --tls acme are not supported yet).`,
+      remediation: `e.g. \`tls --domain ${domain} --tls-cert fullchain.pem --tls-key privkey.pem\`, or a Let's Encrypt certificate: \`tls --domain ${domain} --tls acme --acme-email you@example.com\`.`,
     });
   }
   const timeoutMin = flags.timeout === undefined ? DEFAULT_TIMEOUT_MIN : Number(flags.timeout);
@@ -118,6 +135,8 @@ export async function installTls(deps: Deps, nameArg: string | undefined, flags:
   io.info(`Certificate for ${certificate.dnsNames.join(', ')} from ${certificate.issuer}, valid until ${certificate.notAfter} (${certificate.daysLeft} days).`);
   // Read before anything changes: an older package without the script must not half-install.
   const script = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'apply-tls.sh'), 'utf8');
+  // Your certificate replaces a Let's Encrypt one (tls --tls acme): its configuration goes (a no-op without one).
+  const removeAcme = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'remove-acme.sh'), 'utf8');
 
   const reach = await reachInstance(deps, nameArg, flags);
   const name = reach.target.name;
@@ -153,10 +172,18 @@ export async function installTls(deps: Deps, nameArg: string | undefined, flags:
     }
     const applied = await execOrFail(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${b64(script)}' | base64 -d > "$t"\nbash "$t"\n`), 'serve the certificate (apply-tls.sh)');
     io.info(applied.trim().split('\n').pop() ?? '');
+    const acme = await execOrFail(remote, asRoot(`set -eu\nt=$(mktemp)\ntrap 'rm -f "$t"' EXIT\nprintf '%s' '${b64(removeAcme)}' | base64 -d > "$t"\nbash "$t"\n`), 'remove the Let\'s Encrypt configuration (remove-acme.sh)');
+    if (!acme.includes('nothing to remove')) io.info(acme.trim().split('\n').pop() ?? '');
   } finally {
     await remote.close().catch(() => undefined);
   }
 
+  // ... and the port-80 rule it opened to the world for Let's Encrypt (only that rule) is closed.
+  if (reach.cloud.closeWorldPort) {
+    for (const p of reach.deployment.accessPolicies.filter((x) => x.labels.deployment === name && x.rules.some((r) => r.purpose === 'acme-http-01'))) {
+      if ((await reach.cloud.closeWorldPort(p.id, 80, 'acme-http-01')) === 'closed') io.success(`Closed port 80 to 0.0.0.0/0 on ${p.id} (opened earlier for Let's Encrypt).`);
+    }
+  }
   const tls: TlsRecord = {
     domain,
     url: `https://${domain}`,
@@ -231,7 +258,7 @@ rm -rf '${staging}'
 }
 
 /** Waits until `domain` resolves to `address` (A records), polling; exit 4 after the timeout. */
-async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string, setInZone?: string): Promise<void> {
+export async function waitForDns(deps: Deps, domain: string, address: string, timeoutMs: number, name: string, setInZone?: string): Promise<void> {
   const { clock, io } = deps;
   const resolve = deps.resolveHost ?? defaultResolve;
   const started = clock.now();

@@ -17,6 +17,18 @@ export interface HttpGetOptions {
 export interface HttpGetResult {
   status: number;
   body: string;
+  /** https only: the certificate the server presented (verified or not, as asked), e.g. to read a Let's Encrypt certificate's expiry. */
+  certificate?: ServedCertificate;
+}
+
+export interface ServedCertificate {
+  /** ISO 8601. */
+  notAfter: string;
+  fingerprint256: string;
+  /** The subjectAltName DNS names. */
+  dnsNames: string[];
+  /** The issuer's organisation and common name, e.g. "Let's Encrypt R11". */
+  issuer: string;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -98,8 +110,9 @@ export async function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGe
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let kept = 0;
+      const certificate = secure ? servedCertificate(res.socket) : undefined;
       const done = (): void => {
-        finish({ ok: { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') } });
+        finish({ ok: { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(certificate ? { certificate } : {}) } });
       };
       res.on('data', (chunk: Buffer) => {
         if (kept >= maxBytes) return;
@@ -117,6 +130,19 @@ export async function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGe
     });
     req.end();
   });
+}
+
+/** The peer certificate of a TLS socket, read while the connection is open. */
+function servedCertificate(socket: unknown): ServedCertificate | undefined {
+  const peer = (socket as { getPeerCertificate?: () => { valid_to?: string; fingerprint256?: string; subjectaltname?: string; issuer?: Record<string, string | string[]> } }).getPeerCertificate?.();
+  if (!peer?.valid_to) return undefined;
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  return {
+    notAfter: new Date(peer.valid_to).toISOString(),
+    fingerprint256: peer.fingerprint256 ?? '',
+    dnsNames: (peer.subjectaltname ?? '').split(/,\s*/).filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4)),
+    issuer: [one(peer.issuer?.O), one(peer.issuer?.CN)].filter(Boolean).join(' '),
+  };
 }
 
 function formatSeconds(ms: number): string {

@@ -35,7 +35,17 @@ export interface DeploymentRecord {
   plan?: Record<string, unknown>;
   journal?: Journal;
   /** What `tls` installed: the domain and the certificate's expiry, for `status`. */
-  tls?: { domain: string; url: string; notAfter: string; fingerprint256: string; dnsNames: string[]; issuer: string; installedAt: string };
+  tls?: {
+    domain: string;
+    url: string;
+    notAfter: string;
+    fingerprint256: string;
+    dnsNames: string[];
+    issuer: string;
+    installedAt: string;
+    /** `tls --tls acme`: Let's Encrypt renews the certificate on the instance (the expiry above is as last seen). */
+    acme?: { email: string; ca: 'production' | 'staging'; challenge: 'http-01' };
+  };
   /**
    * The A record `tls` created or changed in the cloud's DNS zone (tls --domain with the zone in the
    * same account): what `tls --remove` and `destroy` delete, and only while it still points at `value`.

@@ -40,19 +40,19 @@ async function errorOf(p: Promise<unknown>): Promise<LaunchError> {
 }
 
 describe('launch --domain on the fake cloud', () => {
-  it('exits 2 with nothing created: a certificate that does not fit, --domain without both files, --tls managed/acme, --no-wait, no --yes in CI', async () => {
+  it('exits 2 with nothing created: a certificate that does not fit, --domain without both files, --tls managed, files with --tls acme, --no-wait, no --yes in CI', async () => {
     const cases: [LaunchFlags, string][] = [
       [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: other.keyPath, yes: true }, 'is not the key of the certificate'],
       [{ domain: 'sourcegraph.example.net', tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, `does not cover sourcegraph.example.net: it is for ${DOMAIN}`],
       [{ domain: DOMAIN, tlsCert: join(certs, 'missing.pem'), tlsKey: site.keyPath, yes: true }, 'no such file'],
-      [{ domain: DOMAIN, tlsCert: site.certPath, yes: true }, '--domain needs --tls-cert and --tls-key: launch supports only --tls-cert/--tls-key'],
-      [{ domain: DOMAIN, yes: true }, 'launch supports only --tls-cert/--tls-key'],
-      [{ domain: DOMAIN, tls: 'managed', yes: true }, '--tls managed: launch supports only --tls-cert/--tls-key'],
-      [{ domain: DOMAIN, tls: 'acme', tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, '--tls acme: launch supports only --tls-cert/--tls-key'],
+      [{ domain: DOMAIN, tlsCert: site.certPath, yes: true }, '--domain needs --tls-cert and --tls-key: launch supports --tls-cert/--tls-key (your own certificate) or --tls acme'],
+      [{ domain: DOMAIN, yes: true }, 'launch supports --tls-cert/--tls-key (your own certificate) or --tls acme'],
+      [{ domain: DOMAIN, tls: 'managed', yes: true }, '--tls managed: launch supports --tls-cert/--tls-key'],
+      [{ domain: DOMAIN, tls: 'acme', tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, '--tls acme takes no --tls-cert'],
       [{ tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, '--tls-cert needs --domain'],
       [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, yes: true, wait: false }, '--domain cannot be combined with --no-wait'],
       [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath }, 'needs --yes'],
-      [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, yes: true, sshCidr: ['none'] }, '--domain with --ssh-cidr none: the certificate is installed on the instance over SSH'],
+      [{ domain: DOMAIN, tlsCert: site.certPath, tlsKey: site.keyPath, yes: true, sshCidr: ['none'] }, '--domain with --ssh-cidr none: HTTPS is set up on the instance over SSH'],
     ];
     for (const [flags, message] of cases) {
       const { fake, deps } = rig();

@@ -88,6 +88,7 @@ describeCloudContract('azure on the ARM emulator', {
   givesEphemeralPublicIp: false,
   quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
+  notYet: { 'world-port': 'tls --tls acme is AWS-only so far: the NSG rule to the internet for HTTP-01 is not built yet' },
   async setup() {
     await arm!.reset();
     const imageId = await publishImage();

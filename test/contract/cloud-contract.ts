@@ -12,6 +12,7 @@ import { launchContract } from './contract-launch.js';
 import { storageContract } from './contract-storage.js';
 import { resizeContract } from './contract-resize.js';
 import { clusterContract } from './contract-cluster.js';
+import { worldPortContract } from './contract-world-port.js';
 import { dnsContract } from './contract-dns.js';
 
 export type { CloudContractOptions, CloudMethod, ContractEnvironment, ContractErrorKind, ContractFeature } from './contract-env.js';
@@ -38,6 +39,7 @@ export function describeCloudContract(name: string, opts: CloudContractOptions):
     buildContract(opts, env);
     resizeContract(opts, env);
     clusterContract(opts, env);
+    worldPortContract(opts, env);
     dnsContract(opts, env);
   });
 }

@@ -78,6 +78,7 @@ describeCloudContract('gcp on the GCE emulator', {
   capabilities: GCP_CAPABILITIES,
   keepsSshKeys: false,
   quotaFigures: ['vcpus', 'staticAddresses'],
+  notYet: { 'world-port': 'tls --tls acme is AWS-only so far: the firewall rule to the internet for HTTP-01 is not built yet' },
   zonalSubnets: false,
   async setup() {
     gce!.reset();

@@ -68,7 +68,7 @@ describe('launch --domain with the real CLI', () => {
     // SSH closed to everyone: the certificate could never be installed, so nothing is launched.
     const closed = await cli([...launchArgs().map((a) => (a === '203.0.113.7/32' ? 'none' : a)), '--domain', DOMAIN, '--tls-cert', site.certPath, '--tls-key', site.keyPath, '--yes', '--json']);
     expect(closed.code, closed.stderr).toBe(2);
-    expect(closed.json()).toMatchObject({ error: { code: 'bad-input', message: '--domain with --ssh-cidr none: the certificate is installed on the instance over SSH, which none closes to everyone' } });
+    expect(closed.json()).toMatchObject({ error: { code: 'bad-input', message: '--domain with --ssh-cidr none: HTTPS is set up on the instance over SSH, which none closes to everyone' } });
     expect(await found.liveInstances('web')).toHaveLength(0);
     expect(await found.groups('web')).toHaveLength(0);
   });

@@ -62,11 +62,10 @@ afterAll(async () => {
 });
 
 describe('tls with the real CLI', () => {
-  it('refuses what does not fit before connecting (exit 2), --tls managed with certificate files, and --tls acme as not supported yet', async () => {
+  it('refuses what does not fit before connecting (exit 2), and --tls managed with certificate files (--tls acme: tls-acme.e2e)', async () => {
     const before = host.execLog().length;
     const cases: [string[], string][] = [
       [['--tls', 'managed', '--domain', DOMAIN, '--tls-cert', site.certPath, '--tls-key', site.keyPath], '--tls managed takes no --tls-cert/--tls-key'],
-      [['--tls', 'acme', '--domain', DOMAIN], '--tls acme is not supported yet'],
       [['--tls-cert', site.certPath, '--tls-key', site.keyPath], '--domain is required'],
       [['--domain', DOMAIN, '--tls-cert', site.certPath], '--tls-key is required'],
       [['--domain', '*.example.com', '--tls-cert', site.certPath, '--tls-key', site.keyPath], 'not a host name'],

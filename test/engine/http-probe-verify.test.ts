@@ -27,7 +27,10 @@ afterAll(async () => {
 
 describe('httpGet verifyCertificate', () => {
   it('without it, any certificate is accepted (Traefik\'s own on the address)', async () => {
-    expect(await httpGet(url, { timeoutMs: 5000 })).toEqual({ status: 200, body: '6.12.5040' });
+    const res = await httpGet(url, { timeoutMs: 5000 });
+    expect(res).toMatchObject({ status: 200, body: '6.12.5040' });
+    // What was served, read from the connection: the names and the issuer as a browser would show them.
+    expect(res.certificate).toMatchObject({ dnsNames: ['localhost'], issuer: 'sourcegraph-launch test CA' });
   });
 
   it('with it, a certificate from an issuer this process does not trust is refused', async () => {

@@ -118,8 +118,12 @@ describe('httpGet', () => {
     await expect(httpGet(`${plainBase}/slow-body`, { timeoutMs: 300 })).rejects.toThrow('no answer within 0.3s');
   });
 
-  it('accepts the self-signed certificate of https', async () => {
-    await expect(httpGet(`${tlsBase}/healthz`, { timeoutMs: 2000 })).resolves.toEqual({ status: 200, body: '6.12.5040' });
+  it('accepts the self-signed certificate of https, and says what it was', async () => {
+    const res = await httpGet(`${tlsBase}/healthz`, { timeoutMs: 2000 });
+    expect(res).toMatchObject({ status: 200, body: '6.12.5040' });
+    // The served certificate (tls --tls acme reads a Let's Encrypt certificate's expiry from it).
+    expect(Date.parse(res.certificate!.notAfter)).toBeGreaterThan(Date.now());
+    expect(res.certificate!.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });
 
   it('leaves the process-wide TLS checks alone', async () => {

@@ -9,7 +9,8 @@
 //   SGL_TEST_PROVISION_DIR=<dir>  the provision scripts to use
 //   SGL_TEST_NO_IP_LOOKUP=1       the wizard suggests no public IP (no "what is my IP" request)
 //   SGL_TEST_PUBLIC_IP=<ip>       this machine's public IP as the lookup would answer (no request)
-//   SGL_TEST_DNS_FILE=<path>      `tls`'s DNS answers: lines "<name> <ipv4>", read at each lookup (no DNS query)
+//   SGL_TEST_DNS_FILE=<path>      `tls`'s DNS answers: lines "<name> <ipv4>", read at each lookup (no DNS query);
+//                                 connections (https://<domain>) dial the same answers (node:dns lookup)
 import { ensureBuilt } from '../../scripts/ensure-built.mjs';
 
 await ensureBuilt();
@@ -43,6 +44,19 @@ if (env.SGL_TEST_DNS_FILE) {
     const ips = (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n').map((l) => l.trim().split(/\s+/)).filter(([n]) => n === name).map(([, ip]) => ip);
     if (!ips.length) throw Object.assign(new Error(`queryA ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
     return ips;
+  };
+  // The HTTPS probes of the domain (tls --tls acme's wait, status) connect through node:dns's
+  // lookup, which node:net reads at each connection: a name in the file dials its first address;
+  // any other name is looked up as usual (inside the test's network namespace).
+  const dns = (await import('node:dns')).default;
+  const lookup = dns.lookup;
+  dns.lookup = (hostname, options, callback) => {
+    if (typeof options === 'function') [callback, options] = [options, {}];
+    if (typeof options === 'number') options = { family: options };
+    overrides.resolveHost(hostname).then(
+      (ips) => (options?.all ? callback(null, ips.map((address) => ({ address, family: 4 }))) : callback(null, ips[0], 4)),
+      () => lookup.call(dns, hostname, options, callback),
+    );
   };
 }
 for (const stream of [process.stdout, process.stderr]) {

@@ -33,7 +33,10 @@ export const launchFlags = {
   domain: str('--domain <name>', 'once ready, serve HTTPS on this name with --tls-cert/--tls-key (the steps of `tls`); not with --no-wait or --ssh-cidr none (installed over SSH)'),
   tlsCert: str('--tls-cert <file>', 'with --domain: your certificate, PEM (certificate first, then its chain); checked before anything is created'),
   tlsKey: str('--tls-key <file>', 'with --domain: its private key, PEM, without a passphrase'),
-  tls: str('--tls <way>', 'managed or acme: not supported (exit 2); launch supports only --tls-cert/--tls-key'),
+  tls: str('--tls <way>', 'with --domain: acme (a Let\'s Encrypt certificate obtained on the instance, the steps of `tls --tls acme`; AWS only so far) instead of --tls-cert/--tls-key; managed: not supported (exit 2)'),
+  acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
+  acmeStaging: bool('--acme-staging', 'with --tls acme: Let\'s Encrypt\'s staging CA (certificates browsers do not trust: for trials)'),
+  iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation (required when not interactive)'),
   dns: negatable('--no-dns', 'with --domain: never look at or change DNS zones in the cloud account; print the record to create'),
 };
 
@@ -62,7 +65,10 @@ export const launchCommand = defineCommand({
     `served over SSH, HTTP redirected; the A record set in a public DNS zone of the account, else printed;\n` +
     `then it waits up to 30 min for the name to resolve). Not on a terminal or with CI set it needs --yes or --no-dns.\n` +
     `If that step fails, the instance stays and launch exits 1 naming the \`tls\` command that finishes it.\n` +
-    `--domain with --no-wait exits 2: launch, then run \`tls\`. --tls managed|acme exit 2 (not supported).\n`,
+    `--domain with --no-wait exits 2: launch, then run \`tls\`. --tls managed exits 2 (not supported).\n` +
+    `--domain D --tls acme --acme-email E: the steps of \`tls --tls acme\` once ready (port 80 opened to 0.0.0.0/0 as a\n` +
+    `marked rule, Traefik configured for Let's Encrypt over SSH, then the wait for a certificate that verifies);\n` +
+    `checked first: --acme-email (exit 2), and not on a terminal or with CI set --i-know-port-80-is-public (exit 2).\n`,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/launch.js')).runLaunch(deps, { ...flags, ...(name !== undefined ? { name } : {}) }),
 });
 

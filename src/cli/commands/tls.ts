@@ -4,15 +4,18 @@ import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 export const tlsCommand = defineCommand({
   name: 'tls',
   args: '[name]',
-  description: 'serve HTTPS on your own domain with your own certificate (checked first) or, with --tls managed, the cloud\'s certificate and load balancer, HTTP redirected to HTTPS; sets the DNS record when its zone is in this cloud account, else prints it, and waits for it; --remove undoes it',
+  description: 'serve HTTPS on your own domain with your own certificate (checked first), a Let\'s Encrypt one obtained on the instance (--tls acme) or the cloud\'s certificate and load balancer (--tls managed), HTTP redirected to HTTPS; sets the DNS record when its zone is in this cloud account, else prints it, and waits for it; --remove undoes it',
   yes: YES.confirms('change the DNS record (tls) or remove HTTPS (tls --remove)'),
   flags: {
     domain: str('--domain <name>', 'the name the site answers on, e.g. sourcegraph.example.com (required)'),
-    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required without --tls managed)'),
-    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required without --tls managed)'),
-    tls: str('--tls <way>', 'managed: the cloud\'s certificate and load balancer instead of your files (AWS only; see below); acme: not supported yet (exit 2)'),
-    wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address'),
-    timeout: str('--timeout <minutes>', 'bound the wait for DNS (default: 30)'),
+    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required, unless --tls acme or managed)'),
+    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required, unless --tls acme or managed)'),
+    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS only so far), instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer instead of your files (AWS only; see below)'),
+    acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
+    acmeStaging: bool('--acme-staging', 'with --tls acme: use Let\'s Encrypt\'s staging CA (for trials: its certificates are not trusted by browsers)'),
+    iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation without being asked (required when not interactive)'),
+    wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address (nor, with --tls acme, for the certificate)'),
+    timeout: str('--timeout <minutes>', 'bound the wait for DNS (and, with --tls acme, for the certificate) (default: 30)'),
     dns: negatable('--no-dns', 'never look at or change DNS zones in the cloud account: print the record to create instead'),
     remove: bool('--remove', 'remove what tls installed: the HTTPS ingresses and the certificate on the instance, and the DNS record tls made (if it still points at the deployment)'),
     identityFile: str('--identity-file <path>', 'private key to log in with (default: the key launch generated or imported on this machine)'),
@@ -24,6 +27,7 @@ export const tlsCommand = defineCommand({
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert fullchain.pem --tls-key privkey.pem`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert cert.pem --tls-key key.pem --no-wait --json`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls managed --yes`,
+    `${PROGRAM} tls prod --domain sourcegraph.example.com --tls acme --acme-email admin@example.com --i-know-port-80-is-public`,
     `${PROGRAM} tls prod --remove --yes`,
   ],
   helpAfter: `
@@ -47,7 +51,9 @@ record to create instead. Either way it then waits until the name resolves to th
 certificate's expiry (as recorded on this machine) and probes https://<domain>/healthz with the
 certificate verified. Renewing: run \`tls\` again with the new files.
 --remove: deletes the secret, the redirect and both HTTPS ingresses from k3s and the certificate
-from the data disk over SSH (the boot service then has nothing to serve again), and the DNS record
+from the data disk over SSH (the boot service then has nothing to serve again); after --tls acme also
+Traefik's HelmChartConfig (Traefik returns to k3s's defaults), the Let's Encrypt storage on the data
+disk, and the port-80 rule tls opened (only that rule); and the DNS record
 tls set (as recorded on this machine) only while it still points at the deployment's address; the
 value it replaced is named, not restored. Asks first (--yes). Never your certificate files on this
 machine nor the zone. \`destroy\` deletes that DNS record too (only while it still points there).
@@ -73,10 +79,29 @@ the certificate's state, expiry and renewal as ACM reports them, and probes http
 the alias record (only while it still points at the load balancer), the listeners, the load
 balancer, the target group, its security group, a subnet it created, the certificate and its
 validation record, and restores the instance's rules.
---tls acme (Let's Encrypt) is not supported yet (exit 2).
+--tls acme --acme-email E (AWS only so far; elsewhere exit 2): instead of your files, k3s's Traefik
+obtains a Let's Encrypt certificate for the domain on the instance and renews it itself (HTTP-01:
+Let's Encrypt fetches http://<domain>/.well-known/acme-challenge/… from anywhere). So port 80 is
+opened to 0.0.0.0/0 on the deployment's security group, as a rule marked as tls's (a launch --update
+keeps it; tls --remove closes only it; a rule of yours already open to the world is left as yours):
+asked at a terminal, else --i-know-port-80-is-public is required (exit 2, nothing changed; --yes is
+not consent). It stays open for renewals. --acme-email is required (exit 2): Let's Encrypt's account,
+for expiry notices. --acme-staging uses the staging CA (certificates browsers do not trust: for
+trials, its rate limits are looser). Over SSH the settings go to /mnt/data/.sourcegraph-launch/acme
+(root only) and provision/apply-acme.sh writes a HelmChartConfig for Traefik
+(/var/lib/rancher/k3s/server/manifests/sourcegraph-acme-traefik.yaml: the "letsencrypt" resolver,
+its storage in /mnt/data/.sourcegraph-launch/acme/store/acme.json, 0600, kept through upgrades) and
+the same redirect and ingresses as above, using the resolver (your own certificate, if tls installed
+one, is removed). The DNS record is set or printed as above. Then, unless --no-wait, it waits (within
+--timeout) until the name resolves and https://<domain> serves a certificate that verifies (with
+--acme-staging: a staging certificate for the domain); exit 4 otherwise, naming what to check (DNS,
+port 80, Traefik's log), everything staying in place: run the same command again to wait again.
+status and doctor read the expiry of the certificate served. tls with --tls-cert/--tls-key afterwards
+replaces it (Traefik's ACME configuration removed, the port-80 rule closed).
 Exit codes: 0 served (and resolving, unless --no-wait), 1 failed, 2 bad input, a certificate
-that does not fit, or a DNS change or removal without --yes when not interactive (nothing changed),
-3 credentials or permissions, 4 the name did not resolve within --timeout (the certificate is served).
+that does not fit, or a DNS change or removal without --yes (or --tls acme without
+--i-know-port-80-is-public) when not interactive (nothing changed), 3 credentials or permissions,
+4 the name did not resolve, or (--tls acme) no verified certificate was served, within --timeout.
 `,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/tls.js')).runTls(deps, name, flags),
 });

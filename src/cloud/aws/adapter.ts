@@ -19,6 +19,7 @@ import type {
   SnapshotScheduleSpec,
   SnapshotSpec,
   SshKeySpec,
+  WorldPortPurpose,
 } from '../port.js';
 import type { AwsContext } from './context.js';
 import { call } from './context.js';
@@ -111,6 +112,8 @@ export class AwsAdapter implements Cloud {
   ensureAccessPolicy = (spec: AccessPolicySpec) => network.ensureAccessPolicy(this.c, spec);
   deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
   ensureClusterAccess = (policyId: string) => network.ensureClusterAccess(this.c, policyId);
+  openWorldPort = (policyId: string, port: number, purpose: WorldPortPurpose) => network.openWorldPort(this.c, policyId, port, purpose);
+  closeWorldPort = (policyId: string, port: number, purpose: WorldPortPurpose) => network.closeWorldPort(this.c, policyId, port, purpose);
   clusterAccessRequests = (policyId: string): CloudRequest[] => [{ service: 'ec2', operation: 'AuthorizeSecurityGroupIngress', input: requests.clusterIngressRequest(policyId) }];
   ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
   checkInstancePermissions = (spec: InstanceSpec) => instances.checkInstancePermissions(this.c, spec);

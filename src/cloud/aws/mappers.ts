@@ -3,7 +3,7 @@
 // shows), instances, volumes, snapshots, security groups, key pairs, addresses and images.
 import { fromPrefixedTags, toPrefixedTags, type Labels } from '../../core/labels.js';
 import { normalizeVersion } from '../../core/versions.js';
-import type { AccessPolicy, AttachedDisk, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, SshKey, StaticAddress } from '../port.js';
+import type { AccessPolicy, AttachedDisk, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, SshKey, StaticAddress, WorldPortPurpose } from '../port.js';
 import type { Ec2Address, Ec2Filter, Ec2Image, Ec2Instance, Ec2KeyPair, Ec2SecurityGroup, Ec2Snapshot, Ec2Tag, Ec2Volume } from './sdk.js';
 
 export type Tags = Record<string, string>;
@@ -127,14 +127,28 @@ export function toSnapshot(s: Ec2Snapshot): Snapshot {
   return out;
 }
 
+/**
+ * The description that marks a rule openWorldPort made (how the tool finds it again from any
+ * machine; its tags say the same in the console, but DescribeSecurityGroups shows no rule tags).
+ */
+export const WORLD_PORT_DESCRIPTIONS: Record<WorldPortPurpose, string> = {
+  'acme-http-01': "Let's Encrypt HTTP-01 validation (sourcegraph-launch tls --tls acme)",
+};
+
+function worldPortPurpose(description: string | undefined): WorldPortPurpose | undefined {
+  return (Object.keys(WORLD_PORT_DESCRIPTIONS) as WorldPortPurpose[]).find((k) => WORLD_PORT_DESCRIPTIONS[k] === description);
+}
+
 export function toAccessPolicy(group: Ec2SecurityGroup): AccessPolicy {
   const rules: AccessPolicy['rules'] = [];
   for (const p of group.IpPermissions ?? []) {
     // Only single-port TCP rules are ours to govern; others are someone else's and left alone.
     if (p.IpProtocol !== 'tcp' || p.FromPort === undefined || p.FromPort !== p.ToPort) continue;
-    for (const cidr of [...(p.IpRanges ?? []).map((r) => r.CidrIp), ...(p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6)]) {
-      if (cidr) rules.push({ port: p.FromPort, cidr });
+    for (const r of p.IpRanges ?? []) {
+      const purpose = worldPortPurpose(r.Description);
+      if (r.CidrIp) rules.push({ port: p.FromPort, cidr: r.CidrIp, ...(purpose ? { purpose } : {}) });
     }
+    for (const r of p.Ipv6Ranges ?? []) if (r.CidrIpv6) rules.push({ port: p.FromPort, cidr: r.CidrIpv6 });
   }
   const policy: AccessPolicy = { id: group.GroupId ?? '', name: group.GroupName ?? '', rules, labels: split(group.Tags).labels };
   // Rules whose source is a security group (the cluster ports scale opens between the deployment's machines).

@@ -3,7 +3,7 @@
 // addresses. Every ensure looks up by tag (or name/id) before creating.
 import { CloudError, UsageError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
-import { CLUSTER_PORTS, type AccessPolicy, type AccessPolicySpec, type AccessRule, type AddressSpec, type Placement, type SshKey, type SshKeySpec, type StaticAddress } from '../port.js';
+import { CLUSTER_PORTS, type WorldPortPurpose, type AccessPolicy, type AccessPolicySpec, type AccessRule, type AddressSpec, type Placement, type SshKey, type SshKeySpec, type StaticAddress } from '../port.js';
 import { call, callUnlessNotFound, paginate, type AwsContext } from './context.js';
 import { isAwsErrorCode, toLaunchError } from './errors.js';
 import { tagFilter, tagsFor, toAccessPolicy, toSshKey, toStaticAddress, tagList } from './mappers.js';
@@ -18,6 +18,8 @@ import {
   GOVERNED_PORTS,
   importKeyPairRequest,
   revokeIngressRequest,
+  WORLD_CIDR,
+  worldPortRequest,
 } from './request-builders.js';
 import type { Ec2Address, Ec2Filter } from './sdk.js';
 
@@ -205,7 +207,8 @@ async function authorizeMissing(c: AwsContext, group: AccessPolicy, rules: Acces
  */
 async function revokeUnwanted(c: AwsContext, group: AccessPolicy, rules: AccessRule[]): Promise<void> {
   const wanted = new Set(rules.map(ruleKey));
-  const unwanted = group.rules.filter((r) => GOVERNED_PORTS.has(r.port) && !wanted.has(ruleKey(r)));
+  // A rule opened for a purpose (openWorldPort: tls --tls acme) is the day-two command's to close.
+  const unwanted = group.rules.filter((r) => GOVERNED_PORTS.has(r.port) && !r.purpose && !wanted.has(ruleKey(r)));
   if (!unwanted.length) return;
   try {
     await c.ec2.revokeSecurityGroupIngress(revokeIngressRequest(group.id, unwanted));
@@ -364,4 +367,35 @@ export async function ensureClusterAccess(c: AwsContext, groupId: string): Promi
     }
   }
   return (await describeGroup(c, groupId)) ?? group;
+}
+
+/** Opens `port` to 0.0.0.0/0 as a rule marked for `purpose`; a user's rule to the world already there is left as theirs. */
+export async function openWorldPort(c: AwsContext, groupId: string, port: number, purpose: WorldPortPurpose): Promise<'opened' | 'already-open'> {
+  const group = await describeGroup(c, groupId);
+  if (!group) throw new CloudError('security-group-missing', `Security group ${groupId} does not exist in ${c.region}`, { remediation: 'Run launch again to recreate it.' });
+  const open = group.rules.find((r) => r.port === port && r.cidr === WORLD_CIDR);
+  if (open) return open.purpose === purpose ? 'opened' : 'already-open';
+  try {
+    await c.ec2.authorizeSecurityGroupIngress(worldPortRequest(groupId, port, purpose, group.labels.deployment ?? group.name));
+  } catch (err) {
+    if (!isAwsErrorCode(err, 'InvalidPermission.Duplicate')) throw toLaunchError(err, { operation: 'AuthorizeSecurityGroupIngress', profile: c.profile, region: c.region });
+    // Opened meanwhile: by a concurrent run of ours (marked) or by the user (theirs).
+    const again = (await describeGroup(c, groupId))?.rules.find((r) => r.port === port && r.cidr === WORLD_CIDR);
+    return again?.purpose === purpose ? 'opened' : 'already-open';
+  }
+  return 'opened';
+}
+
+/** Closes only the rule openWorldPort made for `purpose`. */
+export async function closeWorldPort(c: AwsContext, groupId: string, port: number, purpose: WorldPortPurpose): Promise<'closed' | 'absent'> {
+  const group = await describeGroup(c, groupId);
+  const rule = group?.rules.find((r) => r.port === port && r.cidr === WORLD_CIDR && r.purpose === purpose);
+  if (!rule) return 'absent';
+  try {
+    await c.ec2.revokeSecurityGroupIngress(revokeIngressRequest(groupId, [{ port, cidr: WORLD_CIDR }]));
+  } catch (err) {
+    if (isAwsErrorCode(err, 'InvalidPermission.NotFound', 'InvalidGroup.NotFound', 'InvalidGroupId.NotFound')) return 'absent';
+    throw toLaunchError(err, { operation: 'RevokeSecurityGroupIngress', profile: c.profile, region: c.region });
+  }
+  return 'closed';
 }

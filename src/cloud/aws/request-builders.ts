@@ -5,10 +5,10 @@
 import { CloudError } from '../../core/errors.js';
 import { LABEL_PREFIX, type Labels } from '../../core/labels.js';
 import { fingerprintOfPublicKeyLine } from '../../remote/host-keys.js';
-import { CLUSTER_PORTS, type AccessPolicySpec, type AccessRule, type CloudRequest, type DiskFromSnapshotSpec, type DiskSpec, type ImageFromBuilderSpec, type InstanceSpec, type LaunchRequestsSpec, type SnapshotScheduleSpec, type SnapshotSpec, type SshKeySpec } from '../port.js';
-import { DATA_DEVICE, ROOT_DEVICE, tagKey, tagList, tagsFor, volumeName } from './mappers.js';
+import { CLUSTER_PORTS, type AccessPolicySpec, type AccessRule, type CloudRequest, type DiskFromSnapshotSpec, type DiskSpec, type ImageFromBuilderSpec, type InstanceSpec, type LaunchRequestsSpec, type SnapshotScheduleSpec, type SnapshotSpec, type SshKeySpec, type WorldPortPurpose } from '../port.js';
+import { DATA_DEVICE, ROOT_DEVICE, tagKey, tagList, tagsFor, volumeName, WORLD_PORT_DESCRIPTIONS } from './mappers.js';
 
-export type TaggableResourceType = 'instance' | 'volume' | 'security-group' | 'key-pair' | 'elastic-ip' | 'snapshot' | 'image';
+export type TaggableResourceType = 'instance' | 'volume' | 'security-group' | 'key-pair' | 'elastic-ip' | 'snapshot' | 'image' | 'security-group-rule';
 
 function tagSpec(resourceType: TaggableResourceType, labels: Labels, name?: string) {
   return { ResourceType: resourceType, Tags: tagList(tagsFor(labels, name)) };
@@ -120,6 +120,22 @@ export function clusterIngressRequest(groupId: string, ports: readonly { protoco
       ToPort: p.port,
       UserIdGroupPairs: [{ GroupId: groupId, Description: `k3s ${p.port}/${p.protocol} between the deployment's machines (sourcegraph-launch scale)` }],
     })),
+  };
+}
+
+/** The whole internet, as the rule openWorldPort makes names it. */
+export const WORLD_CIDR = '0.0.0.0/0';
+
+/**
+ * `port`/tcp open to the world for one purpose: the description marks it (found again from any
+ * machine), the tags say whose it is and why (the rule is a resource of its own in the console).
+ */
+export function worldPortRequest(groupId: string, port: number, purpose: WorldPortPurpose, deployment: string) {
+  checkGovernedRules([{ port, cidr: WORLD_CIDR }]);
+  return {
+    GroupId: groupId,
+    IpPermissions: [{ IpProtocol: 'tcp' as const, FromPort: port, ToPort: port, IpRanges: [{ CidrIp: WORLD_CIDR, Description: WORLD_PORT_DESCRIPTIONS[purpose] }] }],
+    TagSpecifications: [tagSpec('security-group-rule', { deployment, role: 'access-rule', purpose, managed: 'true' }, `${deployment}-${purpose}`)],
   };
 }
 

@@ -49,7 +49,7 @@ import { findDeployment, listDeployments } from './deployments.js';
 import { inspect, type FakeState } from './inspect.js';
 import * as staging from './staging.js';
 import { FakeDns } from './dns.js';
-import type { DnsARecord, DnsZone } from '../port.js';
+import type { DnsARecord, DnsZone, WorldPortPurpose } from '../port.js';
 import { checkedLabels, ManualClock, World } from './world.js';
 
 export interface FakeCall {
@@ -168,6 +168,12 @@ export class FakeCloud implements Cloud {
   }
   clusterAccessRequests(policyId: string): CloudRequest[] {
     return this.pure('clusterAccessRequests', [policyId], () => requests.clusterAccessRequests(policyId));
+  }
+  openWorldPort(policyId: string, port: number, purpose: WorldPortPurpose): Promise<'opened' | 'already-open'> {
+    return this.op('openWorldPort', [policyId, port, purpose], () => network.openWorldPort(this.world, policyId, port, purpose));
+  }
+  closeWorldPort(policyId: string, port: number, purpose: WorldPortPurpose): Promise<'closed' | 'absent'> {
+    return this.op('closeWorldPort', [policyId, port, purpose], () => network.closeWorldPort(this.world, policyId, port, purpose));
   }
   ensureInstance(spec: InstanceSpec): Promise<Instance> {
     return this.op('ensureInstance', [spec], () => instances.ensureInstance(this.world, spec));

@@ -1,5 +1,5 @@
 // Placement, access policies, SSH keys and static addresses of the fake cloud.
-import { CLUSTER_PORTS, type AccessPolicy, type AccessPolicySpec, type AddressSpec, type Placement, type SshKey, type SshKeySpec, type StaticAddress } from '../port.js';
+import { CLUSTER_PORTS, type WorldPortPurpose, type AccessPolicy, type AccessPolicySpec, type AddressSpec, type Placement, type SshKey, type SshKeySpec, type StaticAddress } from '../port.js';
 import type { Labels } from '../../core/labels.js';
 import { badInput, conflict, notFound } from './faults.js';
 import { addressView, policyView, sshKeyView, type InstanceRecord, type World } from './world.js';
@@ -75,8 +75,9 @@ export function ensureAccessPolicy(w: World, spec: AccessPolicySpec): AccessPoli
       'Choose another deployment name, or delete that policy if it is left over.',
     );
   }
-  // Governed ports become exactly what the spec asks (a dropped CIDR is closed); others stay.
-  existing.rules = dedupe([...existing.rules.filter((r) => !GOVERNED_PORTS.has(r.port)), ...spec.rules.map((r) => ({ ...r }))]);
+  // Governed ports become exactly what the spec asks (a dropped CIDR is closed); others stay, and
+  // so does a rule opened for a purpose (openWorldPort), which its day-two command closes.
+  existing.rules = dedupe([...existing.rules.filter((r) => !GOVERNED_PORTS.has(r.port) || r.purpose), ...spec.rules.map((r) => ({ ...r }))]);
   return policyView(existing);
 }
 
@@ -185,4 +186,25 @@ export function ensureClusterAccess(w: World, policyId: string): AccessPolicy {
   const missing = CLUSTER_PORTS.filter((p) => !have.some((r) => r.protocol === p.protocol && r.port === p.port && r.sourcePolicyId === policyId));
   rec.clusterRules = [...have, ...missing.map((p) => ({ ...p, sourcePolicyId: policyId }))];
   return policyView(rec);
+}
+
+const WORLD = '0.0.0.0/0';
+
+/** `port` open to the world as a rule marked for `purpose`; a user's rule to the world already there stays theirs. */
+export function openWorldPort(w: World, policyId: string, port: number, purpose: WorldPortPurpose): 'opened' | 'already-open' {
+  const rec = w.policies.get(policyId);
+  if (!rec) throw notFound('access policy', policyId);
+  if (!GOVERNED_PORTS.has(port)) throw badInput('bad-access-rule', `Port ${port} is not one sourcegraph-launch opens`);
+  const open = rec.rules.find((r) => r.port === port && r.cidr === WORLD);
+  if (open) return open.purpose === purpose ? 'opened' : 'already-open';
+  rec.rules.push({ port, cidr: WORLD, purpose });
+  return 'opened';
+}
+
+export function closeWorldPort(w: World, policyId: string, port: number, purpose: WorldPortPurpose): 'closed' | 'absent' {
+  const rec = w.policies.get(policyId);
+  const i = rec ? rec.rules.findIndex((r) => r.port === port && r.cidr === WORLD && r.purpose === purpose) : -1;
+  if (!rec || i < 0) return 'absent';
+  rec.rules.splice(i, 1);
+  return 'closed';
 }
