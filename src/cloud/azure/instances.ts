@@ -207,3 +207,24 @@ async function deleteBuilderLeftover(c: AzureContext, id: string): Promise<void>
   const res = await c.arm.get(id, leftoverGet(id));
   if (res && isBuilderLeftover(res)) await c.arm.delete(id, `${LEFTOVER_OP[type]}.delete`);
 }
+
+/**
+ * Azure Run Command (VirtualMachines_RunCommand, RunShellScript): the VM's agent runs the script as
+ * root. Documented limits: one command at a time per VM, 90 minutes at most, output cut to its last
+ * 4,096 bytes; scripts are kept well below the request size ARM accepts. The protocol on top
+ * (src/remote/run-command-channel.ts) works within them.
+ */
+export const RUN_COMMAND_LIMITS = { name: 'Azure Run Command', maxScriptBytes: 64 * 1024, maxOutputBytes: 4096 } as const;
+
+export async function runCommand(c: AzureContext, id: string, script: string): Promise<{ stdout: string; stderr: string }> {
+  const body = await c.arm.post(`${id}/runCommand`, { commandId: 'RunShellScript', script: script.split('\n') }, 'Microsoft.Compute virtualMachines.runCommand');
+  const statuses = ((body?.value as { code?: string; message?: string }[] | undefined) ?? []);
+  const of = (stream: 'StdOut' | 'StdErr') => statuses.find((s) => s.code?.startsWith(`ComponentStatus/${stream}/`))?.message;
+  const stdout = of('StdOut');
+  const stderr = of('StdErr');
+  if (stdout !== undefined || stderr !== undefined) return { stdout: stdout ?? '', stderr: stderr ?? '' };
+  // The Linux agent's other shape: one status whose message is "Enable succeeded: \n[stdout]\n…\n[stderr]\n…".
+  const message = statuses.map((s) => s.message ?? '').join('\n');
+  const m = /\[stdout\]\n([\s\S]*?)(?:\n\[stderr\]\n([\s\S]*))?$/.exec(message);
+  return m ? { stdout: m[1] ?? '', stderr: m[2] ?? '' } : { stdout: message, stderr: '' };
+}
