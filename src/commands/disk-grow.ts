@@ -214,9 +214,12 @@ async function growFilesystem(deps: Deps, reach: InstanceAccess, rerun: string, 
     const why = (r.stderr.trim().split('\n').at(-1) ?? '') || `exit ${String(r.code)}`;
     progress.fail(why);
     return { pending: `${nextBoot} Growing it over ${channel.description} failed: ${why}`, remediation: `See \`${deps.program} logs ${reach.target.name} --region ${reach.target.region}\`; re-run \`${rerun}\` to try again.` };
-  } catch (e) {
-    progress.fail((e as Error).message);
-    throw e;
+  } catch (caught) {
+    // The disk has grown either way: a channel that broke leaves the filesystem to the next boot.
+    const e = caught as Error & { code?: string; remediation?: string };
+    progress.fail(e.message);
+    if (e.code === 'host-key-mismatch') throw e;
+    return { pending: `${nextBoot} Growing it over ${channel.description} failed: ${e.message}`, remediation: `Reboot the instance, or re-run \`${rerun}\` once it answers${e.remediation ? ` (${e.remediation})` : ''}.` };
   } finally {
     await channel.close().catch(() => undefined);
   }

@@ -49,6 +49,8 @@ const SCRIPT_OVERHEAD = 2_048;
 const OUTPUT_OVERHEAD = 256;
 /** Time a round trip may take beyond the command's own bound (the agent's start, the cloud's polling). */
 const ROUND_TRIP_SLACK_MS = 5 * 60_000;
+const AGENT_REMEDIATION =
+  'Check that the instance is running and its agent is ready (the cloud console shows it), or open SSH to your address (launch … --ssh-cidr <your-ip>/32 --update) and use --via ssh.';
 
 export interface RunCommandChannelOptions {
   run: RunScript;
@@ -71,8 +73,14 @@ export function runCommandChannel(o: RunCommandChannelOptions): InstanceChannel 
     try {
       return await o.run(script, timeoutMs + ROUND_TRIP_SLACK_MS);
     } catch (e) {
-      if (e instanceof LaunchError) throw e;
-      throw new LaunchError('run-command-failed', ExitCode.failed, `${limits.name} on ${o.instance} failed while it ${what}: ${(e as Error).message}`, { cause: e });
+      // The cloud's own error (permissions: exit 3, throttling, an agent that is not ready), named as this channel's.
+      const code = e instanceof LaunchError ? e.code : 'run-command-failed';
+      const exit = e instanceof LaunchError ? e.exitCode : ExitCode.failed;
+      throw new LaunchError(code, exit, `${limits.name} on ${o.instance} failed (${what}): ${(e as Error).message}`, {
+        cause: e,
+        remediation: (e instanceof LaunchError && e.remediation) || AGENT_REMEDIATION,
+        ...(e instanceof LaunchError && e.details ? { details: e.details } : {}),
+      });
     }
   };
 
@@ -87,11 +95,11 @@ export function runCommandChannel(o: RunCommandChannelOptions): InstanceChannel 
       inline = undefined;
       for (let at = 0; at < encoded.length; at += scriptRoom) {
         const part = encoded.slice(at, at + scriptRoom);
-        const r = await round(`set -e\numask 077\nmkdir -p ${dir}\nprintf '%s' '${part}' >> ${dir}/command.b64\necho ok-${nonce}\n`, 60_000, 'received the command');
+        const r = await round(`set -e\numask 077\nmkdir -p ${dir}\nprintf '%s' '${part}' >> ${dir}/command.b64\necho ok-${nonce}\n`, 60_000, 'sending the command');
         if (!r.stdout.includes(`ok-${nonce}`)) throw notUnderstood(limits.name, o.instance, 'storing the command', r);
       }
     }
-    const first = await round(runScript({ dir, nonce, inline, timeoutMs, firstPart: outputRoom }), timeoutMs, 'ran the command');
+    const first = await round(runScript({ dir, nonce, inline, timeoutMs, firstPart: outputRoom }), timeoutMs, 'running the command');
     const head = parseFrame(first, nonce);
     if (!head) throw notUnderstood(limits.name, o.instance, 'running the command', first);
     let packed = head.part;
@@ -100,7 +108,7 @@ export function runCommandChannel(o: RunCommandChannelOptions): InstanceChannel 
       const r = await round(
         `set -e\ntail -c +${packed.length + 1} ${dir}/result | head -c ${outputRoom} > ${dir}/part\nprintf 'SGL-RC-BEGIN ${nonce} %s\\n' "$(wc -c < ${dir}/result)"\ncat ${dir}/part\nprintf '\\nSGL-RC-END ${nonce}\\n'\n${last ? `rm -rf ${dir}\n` : ''}`,
         60_000,
-        'handed back the output',
+        'reading the output back',
       );
       const frame = parseFrame(r, nonce);
       if (!frame || frame.part.length === 0) throw notUnderstood(limits.name, o.instance, 'reading the output back', r);
@@ -180,7 +188,7 @@ function unpack(packed: string): { code: number; timedOut: boolean; stdout: stri
 function notUnderstood(name: string, instance: string, step: string, r: RunScriptOutput): LaunchError {
   const said = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ').slice(0, 400);
   return new LaunchError('run-command-failed', ExitCode.failed, `${name} on ${instance} did not complete ${step}${said ? `: ${said}` : ' (no output)'}`, {
-    remediation: 'Check that the instance is running and its agent is ready (the cloud console shows it), or open SSH (launch … --ssh-cidr <your-ip>/32 --update) and use --via ssh.',
+    remediation: AGENT_REMEDIATION,
   });
 }
 

@@ -66,6 +66,8 @@ function runCommand(ctx: RequestContext, host: RunCommandHost | undefined): Repl
     },
   });
   const op = ctx.core.state.operations.get(vm.pendingOperation!)!;
+  // An injected fault fails the operation at its end: the agent never runs the script.
+  if (op.injectedFailure) return reply;
   // InProgress until the script has ended: then the next poll finishes the operation.
   op.pollsLeft = Number.MAX_SAFE_INTEGER;
   host({ resourceGroup: vm.resourceGroup, name: vm.name, publicIps: publicIpsOf(ctx, vm) }, script).then(
