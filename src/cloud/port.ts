@@ -511,6 +511,11 @@ export interface Cloud {
    * limit). A script that ran answers, whatever its exit status; the agent's own failure throws.
    */
   runCommand?(instanceId: string, script: string, timeoutMs: number): Promise<RunScriptOutput>;
+  /**
+   * Whether the channel can reach the instance now (doctor), where the cloud can tell: AWS lists
+   * the instances whose SSM agent is online (DescribeInstanceInformation).
+   */
+  runCommandReady?(instanceId: string): Promise<{ ready: boolean; detail: string; fix?: string }>;
 }
 
 /** How much of a quota is used, of how much. */

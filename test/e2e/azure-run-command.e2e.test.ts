@@ -7,7 +7,7 @@
 // The data disk for `disk grow` is a real XFS filesystem on a loop device this test attaches and
 // mounts on the host's /mnt/data (inside its private mount namespace), so the filesystem step
 // really grows it. Runs inside the test network namespace (npm test), as root.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { startAzureE2e, type AzureE2e } from '../support/azure-e2e.js';
 import type { RunCommandHost } from '../support/arm-emulator/index.js';
 import { runCli } from '../support/cli.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
+import { runAsAgent } from '../support/test-host-agent.js';
 
 const run = promisify(execFile);
 const VERSION = '6.12.5040';
@@ -36,18 +37,7 @@ const agentRuns: string[] = [];
 let loop: { device: string; image: string } | undefined;
 
 /** Runs a script as root on the test host (its namespace, its PATH), as the VM agent would. */
-function asAgent(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  return new Promise((resolve, reject) => {
-    const ssh = spawn('ssh', ['-i', privateKeyPath, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `root@${HOST_ADDRESS}`, 'bash -s'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    ssh.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    ssh.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    ssh.on('error', reject);
-    ssh.on('close', (code) => (code === 255 ? reject(new Error(`the agent's SSH to the test host failed: ${stderr}`)) : resolve({ stdout, stderr, exitCode: code ?? 1 })));
-    ssh.stdin.end(script);
-  });
-}
+const asAgent = (script: string) => runAsAgent(HOST_ADDRESS, privateKeyPath, script);
 
 const runCommandHost: RunCommandHost = async (vm, script) => {
   if (!vm.publicIps.includes(HOST_ADDRESS)) throw new Error(`no stand-in for VM ${vm.name} (${vm.publicIps.join(', ') || 'no public IP'})`);

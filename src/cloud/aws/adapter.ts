@@ -35,6 +35,8 @@ import * as storage from './storage.js';
 import { instanceTypeVcpus, readVcpuQuota } from './vcpu-quota.js';
 import * as dns from './dns.js';
 import type { Route53Api } from './route53-sdk.js';
+import type { SsmApi } from './ssm-sdk.js';
+import * as ssmRun from './run-command.js';
 
 export const AWS_CAPABILITIES: Capabilities = {
   permissionPreflight: true,
@@ -69,6 +71,7 @@ export class AwsAdapter implements Cloud {
       ...(clients.dlm ? { dlm: clients.dlm } : {}),
       ...(clients.serviceQuotas ? { serviceQuotas: clients.serviceQuotas } : {}),
       ...(clients.route53 ? { route53: clients.route53 } : {}),
+      ...(clients.ssm ? { ssm: clients.ssm } : {}),
       region: scope.region,
       profile: opts.profile ?? scope.params.profile ?? process.env.AWS_PROFILE ?? 'default',
       pollIntervalMs: opts.pollIntervalMs ?? 5_000,
@@ -160,6 +163,19 @@ export class AwsAdapter implements Cloud {
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) =>
     requests.buildRequests(spec, network.groupDescription, { addressId: spec.addressId });
 
+  // ---- the run-command channel (Systems Manager Run Command; run-command.ts) ----
+  get runCommandLimits() {
+    return this.c.ssm ? ssmRun.SSM_RUN_COMMAND_LIMITS : undefined;
+  }
+  runCommand = (instanceId: string, script: string, timeoutMs: number) => ssmRun.runCommand(this.c, this.ssmApi, instanceId, script, timeoutMs);
+  /** doctor: whether Systems Manager lists the instance as managed (the channel needs it). */
+  ssmManaged = (instanceId: string) => ssmRun.ssmManaged(this.c, this.ssmApi, instanceId);
+  runCommandReady = (instanceId: string) => ssmRun.runCommandReady(this.c, this.ssmApi, instanceId);
+  private get ssmApi(): SsmApi {
+    if (!this.c.ssm) throw new CloudError('run-command-unavailable', 'This AWS adapter was built without a Systems Manager client', { remediation: 'A bug: report it.' });
+    return this.c.ssm;
+  }
+
   // ---- DNS records (Route 53) ----
   private get dnsContext(): dns.AwsDnsContext {
     if (!this.c.route53) throw new CloudError('dns-unavailable', 'This AWS adapter was built without a Route 53 client', { remediation: 'A bug: report it.' });
@@ -213,6 +229,7 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
   let loadingQuotas: Promise<ServiceQuotasApi> | undefined;
   const loadQuotas = () => (loadingQuotas ??= import('./sdk.js').then(({ createServiceQuotasApi }) => createServiceQuotasApi(clientOptions)));
   let loadingRoute53: Promise<Route53Api> | undefined;
+  let loadingSsm: Promise<SsmApi> | undefined;
   const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
   const clients: AwsClients = {
     ec2: lazyApi<Ec2Api>(() => load().then((c) => c.ec2)),
@@ -233,6 +250,8 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
     serviceQuotas: lazyApi<ServiceQuotasApi>(loadQuotas),
     // Its own chunk, loaded on the first DNS call only (see route53-sdk.ts).
     route53: lazyApi<Route53Api>(() => (loadingRoute53 ??= import('./route53-sdk.js').then(({ createRoute53Api }) => createRoute53Api(clientOptions)))),
+    // Its own chunk too, loaded on the first run-command call only (see ssm-sdk.ts).
+    ssm: lazyApi<SsmApi>(() => (loadingSsm ??= import('./ssm-sdk.js').then(({ createSsmApi }) => createSsmApi({ ...clientOptions, env })))),
   };
   return new AwsAdapter(clients, scope, { ...rest, profile });
 }

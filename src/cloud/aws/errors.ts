@@ -7,7 +7,7 @@ export interface AwsErrorContext {
   /** The API call that failed, e.g. "RunInstances". */
   operation: string;
   /** IAM service prefix of the call; default "ec2". */
-  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53';
+  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53' | 'ssm';
   /** The shared-config profile the credentials came from ('default' when none was chosen). */
   profile: string;
   region: string;
@@ -68,6 +68,7 @@ const SERVICE_NAMES: Record<NonNullable<AwsErrorContext['service']>, string> = {
   dlm: 'Data Lifecycle Manager (DLM)',
   servicequotas: 'Service Quotas',
   route53: 'Route 53',
+  ssm: 'Systems Manager',
 };
 
 function field(err: unknown, key: string): unknown {

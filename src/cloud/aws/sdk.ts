@@ -240,6 +240,8 @@ export interface AwsClients {
   serviceQuotas?: ServiceQuotasApi;
   /** Route 53 (tls --domain): built by route53-sdk.ts, its own chunk, only when DNS is used. */
   route53?: import('./route53-sdk.js').Route53Api;
+  /** Systems Manager (the run-command channel): built by ssm-sdk.ts, its own chunk, only when used. */
+  ssm?: import('./ssm-sdk.js').SsmApi;
 }
 
 export interface AwsClientOptions {

@@ -9,8 +9,11 @@ import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { wrapDlmClient, wrapEc2Client, wrapServiceQuotasClient, type ServiceQuotasCommands } from '../../../src/cloud/aws/sdk.js';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import { wrapRoute53Client } from '../../../src/cloud/aws/route53-sdk.js';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { wrapSsmClient } from '../../../src/cloud/aws/ssm-sdk.js';
 
 const route53Actions = () => Object.keys(wrapRoute53Client({} as Route53Client)).map((m) => `route53:${pascal(m)}`);
+const ssmActions = () => Object.keys(wrapSsmClient({} as SSMClient)).map((m) => `ssm:${pascal(m)}`);
 
 const pascal = (method: string) => `${method[0]!.toUpperCase()}${method.slice(1)}`;
 // doctor's vCPU quota: read off its wrapper too (the command classes are not needed to list its methods).
@@ -34,6 +37,9 @@ describe('the minimal AWS policy', () => {
     // Route 53 (tls --domain): the hosted zone lookup and the record changes.
     expect(route53Actions()).toHaveLength(4);
     expect(route53Actions().filter((a) => !allowed.has(a))).toEqual([]);
+    // Systems Manager (the run-command channel, doctor's "managed" check).
+    expect(ssmActions()).toHaveLength(3);
+    expect(ssmActions().filter((a) => !allowed.has(a))).toEqual([]);
     // DLM acts as its role: launch --schedule passes it.
     expect(allowed.has('iam:PassRole')).toBe(true);
   });
@@ -46,6 +52,7 @@ describe('the minimal AWS policy', () => {
       ...serviceQuotas(),
       'iam:PassRole',
       ...route53Actions(),
+      ...ssmActions(),
     ]);
     expect([...allowed].filter((a) => a.includes('*') || !called.has(a))).toEqual([]);
   });
