@@ -1,8 +1,8 @@
 // Which channel `config`, `executors enable` and `disk grow` use (openChannel), on the fake cloud:
 // SSH when it is open and connects; the cloud's run-command channel when SSH is closed or does not
 // answer and the cloud offers one; `--via` forcing either; and a cloud without a run-command channel
-// (the fake AWS, as AWS and GCE are today) refusing `--via run-command` with exit 2 before anything
-// changes. The run-command channel's scripts are never run here (its protocol has its own test with
+// (the fake cloud has none, as GCE today; it runs under the default provider's name here) refusing
+// `--via run-command` with exit 2 before anything changes. The run-command channel's scripts are never run here (its protocol has its own test with
 // a real shell, and the real CLI runs it on Azure in test/e2e/azure-run-command.e2e.test.ts).
 import { describe, expect, it } from 'vitest';
 import type { Cloud } from '../../src/cloud/port.js';
@@ -93,7 +93,7 @@ describe('openChannel', () => {
     expect((await errorOf(openChannel(deps, reach, where))).code).toBe('ssh-closed');
     const e = await errorOf(openChannel(deps, reach, { ...where, via: 'run-command' }));
     expect(e).toMatchObject({ code: 'run-command-not-offered', exitCode: ExitCode.badInput });
-    expect(e.message).toBe('A run-command channel is not offered on AWS yet: open SSH (--ssh-cidr) and run again');
+    expect(e.message).toMatch(/^A run-command channel is not offered on \S+ yet: open SSH \(--ssh-cidr\) and run again$/);
   });
 
   it('disk grow --via run-command on such a cloud exits 2 before the disk is touched', async () => {
