@@ -74,6 +74,8 @@ export function runCommandChannel(o: RunCommandChannelOptions): InstanceChannel 
       return await o.run(script, timeoutMs + ROUND_TRIP_SLACK_MS);
     } catch (e) {
       // The cloud's own error (permissions: exit 3, throttling, an agent that is not ready), named as this channel's.
+      // The adapters' own channel errors (run-command-*, ssm-*) say so already.
+      if (e instanceof LaunchError && /^(run-command-|ssm-)/.test(e.code)) throw e;
       const code = e instanceof LaunchError ? e.code : 'run-command-failed';
       const exit = e instanceof LaunchError ? e.exitCode : ExitCode.failed;
       throw new LaunchError(code, exit, `${limits.name} on ${o.instance} failed (${what}): ${(e as Error).message}`, {

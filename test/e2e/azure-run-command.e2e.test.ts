@@ -101,6 +101,11 @@ describe('config and disk grow through Azure Run Command (SSH closed)', () => {
     // Nothing of the protocol is left behind on the instance.
     expect(existsSync(join(host.fsRoot, 'var', 'lib', 'sourcegraph-launch', 'run-command')) ? execFileSync('ls', [join(host.fsRoot, 'var', 'lib', 'sourcegraph-launch', 'run-command')]).toString() : '').toBe('');
 
+    // doctor: the VM agent is Ready, so the channel can run.
+    const doctor = await cli(['doctor', 'rc', ...where, '--json']);
+    const rcCheck = doctor.json<{ checks: { id: string; status: string; detail: string }[] }>().checks.find((c) => c.id === 'run-command');
+    expect(rcCheck).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^the VM agent of \S+ is Ready \(2\.11\.1\.12\)/) });
+
     // show reads it back through Run Command (the chart values come back in parts if they must).
     const shown = await cli(['config', 'show', 'rc', ...where, '--json']);
     expect(shown.code, shown.stderr).toBe(0);

@@ -152,8 +152,8 @@ export class AzureAdapter implements Cloud {
   terminateInstance = (instanceId: string) => instances.terminateInstance(this.c, instanceId);
   waitForInstanceState = (instanceId: string, state: InstanceState, timeoutMs: number) => instances.waitForInstanceState(this.c, instanceId, state, timeoutMs);
   readonly runCommandLimits = instances.RUN_COMMAND_LIMITS;
-  // The agent ends a script at 90 minutes; the channel bounds each command itself (timeout(1)).
-  runCommand = (instanceId: string, script: string, _timeoutMs: number) => instances.runCommand(this.c, instanceId, script);
+  runCommand = (instanceId: string, script: string, timeoutMs: number) => instances.runCommand(this.c, instanceId, script, timeoutMs);
+  runCommandReady = (instanceId: string) => instances.runCommandReady(this.c, instanceId);
 
   describeDisk = (diskId: string) => storage.describeDisk(this.c, diskId);
   attachDataDisk = (diskId: string, instanceId: string, timeoutMs: number) => storage.attachDataDisk(this.c, diskId, instanceId, timeoutMs);
