@@ -13,6 +13,7 @@ import { storageContract } from './contract-storage.js';
 import { resizeContract } from './contract-resize.js';
 import { clusterContract } from './contract-cluster.js';
 import { dnsContract } from './contract-dns.js';
+import { runCommandContract } from './contract-run-command.js';
 
 export type { CloudContractOptions, CloudMethod, ContractEnvironment, ContractErrorKind, ContractFeature } from './contract-env.js';
 export { CONTRACT_ERRORS } from './contract-env.js';
@@ -39,5 +40,6 @@ export function describeCloudContract(name: string, opts: CloudContractOptions):
     resizeContract(opts, env);
     clusterContract(opts, env);
     dnsContract(opts, env);
+    runCommandContract(opts, env);
   });
 }
