@@ -3,10 +3,11 @@
 // AWS_ENDPOINT_URL_SSM: moto's SendCommand runs nothing), which really runs each AWS-RunShellScript
 // as root on the test host behind the deployment's Elastic IP (test/support/test-host-agent.ts).
 // Launched with `--ssh-cidr none`, so `config set` goes through Systems Manager Run Command and
-// really changes override.yaml on the host; `doctor` reports whether the instance is managed.
+// really changes override.yaml on the host, `executors enable` makes its token there; `doctor` reports
+// whether the instance is managed.
 // Runs inside the test network namespace (npm test).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -95,5 +96,20 @@ describe('config through AWS Systems Manager Run Command (SSH closed)', () => {
     const doctor = await cli(['doctor', 'rc', ...REGION, '--json']);
     const check = doctor.json<{ checks: { id: string; status: string; detail: string }[] }>().checks.find((c) => c.id === 'run-command');
     expect(check).toMatchObject({ status: 'pass', detail: expect.stringContaining('is managed by Systems Manager (agent 3.3.0.0, Online)') });
+  });
+
+  it('executors enable through Systems Manager: the token made on the instance, the replicas set and applied', async () => {
+    const volume = join(host.fsRoot, 'mnt', 'data', '.sourcegraph-launch');
+    writeFileSync(join(host.fsRoot, 'var', 'lib', 'sourcegraph-launch', 'charts', `sourcegraph-executor-k8s-${VERSION}.tgz`), 'a saved chart\n');
+    const enabled = await cli(['executors', 'enable', 'rc', ...REGION, '--count', '2', '--yes', '--json']);
+    expect(enabled.code, enabled.stderr).toBe(0);
+    expect(enabled.stderr).toContain('through AWS Systems Manager Run Command');
+    expect(enabled.json()).toMatchObject({ count: 2, token: 'created', changed: true, applied: { version: VERSION } });
+    const token = readFileSync(join(volume, 'executor-secret'), 'utf8').trim();
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(join(volume, 'executor-secret')).mode & 0o777).toBe(0o600);
+    // Never printed, as over SSH.
+    expect(enabled.stdout + enabled.stderr).not.toContain(token);
+    expect(readFileSync(overridePath(), 'utf8')).toBe('frontend:\n  replicaCount: 3\nexecutor:\n  replicas: 2\n');
   });
 });
