@@ -222,7 +222,7 @@ export async function runCommand(c: AzureContext, id: string, script: string, ti
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new LaunchError('run-command-timeout', ExitCode.timedOut, `Azure Run Command on ${nameOf(id)} did not report within ${Math.round(timeoutMs / 1000)} s`, { remediation: 'The VM agent may be busy or stuck: see the VM in the Azure portal (Run command, Extensions + applications) and run it again.' })),
+      () => reject(new LaunchError('run-command-timeout', ExitCode.timedOut, `Azure Run Command on ${nameOf(id)} did not report within ${Math.ceil(timeoutMs / 1000)} s`, { remediation: 'The VM agent may be busy or stuck: see the VM in the Azure portal (Run command, Extensions + applications) and run it again.' })),
       timeoutMs,
     );
   });
