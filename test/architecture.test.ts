@@ -54,11 +54,13 @@ describe('architecture', () => {
     const importers = (prefix: string) =>
       src.filter((f) => imports(f).some((s) => s.startsWith(prefix))).map((f) => relative(root, f));
     // Route 53 has a file (and so a chunk) of its own: only DNS records (tls --domain) load it.
-    // So have ACM and ELBv2 (tls --tls managed loads them, nothing else does).
-    expect(importers('@aws-sdk/')).toEqual(['src/cloud/aws/acm-sdk.ts', 'src/cloud/aws/load-balancer-sdk.ts', 'src/cloud/aws/route53-sdk.ts', 'src/cloud/aws/sdk.ts']);
+    // So have ACM and ELBv2 (tls --tls managed loads them, nothing else does), and Systems Manager (the run-command channel).
+    expect(importers('@aws-sdk/')).toEqual(['src/cloud/aws/acm-sdk.ts', 'src/cloud/aws/load-balancer-sdk.ts', 'src/cloud/aws/route53-sdk.ts', 'src/cloud/aws/sdk.ts', 'src/cloud/aws/ssm-sdk.ts']);
     expect(importers('@aws-sdk/client-acm')).toEqual(['src/cloud/aws/acm-sdk.ts']);
     expect(importers('@aws-sdk/client-elastic-load-balancing-v2')).toEqual(['src/cloud/aws/load-balancer-sdk.ts']);
     expect(importers('@aws-sdk/client-route-53')).toEqual(['src/cloud/aws/route53-sdk.ts']);
+    // Systems Manager too: only the run-command channel and doctor's "managed" check load it.
+    expect(importers('@aws-sdk/client-ssm')).toEqual(['src/cloud/aws/ssm-sdk.ts']);
     expect(importers('ssh2')).toEqual(['src/remote/ssh2-remote.ts']);
   });
 

@@ -66,3 +66,9 @@ export const forceUnlockFlag = bool(
   '--force-unlock',
   'clear another run\'s in-progress marker on the deployment (only when you know that run is gone); names what it clears',
 );
+
+/** How `config`, `executors enable` and `disk grow` reach the instance (commands/instance-access.ts: openChannel). */
+export const viaFlag = str(
+  '--via <ssh|run-command>',
+  'reach the instance over SSH, or through the cloud\'s run-command channel with no open port (Azure Run Command, AWS Systems Manager) (default: SSH when it is open and answers, else run-command)',
+);

@@ -15,6 +15,7 @@
 //   image           a root image plus, where the cloud keeps it apart, a data-disk template (AWS:
 //                   one AMI holds both; GCE: image + snapshot; Azure: gallery version with a data disk)
 import type { Labels } from '../core/labels.js';
+import type { RunCommandLimits, RunScriptOutput } from '../remote/run-command-channel.js';
 
 export type ProviderId = 'aws' | 'gcp' | 'azure';
 
@@ -519,6 +520,22 @@ export interface Cloud {
   // ---- HTTPS through the cloud's own certificate and load balancer (tls --tls managed, issue 15) ----
   /** Present only where offered (AWS today): `tls --tls managed` exits 2 on a cloud without it. */
   readonly managedHttps?: ManagedHttps;
+
+  // ---- the run-command channel (issue 15; optional: without it `config`, `executors enable` and
+  // `disk grow`'s filesystem step need SSH) ----
+  /** The channel's name for messages and its limits (src/remote/run-command-channel.ts). */
+  readonly runCommandLimits?: RunCommandLimits;
+  /**
+   * Runs a shell script as root on the instance through the cloud's agent (Azure Run Command, AWS
+   * Systems Manager) and answers what it printed, as the agent hands it back (possibly cut to the
+   * limit). A script that ran answers, whatever its exit status; the agent's own failure throws.
+   */
+  runCommand?(instanceId: string, script: string, timeoutMs: number): Promise<RunScriptOutput>;
+  /**
+   * Whether the channel can reach the instance now (doctor), where the cloud can tell: AWS lists
+   * the instances whose SSM agent is online (DescribeInstanceInformation).
+   */
+  runCommandReady?(instanceId: string): Promise<{ ready: boolean; detail: string; fix?: string }>;
 }
 
 /** How much of a quota is used, of how much. */

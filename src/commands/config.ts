@@ -4,7 +4,8 @@
 // the data volume (the last few, for `config rollback`), and it is applied the way the appliance
 // applies it at boot: the boot service reinstalls Sourcegraph with Helm when override.yaml exists,
 // so `config` restarts that service and waits for it, for the pods to settle and for /healthz.
-// Everything goes over SSH: the clouds' run-command channels are not used yet.
+// It reaches the instance over SSH when SSH is open and answers, else through the cloud's run-command
+// channel (Azure Run Command), or as --via says (instance-access.ts: openChannel).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { checkHttpsAfterWait, type HttpsCheck } from '../workflows/https-check.j
 import { confirmOrYes, probeHealth } from '../workflows/shared.js';
 import { applyAssignments, checkTopLevelKeys, coalesce, parseAssignment, parseValues, toYaml, type Assignment, type Values } from './config-values.js';
 import type { Deps, GlobalFlags } from './deps.js';
-import { asRoot, connectOrExplain, execOrFail, reachInstance, type AccessFlags, type InstanceAccess } from './instance-access.js';
+import { asRoot, execOrFail, openChannel, reachInstance, type AccessFlags, type InstanceAccess } from './instance-access.js';
 
 export const OVERRIDE_PATH = '/mnt/data/override.yaml';
 export const OVERRIDE_HISTORY_DIR = '/mnt/data/.sourcegraph-launch/override-history';
@@ -47,6 +48,8 @@ export interface ConfigFlags extends AccessFlags, GlobalFlags {
   operands?: string[];
   file?: string;
   timeout?: string;
+  /** ssh | run-command: how to reach the instance (default: SSH when open, else the cloud's run-command channel). */
+  via?: string;
 }
 
 export interface ConfigFiles {
@@ -114,7 +117,7 @@ async function configure(deps: Deps, nameArg: string | undefined, flags: ConfigF
   }
 
   const reach = await reachInstance(deps, nameArg, flags);
-  const { remote } = await connectOrExplain(deps, reach, flags.providerFlags);
+  const remote = await openChannel(deps, reach, flags);
   try {
     const files = await readConfigFiles(remote, reach);
     const result: ConfigResult = { name: reach.target.name, action, override: files.override ?? null, changed: false, history: files.history };
@@ -230,7 +233,7 @@ function indent(text: string): string {
 }
 
 
-export async function readConfigFiles(remote: Remote, reach: InstanceAccess): Promise<ConfigFiles> {
+export async function readConfigFiles(remote: Pick<Remote, 'exec'>, reach: InstanceAccess): Promise<ConfigFiles> {
   const size = safeWord(reach.instance.labels.size ?? reach.deployment.size ?? 'M');
   const version = safeWord(reach.instance.labels.version ?? reach.deployment.version ?? '');
   const out = await execOrFail(
@@ -271,13 +274,13 @@ export function safeWord(s: string): string {
   return s;
 }
 
-async function readRemoteFile(remote: Remote, path: string): Promise<string> {
+async function readRemoteFile(remote: Pick<Remote, 'exec'>, path: string): Promise<string> {
   const b64 = await execOrFail(remote, asRoot(`base64 -w0 < '${path.split('/').map((part) => (part ? safeWord(part) : part)).join('/')}'`), `read ${path}`);
   return Buffer.from(b64.trim(), 'base64').toString('utf8');
 }
 
 /** Uploads the new file and swaps it in, keeping the one it replaces; returns the kept file's name. */
-export async function writeOverride(remote: Remote, text: string, restoring: string | undefined): Promise<string | undefined> {
+export async function writeOverride(remote: Pick<Remote, 'exec'>, text: string, restoring: string | undefined): Promise<string | undefined> {
   const b64 = Buffer.from(text).toString('base64');
   // Keep the replaced file under a name that sorts by time; a rollback's is set aside apart from
   // the files rollback goes back through, so rolling back twice goes two files back.
@@ -306,7 +309,7 @@ printf 'saved %s\\n' "$saved"
  * Restarts the boot service (which reinstalls with override.yaml) and waits until it finished a
  * run that started after the restart, the pods are ready and /healthz answers.
  */
-export async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAccess, timeoutMs: number): Promise<NonNullable<ConfigResult['applied']>> {
+export async function applyAndWait(deps: Deps, remote: Pick<Remote, 'exec'>, reach: InstanceAccess, timeoutMs: number): Promise<NonNullable<ConfigResult['applied']>> {
   const { clock, io } = deps;
   const started = clock.now();
   let since: number;
@@ -361,7 +364,7 @@ export async function applyAndWait(deps: Deps, remote: Remote, reach: InstanceAc
   }
 }
 
-async function bootState(remote: Remote): Promise<{ unit: string; status?: { stage?: string; startedAt?: string; lastError?: string } }> {
+async function bootState(remote: Pick<Remote, 'exec'>): Promise<{ unit: string; status?: { stage?: string; startedAt?: string; lastError?: string } }> {
   const out = await execOrFail(
     remote,
     asRoot(`printf 'unit %s\\n' "$(systemctl is-active ${BOOT_UNIT} 2>/dev/null || true)"

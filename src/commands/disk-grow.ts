@@ -1,7 +1,8 @@
 // `disk grow [name] --size GiB`: grows the deployment's data disk. Validate (a whole size, larger
 // than now, within the cloud's limit; nothing changes on bad input) → hold the deployment → show the
 // size and monthly cost change (and a stop the cloud needs) → ask → grow and wait (workflows/
-// disk-grow.ts) → grow the filesystem over SSH when SSH is open, else say the next boot does it.
+// disk-grow.ts) → grow the filesystem over SSH when SSH is open, else through the cloud's run-command
+// channel, else say the next boot does it.
 // Re-running with the same size resumes: a change under way is waited for, a disk already at the
 // size goes straight to the filesystem.
 import { readFileSync } from 'node:fs';
@@ -14,10 +15,11 @@ import { describeDataDiskUsage, parseDataDiskUsage, type DataDiskUsage } from '.
 import { CloudError, UsageError } from '../core/errors.js';
 import { formatUsd } from '../core/prices.js';
 import { holdDeployment } from '../engine/hold.js';
-import { confirmOrYes, connectToInstance, dataDiskOf } from '../workflows/shared.js';
+import { confirmOrYes, dataDiskOf } from '../workflows/shared.js';
 import { growDisk, growStart, type GrowStart } from '../workflows/disk-grow.js';
 import type { Deps } from './deps.js';
-import { explainUnreachable, reachInstance, type InstanceAccess } from './instance-access.js';
+import { openChannel, parseVia, reachInstance, runCommandTo, type InstanceAccess } from './instance-access.js';
+import type { InstanceChannel } from '../remote/channel.js';
 import { locateProvisionBundle } from './provision-bundle.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 
@@ -113,9 +115,12 @@ export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags
   const { io } = deps;
   // Bad input exits 2 before any cloud call.
   const sizeGiB = parseSize(flags.size, resolveTarget(deps, nameArg, flags).provider);
+  const via = parseVia(flags.via);
   const reach = await reachInstance(deps, nameArg, flags);
   const { target, cloud, deployment, instance } = reach;
   const { provider, name, region } = target;
+  // A forced channel the cloud does not offer: exit 2 before anything changes.
+  if (via === 'run-command' && !(cloud.runCommand && cloud.runCommandLimits)) runCommandTo(deps, reach);
   const found = dataDiskOf(deployment, instance);
   if (!found) throw new CloudError('data-disk-missing', `The instance ${instance.id} of ${name} has no data ${provider.terms.disk} attached`, { remediation: `See \`${deps.program} status ${name} --region ${region}\`.` });
   const where = `${provider.id === defaultProvider().id ? '' : ` --cloud ${provider.id}`} --region ${region}`;
@@ -137,7 +142,7 @@ export async function runDiskGrow(deps: Deps, nameArg: string | undefined, flags
 
     await growDisk(deps, cloud, { diskId: disk.id, sizeGiB, start, instanceId: instance.id, stopFirst });
 
-    const filesystem = await growFilesystem(deps, reach, `${deps.program} disk grow ${name}${where} --size ${sizeGiB}`, flags.providerFlags ?? {});
+    const filesystem = await growFilesystem(deps, reach, `${deps.program} disk grow ${name}${where} --size ${sizeGiB}`, flags);
     const result: DiskGrowResult = { name, cloud: target.cloud, region, diskId: disk.id, fromGiB, toGiB: sizeGiB, disk: start === 'done' ? 'already-at-size' : 'grown', restarted: stopFirst, monthlyUsd, filesystem };
     if (io.json) io.result(result);
     else if ('usage' in filesystem) {
@@ -166,7 +171,7 @@ function dryRun(deps: Deps, provider: ProviderDescriptor, p: Parameters<typeof s
     showGrow(deps, provider, p);
     io.info(`\nThe request it would send${p.stopFirst ? ` (between stopping ${p.instance.id} and starting it again)` : ''}:`);
     for (const r of requests) io.info(`  ${r.service} ${r.operation} ${JSON.stringify(r.input)}`);
-    io.info(`Then it waits until the cloud reports ${p.sizeGiB} GiB and grows the filesystem on /mnt/data (over SSH when SSH is open to you, else at the next boot).`);
+    io.info(`Then it waits until the cloud reports ${p.sizeGiB} GiB and grows the filesystem on /mnt/data (over SSH when SSH is open to you, else through the cloud's run-command channel where it has one, else at the next boot).`);
   } else if (p.start === 'under-way') io.info(`The data ${provider.terms.disk} ${p.disk.id} is already changing to ${p.sizeGiB} GiB: a real run sends nothing and waits for it, then grows the filesystem.`);
   else io.info(`The data ${provider.terms.disk} ${p.disk.id} is ${p.sizeGiB} GiB already: a real run sends nothing to the cloud and only grows the filesystem.`);
   io.success('Dry run: nothing was changed.');
@@ -174,32 +179,33 @@ function dryRun(deps: Deps, provider: ProviderDescriptor, p: Parameters<typeof s
 }
 
 /**
- * Runs provision/grow-data-disk.sh on the instance over SSH, streamed (base64) so images that
- * predate it grow too. When SSH is not possible the boot service grows the filesystem at the next
- * boot: says so, with how to trigger it.
+ * Runs provision/grow-data-disk.sh on the instance, streamed (base64) so images that predate it grow
+ * too: over SSH when SSH is open, else through the cloud's run-command channel (openChannel). When
+ * neither is possible the boot service grows the filesystem at the next boot: says so, with how to
+ * trigger it.
  */
-async function growFilesystem(deps: Deps, reach: InstanceAccess, rerun: string, providerFlags: Record<string, string>): Promise<DiskGrowResult['filesystem']> {
+async function growFilesystem(deps: Deps, reach: InstanceAccess, rerun: string, flags: { via?: string; providerFlags?: Record<string, string> }): Promise<DiskGrowResult['filesystem']> {
   const nextBoot = 'The filesystem grows at the next boot of the instance (the boot service grows it at every boot).';
-  if ('problem' in reach.ssh) {
-    const p = reach.ssh.problem;
-    return {
-      pending: `${nextBoot} It was not grown now: ${p.message}.`,
-      remediation: `Reboot the instance to grow it now, or re-run \`${rerun}\` once SSH works (it goes straight to the filesystem).${p.remediation ? ` ${p.remediation}` : ''}`,
-    };
-  }
   const script = readFileSync(join(locateProvisionBundle(deps.provisionDir).provisionDir, 'grow-data-disk.sh'));
-  const progress = deps.io.progress('Growing the filesystem on /mnt/data over SSH');
-  let remote;
+  let channel: InstanceChannel;
   try {
-    remote = await connectToInstance(deps, reach.cloud, reach.ssh.access, reach.ssh.host, reach.instance.id);
+    channel = await openChannel(deps, reach, flags);
   } catch (caught) {
-    const e = (await explainUnreachable(deps, reach, caught, providerFlags)) as Error & { code?: string; remediation?: string };
-    progress.fail(e.message);
-    if (e.code === 'host-key-mismatch') throw e;
-    return { pending: `${nextBoot} SSH did not connect: ${e.message}`, remediation: `Reboot the instance, or re-run \`${rerun}\` once SSH answers${e.remediation ? ` (${e.remediation})` : ''}.` };
+    const e = caught as Error & { code?: string; remediation?: string };
+    // A forced channel that does not exist is bad input; a changed host key must stop everything.
+    if (e.code === 'host-key-mismatch' || e.code === 'invalid-via' || e.code === 'run-command-not-offered') throw e;
+    if ('problem' in reach.ssh && reach.ssh.problem === caught) {
+      return {
+        pending: `${nextBoot} It was not grown now: ${e.message}.`,
+        remediation: `Reboot the instance to grow it now, or re-run \`${rerun}\` once SSH works (it goes straight to the filesystem).${e.remediation ? ` ${e.remediation}` : ''}`,
+      };
+    }
+    deps.io.warn(`Could not reach the instance to grow the filesystem: ${e.message}`);
+    return { pending: `${nextBoot} ${e.code?.startsWith('run-command') ? '' : 'SSH did not connect: '}${e.message}`, remediation: `Reboot the instance, or re-run \`${rerun}\` once it answers${e.remediation ? ` (${e.remediation})` : ''}.` };
   }
+  const progress = deps.io.progress(`Growing the filesystem on /mnt/data over ${channel.description}`);
   try {
-    const r = await remote.exec(`printf %s '${script.toString('base64')}' | base64 -d | sudo bash -s`, { timeoutMs: FS_TIMEOUT_MS });
+    const r = await channel.exec(`printf %s '${script.toString('base64')}' | base64 -d | sudo bash -s`, { timeoutMs: FS_TIMEOUT_MS });
     const usage = parseDataDiskUsage(r.stdout);
     if (r.code === 0 && usage) {
       progress.succeed(usage.grown ? 'grown' : 'already fills the disk');
@@ -207,8 +213,14 @@ async function growFilesystem(deps: Deps, reach: InstanceAccess, rerun: string, 
     }
     const why = (r.stderr.trim().split('\n').at(-1) ?? '') || `exit ${String(r.code)}`;
     progress.fail(why);
-    return { pending: `${nextBoot} Growing it over SSH failed: ${why}`, remediation: `See \`${deps.program} logs ${reach.target.name} --region ${reach.target.region}\`; re-run \`${rerun}\` to try again.` };
+    return { pending: `${nextBoot} Growing it over ${channel.description} failed: ${why}`, remediation: `See \`${deps.program} logs ${reach.target.name} --region ${reach.target.region}\`; re-run \`${rerun}\` to try again.` };
+  } catch (caught) {
+    // The disk has grown either way: a channel that broke leaves the filesystem to the next boot.
+    const e = caught as Error & { code?: string; remediation?: string };
+    progress.fail(e.message);
+    if (e.code === 'host-key-mismatch') throw e;
+    return { pending: `${nextBoot} Growing it over ${channel.description} failed: ${e.message}`, remediation: `Reboot the instance, or re-run \`${rerun}\` once it answers${e.remediation ? ` (${e.remediation})` : ''}.` };
   } finally {
-    await remote.close().catch(() => undefined);
+    await channel.close().catch(() => undefined);
   }
 }

@@ -276,8 +276,21 @@ async function deploymentChecks(deps: Deps, cloud: Cloud, target: Target, d: Dep
     return;
   }
   checks.push(...(await sshChecks(deps, nameArg, flags, target)));
+  // The run-command channel (config, executors enable, disk grow without SSH), where the cloud can tell.
+  if (cloud.runCommandReady && instance.state === 'running') checks.push(await runCommandCheck(cloud, instance.id));
   // Only with k3s agents (scale): their nodes, over SSH on the server.
   checks.push(...(await nodeChecks(deps, cloud, target, d, record)));
+}
+
+async function runCommandCheck(cloud: Cloud, instanceId: string): Promise<Check> {
+  const title = `Run-command channel (${cloud.runCommandLimits?.name ?? 'the cloud\'s'})`;
+  try {
+    const r = await cloud.runCommandReady!(instanceId);
+    return check('run-command', title, r.ready ? 'pass' : 'warn', r.detail, r.fix);
+  } catch (e) {
+    const err = e as Error & { remediation?: string };
+    return check('run-command', title, 'warn', `could not tell: ${err.message}`, err.remediation);
+  }
 }
 
 const GOVERNED = new Set([22, 80, 443]);

@@ -15,7 +15,7 @@ import { confirmOrYes } from '../workflows/shared.js';
 import { applyAndWait, OVERRIDE_HISTORY_DIR, OVERRIDE_PATH, readConfigFiles, safeWord, STATE_DIR, writeOverride } from './config.js';
 import { applyAssignments, parseAssignment, parseValues } from './config-values.js';
 import type { Deps } from './deps.js';
-import { asRoot, connectOrExplain, execOrFail, reachInstance, type InstanceAccess } from './instance-access.js';
+import { asRoot, execOrFail, openChannel, reachInstance, type InstanceAccess } from './instance-access.js';
 
 const VOLUME_DIR = '/mnt/data/.sourcegraph-launch';
 export const EXECUTOR_SECRET_PATH = `${VOLUME_DIR}/executor-secret`;
@@ -61,7 +61,7 @@ export async function runExecutorsEnable(deps: Deps, nameArg: string | undefined
   const { target } = reach;
   const where = `${target.provider.id === defaultProvider().id ? '' : ` --cloud ${target.provider.id}`} --region ${target.region}`;
   const readTokenCommand = `${deps.program} ssh ${target.name}${where} -- sudo cat ${EXECUTOR_SECRET_PATH}`;
-  const { remote } = await connectOrExplain(deps, reach, flags.providerFlags);
+  const remote = await openChannel(deps, reach, flags);
   try {
     await requireExecutorChart(deps, remote, reach);
     const files = await readConfigFiles(remote, reach);
@@ -120,7 +120,7 @@ export async function runExecutorsEnable(deps: Deps, nameArg: string | undefined
 }
 
 /** The image must carry the executor chart of the version it runs (older versions have none). */
-async function requireExecutorChart(deps: Deps, remote: Remote, reach: InstanceAccess): Promise<void> {
+async function requireExecutorChart(deps: Deps, remote: Pick<Remote, 'exec'>, reach: InstanceAccess): Promise<void> {
   const version = safeWord(reach.instance.labels.version ?? reach.deployment.version ?? '');
   const chart = `${STATE_DIR}/charts/sourcegraph-executor-k8s-${version}.tgz`;
   const out = await execOrFail(remote, asRoot(`if [ -f ${chart} ]; then echo present; else echo missing; fi`), 'look for the executor chart');
@@ -132,7 +132,7 @@ async function requireExecutorChart(deps: Deps, remote: Remote, reach: InstanceA
 }
 
 /** Whether the secret file exists and the executor release's values carry it (read only; the token goes through a pipe, never a command line). */
-async function tokenInPlace(remote: Remote): Promise<boolean> {
+async function tokenInPlace(remote: Pick<Remote, 'exec'>): Promise<boolean> {
   const out = await execOrFail(
     remote,
     asRoot(`if [ -s ${EXECUTOR_SECRET_PATH} ] && [ -f ${EXECUTOR_VALUES_PATH} ] && printf 'frontendPassword: "%s"\\n' "$(head -n 1 ${EXECUTOR_SECRET_PATH})" | grep -qF -f - ${EXECUTOR_VALUES_PATH}; then echo yes; else echo no; fi`),
@@ -147,7 +147,7 @@ async function tokenInPlace(remote: Remote): Promise<boolean> {
  * exist, else `openssl rand -hex 32`. The executor values are then (re)written from it when they do
  * not carry it. Prints only which of the three happened and whether the values changed.
  */
-async function ensureToken(remote: Remote): Promise<{ token: ExecutorsResult['token']; valuesChanged: boolean }> {
+async function ensureToken(remote: Pick<Remote, 'exec'>): Promise<{ token: ExecutorsResult['token']; valuesChanged: boolean }> {
   const out = await execOrFail(
     remote,
     asRoot(`set -eu
@@ -179,7 +179,7 @@ echo "$state $values"
 }
 
 /** Puts the previous override.yaml back (or removes the new one when there was none), applies it, and returns the error to throw. */
-async function rollBack(deps: Deps, remote: Remote, reach: InstanceAccess, previous: string | undefined, saved: string | undefined, failure: LaunchError, timeoutMin: number): Promise<LaunchError> {
+async function rollBack(deps: Deps, remote: Pick<Remote, 'exec'>, reach: InstanceAccess, previous: string | undefined, saved: string | undefined, failure: LaunchError, timeoutMin: number): Promise<LaunchError> {
   deps.io.warn(`${failure.message}: putting the previous ${OVERRIDE_PATH} back and applying it.`);
   try {
     if (previous !== undefined && saved) await writeOverride(remote, previous, saved);

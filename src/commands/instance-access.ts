@@ -4,9 +4,11 @@
 import type { Cloud, Deployment, Instance } from '../cloud/port.js';
 import type { ProviderDescriptor } from '../cloud/provider.js';
 import { defaultProvider } from '../cloud/providers.js';
-import { ExitCode, LaunchError } from '../core/errors.js';
+import { ExitCode, LaunchError, UsageError } from '../core/errors.js';
 import type { DeploymentRecord } from '../state/store.js';
 import type { Remote } from '../remote/remote.js';
+import { sshChannel, type InstanceChannel } from '../remote/channel.js';
+import { runCommandChannel } from '../remote/run-command-channel.js';
 import { connectCloud, connectToInstance, findPrivateKey, instanceAddress, type SshAccess } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type Target, type TargetFlags } from './target.js';
@@ -196,7 +198,7 @@ export function asRoot(script: string): string {
 }
 
 /** Runs a command on the instance and gives its output; a non-zero exit is a failure naming `what`. */
-export async function execOrFail(remote: Remote, command: string, what: string, timeoutMs = 60_000): Promise<string> {
+export async function execOrFail(remote: Pick<Remote, 'exec'>, command: string, what: string, timeoutMs = 60_000): Promise<string> {
   const r = await remote.exec(command, { timeoutMs });
   if (r.code !== 0) throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what} on the instance: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n')[0]}`);
   return r.stdout;
@@ -211,4 +213,62 @@ export function scopeFlagsText(provider: ProviderDescriptor, providerFlags: Reco
     .filter((f) => f.role === 'scope-param' && providerFlags[f.key])
     .map((f) => ` ${f.spec.split(' ')[0]} ${quote(providerFlags[f.key]!)}`)
     .join('');
+}
+
+/** `--via`: how `config`, `executors enable` and `disk grow` reach the instance. */
+export type Via = 'ssh' | 'run-command';
+
+export function parseVia(value: string | undefined): Via | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'ssh' || value === 'run-command') return value;
+  throw new UsageError(`--via: "${value}" must be ssh or run-command`, { code: 'invalid-via' });
+}
+
+/** The cloud's run-command channel to the instance, or why there is none (exit 2: open SSH instead). */
+export function runCommandTo(deps: Deps, reach: InstanceAccess): InstanceChannel {
+  const { cloud, target, instance } = reach;
+  if (!cloud.runCommand || !cloud.runCommandLimits) {
+    throw new UsageError(`A run-command channel is not offered on ${target.provider.displayName} yet: open SSH (--ssh-cidr) and run again`, {
+      code: 'run-command-not-offered',
+      remediation: `\`${deps.program} launch ${target.name} … --ssh-cidr <your-ip>/32 --update\` opens it to your address only (\`${deps.program} ssh ${target.name}\` prints the exact command when SSH is closed).`,
+    });
+  }
+  if (instance.state !== 'running') {
+    throw new LaunchError('instance-not-running', ExitCode.failed, `The instance ${instance.id} of ${target.name} is ${instance.state}: ${cloud.runCommandLimits.name} needs it running`, {
+      remediation: `Start it (or see \`${deps.program} status ${target.name} --region ${target.region}\`).`,
+    });
+  }
+  const run = cloud.runCommand.bind(cloud);
+  return runCommandChannel({ run: (script, timeoutMs) => run(instance.id, script, timeoutMs), limits: cloud.runCommandLimits, instance: instance.id });
+}
+
+/**
+ * How a command that changes things on the instance reaches it: SSH when the deployment's SSH is
+ * open and answers, else the cloud's run-command channel (where the cloud offers one), or the one
+ * `--via` forces. Says which. Throws why neither is possible.
+ */
+export async function openChannel(deps: Deps, reach: InstanceAccess, flags: { via?: string; providerFlags?: Record<string, string> }): Promise<InstanceChannel> {
+  const via = parseVia(flags.via);
+  const { io } = deps;
+  const offered = Boolean(reach.cloud.runCommand && reach.cloud.runCommandLimits);
+  const name = reach.cloud.runCommandLimits?.name ?? 'the run-command channel';
+  const overRunCommand = (why: string) => {
+    const channel = runCommandTo(deps, reach);
+    io.info(`Reaching ${reach.target.name} through ${channel.description} (${why}).`);
+    return channel;
+  };
+  if (via === 'run-command') return overRunCommand('--via run-command');
+  if (via !== 'ssh' && 'problem' in reach.ssh && offered && reach.instance.state === 'running') return overRunCommand(`no SSH: ${reach.ssh.problem.message}`);
+  try {
+    const { remote, host } = await connectOrExplain(deps, reach, flags.providerFlags);
+    const user = 'access' in reach.ssh ? reach.ssh.access.user : '';
+    io.info(`Reaching ${reach.target.name} over SSH (${user ? `${user}@` : ''}${host}).`);
+    return sshChannel(remote, `SSH (${user ? `${user}@` : ''}${host})`);
+  } catch (e) {
+    const code = e instanceof LaunchError ? e.code : undefined;
+    if (via !== 'ssh' && offered && (code === 'ssh-unreachable' || code === 'ssh-not-open-to-you')) {
+      return overRunCommand(`SSH did not connect: ${(e as Error).message.split('\n')[0]}; ${name} needs no open port`);
+    }
+    throw e;
+  }
 }

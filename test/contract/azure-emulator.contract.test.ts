@@ -2,6 +2,7 @@
 // same suite as the fake and AWS, with the adapter's real REST client pointed at the emulator the
 // way a user points it at another cloud's resource manager, and a test credential (never the
 // default chain, never Microsoft). What the emulator cannot do is declared, never skipped quietly.
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
 import { AZURE_CAPABILITIES, AzureAdapter } from '../../src/cloud/azure/adapter.js';
 import type { TokenCredential } from '../../src/cloud/azure/credentials.js';
@@ -17,7 +18,11 @@ const VERSION = '6.12.5040';
 let arm: ArmEmulator | undefined;
 let client: ArmClient;
 beforeAll(async () => {
-  arm = await startArmEmulator();
+  // Run Command's stand-in for the VM: the contract's harmless script, run with bash here.
+  arm = await startArmEmulator({
+    runCommand: (_vm, script) =>
+      new Promise((resolve) => execFile('bash', ['-c', script], (error, stdout, stderr) => resolve({ stdout, stderr, exitCode: typeof error?.code === 'number' ? error.code : 0 }))),
+  });
   client = new ArmClient(arm);
 });
 afterAll(async () => {

@@ -14,6 +14,7 @@ import { resizeContract } from './contract-resize.js';
 import { clusterContract } from './contract-cluster.js';
 import { worldPortContract } from './contract-world-port.js';
 import { dnsContract } from './contract-dns.js';
+import { runCommandContract } from './contract-run-command.js';
 
 export type { CloudContractOptions, CloudMethod, ContractEnvironment, ContractErrorKind, ContractFeature } from './contract-env.js';
 export { CONTRACT_ERRORS } from './contract-env.js';
@@ -41,5 +42,6 @@ export function describeCloudContract(name: string, opts: CloudContractOptions):
     clusterContract(opts, env);
     worldPortContract(opts, env);
     dnsContract(opts, env);
+    runCommandContract(opts, env);
   });
 }

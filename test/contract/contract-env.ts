@@ -37,7 +37,9 @@ export type ContractErrorKind = keyof typeof CONTRACT_ERRORS;
 export type ContractFeature =
   | 'snapshot-schedules'
   /** An address moved to another instance no longer shows as the first instance's public address. */
-  | 'address-move-clears-previous-ip';
+  | 'address-move-clears-previous-ip'
+  /** The run-command channel runs scripts on the instance (moto's SSM runs nothing). */
+  | 'run-command';
 
 /** How an adapter joins the suite: what it declares up front, and a fresh cloud per test. */
 export interface CloudContractOptions {
@@ -55,7 +57,7 @@ export interface CloudContractOptions {
   /** Abilities the adapter has but its emulator lacks (moto has no snapshot schedule service), each with the reason; each is reported as a test of its own. */
   cannotEmulate?: Partial<Record<ContractFeature, string>>;
   /** Parts of the port the adapter does not implement yet (optional verbs), each with the reason; the suite checks they are indeed absent. */
-  notYet?: Partial<Record<'cluster-access' | 'world-port', string>>;
+  notYet?: Partial<Record<'cluster-access' | 'world-port' | 'run-command', string>>;
   /** The quota figures the adapter reads from its emulator (doctor); for the others it must say why not. */
   quotaFigures?: ('vcpus' | 'staticAddresses')[];
   /** A deployment's instance gets a public address of the cloud's without a static one; false where it does not (Azure's VMs). Default true. */

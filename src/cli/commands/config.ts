@@ -1,4 +1,4 @@
-import { str } from '../flags.js';
+import { str, viaFlag } from '../flags.js';
 import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 
 export const configCommand = defineCommand({
@@ -11,6 +11,7 @@ export const configCommand = defineCommand({
     timeout: str('--timeout <minutes>', 'bound the wait for the reinstall, the pods and /healthz (default: 30)'),
     identityFile: str('--identity-file <path>', 'private key to log in with (default: the key launch generated or imported on this machine)'),
     sshUser: str('--ssh-user <user>', 'login user (default: the one launch recorded on this machine, else the cloud image\'s)'),
+    via: viaFlag,
   },
   target: { name: 'default' },
   cloud: true,
@@ -42,7 +43,13 @@ override.yaml exists (as it does at every boot), then waits until the pods are r
 answers: a few minutes in which pods restart.
 After \`tls\` (your own domain) it then probes https://<domain>/healthz with the certificate verified:
 a warning at most (\`https\` in --json).
-Over SSH only (the clouds' run-command channels are not used yet): SSH must be open to your address.
+It reaches the instance over SSH when the deployment's SSH is open and answers; otherwise through
+the cloud's run-command channel, which needs no open port: Azure Run Command, or AWS Systems Manager
+Run Command (the instance must be managed: SSM agent and an instance profile with
+AmazonSSMManagedInstanceCore; \`doctor\` checks it). Each step is one run command, so it is slower;
+files and long outputs move in parts. It says which it uses; --via ssh or --via run-command forces
+one. Google Compute Engine offers no run-command channel here yet: there SSH must be open to your
+address (--via run-command exits 2 and says so).
 Exit codes: 0 applied (or nothing to change), 1 the apply failed (\`config rollback\` restores the
 previous file), 2 bad input, 4 still applying after --timeout (it goes on; \`logs --follow\` watches).
 `,

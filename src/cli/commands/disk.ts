@@ -1,4 +1,4 @@
-import { bool, forceUnlockFlag, str } from '../flags.js';
+import { bool, forceUnlockFlag, str, viaFlag } from '../flags.js';
 import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 
 export const diskGrowCommand = defineCommand({
@@ -11,6 +11,7 @@ export const diskGrowCommand = defineCommand({
     size: str('--size <GiB>', 'the new size of the data disk in GiB: larger than it is now, at most the cloud\'s limit', { required: true }),
     identityFile: str('--identity-file <path>', 'private key for the SSH step that grows the filesystem at once (default: the key launch used)'),
     sshUser: str('--ssh-user <user>', 'login user for that SSH step (default: the one launch recorded on this machine, else the image\'s)'),
+    via: viaFlag,
     forceUnlock: forceUnlockFlag,
     dryRun: bool('--dry-run', 'show the resize request it would send (disk, from/to GiB) and the monthly cost change, and change nothing'),
   },
@@ -26,8 +27,10 @@ Asks the cloud to grow the data disk while the instance runs (AWS ModifyVolume, 
 Azure disk update), after showing the size change and its monthly cost change. On Azure a Standard or
 Premium SSD disk grows beyond 4 TiB only with the VM deallocated: disk grow says so and asks before
 it stops and restarts the instance. It waits until the cloud reports the new size, then grows the
-filesystem on /mnt/data (xfs_growfs / resize2fs) over SSH when SSH is open to you; otherwise the boot
-service grows it at the next boot (every boot grows it to fill the disk).
+filesystem on /mnt/data (xfs_growfs / resize2fs) at once: over SSH when SSH is open to you, else
+through the cloud's run-command channel (Azure Run Command, AWS Systems Manager; --via forces
+one); where neither is possible the boot service grows it at the next boot (every boot grows it to
+fill the disk).
 A size below the current one exits 2 and changes nothing; the same size goes straight to the
 filesystem step, so re-running an interrupted disk grow resumes it. AWS allows at most 4 changes of
 a volume in 24 hours, each after the last completed: disk grow says when the next is allowed.

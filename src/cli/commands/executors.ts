@@ -1,4 +1,4 @@
-import { str } from '../flags.js';
+import { str, viaFlag } from '../flags.js';
 import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 
 export const executorsEnableCommand = defineCommand({
@@ -12,15 +12,17 @@ export const executorsEnableCommand = defineCommand({
     timeout: str('--timeout <minutes>', 'bound the wait for the reinstall, the pods and /healthz (default: 30)'),
     identityFile: str('--identity-file <path>', 'private key to log in with (default: the key launch generated or imported on this machine)'),
     sshUser: str('--ssh-user <user>', 'login user (default: the one launch recorded on this machine, else the cloud image\'s)'),
+    via: viaFlag,
   },
   target: { name: 'default' },
   cloud: true,
   examples: [`${PROGRAM} executors enable prod --region us-east-1`, `${PROGRAM} executors enable prod --region us-east-1 --count 2 --yes --json`],
   helpAfter: `
-Over SSH, like \`config\`: checks that the image carries the executor chart (sourcegraph-executor-k8s
-of the running version), makes the executor access token on the instance if the data volume has none
-(openssl rand -hex 32 into /mnt/data/.sourcegraph-launch/executor-secret, mode 0600; a token the volume
-already has is kept), and writes it into the executor release's values on the data volume, from which
+Over SSH or the cloud's run-command channel, as \`config\` chooses (--via forces one): checks that
+the image carries the executor chart (sourcegraph-executor-k8s of the running version), makes the
+executor access token on the instance if the data volume has none (openssl rand -hex 32 into
+/mnt/data/.sourcegraph-launch/executor-secret, mode 0600; a token the volume already has is kept),
+and writes it into the executor release's values on the data volume, from which
 Helm makes the release's Kubernetes secret. The token never leaves the instance and is never printed.
 Then it sets executor.replicas to --count in /mnt/data/override.yaml (the file \`config\` manages; the
 replaced file is kept for \`config rollback\`), asks, and applies it as \`config\` does: the boot service

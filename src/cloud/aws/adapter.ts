@@ -39,6 +39,8 @@ import type { Route53Api } from './route53-sdk.js';
 import type { AcmApi } from './acm-sdk.js';
 import type { LoadBalancerApis } from './load-balancer-sdk.js';
 import { AwsManagedHttps } from './managed-https.js';
+import type { SsmApi } from './ssm-sdk.js';
+import * as ssmRun from './run-command.js';
 
 export const AWS_CAPABILITIES: Capabilities = {
   permissionPreflight: true,
@@ -76,6 +78,7 @@ export class AwsAdapter implements Cloud {
       ...(clients.dlm ? { dlm: clients.dlm } : {}),
       ...(clients.serviceQuotas ? { serviceQuotas: clients.serviceQuotas } : {}),
       ...(clients.route53 ? { route53: clients.route53 } : {}),
+      ...(clients.ssm ? { ssm: clients.ssm } : {}),
       region: scope.region,
       profile: opts.profile ?? scope.params.profile ?? process.env.AWS_PROFILE ?? 'default',
       pollIntervalMs: opts.pollIntervalMs ?? 5_000,
@@ -169,6 +172,19 @@ export class AwsAdapter implements Cloud {
   buildRequests = (spec: { sshKey: SshKeySpec; access: AccessPolicySpec; builder: InstanceSpec; image: ImageFromBuilderSpec; addressId?: string }) =>
     requests.buildRequests(spec, network.groupDescription, { addressId: spec.addressId });
 
+  // ---- the run-command channel (Systems Manager Run Command; run-command.ts) ----
+  get runCommandLimits() {
+    return this.c.ssm ? ssmRun.SSM_RUN_COMMAND_LIMITS : undefined;
+  }
+  runCommand = (instanceId: string, script: string, timeoutMs: number) => ssmRun.runCommand(this.c, this.ssmApi, instanceId, script, timeoutMs);
+  /** doctor: whether Systems Manager lists the instance as managed (the channel needs it). */
+  ssmManaged = (instanceId: string) => ssmRun.ssmManaged(this.c, this.ssmApi, instanceId);
+  runCommandReady = (instanceId: string) => ssmRun.runCommandReady(this.c, this.ssmApi, instanceId);
+  private get ssmApi(): SsmApi {
+    if (!this.c.ssm) throw new CloudError('run-command-unavailable', 'This AWS adapter was built without a Systems Manager client', { remediation: 'A bug: report it.' });
+    return this.c.ssm;
+  }
+
   // ---- DNS records (Route 53) ----
   private get dnsContext(): dns.AwsDnsContext {
     if (!this.c.route53) throw new CloudError('dns-unavailable', 'This AWS adapter was built without a Route 53 client', { remediation: 'A bug: report it.' });
@@ -233,6 +249,7 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
   let loadingAcm: Promise<AcmApi> | undefined;
   let loadingLb: Promise<LoadBalancerApis> | undefined;
   const loadLb = () => (loadingLb ??= import('./load-balancer-sdk.js').then(({ createLoadBalancerApis }) => createLoadBalancerApis(clientOptions)));
+  let loadingSsm: Promise<SsmApi> | undefined;
   const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
   const clients: AwsClients = {
     ec2: lazyApi<Ec2Api>(() => load().then((c) => c.ec2)),
@@ -259,6 +276,8 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
       elbv2: lazyApi<LoadBalancerApis['elbv2']>(() => loadLb().then((l) => l.elbv2)),
       subnets: lazyApi<LoadBalancerApis['subnets']>(() => loadLb().then((l) => l.subnets)),
     },
+    // Its own chunk too, loaded on the first run-command call only (see ssm-sdk.ts).
+    ssm: lazyApi<SsmApi>(() => (loadingSsm ??= import('./ssm-sdk.js').then(({ createSsmApi }) => createSsmApi({ ...clientOptions, env })))),
   };
   return new AwsAdapter(clients, scope, { ...rest, profile });
 }

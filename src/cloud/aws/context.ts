@@ -3,6 +3,7 @@
 // our typed errors.
 import { isAwsErrorCode, isNotFoundError, toLaunchError, type AwsErrorContext } from './errors.js';
 import type { Route53Api } from './route53-sdk.js';
+import type { SsmApi } from './ssm-sdk.js';
 import type { DlmApi, Ec2Api, ServiceQuotasApi, StsApi } from './sdk.js';
 
 export interface AwsContext {
@@ -13,6 +14,8 @@ export interface AwsContext {
   serviceQuotas?: ServiceQuotasApi;
   /** Route 53 (DNS records of tls --domain); absent when a test does not need it. */
   route53?: Route53Api;
+  /** Systems Manager (the run-command channel, run-command.ts); absent when a test does not need it. */
+  ssm?: SsmApi;
   region: string;
   /** The profile the clients were built with; only used to name it in credential errors. */
   profile: string;

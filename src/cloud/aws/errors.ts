@@ -7,7 +7,7 @@ export interface AwsErrorContext {
   /** The API call that failed, e.g. "RunInstances". */
   operation: string;
   /** IAM service prefix of the call; default "ec2". */
-  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53' | 'acm' | 'elasticloadbalancing';
+  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53' | 'acm' | 'elasticloadbalancing' | 'ssm';
   /** The shared-config profile the credentials came from ('default' when none was chosen). */
   profile: string;
   region: string;
@@ -70,6 +70,7 @@ const SERVICE_NAMES: Record<NonNullable<AwsErrorContext['service']>, string> = {
   route53: 'Route 53',
   acm: 'Certificate Manager (ACM)',
   elasticloadbalancing: 'Elastic Load Balancing',
+  ssm: 'Systems Manager',
 };
 
 function field(err: unknown, key: string): unknown {

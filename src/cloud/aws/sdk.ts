@@ -244,6 +244,8 @@ export interface AwsClients {
   acm?: import('./acm-sdk.js').AcmApi;
   /** ELBv2 and the second subnet (tls --tls managed): built by load-balancer-sdk.ts, its own chunk, only when used. */
   loadBalancer?: import('./load-balancer-sdk.js').LoadBalancerApis;
+  /** Systems Manager (the run-command channel): built by ssm-sdk.ts, its own chunk, only when used. */
+  ssm?: import('./ssm-sdk.js').SsmApi;
 }
 
 export interface AwsClientOptions {

@@ -153,6 +153,9 @@ export class AzureAdapter implements Cloud {
   stopInstance = (instanceId: string) => instances.stopInstance(this.c, instanceId);
   terminateInstance = (instanceId: string) => instances.terminateInstance(this.c, instanceId);
   waitForInstanceState = (instanceId: string, state: InstanceState, timeoutMs: number) => instances.waitForInstanceState(this.c, instanceId, state, timeoutMs);
+  readonly runCommandLimits = instances.RUN_COMMAND_LIMITS;
+  runCommand = (instanceId: string, script: string, timeoutMs: number) => instances.runCommand(this.c, instanceId, script, timeoutMs);
+  runCommandReady = (instanceId: string) => instances.runCommandReady(this.c, instanceId);
 
   describeDisk = (diskId: string) => storage.describeDisk(this.c, diskId);
   attachDataDisk = (diskId: string, instanceId: string, timeoutMs: number) => storage.attachDataDisk(this.c, diskId, instanceId, timeoutMs);

@@ -1,7 +1,7 @@
 // Virtual machines: created by PUT after their NIC and data disk, found again by the idempotency
 // key tag (the VM's name takes a fresh suffix, so a deleted VM's key never answers a new VM under
 // the old id), described with the instance view, "stopped" = deallocated (no compute billing).
-import { CloudError } from '../../core/errors.js';
+import { CloudError, ExitCode, LaunchError } from '../../core/errors.js';
 import type { Instance, InstanceHealth, InstanceSpec, InstanceState } from '../port.js';
 import type { Json } from './arm.js';
 import { pollUntil, type AzureContext } from './context.js';
@@ -211,4 +211,47 @@ async function deleteBuilderLeftover(c: AzureContext, id: string): Promise<void>
   if (!type) return;
   const res = await c.arm.get(id, leftoverGet(id));
   if (res && isBuilderLeftover(res)) await c.arm.delete(id, `${LEFTOVER_OP[type]}.delete`);
+}
+
+/**
+ * Azure Run Command (VirtualMachines_RunCommand, RunShellScript): the VM's agent runs the script as
+ * root. Documented limits: one command at a time per VM, 90 minutes at most, output cut to its last
+ * 4,096 bytes; scripts are kept well below the request size ARM accepts. The protocol on top
+ * (src/remote/run-command-channel.ts) works within them.
+ */
+export const RUN_COMMAND_LIMITS = { name: 'Azure Run Command', maxScriptBytes: 64 * 1024, maxOutputBytes: 4096 } as const;
+
+export async function runCommand(c: AzureContext, id: string, script: string, timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+  // ARM follows the operation until the agent reports; an agent that never does would hold the
+  // command until Azure's 90 minutes: bounded by the channel's own time instead.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new LaunchError('run-command-timeout', ExitCode.timedOut, `Azure Run Command on ${nameOf(id)} did not report within ${Math.ceil(timeoutMs / 1000)} s`, { remediation: 'The VM agent may be busy or stuck: see the VM in the Azure portal (Run command, Extensions + applications) and run it again.' })),
+      timeoutMs,
+    );
+  });
+  const body = await Promise.race([c.arm.post(`${id}/runCommand`, { commandId: 'RunShellScript', script: script.split('\n') }, 'Microsoft.Compute virtualMachines.runCommand'), late]).finally(() => clearTimeout(timer));
+  const statuses = ((body?.value as { code?: string; message?: string }[] | undefined) ?? []);
+  const of = (stream: 'StdOut' | 'StdErr') => statuses.find((s) => s.code?.startsWith(`ComponentStatus/${stream}/`))?.message;
+  const stdout = of('StdOut');
+  const stderr = of('StdErr');
+  if (stdout !== undefined || stderr !== undefined) return { stdout: stdout ?? '', stderr: stderr ?? '' };
+  // The Linux agent's other shape: one status whose message is "Enable succeeded: \n[stdout]\n…\n[stderr]\n…".
+  const message = statuses.map((s) => s.message ?? '').join('\n');
+  const m = /\[stdout\]\n([\s\S]*?)(?:\n\[stderr\]\n([\s\S]*))?$/.exec(message);
+  return m ? { stdout: m[1] ?? '', stderr: m[2] ?? '' } : { stdout: message, stderr: '' };
+}
+
+/** doctor's "run-command" check on Azure: the VM agent's status in the instance view (Run Command needs it Ready). */
+export async function runCommandReady(c: AzureContext, id: string): Promise<{ ready: boolean; detail: string; fix?: string }> {
+  const vm = await c.arm.get(id, OP.get, { $expand: 'instanceView' });
+  const agent = vm?.properties?.instanceView?.vmAgent as { vmAgentVersion?: string; statuses?: { displayStatus?: string; message?: string }[] } | undefined;
+  const status = agent?.statuses?.[0];
+  if (status?.displayStatus === 'Ready') return { ready: true, detail: `the VM agent of ${nameOf(id)} is Ready (${agent?.vmAgentVersion ?? 'version unknown'}): config, executors enable and disk grow work without SSH` };
+  return {
+    ready: false,
+    detail: `the VM agent of ${nameOf(id)} is ${status?.displayStatus ?? 'not reporting'}${status?.message ? ` (${status.message})` : ''}: Azure Run Command cannot run until it is Ready`,
+    fix: 'Start the VM, or restart its agent (walinuxagent) from the serial console; meanwhile open SSH to your address and use --via ssh.',
+  };
 }

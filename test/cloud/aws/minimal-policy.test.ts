@@ -26,8 +26,11 @@ const managedHttpsActions = () => {
 // Not calls of their own: tags given at creation need the tagging action too, and the first load
 // balancer of an account creates ELB's service-linked role.
 const impliedByManagedHttps = ['acm:AddTagsToCertificate', 'elasticloadbalancing:AddTags', 'iam:CreateServiceLinkedRole'];
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { wrapSsmClient } from '../../../src/cloud/aws/ssm-sdk.js';
 
 const route53Actions = () => Object.keys(wrapRoute53Client({} as Route53Client)).map((m) => `route53:${pascal(m)}`);
+const ssmActions = () => Object.keys(wrapSsmClient({} as SSMClient)).map((m) => `ssm:${pascal(m)}`);
 
 const pascal = (method: string) => `${method[0]!.toUpperCase()}${method.slice(1)}`;
 // doctor's vCPU quota: read off its wrapper too (the command classes are not needed to list its methods).
@@ -53,6 +56,9 @@ describe('the minimal AWS policy', () => {
     expect(route53Actions().filter((a) => !allowed.has(a))).toEqual([]);
     expect(managedHttpsActions()).toHaveLength(19);
     expect([...managedHttpsActions(), ...impliedByManagedHttps].filter((a) => !allowed.has(a))).toEqual([]);
+    // Systems Manager (the run-command channel, doctor's "managed" check).
+    expect(ssmActions()).toHaveLength(3);
+    expect(ssmActions().filter((a) => !allowed.has(a))).toEqual([]);
     // DLM acts as its role: launch --schedule passes it.
     expect(allowed.has('iam:PassRole')).toBe(true);
   });
@@ -67,6 +73,7 @@ describe('the minimal AWS policy', () => {
       ...route53Actions(),
       ...managedHttpsActions(),
       ...impliedByManagedHttps,
+      ...ssmActions(),
     ]);
     expect([...allowed].filter((a) => a.includes('*') || !called.has(a))).toEqual([]);
   });

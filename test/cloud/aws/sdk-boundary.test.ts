@@ -23,7 +23,7 @@ describe('the AWS SDK boundary', () => {
     expect(sources.map((s) => s.file).sort()).toEqual(expect.arrayContaining(['adapter.ts', 'errors.ts', 'request-builders.ts', 'provider.ts', 'sdk.ts']));
   });
 
-  it('imports @aws-sdk at runtime only in sdk.ts (and Route 53 only in route53-sdk.ts, its own chunk)', () => {
+  it('imports @aws-sdk at runtime only in sdk.ts (and Route 53 only in route53-sdk.ts, Systems Manager only in ssm-sdk.ts, each its own chunk)', () => {
     for (const { file, text } of sources) {
       const runtimeSdk = staticImports(text).filter((i) => i.from.startsWith('@aws-sdk/') && !i.typeOnly);
       if (file === 'sdk.ts') expect(runtimeSdk.length).toBeGreaterThan(0);
@@ -31,19 +31,21 @@ describe('the AWS SDK boundary', () => {
       // tls --tls managed: ACM, and ELBv2 with the few EC2 calls of its second subnet, each its own chunk.
       else if (file === 'acm-sdk.ts') expect(runtimeSdk.map((i) => i.from)).toEqual(['@aws-sdk/client-acm']);
       else if (file === 'load-balancer-sdk.ts') expect(runtimeSdk.map((i) => i.from)).toEqual(['@aws-sdk/client-ec2', '@aws-sdk/client-elastic-load-balancing-v2']);
+      else if (file === 'ssm-sdk.ts') expect(runtimeSdk.map((i) => i.from)).toEqual(['@aws-sdk/client-ssm']);
       else expect(runtimeSdk, file).toEqual([]);
     }
   });
 
   it('loads sdk.ts from other modules only dynamically', () => {
     for (const { file, text } of sources.filter((s) => s.file !== 'sdk.ts')) {
-      const runtimeSdkModule = staticImports(text).filter((i) => ['./sdk.js', './route53-sdk.js', './acm-sdk.js', './load-balancer-sdk.js'].includes(i.from) && !i.typeOnly);
+      const runtimeSdkModule = staticImports(text).filter((i) => ['./sdk.js', './route53-sdk.js', './acm-sdk.js', './load-balancer-sdk.js', './ssm-sdk.js'].includes(i.from) && !i.typeOnly);
       expect(runtimeSdkModule, file).toEqual([]);
     }
     expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./sdk.js')");
     expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./route53-sdk.js')");
     expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./acm-sdk.js')");
     expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./load-balancer-sdk.js')");
+    expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./ssm-sdk.js')");
   });
 
   it('keeps the descriptor and what it loads (provider, prices, catalog, errors) free of the SDK, even its types', () => {

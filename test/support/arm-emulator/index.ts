@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { createControl, registerControlRoutes, type ArmEmulatorControl } from './control.js';
 import { Lro } from './lro.js';
 import { registerVms } from './providers/compute-vm-actions.js';
+import { registerRunCommand, type RunCommandHost } from './providers/compute-vm-run-command.js';
 import { vmKind } from './providers/compute-vm.js';
 import { diskKind, registerDisks, snapshotKind } from './providers/disks.js';
 import { galleryImageKind, galleryImageVersionKind, galleryKind, registerGalleries } from './providers/gallery.js';
@@ -36,6 +37,7 @@ import { Validator } from './validator.js';
 
 export type { ArmEmulatorControl, EmulatorSnapshot } from './control.js';
 export type { EmulatorConfig, FaultSpec } from './state.js';
+export type { RunCommandHost, RunCommandHostResult } from './providers/compute-vm-run-command.js';
 export { API_VERSIONS } from './state.js';
 
 /** The subscription the emulator serves unless told otherwise. */
@@ -55,6 +57,11 @@ export interface StartArmEmulatorOptions {
    * client picks, so a test cannot set it in advance), e.g. a test host's cloud-init output.
    */
   serialLog?: (vm: { resourceGroup: string; name: string }) => string | undefined;
+  /**
+   * Where VirtualMachines_RunCommand really runs its script (as root on the VM's stand-in, e.g. a
+   * test host found by the VM's public IP). Without it a run command fails as an unready agent does.
+   */
+  runCommand?: RunCommandHost;
 }
 
 export interface ArmEmulator {
@@ -94,6 +101,7 @@ export async function startArmEmulator(opts: StartArmEmulatorOptions = {}): Prom
   registerNics(router);
   registerAsgs(router);
   registerVms(router);
+  registerRunCommand(router, () => opts.runCommand);
   registerDisks(router);
   registerGalleries(router);
   registerImages(router);

@@ -12,6 +12,7 @@ export const SPEC_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../da
 export const SPEC_FILES = {
   resources: 'specification/resources/resource-manager/Microsoft.Resources/stable/2024-07-01/resources.json',
   virtualMachines: 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/virtualMachine.json',
+  runCommand: 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/runCommand.json',
   vmImages: 'specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2024-07-01/virtualMachineImage.json',
   disks: 'specification/compute/resource-manager/Microsoft.Compute/DiskRP/stable/2024-03-02/disk.json',
   snapshots: 'specification/compute/resource-manager/Microsoft.Compute/DiskRP/stable/2024-03-02/snapshot.json',
