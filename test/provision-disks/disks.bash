@@ -137,6 +137,7 @@ root_image() {
   mkdir -p "$SG_ROOT/etc/sourcegraph-launch" "$SG_ROOT/home/$user" "$state/values" "$state/charts"
   printf 'SG_IMAGE_VERSION=%s\nSG_IMAGE_SIZE=%s\nSG_IMAGE_CLOUD=gcp\nSG_IMAGE_USER=%s\n' "$image_version" "$size" "$user" >"$SG_ROOT/etc/sourcegraph-launch/image.env"
   printf '%s\n' "$image_version" >"$SG_ROOT/home/$user/.sourcegraph-version"
+  cp "$PRESETS_DIR/common.yaml" "$state/values/common.yaml"
   cp "$PRESETS_DIR/$size.yaml" "$state/values/$size.yaml"
   for chart in sourcegraph sourcegraph-executor-k8s; do
     printf 'chart\n' >"$state/charts/$chart-$image_version.tgz"

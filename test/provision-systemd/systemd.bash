@@ -71,6 +71,7 @@ make_machine() {
     "$root/var/lib/sourcegraph-launch/charts" "$root/var/lib/rancher/k3s/server" "$root/var/lib/kubelet" "$root/mnt/data"
   printf 'SG_IMAGE_VERSION=%s\nSG_IMAGE_SIZE=XS\nSG_IMAGE_CLOUD=gcp\nSG_IMAGE_USER=sourcegraph\n' "$image_version" >"$root/etc/sourcegraph-launch/image.env"
   printf '%s\n' "$image_version" >"$root/home/sourcegraph/.sourcegraph-version"
+  cp "$PRESETS_DIR/common.yaml" "$root/var/lib/sourcegraph-launch/values/common.yaml"
   cp "$PRESETS_DIR/XS.yaml" "$root/var/lib/sourcegraph-launch/values/XS.yaml"
   printf 'chart\n' >"$root/var/lib/sourcegraph-launch/charts/sourcegraph-$image_version.tgz"
   ln -sfn /mnt/data/db "$root/var/lib/rancher/k3s/server/db"

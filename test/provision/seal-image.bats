@@ -80,7 +80,7 @@ leave_machine_state() {
     '\./usr(/local(/bin(/(k3s|helm|kubectl|crictl|ctr))?)?)?'
     '\./var(/lib(/kubelet|/cloud)?)?'
     '\./var/lib/rancher(/k3s(/server(/db)?|/storage|/agent(/containerd.*|/images.*)?|/data.*)?)?'
-    '\./var/lib/sourcegraph-launch(/charts(/[a-z0-9-]+-6\.12\.5040\.tgz)?|/values(/(XS|S|M|L|XL)\.yaml)?|/k3s(/v[0-9.+k3s]+(/k3s)?)?)?'
+    '\./var/lib/sourcegraph-launch(/charts(/[a-z0-9-]+-6\.12\.5040\.tgz)?|/values(/(common|XS|S|M|L|XL)\.yaml)?|/k3s(/v[0-9.+k3s]+(/k3s)?)?)?'
     '\./var/log(/sourcegraph-launch(/(build|seal-image|k3s-stop-all)\.log)?)?'
   )
   pattern="^($(IFS='|'; printf '%s' "${allowed[*]}"))\$"
