@@ -88,6 +88,7 @@ describeCloudContract('azure on the ARM emulator', {
   givesEphemeralPublicIp: false,
   quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
+  diskTypeZones: true,
   notYet: { 'cluster-access': "scale is AWS-only so far: the NSG rule with the deployment's application security group as source, and agents joining the VNet, are not built yet" },
   async setup() {
     await arm!.reset();
@@ -125,6 +126,7 @@ describeCloudContract('azure on the ARM emulator', {
         scheduleId: 'no-such-schedule',
         subnetId: missing('/providers/Microsoft.Network/virtualNetworks/no-such-vnet/subnets/default'),
         machineType: 'Standard_Nope_v9',
+        diskType: 'NoSuch_LRS',
       },
       launchTimeResolutionMs: 5,
       async bringAddress() {

@@ -14,6 +14,7 @@ function fakeContract(label: string, profile: ProviderId, extra: () => Partial<F
     capabilities: PROFILES[profile].capabilities,
     keepsSshKeys: PROFILES[profile].keepsSshKeys,
     zonalSubnets: true,
+    diskTypeZones: true,
     async setup() {
       const fake = createFakeCloud({ profile, images: [PUBLISHED], ...extra() });
       const [a, b] = fake.world.opts.zones;
