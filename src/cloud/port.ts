@@ -380,6 +380,12 @@ export interface Cloud {
   whoAmI(): Promise<Identity>;
   /** The zones of the region that offer a machine type; empty when none does or it does not exist. */
   machineTypeZones(machineType: string): Promise<string[]>;
+  /**
+   * The zones of the region that offer a disk type; empty when none does. Only clouds where a disk
+   * type may be offered in fewer zones than the machine type implement it (Azure: Premium SSD v2);
+   * launch intersects it with machineTypeZones when the data disk is of such a type.
+   */
+  diskTypeZones?(diskType: string): Promise<string[]>;
   /** Validates a subnet (or picks the default network's), among `zones` when given. */
   resolvePlacement(subnetId: string | undefined, zones?: string[]): Promise<Placement>;
 

@@ -12,6 +12,7 @@ import type { DataVolumeChoice, ImageChoice, LaunchPlan, Sourced } from '../core
 import { compareVersions, normalizeVersion } from '../core/versions.js';
 import { fingerprintOfPublicKeyLine } from '../remote/host-keys.js';
 import { dataDisksOf } from '../workflows/shared.js';
+import { zonesOfferingDataDisk } from './launch-disk-zones.js';
 import type { LaunchFlags } from '../cli/commands/launch.js';
 import type { Deps } from './deps.js';
 import { describeRuleChanges, diffDeployment, type Drift } from './launch-drift.js';
@@ -188,7 +189,7 @@ export async function checkMachineType(cloud: Cloud | undefined, provider: Provi
       remediation: 'Pass --instance-type with a type offered in that zone: the volume can only attach there.',
     });
   }
-  return kept ? [kept] : offered;
+  return kept ? [kept] : zonesOfferingDataDisk(cloud, provider, plan, offered);
 }
 
 /** After a destroy kept the data: launch on it (--data-volume <id>), or on a new one (new); asks on a terminal. */

@@ -93,6 +93,7 @@ describeCloudContract('azure on the ARM emulator', {
   givesEphemeralPublicIp: false,
   quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
+  diskTypeZones: true,
   notYet: { 'world-port': 'tls --tls acme is AWS-only so far: the NSG rule to the internet for HTTP-01 is not built yet' },
   async setup() {
     await arm!.reset();
@@ -130,6 +131,7 @@ describeCloudContract('azure on the ARM emulator', {
         scheduleId: 'no-such-schedule',
         subnetId: missing('/providers/Microsoft.Network/virtualNetworks/no-such-vnet/subnets/default'),
         machineType: 'Standard_Nope_v9',
+        diskType: 'NoSuch_LRS',
       },
       launchTimeResolutionMs: 5,
       async bringAddress() {

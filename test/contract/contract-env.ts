@@ -60,6 +60,8 @@ export interface CloudContractOptions {
   notYet?: Partial<Record<'cluster-access' | 'world-port' | 'run-command', string>>;
   /** The quota figures the adapter reads from its emulator (doctor); for the others it must say why not. */
   quotaFigures?: ('vcpus' | 'staticAddresses')[];
+  /** The adapter answers diskTypeZones (disk types may be offered in fewer zones than machine types); default false. */
+  diskTypeZones?: boolean;
   /** A deployment's instance gets a public address of the cloud's without a static one; false where it does not (Azure's VMs). Default true. */
   givesEphemeralPublicIp?: boolean;
   /** A fresh cloud (empty but for the published image) and what the suite must know of it; before every test. */
@@ -91,6 +93,8 @@ export interface ContractEnvironment {
     scheduleId: string;
     subnetId: string;
     machineType: string;
+    /** A disk type the region does not offer, where the cloud can tell (diskTypeZones answers []). */
+    diskType?: string;
   };
   /**
    * How finely the cloud records an instance's launch time (EC2 and moto: whole seconds). The suite

@@ -36,6 +36,16 @@ export function launchContract(opts: CloudContractOptions, env: () => ContractEn
       expect(await cloud.machineTypeZones(missing.machineType)).toEqual([]);
     });
 
+    it('diskTypeZones, where the adapter has it, lists the zones offering the data disk type (and none for one that does not exist)', async () => {
+      const { cloud, dataDisk, zones, missing } = env();
+      expect(typeof cloud.diskTypeZones === 'function').toBe(opts.diskTypeZones === true);
+      if (!cloud.diskTypeZones) return;
+      const offered = await cloud.diskTypeZones(dataDisk.type);
+      expect(offered).toEqual(expect.arrayContaining([zones[0], zones[1]]));
+      expect(new Set(offered).size).toBe(offered.length);
+      if (missing.diskType) expect(await cloud.diskTypeZones(missing.diskType)).toEqual([]);
+    });
+
     it('resolvePlacement picks a default subnet among the zones asked for, the same one each time', async () => {
       const { cloud, zones } = env();
       const second = await cloud.resolvePlacement(undefined, [zones[1]]);

@@ -15,6 +15,7 @@ function fakeContract(label: string, profile: ProviderId, extra: () => Partial<F
     keepsSshKeys: PROFILES[profile].keepsSshKeys,
     zonalSubnets: true,
     notYet: { 'run-command': 'the fake cloud has no agent to run scripts; the channel is held to the contract by the Azure emulator' },
+    diskTypeZones: true,
     async setup() {
       const fake = createFakeCloud({ profile, images: [PUBLISHED], ...extra() });
       const [a, b] = fake.world.opts.zones;

@@ -32,6 +32,7 @@ import * as images from './images.js';
 import * as instances from './instances.js';
 import * as network from './network.js';
 import * as requests from './request-builders.js';
+import * as skus from './skus.js';
 import * as storage from './storage.js';
 import * as dns from './dns.js';
 
@@ -118,7 +119,9 @@ export class AzureAdapter implements Cloud {
     return { account: this.c.subscriptionId, principal: principalOf(token) ?? this.c.arm.credential.description ?? 'unknown' };
   }
 
-  machineTypeZones = (machineType: string) => network.machineTypeZones(machineType);
+  /** From the location's Resource SKUs (one call per run): the zones offering the size, minus restricted ones. */
+  machineTypeZones = (machineType: string) => skus.machineTypeZones(this.c, machineType);
+  diskTypeZones = (diskType: string) => skus.diskTypeZones(this.c, diskType);
   resolvePlacement = (subnetId: string | undefined, zones?: string[]) => network.resolvePlacement(this.c, subnetId, zones);
 
   findImage = (query: { version: string; size?: string }) => images.findImage(this.c, query);

@@ -11,14 +11,6 @@ import { asgBody, clusterRuleBodies, groupBody, ids, nsgBody, publicIpBody, vnet
 
 export const where = (c: AzureContext): Where => ({ subscriptionId: c.subscriptionId, resourceGroup: c.resourceGroup, location: c.location });
 
-/** VM sizes of the families the presets use, known offline; the emulator (and this version) asks no SKU API. */
-const KNOWN_FAMILIES = /^Standard_(D|E|F)\d+(a|as|ads|s|ds|ls|als)?_v[3-6]$|^Standard_B\d+(s|ms|ls|als|pls)?(_v2)?$/;
-
-/** The zones offering a size. Without the Resource SKUs API (not called yet), every known size is offered in zones 1–3. */
-export async function machineTypeZones(machineType: string): Promise<string[]> {
-  return KNOWN_FAMILIES.test(machineType) ? ['1', '2', '3'] : [];
-}
-
 /** The resource group exists (created and tagged as ours when it did not). */
 export async function ensureResourceGroup(c: AzureContext, labels: Labels = {}): Promise<void> {
   const path = rgPath(c);

@@ -63,7 +63,7 @@ export interface FakeCall {
 
 /** The verbs that change nothing (reads, waits, the preflight and the dry-run builders). */
 export const READ_ONLY_METHODS: ReadonlySet<CloudMethod> = new Set<CloudMethod>([
-  'whoAmI', 'machineTypeZones', 'resolvePlacement', 'findImage', 'describeImage', 'listBuiltImages', 'findBaseImage',
+  'whoAmI', 'machineTypeZones', 'diskTypeZones', 'resolvePlacement', 'findImage', 'describeImage', 'listBuiltImages', 'findBaseImage',
   'findDeployment', 'listDeployments', 'checkInstancePermissions', 'describeInstance', 'instanceHealth', 'consoleOutput',
   'waitForInstanceState', 'describeDisk', 'waitForDiskAvailable', 'diskInitialization', 'waitForSnapshot', 'describeSnapshot',
   'listSnapshots', 'diskResizeState', 'findSnapshotSchedule', 'findImageBuild', 'waitForImage',
@@ -123,6 +123,10 @@ export class FakeCloud implements Cloud {
   }
   machineTypeZones(machineType: string): Promise<string[]> {
     return this.op('machineTypeZones', [machineType], () => [...(this.world.opts.machineTypes[machineType] ?? [])].sort());
+  }
+
+  diskTypeZones(diskType: string): Promise<string[]> {
+    return this.op('diskTypeZones', [diskType], () => [...(this.world.opts.diskTypes[diskType] ?? this.world.opts.zones)].sort());
   }
   resolvePlacement(subnetId: string | undefined, zones?: string[]): Promise<Placement> {
     return this.op('resolvePlacement', [subnetId, zones], () => network.resolvePlacement(this.world, subnetId, zones));

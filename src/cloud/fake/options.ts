@@ -55,6 +55,8 @@ export interface FakeCloudOptions {
   zones?: string[];
   /** Machine type → the zones offering it; default: DEFAULT_MACHINE_TYPES over the zones. */
   machineTypes?: Record<string, string[]>;
+  /** Disk type → the zones offering it (diskTypeZones); a type not listed is offered in every zone. */
+  diskTypes?: Record<string, string[]>;
   /** Overrides of the profile's capabilities. */
   capabilities?: Partial<Capabilities>;
   /** The cloud keeps SSH keys by name (a key pair); false: the key travels with the instance. */
@@ -167,6 +169,7 @@ export interface ResolvedOptions {
   region: string;
   zones: string[];
   machineTypes: Record<string, string[]>;
+  diskTypes: Record<string, string[]>;
   capabilities: Capabilities;
   keepsSshKeys: boolean;
   separateDataTemplate: boolean;
@@ -197,6 +200,7 @@ export function resolveOptions(opts: FakeCloudOptions): ResolvedOptions {
     region,
     zones,
     machineTypes,
+    diskTypes: opts.diskTypes ?? {},
     capabilities: { ...profile.capabilities, ...opts.capabilities },
     keepsSshKeys: opts.keepsSshKeys ?? profile.keepsSshKeys,
     separateDataTemplate: opts.separateDataTemplate ?? profile.separateDataTemplate,

@@ -32,6 +32,7 @@ const TYPE: Record<string, string> = {
   'Microsoft.Resources resources': 'Microsoft.Resources/subscriptions/resources',
   'Microsoft.Network dnsZones': 'Microsoft.Network/dnsZones',
   'Microsoft.Network recordSets': 'Microsoft.Network/dnsZones/A',
+  'Microsoft.Compute resourceSkus': 'Microsoft.Compute/skus',
 };
 
 function neededActions(): { actions: string[]; unmapped: string[] } {

@@ -31,6 +31,7 @@ import { API_VERSIONS, defaultConfig, State, type EmulatorConfig } from './state
 import { registerStatusRoutes } from './status-routes.js';
 import { registerDns } from './providers/dns.js';
 import { registerUsageRoutes } from './usages.js';
+import { registerSkus } from './skus.js';
 import { specSet } from './swagger.js';
 import { selfSignedCertificate } from './tls-cert.js';
 import { Validator } from './validator.js';
@@ -108,6 +109,7 @@ export async function startArmEmulator(opts: StartArmEmulatorOptions = {}): Prom
   registerStatusRoutes(router);
   registerDns(router);
   registerUsageRoutes(router);
+  registerSkus(router);
   const control = createControl(core, initialConfig, () => new State(subscriptionId, initialConfig()));
   registerControlRoutes(router, control);
 

@@ -4,6 +4,7 @@
 // casing it was created with.
 import { randomUUID } from 'node:crypto';
 import type { CloudErrorBody } from './errors.js';
+import type { SkuRestriction } from './skus.js';
 
 export type ProvisioningState = 'Creating' | 'Updating' | 'Deleting' | 'Succeeded' | 'Failed' | 'Canceled';
 
@@ -122,6 +123,10 @@ export interface EmulatorConfig {
   locations: string[];
   /** VM sizes offered (in every location and zone). */
   vmSizes: string[];
+  /** Managed disk types the Resource SKUs list offers (in every location, zones 1–3). */
+  diskSkus: string[];
+  /** Sizes and disk types the Resource SKUs list marks restricted (a whole location, or some zones). */
+  skuRestrictions: SkuRestriction[];
   /** Check every answer against the swagger response schema (emulator self-check; default true). */
   validateResponses: boolean;
   /** Quota limits the usages lists report: regional vCPUs, per VM family (default: as cores), public IPs. */
@@ -145,6 +150,8 @@ export const DEFAULT_VM_SIZES = [
   'Standard_B1s', 'Standard_B2s', 'Standard_B2ms', 'Standard_B4ms',
 ];
 
+export const DEFAULT_DISK_SKUS = ['Premium_LRS', 'PremiumV2_LRS'];
+
 export function defaultConfig(): EmulatorConfig {
   return {
     lroPolls: 1,
@@ -154,6 +161,8 @@ export function defaultConfig(): EmulatorConfig {
     pageSize: 100,
     locations: [...DEFAULT_LOCATIONS],
     vmSizes: [...DEFAULT_VM_SIZES],
+    diskSkus: [...DEFAULT_DISK_SKUS],
+    skuRestrictions: [],
     validateResponses: true,
     usageLimits: { cores: 100, families: {}, publicIPAddresses: 20 },
   };
