@@ -38,6 +38,11 @@ export interface ExecOptions {
   timeoutMs?: number;
   onStdout?: (chunk: string) => void;
   onStderr?: (chunk: string) => void;
+  /**
+   * Written to the command's input, which is then closed: how a script carrying a secret reaches
+   * the instance without being on its command line (which any user there can read in `ps`).
+   */
+  stdin?: string | Buffer;
 }
 
 /** How a command (or a login shell) ended: its exit status, or the signal that killed it. */

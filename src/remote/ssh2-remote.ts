@@ -277,6 +277,8 @@ class Ssh2Remote implements Remote {
         channel.on('exit', (code: number | null, signal?: string) => {
           exit = typeof code === 'number' ? { code } : { code: null, signal };
         });
+        // Given input is written and closed: a command reading it (`sh -s`) must see its end.
+        if (opts.stdin !== undefined) channel.end(opts.stdin);
         channel.on('close', () => {
           takeStdout(stdoutDecoder.end());
           takeStderr(stderrDecoder.end());

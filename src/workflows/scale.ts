@@ -55,9 +55,15 @@ interface Ctx {
   added: Record<number, string>;
 }
 
-/** Runs `script` as root on a machine; fails naming what it was doing (never echoing the script). */
-export async function asRootOn(remote: Remote, script: string, what: string, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const r = await remote.exec(`echo ${Buffer.from(script).toString('base64')} | base64 -d | sudo sh`, { timeoutMs });
+/**
+ * Runs `script` as root on a machine; fails naming what it was doing (never echoing the script).
+ * A script that carries a secret (`secret`) goes on the command's input (`sudo sh -s`), never on its
+ * command line: any user on the machine can read command lines (`ps`), base64 or not.
+ */
+export async function asRootOn(remote: Remote, script: string, what: string, timeoutMs = 120_000, secret = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = secret
+    ? await remote.exec('sudo sh -s', { timeoutMs, stdin: script })
+    : await remote.exec(`echo ${Buffer.from(script).toString('base64')} | base64 -d | sudo sh`, { timeoutMs });
   if (r.code !== 0 && what) {
     throw new LaunchError('remote-command-failed', ExitCode.failed, `Could not ${what}: ${(r.stderr.trim() || r.stdout.trim() || `exit ${String(r.code)}`).split('\n').at(-1)}`);
   }
@@ -189,7 +195,7 @@ export async function joinAgent(deps: Deps, cloud: Cloud, machines: ScaleMachine
   const token = (await asRootOn(await machines.server(), readAgentTokenScript(), 'read the agent token on the server')).stdout.trim();
   const remote = await connectWithRetry(deps, machines, instance, input.readyTimeoutMs, poll);
   try {
-    await asRootOn(remote, agentJoinScript({ serverIp: input.serverPrivateIp, token, nodeName: agentNodeName(instanceId), deployment: input.deployment }), `start the k3s agent on ${instanceId}`);
+    await asRootOn(remote, agentJoinScript({ serverIp: input.serverPrivateIp, token, nodeName: agentNodeName(instanceId), deployment: input.deployment }), `start the k3s agent on ${instanceId}`, undefined, true);
   } finally {
     await remote.close().catch(() => undefined);
   }

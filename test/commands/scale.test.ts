@@ -53,17 +53,22 @@ class ClusterSim {
     const host = target.host;
     const remote: Remote = {
       hostFingerprint: 'SHA256:' + 'A'.repeat(43),
-      exec: async (command) => this.exec(host, command),
+      exec: async (command, opts) => this.exec(host, command, opts?.stdin),
       upload: () => Promise.reject(new Error('no upload')),
       close: async () => undefined,
     };
     return remote;
   };
 
-  private exec(host: string, command: string): ExecResult {
+  /** Every command line run, as `ps` on the machine would show it. */
+  readonly commandLines: string[] = [];
+
+  private exec(host: string, command: string, stdin?: string | Buffer): ExecResult {
+    this.commandLines.push(command);
+    // A script on the input (`sudo sh -s`, for those carrying the token), or base64 on the command line.
     const m = /^echo ([A-Za-z0-9+/=]+) \| base64 -d \| sudo sh$/.exec(command);
-    if (!m) return { code: 127, stdout: '', stderr: `unexpected command ${command}` };
-    const script = Buffer.from(m[1]!, 'base64').toString();
+    if (!m && !(command === 'sudo sh -s' && stdin !== undefined)) return { code: 127, stdout: '', stderr: `unexpected command ${command}` };
+    const script = m ? Buffer.from(m[1]!, 'base64').toString() : String(stdin);
     this.scripts.push({ host, script });
     if (host === this.serverIp()) return this.server(script);
     const agent = this.fake.state.instances.find((i) => i.publicIp === host);
@@ -174,6 +179,10 @@ describe('scale on the fake cloud', () => {
     // The token is never a label, user data, a journal value or a line of output.
     const everything = JSON.stringify(fake.state) + io.text() + JSON.stringify(r) + readdirSync(join(home, 'deployments')).map((f) => readFileSync(join(home, 'deployments', f), 'utf8')).join('');
     expect(everything).not.toContain(TOKEN);
+    // Nor on a command line (which `ps` shows on the machine), plain or inside base64: the join script goes on the input.
+    const decoded = sim.commandLines.map((c) => c + Buffer.from(/^echo (\S+) \|/.exec(c)?.[1] ?? '', 'base64').toString());
+    expect(decoded.join('\n')).not.toContain(TOKEN);
+    expect(sim.scripts.filter((s) => s.script.includes(`token: ${TOKEN}`))).toHaveLength(2);
 
     // The same count again: nothing to do, nothing asked, no cloud change.
     const before = fake.mutatingCalls().length;

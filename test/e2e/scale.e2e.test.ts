@@ -180,6 +180,12 @@ describe('scale with the real CLI', () => {
     const tagsAndUserData = JSON.stringify(await ec2.send(new DescribeInstancesCommand({})));
     const state = readdirSync(join(home, 'state'), { recursive: true }).filter((f) => String(f).endsWith('.json')).map((f) => readFileSync(join(home, 'state', String(f)), 'utf8')).join('');
     for (const where of [up.stdout, up.stderr, tagsAndUserData, state, server.execLog().join('\n')]) expect(where).not.toContain(token);
+    // Nor on the agent's command lines (any user there sees them in `ps`), plain or base64-encoded:
+    // the join script goes on the input of `sudo sh -s`, and it ran (the config above).
+    const agentLines = agentHost.execLog();
+    expect(agentLines).toContain('sudo sh -s');
+    const decodedWords = agentLines.flatMap((line) => line.split(/[\s'"|]+/).map((word) => Buffer.from(word, 'base64').toString('latin1')));
+    expect([...agentLines, ...decodedWords].join('\n')).not.toContain(token);
 
     // The cluster ports: open to the deployment's own security group, to no address range.
     const groups = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:sourcegraph-launch:deployment', Values: ['prod'] }] }));

@@ -3,11 +3,14 @@
 // provision over SSH (build-image) where the test must not run the real scripts.
 import type { ConnectRemote, ExecOptions, ExecResult, Remote, RemoteTarget } from '../../src/remote/remote.js';
 
-export type RecordedExec = (command: string, remote: RecordingRemote) => ExecResult | Promise<ExecResult>;
+/** `stdin`: what the caller wrote to the command's input (ExecOptions.stdin), as text. */
+export type RecordedExec = (command: string, remote: RecordingRemote, stdin?: string) => ExecResult | Promise<ExecResult>;
 
 export class RecordingRemoteHost {
   readonly targets: RemoteTarget[] = [];
   readonly commands: string[] = [];
+  /** Per command (same index): its input, when it was given one. */
+  readonly inputs: (string | undefined)[] = [];
   readonly uploads: { localPath: string; remotePath: string; mode?: number }[] = [];
   readonly remotes: RecordingRemote[] = [];
 
@@ -39,7 +42,9 @@ export class RecordingRemote implements Remote {
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed) throw new Error('exec on a closed connection');
     this.host.commands.push(command);
-    const result = await this.host.exec(command, this);
+    const stdin = opts.stdin === undefined ? undefined : String(opts.stdin);
+    this.host.inputs.push(stdin);
+    const result = await this.host.exec(command, this, stdin);
     if (result.stdout) opts.onStdout?.(result.stdout);
     if (result.stderr) opts.onStderr?.(result.stderr);
     return result;

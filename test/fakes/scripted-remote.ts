@@ -8,11 +8,12 @@ import { K3S_KUBECTL } from '../../src/engine/wait.js';
 export type ConnectOutcome = 'ok' | Error | 'hang';
 
 /** A command's answer; throwing from the handler means the SSH connection broke. */
-export type ExecHandler = (command: string, t: number) => ExecResult;
+/** `stdin`: what the caller wrote to the command's input (ExecOptions.stdin), as text. */
+export type ExecHandler = (command: string, t: number, stdin?: string) => ExecResult;
 
 export class ScriptedRemoteHost {
   readonly targets: RemoteTarget[] = [];
-  readonly commands: { command: string; t: number }[] = [];
+  readonly commands: { command: string; t: number; stdin?: string }[] = [];
   readonly remotes: ScriptedRemote[] = [];
 
   constructor(
@@ -32,12 +33,12 @@ export class ScriptedRemoteHost {
     return Promise.resolve(remote);
   };
 
-  run(remote: ScriptedRemote, command: string): ExecResult {
+  run(remote: ScriptedRemote, command: string, stdin?: string): ExecResult {
     if (remote.closed) throw new Error('exec on a closed connection');
     const t = this.elapsed();
-    this.commands.push({ command, t });
+    this.commands.push(stdin === undefined ? { command, t } : { command, t, stdin });
     try {
-      return this.exec(command, t);
+      return this.exec(command, t, stdin);
     } catch (e) {
       // The connection broke mid-command: like ssh2, every later call on it fails too.
       remote.closed = true;
@@ -57,9 +58,9 @@ export class ScriptedRemote implements Remote {
     readonly hostFingerprint: string,
   ) {}
 
-  exec(command: string, _opts?: ExecOptions): Promise<ExecResult> {
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult> {
     try {
-      return Promise.resolve(this.host.run(this, command));
+      return Promise.resolve(this.host.run(this, command, opts?.stdin === undefined ? undefined : String(opts.stdin)));
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }

@@ -97,6 +97,16 @@ describe('connectSsh2 against a real sshd', () => {
     expect((await again.exec('true')).code).toBe(0);
   });
 
+  it('writes stdin to the command and closes it: a script run by `sh -s` that is not on the command line', async () => {
+    const remote = await connect(target(HOST_A));
+    const secret = 'not-on-the-command-line-4711';
+    const result = await remote.exec('sudo sh -s', { stdin: `s='${secret}'\nprintf '%s\\n' "$s"\nexit 5\n`, timeoutMs: 20_000 });
+    expect(result).toMatchObject({ code: 5, stdout: `${secret}\n` });
+    expect((await remote.exec('cat', { stdin: Buffer.from('bytes in\n'), timeoutMs: 20_000 })).stdout).toBe('bytes in\n');
+    expect(hostA.execLog()).toContain('sudo sh -s');
+    expect(hostA.execLog().join('\n')).not.toContain(secret);
+  });
+
   it('reports a command killed by a signal', async () => {
     const remote = await connect(target(HOST_A));
     const result = await remote.exec('kill -TERM $$');

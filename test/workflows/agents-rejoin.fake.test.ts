@@ -12,7 +12,7 @@ import type { Deps } from '../../src/commands/deps.js';
 import { ExitCode, LaunchError } from '../../src/core/errors.js';
 import { AGENT_TOKEN_FILE } from '../../src/core/scale-plan.js';
 import { newJournal, runWorkflow } from '../../src/engine/runner.js';
-import type { ConnectRemote, ExecResult } from '../../src/remote/remote.js';
+import type { ConnectRemote, ExecOptions, ExecResult } from '../../src/remote/remote.js';
 import type { FakeCloud } from '../../src/cloud/fake/index.js';
 import type { Journal } from '../../src/state/store.js';
 import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentRejoinInput } from '../../src/workflows/agents-rejoin.js';
@@ -47,15 +47,20 @@ class Cluster {
 
   readonly connect: ConnectRemote = async (target) => ({
     hostFingerprint: 'SHA256:' + 'B'.repeat(43),
-    exec: async (command: string) => this.exec(target.host, command),
+    exec: async (command: string, opts?: ExecOptions) => this.exec(target.host, command, opts?.stdin),
     upload: () => Promise.reject(new Error('no upload')),
     close: async () => undefined,
   });
 
-  private exec(host: string, command: string): ExecResult {
+  /** Every command line run, as `ps` on the machine would show it. */
+  readonly commandLines: string[] = [];
+
+  private exec(host: string, command: string, stdin?: string | Buffer): ExecResult {
+    this.commandLines.push(command);
+    // A script on the input (`sudo sh -s`, for those carrying the token), or base64 on the command line.
     const m = /^echo ([A-Za-z0-9+/=]+) \| base64 -d \| sudo sh$/.exec(command);
-    if (!m) return { code: 127, stdout: '', stderr: `unexpected command ${command}` };
-    const script = Buffer.from(m[1]!, 'base64').toString();
+    if (!m && !(command === 'sudo sh -s' && stdin !== undefined)) return { code: 127, stdout: '', stderr: `unexpected command ${command}` };
+    const script = m ? Buffer.from(m[1]!, 'base64').toString() : String(stdin);
     this.scripts.push({ host, script });
     if (host === this.serverHost) return this.server(script);
     const agent = this.fake.state.instances.find((i) => i.publicIp === host && i.role === 'agent');
