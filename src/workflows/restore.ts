@@ -18,8 +18,15 @@ import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentOutcome } fr
 import { allInstances, dataDiskOf, markRollbackData, openJournal, runOptions, savePlan, setAsideUnfinished, sshAccess, unfinishedPlan } from './shared.js';
 
 const RUNNING_WAIT_MS = 15 * 60_000;
-/** How long the restored server may take to serve, and each agent's node to be Ready (as upgrade's default --timeout). */
-const RESTORE_READY_TIMEOUT_MS = 45 * 60_000;
+/** --timeout's default: how long the restored server may take to serve, and each agent's node to be Ready (as upgrade's). */
+export const RESTORE_TIMEOUT_MINUTES = 45;
+
+/** How this run waits (flags of this run, not kept in the plan: a re-run may wait differently). */
+export interface RestoreWait {
+  /** false (--no-wait): return once the instance runs. */
+  wait: boolean;
+  timeoutMinutes: number;
+}
 
 /** What a restore does, resolved once and kept in the journal so a resumed run follows it. */
 export interface RestorePlan {
@@ -51,6 +58,10 @@ export interface RestoreResult {
   role?: string;
   /** The deployment's k3s agents, re-joined to the restored server (absent without agents). */
   agents?: AgentOutcome[];
+  /** Whether the readiness wait saw the snapshot's version serve (false with --no-wait). */
+  ready: boolean;
+  /** The URL the wait found it serving at (when it waited in this run). */
+  url?: string;
 }
 
 /** Refuses while the target has a running instance (other than the one this restore made). */
@@ -151,12 +162,16 @@ export function abandonUnfinishedRestore(deps: Deps, target: Target, snapshotId:
   return pending.plan.snapshotId;
 }
 
-/** Runs the plan: keeps superseded instances as rollback points, creates the instance, waits until it runs. */
-export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Target, plan: RestorePlan): Promise<RestoreResult> {
+/**
+ * Runs the plan: keeps superseded instances as rollback points, creates the instance, waits until it
+ * runs and then (unless --no-wait) until it serves the snapshot's version, as launch and upgrade do.
+ */
+export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Target, plan: RestorePlan, how: RestoreWait = { wait: true, timeoutMinutes: RESTORE_TIMEOUT_MINUTES }): Promise<RestoreResult> {
+  const readyTimeoutMs = how.timeoutMinutes * 60_000;
   const open = openJournal(deps, target, 'restore');
   if (!open.resumed) savePlan(open, plan);
   const disk = target.provider.terms.disk;
-  const ctx: { instanceId?: string } = {};
+  const ctx: { instanceId?: string; url?: string } = {};
   const steps: Step<typeof ctx>[] = [];
   if (plan.superseded.length) {
     steps.push({
@@ -213,19 +228,20 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
     agentIds,
     server: () => ({ instanceId: ctx.instanceId!, ...(host.ip ? { host: host.ip } : {}) }),
     ssh,
-    readyTimeoutMs: RESTORE_READY_TIMEOUT_MS,
+    readyTimeoutMs,
     operation: 'restore',
     scaleCommand: scaleCommandFor(deps.program, target, agentIds.length),
     resumeCommand: restoreCommand(deps.program, target, plan.snapshotId),
   });
-  if (agentIds.length) {
+  // --no-wait with agents is refused before any change (commands/restore.ts): they join only once it serves.
+  if (how.wait) {
     steps.push(
       {
         id: 'wait-for-version',
-        title: `Wait until /healthz reports ${plan.version} (the agents join once it serves)`,
+        title: `Wait until /healthz reports ${plan.version}${agentIds.length ? ' (the agents join once it serves)' : ''}`,
         run: async (c) => {
           host.ip ??= (await cloud.describeInstance(c.instanceId!))?.publicIp;
-          await waitUntilReady(
+          const report = await waitUntilReady(
             { cloud, connectRemote: deps.connectRemote, io: deps.io, clock: deps.clock, httpGet: deps.httpGet, signal: deps.signal },
             {
               instanceId: c.instanceId!,
@@ -233,13 +249,14 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
               deploymentName: target.name,
               ...(host.ip ? { host: host.ip } : {}),
               ...(ssh ? { ssh } : {}),
-              totalTimeoutMs: RESTORE_READY_TIMEOUT_MS,
+              totalTimeoutMs: readyTimeoutMs,
               holdMs: 0,
               ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
               resumeCommand: restoreCommand(deps.program, target, plan.snapshotId),
               rebootHint: target.provider.terms.rebootHint(c.instanceId!),
             },
           );
+          c.url = report.url || undefined;
           return { summary: `${plan.version} serving`, ...(host.ip ? { result: { host: host.ip } } : {}) };
         },
         restore: (_c, r) => {
@@ -255,9 +272,9 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
           return { summary: `${c.instanceId!} serves ${plan.version}` };
         },
       },
-      ...agents.steps,
     );
   }
+  if (agentIds.length) steps.push(...agents.steps);
   try {
     await runWorkflow(steps, ctx, runOptions(deps, open));
   } finally {
@@ -283,6 +300,8 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
     publicIp: seen?.publicIp,
     role: seen?.labels.role,
     ...(agentIds.length ? { agents: agents.outcomes() } : {}),
+    ready: how.wait,
+    ...(ctx.url ? { url: ctx.url } : {}),
   };
 }
 

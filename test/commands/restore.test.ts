@@ -26,7 +26,9 @@ beforeAll(async () => {
 afterAll(async () => moto?.stop());
 beforeEach(async () => moto.reset());
 
-const at = { region: 'us-east-1', providerFlags: {} };
+// The cloud choreography on moto: nothing serves /healthz here (test/commands/restore-wait.test.ts and
+// test/e2e/restore-wait.e2e.test.ts cover the readiness wait), so restore returns once the instance runs.
+const at = { region: 'us-east-1', providerFlags: {}, wait: false };
 
 function deps(home: string, extra: Partial<Parameters<typeof makeDeps>[0]> = {}): Deps {
   return makeDeps({ endpoint: moto.endpoint, io: new ScriptedIo([], false), home, ...extra });
@@ -56,7 +58,7 @@ describe('restore', () => {
     expect(io.questions).toEqual([expect.objectContaining({ kind: 'confirm', message: `Launch dr from ${snapshotId}?` })]);
     const [fresh, ...others] = await live('dr');
     expect(others).toEqual([]);
-    expect(result).toEqual({ name: 'dr', region: 'us-east-1', version: VERSION, instanceId: fresh!.InstanceId, dataVolumeId: dataVolumeOf(fresh!), snapshotId, publicIp: fresh!.PublicIpAddress, role: 'instance' });
+    expect(result).toEqual({ name: 'dr', region: 'us-east-1', version: VERSION, instanceId: fresh!.InstanceId, dataVolumeId: dataVolumeOf(fresh!), snapshotId, publicIp: fresh!.PublicIpAddress, role: 'instance', ready: false });
     expect(fresh).toMatchObject({ ImageId: AMI, InstanceType: old.InstanceType, SubnetId: old.SubnetId, KeyName: old.KeyName });
     expect(fresh!.SecurityGroups?.map((g) => g.GroupId)).toEqual(old.SecurityGroups?.map((g) => g.GroupId));
     expect(tagMap(fresh!.Tags)).toMatchObject({ 'sourcegraph-launch:role': 'instance', 'sourcegraph-launch:version': VERSION, 'sourcegraph-launch:size': 'S', 'sourcegraph-launch:operation': expect.stringMatching(/^restore-/) });

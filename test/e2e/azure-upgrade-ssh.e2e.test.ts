@@ -117,7 +117,7 @@ describe('Azure with SSH open: upgrade reads the version files over SSH; backup 
     expect(noImage.stderr).toMatch(/or name the image of 6\.11\.0 you launched from: --image \/subscriptions\//);
     expect(azure.arm.control.state().resources.length).toBe(before);
     azure.arm.control.nextPublicIps('198.51.100.77');
-    const restore = await cli(['restore', 'up-copy', ...where, '--snapshot', snapshotId, '--image', oldImage, '--yes', '--json'], home);
+    const restore = await cli(['restore', 'up-copy', ...where, '--snapshot', snapshotId, '--image', oldImage, '--yes', '--no-wait', '--json'], home);
     expect(restore.code, restore.stderr).toBe(0);
     const [copy, ...moreCopies] = vmsOf('up-copy');
     expect(moreCopies).toEqual([]);

@@ -129,7 +129,7 @@ describe('--cloud gcp: upgrade (clone) → status → rollback → backup → ba
       expect.arrayContaining([expect.objectContaining({ snapshotId, purpose: 'backup', version: OLD, sizeGiB: 500 })]),
     );
 
-    const restore = await cli(['restore', '--name', 'up-copy', '--snapshot', snapshotId, '--yes', '--json']);
+    const restore = await cli(['restore', '--name', 'up-copy', '--snapshot', snapshotId, '--yes', '--no-wait', '--json']);
     expect(restore.code, restore.stderr).toBe(0);
     const [copy] = await instances('up-copy');
     const copyData = copy!.disks.find((d: Record<string, any>) => d.deviceName === 'sourcegraph-data');

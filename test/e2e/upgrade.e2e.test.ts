@@ -189,7 +189,7 @@ describe('upgrade (clone) → rollback → backup → restore → prune with the
       expect.arrayContaining([expect.objectContaining({ snapshotId, purpose: 'backup', version: OLD, sizeGiB: 500 })]),
     );
 
-    const restore = await cli(['restore', '--name', 'up-copy', '--region', 'us-east-1', '--snapshot', snapshotId, '--yes', '--json'], home);
+    const restore = await cli(['restore', '--name', 'up-copy', '--region', 'us-east-1', '--snapshot', snapshotId, '--yes', '--no-wait', '--json'], home);
     expect(restore.code, restore.stderr).toBe(0);
     const [copy] = await instances('up-copy');
     expect(copy).toMatchObject({ ImageId: AMI_OLD, SubnetId: old.SubnetId });

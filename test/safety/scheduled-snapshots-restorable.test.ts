@@ -51,7 +51,7 @@ it('a snapshot made by the daily schedule restores, at the version of its data',
   const listed = (await createAwsAdapter({ provider: 'aws', region: 'us-east-1', params: {} }, { endpoint: moto.endpoint }).listSnapshots('sched')).map((s) => toBackupEntry(s));
   expect(listed).toEqual([expect.objectContaining({ snapshotId, purpose: 'scheduled', version: VERSION })]);
 
-  const restored = (await runRestore(deps(), 'sched-copy', { region: 'us-east-1', snapshot: snapshotId, yes: true, providerFlags: {} })) as { version: string; instanceId: string };
+  const restored = (await runRestore(deps(), 'sched-copy', { region: 'us-east-1', snapshot: snapshotId, yes: true, wait: false, providerFlags: {} })) as { version: string; instanceId: string };
   expect(restored.version).toBe(VERSION);
 });
 

@@ -1,4 +1,4 @@
-import { bool, forceUnlockFlag, str } from '../flags.js';
+import { bool, forceUnlockFlag, negatable, str } from '../flags.js';
 import { defineCommand, type CommandFlags, PROGRAM, YES } from '../command.js';
 import { perCloud } from '../cloud-text.js';
 
@@ -39,6 +39,8 @@ export const restoreCommand = defineCommand({
     snapshot: str('--snapshot <snapshot-id>', 'the snapshot to restore (see `backups`)', { required: true }),
     image: str('--image <image>', `image to boot (${perCloud((p) => p.imageIdExample)}; default: the one for the snapshot's version)`),
     dryRun: bool('--dry-run', 'show the launch request and stop'),
+    wait: negatable('--no-wait', 'return as soon as the instance runs (not with agents: they join once it serves)'),
+    timeout: str('--timeout <minutes>', 'bound the readiness wait, and with agents each agent\'s wait for Ready (default: 45)'),
   },
   target: { name: 'the deployment to restore into, the same as the [name] argument; another name than the snapshot\'s makes a staging copy' },
   cloud: true,
@@ -47,8 +49,12 @@ export const restoreCommand = defineCommand({
     '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n' +
     'Under the same name the deployment\'s address (its URL) moves to the restored instance.\n' +
     'An interrupted restore re-run with the same --snapshot resumes with the instance it made.\n' +
+    'It then waits, as launch and upgrade do, until the restored instance serves the snapshot\'s version (progress on\n' +
+    'stderr; SSH stages when SSH is open); past --timeout it exits 4 with nothing undone, saying what to check, and\n' +
+    'the same command resumes the wait. With a domain (`tls`) it then checks https://<domain> with the certificate\n' +
+    'verified (a failure is a warning). --json: ready (false with --no-wait), https when checked.\n' +
     'With k3s agents (scale): running agents do not make it refuse; it waits until the restored server serves,\n' +
-    'then joins them to it as upgrade does (--json: agents [{name, node, ready}]).\n',
+    'then joins them to it as upgrade does (--json: agents [{name, node, ready}]); --no-wait then exits 2.\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/restore.js')).runRestore(deps, name, flags),
 });
 
