@@ -35,6 +35,16 @@ export const KEEP = {
   zoneOperations: ['get', 'wait', 'list'],
   regionOperations: ['get', 'wait', 'list'],
   globalOperations: ['get', 'wait', 'list'],
+  // tls --tls managed on GCE: a Google-managed certificate and a global external Application Load Balancer.
+  sslCertificates: ['insert', 'get', 'list', 'delete'],
+  instanceGroups: ['insert', 'get', 'list', 'delete', 'addInstances', 'listInstances', 'setNamedPorts'],
+  healthChecks: ['insert', 'get', 'list', 'delete'],
+  backendServices: ['insert', 'get', 'list', 'delete'],
+  urlMaps: ['insert', 'get', 'list', 'delete'],
+  targetHttpsProxies: ['insert', 'get', 'list', 'delete'],
+  targetHttpProxies: ['insert', 'get', 'list', 'delete'],
+  globalForwardingRules: ['insert', 'get', 'list', 'delete'],
+  globalAddresses: ['insert', 'get', 'list', 'delete'],
 };
 
 function refs(node, out) {

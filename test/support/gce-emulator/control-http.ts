@@ -56,6 +56,10 @@ export function handleControl(control: GceEmulatorControl, method: string, path:
         control.setQuota(metric as RegionMetric | ProjectMetric, Number(limit));
         return ok();
       }
+      case 'POST ssl-certificates': {
+        const b = object(body);
+        return ok(control.setCertificateStatus(second ?? '', String(b.status ?? ''), b.domainStatus as string | undefined));
+      }
       case 'POST project-metadata':
         control.setProjectMetadata((object(body).items as { key: string; value: string }[]) ?? []);
         return ok();

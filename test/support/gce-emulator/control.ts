@@ -8,6 +8,7 @@ import { refPath, type ScopeKind } from './links.js';
 import type { OperationBody } from './operations.js';
 import type { ProjectMetric, RegionMetric } from './quotas.js';
 import type { RequestRecord, Router } from './router.js';
+import { setCertificateStatus } from './resources/load-balancing.js';
 import type { Json } from './validate.js';
 import type { World } from './world.js';
 
@@ -24,6 +25,15 @@ export interface EmulatorState {
   addresses: Json[];
   firewalls: Json[];
   resourcePolicies: Json[];
+  /** The load balancer's parts (tls --tls managed); global addresses are in `addresses`. */
+  sslCertificates: Json[];
+  instanceGroups: Json[];
+  healthChecks: Json[];
+  backendServices: Json[];
+  urlMaps: Json[];
+  targetHttpsProxies: Json[];
+  targetHttpProxies: Json[];
+  forwardingRules: Json[];
   operations: OperationBody[];
   pendingOperations: number;
   faults: ActiveFault[];
@@ -32,6 +42,7 @@ export interface EmulatorState {
 }
 
 export type ResourceKind = 'instances' | 'disks' | 'snapshots' | 'images' | 'addresses' | 'firewalls' | 'resourcePolicies';
+type LbKind = 'sslCertificates' | 'instanceGroups' | 'healthChecks' | 'backendServices' | 'urlMaps' | 'targetHttpsProxies' | 'targetHttpProxies' | 'forwardingRules';
 
 const SCOPES: Record<ResourceKind, ScopeKind> = {
   instances: 'zones',
@@ -67,7 +78,7 @@ export class GceEmulatorControl {
 
   state(): EmulatorState {
     const { state, project } = this.world;
-    const bodies = (kind: ResourceKind) => state[kind].list(project).map((e) => structuredClone(e.body) as Json);
+    const bodies = (kind: ResourceKind | LbKind) => state[kind].list(project).map((e) => structuredClone(e.body) as Json);
     return {
       project,
       instances: bodies('instances'),
@@ -77,6 +88,14 @@ export class GceEmulatorControl {
       addresses: bodies('addresses'),
       firewalls: bodies('firewalls'),
       resourcePolicies: bodies('resourcePolicies'),
+      sslCertificates: bodies('sslCertificates'),
+      instanceGroups: bodies('instanceGroups'),
+      healthChecks: bodies('healthChecks'),
+      backendServices: bodies('backendServices'),
+      urlMaps: bodies('urlMaps'),
+      targetHttpsProxies: bodies('targetHttpsProxies'),
+      targetHttpProxies: bodies('targetHttpProxies'),
+      forwardingRules: bodies('forwardingRules'),
       operations: this.world.ops.all(),
       pendingOperations: this.world.ops.pending(),
       faults: this.world.faults.list(),
@@ -151,8 +170,18 @@ export class GceEmulatorControl {
     this.world.ops.settle();
   }
 
+  /**
+   * What Google reports of a managed certificate from now on: `ACTIVE` (issued: 90 days from now),
+   * `PROVISIONING`, `PROVISIONING_FAILED`, `PROVISIONING_FAILED_PERMANENTLY`, `RENEWAL_FAILED`,
+   * with each domain's status (default FAILED_NOT_VISIBLE for a failure).
+   */
+  setCertificateStatus(name: string, status: string, domainStatus?: string): Json {
+    return setCertificateStatus(this.world, name, status, domainStatus);
+  }
+
   /** How operations behave from now on (until reset). */
-  configure(settings: { pollsToDone?: number; waitSteps?: number; readsAdvance?: boolean }): void {
+  configure(settings: { pollsToDone?: number; waitSteps?: number; readsAdvance?: boolean; certificateProvisioning?: 'when-served' | 'manual' }): void {
+    if (settings.certificateProvisioning !== undefined) this.world.certificateProvisioning = settings.certificateProvisioning;
     if (settings.pollsToDone !== undefined) this.world.pollsToDone = Math.max(1, settings.pollsToDone);
     if (settings.waitSteps !== undefined) this.world.waitSteps = Math.max(0, settings.waitSteps);
     if (settings.readsAdvance !== undefined) this.world.readsAdvance = settings.readsAdvance;

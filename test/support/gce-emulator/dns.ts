@@ -44,6 +44,18 @@ export class GceDnsEmulator {
     this.zones = new Map();
   }
 
+  /**
+   * What a resolver would answer for the A record of `name` from these zones (public ones; the
+   * longest zone holding the name): the addresses, or none.
+   */
+  resolveA(name: string): string[] {
+    const wanted = fqdn(name);
+    const zone = [...this.zones.values()]
+      .filter((z) => z.visibility === 'public' && (wanted === z.dnsName || wanted.endsWith(`.${z.dnsName}`)))
+      .sort((a, b) => b.dnsName.length - a.dnsName.length)[0];
+    return [...(zone?.rrsets.get(`${wanted}/A`)?.rrdatas ?? [])];
+  }
+
   /** Answers a request under /dns/v1/, or undefined for any other path. */
   handle(method: string, url: URL, authorization: string | undefined, rawBody: string): DnsAnswer | undefined {
     const m = /^\/dns\/v1\/projects\/([^/]+)\/managedZones(?:\/([^/]+)(?:\/rrsets(?:\/([^/]+)\/([^/]+))?)?)?\/?$/.exec(url.pathname);

@@ -67,6 +67,8 @@ export async function startGceEmulator(opts: GceEmulatorOptions = {}): Promise<G
   // Cloud DNS (/dns/v1/) beside Compute, for tls --domain (dns.ts).
   const dns = new GceDnsEmulator(project);
   control.resetHooks.push(() => dns.reset());
+  // Google-managed certificates are provisioned once the domain resolves to the load balancer.
+  world.resolveA = (name) => dns.resolveA(name);
 
   const server = createServer((req, res) => {
     void (async () => {

@@ -13,6 +13,7 @@ import { firewalls } from './resources/firewalls.js';
 import { images } from './resources/images.js';
 import { instanceSettings } from './resources/instance-settings.js';
 import { instances } from './resources/instances.js';
+import { loadBalancing } from './resources/load-balancing.js';
 import { operations } from './resources/operations.js';
 import { resourcePolicies } from './resources/resource-policies.js';
 import { snapshots } from './resources/snapshots.js';
@@ -31,6 +32,7 @@ export const HANDLERS: Record<string, Handler> = {
   ...addresses,
   ...firewalls,
   ...resourcePolicies,
+  ...loadBalancing,
   ...operations,
 };
 

@@ -115,6 +115,9 @@ export interface ResourcePolicyBody extends ResourceBody {
   status: 'CREATING' | 'READY' | 'DELETING';
 }
 
+/** The load-balancing kinds (tls --tls managed): their bodies are the API's, kept as given plus output fields. */
+export type LbBody = ResourceBody;
+
 export interface Entry<T> {
   ref: Ref;
   body: T;
@@ -185,6 +188,20 @@ export class State {
   readonly addresses = new Collection<AddressBody>('addresses');
   readonly firewalls = new Collection<FirewallBody>('firewalls');
   readonly resourcePolicies = new Collection<ResourcePolicyBody>('resourcePolicies');
+  // The global external Application Load Balancer's parts (resources/load-balancing.ts). Global
+  // addresses live in `addresses` with the global scope.
+  readonly sslCertificates = new Collection<LbBody>('sslCertificates');
+  readonly instanceGroups = new Collection<LbBody>('instanceGroups');
+  readonly healthChecks = new Collection<LbBody>('healthChecks');
+  readonly backendServices = new Collection<LbBody>('backendServices');
+  readonly urlMaps = new Collection<LbBody>('urlMaps');
+  readonly targetHttpsProxies = new Collection<LbBody>('targetHttpsProxies');
+  readonly targetHttpProxies = new Collection<LbBody>('targetHttpProxies');
+  readonly forwardingRules = new Collection<LbBody>('forwardingRules');
+  /** instance group path → member instance selfLinks. */
+  readonly groupMembers = new Map<string, string[]>();
+  /** certificate path → gets left while it is served before it turns ACTIVE (when-served provisioning). */
+  readonly certificateCountdown = new Map<string, number>();
   /** instance path → port → buffer. */
   readonly serial = new Map<string, Map<number, SerialBuffer>>();
   /** instance path → `namespace/key` → value. */
@@ -194,6 +211,10 @@ export class State {
   /** Ephemeral external IPs a test queued (control.nextEphemeralIps), used before the documentation ranges. */
   readonly queuedEphemeralIps: string[] = [];
   private internalCounters = new Map<string, number>();
+
+  lbCollections(): Collection<LbBody>[] {
+    return [this.sslCertificates, this.instanceGroups, this.healthChecks, this.backendServices, this.urlMaps, this.targetHttpsProxies, this.targetHttpProxies, this.forwardingRules];
+  }
 
   nextId(): string {
     this.idCounter += 1n;
@@ -227,6 +248,9 @@ export class State {
 
   clear(): void {
     for (const c of [this.instances, this.disks, this.snapshots, this.images, this.addresses, this.firewalls, this.resourcePolicies]) c.clear();
+    for (const c of this.lbCollections()) c.clear();
+    this.groupMembers.clear();
+    this.certificateCountdown.clear();
     this.serial.clear();
     this.guestAttributes.clear();
     this.idCounter = 0n;

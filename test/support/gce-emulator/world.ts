@@ -28,6 +28,13 @@ export interface WorldOptions {
   guestAttributes?: (instance: { project: string; zone: string; name: string }) => Record<string, string> | undefined;
   /** Project-wide metadata (`commonInstanceMetadata`), e.g. `enable-oslogin`. */
   projectMetadata?: { key: string; value: string }[];
+  /**
+   * How a Google-managed certificate is provisioned: `when-served` (default) turns it ACTIVE a few
+   * reads after it is on a target HTTPS proxy that a forwarding rule serves and every domain's A
+   * record (in the emulator's Cloud DNS) points at that rule's address, as Google does; `manual`
+   * leaves it PROVISIONING until control.setCertificateStatus.
+   */
+  certificateProvisioning?: 'when-served' | 'manual';
   /** Create the four rules Compute makes with the `default` network (default true). */
   defaultFirewallRules?: boolean;
 }
@@ -56,6 +63,9 @@ export class World {
   waitSteps: number;
   readsAdvance: boolean;
   projectMetadata: { key: string; value: string }[];
+  certificateProvisioning: 'when-served' | 'manual';
+  /** The A records of a name in the emulator's Cloud DNS (set by index.ts), for certificate provisioning. */
+  resolveA: (name: string) => string[] = () => [];
 
   constructor(
     readonly opts: WorldOptions,
@@ -67,6 +77,7 @@ export class World {
     this.waitSteps = opts.waitSteps ?? 1;
     this.readsAdvance = opts.readsAdvance ?? true;
     this.projectMetadata = structuredClone(opts.projectMetadata ?? []);
+    this.certificateProvisioning = opts.certificateProvisioning ?? 'when-served';
     this.ops = new Operations({
       links: this.links,
       pollsToDone: () => this.pollsToDone,
@@ -104,6 +115,7 @@ export class World {
     this.waitSteps = this.opts.waitSteps ?? 1;
     this.readsAdvance = this.opts.readsAdvance ?? true;
     this.projectMetadata = structuredClone(this.opts.projectMetadata ?? []);
+    this.certificateProvisioning = this.opts.certificateProvisioning ?? 'when-served';
     this.seed();
   }
 
