@@ -614,6 +614,11 @@ export interface ManagedBalancer {
   /** The DNS zone the cloud keeps that name in, for an alias record. */
   dnsZoneId: string;
   state: string;
+  /**
+   * The static address the domain's A record points at, where the cloud's balancer has one
+   * (GCE: the global forwarding rules' address) instead of a name to alias or CNAME.
+   */
+  ip?: string;
 }
 
 /** One part of what the load balancer adds a month. */
@@ -645,6 +650,18 @@ export interface ReplacedAccess {
  * what belongs to the load balancer is labelled apart and removed only by `tls --remove`/`destroy`.
  */
 export interface ManagedHttps {
+  /**
+   * How the certificate is validated. 'dns-record' (the default; AWS): through a validation record,
+   * so it is issued before the load balancer is made. 'served-domain' (GCE, Google-managed): there
+   * is no validation record; it is issued once the load balancer serves it and the domain's A
+   * record points at the balancer's address, so the balancer and the record come first and the
+   * wait for the certificate last (`--no-wait` stops before that wait).
+   */
+  readonly validation?: 'dns-record' | 'served-domain';
+  /** What it creates, for the plan before the question, in the cloud's words (default: AWS's wording). `cidrs`: the addresses 443 is open to now. */
+  describePlan?(domain: string, zone: DnsZone | undefined, cidrs: string[]): string[];
+  /** Step titles in the cloud's words, by step id (default: AWS's). */
+  readonly stepTitles?: Partial<Record<string, string>>;
   monthlyCost(): ManagedHttpsCost;
   /** `idempotencyKey`: the same for every retry of one install (a retried request answers the same certificate). */
   requestCertificate(deployment: string, domain: string, idempotencyKey: string): Promise<string>;

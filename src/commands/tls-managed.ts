@@ -34,7 +34,7 @@ export interface ManagedTlsResult {
   validationRecord?: { name: string; type: 'CNAME'; value: string; setInZone?: string };
   loadBalancer?: { id: string; dnsName: string };
   /** The DNS record of the domain: set as an alias in the zone, or to create (a CNAME to the balancer). */
-  dnsRecord?: { name: string; type: 'A (alias)' | 'CNAME'; value: string; setInZone?: string };
+  dnsRecord?: { name: string; type: 'A (alias)' | 'CNAME' | 'A'; value: string; setInZone?: string };
   /** The instance's 80/443 rules that were replaced by "from the load balancer only". */
   replacedAccess?: ReplacedAccess;
   monthlyCost: ManagedHttpsCost;
@@ -118,15 +118,20 @@ export async function installManagedTls(deps: Deps, nameArg: string | undefined,
       });
       if (found) zone = found;
     }
+    // The addresses 443 is open to now: what the plan says of them where the cloud's balancer cannot keep them.
+    const openTo = [...new Set(deployment.accessPolicies.filter((p) => instance.accessPolicyIds.includes(p.id)).flatMap((p) => p.rules.filter((r) => r.port === 443).map((r) => r.cidr)))];
     const journal: Journal = earlier?.journal ?? newJournal('tls-managed', randomBytes(6).toString('hex'), new Date(deps.clock.now()));
     const resumed = Boolean(earlier);
     if (!resumed) {
       io.info(`tls --tls managed ${name} will create, for https://${domain}:`);
-      io.info('  a certificate of the cloud for the domain, validated through a DNS record (it renews itself while that record stays)');
-      io.info(`  ${zone ? `the validation record in the zone ${zone.name} (${zone.id})` : 'no DNS record: the validation record is printed for you to create'}`);
-      io.info('  a load balancer in two zones (a second subnet of the instance\'s network is created only when none exists), its own access rules (443 and 80 from the addresses 443 is open to now), a backend forwarding to the instance\'s 443, HTTPS on 443 with the certificate and 80 redirecting to 443');
-      io.info('  the instance\'s 80/443 then open only to the load balancer (the rules it replaces are kept, and `tls --remove` restores them)');
-      io.info(`  ${zone ? `the record ${domain} as an alias of the load balancer in the zone ${zone.name}` : `no record for ${domain}: the CNAME to create is printed`}`);
+      if (managed.describePlan) for (const line of managed.describePlan(domain, zone, openTo)) io.info(`  ${line}`);
+      else io.info('  a certificate of the cloud for the domain, validated through a DNS record (it renews itself while that record stays)');
+      if (!managed.describePlan) {
+        io.info(`  ${zone ? `the validation record in the zone ${zone.name} (${zone.id})` : 'no DNS record: the validation record is printed for you to create'}`);
+        io.info('  a load balancer in two zones (a second subnet of the instance\'s network is created only when none exists), its own access rules (443 and 80 from the addresses 443 is open to now), a backend forwarding to the instance\'s 443, HTTPS on 443 with the certificate and 80 redirecting to 443');
+        io.info('  the instance\'s 80/443 then open only to the load balancer (the rules it replaces are kept, and `tls --remove` restores them)');
+        io.info(`  ${zone ? `the record ${domain} as an alias of the load balancer in the zone ${zone.name}` : `no record for ${domain}: the CNAME to create is printed`}`);
+      }
       for (const line of formatManagedCost(cost)) io.info(line);
       await confirmOrYes(deps, flags, `Create the load balancer for ${domain} (≈ $${cost.totalUsd?.toFixed(2) ?? '?'}/month)?`, `create a load balancer for ${domain}`);
     } else {
@@ -135,6 +140,10 @@ export async function installManagedTls(deps: Deps, nameArg: string | undefined,
       // Printed by the run that stopped: said again while the certificate still waits for it.
       if (!zone && v?.validationName && journal.steps['certificate-issued']?.status !== 'done') {
         io.info(`DNS: the certificate is issued once this record is in your domain's zone (keep it: renewals use it too):\n  ${v.validationName}.  CNAME  ${v.validationValue}.`);
+      }
+      const ip = journal.steps.balancer?.result?.ip;
+      if (!zone && ip && managed.validation === 'served-domain' && journal.steps['certificate-issued']?.status !== 'done') {
+        io.info(`DNS: the certificate is issued once this record is in your domain's zone (keep it: renewals use it too):\n  ${domain}.  A  ${ip}`);
       }
     }
     const state: ManagedRecord = { domain, url: `https://${domain}`, ...(zone ? { zone } : {}), journal, ...(earlier?.installedAt ? { installedAt: earlier.installedAt } : {}) };
@@ -150,8 +159,9 @@ export async function installManagedTls(deps: Deps, nameArg: string | undefined,
     const steps = managedSteps(deps, ctx, timeoutMin * 60_000);
     try {
       if (noWait) {
-        // Only as far as the validation record: the rest needs the certificate issued.
-        await runWorkflow(steps.slice(0, 2), ctx, { journal, save: () => save(journal), io, clock: deps.clock, signal: deps.signal });
+        // Only as far as the validation record: the rest needs the certificate issued. Where the
+        // certificate is issued once served (served-domain), everything but the wait for it.
+        await runWorkflow(managed.validation === 'served-domain' ? steps.slice(0, -1) : steps.slice(0, 2), ctx, { journal, save: () => save(journal), io, clock: deps.clock, signal: deps.signal });
         delete journal.finishedAt;
         save(journal);
         const result = resultOf(ctx, cost, 'pending-validation');
@@ -166,7 +176,7 @@ export async function installManagedTls(deps: Deps, nameArg: string | undefined,
     state.installedAt ??= new Date(deps.clock.now()).toISOString();
     save(journal);
     const result = resultOf(ctx, cost, 'served');
-    if (!ctx.zone) io.info(`DNS: create this record in your domain's zone:\n  ${domain}.  CNAME  ${ctx.balancer!.dnsName}.`);
+    if (!ctx.zone) io.info(ctx.balancer!.ip ? `DNS: keep this record in your domain's zone (the certificate renews through it):\n  ${domain}.  A  ${ctx.balancer!.ip}` : `DNS: create this record in your domain's zone:\n  ${domain}.  CNAME  ${ctx.balancer!.dnsName}.`);
     io.success(`${name} serves https://${domain} through the load balancer, with a certificate the cloud renews itself (valid until ${ctx.certificate?.notAfter ?? 'unknown'}); http://${domain} redirects to it.`);
     io.info(`Next: ${result.externalURL.instructions}`);
     return result;
@@ -186,7 +196,7 @@ function resultOf(ctx: Ctx, cost: ManagedHttpsCost, state: ManagedTlsResult['sta
     certificate: { id: ctx.certificateId ?? '', status: ctx.certificate?.status ?? 'pending', ...(ctx.certificate?.notAfter ? { notAfter: ctx.certificate.notAfter } : {}), ...(ctx.certificate?.renewal ? { renewal: ctx.certificate.renewal } : {}) },
     ...(v ? { validationRecord: { ...v, ...(ctx.zone ? { setInZone: ctx.zone.name } : {}) } } : {}),
     ...(ctx.balancer ? { loadBalancer: { id: ctx.balancer.id, dnsName: ctx.balancer.dnsName } } : {}),
-    ...(ctx.balancer ? { dnsRecord: ctx.zone ? { name: ctx.domain, type: 'A (alias)' as const, value: ctx.balancer.dnsName, setInZone: ctx.zone.name } : { name: ctx.domain, type: 'CNAME' as const, value: ctx.balancer.dnsName } } : {}),
+    ...(ctx.balancer ? { dnsRecord: dnsRecordOf(ctx.domain, ctx.balancer, ctx.zone) } : {}),
     ...(ctx.replaced ? { replacedAccess: ctx.replaced } : {}),
     monthlyCost: cost,
     externalURL: {
@@ -199,7 +209,21 @@ function resultOf(ctx: Ctx, cost: ManagedHttpsCost, state: ManagedTlsResult['sta
 
 const list = (s: string | undefined) => (s ? s.split(',').filter(Boolean) : []);
 
+/** The domain's record: an A record of the balancer's address where it has one (GCE), else an alias (in the zone) or a CNAME. */
+function dnsRecordOf(domain: string, balancer: ManagedBalancer, zone: Ctx['zone']): NonNullable<ManagedTlsResult['dnsRecord']> {
+  if (balancer.ip) return { name: domain, type: 'A', value: balancer.ip, ...(zone ? { setInZone: zone.name } : {}) };
+  return zone ? { name: domain, type: 'A (alias)', value: balancer.dnsName, setInZone: zone.name } : { name: domain, type: 'CNAME', value: balancer.dnsName };
+}
+
 function managedSteps(deps: Deps, ctx: Ctx, timeoutMs: number): Step<Ctx>[] {
+  const steps = awsOrderedSteps(deps, ctx, timeoutMs).map((s) => ({ ...s, title: ctx.managed.stepTitles?.[s.id] ?? s.title }));
+  if (ctx.managed.validation !== 'served-domain') return steps;
+  // Issued once served: no validation record; the balancer and the domain's record first, the wait last.
+  const issued = steps.find((s) => s.id === 'certificate-issued')!;
+  return [...steps.filter((s) => s.id !== 'validation-record' && s.id !== 'certificate-issued'), issued];
+}
+
+function awsOrderedSteps(deps: Deps, ctx: Ctx, timeoutMs: number): Step<Ctx>[] {
   const { io } = deps;
   const poll = deps.pollMs ?? 10_000;
   return [
@@ -260,8 +284,9 @@ function managedSteps(deps: Deps, ctx: Ctx, timeoutMs: number): Step<Ctx>[] {
             progress.update('pending validation');
             if (deps.clock.now() - started >= timeoutMs) {
               const v = c.validation?.[0];
-              throw new WaitTimeoutError('certificate-issued', `The certificate for ${c.domain} was not issued within ${Math.round(timeoutMs / 60_000)} min (still pending validation)`, {
-                remediation: `${v ? `It is issued once ${v.name} resolves to ${v.value}${c.zone ? ` (set in the zone ${c.zone.name}: resolvers may take a while, or that zone is not the one delegated for the domain)` : ' (create that CNAME record in your zone)'}. ` : ''}Run the same command again to keep waiting; nothing is lost.`,
+              const ip = c.balancer?.ip;
+              throw new WaitTimeoutError('certificate-issued', `The certificate for ${c.domain} was not issued within ${Math.round(timeoutMs / 60_000)} min (still pending validation${cert.failure ? `: ${cert.failure}` : ''})`, {
+                remediation: `${ip && !v ? `It is issued once ${c.domain} resolves to ${ip}${c.zone ? ` (set in the zone ${c.zone.name}: resolvers may take a while, or that zone is not the one delegated for the domain)` : ' (create that A record in your zone)'}, which can take up to an hour after it does. ` : ''}${v ? `It is issued once ${v.name} resolves to ${v.value}${c.zone ? ` (set in the zone ${c.zone.name}: resolvers may take a while, or that zone is not the one delegated for the domain)` : ' (create that CNAME record in your zone)'}. ` : ''}Run the same command again to keep waiting; nothing is lost.`,
                 details: { certificateId: c.certificateId },
               });
             }
@@ -319,9 +344,9 @@ function managedSteps(deps: Deps, ctx: Ctx, timeoutMs: number): Step<Ctx>[] {
       title: 'The load balancer',
       run: async (c) => {
         c.balancer = await c.managed.ensureBalancer(c.name, c.networkIds!, c.policyId!);
-        return { summary: c.balancer.dnsName, result: { balancerId: c.balancer.id, dnsName: c.balancer.dnsName, dnsZoneId: c.balancer.dnsZoneId } };
+        return { summary: c.balancer.dnsName, result: { balancerId: c.balancer.id, dnsName: c.balancer.dnsName, dnsZoneId: c.balancer.dnsZoneId, ...(c.balancer.ip ? { ip: c.balancer.ip } : {}) } };
       },
-      restore: (c, r) => void (c.balancer = { id: r.balancerId ?? '', dnsName: r.dnsName ?? '', dnsZoneId: r.dnsZoneId ?? '', state: 'active' }),
+      restore: (c, r) => void (c.balancer = { id: r.balancerId ?? '', dnsName: r.dnsName ?? '', dnsZoneId: r.dnsZoneId ?? '', state: 'active', ...(r.ip ? { ip: r.ip } : {}) }),
     },
     {
       id: 'listeners',
@@ -348,9 +373,13 @@ function managedSteps(deps: Deps, ctx: Ctx, timeoutMs: number): Step<Ctx>[] {
       id: 'dns',
       title: `The DNS record of ${ctx.domain}`,
       run: async (c) => {
-        if (!c.zone) return { summary: 'printed', result: {} };
+        if (!c.zone) {
+          // Issued once the domain resolves to the balancer: the record is needed before the wait.
+          if (c.balancer!.ip) io.info(`DNS: create this record in your domain's zone, so the certificate can be issued (keep it: renewals use it too):\n  ${c.domain}.  A  ${c.balancer!.ip}`);
+          return { summary: 'printed', result: {} };
+        }
         await c.managed.upsertAlias(c.zone.id, c.domain, c.balancer!);
-        return { summary: `${c.domain} → ${c.balancer!.dnsName} (alias) in the zone ${c.zone.name}`, result: { aliasZoneId: c.zone.id } };
+        return { summary: `${c.domain} → ${c.balancer!.ip ?? c.balancer!.dnsName} (${c.balancer!.ip ? 'A' : 'alias'}) in the zone ${c.zone.name}`, result: { aliasZoneId: c.zone.id } };
       },
       restore: () => undefined,
     },

@@ -309,9 +309,7 @@ describe('tls --tls managed: the certificate stays pending (no zone in the accou
     const files = await cli([...managedArgs, '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--yes']);
     expect(files.code, files.stderr).toBe(2);
     expect(files.stderr).toContain('--tls managed takes no --tls-cert/--tls-key');
-    const gcp = await runCli(['tls', 'web', '--cloud', 'gcp', '--region', 'us-central1', '--project', 'sgl-test', '--domain', DOMAIN, '--tls', 'managed', '--yes'], { home: w.home });
-    expect(gcp.code, gcp.stderr).toBe(2);
-    expect(gcp.stderr).toContain('--tls managed is not offered yet on gcp');
+    // GCE offers it (test/e2e/gcp-tls-managed.e2e.test.ts).
     const azure = await runCli(['tls', 'web', '--cloud', 'azure', '--region', 'eastus', '--subscription', '00000000-0000-0000-0000-000000000000', '--domain', DOMAIN, '--tls', 'managed', '--yes'], { home: w.home });
     expect(azure.code, azure.stderr).toBe(2);
     expect(azure.stderr).toContain('--tls managed is not offered yet on azure');

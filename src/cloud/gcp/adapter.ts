@@ -31,6 +31,7 @@ import * as requests from './request-builders.js';
 import * as schedules from './schedules.js';
 import * as storage from './storage.js';
 import * as dns from './dns.js';
+import { GceManagedHttps } from './managed-https.js';
 
 export const GCP_CAPABILITIES: Capabilities = {
   permissionPreflight: false,
@@ -115,6 +116,12 @@ export class GcpAdapter implements Cloud {
   getARecord = (zoneId: string, name: string) => dns.getARecord(this.dnsC, zoneId, name);
   upsertARecord = (zoneId: string, name: string, ip: string, ttl: number) => dns.upsertARecord(this.dnsC, zoneId, name, ip, ttl);
   deleteARecord = (zoneId: string, name: string, ip: string) => dns.deleteARecord(this.dnsC, zoneId, name, ip);
+
+  // ---- tls --tls managed: a Google-managed certificate and a global external Application Load Balancer (managed-https.ts) ----
+  private managed?: GceManagedHttps;
+  get managedHttps(): GceManagedHttps {
+    return (this.managed ??= new GceManagedHttps(this.c, this.dnsC));
+  }
 
   async whoAmI() {
     const project = await call(this.c, 'projects.get', () => request<Json>(this.c, 'GET', `projects/${this.c.project}`));
