@@ -11,6 +11,8 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { createRoute53Api } from '../../src/cloud/aws/route53-sdk.js';
 import { createSsmApi } from '../../src/cloud/aws/ssm-sdk.js';
+import { createAcmApi } from '../../src/cloud/aws/acm-sdk.js';
+import { createLoadBalancerApis } from '../../src/cloud/aws/load-balancer-sdk.js';
 
 let moto: MotoServer | undefined;
 let ec2: EC2Client;
@@ -35,12 +37,13 @@ describeCloudContract('aws on moto', {
   cannotEmulate: {
     'snapshot-schedules': 'moto 5.2.1 has no Data Lifecycle Manager',
     'address-move-clears-previous-ip': 'moto keeps showing a moved Elastic IP as the first instance\'s public address',
+    'certificate-in-use': 'moto deletes an ACM certificate a listener still uses (ACM answers ResourceInUseException, which test/cloud/aws/adapter/managed-https.mock.test.ts plays)',
     'run-command': 'moto\'s SSM accepts SendCommand but runs nothing: the channel runs on a loopback Systems Manager stand-in (test/e2e/aws-run-command.e2e.test.ts) and a mocked client (test/cloud/aws/adapter/run-command.mock.test.ts)',
   },
   async setup() {
     await moto!.reset();
     const clock = new VirtualClock();
-    const clients = { ...createAwsClients({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }), route53: createRoute53Api({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }), ssm: createSsmApi({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1, env: {} }) };
+    const clients = { ...createAwsClients({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }), route53: createRoute53Api({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }), ssm: createSsmApi({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1, env: {} }), acm: createAcmApi({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }), loadBalancer: createLoadBalancerApis({ region: 'us-east-1', endpoint: moto!.endpoint, maxAttempts: 1 }) };
     const cloud = new AwsAdapter(clients, { provider: 'aws', region: 'us-east-1', params: {} }, {
       pollIntervalMs: 10, volumeTagWaitMs: 2_000, dependencyRetryMs: 1_000, sleep: (ms) => clock.sleep(ms), now: () => clock.now(),
     });

@@ -39,7 +39,11 @@ export type ContractFeature =
   /** An address moved to another instance no longer shows as the first instance's public address. */
   | 'address-move-clears-previous-ip'
   /** The run-command channel runs scripts on the instance (moto's SSM runs nothing). */
-  | 'run-command';
+  | 'run-command'
+  /** HTTPS through the cloud's certificate and load balancer (tls --tls managed) can be built and issued. */
+  | 'managed-https'
+  /** A certificate the load balancer still serves cannot be deleted (moto deletes it anyway). */
+  | 'certificate-in-use';
 
 /** How an adapter joins the suite: what it declares up front, and a fresh cloud per test. */
 export interface CloudContractOptions {
@@ -57,7 +61,7 @@ export interface CloudContractOptions {
   /** Abilities the adapter has but its emulator lacks (moto has no snapshot schedule service), each with the reason; each is reported as a test of its own. */
   cannotEmulate?: Partial<Record<ContractFeature, string>>;
   /** Parts of the port the adapter does not implement yet (optional verbs), each with the reason; the suite checks they are indeed absent. */
-  notYet?: Partial<Record<'cluster-access' | 'world-port' | 'run-command', string>>;
+  notYet?: Partial<Record<'cluster-access' | 'world-port' | 'run-command' | 'managed-https', string>>;
   /** The quota figures the adapter reads from its emulator (doctor); for the others it must say why not. */
   quotaFigures?: ('vcpus' | 'staticAddresses')[];
   /** The adapter answers diskTypeZones (disk types may be offered in fewer zones than machine types); default false. */

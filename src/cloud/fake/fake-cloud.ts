@@ -49,6 +49,7 @@ import { findDeployment, listDeployments } from './deployments.js';
 import { inspect, type FakeState } from './inspect.js';
 import * as staging from './staging.js';
 import { FakeDns } from './dns.js';
+import { FakeManagedHttps } from './managed-https.js';
 import type { DnsARecord, DnsZone, WorldPortPurpose } from '../port.js';
 import { checkedLabels, ManualClock, World } from './world.js';
 
@@ -83,11 +84,14 @@ export class FakeCloud implements Cloud {
   private readonly faults = new Faults();
   /** The DNS service: tests add the user's zones with dns.addZone (see dns.ts). */
   readonly dns = new FakeDns();
+  /** HTTPS through a certificate and load balancer of the fake (managed-https.ts): issued once served and the domain points there. */
+  readonly managedHttps: FakeManagedHttps;
 
   constructor(options: FakeCloudOptions = {}) {
     const opts = resolveOptions(options);
     this.clock = options.clock ?? new ManualClock();
     this.world = new World(opts, this.clock);
+    this.managedHttps = new FakeManagedHttps(this.world, this.dns);
     this.scope = { provider: opts.provider, region: opts.region, params: { ...opts.scopeParams } };
     this.capabilities = { ...opts.capabilities };
     for (const image of options.images ?? []) images.preloadImage(this.world, image);

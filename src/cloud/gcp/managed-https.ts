@@ -34,8 +34,8 @@ export const GOOGLE_LB_RANGES = ['35.191.0.0/16', '130.211.0.0/22'];
 /** The named port the backend service sends to. */
 const PORT_NAME = 'https';
 const DNS_TTL = 300;
-/** How long a part just released (a proxy deleted) may still be held by Google before its delete goes through. */
-const IN_USE_RETRY_MS = 2 * 60_000;
+/** How long a part in transition (being created or changed) is waited for before its delete goes through. */
+const NOT_READY_RETRY_MS = 2 * 60_000;
 
 /** The names of the parts, all from the deployment's name (RFC 1035, at most 63 characters). */
 export function lbNames(deployment: string) {
@@ -439,18 +439,25 @@ export class GceManagedHttps implements ManagedHttps {
     });
   }
 
-  /** A delete: true when it deleted, false when it was not there; retried while Google still holds it (in use). */
+  /**
+   * A delete: true when it deleted, false when it was not there; retried while the part is in
+   * transition (resourceNotReady). A part still in use (resourceInUseByAnotherResource) fails at
+   * once: what uses it was deleted first and waited for, so its user is someone else's.
+   */
   private async remove(operation: string, path: string): Promise<boolean> {
-    return pollUntil(this.c, IN_USE_RETRY_MS, async () => {
+    return pollUntil(this.c, NOT_READY_RETRY_MS, async () => {
       try {
         await mutate(this.c, 'DELETE', path);
         return true;
       } catch (err) {
         if (isNotFound(err)) return false;
-        if (isGceError(err, 'resourceInUseByAnotherResource', 'resourceNotReady')) return undefined;
+        if (isGceError(err, 'resourceNotReady')) return undefined;
+        if (isGceError(err, 'resourceInUseByAnotherResource')) {
+          throw new CloudError('resource-in-use', `${path} is still in use: ${err.message}`, { remediation: 'Something else uses it (another load balancer of yours?): remove that use, then run the same command again.' });
+        }
         throw await call(this.c, operation, () => Promise.reject(err)).catch((e: unknown) => e);
       }
-    }, () => new CloudError('resource-in-use', `${path} is still in use`, { remediation: 'Something else uses it (another load balancer?), or Google has not released it yet: run the same command again in a few minutes.' }));
+    }, () => new CloudError('resource-not-ready', `${path} is still changing`, { remediation: 'Run the same command again in a few minutes.' }));
   }
 }
 
