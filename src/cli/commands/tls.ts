@@ -10,11 +10,11 @@ export const tlsCommand = defineCommand({
     domain: str('--domain <name>', 'the name the site answers on, e.g. sourcegraph.example.com (required)'),
     tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required, unless --tls acme or managed)'),
     tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required, unless --tls acme or managed)'),
-    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS only so far), instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer instead of your files (AWS only; see below)'),
+    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS only so far), instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer instead of your files (AWS and GCE; see below)'),
     acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
     acmeStaging: bool('--acme-staging', 'with --tls acme: use Let\'s Encrypt\'s staging CA (for trials: its certificates are not trusted by browsers)'),
     iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation without being asked (required when not interactive)'),
-    wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address (nor, with --tls acme, for the certificate)'),
+    wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address (nor, with --tls acme or managed, for the certificate)'),
     timeout: str('--timeout <minutes>', 'bound the wait for DNS (and, with --tls acme, for the certificate) (default: 30)'),
     dns: negatable('--no-dns', 'never look at or change DNS zones in the cloud account: print the record to create instead'),
     remove: bool('--remove', 'remove what tls installed: the HTTPS ingresses and the certificate on the instance, and the DNS record tls made (if it still points at the deployment)'),
@@ -59,8 +59,8 @@ value it replaced is named, not restored. Asks first (--yes). Never your certifi
 machine nor the zone. \`destroy\` deletes that DNS record too (only while it still points there).
 Sourcegraph's externalURL is in its site configuration, not in the Helm values: set it yourself
 (Site admin > Site configuration, "externalURL": "https://<domain>"); the command says so.
---tls managed (AWS; on GCE and Azure exit 2, nothing changed): no SSH and no certificate files.
-It prints what it creates and the monthly cost it adds (an estimate from presets/aws-prices.json:
+--tls managed (AWS and GCE; on Azure exit 2, nothing changed): no SSH and no certificate files.
+On AWS it prints what it creates and the monthly cost it adds (an estimate from presets/aws-prices.json:
 the load balancer's hours, 1 LCU of traffic, its two public IPv4 addresses; the certificate is
 free) and asks (--yes). Then, each step journaled on this machine so a re-run goes on where one
 stopped: an ACM certificate for --domain validated through DNS (the validation CNAME set in the
@@ -79,6 +79,18 @@ the certificate's state, expiry and renewal as ACM reports them, and probes http
 the alias record (only while it still points at the load balancer), the listeners, the load
 balancer, the target group, its security group, a subnet it created, the certificate and its
 validation record, and restores the instance's rules.
+On GCE: a Google-managed certificate and a global external Application Load Balancer. The cost it
+prints (presets/gcp-prices.json): two global forwarding rules, 100 GiB processed a month, the global
+static address (about $22.70/month); it says when the load balancer answers more addresses than
+443 is open to now (no Cloud Armor). Google issues the certificate once the load balancer serves it
+and the domain's A record points at its address, so the steps are: the certificate, an instance
+group holding the instance (named port https:443), a firewall rule for Google's ranges
+35.191.0.0/16 and 130.211.0.0/22 to 80/443, an HTTPS health check on /healthz and a backend service
+(HTTPS to the instance's 443), a global address and URL map, a target HTTPS proxy with the
+certificate and a forwarding rule on 443, a redirecting URL map, target HTTP proxy and forwarding
+rule on 80; the instance's 80/443 rules then allow only Google's ranges (restored by --remove); the
+A record in the project's Cloud DNS zone, else printed; last the wait for ACTIVE (--timeout, exit 4;
+--no-wait stops before it). --remove (and \`destroy\`) deletes all of it in dependency order.
 --tls acme --acme-email E (AWS only so far; elsewhere exit 2): instead of your files, k3s's Traefik
 obtains a Let's Encrypt certificate for the domain on the instance and renews it itself (HTTP-01:
 Let's Encrypt fetches http://<domain>/.well-known/acme-challenge/… from anywhere). So port 80 is
