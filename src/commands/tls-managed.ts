@@ -1,5 +1,7 @@
 // `tls [name] --domain D --tls managed`: HTTPS through the cloud's own certificate and load balancer
-// (AWS: an ACM certificate validated through DNS, an Application Load Balancer in two zones). The
+// (AWS: an ACM certificate validated through DNS, an Application Load Balancer in two zones; GCE: a
+// Google-managed certificate issued once the global load balancer serves it, so there the balancer
+// and the domain's record come first and the wait for the certificate last). The
 // steps run through the engine's runner with their journal kept in this machine's deployment record
 // (tlsManaged.journal): a re-run after an interruption or a timeout restores the finished steps and
 // goes on, and every step is idempotent in the cloud as well (looked up before it creates). What the
@@ -124,9 +126,10 @@ export async function installManagedTls(deps: Deps, nameArg: string | undefined,
     const resumed = Boolean(earlier);
     if (!resumed) {
       io.info(`tls --tls managed ${name} will create, for https://${domain}:`);
-      if (managed.describePlan) for (const line of managed.describePlan(domain, zone, openTo)) io.info(`  ${line}`);
-      else io.info('  a certificate of the cloud for the domain, validated through a DNS record (it renews itself while that record stays)');
-      if (!managed.describePlan) {
+      if (managed.describePlan) {
+        for (const line of managed.describePlan(domain, zone, openTo)) io.info(`  ${line}`);
+      } else {
+        io.info('  a certificate of the cloud for the domain, validated through a DNS record (it renews itself while that record stays)');
         io.info(`  ${zone ? `the validation record in the zone ${zone.name} (${zone.id})` : 'no DNS record: the validation record is printed for you to create'}`);
         io.info('  a load balancer in two zones (a second subnet of the instance\'s network is created only when none exists), its own access rules (443 and 80 from the addresses 443 is open to now), a backend forwarding to the instance\'s 443, HTTPS on 443 with the certificate and 80 redirecting to 443');
         io.info('  the instance\'s 80/443 then open only to the load balancer (the rules it replaces are kept, and `tls --remove` restores them)');
