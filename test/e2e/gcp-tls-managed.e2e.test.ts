@@ -239,9 +239,24 @@ describe('tls --tls managed on GCE: no zone in the project (the certificate stay
     expect(lbParts(w)).toEqual(NOTHING);
   });
 
+  it('without credentials exit 3, nothing created; a cloud error mid-way exits with its code and a re-run goes on from there', async () => {
+    const noCreds = await cli([...managedArgs, '--yes'], { env: { GOOGLE_APPLICATION_CREDENTIALS: join(w.dir, 'missing.json') } });
+    expect(noCreds.code, noCreds.stderr).toBe(3);
+    expect(lbParts(w)).toEqual(NOTHING);
+
+    w.gce.control.injectFault({ method: 'backendServices.insert', times: 1, error: { kind: 'http', status: 403, reason: 'forbidden', message: "Required 'compute.backendServices.create' permission for 'projects/sgl-test-project/global/backendServices/sgl-web-be'" } });
+    const denied = await cli([...managedArgs, '--yes', '--no-wait']);
+    expect(denied.code, denied.stderr).toBe(3);
+    expect(denied.stderr).toContain('compute.backendServices.create');
+    expect(lbParts(w)).toMatchObject({ instanceGroups: ['sgl-web-ig'], healthChecks: ['sgl-web-hc'], backendServices: [], forwardingRules: [] });
+    w.gce.control.clearFaults();
+  });
+
   it('--no-wait builds the load balancer, prints the A record and stops; a bounded wait exits 4; a re-run goes on; --remove deletes it all', async () => {
+    // Goes on from the failure above: the parts made before it are found, not made again.
     const first = await cli([...managedArgs, '--yes', '--no-wait', '--json']);
     expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('Resuming tls --tls managed');
     const res = first.json<Record<string, any>>();
     expect(res).toMatchObject({ state: 'pending-validation', certificate: { status: 'pending' }, dnsRecord: { name: DOMAIN, type: 'A' } });
     expect(res.dnsRecord.setInZone).toBeUndefined();
