@@ -282,7 +282,8 @@ function managedSteps(deps: Deps, ctx: Ctx, timeoutMs: number): Step<Ctx>[] {
           throw e;
         }
       },
-      restore: () => undefined,
+      // A resumed run reports the certificate as the finished step saw it (issued, its expiry).
+      restore: (c, r) => void (c.certificate = { id: c.certificateId ?? '', domain: c.domain, status: 'issued', validation: c.validation ?? [], ...(r.notAfter ? { notAfter: r.notAfter } : {}) }),
     },
     {
       id: 'networks',
