@@ -58,8 +58,8 @@ export const executorsTokenCommand = defineCommand({
   examples: [`${PROGRAM} executors token prod --region us-east-1`, `${PROGRAM} executors token prod --region us-east-1 --via run-command --json   # {"name", "token"}`],
   helpAfter: `
 Reads /mnt/data/.sourcegraph-launch/executor-secret on the instance as root, over SSH or the cloud's
-run-command channel, as \`config\` chooses (--via forces one), and prints the token: its own line, last
-(the line before it says which channel was used); --json prints {"name", "token"} on stdout only.
+run-command channel, as \`config\` chooses (--via forces one), and prints the token as the last line
+of its output (the lines before say which channel was used); --json prints {"name", "token"} on stdout only.
 The token travels as the command's output, never on a command line on either side.
 Exit codes: 0 printed, 1 no token on the instance yet (run \`executors enable\`) or the instance could
 not be reached, 2 bad input.
