@@ -185,7 +185,13 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   const release = deps.state.lock(provider.id, region, name);
   let result: LaunchTlsResult;
   try {
-    result = await runLaunchWorkflow(deps, cloud, input);
+    const behind = tls?.way === 'managed' ? await launchedBehindBalancer(deps, cloud, provider.id, region, name, tls.domain, plan.version.value) : undefined;
+    if (behind) {
+      // Launch's own steps would open 80/443 to --allow-cidr again and wait on an address that now
+      // answers only the load balancer: the launch finished, so only the HTTPS steps go on.
+      io.info(`${name} was launched and its 80/443 are open only to the load balancer of https://${tls!.domain}: the launch's own steps are done; going on with the HTTPS steps.`);
+      result = behind;
+    } else result = await runLaunchWorkflow(deps, cloud, input);
   } finally {
     release();
   }
@@ -215,4 +221,27 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
     io.info(`Check it with \`${deps.program} status ${name} --region ${region}\`.`);
   }
   return result;
+}
+
+/**
+ * A launch that finished, after which `launch --tls managed` (or `tls --tls managed`) limited the
+ * instance's 80/443 to the load balancer: its result as recorded, or undefined (launch runs as usual).
+ */
+async function launchedBehindBalancer(deps: Deps, cloud: Cloud, provider: string, region: string, name: string, domain: string, version: string): Promise<LaunchResult | undefined> {
+  const record = deps.state.getDeployment(provider, region, name);
+  const m = record?.tlsManaged;
+  if (!record?.journal?.finishedAt || record.journal.command !== 'launch' || m?.domain !== domain || m.journal.steps['instance-access']?.status !== 'done') return undefined;
+  const instance = (await cloud.findDeployment(name)).instance;
+  if (!instance || instance.id !== record.instanceId) return undefined;
+  return {
+    name,
+    cloud: provider,
+    region,
+    version: instance.labels.version ?? version,
+    instanceId: instance.id,
+    ...(instance.publicIp ? { publicIp: instance.publicIp } : {}),
+    ...(record.url ? { url: record.url } : {}),
+    ready: true,
+    resources: { instanceId: instance.id, securityGroupId: instance.accessPolicyIds[0], dataVolumeId: instance.disks.find((d) => d.role === 'data')?.diskId },
+  };
 }

@@ -12,13 +12,13 @@ import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACMClient, ListCertificatesCommand } from '@aws-sdk/client-acm';
-import type { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeSecurityGroupsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeListenersCommand, DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testCa } from '../support/certs.js';
 import { runCli } from '../support/cli.js';
-import { allocateTestAddress, deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
+import { allocateTestAddress, byDeployment, deploymentResources, motoEc2Client, startMoto, type MotoServer } from '../support/moto.js';
 import { createClientKey, startTestHost, type TestHost } from '../support/test-host.js';
 
 const VERSION = '6.12.5040';
@@ -143,7 +143,18 @@ describe('launch --domain --tls managed: the certificate is issued (moto issues 
     await nothingCreated();
   });
 
-  it('killed during the load balancer steps, after the launch was ready: the same launch command resumes them, then probes https://<domain>/healthz verified', async () => {
+  /** The instance's security group: its CIDR rules and the rules whose source is another group (the load balancer's). */
+  const instanceRules = async () => {
+    const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: byDeployment('web') }))).SecurityGroups ?? [];
+    expect(groups).toHaveLength(1);
+    const perms = groups[0]!.IpPermissions ?? [];
+    return {
+      cidrs: perms.flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}/${r.CidrIp}`)).sort(),
+      groups: perms.flatMap((p) => (p.UserIdGroupPairs ?? []).map((g) => `${p.FromPort}/${g.GroupId}`)).sort(),
+    };
+  };
+
+  it('killed during the load balancer steps, after the launch was ready, then inside the step that limits the instance\'s 80/443: the same launch command resumes, then probes https://<domain>/healthz verified; once more it changes nothing', async () => {
     const killed = await cli([...launchArgs(), ...managed, '--yes'], { SGL_TEST_FAULT: 'after:balancer' });
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     // The launch was ready first (the wait ran against the test host), then the certificate and the balancer.
@@ -154,6 +165,13 @@ describe('launch --domain --tls managed: the certificate is issued (moto issues 
     expect(lbs).toHaveLength(1);
     expect((await elb.send(new DescribeListenersCommand({ LoadBalancerArn: lbs[0]!.LoadBalancerArn }))).Listeners ?? []).toEqual([]);
     expect(balancerRequests).toEqual([]);
+    expect((await instanceRules()).cidrs).toEqual([`22/203.0.113.7/32`, `443/${ALLOW}`, `80/${ALLOW}`]);
+
+    // Again, killed right after the instance's 80/443 were limited to the load balancer, before the journal says so.
+    const killedAgain = await cli([...launchArgs(), ...managed, '--yes'], { SGL_TEST_FAULT: 'after:instance-access' });
+    expect(killedAgain.signal, killedAgain.stderr).toBe('SIGKILL');
+    expect(killedAgain.stdout + killedAgain.stderr).toContain('Resuming tls --tls managed');
+    expect((await instanceRules()).cidrs).toEqual([`22/203.0.113.7/32`]);
 
     const r = await cli([...launchArgs(), ...managed, '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -173,6 +191,18 @@ describe('launch --domain --tls managed: the certificate is issued (moto issues 
     });
     expect(r.stderr).toContain(`https://${DOMAIN} answers /healthz with a verified certificate.`);
     expect(balancerRequests).toEqual([`${DOMAIN}/healthz`]);
+    // The instance's 80/443: open only to the load balancer's group.
+    const lbGroup = (await elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancers![0]!.SecurityGroups![0]!;
+    expect(await instanceRules()).toEqual({ cidrs: [`22/203.0.113.7/32`], groups: [`443/${lbGroup}`] });
+
+    // The same command once more: the launch is done and stays behind the load balancer (its 80/443
+    // are not opened again), the HTTPS steps are all done; the site is probed again.
+    const again = await cli([...launchArgs(), ...managed, '--yes', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('the launch\'s own steps are done');
+    expect(again.json()).toMatchObject({ name: 'web', ready: true, tls: { state: 'served', certificate: { id: res.tls.certificate.id, status: 'issued' } }, https: { ok: true } });
+    expect(await instanceRules()).toEqual({ cidrs: [`22/203.0.113.7/32`], groups: [`443/${lbGroup}`] });
+    expect(balancerRequests).toHaveLength(2);
 
     // Nothing was made twice: one certificate, one balancer (now with its two listeners), the alias record.
     expect((await acm.send(new ListCertificatesCommand({}))).CertificateSummaryList).toHaveLength(1);
