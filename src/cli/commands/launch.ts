@@ -75,7 +75,8 @@ export const launchCommand = defineCommand({
     `record set in the account's zone or printed; up to 30 min until issued), the load balancer and the domain's record,\n` +
     `then https://<domain>/healthz probed with the certificate verified (--json: tls, https). With --no-wait it stops\n` +
     `once the certificate is requested and its validation record set or printed; the same command again goes on, as does\n` +
-    `a re-run after an interruption (the steps are journaled; nothing is created twice).\n`,
+    `a re-run after an interruption (the steps are journaled; nothing is created twice). Once the instance's 80/443\n` +
+    `are open only to the load balancer, the same launch again skips the launch's own steps and changes nothing.\n`,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/launch.js')).runLaunch(deps, { ...flags, ...(name !== undefined ? { name } : {}) }),
 });
 
