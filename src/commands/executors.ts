@@ -6,7 +6,9 @@
 // count in the customer's override.yaml with `config`'s machinery (kept history, the boot service's
 // reinstall, the same wait), (3) puts the previous file back if the apply fails, and (4) prints the
 // site configuration the admin must add, which lives in Sourcegraph's database, not in Helm values.
-import type { ExecutorsEnableFlags } from '../cli/commands/executors.js';
+// `executors token [name]` reads that token back over the same channel (SSH when open, else the
+// cloud's run-command; --via), for the site configuration: the only command that prints it.
+import type { ExecutorsEnableFlags, ExecutorsTokenFlags } from '../cli/commands/executors.js';
 import { defaultProvider } from '../cloud/providers.js';
 import { ExitCode, LaunchError, UsageError } from '../core/errors.js';
 import type { Remote } from '../remote/remote.js';
@@ -60,7 +62,7 @@ export async function runExecutorsEnable(deps: Deps, nameArg: string | undefined
   const reach = await reachInstance(deps, nameArg, flags);
   const { target } = reach;
   const where = `${target.provider.id === defaultProvider().id ? '' : ` --cloud ${target.provider.id}`} --region ${target.region}`;
-  const readTokenCommand = `${deps.program} ssh ${target.name}${where} -- sudo cat ${EXECUTOR_SECRET_PATH}`;
+  const readTokenCommand = `${deps.program} executors token ${target.name}${where}`;
   const remote = await openChannel(deps, reach, flags);
   try {
     await requireExecutorChart(deps, remote, reach);
@@ -211,4 +213,39 @@ function render(deps: Deps, r: ExecutorsResult): void {
       `The token stays on the instance; print it with \`${r.readTokenCommand}\`.`,
     ].join('\n'),
   );
+}
+
+export interface ExecutorsTokenResult {
+  name: string;
+  token: string;
+}
+
+/**
+ * `executors token [name]`: the executor access token from the data volume, read as root over the
+ * channel `config` chooses. Only the file's path is on the instance's command line (the token comes
+ * back as the command's output); exit 1 when the volume has none yet (`executors enable` makes it).
+ */
+export async function runExecutorsToken(deps: Deps, nameArg: string | undefined, flags: ExecutorsTokenFlags): Promise<ExecutorsTokenResult> {
+  const { io } = deps;
+  const reach = await reachInstance(deps, nameArg, flags);
+  const { target } = reach;
+  const channel = await openChannel(deps, reach, flags);
+  let out: string;
+  try {
+    out = await execOrFail(channel, asRoot(`if [ -s ${EXECUTOR_SECRET_PATH} ]; then printf 'token '; head -n 1 ${EXECUTOR_SECRET_PATH}; else echo none; fi`), 'read the executor access token');
+  } finally {
+    await channel.close().catch(() => undefined);
+  }
+  const line = out.split('\n').map((l) => l.trim()).find((l) => l === 'none' || l.startsWith('token ')) ?? '';
+  const token = line.startsWith('token ') ? line.slice('token '.length).trim() : '';
+  if (!token) {
+    const where = `${target.provider.id === defaultProvider().id ? '' : ` --cloud ${target.provider.id}`} --region ${target.region}`;
+    throw new LaunchError('executor-token-not-found', ExitCode.failed, `${target.name} has no executor access token yet (${EXECUTOR_SECRET_PATH})`, {
+      remediation: `\`${deps.program} executors enable ${target.name}${where}\` makes one on the instance.`,
+    });
+  }
+  const result = { name: target.name, token };
+  if (io.json) io.result(result);
+  else io.info(token);
+  return result;
 }

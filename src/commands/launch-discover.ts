@@ -3,7 +3,8 @@
 // machine type is offered (and in which zones), whether a destroy kept data to launch on, and
 // whether the deployment already exists and differs from this run.
 import { existsSync, readFileSync } from 'node:fs';
-import type { Cloud, Disk, Image } from '../cloud/port.js';
+import type { Cloud, Deployment, Disk, Image, ReplacedAccess } from '../cloud/port.js';
+import type { DeploymentRecord } from '../state/store.js';
 import type { ProviderDescriptor } from '../cloud/provider.js';
 import { defaultProvider } from '../cloud/providers.js';
 import { catalogImageId, catalogRegions, catalogVersions, latestCatalogVersion, type ImageCatalog } from '../core/catalog.js';
@@ -240,9 +241,38 @@ async function localKeyFingerprint(plan: LaunchPlan): Promise<string | undefined
  * Compares the deployment as it exists with the plan; throws (exit 1, nothing changed) when they
  * differ in anything this run may not change.
  */
+/**
+ * `tls --tls managed` replaced the instance's 80/443 rules by "from the load balancer only" (kept in
+ * this machine's record): they are still the deployment's as launch sees them, so a re-run of the
+ * same launch finds no difference in its access rules. A run killed inside that step may have
+ * removed them unrecorded: they were the addresses the load balancer was given (its own step), which
+ * the launch's access step then opens again and the HTTPS steps replace again.
+ */
+export function withRulesBehindBalancer(d: Deployment, record: DeploymentRecord | undefined): Deployment {
+  const steps = record?.tlsManaged?.journal.steps;
+  const step = steps?.['instance-access'];
+  const given = steps?.['balancer-access'];
+  let replaced: ReplacedAccess | undefined;
+  if (step?.status === 'done' && step.result?.replaced) replaced = JSON.parse(step.result.replaced) as ReplacedAccess;
+  else if (given?.status === 'done' && given.result?.cidrs) {
+    const policyId = d.instance?.accessPolicyIds.find((id) => d.accessPolicies.some((p) => p.id === id));
+    if (policyId) replaced = { policyId, rules: given.result.cidrs.split(',').filter(Boolean).flatMap((cidr) => [443, 80].map((port) => ({ port, cidr }))) };
+  }
+  if (!replaced) return d;
+  const rules = replaced;
+  return {
+    ...d,
+    accessPolicies: d.accessPolicies.map((p) => {
+      if (p.id !== rules.policyId) return p;
+      const have = new Set(p.rules.map((r) => `${r.port} ${r.cidr}`));
+      return { ...p, rules: [...p.rules, ...rules.rules.filter((r) => !have.has(`${r.port} ${r.cidr}`))] };
+    }),
+  };
+}
+
 export async function reconcile(deps: Deps, cloud: Cloud, provider: ProviderDescriptor, plan: LaunchPlan, flags: LaunchFlags, command: string): Promise<Drift> {
   const name = plan.name.value;
-  const existing = await cloud.findDeployment(name);
+  const existing = withRulesBehindBalancer(await cloud.findDeployment(name), deps.state.getDeployment(provider.id, plan.region.value, name));
   const drift = diffDeployment(plan, existing, { localKeyFingerprint: await localKeyFingerprint(plan), command: command.replace(/ --update$/, ''), provider });
   // A launch this machine started and that stopped before its instance may only be missing rules.
   const previous = deps.state.getDeployment(provider.id, plan.region.value, name)?.journal;

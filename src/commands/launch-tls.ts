@@ -9,16 +9,32 @@
 // `launch --domain D --tls acme --acme-email E` runs `tls --tls acme`'s steps instead (tls-acme.ts):
 // its input is checked up front, and the consent to open port 80 to the world is the launch's own
 // question at a terminal (the plan says so), else --i-know-port-80-is-public, required up front.
+// `launch --domain D --tls managed` runs `tls --tls managed`'s install (tls-managed.ts: the cloud's
+// certificate and load balancer, no SSH) on the clouds that offer it (others exit 2 before anything
+// is created); the plan shows the monthly cost it adds, the launch's question (or --yes, required
+// when not interactive) covers it. With --no-wait it stops where `tls --tls managed --no-wait` does
+// (the certificate requested, its validation record set or printed); a re-run goes on.
 import type { LaunchFlags } from '../cli/commands/launch.js';
 import { ExitCode, InterruptedError, LaunchError, MissingInputError, UsageError, isLaunchError } from '../core/errors.js';
 import type { Deps } from './deps.js';
 import type { CertificateInfo } from './tls-cert.js';
+import type { ManagedHttpsCost } from '../cloud/port.js';
 import { checkAcmeInput, installAcme, type TlsAcmeResult } from './tls-acme.js';
+import { checkManagedInput, formatManagedCost, installManagedTls, type ManagedTlsResult } from './tls-managed.js';
 import { checkTlsInput, installTls, type TlsResult } from './tls.js';
 
-const ONLY_OWN = 'launch supports --tls-cert/--tls-key (your own certificate) or --tls acme (Let\'s Encrypt); --tls managed is not supported yet';
+const ONLY_OWN = 'launch supports --tls-cert/--tls-key (your own certificate), --tls acme (Let\'s Encrypt) or --tls managed (the cloud\'s certificate and load balancer)';
 
-export type LaunchTls = LaunchOwnTls | LaunchAcmeTls;
+export type LaunchTls = LaunchOwnTls | LaunchAcmeTls | LaunchManagedTls;
+
+/** --tls managed: the cloud's certificate and load balancer (the steps of `tls --tls managed`). */
+export interface LaunchManagedTls {
+  way: 'managed';
+  domain: string;
+  dns: boolean;
+  /** Known once the cloud's adapter is connected (before the plan is shown). */
+  cost?: ManagedHttpsCost;
+}
 
 export interface LaunchOwnTls {
   way?: undefined;
@@ -42,6 +58,7 @@ export interface LaunchAcmeTls {
 /** The checks made before anything is created (exit 2 each); undefined without --domain. */
 export function checkLaunchTls(deps: Pick<Deps, 'clock' | 'io'>, flags: LaunchFlags): LaunchTls | undefined {
   if (flags.tls === 'acme') return checkLaunchAcme(deps, flags);
+  if (flags.tls === 'managed') return checkLaunchManaged(flags);
   if (flags.tls !== undefined) throw new UsageError(`--tls ${flags.tls}: ${ONLY_OWN}`, { code: 'not-supported', remediation: 'Give --domain D --tls-cert cert.pem --tls-key key.pem, or --domain D --tls acme --acme-email E.' });
   const acmeOnly = ([['acmeEmail', '--acme-email'], ['acmeStaging', '--acme-staging'], ['iKnowPort80IsPublic', '--i-know-port-80-is-public']] as const).find(([k]) => (k === 'acmeEmail' ? flags[k] !== undefined : flags[k] === true));
   if (acmeOnly) throw new UsageError(`${acmeOnly[1]} only applies with --tls acme`, { code: 'bad-input' });
@@ -79,7 +96,8 @@ export function checkLaunchTls(deps: Pick<Deps, 'clock' | 'io'>, flags: LaunchFl
  * created (exit 2).
  */
 export function refuseTlsWithoutSsh(sshCidrs: string[], t: LaunchTls, name: string, program: string): void {
-  if (sshCidrs.length) return;
+  // The load balancer's steps need no SSH.
+  if (sshCidrs.length || t.way === 'managed') return;
   throw new UsageError('--domain with --ssh-cidr none: HTTPS is set up on the instance over SSH, which none closes to everyone', {
     code: 'bad-input',
     remediation: `Give --ssh-cidr <your address>/32, or launch without --domain and later open SSH and run \`${program} tls ${name} ${tlsFlagsFor(t)}\`.`,
@@ -108,8 +126,37 @@ function checkLaunchAcme(deps: Pick<Deps, 'io'>, flags: LaunchFlags): LaunchAcme
   return { way: 'acme', domain: input.domain, email: input.email, ca: input.ca, dns };
 }
 
+function checkLaunchManaged(flags: LaunchFlags): LaunchManagedTls {
+  if (flags.domain === undefined) throw new UsageError('--tls managed needs --domain: the name the certificate is for', { code: 'missing-input' });
+  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
+    throw new UsageError('--tls managed takes no --tls-cert/--tls-key: the cloud issues the certificate', { code: 'bad-input', remediation: 'Drop --tls managed to serve your own certificate, or drop the files.' });
+  }
+  // launch's --timeout bounds its readiness wait; the certificate's wait keeps `tls`'s default.
+  const { domain } = checkManagedInput({ domain: flags.domain, ...(flags.acmeEmail !== undefined ? { acmeEmail: flags.acmeEmail } : {}), ...(flags.acmeStaging ? { acmeStaging: true } : {}), ...(flags.iKnowPort80IsPublic ? { iKnowPort80IsPublic: true } : {}) });
+  return { way: 'managed', domain, dns: flags.dns !== false };
+}
+
+/**
+ * --tls managed when not running interactively needs --yes (the cost it adds is asked for, as `tls`
+ * asks): refused with the cost printed, before anything is created.
+ */
+export function refuseManagedWithoutYes(deps: Pick<Deps, 'io'>, flags: LaunchFlags, t: LaunchManagedTls): void {
+  if (flags.yes || flags.dryRun || deps.io.interactive) return;
+  if (t.cost) for (const line of formatManagedCost(t.cost)) deps.io.info(line);
+  throw new MissingInputError('--yes', `with --tls managed when not running interactively: it creates a load balancer and a certificate for ${t.domain}, which add the monthly cost above`, { remediation: 'Add --yes to accept it.' });
+}
+
 /** What the plan shows before the question. */
 export function describeLaunchTls(t: LaunchTls): string[] {
+  if (t.way === 'managed') {
+    return [
+      `HTTPS after the launch is ready: https://${t.domain} through the cloud's load balancer with the cloud's certificate (validated through a DNS record, renewed by the cloud) — the same steps as \`tls --tls managed\` (no SSH). The instance's 80/443 are then open only to the load balancer.`,
+      t.dns
+        ? `DNS: when a public zone of this account holds ${t.domain}, the validation record and ${t.domain} (an alias of the load balancer) are set in it; otherwise the records to create are printed. Then launch waits until the certificate is issued (up to 30 min) and probes https://${t.domain}/healthz.`
+        : `DNS (--no-dns): the validation record and the CNAME to create are printed; launch waits until the certificate is issued (up to 30 min) and probes https://${t.domain}/healthz.`,
+      ...(t.cost ? formatManagedCost(t.cost) : []),
+    ];
+  }
   if (t.way === 'acme') {
     return [
       `HTTPS after the launch is ready: https://${t.domain} with a Let's Encrypt certificate (${t.ca === 'staging' ? 'staging CA: not trusted by browsers' : 'production'}; expiry notices to ${t.email}) that k3s's Traefik obtains over HTTP-01 and renews — the same steps as \`tls --tls acme\`.`,
@@ -130,12 +177,13 @@ export function describeLaunchTls(t: LaunchTls): string[] {
 
 /** The `tls` command that does (or finishes) this step. */
 export function tlsCommandFor(program: string, name: string, region: string, t: LaunchTls, cloud?: string): string {
-  if (t.way === 'acme') return `${program} tls ${name}${cloud ? ` --cloud ${cloud}` : ''} --region ${region} ${tlsFlagsFor(t)}`;
+  if (t.way === 'acme' || t.way === 'managed') return `${program} tls ${name}${cloud ? ` --cloud ${cloud}` : ''} --region ${region} ${tlsFlagsFor(t)}`;
   return `${program} tls ${name}${cloud ? ` --cloud ${cloud}` : ''} --region ${region} --domain ${t.domain} --tls-cert ${t.tlsCert} --tls-key ${t.tlsKey}${t.dns ? '' : ' --no-dns'}`;
 }
 
 /** The launch flags that ask for this HTTPS step (the CI command). */
 export function tlsFlagsFor(t: LaunchTls): string {
+  if (t.way === 'managed') return `--domain ${t.domain} --tls managed${t.dns ? '' : ' --no-dns'}`;
   if (t.way === 'acme') return `--domain ${t.domain} --tls acme --acme-email ${t.email}${t.ca === 'staging' ? ' --acme-staging' : ''} --i-know-port-80-is-public${t.dns ? '' : ' --no-dns'}`;
   return `--domain ${t.domain} --tls-cert ${t.tlsCert} --tls-key ${t.tlsKey}${t.dns ? '' : ' --no-dns'}`;
 }
@@ -147,7 +195,7 @@ export async function runLaunchTls(
   t: LaunchTls,
   where: { name: string; region: string; url?: string },
   install: typeof installTls = installTls,
-): Promise<TlsResult | TlsAcmeResult> {
+): Promise<TlsResult | TlsAcmeResult | ManagedTlsResult> {
   const command = tlsCommandFor(deps.program, where.name, where.region, t, flags.cloud);
   const access = {
     ...(flags.cloud ? { cloud: flags.cloud } : {}),
@@ -158,6 +206,10 @@ export async function runLaunchTls(
     ...(flags.yes ? { yes: true } : {}),
   };
   try {
+    if (t.way === 'managed') {
+      // The cost was shown in the plan and agreed to (the launch's question, or --yes required up front).
+      return await installManagedTls(deps, where.name, { ...access, domain: t.domain, tls: 'managed', dns: t.dns, yes: true, ...(flags.wait === false ? { wait: false } : {}) });
+    }
     if (t.way === 'acme') {
       // Consent was given up front (the launch's question, or --i-know-port-80-is-public).
       return await installAcme(deps, where.name, { ...access, domain: t.domain, tls: 'acme', acmeEmail: t.email, ...(t.ca === 'staging' ? { acmeStaging: true } : {}), iKnowPort80IsPublic: true, dns: t.dns });

@@ -15,11 +15,16 @@ import { resolvePlan, sourced, validateLaunchFlags } from './launch-wizard.js';
 import { formatRequests } from './requests-text.js';
 import { refuseScheduleWithout } from './schedule.js';
 import { scopeOf } from './target.js';
-import { checkLaunchTls, describeLaunchTls, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
+import { checkLaunchTls, describeLaunchTls, refuseManagedWithoutYes, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
+import { managedHttpsOf } from './tls-managed.js';
+import { probeHttps, type HttpsCheck } from '../workflows/https-check.js';
 
 export type { LaunchResult } from '../workflows/launch.js';
-/** A launch with --domain: what `tls` did once it was ready. */
-export type LaunchTlsResult = LaunchResult & { tls?: import('./tls.js').TlsResult | import('./tls-acme.js').TlsAcmeResult };
+/**
+ * A launch with --domain: what `tls` did once it was ready; with --tls managed (served), the probe
+ * of https://<domain>/healthz with the certificate verified.
+ */
+export type LaunchTlsResult = LaunchResult & { tls?: import('./tls.js').TlsResult | import('./tls-acme.js').TlsAcmeResult | import('./tls-managed.js').ManagedTlsResult; https?: HttpsCheck };
 
 export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchTlsResult | { plan: unknown; requests: CloudRequest[] } | undefined> {
   const { io } = deps;
@@ -34,6 +39,12 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   // Credentials first: a clear exit 3 before anything else touches the account. A dry run
   // without credentials works offline from the shipped catalog.
   const adapter = await deps.connect(provider, scope);
+  if (tls?.way === 'managed') {
+    // Whether the cloud offers it is known without a call (exit 2 before credentials are checked);
+    // its cost is shown in the plan, and not interactive it needs --yes (exit 2, the cost printed).
+    tls.cost = managedHttpsOf(adapter, { provider }).monthlyCost();
+    refuseManagedWithoutYes(deps, flags, tls);
+  }
   if (v.schedule) refuseScheduleWithout(adapter, provider, `${deps.program} backup ${partial.name.value} --region ${partial.region.value}`);
   let cloud: Cloud | undefined = adapter;
   let account = '<account>';
@@ -127,7 +138,9 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
       domain: tls.domain,
       url: `https://${tls.domain}`,
       dns: tls.dns ? 'zone-or-printed' : 'printed',
-      ...(tls.way === 'acme'
+      ...(tls.way === 'managed'
+        ? { managed: { loadBalancer: 'created once ready', certificate: 'the cloud\'s, validated through DNS', ...(tls.cost ? { monthlyCost: tls.cost } : {}) } }
+        : tls.way === 'acme'
         ? { acme: { email: tls.email, ca: tls.ca, challenge: 'http-01' }, port80: 'opened to 0.0.0.0/0 once ready' }
         : { certificate: { dnsNames: tls.certificate.dnsNames, notAfter: tls.certificate.notAfter, daysLeft: tls.certificate.daysLeft, fingerprint256: tls.certificate.fingerprint256 } }),
       afterReady: tlsCommandFor(deps.program, name, region, tls, flags.cloud),
@@ -137,7 +150,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
     else {
       io.info('Dry run: these mutating requests would be sent, in order:');
       io.info(formatRequests(requests));
-      if (tls) io.info(`Once ready, the steps of \`${tlsCommandFor(deps.program, name, region, tls, flags.cloud)}\` (over SSH; a DNS record change is shown and asked then).`);
+      if (tls) io.info(`Once ready, the steps of \`${tlsCommandFor(deps.program, name, region, tls, flags.cloud)}\` (${tls.way === 'managed' ? 'the cloud\'s API, no SSH' : 'over SSH; a DNS record change is shown and asked then'}).`);
       io.info('Nothing was changed.');
     }
     return out;
@@ -172,12 +185,30 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   const release = deps.state.lock(provider.id, region, name);
   let result: LaunchTlsResult;
   try {
-    result = await runLaunchWorkflow(deps, cloud, input);
+    const behind = tls?.way === 'managed' ? await launchedBehindBalancer(deps, cloud, provider.id, region, name, tls.domain, plan.version.value) : undefined;
+    if (behind) {
+      // Launch's own steps would open 80/443 to --allow-cidr again and wait on an address that now
+      // answers only the load balancer: the launch finished, so only the HTTPS steps go on.
+      io.info(`${name} was launched and its 80/443 are open only to the load balancer of https://${tls!.domain}: the launch's own steps are done; going on with the HTTPS steps.`);
+      result = behind;
+    } else result = await runLaunchWorkflow(deps, cloud, input);
   } finally {
     release();
   }
-  // Only after the readiness wait succeeded (--no-wait is refused with --domain): the steps of `tls`.
-  if (tls && plan.wait) result = { ...result, tls: await runLaunchTls(deps, flags, tls, { name, region, ...(result.url ? { url: result.url } : {}) }) };
+  // Only after the readiness wait succeeded (--no-wait is refused with --domain but for --tls
+  // managed, which then stops where `tls --tls managed --no-wait` does): the steps of `tls`.
+  if (tls && (plan.wait || tls.way === 'managed')) result = { ...result, tls: await runLaunchTls(deps, flags, tls, { name, region, ...(result.url && plan.wait ? { url: result.url } : {}) }) };
+  if (tls?.way === 'managed' && result.tls && 'state' in result.tls && result.tls.state === 'served') {
+    // The site as users reach it: through the load balancer, with the cloud's certificate verified.
+    const served = result.tls;
+    result.https = await probeHttps(deps, {
+      url: served.url,
+      domain: served.domain,
+      certificateAdvice: `The load balancer serves the cloud's certificate for ${served.domain}: check that ${served.domain} points at ${served.loadBalancer?.dnsName ?? 'the load balancer'}.`,
+      dnsAdvice: served.dnsRecord?.setInZone ? `its record was set in the zone ${served.dnsRecord.setInZone}; resolvers may still hold an older answer` : `create the record ${served.domain}. CNAME ${served.loadBalancer?.dnsName ?? '<the load balancer>'}.`,
+      unreachableAdvice: `check that ${served.domain} points at ${served.loadBalancer?.dnsName ?? 'the load balancer'} and that 443 is open to you (launch's --allow-cidr)`,
+    });
+  }
   if (io.json) io.result(result);
   else if (plan.wait) {
     io.success(`Sourcegraph ${plan.version.value} is serving at ${result.url}`);
@@ -186,7 +217,31 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
     io.info(`See it with \`${deps.program} status ${name} --region ${region}\`; remove it with \`${deps.program} destroy ${name} --region ${region}\`.`);
   } else {
     io.success(`Instance ${result.instanceId} is running${result.url ? ` at ${result.url}` : ''}; Sourcegraph takes ~5–10 minutes to start.`);
+    if (tls?.way === 'managed') io.info(`HTTPS on ${tls.domain}: the certificate is requested; run the same launch command again (without --no-wait) once the validation record resolves, or \`${tlsCommandFor(deps.program, name, region, tls, flags.cloud)}\`.`);
     io.info(`Check it with \`${deps.program} status ${name} --region ${region}\`.`);
   }
   return result;
+}
+
+/**
+ * A launch that finished, after which `launch --tls managed` (or `tls --tls managed`) limited the
+ * instance's 80/443 to the load balancer: its result as recorded, or undefined (launch runs as usual).
+ */
+async function launchedBehindBalancer(deps: Deps, cloud: Cloud, provider: string, region: string, name: string, domain: string, version: string): Promise<LaunchResult | undefined> {
+  const record = deps.state.getDeployment(provider, region, name);
+  const m = record?.tlsManaged;
+  if (!record?.journal?.finishedAt || record.journal.command !== 'launch' || m?.domain !== domain || m.journal.steps['instance-access']?.status !== 'done') return undefined;
+  const instance = (await cloud.findDeployment(name)).instance;
+  if (!instance || instance.id !== record.instanceId) return undefined;
+  return {
+    name,
+    cloud: provider,
+    region,
+    version: instance.labels.version ?? version,
+    instanceId: instance.id,
+    ...(instance.publicIp ? { publicIp: instance.publicIp } : {}),
+    ...(record.url ? { url: record.url } : {}),
+    ready: true,
+    resources: { instanceId: instance.id, securityGroupId: instance.accessPolicyIds[0], dataVolumeId: instance.disks.find((d) => d.role === 'data')?.diskId },
+  };
 }

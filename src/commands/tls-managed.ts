@@ -65,8 +65,8 @@ interface Ctx {
   replaced?: ReplacedAccess;
 }
 
-/** The cloud's managed HTTPS, or exit 2 naming the cloud (before anything changes). */
-export function managedHttpsOf(cloud: Cloud, target: Target): ManagedHttps {
+/** The cloud's managed HTTPS, or exit 2 naming the cloud (before anything changes; `launch --tls managed` too). */
+export function managedHttpsOf(cloud: Cloud, target: Pick<Target, 'provider'>): ManagedHttps {
   if (!cloud.managedHttps) {
     throw new UsageError(`--tls managed is not offered yet on ${target.provider.id}`, {
       code: 'not-supported',
@@ -83,15 +83,25 @@ export function formatManagedCost(cost: ManagedHttpsCost): string[] {
   return lines;
 }
 
-export async function installManagedTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<ManagedTlsResult> {
-  const { io } = deps;
+/** The checks of --tls managed's own input made before connecting (exit 2 each): `tls` and `launch` both. */
+export function checkManagedInput(flags: Pick<TlsFlags, 'domain' | 'timeout' | 'acmeEmail' | 'acmeStaging' | 'iKnowPort80IsPublic'>): { domain: string; timeoutMin: number } {
   refuseAcmeOnlyFlags(flags);
   const domain = checkDomain(flags.domain);
+  const timeoutMin = flags.timeout === undefined ? DEFAULT_TIMEOUT_MIN : Number(flags.timeout);
+  if (!Number.isFinite(timeoutMin) || timeoutMin <= 0) throw new UsageError(`--timeout ${flags.timeout}: expected minutes, a number above 0`);
+  return { domain, timeoutMin };
+}
+
+/**
+ * The install of `tls --tls managed` (no JSON printed), also run by `launch --domain D --tls managed`
+ * once its instance runs (launch passes yes: its own question, after the plan showed the cost).
+ */
+export async function installManagedTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<ManagedTlsResult> {
+  const { io } = deps;
+  const { domain, timeoutMin } = checkManagedInput(flags);
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     throw new UsageError('--tls managed takes no --tls-cert/--tls-key: the cloud issues the certificate', { code: 'bad-input' });
   }
-  const timeoutMin = flags.timeout === undefined ? DEFAULT_TIMEOUT_MIN : Number(flags.timeout);
-  if (!Number.isFinite(timeoutMin) || timeoutMin <= 0) throw new UsageError(`--timeout ${flags.timeout}: expected minutes, a number above 0`);
   const target = resolveTarget(deps, nameArg, flags);
   const { name } = target;
   // Whether the cloud offers it is known without a call: a cloud without it exits 2 before credentials are checked.
@@ -300,7 +310,8 @@ function awsOrderedSteps(deps: Deps, ctx: Ctx, timeoutMs: number): Step<Ctx>[] {
           throw e;
         }
       },
-      restore: () => undefined,
+      // A resumed run reports the certificate as the finished step saw it (issued, its expiry).
+      restore: (c, r) => void (c.certificate = { id: c.certificateId ?? '', domain: c.domain, status: 'issued', validation: c.validation ?? [], ...(r.notAfter ? { notAfter: r.notAfter } : {}) }),
     },
     {
       id: 'networks',

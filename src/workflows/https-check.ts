@@ -52,8 +52,26 @@ export async function checkHttpsAfterWait(
 ): Promise<HttpsCheck | undefined> {
   const tls = deps.state.getDeployment(where.cloud, where.region, where.name)?.tls;
   if (!tls) return undefined;
-  const url = `${tls.url}/healthz`;
   const reinstall = `\`${deps.program} tls ${where.name} --region ${where.region} --domain ${tls.domain} --tls-cert <file> --tls-key <file>\``;
+  return probeHttps(deps, {
+    url: tls.url,
+    domain: tls.domain,
+    certificateAdvice: `If the instance serves its default certificate again, install yours again with ${reinstall}.`,
+    dnsAdvice: 'point the domain\'s DNS record at it if it is not yet (the record may not be under sourcegraph-launch\'s control)',
+    unreachableAdvice: 'check that 443 is open to you and the domain points at the address',
+  });
+}
+
+/**
+ * One GET of `<url>/healthz` with the certificate verified (the domain's HTTPS, whatever serves it:
+ * the instance, or `tls --tls managed`'s load balancer), said as a success or a warning with the
+ * advice given for each kind of failure. Never throws for the probe (Ctrl-C still ends the command).
+ */
+export async function probeHttps(
+  deps: Pick<Deps, 'httpGet' | 'io' | 'signal'>,
+  tls: { url: string; domain: string; certificateAdvice: string; dnsAdvice: string; unreachableAdvice: string },
+): Promise<HttpsCheck> {
+  const url = `${tls.url}/healthz`;
   try {
     const res = await deps.httpGet(url, { timeoutMs: HTTPS_PROBE_TIMEOUT_MS, signal: deps.signal, verifyCertificate: true });
     if (res.status === 200) {
@@ -68,11 +86,11 @@ export async function checkHttpsAfterWait(
     const reason = (e as { reason?: string }).reason ?? (e as Error).message;
     const problem = classifyHttpsError(e);
     if (problem === 'dns') {
-      deps.io.warn(`${tls.domain} did not resolve from here (${reason}): Sourcegraph is ready on its address; point the domain's DNS record at it if it is not yet (the record may not be under sourcegraph-launch's control).`);
+      deps.io.warn(`${tls.domain} did not resolve from here (${reason}): Sourcegraph is ready on its address; ${tls.dnsAdvice}.`);
     } else if (problem === 'certificate') {
-      deps.io.warn(`The certificate ${tls.url} serves did NOT verify: ${reason}. Browsers refuse the site until it does. If the instance serves its default certificate again, install yours again with ${reinstall}.`);
+      deps.io.warn(`The certificate ${tls.url} serves did NOT verify: ${reason}. Browsers refuse the site until it does. ${tls.certificateAdvice}`);
     } else {
-      deps.io.warn(`${tls.url} gave no answer from here (${reason}): Sourcegraph is ready on its address; check that 443 is open to you and the domain points at the address.`);
+      deps.io.warn(`${tls.url} gave no answer from here (${reason}): Sourcegraph is ready on its address; ${tls.unreachableAdvice}.`);
     }
     return { url: tls.url, ok: false, problem, detail: reason };
   }

@@ -100,7 +100,7 @@ describe('executors enable with the real CLI', () => {
     expect(readFileSync(overridePath(), 'utf8')).toBe('executor:\n  replicas: 2\n');
     const r = enabled.json<Enabled>();
     expect(r).toMatchObject({ count: 2, token: 'created', changed: true, applied: { version: VERSION }, https: { url: `https://${HOST_ADDRESS}`, ok: false, problem: 'unreachable' } });
-    expect(r.readTokenCommand).toBe('sourcegraph-launch ssh exe --region us-east-1 -- sudo cat /mnt/data/.sourcegraph-launch/executor-secret');
+    expect(r.readTokenCommand).toBe('sourcegraph-launch executors token exe --region us-east-1');
     expect(r.siteConfig['executors.frontendURL']).toBe('http://sourcegraph-frontend:30080');
     expect(r.siteConfig['executors.accessToken']).toContain(r.readTokenCommand);
     // The token never crossed the wire: not in the output, not in any command sent.
@@ -114,7 +114,7 @@ describe('executors enable with the real CLI', () => {
     expect(same.code, same.stderr).toBe(0);
     expect(same.stdout + same.stderr).toContain('nothing to apply');
     expect(same.stdout + same.stderr).toContain('"executors.frontendURL": "http://sourcegraph-frontend:30080"');
-    expect(same.stdout + same.stderr).toContain('sudo cat /mnt/data/.sourcegraph-launch/executor-secret');
+    expect(same.stdout + same.stderr).toContain('print it with `sourcegraph-launch executors token exe --region us-east-1`');
     expect(restarts() - before).toBe(4); // chart check, config read, token check, token kept: no write, no restart
     expect(host.execLog().slice(-4).some((c) => c.includes('systemctl'))).toBe(false);
     expect(readFileSync(secretPath(), 'utf8').trim()).toBe(token);

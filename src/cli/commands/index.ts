@@ -14,7 +14,7 @@ import { logsCommand, sshCommand } from './ssh.js';
 import { listCommand, statusCommand } from './status.js';
 import { rollbackCommand, upgradeCommand } from './upgrade.js';
 import { tlsCommand } from './tls.js';
-import { executorsEnableCommand } from './executors.js';
+import { executorsEnableCommand, executorsTokenCommand } from './executors.js';
 import { scaleCommand } from './scale.js';
 
 export const COMMANDS: readonly CommandDef<FlagSet>[] = [
@@ -38,5 +38,6 @@ export const COMMANDS: readonly CommandDef<FlagSet>[] = [
   diskGrowCommand,
   tlsCommand,
   executorsEnableCommand,
+  executorsTokenCommand,
   scaleCommand,
 ] as unknown as readonly CommandDef<FlagSet>[];

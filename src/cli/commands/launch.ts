@@ -30,14 +30,14 @@ export const launchFlags = {
   wait: negatable('--no-wait', 'return as soon as the instance runs'),
   timeout: str('--timeout <minutes>', 'bound the whole readiness wait (default: 45)'),
   holdSeconds: str('--hold-seconds <seconds>', 'how long /healthz must keep serving the version (default: 90)'),
-  domain: str('--domain <name>', 'once ready, serve HTTPS on this name with --tls-cert/--tls-key (the steps of `tls`); not with --no-wait or --ssh-cidr none (installed over SSH)'),
+  domain: str('--domain <name>', 'once ready, serve HTTPS on this name with --tls-cert/--tls-key (the steps of `tls`; not with --no-wait or --ssh-cidr none: installed over SSH), --tls acme or --tls managed'),
   tlsCert: str('--tls-cert <file>', 'with --domain: your certificate, PEM (certificate first, then its chain); checked before anything is created'),
   tlsKey: str('--tls-key <file>', 'with --domain: its private key, PEM, without a passphrase'),
-  tls: str('--tls <way>', 'with --domain: acme (a Let\'s Encrypt certificate obtained on the instance, the steps of `tls --tls acme`; AWS only so far) instead of --tls-cert/--tls-key; managed: not supported (exit 2)'),
+  tls: str('--tls <way>', 'with --domain: acme (a Let\'s Encrypt certificate obtained on the instance, the steps of `tls --tls acme`; AWS only so far) instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer, the steps of `tls --tls managed` (AWS only; exit 2 elsewhere)'),
   acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
   acmeStaging: bool('--acme-staging', 'with --tls acme: Let\'s Encrypt\'s staging CA (certificates browsers do not trust: for trials)'),
   iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation (required when not interactive)'),
-  dns: negatable('--no-dns', 'with --domain: never look at or change DNS zones in the cloud account; print the record to create'),
+  dns: negatable('--no-dns', 'with --domain: never look at or change DNS zones in the cloud account; print the record(s) to create'),
 };
 
 export const launchCommand = defineCommand({
@@ -65,10 +65,18 @@ export const launchCommand = defineCommand({
     `served over SSH, HTTP redirected; the A record set in a public DNS zone of the account, else printed;\n` +
     `then it waits up to 30 min for the name to resolve). Not on a terminal or with CI set it needs --yes or --no-dns.\n` +
     `If that step fails, the instance stays and launch exits 1 naming the \`tls\` command that finishes it.\n` +
-    `--domain with --no-wait exits 2: launch, then run \`tls\`. --tls managed exits 2 (not supported).\n` +
+    `--domain with --no-wait exits 2 (but with --tls managed): launch, then run \`tls\`.\n` +
     `--domain D --tls acme --acme-email E: the steps of \`tls --tls acme\` once ready (port 80 opened to 0.0.0.0/0 as a\n` +
     `marked rule, Traefik configured for Let's Encrypt over SSH, then the wait for a certificate that verifies);\n` +
-    `checked first: --acme-email (exit 2), and not on a terminal or with CI set --i-know-port-80-is-public (exit 2).\n`,
+    `checked first: --acme-email (exit 2), and not on a terminal or with CI set --i-know-port-80-is-public (exit 2).\n` +
+    `--domain D --tls managed (AWS; on other clouds exit 2 before anything is created): the steps of \`tls --tls managed\`\n` +
+    `(no SSH): the plan shows the monthly cost it adds; not on a terminal or with CI set it needs --yes (exit 2, the\n` +
+    `cost printed); --tls-cert/--tls-key or --acme-* with it exit 2. Once ready: the certificate (validated through DNS,\n` +
+    `record set in the account's zone or printed; up to 30 min until issued), the load balancer and the domain's record,\n` +
+    `then https://<domain>/healthz probed with the certificate verified (--json: tls, https). With --no-wait it stops\n` +
+    `once the certificate is requested and its validation record set or printed; the same command again goes on, as does\n` +
+    `a re-run after an interruption (the steps are journaled; nothing is created twice). Once the instance's 80/443\n` +
+    `are open only to the load balancer, the same launch again skips the launch's own steps and changes nothing.\n`,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/launch.js')).runLaunch(deps, { ...flags, ...(name !== undefined ? { name } : {}) }),
 });
 
