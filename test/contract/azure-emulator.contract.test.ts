@@ -94,7 +94,6 @@ describeCloudContract('azure on the ARM emulator', {
   quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
   diskTypeZones: true,
-  notYet: { 'world-port': 'tls --tls acme is AWS-only so far: the NSG rule to the internet for HTTP-01 is not built yet' },
   async setup() {
     await arm!.reset();
     const imageId = await publishImage();
