@@ -22,6 +22,21 @@ async function getNsg(c: AzureContext, policyId: string): Promise<Json | undefin
   return /\/networkSecurityGroups\/[^/]+$/i.test(policyId) ? c.arm.get(policyId, 'Microsoft.Network networkSecurityGroups.get') : undefined;
 }
 
+const covers = (range: string, port: number) => {
+  if (range === '*') return true;
+  const m = /^(\d+)(?:-(\d+))?$/.exec(range);
+  return !!m && Number(m[1]) <= port && port <= Number(m[2] ?? m[1]);
+};
+
+/** A rule (the user's) allowing tcp on `port` from anywhere: any source, the Internet tag or 0.0.0.0/0, on a range or all ports. */
+function opensToWorld(rule: Json, port: number): boolean {
+  const p = rule.properties ?? {};
+  if (p.direction !== 'Inbound' || p.access !== 'Allow' || !['Tcp', '*'].includes(p.protocol)) return false;
+  const sources: string[] = p.sourceAddressPrefixes?.length ? p.sourceAddressPrefixes : p.sourceAddressPrefix ? [p.sourceAddressPrefix] : [];
+  const ranges: string[] = p.destinationPortRanges?.length ? p.destinationPortRanges : p.destinationPortRange ? [p.destinationPortRange] : [];
+  return sources.some((s) => ['*', 'Internet', WORLD].includes(s)) && ranges.some((r) => covers(r, port));
+}
+
 /** The inbound priorities in use are unique per direction in an NSG: the first free one from FIRST_PRIORITY. */
 export function freePriority(nsg: Json): number {
   const used = new Set(((nsg.properties?.securityRules as Json[] | undefined) ?? []).filter((r) => r.properties?.direction === 'Inbound').map((r) => Number(r.properties?.priority)));
@@ -52,6 +67,7 @@ export async function openWorldPort(c: AzureContext, policyId: string, port: num
   if (!nsg) throw new CloudError('access-policy-missing', `The network security group ${policyId} does not exist`, { remediation: 'Run launch again with --update to recreate it.' });
   const open = toAccessPolicy(nsg).rules.find((r) => r.port === port && r.cidr === WORLD);
   if (open) return open.purpose === purpose ? 'opened' : 'already-open';
+  if (((nsg.properties?.securityRules as Json[] | undefined) ?? []).some((r) => opensToWorld(r, port))) return 'already-open';
   await c.arm.put(`${nsg.id}/securityRules/${worldRuleName(purpose, port)}`, worldRuleBody(port, purpose, freePriority(nsg)), 'Microsoft.Network securityRules.createOrUpdate');
   return 'opened';
 }

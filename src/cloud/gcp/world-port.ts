@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { CloudError } from '../../core/errors.js';
 import type { Labels } from '../../core/labels.js';
 import type { WorldPortPurpose } from '../port.js';
-import { call, getOrUndefined, mutate, type GceContext, type Json } from './context.js';
+import { call, getOrUndefined, listAll, mutate, type GceContext, type Json } from './context.js';
 import { isGceError } from './errors.js';
-import { FIREWALL_MARK, firewallLabels, firewallPurpose, fitName, toAccessPolicy } from './mappers.js';
+import { FIREWALL_MARK, firewallLabels, firewallPurpose, fitName, lastSegment, toAccessPolicy } from './mappers.js';
 import { deleteFirewall, ourFirewalls } from './network.js';
 
 const WORLD = '0.0.0.0/0';
@@ -44,13 +44,33 @@ async function policyFirewalls(c: GceContext, tag: string): Promise<Json[]> {
   return (await ourFirewalls(c)).filter((f) => ((f.targetTags ?? []) as string[]).includes(tag));
 }
 
+const covers = (range: string, port: number) => {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(range);
+  return !!m && Number(m[1]) <= port && port <= Number(m[2] ?? m[1]);
+};
+
+/**
+ * A rule that is not ours and already lets the world reach `port` on the tag's instances: enabled,
+ * ingress, allowing tcp on it from 0.0.0.0/0, aimed at the tag or at every instance of the network.
+ */
+function opensToWorld(f: Json, tag: string, port: number, network: string): boolean {
+  if (f.disabled === true || (f.direction ?? 'INGRESS') !== 'INGRESS' || lastSegment(String(f.network ?? '')) !== lastSegment(network)) return false;
+  if (!((f.sourceRanges ?? []) as string[]).includes(WORLD)) return false;
+  const targets = (f.targetTags ?? []) as string[];
+  if (targets.length ? !targets.includes(tag) : ((f.targetServiceAccounts ?? []) as string[]).length > 0) return false;
+  return ((f.allowed ?? []) as { IPProtocol?: string; ports?: string[] }[]).some((a) => a.IPProtocol === 'all' || (a.IPProtocol === 'tcp' && (!a.ports?.length || a.ports.some((r) => covers(r, port)))));
+}
+
 /** Opens `port` to 0.0.0.0/0 for the policy's tag as a rule marked for `purpose`; a user's rule to the world already there stays theirs. */
 export async function openWorldPort(c: GceContext, tag: string, port: number, purpose: WorldPortPurpose): Promise<'opened' | 'already-open'> {
-  const rules = await policyFirewalls(c, tag);
+  const all = await listAll<Json>(c, 'firewalls.list', 'global/firewalls');
+  const rules = all.filter((f) => firewallLabels(f) !== undefined && ((f.targetTags ?? []) as string[]).includes(tag));
   const first = rules.find((f) => firewallPurpose(f) === undefined) ?? rules[0];
   if (!first) throw new CloudError('access-policy-missing', `No firewall rules of sourcegraph-launch target the network tag ${tag}`, { remediation: 'Run launch again (with --update) to recreate them.' });
   const open = toAccessPolicy(tag, rules).rules.find((r) => r.port === port && r.cidr === WORLD);
   if (open) return open.purpose === purpose ? 'opened' : 'already-open';
+  // A rule of the user's (the default network's `default-allow-http`, say, when the tag is on it too).
+  if (all.some((f) => firewallLabels(f) === undefined && opensToWorld(f, tag, port, String(first.network ?? 'global/networks/default')))) return 'already-open';
   const ours = firewallLabels(first)!;
   const body = worldFirewallBody(tag, String(first.network ?? 'global/networks/default'), ours.policy || tag, port, purpose, ours.labels);
   await call(c, 'firewalls.insert', async () => {
