@@ -139,9 +139,21 @@ describe('tls --tls acme on GCE with the real CLI (GCE emulator + Cloud DNS + te
     expect(existsSync(acmeDir())).toBe(false);
   });
 
-  it('opens 80 to the world as a marked firewall rule, sets the A record in the Cloud DNS zone, configures Traefik, waits for a certificate that verifies', async () => {
+  it('a cloud error opening the rule (permission denied): exit 3, nothing on the instance, no DNS record', async () => {
     const zone = await client.call('POST', `/dns/v1/projects/${gce.project}/managedZones`, { body: { name: 'users-zone', dnsName: 'example.com.', description: "the user's", visibility: 'public' } });
     expect(zone.status, JSON.stringify(zone.body)).toBe(200);
+    const execs = host.execLog().length;
+    gce.control.injectFault({ method: 'firewalls.insert', error: { kind: 'http', status: 403, reason: 'forbidden', message: `Required 'compute.firewalls.create' permission for 'projects/${gce.project}/global/firewalls/x'` }, times: 1 });
+    const r = await cli(['tls', 'web', ...ACME, '--i-know-port-80-is-public', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toContain('compute.firewalls.create');
+    expect(await firewalls()).toEqual(launched());
+    expect(await aRecord()).toBeUndefined();
+    expect(host.execLog().length).toBe(execs);
+    expect(existsSync(manifest())).toBe(false);
+  });
+
+  it('opens 80 to the world as a marked firewall rule, sets the A record in the Cloud DNS zone, configures Traefik, waits for a certificate that verifies', async () => {
     const r = await cli(['tls', 'web', ...ACME, '--i-know-port-80-is-public', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json()).toMatchObject({

@@ -78,6 +78,13 @@ describe('Azure openWorldPort / closeWorldPort', () => {
     expect(await cloud.openWorldPort(policy.id, 80, 'acme-http-01')).toBe('opened');
   });
 
+  it('a permission denied on the rule: exit 3 (permissions), nothing made', async () => {
+    const policy = await cloud.ensureAccessPolicy(spec());
+    arm.control.injectFault({ operationId: 'SecurityRules_CreateOrUpdate', status: 403, code: 'AuthorizationFailed', message: "The client does not have authorization to perform action 'Microsoft.Network/networkSecurityGroups/securityRules/write'." });
+    await expect(cloud.openWorldPort(policy.id, 80, 'acme-http-01')).rejects.toMatchObject({ exitCode: 3 });
+    expect(await rules(policy.id)).toEqual(['sourcegraph-launch-443 1010', 'sourcegraph-launch-80 1000']);
+  });
+
   it('a missing NSG: open fails naming it, close is absent', async () => {
     const id = `/subscriptions/${arm.subscriptionId}/resourceGroups/${GROUP}/providers/Microsoft.Network/networkSecurityGroups/gone`;
     await expect(cloud.openWorldPort(id, 80, 'acme-http-01')).rejects.toMatchObject({ code: 'access-policy-missing' });

@@ -85,6 +85,13 @@ describe('GCE openWorldPort / closeWorldPort', () => {
     expect(await names()).not.toContain(name);
   });
 
+  it('a permission denied on firewalls.insert: exit 3 (permissions), nothing made', async () => {
+    const policy = await cloud.ensureAccessPolicy(spec('web'));
+    gce.control.injectFault({ method: 'firewalls.insert', error: { kind: 'http', status: 403, reason: 'forbidden', message: `Required 'compute.firewalls.create' permission for 'projects/${gce.project}/global/firewalls/x'` }, times: 1 });
+    await expect(cloud.openWorldPort(policy.id, 80, 'acme-http-01')).rejects.toMatchObject({ exitCode: 3 });
+    expect(await names()).toEqual([`${policy.id}-443`, `${policy.id}-80`]);
+  });
+
   it('a rule of that name for another tag is refused, never adopted or changed', async () => {
     const policy = await cloud.ensureAccessPolicy(spec('web'));
     const name = worldFirewallName(policy.id, 80, 'acme-http-01');
