@@ -105,7 +105,7 @@ export async function installAcme(deps: Deps, nameArg: string | undefined, flags
   const { cloud } = reach;
   const name = reach.target.name;
   if (!cloud.openWorldPort || !cloud.closeWorldPort) {
-    throw new UsageError(`--tls acme is not supported on ${reach.target.cloud} yet (it opens port 80 to the world for Let's Encrypt's validation; only AWS can so far)`, {
+    throw new UsageError(`--tls acme is not supported on ${reach.target.cloud}: its adapter cannot open port 80 to the world for Let's Encrypt's validation`, {
       code: 'not-supported',
       remediation: `Serve your own certificate: \`${deps.program} tls ${name} --domain ${domain} --tls-cert cert.pem --tls-key key.pem\`.`,
     });

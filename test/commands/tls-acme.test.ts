@@ -83,10 +83,10 @@ describe('tls --tls acme on the fake cloud', () => {
 
     const { fake, deps, worldRules, mutations } = await rig();
     const start = mutations();
-    // A cloud whose adapter has no such rules yet (GCE, Azure today).
+    // A cloud whose adapter has no such rules (AWS, GCE, Azure and the fake all have them).
     const without = new Proxy(fake, { get: (t, p) => (p === 'openWorldPort' || p === 'closeWorldPort' ? undefined : Reflect.get(t, p, t)) }) as Cloud;
     const refused = await failure(installAcme(deps(new ScriptedIo([]), without), 'prod', { ...acme, iKnowPort80IsPublic: true }));
-    expect([refused.exitCode, refused.message]).toEqual([2, "--tls acme is not supported on aws yet (it opens port 80 to the world for Let's Encrypt's validation; only AWS can so far)"]);
+    expect([refused.exitCode, refused.message]).toEqual([2, "--tls acme is not supported on aws: its adapter cannot open port 80 to the world for Let's Encrypt's validation"]);
     expect(mutations()).toBe(start);
     expect(await worldRules()).toEqual([]);
   });

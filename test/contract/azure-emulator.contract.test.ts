@@ -95,7 +95,6 @@ describeCloudContract('azure on the ARM emulator', {
   zonalSubnets: false,
   diskTypeZones: true,
   notYet: {
-    'world-port': 'tls --tls acme is AWS-only so far: the NSG rule to the internet for HTTP-01 is not built yet',
     'managed-https': 'tls --tls managed (Application Gateway) is not built on Azure yet',
   },
   async setup() {

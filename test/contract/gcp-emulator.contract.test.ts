@@ -80,7 +80,6 @@ describeCloudContract('gcp on the GCE emulator', {
   quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
   notYet: {
-    'world-port': 'tls --tls acme is AWS-only so far: the firewall rule to the internet for HTTP-01 is not built yet',
     'run-command': 'GCE has no run-command API: a channel through guest attributes (an agent on the instance watching its metadata) is not built yet',
   },
   async setup() {

@@ -33,7 +33,7 @@ export const launchFlags = {
   domain: str('--domain <name>', 'once ready, serve HTTPS on this name with --tls-cert/--tls-key (the steps of `tls`; not with --no-wait or --ssh-cidr none: installed over SSH), --tls acme or --tls managed'),
   tlsCert: str('--tls-cert <file>', 'with --domain: your certificate, PEM (certificate first, then its chain); checked before anything is created'),
   tlsKey: str('--tls-key <file>', 'with --domain: its private key, PEM, without a passphrase'),
-  tls: str('--tls <way>', 'with --domain: acme (a Let\'s Encrypt certificate obtained on the instance, the steps of `tls --tls acme`; AWS only so far) instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer, the steps of `tls --tls managed` (AWS only; exit 2 elsewhere)'),
+  tls: str('--tls <way>', 'with --domain: acme (a Let\'s Encrypt certificate obtained on the instance, the steps of `tls --tls acme`; AWS, GCE and Azure) instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer, the steps of `tls --tls managed` (AWS only; exit 2 elsewhere)'),
   acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
   acmeStaging: bool('--acme-staging', 'with --tls acme: Let\'s Encrypt\'s staging CA (certificates browsers do not trust: for trials)'),
   iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation (required when not interactive)'),

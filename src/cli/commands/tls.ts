@@ -10,7 +10,7 @@ export const tlsCommand = defineCommand({
     domain: str('--domain <name>', 'the name the site answers on, e.g. sourcegraph.example.com (required)'),
     tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required, unless --tls acme or managed)'),
     tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required, unless --tls acme or managed)'),
-    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS only so far), instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer instead of your files (AWS and GCE; see below)'),
+    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS, GCE and Azure), instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer instead of your files (AWS and GCE; see below)'),
     acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
     acmeStaging: bool('--acme-staging', 'with --tls acme: use Let\'s Encrypt\'s staging CA (for trials: its certificates are not trusted by browsers)'),
     iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation without being asked (required when not interactive)'),
@@ -91,11 +91,13 @@ certificate and a forwarding rule on 443, a redirecting URL map, target HTTP pro
 rule on 80; the instance's 80/443 rules then allow only Google's ranges (restored by --remove); the
 A record in the project's Cloud DNS zone, else printed; last the wait for ACTIVE (--timeout, exit 4;
 --no-wait stops before it). --remove (and \`destroy\`) deletes all of it in dependency order.
---tls acme --acme-email E (AWS only so far; elsewhere exit 2): instead of your files, k3s's Traefik
+--tls acme --acme-email E: instead of your files, k3s's Traefik
 obtains a Let's Encrypt certificate for the domain on the instance and renews it itself (HTTP-01:
 Let's Encrypt fetches http://<domain>/.well-known/acme-challenge/… from anywhere). So port 80 is
-opened to 0.0.0.0/0 on the deployment's security group, as a rule marked as tls's (a launch --update
-keeps it; tls --remove closes only it; a rule of yours already open to the world is left as yours):
+opened to 0.0.0.0/0, as a rule marked as tls's (AWS: in the deployment's security group, described
+as tls's; GCE: a firewall rule <tag>-80-acme for the deployment's network tag; Azure: the NSG rule
+sourcegraph-launch-world-acme-http-01-80), which a launch --update and doctor leave alone and
+tls --remove closes alone; a rule of yours already open to the world is left as yours:
 asked at a terminal, else --i-know-port-80-is-public is required (exit 2, nothing changed; --yes is
 not consent). It stays open for renewals. --acme-email is required (exit 2): Let's Encrypt's account,
 for expiry notices. --acme-staging uses the staging CA (certificates browsers do not trust: for

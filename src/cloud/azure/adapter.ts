@@ -23,6 +23,7 @@ import type {
   SnapshotSpec,
   SshKey,
   SshKeySpec,
+  WorldPortPurpose,
 } from '../port.js';
 import { Arm } from './arm.js';
 import type { AzureContext } from './context.js';
@@ -31,6 +32,7 @@ import { findDeployment, listDeployments } from './deployments.js';
 import * as images from './images.js';
 import * as instances from './instances.js';
 import * as network from './network.js';
+import * as worldPort from './world-port.js';
 import * as requests from './request-builders.js';
 import * as skus from './skus.js';
 import * as storage from './storage.js';
@@ -141,6 +143,8 @@ export class AzureAdapter implements Cloud {
   ensureAccessPolicy = (spec: AccessPolicySpec) => network.ensureAccessPolicy(this.c, spec);
   deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
   ensureClusterAccess = (policyId: string) => network.ensureClusterAccess(this.c, policyId);
+  openWorldPort = (policyId: string, port: number, purpose: WorldPortPurpose) => worldPort.openWorldPort(this.c, policyId, port, purpose);
+  closeWorldPort = (policyId: string, port: number, purpose: WorldPortPurpose) => worldPort.closeWorldPort(this.c, policyId, port, purpose);
   clusterAccessRequests = (policyId: string) => requests.clusterAccessRequestList(network.where(this.c), policyId, {});
   ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
   checkInstancePermissions = (_spec: InstanceSpec) => instances.checkInstancePermissions();

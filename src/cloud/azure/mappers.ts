@@ -2,7 +2,7 @@
 // tag values take any text up to 256 characters), ids and names, power states, disks by role.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { fromPrefixedTags, LABEL_PREFIX, toPrefixedTags, type Labels } from '../../core/labels.js';
-import type { AccessPolicy, AccessRule, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, StaticAddress } from '../port.js';
+import type { AccessPolicy, AccessRule, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, StaticAddress, WorldPortPurpose } from '../port.js';
 import type { Json } from './arm.js';
 
 /** The comment of the throwaway key a VM without a key of ours gets (see throwawayPublicKey). */
@@ -16,6 +16,17 @@ export const GOVERNED_PORTS: readonly number[] = [22, 80, 443];
 export const RULE_PREFIX = 'sourcegraph-launch-';
 /** Our k3s cluster rules (scale): ours, but not governed by launch's 22/80/443 rules, so a launch re-run keeps them. */
 export const CLUSTER_RULE_PREFIX = `${RULE_PREFIX}cluster-`;
+/** Our rules open to the world for one purpose (openWorldPort: `tls --tls acme`): the day-two command's, so a launch re-run keeps them. */
+export const WORLD_RULE_PREFIX = `${RULE_PREFIX}world-`;
+
+/** `sourcegraph-launch-world-acme-http-01-80`: the rule openWorldPort makes for `purpose` on `port`. */
+export function worldRuleName(purpose: WorldPortPurpose, port: number): string {
+  return `${WORLD_RULE_PREFIX}${purpose}-${port}`;
+}
+
+function worldRulePurpose(name: string): WorldPortPurpose | undefined {
+  return /^sourcegraph-launch-world-acme-http-01-\d+$/.test(name) ? 'acme-http-01' : undefined;
+}
 
 /**
  * The application security group of an access policy (NSG): the deployment's own machines, by their
@@ -188,7 +199,8 @@ export function rulesOf(nsg: Json): AccessRule[] {
   for (const rule of (nsg.properties?.securityRules as Json[] | undefined) ?? []) {
     const p = rule.properties ?? {};
     if (p.direction !== 'Inbound' || p.access !== 'Allow' || !['Tcp', '*'].includes(p.protocol)) continue;
-    for (const port of ports(rule)) for (const cidr of sources(rule)) out.push({ port, cidr: cidr === '*' ? '0.0.0.0/0' : cidr });
+    const purpose = worldRulePurpose(String(rule.name ?? ''));
+    for (const port of ports(rule)) for (const cidr of sources(rule)) out.push({ port, cidr: cidr === '*' ? '0.0.0.0/0' : cidr, ...(purpose ? { purpose } : {}) });
   }
   return out;
 }

@@ -5,7 +5,7 @@
 import type { Labels } from '../../core/labels.js';
 import { CLUSTER_PORTS, type AccessPolicySpec, type AccessRule, type CloudRequest, type DiskSpec, type ImageFromBuilderSpec, type InstanceSpec, type LaunchRequestsSpec, type SnapshotScheduleSpec, type SshKeySpec } from '../port.js';
 import type { Json } from './arm.js';
-import { asgIdOfPolicy, CLUSTER_RULE_PREFIX, GOVERNED_PORTS, IDEMPOTENCY_TAG, RULE_PREFIX, safeName, shortHash, toTags } from './mappers.js';
+import { asgIdOfPolicy, CLUSTER_RULE_PREFIX, GOVERNED_PORTS, IDEMPOTENCY_TAG, RULE_PREFIX, safeName, shortHash, toTags, WORLD_RULE_PREFIX } from './mappers.js';
 
 /** Where requests go: the ids of the scope. */
 export interface Where {
@@ -101,9 +101,13 @@ export function ourRules(rules: AccessRule[]): Json[] {
     }));
 }
 
-/** The NSG with exactly `spec.rules` on the governed ports; rules of others (not named by us) and our cluster rules (scale) are kept. */
+/**
+ * The NSG with exactly `spec.rules` on the governed ports; rules of others (not named by us), our
+ * cluster rules (scale) and our rules open to the world for a purpose (tls --tls acme) are kept.
+ */
 export function nsgBody(w: Where, spec: AccessPolicySpec, existing?: Json): Json {
-  const foreign = ((existing?.properties?.securityRules as Json[] | undefined) ?? []).filter((r) => !String(r.name).startsWith(RULE_PREFIX) || String(r.name).startsWith(CLUSTER_RULE_PREFIX));
+  const keep = (name: string) => !name.startsWith(RULE_PREFIX) || name.startsWith(CLUSTER_RULE_PREFIX) || name.startsWith(WORLD_RULE_PREFIX);
+  const foreign = ((existing?.properties?.securityRules as Json[] | undefined) ?? []).filter((r) => keep(String(r.name)));
   const governed = spec.rules.filter((r) => GOVERNED_PORTS.includes(r.port));
   const prior = existing?.tags ?? {};
   return {

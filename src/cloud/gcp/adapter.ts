@@ -19,6 +19,7 @@ import type {
   SnapshotScheduleSpec,
   SnapshotSpec,
   SshKeySpec,
+  WorldPortPurpose,
 } from '../port.js';
 import { findCredentials, noCredentialsError, TokenCache, type TokenSource } from './auth.js';
 import { call, DEFAULT_COMPUTE_ENDPOINT, request, type GceContext, type Json } from './context.js';
@@ -27,6 +28,7 @@ import { SIGN_IN_REMEDIATION } from './errors.js';
 import * as images from './images.js';
 import * as instances from './instances.js';
 import * as network from './network.js';
+import * as worldPort from './world-port.js';
 import * as requests from './request-builders.js';
 import * as schedules from './schedules.js';
 import * as storage from './storage.js';
@@ -147,6 +149,8 @@ export class GcpAdapter implements Cloud {
   ensureAccessPolicy = (spec: AccessPolicySpec) => network.ensureAccessPolicy(this.c, spec);
   deleteAccessPolicy = (id: string) => network.deleteAccessPolicy(this.c, id);
   ensureClusterAccess = (policyId: string) => network.ensureClusterAccess(this.c, policyId);
+  openWorldPort = (policyId: string, port: number, purpose: WorldPortPurpose) => worldPort.openWorldPort(this.c, policyId, port, purpose);
+  closeWorldPort = (policyId: string, port: number, purpose: WorldPortPurpose) => worldPort.closeWorldPort(this.c, policyId, port, purpose);
   ensureInstance = (spec: InstanceSpec) => instances.ensureInstance(this.c, spec);
   checkInstancePermissions = async (_spec: InstanceSpec): Promise<void> => {
     throw new CloudError('capability-unavailable', 'Compute Engine has no dry run of instances.insert: it cannot check launch permissions without launching');

@@ -8,7 +8,7 @@
 //   access policy: the network tag its firewall rules target (one rule per port, `<tag>-<port>`).
 import { createHash } from 'node:crypto';
 import { fromEncodedLabels, toEncodedLabels, type Labels } from '../../core/labels.js';
-import type { AccessPolicy, AccessRule, AttachedDisk, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, StaticAddress } from '../port.js';
+import type { AccessPolicy, AccessRule, AttachedDisk, ClusterRule, Disk, Image, Instance, InstanceState, Snapshot, StaticAddress, WorldPortPurpose } from '../port.js';
 import type { Json } from './context.js';
 
 /** The device name the provision scripts look for (/dev/disk/by-id/google-sourcegraph-data). */
@@ -243,6 +243,18 @@ export function firewallDescription(policyName: string, port: number, labels: La
   return `${FIREWALL_MARK}${JSON.stringify({ policy: policyName, port, labels })}`;
 }
 
+/** The purpose a rule of openWorldPort's carries in its description (world-port.ts); undefined for launch's rules. */
+export function firewallPurpose(raw: Json): WorldPortPurpose | undefined {
+  const d = String(raw.description ?? '');
+  if (!d.startsWith(FIREWALL_MARK)) return undefined;
+  try {
+    const purpose = (JSON.parse(d.slice(FIREWALL_MARK.length)) as { purpose?: unknown }).purpose;
+    return purpose === 'acme-http-01' ? purpose : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function firewallLabels(raw: Json): { policy: string; labels: Labels } | undefined {
   const d = String(raw.description ?? '');
   if (!d.startsWith(FIREWALL_MARK)) return undefined;
@@ -265,11 +277,12 @@ export function toAccessPolicy(tag: string, firewalls: Json[]): AccessPolicy {
       labels = { ...ours.labels, ...labels };
       name = ours.policy || name;
     }
+    const purpose = firewallPurpose(f);
     for (const allowed of (f.allowed ?? []) as { IPProtocol?: string; ports?: string[] }[]) {
       if (allowed.IPProtocol !== 'tcp') continue;
       for (const p of allowed.ports ?? []) {
         if (!/^\d+$/.test(p)) continue;
-        for (const cidr of (f.sourceRanges ?? []) as string[]) rules.push({ port: Number(p), cidr });
+        for (const cidr of (f.sourceRanges ?? []) as string[]) rules.push({ port: Number(p), cidr, ...(purpose ? { purpose } : {}) });
       }
     }
   }

@@ -51,7 +51,7 @@ export async function resolvePlacement(c: GceContext, subnetId: string | undefin
 
 // ---- access policies: firewall rules `<tag>-<port>` targeting the tag ----
 
-async function ourFirewalls(c: GceContext): Promise<Json[]> {
+export async function ourFirewalls(c: GceContext): Promise<Json[]> {
   return (await listAll<Json>(c, 'firewalls.list', 'global/firewalls')).filter((f) => firewallLabels(f) !== undefined);
 }
 
@@ -106,7 +106,7 @@ export async function ensureAccessPolicy(c: GceContext, spec: AccessPolicySpec):
   return after.length ? toAccessPolicy(tag, after) : { id: tag, name: spec.name, rules: [], labels: spec.labels };
 }
 
-async function deleteFirewall(c: GceContext, name: string): Promise<void> {
+export async function deleteFirewall(c: GceContext, name: string): Promise<void> {
   try {
     await mutate(c, 'DELETE', `global/firewalls/${name}`);
   } catch (err) {
