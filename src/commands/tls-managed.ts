@@ -16,6 +16,7 @@ import { confirmOrYes, connectCloud } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type Target } from './target.js';
 import { checkDomain } from './tls-cert.js';
+import { GATEWAY_JOURNAL, gatewayTlsStatus, installGatewayTls, removeGatewayTls, type GatewayTlsResult } from './tls-gateway.js';
 import { refuseAcmeOnlyFlags, type TlsFlags } from './tls.js';
 
 const DEFAULT_TIMEOUT_MIN = 30;
@@ -81,19 +82,21 @@ export function formatManagedCost(cost: ManagedHttpsCost): string[] {
   return lines;
 }
 
-export async function installManagedTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<ManagedTlsResult> {
+export async function installManagedTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<ManagedTlsResult | GatewayTlsResult> {
   const { io } = deps;
   refuseAcmeOnlyFlags(flags);
   const domain = checkDomain(flags.domain);
-  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
-    throw new UsageError('--tls managed takes no --tls-cert/--tls-key: the cloud issues the certificate', { code: 'bad-input' });
-  }
   const timeoutMin = flags.timeout === undefined ? DEFAULT_TIMEOUT_MIN : Number(flags.timeout);
   if (!Number.isFinite(timeoutMin) || timeoutMin <= 0) throw new UsageError(`--timeout ${flags.timeout}: expected minutes, a number above 0`);
   const target = resolveTarget(deps, nameArg, flags);
   const { name } = target;
   // Whether the cloud offers it is known without a call: a cloud without it exits 2 before credentials are checked.
   const cloud = await deps.connect(target.provider, target.scope);
+  // A load balancer that takes the user's certificate instead (Azure Application Gateway): tls-gateway.ts.
+  if (!cloud.managedHttps && cloud.gatewayHttps) return installGatewayTls(deps, target, cloud, cloud.gatewayHttps, flags, domain, timeoutMin);
+  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined || flags.keyVaultSecretId !== undefined) {
+    throw new UsageError(`--tls managed takes no ${flags.keyVaultSecretId !== undefined ? '--key-vault-secret-id' : '--tls-cert/--tls-key'} on ${target.provider.id}: the cloud issues the certificate`, { code: 'bad-input' });
+  }
   const managed = managedHttpsOf(cloud, target);
   await cloud.whoAmI();
   const deployment = await cloud.findDeployment(name);
@@ -374,6 +377,7 @@ export interface ManagedTlsRemoval {
  * access policy already, so there are no rules to restore.
  */
 export async function removeManagedTls(deps: Pick<Deps, 'io'>, cloud: Cloud, deployment: string, rec: ManagedRecord, opts: { instanceGone?: boolean } = {}): Promise<ManagedTlsRemoval> {
+  if (rec.journal.command === GATEWAY_JOURNAL) return removeGatewayTls(deps, cloud, deployment, rec, opts);
   const managed = cloud.managedHttps;
   if (!managed) throw new LaunchError('not-supported', ExitCode.failed, `This cloud offers no managed HTTPS, yet ${rec.domain} was set up through it`, { remediation: 'A bug: report it.' });
   const r = (id: string) => rec.journal.steps[id]?.result ?? {};
@@ -430,6 +434,7 @@ export async function removeManagedTls(deps: Pick<Deps, 'io'>, cloud: Cloud, dep
 
 /** What `status` shows of it: the URL and the certificate's expiry and renewal, read from the cloud. */
 export async function managedTlsStatus(cloud: Cloud, rec: ManagedRecord): Promise<{ url: string; domain: string; certificateNotAfter?: string; certificateStatus: string; renewal?: string; loadBalancer?: string }> {
+  if (rec.journal.command === GATEWAY_JOURNAL) return gatewayTlsStatus(rec);
   const certId = rec.journal.steps.certificate?.result?.certificateId;
   const cert = certId && cloud.managedHttps ? await cloud.managedHttps.describeCertificate(certId) : undefined;
   const dnsName = rec.journal.steps.balancer?.result?.dnsName;

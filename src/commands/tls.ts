@@ -42,6 +42,8 @@ export interface TlsFlags extends AccessFlags, GlobalFlags {
   acmeEmail?: string;
   acmeStaging?: boolean;
   iKnowPort80IsPublic?: boolean;
+  /** --tls managed on Azure: a Key Vault certificate instead of the files (not offered yet: exit 2). */
+  keyVaultSecretId?: string;
 }
 
 /** What `tls` installed, kept in the local deployment record for `status`. */

@@ -15,6 +15,7 @@ import { clusterContract } from './contract-cluster.js';
 import { worldPortContract } from './contract-world-port.js';
 import { dnsContract } from './contract-dns.js';
 import { runCommandContract } from './contract-run-command.js';
+import { gatewayContract } from './contract-gateway.js';
 
 export type { CloudContractOptions, CloudMethod, ContractEnvironment, ContractErrorKind, ContractFeature } from './contract-env.js';
 export { CONTRACT_ERRORS } from './contract-env.js';
@@ -43,5 +44,6 @@ export function describeCloudContract(name: string, opts: CloudContractOptions):
     worldPortContract(opts, env);
     dnsContract(opts, env);
     runCommandContract(opts, env);
+    gatewayContract(opts, env);
   });
 }

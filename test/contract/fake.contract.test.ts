@@ -14,7 +14,10 @@ function fakeContract(label: string, profile: ProviderId, extra: () => Partial<F
     capabilities: PROFILES[profile].capabilities,
     keepsSshKeys: PROFILES[profile].keepsSshKeys,
     zonalSubnets: true,
-    notYet: { 'run-command': 'the fake cloud has no agent to run scripts; the channel is held to the contract by the Azure emulator' },
+    notYet: {
+      'run-command': 'the fake cloud has no agent to run scripts; the channel is held to the contract by the Azure emulator',
+      'gateway-https': 'the fake cloud has no gateway; the gateway with the user\'s certificate is held to the contract by the Azure emulator',
+    },
     diskTypeZones: true,
     async setup() {
       const fake = createFakeCloud({ profile, images: [PUBLISHED], ...extra() });

@@ -8,12 +8,13 @@ export const tlsCommand = defineCommand({
   yes: YES.confirms('change the DNS record (tls) or remove HTTPS (tls --remove)'),
   flags: {
     domain: str('--domain <name>', 'the name the site answers on, e.g. sourcegraph.example.com (required)'),
-    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required, unless --tls acme or managed)'),
-    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required, unless --tls acme or managed)'),
-    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS only so far), instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer instead of your files (AWS only; see below)'),
+    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required, unless --tls acme, or --tls managed on AWS)'),
+    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required, unless --tls acme, or --tls managed on AWS)'),
+    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS only so far), instead of --tls-cert/--tls-key; managed: the cloud\'s load balancer in front of the instance, with the cloud\'s certificate (AWS) or your --tls-cert/--tls-key (Azure: an Application Gateway); see below'),
     acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
     acmeStaging: bool('--acme-staging', 'with --tls acme: use Let\'s Encrypt\'s staging CA (for trials: its certificates are not trusted by browsers)'),
     iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation without being asked (required when not interactive)'),
+    keyVaultSecretId: str('--key-vault-secret-id <id>', 'with --tls managed on Azure: a Key Vault certificate instead of --tls-cert/--tls-key (not offered yet: exit 2)'),
     wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address (nor, with --tls acme, for the certificate)'),
     timeout: str('--timeout <minutes>', 'bound the wait for DNS (and, with --tls acme, for the certificate) (default: 30)'),
     dns: negatable('--no-dns', 'never look at or change DNS zones in the cloud account: print the record to create instead'),
@@ -59,7 +60,7 @@ value it replaced is named, not restored. Asks first (--yes). Never your certifi
 machine nor the zone. \`destroy\` deletes that DNS record too (only while it still points there).
 Sourcegraph's externalURL is in its site configuration, not in the Helm values: set it yourself
 (Site admin > Site configuration, "externalURL": "https://<domain>"); the command says so.
---tls managed (AWS; on GCE and Azure exit 2, nothing changed): no SSH and no certificate files.
+--tls managed on AWS (on GCE exit 2, nothing changed; Azure: see below): no SSH, no certificate files.
 It prints what it creates and the monthly cost it adds (an estimate from presets/aws-prices.json:
 the load balancer's hours, 1 LCU of traffic, its two public IPv4 addresses; the certificate is
 free) and asks (--yes). Then, each step journaled on this machine so a re-run goes on where one
@@ -79,6 +80,24 @@ the certificate's state, expiry and renewal as ACM reports them, and probes http
 the alias record (only while it still points at the load balancer), the listeners, the load
 balancer, the target group, its security group, a subnet it created, the certificate and its
 validation record, and restores the instance's rules.
+--tls managed on Azure: an Application Gateway (Standard_v2) in front of the VM, with your
+certificate: --tls-cert and --tls-key are required and checked as above (exit 2, nothing created;
+--key-vault-secret-id is not offered yet: exit 2). No SSH. It prints what it creates and the monthly
+cost it adds (an estimate from presets/azure-prices.json: the gateway's fixed hours, 1 capacity
+unit, its public IP) and asks (--yes). Then, each step journaled on this machine so a re-run goes on
+where one stopped: a subnet of the gateway's own in the VM's virtual network (a free /24, else /26,
+named sourcegraph-launch-appgw-<name>; created only when no subnet dedicated to application gateways
+is there), a Standard static public IP, and the gateway (autoscaling 0-2) with your certificate
+uploaded as a password-protected PFX, HTTPS on 443 (TLS 1.2/1.3) for --domain, 80 redirecting
+(301) to 443, the VM's private address as backend over HTTP on port 80 inside the network (a v2
+gateway verifies a backend's HTTPS certificate, and Traefik's self-signed one changes at every
+start), health-checked on /healthz; waiting until it is provisioned (--timeout, exit 4, re-run to
+keep waiting). The VM's 80/443 rules then allow only the gateway's subnet (the sources replaced are
+kept and restored by --remove). DNS: the A record <domain> -> the gateway's address in the Azure DNS
+zone when the subscription holds it, else printed. --no-wait changes nothing here. --remove (and
+\`destroy\`) deletes the A record (only while it still points at the gateway), the gateway, its public
+IP and a subnet it created, and restores the VM's rules. Renewing: --remove, then run it again with
+the new files.
 --tls acme --acme-email E (AWS only so far; elsewhere exit 2): instead of your files, k3s's Traefik
 obtains a Let's Encrypt certificate for the domain on the instance and renews it itself (HTTP-01:
 Let's Encrypt fetches http://<domain>/.well-known/acme-challenge/… from anywhere). So port 80 is
