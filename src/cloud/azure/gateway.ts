@@ -35,14 +35,6 @@ import { randomBytes } from 'node:crypto';
 export const TLS_FOR_TAG = `${LABEL_PREFIX}:tls-for`;
 /** TLS 1.2 and 1.3 only: the newest predefined policy. */
 export const SSL_POLICY = 'AppGwSslPolicy20220101';
-const OP = {
-  gateway: 'Microsoft.Network applicationGateways',
-  subnet: 'Microsoft.Network subnets',
-  pip: 'Microsoft.Network publicIPAddresses',
-  nsg: 'Microsoft.Network networkSecurityGroups',
-  rule: 'Microsoft.Network securityRules',
-  vnet: 'Microsoft.Network virtualNetworks',
-};
 
 export function gatewayNames(deployment: string): { gateway: string; address: string; subnet: string } {
   const slug = safeName(deployment, 50);
@@ -169,7 +161,7 @@ export class AzureGatewayHttps implements GatewayHttps {
   async ensureSubnet(deployment: string, instanceId: string): Promise<{ id: string; prefix: string; created: boolean }> {
     const instance = await this.vm(instanceId);
     const vnetId = instance.subnetId!.replace(/\/subnets\/[^/]+$/i, '');
-    const vnet = await this.c.arm.get(vnetId, `${OP.vnet}.get`);
+    const vnet = await this.c.arm.get(vnetId, 'Microsoft.Network virtualNetworks.get');
     if (!vnet) throw new CloudError('no-network', `The virtual network ${vnetId} of ${instanceId} is not there`);
     const subnets = (vnet.properties?.subnets as Json[] | undefined) ?? [];
     const prefixOf = (s: Json) => String(s.properties?.addressPrefix ?? (s.properties?.addressPrefixes as string[] | undefined)?.[0] ?? '');
@@ -186,19 +178,19 @@ export class AzureGatewayHttps implements GatewayHttps {
         remediation: `Add an address range to the network, or create a subnet named ${name} in it yourself (a /24 or /26, nothing else in it), then run the same command again.`,
       });
     }
-    const subnet = await this.c.arm.put(`${vnetId}/subnets/${name}`, { properties: { addressPrefix: prefix } }, `${OP.subnet}.createOrUpdate`);
+    const subnet = await this.c.arm.put(`${vnetId}/subnets/${name}`, { properties: { addressPrefix: prefix } }, 'Microsoft.Network subnets.createOrUpdate');
     return { id: String(subnet.id ?? `${vnetId}/subnets/${name}`), prefix, created: true };
   }
 
   async deleteSubnet(id: string): Promise<void> {
-    await this.c.arm.delete(id, `${OP.subnet}.delete`);
+    await this.c.arm.delete(id, 'Microsoft.Network subnets.delete');
   }
 
   async ensureAddress(deployment: string): Promise<{ id: string; ip: string }> {
     const id = ids.pip(where(this.c), gatewayNames(deployment).address);
-    let pip = await this.c.arm.get(id, `${OP.pip}.get`);
+    let pip = await this.c.arm.get(id, 'Microsoft.Network publicIPAddresses.get');
     if (!pip) {
-      pip = await this.c.arm.put(id, { location: this.c.location, tags: tags(deployment), sku: { name: 'Standard', tier: 'Regional' }, properties: { publicIPAllocationMethod: 'Static', publicIPAddressVersion: 'IPv4' } }, `${OP.pip}.createOrUpdate`);
+      pip = await this.c.arm.put(id, { location: this.c.location, tags: tags(deployment), sku: { name: 'Standard', tier: 'Regional' }, properties: { publicIPAllocationMethod: 'Static', publicIPAddressVersion: 'IPv4' } }, 'Microsoft.Network publicIPAddresses.createOrUpdate');
     }
     if (pip.tags?.[TLS_FOR_TAG] !== deployment) {
       throw new CloudError('address-conflict', `A public IP named ${gatewayNames(deployment).address} exists and is not this deployment's gateway address`, { remediation: 'Delete it if it is left over, or choose another deployment name.' });
@@ -207,12 +199,12 @@ export class AzureGatewayHttps implements GatewayHttps {
   }
 
   async deleteAddress(id: string): Promise<void> {
-    await this.c.arm.delete(id, `${OP.pip}.delete`);
+    await this.c.arm.delete(id, 'Microsoft.Network publicIPAddresses.delete');
   }
 
   async ensureGateway(spec: GatewaySpec, timeoutMs: number): Promise<{ id: string }> {
     const id = gatewayId(this.c, spec.deployment);
-    const existing = await this.c.arm.get(id, `${OP.gateway}.get`);
+    const existing = await this.c.arm.get(id, 'Microsoft.Network applicationGateways.get');
     if (existing && existing.tags?.[TLS_FOR_TAG] !== spec.deployment) {
       throw new CloudError('gateway-conflict', `An application gateway named ${gatewayNames(spec.deployment).gateway} exists and is not this deployment's`, { remediation: 'Delete it if it is left over, or choose another deployment name.' });
     }
@@ -223,11 +215,11 @@ export class AzureGatewayHttps implements GatewayHttps {
         const password = randomBytes(18).toString('base64url');
         pfx = { data: writePfx(spec.certificate.certPem, spec.certificate.keyPem, password).toString('base64'), password };
       }
-      await this.c.arm.send('PUT', id, `${OP.gateway}.createOrUpdate`, gatewayBody(this.c, id, spec, pfx));
+      await this.c.arm.send('PUT', id, 'Microsoft.Network applicationGateways.createOrUpdate', gatewayBody(this.c, id, spec, pfx));
     }
     // Provisioning takes minutes: polled (not the operation's own status URL) so --timeout bounds it.
     return pollUntil(this.c, timeoutMs, 'application-gateway', `the application gateway ${gatewayNames(spec.deployment).gateway}`, async () => {
-      const gw = await this.c.arm.get(id, `${OP.gateway}.get`);
+      const gw = await this.c.arm.get(id, 'Microsoft.Network applicationGateways.get');
       const state = gw?.properties?.provisioningState;
       if (!gw || state === 'Failed') throw new CloudError('gateway-failed', `The application gateway ${gatewayNames(spec.deployment).gateway} failed to provision`, { remediation: 'See it in the Azure portal (its activity log); `tls --remove` deletes it.' });
       return state === 'Succeeded' ? { id } : undefined;
@@ -235,13 +227,13 @@ export class AzureGatewayHttps implements GatewayHttps {
   }
 
   async deleteGateway(id: string): Promise<void> {
-    await this.c.arm.delete(id, `${OP.gateway}.delete`);
+    await this.c.arm.delete(id, 'Microsoft.Network applicationGateways.delete');
   }
 
   async readInstanceAccess(instanceId: string): Promise<ReplacedAccess> {
     const instance = await this.vm(instanceId);
     const nsgId = instance.accessPolicyIds[0];
-    const nsg = nsgId ? await this.c.arm.get(nsgId, `${OP.nsg}.get`) : undefined;
+    const nsg = nsgId ? await this.c.arm.get(nsgId, 'Microsoft.Network networkSecurityGroups.get') : undefined;
     if (!nsg) throw new CloudError('access-policy-missing', `The VM ${instanceId} has no network security group`, { remediation: 'Run launch again with --update to recreate it.' });
     const ours = { ...nsg, properties: { securityRules: ((nsg.properties?.securityRules as Json[] | undefined) ?? []).filter((r) => [`${RULE_PREFIX}80`, `${RULE_PREFIX}443`].includes(String(r.name))) } };
     return { policyId: String(nsg.id), rules: rulesOf(ours).filter((r) => r.port === 80 || r.port === 443) };
@@ -251,12 +243,12 @@ export class AzureGatewayHttps implements GatewayHttps {
   private async setSources(policyId: string, byPort: Map<number, string[]>): Promise<void> {
     for (const [port, sources] of byPort) {
       const path = `${policyId}/securityRules/${RULE_PREFIX}${port}`;
-      const rule = await this.c.arm.get(path, `${OP.rule}.get`);
+      const rule = await this.c.arm.get(path, 'Microsoft.Network securityRules.get');
       if (!rule) continue;
       const { sourceAddressPrefix: _one, sourceAddressPrefixes: _many, provisioningState: _s, ...props } = (rule.properties ?? {}) as Json;
       const now = [...new Set(((rule.properties?.sourceAddressPrefixes as string[] | undefined)?.length ? rule.properties.sourceAddressPrefixes : [rule.properties?.sourceAddressPrefix]).filter(Boolean))].sort();
       if (JSON.stringify(now) === JSON.stringify([...sources].sort())) continue;
-      await this.c.arm.put(path, { properties: { ...props, sourceAddressPrefixes: [...sources].sort() } }, `${OP.rule}.createOrUpdate`);
+      await this.c.arm.put(path, { properties: { ...props, sourceAddressPrefixes: [...sources].sort() } }, 'Microsoft.Network securityRules.createOrUpdate');
     }
   }
 
@@ -276,9 +268,9 @@ export class AzureGatewayHttps implements GatewayHttps {
     const gwId = gatewayId(this.c, deployment);
     const pipId = ids.pip(where(this.c), names.address);
     const [gw, pip, subnet] = await Promise.all([
-      this.c.arm.get(gwId, `${OP.gateway}.get`),
-      this.c.arm.get(pipId, `${OP.pip}.get`),
-      this.c.arm.get(`${ids.vnet(where(this.c))}/subnets/${names.subnet}`, `${OP.subnet}.get`),
+      this.c.arm.get(gwId, 'Microsoft.Network applicationGateways.get'),
+      this.c.arm.get(pipId, 'Microsoft.Network publicIPAddresses.get'),
+      this.c.arm.get(`${ids.vnet(where(this.c))}/subnets/${names.subnet}`, 'Microsoft.Network subnets.get'),
     ]);
     return {
       ...(gw && gw.tags?.[TLS_FOR_TAG] === deployment ? { gatewayId: gwId } : {}),
