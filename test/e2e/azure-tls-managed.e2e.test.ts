@@ -160,6 +160,33 @@ describe('tls --tls managed on Azure (an Application Gateway with your certifica
     nothingOfIt();
   });
 
+  it('failures: no credentials exit 3, a refused permission exit 3, a gateway that fails to provision exit 1; nothing half-made stays in the way of a re-run', async () => {
+    const { AZURE_CLIENT_SECRET: _s, AZURE_CLIENT_ID: _c, AZURE_TENANT_ID: _t, ...noLogin } = azure.env;
+    const anonymous = await runCli([...managedArgs(), '--yes'], { home, timeoutMs: 60_000, env: { ...noLogin, PATH: '/usr/bin:/bin', AZURE_CONFIG_DIR: join(dir, 'no-az') } });
+    expect(anonymous.code, anonymous.stderr).toBe(3);
+    nothingOfIt();
+
+    azure.arm.control.injectFault({ operationId: 'ApplicationGateways_CreateOrUpdate', status: 403, code: 'AuthorizationFailed', message: "The client does not have authorization to perform action 'Microsoft.Network/applicationGateways/write'.", count: 1 });
+    const denied = await cli([...managedArgs(), '--yes']);
+    expect(denied.code, denied.stderr).toBe(3);
+    expect(denied.stderr).toContain('Microsoft.Network/applicationGateways/write');
+    expect(gateways()).toEqual([]);
+
+    azure.arm.control.injectFault({ operationId: 'ApplicationGateways_CreateOrUpdate', mode: 'lro', code: 'InternalServerError', message: 'An error occurred.', count: 1 });
+    const failed = await cli([...managedArgs(), '--yes']);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toContain('failed to provision');
+    expect(gateways()[0]!.provisioningState).toBe('Failed');
+    // The failed gateway is put again: it provisions this time.
+    const r = await cli([...managedArgs(), '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Resuming tls --tls managed');
+    expect(gateways()[0]!.provisioningState).toBe('Succeeded');
+    const removed = await cli(['tls', 'web', ...where, '--remove', '--yes']);
+    expect(removed.code, removed.stderr).toBe(0);
+    nothingOfIt();
+  });
+
   it('killed right after the gateway is created (before the journal says so): --remove finds and deletes it; a re-run goes on; destroy then deletes it all', async () => {
     const kill = () => cli([...managedArgs(), '--yes'], { SGL_TEST_FAULT: 'after:gateway' });
     expect((await kill()).signal).toBe('SIGKILL');
