@@ -462,7 +462,11 @@ export async function runManagedTlsRemove(deps: Deps, nameArg: string | undefine
   const cloud = await connectCloud(deps, target);
   const unlock = deps.state.lock(target.cloud, target.region, name);
   try {
-    io.info(`tls --remove ${name} will delete the load balancer for ${rec.domain} and everything tls --tls managed created for it (its listeners, backend, access rules, a subnet it created, the certificate and its validation record, the alias record while it still points at the load balancer), and restore the instance's 80/443 rules. The DNS zone is not touched.`);
+    io.info(
+      rec.journal.command === GATEWAY_JOURNAL
+        ? `tls --remove ${name} will delete the application gateway for ${rec.domain} and everything tls --tls managed created for it (its public IP, a subnet it created, the A record while it still points at the gateway), and restore the instance's 80/443 rules. The DNS zone is not touched.`
+        : `tls --remove ${name} will delete the load balancer for ${rec.domain} and everything tls --tls managed created for it (its listeners, backend, access rules, a subnet it created, the certificate and its validation record, the alias record while it still points at the load balancer), and restore the instance's 80/443 rules. The DNS zone is not touched.`,
+    );
     await confirmOrYes(deps, flags, `Remove the load balancer for ${rec.domain} from ${name}?`, 'remove HTTPS');
     const removal = await removeManagedTls(deps, cloud, name, rec);
     const latest = deps.state.getDeployment(target.cloud, target.region, name);

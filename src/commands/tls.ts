@@ -105,6 +105,7 @@ export function checkTlsInput(deps: Pick<Deps, 'clock'>, flags: TlsFlags): { dom
     );
   }
   refuseAcmeOnlyFlags(flags);
+  if (flags.keyVaultSecretId !== undefined) throw new UsageError('--key-vault-secret-id only applies with --tls managed (Azure)', { code: 'bad-input' });
   const domain = checkDomain(flags.domain);
   if (!flags.tlsCert || !flags.tlsKey) {
     throw new UsageError(`${flags.tlsCert ? '--tls-key' : '--tls-cert'} is required: give the certificate (PEM, leaf first, then its chain) and its private key`, {
