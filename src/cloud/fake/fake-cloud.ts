@@ -49,6 +49,7 @@ import { findDeployment, listDeployments } from './deployments.js';
 import { inspect, type FakeState } from './inspect.js';
 import * as staging from './staging.js';
 import { FakeDns } from './dns.js';
+import { FakeGatewayHttps } from './gateway.js';
 import type { DnsARecord, DnsZone, WorldPortPurpose } from '../port.js';
 import { checkedLabels, ManualClock, World } from './world.js';
 
@@ -83,6 +84,8 @@ export class FakeCloud implements Cloud {
   private readonly faults = new Faults();
   /** The DNS service: tests add the user's zones with dns.addZone (see dns.ts). */
   readonly dns = new FakeDns();
+  /** tls --tls managed through a gateway with the user's certificate: the fake "as Azure" only, as the Azure adapter offers it (gateway.ts). */
+  readonly gatewayHttps?: FakeGatewayHttps;
 
   constructor(options: FakeCloudOptions = {}) {
     const opts = resolveOptions(options);
@@ -91,6 +94,7 @@ export class FakeCloud implements Cloud {
     this.scope = { provider: opts.provider, region: opts.region, params: { ...opts.scopeParams } };
     this.capabilities = { ...opts.capabilities };
     for (const image of options.images ?? []) images.preloadImage(this.world, image);
+    if (opts.provider === 'azure') this.gatewayHttps = new FakeGatewayHttps(this.world, opts.region);
   }
 
   /** Logs the call, answers an injected fault if one applies, brings the world up to the clock, runs it. */
