@@ -28,6 +28,7 @@ export const tlsCommand = defineCommand({
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert fullchain.pem --tls-key privkey.pem`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert cert.pem --tls-key key.pem --no-wait --json`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls managed --yes`,
+    `${PROGRAM} tls prod --cloud azure --domain sourcegraph.example.com --tls managed --tls-cert fullchain.pem --tls-key privkey.pem --yes`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls acme --acme-email admin@example.com --i-know-port-80-is-public`,
     `${PROGRAM} tls prod --remove --yes`,
   ],
