@@ -148,6 +148,9 @@ describe('tls --tls managed on Azure (an Application Gateway with your certifica
       expect(timedOut.stderr).toContain('the application gateway web-appgw');
       expect(gateways()).toHaveLength(1);
       expect(webRules()).toEqual([`443 ${ALLOW}`, `80 ${ALLOW}`]);
+      const status = await cli(['status', 'web', ...where, '--no-probe', '--json']);
+      expect(status.json<Res>().managedHttps).toMatchObject({ installed: false, certificateStatus: 'not uploaded yet' });
+      expect(status.json<Res>().notes.join('\n')).toContain(`--domain ${DOMAIN} --tls managed --tls-cert <file> --tls-key <file>\` again to go on`);
       const r = await cli([...managedArgs(), '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain('Resuming tls --tls managed');
