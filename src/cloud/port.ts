@@ -526,6 +526,8 @@ export interface Cloud {
   // ---- HTTPS through the cloud's own certificate and load balancer (tls --tls managed, issue 15) ----
   /** Present only where offered (AWS today): `tls --tls managed` exits 2 on a cloud without it. */
   readonly managedHttps?: ManagedHttps;
+  /** Where the cloud's balancer has no free certificate of its own but takes the user's (Azure Application Gateway). */
+  readonly gatewayHttps?: GatewayHttps;
 
   // ---- the run-command channel (issue 15; optional: without it `config`, `executors enable` and
   // `disk grow`'s filesystem step need SSH) ----
@@ -695,4 +697,42 @@ export interface ManagedHttps {
   findResources(deployment: string): Promise<{ balancer?: ManagedBalancer; backendId?: string; policyIds: string[]; createdNetworks: string[] }>;
   upsertValidationRecord(zoneId: string, record: ManagedCertificate['validation'][number]): Promise<void>;
   deleteValidationRecord(zoneId: string, record: ManagedCertificate['validation'][number]): Promise<'deleted' | 'absent'>;
+}
+
+// ---- tls --tls managed where the balancer takes the user's certificate (Azure Application Gateway) ----
+/** The user's certificate (PEM chain, leaf first, and its unencrypted key), or a reference to one the cloud keeps. */
+export type GatewayCertificate = { certPem: string; keyPem: string } | { keyVaultSecretId: string };
+
+export interface GatewaySpec {
+  deployment: string;
+  domain: string;
+  subnetId: string;
+  addressId: string;
+  /** The instance's private address: the backend. */
+  backendIp: string;
+  certificate: GatewayCertificate;
+}
+
+/**
+ * The steps of `tls --tls managed` on a cloud whose load balancer takes the user's certificate,
+ * each idempotent (found by name before it is created), so an interrupted run continues.
+ */
+export interface GatewayHttps {
+  monthlyCost(): ManagedHttpsCost;
+  /** The gateway's own subnet in the instance's network: created only when absent (answered as `created`). */
+  ensureSubnet(deployment: string, instanceId: string): Promise<{ id: string; prefix: string; created: boolean }>;
+  deleteSubnet(id: string): Promise<void>;
+  /** The gateway's static public address. */
+  ensureAddress(deployment: string): Promise<{ id: string; ip: string }>;
+  deleteAddress(id: string): Promise<void>;
+  /** The gateway (HTTPS on 443 with the certificate, 80 redirecting, the instance as backend), waited for until `timeoutMs`. */
+  ensureGateway(spec: GatewaySpec, timeoutMs: number): Promise<{ id: string }>;
+  deleteGateway(id: string): Promise<void>;
+  /** The instance's 80/443 rules as they are now (what limitInstanceAccess replaces). */
+  readInstanceAccess(instanceId: string): Promise<ReplacedAccess>;
+  /** The instance's 80/443 open only to `sourceCidr` (the gateway's subnet). */
+  limitInstanceAccess(access: ReplacedAccess, sourceCidr: string): Promise<void>;
+  restoreInstanceAccess(access: ReplacedAccess): Promise<void>;
+  /** What exists of the deployment's gateway, found by name: removal finds what a killed run made but did not record. */
+  findResources(deployment: string): Promise<{ gatewayId?: string; addressId?: string; addressIp?: string; subnetId?: string }>;
 }

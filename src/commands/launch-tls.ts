@@ -20,6 +20,7 @@ import type { Deps } from './deps.js';
 import type { CertificateInfo } from './tls-cert.js';
 import type { ManagedHttpsCost } from '../cloud/port.js';
 import { checkAcmeInput, installAcme, type TlsAcmeResult } from './tls-acme.js';
+import type { GatewayTlsResult } from './tls-gateway.js';
 import { checkManagedInput, formatManagedCost, installManagedTls, type ManagedTlsResult } from './tls-managed.js';
 import { checkTlsInput, installTls, type TlsResult } from './tls.js';
 
@@ -195,7 +196,7 @@ export async function runLaunchTls(
   t: LaunchTls,
   where: { name: string; region: string; url?: string },
   install: typeof installTls = installTls,
-): Promise<TlsResult | TlsAcmeResult | ManagedTlsResult> {
+): Promise<TlsResult | TlsAcmeResult | ManagedTlsResult | GatewayTlsResult> {
   const command = tlsCommandFor(deps.program, where.name, where.region, t, flags.cloud);
   const access = {
     ...(flags.cloud ? { cloud: flags.cloud } : {}),

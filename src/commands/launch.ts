@@ -24,7 +24,7 @@ export type { LaunchResult } from '../workflows/launch.js';
  * A launch with --domain: what `tls` did once it was ready; with --tls managed (served), the probe
  * of https://<domain>/healthz with the certificate verified.
  */
-export type LaunchTlsResult = LaunchResult & { tls?: import('./tls.js').TlsResult | import('./tls-acme.js').TlsAcmeResult | import('./tls-managed.js').ManagedTlsResult; https?: HttpsCheck };
+export type LaunchTlsResult = LaunchResult & { tls?: import('./tls.js').TlsResult | import('./tls-acme.js').TlsAcmeResult | import('./tls-managed.js').ManagedTlsResult | import('./tls-gateway.js').GatewayTlsResult; https?: HttpsCheck };
 
 export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchTlsResult | { plan: unknown; requests: CloudRequest[] } | undefined> {
   const { io } = deps;
@@ -201,12 +201,14 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   if (tls?.way === 'managed' && result.tls && 'state' in result.tls && result.tls.state === 'served') {
     // The site as users reach it: through the load balancer, with the cloud's certificate verified.
     const served = result.tls;
+    const front = ('loadBalancer' in served ? served.loadBalancer?.dnsName : undefined) ?? 'the load balancer';
+    const record = served.dnsRecord;
     result.https = await probeHttps(deps, {
       url: served.url,
       domain: served.domain,
-      certificateAdvice: `The load balancer serves the cloud's certificate for ${served.domain}: check that ${served.domain} points at ${served.loadBalancer?.dnsName ?? 'the load balancer'}.`,
-      dnsAdvice: served.dnsRecord?.setInZone ? `its record was set in the zone ${served.dnsRecord.setInZone}; resolvers may still hold an older answer` : `create the record ${served.domain}. CNAME ${served.loadBalancer?.dnsName ?? '<the load balancer>'}.`,
-      unreachableAdvice: `check that ${served.domain} points at ${served.loadBalancer?.dnsName ?? 'the load balancer'} and that 443 is open to you (launch's --allow-cidr)`,
+      certificateAdvice: `The load balancer serves the cloud's certificate for ${served.domain}: check that ${served.domain} points at ${front}.`,
+      dnsAdvice: record?.setInZone ? `its record was set in the zone ${record.setInZone}; resolvers may still hold an older answer` : record ? `create the record ${record.name}. ${record.type === 'A (alias)' ? 'A (alias)' : record.type} ${record.value}` : `create the record ${served.domain} pointing at ${front}`,
+      unreachableAdvice: `check that ${served.domain} points at ${front} and that 443 is open to you (launch's --allow-cidr)`,
     });
   }
   if (io.json) io.result(result);

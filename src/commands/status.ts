@@ -285,7 +285,7 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
         status.notes.push(`${m.url} gave no answer with a verified certificate: ${reason}.`);
       }
     }
-    if (!local.tlsManaged.installedAt) status.notes.push(`HTTPS through the load balancer for ${m.domain} is not finished (certificate ${m.certificateStatus}): run \`${deps.program} tls ${target.name} --domain ${m.domain} --tls managed\` again to go on.`);
+    if (!local.tlsManaged.installedAt) status.notes.push(`HTTPS through the load balancer for ${m.domain} is not finished (certificate ${m.certificateStatus}): run \`${deps.program} tls ${target.name} --domain ${m.domain} --tls managed${local.tlsManaged.journal.command === 'tls-gateway' ? ' --tls-cert <file> --tls-key <file>' : ''}\` again to go on.`);
   }
   // Over SSH, so only when probing is allowed and there is a running instance to ask.
   if (flags.probe !== false && found.instance?.state === 'running') {

@@ -18,6 +18,7 @@ import { confirmOrYes, connectCloud } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { resolveTarget, type Target } from './target.js';
 import { checkDomain } from './tls-cert.js';
+import { GATEWAY_JOURNAL, gatewayTlsStatus, installGatewayTls, removeGatewayTls, type GatewayTlsResult } from './tls-gateway.js';
 import { refuseAcmeOnlyFlags, type TlsFlags } from './tls.js';
 
 const DEFAULT_TIMEOUT_MIN = 30;
@@ -96,16 +97,18 @@ export function checkManagedInput(flags: Pick<TlsFlags, 'domain' | 'timeout' | '
  * The install of `tls --tls managed` (no JSON printed), also run by `launch --domain D --tls managed`
  * once its instance runs (launch passes yes: its own question, after the plan showed the cost).
  */
-export async function installManagedTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<ManagedTlsResult> {
+export async function installManagedTls(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<ManagedTlsResult | GatewayTlsResult> {
   const { io } = deps;
   const { domain, timeoutMin } = checkManagedInput(flags);
-  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
-    throw new UsageError('--tls managed takes no --tls-cert/--tls-key: the cloud issues the certificate', { code: 'bad-input' });
-  }
   const target = resolveTarget(deps, nameArg, flags);
   const { name } = target;
   // Whether the cloud offers it is known without a call: a cloud without it exits 2 before credentials are checked.
   const cloud = await deps.connect(target.provider, target.scope);
+  // A load balancer that takes the user's certificate instead (Azure Application Gateway): tls-gateway.ts.
+  if (!cloud.managedHttps && cloud.gatewayHttps) return installGatewayTls(deps, target, cloud, cloud.gatewayHttps, flags, domain, timeoutMin);
+  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined || flags.keyVaultSecretId !== undefined) {
+    throw new UsageError(`--tls managed takes no ${flags.keyVaultSecretId !== undefined ? '--key-vault-secret-id' : '--tls-cert/--tls-key'} on ${target.provider.id}: the cloud issues the certificate`, { code: 'bad-input' });
+  }
   const managed = managedHttpsOf(cloud, target);
   await cloud.whoAmI();
   const deployment = await cloud.findDeployment(name);
@@ -417,6 +420,7 @@ export interface ManagedTlsRemoval {
  * access policy already, so there are no rules to restore.
  */
 export async function removeManagedTls(deps: Pick<Deps, 'io'>, cloud: Cloud, deployment: string, rec: ManagedRecord, opts: { instanceGone?: boolean } = {}): Promise<ManagedTlsRemoval> {
+  if (rec.journal.command === GATEWAY_JOURNAL) return removeGatewayTls(deps, cloud, deployment, rec, opts);
   const managed = cloud.managedHttps;
   if (!managed) throw new LaunchError('not-supported', ExitCode.failed, `This cloud offers no managed HTTPS, yet ${rec.domain} was set up through it`, { remediation: 'A bug: report it.' });
   const r = (id: string) => rec.journal.steps[id]?.result ?? {};
@@ -473,6 +477,7 @@ export async function removeManagedTls(deps: Pick<Deps, 'io'>, cloud: Cloud, dep
 
 /** What `status` shows of it: the URL and the certificate's expiry and renewal, read from the cloud. */
 export async function managedTlsStatus(cloud: Cloud, rec: ManagedRecord): Promise<{ url: string; domain: string; certificateNotAfter?: string; certificateStatus: string; renewal?: string; loadBalancer?: string }> {
+  if (rec.journal.command === GATEWAY_JOURNAL) return gatewayTlsStatus(rec);
   const certId = rec.journal.steps.certificate?.result?.certificateId;
   const cert = certId && cloud.managedHttps ? await cloud.managedHttps.describeCertificate(certId) : undefined;
   const dnsName = rec.journal.steps.balancer?.result?.dnsName;
@@ -500,7 +505,11 @@ export async function runManagedTlsRemove(deps: Deps, nameArg: string | undefine
   const cloud = await connectCloud(deps, target);
   const unlock = deps.state.lock(target.cloud, target.region, name);
   try {
-    io.info(`tls --remove ${name} will delete the load balancer for ${rec.domain} and everything tls --tls managed created for it (its listeners, backend, access rules, a subnet it created, the certificate and its validation record, the alias record while it still points at the load balancer), and restore the instance's 80/443 rules. The DNS zone is not touched.`);
+    io.info(
+      rec.journal.command === GATEWAY_JOURNAL
+        ? `tls --remove ${name} will delete the application gateway for ${rec.domain} and everything tls --tls managed created for it (its public IP, a subnet it created, the A record while it still points at the gateway), and restore the instance's 80/443 rules. The DNS zone is not touched.`
+        : `tls --remove ${name} will delete the load balancer for ${rec.domain} and everything tls --tls managed created for it (its listeners, backend, access rules, a subnet it created, the certificate and its validation record, the alias record while it still points at the load balancer), and restore the instance's 80/443 rules. The DNS zone is not touched.`,
+    );
     await confirmOrYes(deps, flags, `Remove the load balancer for ${rec.domain} from ${name}?`, 'remove HTTPS');
     const removal = await removeManagedTls(deps, cloud, name, rec);
     const latest = deps.state.getDeployment(target.cloud, target.region, name);

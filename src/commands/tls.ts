@@ -42,6 +42,8 @@ export interface TlsFlags extends AccessFlags, GlobalFlags {
   acmeEmail?: string;
   acmeStaging?: boolean;
   iKnowPort80IsPublic?: boolean;
+  /** --tls managed on Azure: a Key Vault certificate instead of the files (not offered yet: exit 2). */
+  keyVaultSecretId?: string;
 }
 
 /** What `tls` installed, kept in the local deployment record for `status`. */
@@ -103,6 +105,7 @@ export function checkTlsInput(deps: Pick<Deps, 'clock'>, flags: TlsFlags): { dom
     );
   }
   refuseAcmeOnlyFlags(flags);
+  if (flags.keyVaultSecretId !== undefined) throw new UsageError('--key-vault-secret-id only applies with --tls managed (Azure)', { code: 'bad-input' });
   const domain = checkDomain(flags.domain);
   if (!flags.tlsCert || !flags.tlsKey) {
     throw new UsageError(`${flags.tlsCert ? '--tls-key' : '--tls-cert'} is required: give the certificate (PEM, leaf first, then its chain) and its private key`, {

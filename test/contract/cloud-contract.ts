@@ -16,6 +16,7 @@ import { worldPortContract } from './contract-world-port.js';
 import { dnsContract } from './contract-dns.js';
 import { runCommandContract } from './contract-run-command.js';
 import { managedHttpsContract } from './contract-managed-https.js';
+import { gatewayContract } from './contract-gateway.js';
 
 export type { CloudContractOptions, CloudMethod, ContractEnvironment, ContractErrorKind, ContractFeature } from './contract-env.js';
 export { CONTRACT_ERRORS } from './contract-env.js';
@@ -45,5 +46,6 @@ export function describeCloudContract(name: string, opts: CloudContractOptions):
     dnsContract(opts, env);
     runCommandContract(opts, env);
     managedHttpsContract(opts, env);
+    gatewayContract(opts, env);
   });
 }

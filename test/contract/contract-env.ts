@@ -61,7 +61,7 @@ export interface CloudContractOptions {
   /** Abilities the adapter has but its emulator lacks (moto has no snapshot schedule service), each with the reason; each is reported as a test of its own. */
   cannotEmulate?: Partial<Record<ContractFeature, string>>;
   /** Parts of the port the adapter does not implement yet (optional verbs), each with the reason; the suite checks they are indeed absent. */
-  notYet?: Partial<Record<'cluster-access' | 'world-port' | 'run-command' | 'managed-https', string>>;
+  notYet?: Partial<Record<'cluster-access' | 'world-port' | 'run-command' | 'managed-https' | 'gateway-https', string>>;
   /** The quota figures the adapter reads from its emulator (doctor); for the others it must say why not. */
   quotaFigures?: ('vcpus' | 'staticAddresses')[];
   /** The adapter answers diskTypeZones (disk types may be offered in fewer zones than machine types); default false. */

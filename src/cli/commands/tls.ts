@@ -8,13 +8,14 @@ export const tlsCommand = defineCommand({
   yes: YES.confirms('change the DNS record (tls) or remove HTTPS (tls --remove)'),
   flags: {
     domain: str('--domain <name>', 'the name the site answers on, e.g. sourcegraph.example.com (required)'),
-    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required, unless --tls acme or managed)'),
-    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required, unless --tls acme or managed)'),
-    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS, GCE and Azure), instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer instead of your files (AWS and GCE; see below)'),
+    tlsCert: str('--tls-cert <file>', 'your certificate for the domain, PEM: the certificate first, then its chain (required, unless --tls acme, or --tls managed on AWS or GCE)'),
+    tlsKey: str('--tls-key <file>', 'its private key, PEM, without a passphrase (required, unless --tls acme, or --tls managed on AWS or GCE)'),
+    tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS, GCE and Azure), instead of --tls-cert/--tls-key; managed: the cloud\'s load balancer in front of the instance, with the cloud\'s certificate (AWS, GCE) or your --tls-cert/--tls-key (Azure: an Application Gateway); see below'),
     acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
     acmeStaging: bool('--acme-staging', 'with --tls acme: use Let\'s Encrypt\'s staging CA (for trials: its certificates are not trusted by browsers)'),
     iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation without being asked (required when not interactive)'),
-    wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address (nor, with --tls acme or managed, for the certificate)'),
+    keyVaultSecretId: str('--key-vault-secret-id <id>', 'with --tls managed on Azure: a Key Vault certificate instead of --tls-cert/--tls-key (not offered yet: exit 2)'),
+    wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address (nor, with --tls acme or managed on AWS/GCE, for the certificate)'),
     timeout: str('--timeout <minutes>', 'bound the wait for DNS (and, with --tls acme, for the certificate) (default: 30)'),
     dns: negatable('--no-dns', 'never look at or change DNS zones in the cloud account: print the record to create instead'),
     remove: bool('--remove', 'remove what tls installed: the HTTPS ingresses and the certificate on the instance, and the DNS record tls made (if it still points at the deployment)'),
@@ -27,6 +28,7 @@ export const tlsCommand = defineCommand({
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert fullchain.pem --tls-key privkey.pem`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls-cert cert.pem --tls-key key.pem --no-wait --json`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls managed --yes`,
+    `${PROGRAM} tls prod --cloud azure --domain sourcegraph.example.com --tls managed --tls-cert fullchain.pem --tls-key privkey.pem --yes`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls acme --acme-email admin@example.com --i-know-port-80-is-public`,
     `${PROGRAM} tls prod --remove --yes`,
   ],
@@ -59,7 +61,7 @@ value it replaced is named, not restored. Asks first (--yes). Never your certifi
 machine nor the zone. \`destroy\` deletes that DNS record too (only while it still points there).
 Sourcegraph's externalURL is in its site configuration, not in the Helm values: set it yourself
 (Site admin > Site configuration, "externalURL": "https://<domain>"); the command says so.
---tls managed (AWS and GCE; on Azure exit 2, nothing changed): no SSH and no certificate files.
+--tls managed (AWS, GCE and Azure): no SSH; on AWS and GCE no certificate files, on Azure yours.
 On AWS it prints what it creates and the monthly cost it adds (an estimate from presets/aws-prices.json:
 the load balancer's hours, 1 LCU of traffic, its two public IPv4 addresses; the certificate is
 free) and asks (--yes). Then, each step journaled on this machine so a re-run goes on where one
@@ -91,6 +93,24 @@ certificate and a forwarding rule on 443, a redirecting URL map, target HTTP pro
 rule on 80; the instance's 80/443 rules then allow only Google's ranges (restored by --remove); the
 A record in the project's Cloud DNS zone, else printed; last the wait for ACTIVE (--timeout, exit 4;
 --no-wait stops before it). --remove (and \`destroy\`) deletes all of it in dependency order.
+--tls managed on Azure: an Application Gateway (Standard_v2) in front of the VM, with your
+certificate: --tls-cert and --tls-key are required and checked as above (exit 2, nothing created;
+--key-vault-secret-id is not offered yet: exit 2). No SSH. It prints what it creates and the monthly
+cost it adds (an estimate from presets/azure-prices.json: the gateway's fixed hours, 1 capacity
+unit, its public IP) and asks (--yes). Then, each step journaled on this machine so a re-run goes on
+where one stopped: a subnet of the gateway's own in the VM's virtual network (a free /24, else /26,
+named sourcegraph-launch-appgw-<name>; created only when no subnet dedicated to application gateways
+is there), a Standard static public IP, and the gateway (autoscaling 0-2) with your certificate
+uploaded as a password-protected PFX, HTTPS on 443 (TLS 1.2/1.3) for --domain, 80 redirecting
+(301) to 443, the VM's private address as backend over HTTP on port 80 inside the network (a v2
+gateway verifies a backend's HTTPS certificate, and Traefik's self-signed one changes at every
+start), health-checked on /healthz; waiting until it is provisioned (--timeout, exit 4, re-run to
+keep waiting). The VM's 80/443 rules then allow only the gateway's subnet (the sources replaced are
+kept and restored by --remove). DNS: the A record <domain> -> the gateway's address in the Azure DNS
+zone when the subscription holds it, else printed. --no-wait changes nothing here. --remove (and
+\`destroy\`) deletes the A record (only while it still points at the gateway), the gateway, its public
+IP and a subnet it created, and restores the VM's rules. Renewing: --remove, then run it again with
+the new files.
 --tls acme --acme-email E: instead of your files, k3s's Traefik
 obtains a Let's Encrypt certificate for the domain on the instance and renews it itself (HTTP-01:
 Let's Encrypt fetches http://<domain>/.well-known/acme-challenge/… from anywhere). So port 80 is

@@ -37,6 +37,7 @@ import * as requests from './request-builders.js';
 import * as skus from './skus.js';
 import * as storage from './storage.js';
 import * as dns from './dns.js';
+import { AzureGatewayHttps } from './gateway.js';
 
 export const AZURE_CAPABILITIES: Capabilities = {
   permissionPreflight: false,
@@ -100,6 +101,12 @@ export class AzureAdapter implements Cloud {
       publishedImages: opts.publishedImages ?? [],
       randomSuffix: opts.randomSuffix ?? (() => randomBytes(3).toString('hex')),
     };
+  }
+
+  // ---- tls --tls managed: an Application Gateway with the user's certificate (gateway.ts) ----
+  private gateway?: AzureGatewayHttps;
+  get gatewayHttps(): AzureGatewayHttps {
+    return (this.gateway ??= new AzureGatewayHttps(this.c));
   }
 
   // ---- DNS records (Azure DNS) ----

@@ -50,6 +50,7 @@ import { inspect, type FakeState } from './inspect.js';
 import * as staging from './staging.js';
 import { FakeDns } from './dns.js';
 import { FakeManagedHttps } from './managed-https.js';
+import { FakeGatewayHttps } from './gateway.js';
 import type { DnsARecord, DnsZone, WorldPortPurpose } from '../port.js';
 import { checkedLabels, ManualClock, World } from './world.js';
 
@@ -84,17 +85,20 @@ export class FakeCloud implements Cloud {
   private readonly faults = new Faults();
   /** The DNS service: tests add the user's zones with dns.addZone (see dns.ts). */
   readonly dns = new FakeDns();
-  /** HTTPS through a certificate and load balancer of the fake (managed-https.ts): issued once served and the domain points there. */
-  readonly managedHttps: FakeManagedHttps;
+  /** HTTPS through a certificate and load balancer of the fake (managed-https.ts): issued once served and the domain points there. Not "as Azure", where the gateway below takes its place, as on the Azure adapter. */
+  readonly managedHttps?: FakeManagedHttps;
+  /** tls --tls managed through a gateway with the user's certificate: the fake "as Azure" only, as the Azure adapter offers it (gateway.ts). */
+  readonly gatewayHttps?: FakeGatewayHttps;
 
   constructor(options: FakeCloudOptions = {}) {
     const opts = resolveOptions(options);
     this.clock = options.clock ?? new ManualClock();
     this.world = new World(opts, this.clock);
-    this.managedHttps = new FakeManagedHttps(this.world, this.dns);
+    if (opts.provider !== 'azure') this.managedHttps = new FakeManagedHttps(this.world, this.dns);
     this.scope = { provider: opts.provider, region: opts.region, params: { ...opts.scopeParams } };
     this.capabilities = { ...opts.capabilities };
     for (const image of options.images ?? []) images.preloadImage(this.world, image);
+    if (opts.provider === 'azure') this.gatewayHttps = new FakeGatewayHttps(this.world, opts.region);
   }
 
   /** Logs the call, answers an injected fault if one applies, brings the world up to the clock, runs it. */

@@ -25,6 +25,7 @@ const TYPE: Record<string, string> = {
   'Microsoft.Network securityRules': 'Microsoft.Network/networkSecurityGroups/securityRules',
   'Microsoft.Network applicationSecurityGroups': 'Microsoft.Network/applicationSecurityGroups',
   'Microsoft.Network publicIPAddresses': 'Microsoft.Network/publicIPAddresses',
+  'Microsoft.Network applicationGateways': 'Microsoft.Network/applicationGateways',
   'Microsoft.Network subnets': 'Microsoft.Network/virtualNetworks/subnets',
   'Microsoft.Network virtualNetworks': 'Microsoft.Network/virtualNetworks',
   'Microsoft.Network usages': 'Microsoft.Network/locations/usages',

@@ -20,6 +20,7 @@ import { vmKind } from './providers/compute-vm.js';
 import { diskKind, registerDisks, snapshotKind } from './providers/disks.js';
 import { galleryImageKind, galleryImageVersionKind, galleryKind, registerGalleries } from './providers/gallery.js';
 import { registerImages } from './providers/images.js';
+import { appGatewayKind, registerAppGateways } from './providers/network-appgw.js';
 import { asgKind, registerAsgs } from './providers/network-asg.js';
 import { nicKind, publicIpKind, registerNics } from './providers/network-nic.js';
 import { nsgKind, registerVnets, vnetKind } from './providers/network-vnet.js';
@@ -79,7 +80,7 @@ export interface ArmEmulator {
   apiVersions: typeof API_VERSIONS;
 }
 
-const KINDS: ResourceType[] = [vnetKind, nsgKind, publicIpKind, nicKind, vmKind, diskKind, snapshotKind, galleryKind, galleryImageKind, galleryImageVersionKind, asgKind];
+const KINDS: ResourceType[] = [vnetKind, nsgKind, publicIpKind, nicKind, vmKind, diskKind, snapshotKind, galleryKind, galleryImageKind, galleryImageVersionKind, asgKind, appGatewayKind];
 
 export async function startArmEmulator(opts: StartArmEmulatorOptions = {}): Promise<ArmEmulator> {
   const subscriptionId = opts.subscriptionId ?? DEFAULT_SUBSCRIPTION_ID;
@@ -101,6 +102,7 @@ export async function startArmEmulator(opts: StartArmEmulatorOptions = {}): Prom
   registerVnets(router);
   registerNics(router);
   registerAsgs(router);
+  registerAppGateways(router);
   registerVms(router);
   registerRunCommand(router, () => opts.runCommand);
   registerDisks(router);

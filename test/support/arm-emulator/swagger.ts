@@ -22,6 +22,7 @@ export const SPEC_FILES = {
   publicIPAddresses: 'specification/network/resource-manager/Microsoft.Network/stable/2024-05-01/publicIpAddress.json',
   networkInterfaces: 'specification/network/resource-manager/Microsoft.Network/stable/2024-05-01/networkInterface.json',
   applicationSecurityGroups: 'specification/network/resource-manager/Microsoft.Network/stable/2024-05-01/applicationSecurityGroup.json',
+  applicationGateways: 'specification/network/resource-manager/Microsoft.Network/stable/2024-05-01/applicationGateway.json',
   skus: 'specification/compute/resource-manager/Microsoft.Compute/Skus/stable/2021-07-01/skus.json',
 } as const;
 

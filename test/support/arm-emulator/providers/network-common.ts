@@ -10,6 +10,24 @@ export const VNET = 'Microsoft.Network/virtualNetworks';
 export const NSG = 'Microsoft.Network/networkSecurityGroups';
 export const PIP = 'Microsoft.Network/publicIPAddresses';
 export const NIC = 'Microsoft.Network/networkInterfaces';
+export const APPGW = 'Microsoft.Network/applicationGateways';
+
+type GatewayPart = { name: string; properties?: Record<string, any> };
+function gatewayPartsNaming(state: State, collection: string, member: string, id: string): string[] {
+  return state.ofType(APPGW).flatMap((gw) =>
+    ((gw.properties[collection] as GatewayPart[] | undefined) ?? []).filter((p) => sameId(p.properties?.[member]?.id, id)).map((p) => `${gw.id}/${collection}/${p.name}`),
+  );
+}
+
+/** The application gateways' ip configurations in a subnet (a gateway's subnet is its own). */
+export function gatewayUsersOfSubnet(state: State, subnetId: string): string[] {
+  return gatewayPartsNaming(state, 'gatewayIPConfigurations', 'subnet', subnetId);
+}
+
+/** The application gateways' frontend ip configurations holding a public IP. */
+export function gatewayUsersOfPublicIp(state: State, pipId: string): string[] {
+  return gatewayPartsNaming(state, 'frontendIPConfigurations', 'publicIPAddress', pipId);
+}
 
 export interface Cidr {
   base: number;

@@ -15,6 +15,8 @@ import {
   cidrSize,
   findReferenced,
   findSubnet,
+  gatewayUsersOfPublicIp,
+  gatewayUsersOfSubnet,
   ipConfigId,
   ipToNumber,
   numberToIp,
@@ -82,6 +84,8 @@ export const publicIpKind: ResourceType = {
   },
   planDelete(ctx, existing) {
     const user = pipUser(ctx, existing.id);
+    const gateway = gatewayUsersOfPublicIp(ctx.core.state, existing.id)[0];
+    if (gateway) throw badRequest('PublicIPAddressCannotBeDeleted', `Public IP address ${existing.id} can not be deleted since it is still allocated to resource ${gateway}.`);
     if (user) {
       throw badRequest('PublicIPAddressCannotBeDeleted', `Public IP address ${existing.id} can not be deleted since it is still allocated to resource ${ipConfigId(user.nic, user.config)}.`);
     }
@@ -89,9 +93,10 @@ export const publicIpKind: ResourceType = {
   },
   render(ctx, r) {
     const user = pipUser(ctx, r.id);
+    const gateway = gatewayUsersOfPublicIp(ctx.core.state, r.id)[0];
     return renderNetwork(r, {
       ...(r.internal.ipAddress ? { ipAddress: r.internal.ipAddress } : {}),
-      ...(user ? { ipConfiguration: { id: ipConfigId(user.nic, user.config) } } : {}),
+      ...(user ? { ipConfiguration: { id: ipConfigId(user.nic, user.config) } } : gateway ? { ipConfiguration: { id: gateway } } : {}),
     });
   },
 };
@@ -131,6 +136,8 @@ function planIpConfigurations(ctx: RequestContext, nicId: string, location: stri
     const subnetId: string | undefined = p.subnet?.id;
     if (!subnetId) throw invalidParameter(`IP configuration ${c.name} needs a subnet.`, `${target}.properties.subnet`);
     const { vnet, subnet } = findSubnet(ctx, subnetId, configId);
+    const gateways = gatewayUsersOfSubnet(ctx.core.state, subnetId);
+    if (gateways.length) throw badRequest('SubnetIsDedicatedToApplicationGateway', `Subnet ${subnetId} holds application gateway ${gateways[0]!.replace(/\/gatewayIPConfigurations\/.*$/, '')}: a subnet of an application gateway can hold nothing else.`, `${target}.properties.subnet`);
     if (vnet.location !== location) throw badRequest('InvalidResourceReference', `Subnet ${subnetId} is in ${vnet.location}; network interface ${nicId} is in ${location}.`);
     if (vnetId && vnetId !== vnet.id) throw invalidParameter('All IP configurations of a network interface must be in the same virtual network.', target);
     vnetId = vnet.id;

@@ -16,6 +16,7 @@ import {
   contains,
   etag,
   findReferenced,
+  gatewayUsersOfSubnet,
   ipConfigId,
   overlaps,
   parseCidr,
@@ -33,6 +34,11 @@ function subnetsUsedBy(ctx: RequestContext, vnet: StoredResource): Map<string, s
     if (!subnetId || !subnetId.toLowerCase().startsWith(`${vnet.id.toLowerCase()}/subnets/`)) continue;
     const name = subnetId.split('/').at(-1)!.toLowerCase();
     used.set(name, [...(used.get(name) ?? []), ipConfigId(nic, config)]);
+  }
+  // Application gateways hold their subnet too.
+  for (const s of (vnet.properties.subnets as Child[] | undefined) ?? []) {
+    const gateways = gatewayUsersOfSubnet(ctx.core.state, `${vnet.id}/subnets/${s.name}`);
+    if (gateways.length) used.set(s.name.toLowerCase(), [...(used.get(s.name.toLowerCase()) ?? []), ...gateways]);
   }
   return used;
 }
@@ -72,13 +78,14 @@ function normalizeChildren(items: unknown, what: string): Child[] {
 
 function renderSubnet(ctx: RequestContext, vnet: StoredResource, s: Child): Record<string, unknown> {
   const id = `${vnet.id}/subnets/${s.name}`;
-  const users = subnetsUsedBy(ctx, vnet).get(s.name.toLowerCase()) ?? [];
+  const gateways = gatewayUsersOfSubnet(ctx.core.state, id);
+  const users = (subnetsUsedBy(ctx, vnet).get(s.name.toLowerCase()) ?? []).filter((u) => !gateways.includes(u));
   return {
     name: s.name,
     id,
     etag: etag(vnet),
     type: `${VNET}/subnets`,
-    properties: { ...s.properties, ...(users.length ? { ipConfigurations: users.map((u) => ({ id: u })) } : {}), provisioningState: childProvisioningState(vnet) },
+    properties: { ...s.properties, ...(users.length ? { ipConfigurations: users.map((u) => ({ id: u })) } : {}), ...(gateways.length ? { applicationGatewayIPConfigurations: gateways.map((u) => ({ id: u })) } : {}), provisioningState: childProvisioningState(vnet) },
   };
 }
 
