@@ -18,6 +18,7 @@ function fakeContract(label: string, profile: ProviderId, extra: () => Partial<F
       'run-command': 'the fake cloud has no agent to run scripts; the channel is held to the contract by the Azure emulator',
       // As the adapters: only Azure's balancer takes the user's certificate.
       ...(profile === 'azure' ? {} : { 'gateway-https': `the fake as ${profile} has no gateway with the user's certificate, as that cloud's adapter has none` }),
+      ...(profile === 'azure' ? { 'managed-https': 'the fake as Azure has the gateway with the user\'s certificate instead, as the Azure adapter' } : {}),
     },
     diskTypeZones: true,
     async setup() {
