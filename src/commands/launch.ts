@@ -72,6 +72,10 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   };
   const name = plan.name.value;
   const region = plan.region.value;
+  if (cloud && tls?.way === 'acme' && tls.challenge === 'dns-01') {
+    // Before anything is created: the zone must be in the account, on a cloud that offers DNS-01 (exit 2).
+    await (await import('./tls-acme-dns.js')).chooseChallenge(cloud, { cloud: provider.id, name }, tls.domain, 'dns-01', tls.dns, undefined);
+  }
   const zones = await checkMachineType(cloud, provider, plan);
   let placement = { zone: plan.dataVolume?.value.mode === 'existing' ? plan.dataVolume.value.zone : '', ...(plan.subnet.value ? { subnetId: plan.subnet.value } : {}) };
   if (zones) {
@@ -128,7 +132,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
       url: `https://${tls.domain}`,
       dns: tls.dns ? 'zone-or-printed' : 'printed',
       ...(tls.way === 'acme'
-        ? { acme: { email: tls.email, ca: tls.ca, challenge: 'http-01' }, port80: 'opened to 0.0.0.0/0 once ready' }
+        ? { acme: { email: tls.email, ca: tls.ca, challenge: tls.challenge ?? (cloud?.acmeDnsAccess ? 'dns-01 when the zone is in the account, else http-01' : 'http-01') }, ...(tls.challenge === 'dns-01' ? {} : { port80: tls.challenge || !cloud?.acmeDnsAccess ? 'opened to 0.0.0.0/0 once ready' : 'with http-01: opened to 0.0.0.0/0 once ready' }) }
         : { certificate: { dnsNames: tls.certificate.dnsNames, notAfter: tls.certificate.notAfter, daysLeft: tls.certificate.daysLeft, fingerprint256: tls.certificate.fingerprint256 } }),
       afterReady: tlsCommandFor(deps.program, name, region, tls, flags.cloud),
     };

@@ -24,7 +24,7 @@ import type { Deps } from './deps.js';
 import { asRoot, connectOrExplain, execOrFail, reachInstance, type InstanceAccess } from './instance-access.js';
 import { locateProvisionBundle } from './provision-bundle.js';
 import { checkDomain } from './tls-cert.js';
-import { chooseChallenge, grantDnsAccess, parseChallenge, type AcmeChallenge, type ChallengeChoice } from './tls-acme-dns.js';
+import { chooseChallenge, grantDnsAccess, parseChallenge, revokeDnsAccess, type AcmeChallenge, type ChallengeChoice } from './tls-acme-dns.js';
 import { applyDns, planDns, type TlsDnsRecord } from './tls-dns.js';
 import { waitForDns, type TlsFlags, type TlsRecord } from './tls.js';
 
@@ -38,8 +38,6 @@ export interface AcmeFlags extends TlsFlags {
   acmeEmail?: string;
   acmeStaging?: boolean;
   iKnowPort80IsPublic?: boolean;
-  /** --acme-challenge dns-01|http-01 (default: dns-01 when the zone is in the account, tls-acme-dns.ts). */
-  acmeChallenge?: string;
 }
 
 export interface AcmeInput {
@@ -164,6 +162,14 @@ export async function installAcme(deps: Deps, nameArg: string | undefined, flags
   } finally {
     await remote.close().catch(() => undefined);
   }
+  // The other challenge's access, from an earlier run, goes: the port-80 rule (DNS-01 needs no
+  // open port) or the instance's role (HTTP-01 needs no DNS access).
+  if (dns01 && cloud.closeWorldPort) {
+    for (const p of reach.deployment.accessPolicies.filter((x) => x.labels.deployment === name && x.rules.some((r) => r.purpose === 'acme-http-01'))) {
+      if ((await cloud.closeWorldPort(p.id, 80, 'acme-http-01')) === 'closed') io.success(`Closed port 80 to 0.0.0.0/0 on ${p.id} (opened earlier for Let's Encrypt's HTTP-01 challenge).`);
+    }
+  }
+  if (!dns01) await revokeDnsAccess(deps, cloud, reach.target, reach.instance);
 
   let tlsDns: TlsDnsRecord | undefined;
   const now = () => new Date(deps.clock.now()).toISOString();
@@ -238,7 +244,7 @@ export async function installAcme(deps: Deps, nameArg: string | undefined, flags
 function storeSettingsScript(input: AcmeInput, choice: ChallengeChoice): string {
   // DNS-01: lego's provider and the environment it needs (names and ids, no secrets).
   const dnsLines = choice.challenge === 'dns-01' ? [`dns_provider=${choice.access!.provider}`, ...Object.entries(choice.access!.providerEnv(choice.zone!)).map(([k, v]) => `dns_env_${k}=${v}`)] : [];
-  const lines = [`domain=${input.domain}`, `email=${input.email}`, `ca=${input.ca}`, ...(choice.challenge === 'dns-01' ? ['challenge=dns-01', ...dnsLines] : [])];
+  const extra = choice.challenge === 'dns-01' ? ['challenge=dns-01', ...dnsLines] : [];
   return `set -eu
 umask 077
 export PATH="$PATH:/usr/local/bin"
@@ -246,7 +252,7 @@ if [ ! -e /mnt/data/.sourcegraph-version ] && [ ! -d /mnt/data/.sourcegraph-laun
 d=${ACME_DIR}
 mkdir -p "$d"
 chmod 0700 "$d"
-printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} > "$d/settings.new"
+printf 'domain=%s\\nemail=%s\\nca=%s\\n' '${input.domain}' '${input.email}' '${input.ca}' > "$d/settings.new"${extra.length ? `\nprintf '%s\\n' ${extra.map((l) => `'${l}'`).join(' ')} >> "$d/settings.new"` : ''}
 chown 0:0 "$d/settings.new"
 chmod 0600 "$d/settings.new"
 mv -f "$d/settings.new" "$d/settings"

@@ -13,6 +13,7 @@ export const tlsCommand = defineCommand({
     tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS only so far), instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer instead of your files (AWS only; see below)'),
     acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
     acmeStaging: bool('--acme-staging', 'with --tls acme: use Let\'s Encrypt\'s staging CA (for trials: its certificates are not trusted by browsers)'),
+    acmeChallenge: str('--acme-challenge <type>', 'with --tls acme: dns-01 (a TXT record in the zone, through an IAM role of the instance\'s own; no port opened; AWS only so far) or http-01 (port 80 opened to the world); default: dns-01 when the domain\'s zone is in this account, else http-01'),
     iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation without being asked (required when not interactive)'),
     wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address (nor, with --tls acme, for the certificate)'),
     timeout: str('--timeout <minutes>', 'bound the wait for DNS (and, with --tls acme, for the certificate) (default: 30)'),
