@@ -40,8 +40,12 @@ export interface LaunchAcmeTls {
   email: string;
   ca: 'production' | 'staging';
   dns: boolean;
-  /** --acme-challenge; undefined: dns-01 when the zone is in the account (decided once the instance is up), else http-01. */
+  /** --acme-challenge; undefined: dns-01 when the zone is in the account, else http-01 (decided before anything is created, as `resolved`). */
   challenge?: AcmeChallenge;
+  /** The challenge the default came to, once the cloud was asked (launch.ts). */
+  resolved?: AcmeChallenge;
+  /** Port 80 may be opened to the world (a terminal's question, --i-know-port-80-is-public, or a dry run). */
+  port80Consent: boolean;
 }
 
 /** The checks made before anything is created (exit 2 each); undefined without --domain. */
@@ -103,24 +107,33 @@ function checkLaunchAcme(deps: Pick<Deps, 'io'>, flags: LaunchFlags): LaunchAcme
   const interactive = deps.io.interactive && !flags.yes;
   // Asked up front: a refusal after the instance is up would leave the launch half done. At a
   // terminal the launch's own question covers it (the plan names the rule).
-  if (!interactive && !flags.iKnowPort80IsPublic && !flags.dryRun && input.challenge !== 'dns-01') {
-    throw new MissingInputError('--i-know-port-80-is-public', "with --tls acme when not running interactively: Let's Encrypt validates the domain over http://<domain> from anywhere, so port 80 is opened to 0.0.0.0/0", { remediation: 'Add --i-know-port-80-is-public to accept it, or use --tls-cert/--tls-key.' });
-  }
+  const port80Consent = interactive || Boolean(flags.iKnowPort80IsPublic) || Boolean(flags.dryRun);
+  // The default's consent is checked once the zone lookup decided it (refuseLaunchAcmeWithoutConsent).
+  if (!port80Consent && input.challenge === 'http-01') throw port80ConsentMissing();
   const dns = flags.dns !== false;
   if (dns && !flags.yes && !flags.dryRun && !deps.io.interactive) {
     throw new UsageError('--domain when not running interactively needs --yes (lets launch create or replace the A record when a DNS zone of this account holds the domain) or --no-dns (the record is printed instead)', { code: 'missing-input' });
   }
-  return { way: 'acme', domain: input.domain, email: input.email, ca: input.ca, dns, ...(input.challenge ? { challenge: input.challenge } : {}) };
+  return { way: 'acme', domain: input.domain, email: input.email, ca: input.ca, dns, port80Consent, ...(input.challenge ? { challenge: input.challenge } : {}) };
+}
+
+/** HTTP-01 (asked for, or the default) without the consent to open port 80, when not interactive (exit 2). */
+export function refuseLaunchAcmeWithoutConsent(t: LaunchTls): void {
+  if (t.way === 'acme' && !t.port80Consent && (t.challenge ?? t.resolved ?? 'http-01') === 'http-01') throw port80ConsentMissing();
+}
+
+function port80ConsentMissing(): MissingInputError {
+  return new MissingInputError('--i-know-port-80-is-public', "with --tls acme when not running interactively: Let's Encrypt validates the domain over http://<domain> from anywhere, so port 80 is opened to 0.0.0.0/0", { remediation: 'Add --i-know-port-80-is-public to accept it, use --acme-challenge dns-01 (the domain\'s zone in this account), or use --tls-cert/--tls-key.' });
 }
 
 /** What the plan shows before the question. */
 export function describeLaunchTls(t: LaunchTls): string[] {
   if (t.way === 'acme') {
     return [
-      `HTTPS after the launch is ready: https://${t.domain} with a Let's Encrypt certificate (${t.ca === 'staging' ? 'staging CA: not trusted by browsers' : 'production'}; expiry notices to ${t.email}) that k3s's Traefik obtains over ${t.challenge === 'dns-01' ? 'DNS-01' : t.challenge === 'http-01' ? 'HTTP-01' : 'DNS-01 when the zone is in this account (else HTTP-01)'} and renews — the same steps as \`tls --tls acme\`.`,
-      t.challenge === 'dns-01'
+      `HTTPS after the launch is ready: https://${t.domain} with a Let's Encrypt certificate (${t.ca === 'staging' ? 'staging CA: not trusted by browsers' : 'production'}; expiry notices to ${t.email}) that k3s's Traefik obtains over ${challengeWords(t)} and renews — the same steps as \`tls --tls acme\`.`,
+      (t.challenge ?? t.resolved) === 'dns-01'
         ? `No port is opened: the instance gets an IAM role of its own that may change only the TXT record _acme-challenge.${t.domain} in the zone (\`tls --remove\` and \`destroy\` delete it).`
-        : `${t.challenge ? '' : 'With HTTP-01, '}Port 80/tcp is then opened to the whole internet (0.0.0.0/0) for Let's Encrypt's validation and renewals (\`tls --remove\` closes it).`,
+        : `${t.challenge ?? t.resolved ? '' : 'With HTTP-01, '}Port 80/tcp is then opened to the whole internet (0.0.0.0/0) for Let's Encrypt's validation and renewals (\`tls --remove\` closes it).`,
       t.dns
         ? `DNS: when a public zone of this account holds ${t.domain}, its A record is set to the deployment's address (asked first; --yes); otherwise the record to create is printed. Then launch waits until it resolves and the certificate verifies.`
         : `DNS (--no-dns): the A record to create is printed; launch waits until it resolves and the certificate verifies.`,
@@ -133,6 +146,13 @@ export function describeLaunchTls(t: LaunchTls): string[] {
       ? `DNS: when a public zone of this account holds ${t.domain}, its A record is set to the deployment's address (asked first; --yes); otherwise the record to create is printed. Then launch waits until it resolves.`
       : `DNS (--no-dns): the A record to create is printed; launch waits until it resolves.`,
   ];
+}
+
+function challengeWords(t: LaunchAcmeTls): string {
+  const c = t.challenge ?? t.resolved;
+  if (c === 'dns-01') return `DNS-01${t.challenge ? '' : ' (the zone is in this account)'}`;
+  if (c === 'http-01') return 'HTTP-01';
+  return 'DNS-01 when the zone is in this account (else HTTP-01)';
 }
 
 /** The `tls` command that does (or finishes) this step. */

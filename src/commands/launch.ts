@@ -15,7 +15,7 @@ import { resolvePlan, sourced, validateLaunchFlags } from './launch-wizard.js';
 import { formatRequests } from './requests-text.js';
 import { refuseScheduleWithout } from './schedule.js';
 import { scopeOf } from './target.js';
-import { checkLaunchTls, describeLaunchTls, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
+import { checkLaunchTls, describeLaunchTls, refuseLaunchAcmeWithoutConsent, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
 
 export type { LaunchResult } from '../workflows/launch.js';
 /** A launch with --domain: what `tls` did once it was ready. */
@@ -72,9 +72,11 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   };
   const name = plan.name.value;
   const region = plan.region.value;
-  if (cloud && tls?.way === 'acme' && tls.challenge === 'dns-01') {
-    // Before anything is created: the zone must be in the account, on a cloud that offers DNS-01 (exit 2).
-    await (await import('./tls-acme-dns.js')).chooseChallenge(cloud, { cloud: provider.id, name }, tls.domain, 'dns-01', tls.dns, undefined);
+  if (tls?.way === 'acme') {
+    // Before anything is created: the challenge (dns-01 asked for needs the zone in the account, on a
+    // cloud that offers it: exit 2), and for HTTP-01 the consent to open port 80.
+    if (cloud && tls.challenge !== 'http-01') tls.resolved = (await (await import('./tls-acme-dns.js')).chooseChallenge(cloud, { cloud: provider.id, name }, tls.domain, tls.challenge, tls.dns, undefined)).challenge;
+    refuseLaunchAcmeWithoutConsent(tls);
   }
   const zones = await checkMachineType(cloud, provider, plan);
   let placement = { zone: plan.dataVolume?.value.mode === 'existing' ? plan.dataVolume.value.zone : '', ...(plan.subnet.value ? { subnetId: plan.subnet.value } : {}) };
@@ -132,7 +134,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
       url: `https://${tls.domain}`,
       dns: tls.dns ? 'zone-or-printed' : 'printed',
       ...(tls.way === 'acme'
-        ? { acme: { email: tls.email, ca: tls.ca, challenge: tls.challenge ?? (cloud?.acmeDnsAccess ? 'dns-01 when the zone is in the account, else http-01' : 'http-01') }, ...(tls.challenge === 'dns-01' ? {} : { port80: tls.challenge || !cloud?.acmeDnsAccess ? 'opened to 0.0.0.0/0 once ready' : 'with http-01: opened to 0.0.0.0/0 once ready' }) }
+        ? { acme: { email: tls.email, ca: tls.ca, challenge: tls.challenge ?? tls.resolved ?? 'http-01' }, ...((tls.challenge ?? tls.resolved) === 'dns-01' ? {} : { port80: 'opened to 0.0.0.0/0 once ready' }) }
         : { certificate: { dnsNames: tls.certificate.dnsNames, notAfter: tls.certificate.notAfter, daysLeft: tls.certificate.daysLeft, fingerprint256: tls.certificate.fingerprint256 } }),
       afterReady: tlsCommandFor(deps.program, name, region, tls, flags.cloud),
     };

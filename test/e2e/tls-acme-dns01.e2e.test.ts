@@ -43,19 +43,18 @@ let dnsFile: string;
 let https: Server;
 let watcher: NodeJS.Timeout;
 let zoneId = '';
+let sshKeyPath = '';
 
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { endpoint: moto.endpoint, home, env: { SGL_TEST_POLL_MS: '100', SGL_TEST_DNS_FILE: dnsFile, NODE_EXTRA_CA_CERTS: caPath, ...env } });
 const acmeDir = () => join(host.fsRoot, 'mnt', 'data', '.sourcegraph-launch', 'acme');
 const manifest = () => join(host.fsRoot, 'var', 'lib', 'rancher', 'k3s', 'server', 'manifests', 'sourcegraph-acme-traefik.yaml');
 
-async function instanceId(): Promise<string> {
-  const out = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: byDeployment('web') }));
-  expect(out.SecurityGroups?.length).toBeGreaterThan(0);
-  const { Reservations } = await ec2.send(new (await import('@aws-sdk/client-ec2')).DescribeInstancesCommand({ Filters: [...byDeployment('web'), { Name: 'instance-state-name', Values: ['running'] }] }));
+async function instanceId(deployment = 'web'): Promise<string> {
+  const { Reservations } = await ec2.send(new (await import('@aws-sdk/client-ec2')).DescribeInstancesCommand({ Filters: [...byDeployment(deployment), { Name: 'instance-state-name', Values: ['running'] }] }));
   return Reservations![0]!.Instances![0]!.InstanceId!;
 }
-async function associations(): Promise<string[]> {
-  const out = await ec2.send(new DescribeIamInstanceProfileAssociationsCommand({ Filters: [{ Name: 'instance-id', Values: [await instanceId()] }] }));
+async function associations(deployment = 'web'): Promise<string[]> {
+  const out = await ec2.send(new DescribeIamInstanceProfileAssociationsCommand({ Filters: [{ Name: 'instance-id', Values: [await instanceId(deployment)] }] }));
   return (out.IamInstanceProfileAssociations ?? []).filter((a) => a.State === 'associated').map((a) => a.IamInstanceProfile!.Arn!.split('/').pop()!);
 }
 const roleNames = async () => ((await iam.send(new ListRolesCommand({}))).Roles ?? []).map((r) => r.RoleName).filter((n) => n?.startsWith('sourcegraph-launch-'));
@@ -73,6 +72,7 @@ beforeAll(async () => {
   r53 = new Route53Client({ region: 'us-east-1', endpoint: moto.endpoint, maxAttempts: 1 });
   keyDir = mkdtempSync(join(tmpdir(), 'sgl-e2e-keys-'));
   const key = await createClientKey(keyDir);
+  sshKeyPath = key.privateKeyPath;
   host = await startTestHost({ address: HOST_ADDRESS, version: VERSION, authorizedKey: key.publicKey, healthzNotFoundCount: 0 });
   certs = mkdtempSync(join(tmpdir(), 'sgl-e2e-certs-'));
   const ca = testCa(certs);
@@ -233,5 +233,25 @@ describe('tls --tls acme with the DNS-01 challenge, with the real CLI (AWS on mo
     expect(destroyed.json()).toMatchObject({ instanceRole: { removed: [`instance profile ${ROLE}`, `IAM role ${ROLE}`] } });
     expect(await roleNames()).toEqual([]);
     expect(await profileExists()).toBe(false);
+  });
+
+  it('launch --domain --tls acme chooses DNS-01 by itself with the zone in the account: the role on the new instance, no port opened to the world', async () => {
+    // The same test host stands in for the new deployment's instance; its earlier configuration goes.
+    rmSync(manifest(), { force: true });
+    rmSync(acmeDir(), { recursive: true, force: true });
+    await allocateTestAddress(ec2, HOST_ADDRESS, { deployment: 'site' });
+    const launch = await runCli(
+      ['launch', 'site', ...REGION, '--size', 'S', '--version', VERSION, '--allow-cidr', '203.0.113.0/24', '--ssh-cidr', '203.0.113.7/32', '--ssh-key', `${sshKeyPath}.pub`, '--ssh-user', 'root', '--hold-seconds', '1', ...ACME, '--yes', '--json'],
+      { endpoint: moto.endpoint, home, timeoutMs: 200_000, env: { SGL_TEST_POLL_MS: '100', SGL_TEST_DNS_FILE: dnsFile, NODE_EXTRA_CA_CERTS: caPath } },
+    );
+    expect(launch.code, launch.stderr).toBe(0);
+    expect(launch.json<{ tls: Record<string, unknown> }>().tls).toMatchObject({ acme: { challenge: 'dns-01' }, dnsChallenge: { zoneId, role: 'sourcegraph-launch-acme-us-east-1-site' }, certificate: { dnsNames: [DOMAIN] } });
+    expect(await associations('site')).toEqual(['sourcegraph-launch-acme-us-east-1-site']);
+    const groups = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: byDeployment('site') }));
+    expect((groups.SecurityGroups ?? []).flatMap((g) => (g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => r.CidrIp)))).not.toContain('0.0.0.0/0');
+    expect(readFileSync(manifest(), 'utf8')).toContain('dnschallenge.provider=route53');
+    const destroyed = await cli(['destroy', 'site', ...REGION, '--yes', '--json']);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    expect(await roleNames()).toEqual([]);
   });
 });
