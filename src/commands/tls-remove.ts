@@ -34,9 +34,9 @@ export interface TlsRemoveResult {
 
 export async function runTlsRemove(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<TlsRemoveResult> {
   const { io } = deps;
-  const extra = (['domain', 'tlsCert', 'tlsKey', 'tls', 'timeout', 'acmeEmail'] as const).filter((k) => flags[k] !== undefined);
+  const extra = (['domain', 'tlsCert', 'tlsKey', 'tls', 'timeout', 'acmeEmail', 'acmeChallenge'] as const).filter((k) => flags[k] !== undefined);
   if (extra.length) {
-    const spell = { domain: '--domain', tlsCert: '--tls-cert', tlsKey: '--tls-key', tls: '--tls', timeout: '--timeout', acmeEmail: '--acme-email' };
+    const spell = { domain: '--domain', tlsCert: '--tls-cert', tlsKey: '--tls-key', tls: '--tls', timeout: '--timeout', acmeEmail: '--acme-email', acmeChallenge: '--acme-challenge' };
     throw new UsageError(`--remove takes no ${extra.map((k) => spell[k]).join(', ')}: it removes what tls installed on the deployment`, { code: 'bad-input', remediation: `\`${deps.program} tls ${nameArg ?? ''} --remove\``.replace('  ', ' ') });
   }
   {
