@@ -43,6 +43,8 @@ let dnsFile: string;
 let https: Server;
 let watcher: NodeJS.Timeout;
 let zoneId = '';
+/** false: Let's Encrypt has not issued (yet): Traefik keeps serving its default certificate. */
+let letsEncryptIssues = true;
 let sshKeyPath = '';
 
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { endpoint: moto.endpoint, home, env: { SGL_TEST_POLL_MS: '100', SGL_TEST_DNS_FILE: dnsFile, NODE_EXTRA_CA_CERTS: caPath, ...env } });
@@ -91,7 +93,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => https.listen(443, HOST_ADDRESS, resolve));
   let serving = 'default';
   watcher = setInterval(() => {
-    const want = existsSync(manifest()) && readFileSync(manifest(), 'utf8').includes('dnschallenge.provider=route53') ? 'issued' : 'default';
+    const want = letsEncryptIssues && existsSync(manifest()) && readFileSync(manifest(), 'utf8').includes('dnschallenge.provider=route53') ? 'issued' : 'default';
     if (want === serving) return;
     serving = want;
     const cert = want === 'issued' ? issued : traefikDefault;
@@ -199,6 +201,20 @@ describe('tls --tls acme with the DNS-01 challenge, with the real CLI (AWS on mo
     expect(await associations()).toEqual([ROLE]);
     const status = await cli(['status', 'web', ...REGION, '--json']);
     expect(status.json<{ https: Record<string, unknown> }>().https).toMatchObject({ url: `https://${DOMAIN}`, certificateDaysLeft: 89 });
+  });
+
+  it('a certificate not issued within --timeout exits 4 naming the DNS-01 record and the role; everything stays', async () => {
+    letsEncryptIssues = false;
+    try {
+      const r = await cli(['tls', 'web', ...REGION, ...ACME, '--yes', '--timeout', '0.02']);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toContain(`https://${DOMAIN} did not serve a certificate that verifies in time`);
+      expect(r.stderr).toContain(`DNS-01: Traefik writes the TXT record _acme-challenge.${DOMAIN} in the zone example.com with the instance's role ${ROLE}`);
+      expect(r.stderr).not.toContain('Port 80: http://');
+      expect(await associations()).toEqual([ROLE]);
+    } finally {
+      letsEncryptIssues = true;
+    }
   });
 
   it('tls --remove takes the profile off the instance and deletes it and the role (never the zone)', async () => {
