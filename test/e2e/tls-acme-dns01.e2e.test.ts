@@ -6,6 +6,7 @@
 // an untrusted "Traefik default" certificate until the manifest with the DNS challenge exists, then
 // one for the domain from the test CA (trusted by the CLI through NODE_EXTRA_CA_CERTS), as Traefik
 // does once lego has proved the domain through Route 53. DNS answers come from SGL_TEST_DNS_FILE.
+// Last, `launch --domain --tls acme` of a second deployment on the same test host, DNS-01 by default.
 // Runs inside the test network namespace.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
