@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Serves the customer's domain with a Let's Encrypt certificate that k3s's own Traefik obtains and
-# renews itself (`sourcegraph-launch tls --tls acme`, HTTP-01: Let's Encrypt fetches
-# http://<domain>/.well-known/acme-challenge/… on port 80, which `tls` opened to the world).
+# renews itself (`sourcegraph-launch tls --tls acme`), with one of two challenges:
+#   HTTP-01 (the default here): Let's Encrypt fetches http://<domain>/.well-known/acme-challenge/…
+#     on port 80, which `tls` opened to the world;
+#   DNS-01 (challenge=dns-01): Traefik's ACME client (lego) writes the TXT record
+#     _acme-challenge.<domain> through the cloud's DNS API (dns_provider=, e.g. route53) with the
+#     instance's own credentials (its IAM role, read from the metadata service: no secret here), so
+#     no port has to be open to the world.
 # What `tls` stored on the data volume (so it outlives the root disk an upgrade replaces):
-#   /mnt/data/.sourcegraph-launch/acme/settings   (root, 0600) lines domain=…, email=…, ca=production|staging
+#   /mnt/data/.sourcegraph-launch/acme/settings   (root, 0600) lines domain=…, email=…, ca=production|staging,
+#       and for DNS-01: challenge=dns-01, dns_provider=<lego provider>, dns_env_<NAME>=<value> (each
+#       an environment variable of Traefik's, e.g. dns_env_AWS_HOSTED_ZONE_ID=Z0123)
 #   /mnt/data/.sourcegraph-launch/acme/store/     (uid 65532, 0700) Traefik's ACME storage:
 #     acme.json (0600; Traefik refuses a looser file): the account key and the certificates, so a
 #     restart or an upgrade does not ask Let's Encrypt again (its rate limits are per week)
 # What this script makes:
 #   /var/lib/rancher/k3s/server/manifests/sourcegraph-acme-traefik.yaml
 #       a HelmChartConfig for k3s's bundled Traefik chart (k3s applies it and re-renders Traefik):
-#       a certificate resolver "letsencrypt" (HTTP-01 on the web entry point, the CA chosen, the
-#       e-mail for expiry notices), its storage on the data volume (a hostPath mounted at /data/acme)
+#       a certificate resolver "letsencrypt" (HTTP-01 on the web entry point, or DNS-01 through the
+#       provider with its environment; the CA chosen, the e-mail for expiry notices), its storage on
+#       the data volume (a hostPath mounted at /data/acme)
 #   with one `kubectl apply`:
 #   Middleware sourcegraph-https-redirect  redirectScheme to https, permanent (308)
 #   Ingress sourcegraph-tls                host <domain> on websecure (443), TLS by the resolver
@@ -41,12 +49,19 @@ if [[ ! -f "$dir/settings" ]]; then
   echo "no ACME settings in ${dir#"$root"}: nothing to apply"
   exit 0
 fi
-domain="" email="" ca=""
+domain="" email="" ca="" challenge=http-01 provider=""
+env_names=() env_values=()
 while IFS='=' read -r key value; do
   case "$key" in
     domain) domain="$value" ;;
     email) email="$value" ;;
     ca) ca="$value" ;;
+    challenge) challenge="$value" ;;
+    dns_provider) provider="$value" ;;
+    dns_env_*)
+      env_names+=("${key#dns_env_}")
+      env_values+=("$value")
+      ;;
   esac
 done <"$dir/settings"
 # Each value goes into YAML unquoted: only plain forms are accepted.
@@ -62,6 +77,30 @@ case "$ca" in
   production) ca_url=https://acme-v02.api.letsencrypt.org/directory ;;
   staging) ca_url=https://acme-staging-v02.api.letsencrypt.org/directory ;;
   *) echo "${dir#"$root"}/settings: ca must be production or staging, not: $ca" >&2; exit 1 ;;
+esac
+# The challenge's lines of Traefik's values (indented for valuesContent).
+case "$challenge" in
+  http-01)
+    challenge_args='      - "--certificatesresolvers.letsencrypt.acme.httpchallenge.entrypoint=web"'
+    challenge_env=""
+    ;;
+  dns-01)
+    if ! [[ "$provider" =~ ^[a-z0-9]+$ ]]; then
+      echo "${dir#"$root"}/settings: challenge=dns-01 needs dns_provider=<lego provider>, not: $provider" >&2
+      exit 1
+    fi
+    challenge_args="      - \"--certificatesresolvers.letsencrypt.acme.dnschallenge.provider=$provider\""
+    challenge_env="    env:"
+    for i in "${!env_names[@]}"; do
+      if ! [[ "${env_names[$i]}" =~ ^[A-Z][A-Z0-9_]*$ && "${env_values[$i]}" =~ ^[A-Za-z0-9._:/-]+$ ]]; then
+        echo "${dir#"$root"}/settings: dns_env_${env_names[$i]}: not a plain name and value" >&2
+        exit 1
+      fi
+      challenge_env+=$'\n'"      - name: ${env_names[$i]}"$'\n'"        value: \"${env_values[$i]}\""
+    done
+    [[ ${#env_names[@]} -gt 0 ]] || challenge_env=""
+    ;;
+  *) echo "${dir#"$root"}/settings: challenge must be http-01 or dns-01, not: $challenge" >&2; exit 1 ;;
 esac
 
 mkdir -p "$manifests"
@@ -99,7 +138,7 @@ spec:
       - "--certificatesresolvers.letsencrypt.acme.email=$email"
       - "--certificatesresolvers.letsencrypt.acme.caserver=$ca_url"
       - "--certificatesresolvers.letsencrypt.acme.storage=/data/acme/acme.json"
-      - "--certificatesresolvers.letsencrypt.acme.httpchallenge.entrypoint=web"
+$challenge_args
     deployment:
       additionalVolumes:
         - name: sourcegraph-acme
@@ -110,12 +149,15 @@ spec:
       - name: sourcegraph-acme
         mountPath: /data/acme
 YAML
+if [[ -n "$challenge_env" ]]; then
+  printf '%s\n' "$challenge_env" >>"$tmp"
+fi
 if [[ -f "$manifest" ]] && cmp -s "$tmp" "$manifest"; then
   echo "Traefik's ACME configuration is unchanged"
 else
   chmod 0600 "$tmp"
   mv -f "$tmp" "$manifest"
-  echo "wrote ${manifest#"$root"} (k3s re-renders Traefik with the letsencrypt resolver, $ca CA)"
+  echo "wrote ${manifest#"$root"} (k3s re-renders Traefik with the letsencrypt resolver, ${challenge^^}, $ca CA)"
 fi
 
 kubectl --kubeconfig "$kubeconfig" apply -f - <<YAML
@@ -183,4 +225,4 @@ spec:
                 port:
                   number: 30080
 YAML
-echo "serving https://$domain with a Let's Encrypt certificate ($ca) that Traefik obtains and renews; http://$domain redirects"
+echo "serving https://$domain with a Let's Encrypt certificate ($ca) that Traefik obtains and renews (${challenge^^}); http://$domain redirects"

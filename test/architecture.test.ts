@@ -55,10 +55,12 @@ describe('architecture', () => {
       src.filter((f) => imports(f).some((s) => s.startsWith(prefix))).map((f) => relative(root, f));
     // Route 53 has a file (and so a chunk) of its own: only DNS records (tls --domain) load it.
     // So have ACM and ELBv2 (tls --tls managed loads them, nothing else does), and Systems Manager (the run-command channel).
-    expect(importers('@aws-sdk/')).toEqual(['src/cloud/aws/acm-sdk.ts', 'src/cloud/aws/load-balancer-sdk.ts', 'src/cloud/aws/route53-sdk.ts', 'src/cloud/aws/sdk.ts', 'src/cloud/aws/ssm-sdk.ts']);
+    // And IAM (tls --tls acme's DNS-01: the instance's role), with the EC2 calls of its profile association.
+    expect(importers('@aws-sdk/')).toEqual(['src/cloud/aws/acm-sdk.ts', 'src/cloud/aws/iam-sdk.ts', 'src/cloud/aws/load-balancer-sdk.ts', 'src/cloud/aws/route53-sdk.ts', 'src/cloud/aws/sdk.ts', 'src/cloud/aws/ssm-sdk.ts']);
     expect(importers('@aws-sdk/client-acm')).toEqual(['src/cloud/aws/acm-sdk.ts']);
     expect(importers('@aws-sdk/client-elastic-load-balancing-v2')).toEqual(['src/cloud/aws/load-balancer-sdk.ts']);
     expect(importers('@aws-sdk/client-route-53')).toEqual(['src/cloud/aws/route53-sdk.ts']);
+    expect(importers('@aws-sdk/client-iam')).toEqual(['src/cloud/aws/iam-sdk.ts']);
     // Systems Manager too: only the run-command channel and doctor's "managed" check load it.
     expect(importers('@aws-sdk/client-ssm')).toEqual(['src/cloud/aws/ssm-sdk.ts']);
     expect(importers('ssh2')).toEqual(['src/remote/ssh2-remote.ts']);

@@ -523,6 +523,9 @@ export interface Cloud {
    * delete), or 'not-ours' (it points elsewhere now, and is left as it is).
    */
   deleteARecord(zoneId: string, name: string, ip: string): Promise<'deleted' | 'absent' | 'not-ours'>;
+  // ---- the instance's own access to one DNS zone (tls --tls acme with DNS-01, issue 15; optional:
+  // without it `--acme-challenge dns-01` exits 2 on that cloud) ----
+  readonly acmeDnsAccess?: AcmeDnsAccess;
   // ---- HTTPS through the cloud's own certificate and load balancer (tls --tls managed, issue 15) ----
   /** Present only where offered (AWS today): `tls --tls managed` exits 2 on a cloud without it. */
   readonly managedHttps?: ManagedHttps;
@@ -735,4 +738,29 @@ export interface GatewayHttps {
   restoreInstanceAccess(access: ReplacedAccess): Promise<void>;
   /** What exists of the deployment's gateway, found by name: removal finds what a killed run made but did not record. */
   findResources(deployment: string): Promise<{ gatewayId?: string; addressId?: string; addressIp?: string; subnetId?: string }>;
+}
+
+// ---- tls --tls acme with the DNS-01 challenge (issue 15) ----
+/**
+ * An identity of the deployment's own, given to its instance, that may change only the TXT records
+ * `_acme-challenge.<domain>` in one zone (AWS: an IAM role and instance profile). Traefik's ACME
+ * client (lego) on the instance then proves the domain through the cloud's DNS with the instance's
+ * own short-lived credentials: the user's keys never go to the instance. Each step is idempotent
+ * (looked up by its name, derived from the deployment), so an interrupted run continues.
+ */
+export interface AcmeDnsAccess {
+  /** lego's name of the DNS provider (Traefik's dnsChallenge.provider). */
+  readonly provider: string;
+  /** The names the deployment's identity gets (the same on every run and machine). */
+  names(deployment: string): { role: string; profile: string };
+  /** The environment lego needs on the instance for this zone (no secrets). */
+  providerEnv(zone: DnsZone): Record<string, string>;
+  /** Creates (or updates the permissions of) the role: TXT records of `_acme-challenge.<domain>` in `zone` only. */
+  ensureRole(deployment: string, zone: DnsZone, domain: string): Promise<{ role: string; created: boolean }>;
+  /** The instance profile holding the role. */
+  ensureProfile(deployment: string): Promise<{ profile: string; arn: string; created: boolean }>;
+  /** Puts the profile on the instance; refuses (exit 2) when the instance already runs as another identity. */
+  associate(deployment: string, instanceId: string): Promise<'associated' | 'already'>;
+  /** Takes it off the instance (when given), then deletes the profile and the role; what was deleted. */
+  remove(deployment: string, instanceId?: string): Promise<string[]>;
 }

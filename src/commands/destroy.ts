@@ -55,6 +55,8 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
   const dnsRec = deps.state.getDeployment(target.cloud, target.region, target.name)?.tlsDns;
   // The load balancer of `tls --tls managed` (tls-managed.ts), deleted after the instance and its rules.
   const managedRec = deps.state.getDeployment(target.cloud, target.region, target.name)?.tlsManaged;
+  // The instance's role for tls --tls acme's DNS-01 challenge (tls-acme-dns.ts), deleted after the instance.
+  const acmeDnsRec = deps.state.getDeployment(target.cloud, target.region, target.name)?.acmeDns;
 
   const outcome = await runDestroyWorkflow(deps, cloud, target, {
     deleteData: Boolean(flags.deleteData),
@@ -64,6 +66,7 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
       io.info(`destroy ${target.name} (${where}) will:`);
       for (const a of actions) io.info(line(a));
       if (dnsRec) io.info(`  ${'delete DNS record'.padEnd(24)} ${dnsRec.name} A ${dnsRec.value}  zone ${dnsRec.zoneName}, only if it still points there`);
+      if (acmeDnsRec) io.info(`  ${'delete IAM role'.padEnd(24)} ${acmeDnsRec.role} and its instance profile (tls --tls acme, DNS-01)`);
       if (managedRec) io.info(`  ${'delete load balancer'.padEnd(24)} for ${managedRec.domain}: its listeners, backend, access rules, created subnet, certificate and DNS records`);
       if (actions.some((a) => KEPT_ACTIONS.has(a.action))) io.info(`The data is kept (${terms.disk}s, snapshots, snapshot policy). Add --delete-data to delete it too.`);
       if (flags.dryRun || flags.yes) return;
@@ -107,12 +110,15 @@ export async function runDestroy(deps: Deps, nameArg: string | undefined, flags:
       const kept = outcome.actions.filter((a) => KEPT_ACTIONS.has(a.action));
       const dnsRecord = dnsRec ? await removeDns(deps, cloud, dnsRec) : undefined;
       const managedHttps = managedRec ? await (await import('./tls-managed.js')).removeManagedTls(deps, cloud, target.name, managedRec, { instanceGone: true }) : undefined;
+      const instanceRole = acmeDnsRec && cloud.acmeDnsAccess ? { removed: await cloud.acmeDnsAccess.remove(target.name) } : undefined;
+      for (const r of instanceRole?.removed ?? []) io.success(`Deleted ${r}.`);
       const result = {
         ...base,
         deleted: outcome.actions.filter((a) => !KEPT_ACTIONS.has(a.action)).map((a) => ({ action: a.action, id: a.id })),
         kept: keptJson(kept),
         ...(dnsRecord ? { dnsRecord } : {}),
         ...(managedHttps ? { managedHttps } : {}),
+        ...(instanceRole ? { instanceRole } : {}),
       };
       if (io.json) io.result(result);
       else {

@@ -265,7 +265,7 @@ async function deploymentChecks(deps: Deps, cloud: Cloud, target: Target, d: Dep
         return undefined;
       },
     );
-    checks.push(tlsCertificateCheck({ domain: t.domain, notAfter: served?.notAfter ?? t.notAfter }, deps.clock.now(), `Traefik renews Let's Encrypt certificates 30 days before expiry, so renewal is failing: check that ${t.domain} resolves to the deployment and port 80 is open to the world (\`${deps.program} tls ${name}${where} --domain ${t.domain} --tls acme --acme-email ${t.acme!.email} --i-know-port-80-is-public\` opens it again), and Traefik's log (\`${deps.program} ssh ${name}${where} -- sudo kubectl -n kube-system logs deploy/traefik\`).`));
+    checks.push(tlsCertificateCheck({ domain: t.domain, notAfter: served?.notAfter ?? t.notAfter }, deps.clock.now(), `Traefik renews Let's Encrypt certificates 30 days before expiry, so renewal is failing: check that ${t.domain} resolves to the deployment and ${t.acme!.challenge === 'dns-01' ? `the instance still has its role for the DNS-01 challenge (\`${deps.program} tls ${name}${where} --domain ${t.domain} --tls acme --acme-email ${t.acme!.email} --acme-challenge dns-01 --yes\` puts it back)` : `port 80 is open to the world (\`${deps.program} tls ${name}${where} --domain ${t.domain} --tls acme --acme-email ${t.acme!.email} --i-know-port-80-is-public\` opens it again)`}, and Traefik's log (\`${deps.program} ssh ${name}${where} -- sudo kubectl -n kube-system logs deploy/traefik\`).`));
   } else if (record?.tls) {
     const t = record.tls;
     checks.push(tlsCertificateCheck(t, deps.clock.now(), `Get a renewed certificate for ${t.domain} and install it with \`${deps.program} tls ${name}${where} --domain ${t.domain} --tls-cert <file> --tls-key <file>\`.`));

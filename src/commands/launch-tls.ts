@@ -14,6 +14,8 @@
 // is created); the plan shows the monthly cost it adds, the launch's question (or --yes, required
 // when not interactive) covers it. With --no-wait it stops where `tls --tls managed --no-wait` does
 // (the certificate requested, its validation record set or printed); a re-run goes on.
+// With --acme-challenge dns-01 no port is opened (so no such consent): the zone is looked up before
+// anything is created (exit 2 without one), and the instance's role is made once it is up.
 import type { LaunchFlags } from '../cli/commands/launch.js';
 import { ExitCode, InterruptedError, LaunchError, MissingInputError, UsageError, isLaunchError } from '../core/errors.js';
 import type { Deps } from './deps.js';
@@ -22,6 +24,7 @@ import type { ManagedHttpsCost } from '../cloud/port.js';
 import { checkAcmeInput, installAcme, type TlsAcmeResult } from './tls-acme.js';
 import type { GatewayTlsResult } from './tls-gateway.js';
 import { checkManagedInput, formatManagedCost, installManagedTls, type ManagedTlsResult } from './tls-managed.js';
+import type { AcmeChallenge } from './tls-acme-dns.js';
 import { checkTlsInput, installTls, type TlsResult } from './tls.js';
 
 const ONLY_OWN = 'launch supports --tls-cert/--tls-key (your own certificate), --tls acme (Let\'s Encrypt) or --tls managed (the cloud\'s certificate and load balancer)';
@@ -54,6 +57,12 @@ export interface LaunchAcmeTls {
   email: string;
   ca: 'production' | 'staging';
   dns: boolean;
+  /** --acme-challenge; undefined: dns-01 when the zone is in the account, else http-01 (decided before anything is created, as `resolved`). */
+  challenge?: AcmeChallenge;
+  /** The challenge the default came to, once the cloud was asked (launch.ts). */
+  resolved?: AcmeChallenge;
+  /** Port 80 may be opened to the world (a terminal's question, --i-know-port-80-is-public, or a dry run). */
+  port80Consent: boolean;
 }
 
 /** The checks made before anything is created (exit 2 each); undefined without --domain. */
@@ -61,7 +70,7 @@ export function checkLaunchTls(deps: Pick<Deps, 'clock' | 'io'>, flags: LaunchFl
   if (flags.tls === 'acme') return checkLaunchAcme(deps, flags);
   if (flags.tls === 'managed') return checkLaunchManaged(flags);
   if (flags.tls !== undefined) throw new UsageError(`--tls ${flags.tls}: ${ONLY_OWN}`, { code: 'not-supported', remediation: 'Give --domain D --tls-cert cert.pem --tls-key key.pem, or --domain D --tls acme --acme-email E.' });
-  const acmeOnly = ([['acmeEmail', '--acme-email'], ['acmeStaging', '--acme-staging'], ['iKnowPort80IsPublic', '--i-know-port-80-is-public']] as const).find(([k]) => (k === 'acmeEmail' ? flags[k] !== undefined : flags[k] === true));
+  const acmeOnly = ([['acmeEmail', '--acme-email'], ['acmeStaging', '--acme-staging'], ['iKnowPort80IsPublic', '--i-know-port-80-is-public'], ['acmeChallenge', '--acme-challenge']] as const).find(([k]) => (k === 'acmeEmail' || k === 'acmeChallenge' ? flags[k] !== undefined : flags[k] === true));
   if (acmeOnly) throw new UsageError(`${acmeOnly[1]} only applies with --tls acme`, { code: 'bad-input' });
   if (flags.domain === undefined) {
     if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) throw new UsageError(`${flags.tlsCert !== undefined ? '--tls-cert' : '--tls-key'} needs --domain: the name the certificate is served for`, { code: 'missing-input' });
@@ -107,7 +116,7 @@ export function refuseTlsWithoutSsh(sshCidrs: string[], t: LaunchTls, name: stri
 
 function checkLaunchAcme(deps: Pick<Deps, 'io'>, flags: LaunchFlags): LaunchAcmeTls {
   if (flags.domain === undefined) throw new UsageError('--tls acme needs --domain: the name the certificate is for', { code: 'missing-input' });
-  const input = checkAcmeInput({ domain: flags.domain, tls: 'acme', ...(flags.acmeEmail !== undefined ? { acmeEmail: flags.acmeEmail } : {}), ...(flags.acmeStaging ? { acmeStaging: true } : {}), ...(flags.tlsCert !== undefined ? { tlsCert: flags.tlsCert } : {}), ...(flags.tlsKey !== undefined ? { tlsKey: flags.tlsKey } : {}) });
+  const input = checkAcmeInput({ domain: flags.domain, tls: 'acme', ...(flags.acmeEmail !== undefined ? { acmeEmail: flags.acmeEmail } : {}), ...(flags.acmeStaging ? { acmeStaging: true } : {}), ...(flags.tlsCert !== undefined ? { tlsCert: flags.tlsCert } : {}), ...(flags.tlsKey !== undefined ? { tlsKey: flags.tlsKey } : {}), ...(flags.acmeChallenge !== undefined ? { acmeChallenge: flags.acmeChallenge } : {}), ...(flags.dns === false ? { dns: false } : {}) });
   if (flags.wait === false) {
     throw new UsageError('--domain cannot be combined with --no-wait: Let\'s Encrypt is configured once the instance serves', {
       code: 'bad-input',
@@ -117,14 +126,23 @@ function checkLaunchAcme(deps: Pick<Deps, 'io'>, flags: LaunchFlags): LaunchAcme
   const interactive = deps.io.interactive && !flags.yes;
   // Asked up front: a refusal after the instance is up would leave the launch half done. At a
   // terminal the launch's own question covers it (the plan names the rule).
-  if (!interactive && !flags.iKnowPort80IsPublic && !flags.dryRun) {
-    throw new MissingInputError('--i-know-port-80-is-public', "with --tls acme when not running interactively: Let's Encrypt validates the domain over http://<domain> from anywhere, so port 80 is opened to 0.0.0.0/0", { remediation: 'Add --i-know-port-80-is-public to accept it, or use --tls-cert/--tls-key.' });
-  }
+  const port80Consent = interactive || Boolean(flags.iKnowPort80IsPublic) || Boolean(flags.dryRun);
+  // The default's consent is checked once the zone lookup decided it (refuseLaunchAcmeWithoutConsent).
+  if (!port80Consent && input.challenge === 'http-01') throw port80ConsentMissing();
   const dns = flags.dns !== false;
   if (dns && !flags.yes && !flags.dryRun && !deps.io.interactive) {
     throw new UsageError('--domain when not running interactively needs --yes (lets launch create or replace the A record when a DNS zone of this account holds the domain) or --no-dns (the record is printed instead)', { code: 'missing-input' });
   }
-  return { way: 'acme', domain: input.domain, email: input.email, ca: input.ca, dns };
+  return { way: 'acme', domain: input.domain, email: input.email, ca: input.ca, dns, port80Consent, ...(input.challenge ? { challenge: input.challenge } : {}) };
+}
+
+/** HTTP-01 (asked for, or the default) without the consent to open port 80, when not interactive (exit 2). */
+export function refuseLaunchAcmeWithoutConsent(t: LaunchTls): void {
+  if (t.way === 'acme' && !t.port80Consent && (t.challenge ?? t.resolved ?? 'http-01') === 'http-01') throw port80ConsentMissing();
+}
+
+function port80ConsentMissing(): MissingInputError {
+  return new MissingInputError('--i-know-port-80-is-public', "with --tls acme when not running interactively: Let's Encrypt validates the domain over http://<domain> from anywhere, so port 80 is opened to 0.0.0.0/0", { remediation: 'Add --i-know-port-80-is-public to accept it, use --acme-challenge dns-01 (the domain\'s zone in this account), or use --tls-cert/--tls-key.' });
 }
 
 function checkLaunchManaged(flags: LaunchFlags): LaunchManagedTls {
@@ -133,7 +151,7 @@ function checkLaunchManaged(flags: LaunchFlags): LaunchManagedTls {
     throw new UsageError('--tls managed takes no --tls-cert/--tls-key: the cloud issues the certificate', { code: 'bad-input', remediation: 'Drop --tls managed to serve your own certificate, or drop the files.' });
   }
   // launch's --timeout bounds its readiness wait; the certificate's wait keeps `tls`'s default.
-  const { domain } = checkManagedInput({ domain: flags.domain, ...(flags.acmeEmail !== undefined ? { acmeEmail: flags.acmeEmail } : {}), ...(flags.acmeStaging ? { acmeStaging: true } : {}), ...(flags.iKnowPort80IsPublic ? { iKnowPort80IsPublic: true } : {}) });
+  const { domain } = checkManagedInput({ domain: flags.domain, ...(flags.acmeEmail !== undefined ? { acmeEmail: flags.acmeEmail } : {}), ...(flags.acmeStaging ? { acmeStaging: true } : {}), ...(flags.iKnowPort80IsPublic ? { iKnowPort80IsPublic: true } : {}), ...(flags.acmeChallenge !== undefined ? { acmeChallenge: flags.acmeChallenge } : {}) });
   return { way: 'managed', domain, dns: flags.dns !== false };
 }
 
@@ -160,8 +178,10 @@ export function describeLaunchTls(t: LaunchTls): string[] {
   }
   if (t.way === 'acme') {
     return [
-      `HTTPS after the launch is ready: https://${t.domain} with a Let's Encrypt certificate (${t.ca === 'staging' ? 'staging CA: not trusted by browsers' : 'production'}; expiry notices to ${t.email}) that k3s's Traefik obtains over HTTP-01 and renews — the same steps as \`tls --tls acme\`.`,
-      `Port 80/tcp is then opened to the whole internet (0.0.0.0/0) for Let's Encrypt's validation and renewals (\`tls --remove\` closes it).`,
+      `HTTPS after the launch is ready: https://${t.domain} with a Let's Encrypt certificate (${t.ca === 'staging' ? 'staging CA: not trusted by browsers' : 'production'}; expiry notices to ${t.email}) that k3s's Traefik obtains over ${challengeWords(t)} and renews — the same steps as \`tls --tls acme\`.`,
+      (t.challenge ?? t.resolved) === 'dns-01'
+        ? `No port is opened: the instance gets an IAM role of its own that may change only the TXT record _acme-challenge.${t.domain} in the zone (\`tls --remove\` and \`destroy\` delete it).`
+        : `${t.challenge ?? t.resolved ? '' : 'With HTTP-01, '}Port 80/tcp is then opened to the whole internet (0.0.0.0/0) for Let's Encrypt's validation and renewals (\`tls --remove\` closes it).`,
       t.dns
         ? `DNS: when a public zone of this account holds ${t.domain}, its A record is set to the deployment's address (asked first; --yes); otherwise the record to create is printed. Then launch waits until it resolves and the certificate verifies.`
         : `DNS (--no-dns): the A record to create is printed; launch waits until it resolves and the certificate verifies.`,
@@ -176,6 +196,13 @@ export function describeLaunchTls(t: LaunchTls): string[] {
   ];
 }
 
+function challengeWords(t: LaunchAcmeTls): string {
+  const c = t.challenge ?? t.resolved;
+  if (c === 'dns-01') return `DNS-01${t.challenge ? '' : ' (the zone is in this account)'}`;
+  if (c === 'http-01') return 'HTTP-01';
+  return 'DNS-01 when the zone is in this account (else HTTP-01)';
+}
+
 /** The `tls` command that does (or finishes) this step. */
 export function tlsCommandFor(program: string, name: string, region: string, t: LaunchTls, cloud?: string): string {
   if (t.way === 'acme' || t.way === 'managed') return `${program} tls ${name}${cloud ? ` --cloud ${cloud}` : ''} --region ${region} ${tlsFlagsFor(t)}`;
@@ -185,7 +212,7 @@ export function tlsCommandFor(program: string, name: string, region: string, t: 
 /** The launch flags that ask for this HTTPS step (the CI command). */
 export function tlsFlagsFor(t: LaunchTls): string {
   if (t.way === 'managed') return `--domain ${t.domain} --tls managed${t.dns ? '' : ' --no-dns'}`;
-  if (t.way === 'acme') return `--domain ${t.domain} --tls acme --acme-email ${t.email}${t.ca === 'staging' ? ' --acme-staging' : ''} --i-know-port-80-is-public${t.dns ? '' : ' --no-dns'}`;
+  if (t.way === 'acme') return `--domain ${t.domain} --tls acme --acme-email ${t.email}${t.ca === 'staging' ? ' --acme-staging' : ''}${t.challenge ? ` --acme-challenge ${t.challenge}` : ''}${t.challenge === 'dns-01' ? '' : ' --i-know-port-80-is-public'}${t.dns ? '' : ' --no-dns'}`;
   return `--domain ${t.domain} --tls-cert ${t.tlsCert} --tls-key ${t.tlsKey}${t.dns ? '' : ' --no-dns'}`;
 }
 
@@ -213,7 +240,7 @@ export async function runLaunchTls(
     }
     if (t.way === 'acme') {
       // Consent was given up front (the launch's question, or --i-know-port-80-is-public).
-      return await installAcme(deps, where.name, { ...access, domain: t.domain, tls: 'acme', acmeEmail: t.email, ...(t.ca === 'staging' ? { acmeStaging: true } : {}), iKnowPort80IsPublic: true, dns: t.dns });
+      return await installAcme(deps, where.name, { ...access, domain: t.domain, tls: 'acme', acmeEmail: t.email, ...(t.ca === 'staging' ? { acmeStaging: true } : {}), ...(t.challenge ? { acmeChallenge: t.challenge } : {}), iKnowPort80IsPublic: true, dns: t.dns });
     }
     return await install(deps, where.name, {
       ...access,

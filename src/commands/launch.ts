@@ -15,7 +15,7 @@ import { resolvePlan, sourced, validateLaunchFlags } from './launch-wizard.js';
 import { formatRequests } from './requests-text.js';
 import { refuseScheduleWithout } from './schedule.js';
 import { scopeOf } from './target.js';
-import { checkLaunchTls, describeLaunchTls, refuseManagedWithoutYes, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
+import { checkLaunchTls, describeLaunchTls, refuseLaunchAcmeWithoutConsent, refuseManagedWithoutYes, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
 import { managedHttpsOf } from './tls-managed.js';
 import { probeHttps, type HttpsCheck } from '../workflows/https-check.js';
 
@@ -83,6 +83,12 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   };
   const name = plan.name.value;
   const region = plan.region.value;
+  if (tls?.way === 'acme') {
+    // Before anything is created: the challenge (dns-01 asked for needs the zone in the account, on a
+    // cloud that offers it: exit 2), and for HTTP-01 the consent to open port 80.
+    if (cloud && tls.challenge !== 'http-01') tls.resolved = (await (await import('./tls-acme-dns.js')).chooseChallenge(cloud, { cloud: provider.id, name }, tls.domain, tls.challenge, tls.dns, undefined)).challenge;
+    refuseLaunchAcmeWithoutConsent(tls);
+  }
   const zones = await checkMachineType(cloud, provider, plan);
   let placement = { zone: plan.dataVolume?.value.mode === 'existing' ? plan.dataVolume.value.zone : '', ...(plan.subnet.value ? { subnetId: plan.subnet.value } : {}) };
   if (zones) {
@@ -141,7 +147,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
       ...(tls.way === 'managed'
         ? { managed: { loadBalancer: 'created once ready', certificate: 'the cloud\'s, validated through DNS', ...(tls.cost ? { monthlyCost: tls.cost } : {}) } }
         : tls.way === 'acme'
-        ? { acme: { email: tls.email, ca: tls.ca, challenge: 'http-01' }, port80: 'opened to 0.0.0.0/0 once ready' }
+        ? { acme: { email: tls.email, ca: tls.ca, challenge: tls.challenge ?? tls.resolved ?? 'http-01' }, ...((tls.challenge ?? tls.resolved) === 'dns-01' ? {} : { port80: 'opened to 0.0.0.0/0 once ready' }) }
         : { certificate: { dnsNames: tls.certificate.dnsNames, notAfter: tls.certificate.notAfter, daysLeft: tls.certificate.daysLeft, fingerprint256: tls.certificate.fingerprint256 } }),
       afterReady: tlsCommandFor(deps.program, name, region, tls, flags.cloud),
     };

@@ -85,7 +85,7 @@ export function formatManagedCost(cost: ManagedHttpsCost): string[] {
 }
 
 /** The checks of --tls managed's own input made before connecting (exit 2 each): `tls` and `launch` both. */
-export function checkManagedInput(flags: Pick<TlsFlags, 'domain' | 'timeout' | 'acmeEmail' | 'acmeStaging' | 'iKnowPort80IsPublic'>): { domain: string; timeoutMin: number } {
+export function checkManagedInput(flags: Pick<TlsFlags, 'domain' | 'timeout' | 'acmeEmail' | 'acmeStaging' | 'iKnowPort80IsPublic' | 'acmeChallenge'>): { domain: string; timeoutMin: number } {
   refuseAcmeOnlyFlags(flags);
   const domain = checkDomain(flags.domain);
   const timeoutMin = flags.timeout === undefined ? DEFAULT_TIMEOUT_MIN : Number(flags.timeout);

@@ -5,7 +5,8 @@
 // address. Never the certificate files on this machine, the zone, or any other record.
 // After `tls --tls acme` it also removes Traefik's Let's Encrypt configuration and storage
 // (provision/remove-acme.sh, a no-op otherwise) and closes the port-80 rule that command opened
-// (only that rule: found by its mark on the deployment's access policy).
+// (only that rule: found by its mark on the deployment's access policy); after its DNS-01 challenge,
+// it deletes the instance's role for it (tls-acme-dns.ts: taken off the instance first).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, LaunchError, UsageError } from '../core/errors.js';
@@ -14,6 +15,7 @@ import type { Deps } from './deps.js';
 import { asRoot, connectOrExplain, execOrFail, reachInstance } from './instance-access.js';
 import { locateProvisionBundle } from './provision-bundle.js';
 import { removeDns, type DnsRemoval } from './tls-dns.js';
+import { revokeDnsAccess } from './tls-acme-dns.js';
 import { resolveTarget } from './target.js';
 import { TLS_DIR, type TlsFlags } from './tls.js';
 
@@ -24,15 +26,17 @@ export interface TlsRemoveResult {
   dnsRecord?: DnsRemoval;
   /** The port-80 rule `tls --tls acme` opened to the world: closed, or none (absent; also on clouds without such rules). */
   port80Rule?: { policyId: string; outcome: 'closed' | 'absent' };
+  /** What of the instance's identity for the DNS-01 challenge was deleted (none: it had none). */
+  instanceRole?: { removed: string[] };
   /** What was kept on purpose. */
   kept: string[];
 }
 
 export async function runTlsRemove(deps: Deps, nameArg: string | undefined, flags: TlsFlags): Promise<TlsRemoveResult> {
   const { io } = deps;
-  const extra = (['domain', 'tlsCert', 'tlsKey', 'tls', 'timeout', 'acmeEmail'] as const).filter((k) => flags[k] !== undefined);
+  const extra = (['domain', 'tlsCert', 'tlsKey', 'tls', 'timeout', 'acmeEmail', 'acmeChallenge'] as const).filter((k) => flags[k] !== undefined);
   if (extra.length) {
-    const spell = { domain: '--domain', tlsCert: '--tls-cert', tlsKey: '--tls-key', tls: '--tls', timeout: '--timeout', acmeEmail: '--acme-email' };
+    const spell = { domain: '--domain', tlsCert: '--tls-cert', tlsKey: '--tls-key', tls: '--tls', timeout: '--timeout', acmeEmail: '--acme-email', acmeChallenge: '--acme-challenge' };
     throw new UsageError(`--remove takes no ${extra.map((k) => spell[k]).join(', ')}: it removes what tls installed on the deployment`, { code: 'bad-input', remediation: `\`${deps.program} tls ${nameArg ?? ''} --remove\``.replace('  ', ' ') });
   }
   {
@@ -58,6 +62,7 @@ export async function runTlsRemove(deps: Deps, nameArg: string | undefined, flag
   if (dnsRec) io.info(`  delete the DNS record ${dnsRec.name} A ${dnsRec.value} from the zone ${dnsRec.zoneName}, if it still points there`);
   io.info('  remove Traefik\'s Let\'s Encrypt configuration and its storage on the data disk, if tls --tls acme made them');
   for (const id of worldRules) io.info(`  close port 80 to 0.0.0.0/0 on ${id} (the rule tls --tls acme opened)`);
+  if (reach.record?.acmeDns) io.info(`  take the instance profile ${reach.record.acmeDns.profile} off the instance and delete it and the IAM role ${reach.record.acmeDns.role} (tls --tls acme's DNS-01 challenge)`);
   io.info('Your certificate files on this machine and your DNS zone are not touched; http://<address> keeps answering.');
   await confirmOrYes(deps, flags, `Remove HTTPS${reach.record?.tls ? ` for ${reach.record.tls.domain}` : ''} from ${name}?`, 'remove HTTPS');
 
@@ -77,9 +82,10 @@ export async function runTlsRemove(deps: Deps, nameArg: string | undefined, flag
     port80Rule = { policyId, outcome };
     if (outcome === 'closed') io.success(`Closed port 80 to 0.0.0.0/0 on ${policyId}.`);
   }
+  const roleRemoved = await revokeDnsAccess(deps, reach.cloud, reach.target, reach.instance);
   const dnsRecord = dnsRec ? await removeDns(deps, reach.cloud, dnsRec) : undefined;
   if (reach.record) {
-    const { tls: _tls, tlsDns: _dns, ...rest } = reach.record;
+    const { tls: _tls, tlsDns: _dns, acmeDns: _role, ...rest } = reach.record;
     // A record left pointing elsewhere is no longer ours to delete later either.
     deps.state.putDeployment({ ...rest, updatedAt: new Date(deps.clock.now()).toISOString() });
   }
@@ -88,7 +94,8 @@ export async function runTlsRemove(deps: Deps, nameArg: string | undefined, flag
     removed: { certificateFrom: TLS_DIR, ingresses: ['sourcegraph-tls', 'sourcegraph-tls-redirect'] },
     ...(dnsRecord ? { dnsRecord } : {}),
     ...(port80Rule ? { port80Rule } : {}),
-    kept: ['your certificate and key files on this machine', ...(dnsRec ? [`the DNS zone ${dnsRec.zoneName}`] : [])],
+    ...(roleRemoved ? { instanceRole: { removed: roleRemoved } } : {}),
+    kept: ['your certificate and key files on this machine', ...(dnsRec ? [`the DNS zone ${dnsRec.zoneName}`] : reach.record?.acmeDns ? [`the DNS zone ${reach.record.acmeDns.zone.name}`] : [])],
   };
   if (io.json) io.result(result);
   else io.success(`HTTPS removed from ${name}.`);

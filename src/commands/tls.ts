@@ -44,6 +44,8 @@ export interface TlsFlags extends AccessFlags, GlobalFlags {
   iKnowPort80IsPublic?: boolean;
   /** --tls managed on Azure: a Key Vault certificate instead of the files (not offered yet: exit 2). */
   keyVaultSecretId?: string;
+  /** --acme-challenge dns-01|http-01 (tls-acme-dns.ts). */
+  acmeChallenge?: string;
 }
 
 /** What `tls` installed, kept in the local deployment record for `status`. */
@@ -90,7 +92,7 @@ export async function runTls(deps: Deps, nameArg: string | undefined, flags: Tls
 
 /** --acme-email, --acme-staging and --i-know-port-80-is-public belong to --tls acme (exit 2 anywhere else). */
 export function refuseAcmeOnlyFlags(flags: TlsFlags): void {
-  const acmeOnly = ([['acmeEmail', '--acme-email'], ['acmeStaging', '--acme-staging'], ['iKnowPort80IsPublic', '--i-know-port-80-is-public']] as const).find(([k]) => (k === 'acmeEmail' ? flags[k] !== undefined : flags[k] === true));
+  const acmeOnly = ([['acmeEmail', '--acme-email'], ['acmeStaging', '--acme-staging'], ['iKnowPort80IsPublic', '--i-know-port-80-is-public'], ['acmeChallenge', '--acme-challenge']] as const).find(([k]) => (k === 'acmeEmail' || k === 'acmeChallenge' ? flags[k] !== undefined : flags[k] === true));
   if (acmeOnly) throw new UsageError(`${acmeOnly[1]} only applies with --tls acme`, { code: 'bad-input' });
 }
 
@@ -200,6 +202,8 @@ export async function installTls(deps: Deps, nameArg: string | undefined, flags:
   const target = reach.target;
   const record = reach.record ?? { name, cloud: target.cloud, region: target.region, createdAt: now, updatedAt: now };
   deps.state.putDeployment({ ...record, updatedAt: now, tls });
+  // ... and the instance's role for Let's Encrypt's DNS-01 challenge, if it had one, is deleted.
+  await (await import('./tls-acme-dns.js')).revokeDnsAccess(deps, reach.cloud, target, reach.instance);
   let tlsDns: TlsDnsRecord | undefined;
   if (plan) {
     tlsDns = await applyDns(deps, reach.cloud, plan, domain, address, record.tlsDns);

@@ -44,7 +44,7 @@ export interface DeploymentRecord {
     issuer: string;
     installedAt: string;
     /** `tls --tls acme`: Let's Encrypt renews the certificate on the instance (the expiry above is as last seen). */
-    acme?: { email: string; ca: 'production' | 'staging'; challenge: 'http-01' };
+    acme?: { email: string; ca: 'production' | 'staging'; challenge: 'http-01' | 'dns-01' };
   };
   /**
    * The A record `tls` created or changed in the cloud's DNS zone (tls --domain with the zone in the
@@ -57,6 +57,12 @@ export interface DeploymentRecord {
    * everything created: what `tls --remove` and `destroy` delete, and what a re-run resumes.
    */
   tlsManaged?: { domain: string; url: string; zone?: { id: string; name: string }; journal: Journal; installedAt?: string };
+  /**
+   * The instance's own identity for `tls --tls acme`'s DNS-01 challenge (AWS: an IAM role and
+   * instance profile on the instance), and the journal of its steps: what `tls --remove` and
+   * `destroy` delete (found by name in the cloud too), and what a re-run resumes.
+   */
+  acmeDns?: { domain: string; zone: { id: string; name: string }; role: string; profile: string; journal: Journal };
 }
 
 export interface StateStore {

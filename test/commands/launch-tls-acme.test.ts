@@ -35,6 +35,11 @@ describe('launch --domain --tls acme on the fake cloud', () => {
       [{ ...acme, iKnowPort80IsPublic: true }, 'needs --yes'],
       [{ tls: 'acme', acmeEmail: 'admin@example.com', yes: true }, '--tls acme needs --domain'],
       [{ domain: DOMAIN, acmeEmail: 'admin@example.com', tlsCert: 'x.pem', tlsKey: 'x.key', yes: true }, '--acme-email only applies with --tls acme'],
+      // DNS-01: looked up before anything is created; the fake cloud offers no DNS-01 (as GCE and Azure today).
+      [{ ...acme, yes: true, acmeChallenge: 'dns-01' }, '--acme-challenge dns-01 is not offered yet on aws'],
+      [{ ...acme, yes: true, acmeChallenge: 'dns-01', dns: false }, '--acme-challenge dns-01 takes no --no-dns'],
+      [{ ...acme, yes: true, iKnowPort80IsPublic: true, acmeChallenge: 'tls-alpn-01' }, '--acme-challenge tls-alpn-01: expected dns-01 or http-01'],
+      [{ domain: DOMAIN, acmeChallenge: 'dns-01', tlsCert: 'x.pem', tlsKey: 'x.key', yes: true }, '--acme-challenge only applies with --tls acme'],
     ];
     for (const [flags, message] of cases) {
       const { fake, deps } = rig();

@@ -40,6 +40,21 @@ async function failure(p: Promise<unknown>): Promise<LaunchError> {
 }
 
 describe('tls --tls acme on the fake cloud', () => {
+  it('--acme-challenge dns-01 on a cloud that does not offer it exits 2 before anything changes (http-01 stays the default there)', async () => {
+    const { deps, remote, worldRules, mutations } = await rig();
+    const before = mutations();
+    const io = new ScriptedIo([], false);
+    const e = await failure(installAcme(deps(io), 'prod', { ...acme, dns: true, acmeChallenge: 'dns-01', yes: true }));
+    expect([e.exitCode, e.message]).toEqual([2, '--acme-challenge dns-01 is not offered yet on aws']);
+    expect(e.remediation).toContain('--acme-challenge http-01');
+    expect(mutations()).toBe(before);
+    expect(await worldRules()).toEqual([]);
+    expect(remote.commands).toEqual([]);
+    // The default there: HTTP-01, with its consent.
+    const d = await failure(installAcme(deps(new ScriptedIo([], false)), 'prod', { ...acme, yes: true }));
+    expect(d.message).toContain('--i-know-port-80-is-public is required');
+  });
+
   it('asks before opening port 80 to the world; "no" changes nothing (exit 1)', async () => {
     const { deps, remote, worldRules, mutations } = await rig();
     const before = mutations();

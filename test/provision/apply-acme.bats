@@ -147,3 +147,73 @@ applied() {
   [[ "$output" == *"nothing to apply"* ]]
   refute_calls '^kubectl '
 }
+
+store_dns_settings() {
+  store_settings sourcegraph.example.com admin@example.com production
+  printf 'challenge=dns-01\ndns_provider=route53\ndns_env_AWS_REGION=us-east-1\ndns_env_AWS_HOSTED_ZONE_ID=Z0123456789ABC\n' >>"$(acme_dir)/settings"
+}
+
+@test "apply-acme.sh with challenge=dns-01: the resolver uses the DNS provider with its environment (no HTTP challenge, no secret), valid YAML; twice changes nothing" {
+  store_dns_settings
+
+  run "$PROVISION_DIR/apply-acme.sh"
+
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"letsencrypt resolver, DNS-01, production CA"* ]]
+  m="$(manifest)"
+  grep -qxF '      - "--certificatesresolvers.letsencrypt.acme.dnschallenge.provider=route53"' "$m"
+  ! grep -q 'httpchallenge' "$m"
+  grep -qxF '    env:' "$m"
+  grep -qxF '      - name: AWS_REGION' "$m"
+  grep -qxF '        value: "us-east-1"' "$m"
+  grep -qxF '      - name: AWS_HOSTED_ZONE_ID' "$m"
+  grep -qxF '        value: "Z0123456789ABC"' "$m"
+  ! grep -qi 'secret\|AWS_ACCESS_KEY' "$m"
+  # The values Traefik's chart gets parse as YAML, with the environment where the chart reads it.
+  python3 - "$m" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+values = yaml.safe_load(doc["spec"]["valuesContent"])
+assert values["env"] == [{"name": "AWS_REGION", "value": "us-east-1"}, {"name": "AWS_HOSTED_ZONE_ID", "value": "Z0123456789ABC"}], values["env"]
+assert "--certificatesresolvers.letsencrypt.acme.dnschallenge.provider=route53" in values["additionalArguments"]
+assert values["additionalVolumeMounts"][0]["mountPath"] == "/data/acme"
+PY
+  applied | grep -qxF '    traefik.ingress.kubernetes.io/router.tls.certresolver: letsencrypt'
+  [[ "$output" == *"(DNS-01)"* ]]
+
+  before="$(stat -c '%Y %i' "$m")"
+  sleep 1
+  run "$PROVISION_DIR/apply-acme.sh"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"Traefik's ACME configuration is unchanged"* ]]
+  [ "$(stat -c '%Y %i' "$m")" = "$before" ]
+
+  # Back to HTTP-01 (tls run again with --acme-challenge http-01): the DNS lines go.
+  store_settings sourcegraph.example.com admin@example.com production
+  run "$PROVISION_DIR/apply-acme.sh"
+  [ "$status" -eq 0 ]
+  grep -qxF '      - "--certificatesresolvers.letsencrypt.acme.httpchallenge.entrypoint=web"' "$m"
+  ! grep -q 'dnschallenge\|env:' "$m"
+}
+
+@test "apply-acme.sh with challenge=dns-01: an unknown challenge, no provider, or a value that is not plain are refused before anything changes" {
+  store_settings
+  printf 'challenge=tls-alpn-01\n' >>"$(acme_dir)/settings"
+  run "$PROVISION_DIR/apply-acme.sh"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"challenge must be http-01 or dns-01"* ]]
+
+  store_settings
+  printf 'challenge=dns-01\n' >>"$(acme_dir)/settings"
+  run "$PROVISION_DIR/apply-acme.sh"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"needs dns_provider="* ]]
+
+  store_settings
+  printf 'challenge=dns-01\ndns_provider=route53\ndns_env_AWS_REGION=us-east-1"; evil: "x\n' >>"$(acme_dir)/settings"
+  run "$PROVISION_DIR/apply-acme.sh"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"dns_env_AWS_REGION: not a plain name and value"* ]]
+  refute_calls '^kubectl '
+  [ ! -e "$(manifest)" ]
+}

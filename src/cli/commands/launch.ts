@@ -36,6 +36,7 @@ export const launchFlags = {
   tls: str('--tls <way>', 'with --domain: acme (a Let\'s Encrypt certificate obtained on the instance, the steps of `tls --tls acme`; AWS, GCE and Azure) instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer, the steps of `tls --tls managed` (AWS only; exit 2 elsewhere)'),
   acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
   acmeStaging: bool('--acme-staging', 'with --tls acme: Let\'s Encrypt\'s staging CA (certificates browsers do not trust: for trials)'),
+  acmeChallenge: str('--acme-challenge <type>', 'with --tls acme: dns-01 (a TXT record in the zone, through an IAM role of the instance\'s own; no port opened; AWS only so far) or http-01 (port 80 opened to the world); default: dns-01 when the domain\'s zone is in this account, else http-01'),
   iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation (required when not interactive)'),
   dns: negatable('--no-dns', 'with --domain: never look at or change DNS zones in the cloud account; print the record(s) to create'),
 };

@@ -13,6 +13,7 @@ export const tlsCommand = defineCommand({
     tls: str('--tls <way>', 'acme: a Let\'s Encrypt certificate that k3s\'s Traefik obtains and renews on the instance (HTTP-01; AWS, GCE and Azure), instead of --tls-cert/--tls-key; managed: the cloud\'s load balancer in front of the instance, with the cloud\'s certificate (AWS, GCE) or your --tls-cert/--tls-key (Azure: an Application Gateway); see below'),
     acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
     acmeStaging: bool('--acme-staging', 'with --tls acme: use Let\'s Encrypt\'s staging CA (for trials: its certificates are not trusted by browsers)'),
+    acmeChallenge: str('--acme-challenge <type>', 'with --tls acme: dns-01 (a TXT record in the zone, through an IAM role of the instance\'s own; no port opened; AWS only so far) or http-01 (port 80 opened to the world); default: dns-01 when the domain\'s zone is in this account, else http-01'),
     iKnowPort80IsPublic: bool('--i-know-port-80-is-public', 'with --tls acme: accept opening port 80 to 0.0.0.0/0 for Let\'s Encrypt\'s validation without being asked (required when not interactive)'),
     keyVaultSecretId: str('--key-vault-secret-id <id>', 'with --tls managed on Azure: a Key Vault certificate instead of --tls-cert/--tls-key (not offered yet: exit 2)'),
     wait: negatable('--no-wait', 'do not wait for the domain to resolve to the deployment\'s address (nor, with --tls acme or managed on AWS/GCE, for the certificate)'),
@@ -30,6 +31,7 @@ export const tlsCommand = defineCommand({
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls managed --yes`,
     `${PROGRAM} tls prod --cloud azure --domain sourcegraph.example.com --tls managed --tls-cert fullchain.pem --tls-key privkey.pem --yes`,
     `${PROGRAM} tls prod --domain sourcegraph.example.com --tls acme --acme-email admin@example.com --i-know-port-80-is-public`,
+    `${PROGRAM} tls prod --domain sourcegraph.example.com --tls acme --acme-email admin@example.com --acme-challenge dns-01 --yes`,
     `${PROGRAM} tls prod --remove --yes`,
   ],
   helpAfter: `
@@ -132,6 +134,21 @@ one, is removed). The DNS record is set or printed as above. Then, unless --no-w
 port 80, Traefik's log), everything staying in place: run the same command again to wait again.
 status and doctor read the expiry of the certificate served. tls with --tls-cert/--tls-key afterwards
 replaces it (Traefik's ACME configuration removed, the port-80 rule closed).
+--acme-challenge dns-01|http-01 (with --tls acme): the default is dns-01 when the cloud offers it
+(AWS: Route 53) and a public zone of this account holds the domain (and the instance runs as no
+instance profile of another's), else http-01 as above. dns-01 opens no port: Traefik's ACME client
+(lego, provider route53) writes the TXT record _acme-challenge.<domain> in the zone with the
+instance's own credentials, never your keys. After asking (--yes; --i-know-port-80-is-public is not
+needed), each step journaled so a re-run goes on: the IAM role sourcegraph-launch-acme-<region>-<name>
+(tagged; trusted by EC2; its one inline policy allows route53:ChangeResourceRecordSets on that hosted
+zone for TXT records _acme-challenge.<domain> only, ListResourceRecordSets on it, GetChange and
+ListHostedZonesByName), its instance profile (same name), put on the instance. The settings gain
+challenge=dns-01, dns_provider=route53 and the zone and region, and apply-acme.sh renders the
+resolver's dnsChallenge with them. A port-80 rule of an earlier HTTP-01 run is closed (and HTTP-01
+deletes the role). --acme-challenge dns-01 exits 2 before anything changes without such a zone,
+with --no-dns, when the instance has another instance profile, and on GCE and Azure (not offered
+yet). tls --remove and tls with your own files take the profile off and delete it and the role;
+destroy deletes them when this machine recorded them. Never the zone.
 Exit codes: 0 served (and resolving, unless --no-wait), 1 failed, 2 bad input, a certificate
 that does not fit, or a DNS change or removal without --yes (or --tls acme without
 --i-know-port-80-is-public) when not interactive (nothing changed), 3 credentials or permissions,

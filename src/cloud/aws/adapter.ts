@@ -40,6 +40,8 @@ import type { AcmApi } from './acm-sdk.js';
 import type { LoadBalancerApis } from './load-balancer-sdk.js';
 import { AwsManagedHttps } from './managed-https.js';
 import type { SsmApi } from './ssm-sdk.js';
+import type { IamApi } from './iam-sdk.js';
+import { AwsAcmeDnsAccess } from './acme-dns-role.js';
 import * as ssmRun from './run-command.js';
 
 export const AWS_CAPABILITIES: Capabilities = {
@@ -203,6 +205,14 @@ export class AwsAdapter implements Cloud {
     return (this.managed ??= new AwsManagedHttps({ ...this.c, acm, lb: loadBalancer, route53 }));
   }
 
+  // ---- tls --tls acme with DNS-01: the instance's own IAM role for its zone (acme-dns-role.ts) ----
+  private acmeDns?: AwsAcmeDnsAccess;
+  get acmeDnsAccess(): AwsAcmeDnsAccess | undefined {
+    const { iam } = this.clients;
+    if (!iam) return undefined;
+    return (this.acmeDns ??= new AwsAcmeDnsAccess({ ...this.c, iam }));
+  }
+
   /**
    * Elastic IPs: the account attribute vpc-max-elastic-ips against the addresses allocated. vCPUs:
    * the On-Demand quota of the type's family from Service Quotas against the vCPUs of the region's
@@ -250,6 +260,7 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
   let loadingLb: Promise<LoadBalancerApis> | undefined;
   const loadLb = () => (loadingLb ??= import('./load-balancer-sdk.js').then(({ createLoadBalancerApis }) => createLoadBalancerApis(clientOptions)));
   let loadingSsm: Promise<SsmApi> | undefined;
+  let loadingIam: Promise<IamApi> | undefined;
   const sts = lazyApi<StsApi>(() => load().then((c) => c.sts));
   const clients: AwsClients = {
     ec2: lazyApi<Ec2Api>(() => load().then((c) => c.ec2)),
@@ -278,6 +289,8 @@ export function createAwsAdapter(scope: Scope, opts: { profile?: string; endpoin
     },
     // Its own chunk too, loaded on the first run-command call only (see ssm-sdk.ts).
     ssm: lazyApi<SsmApi>(() => (loadingSsm ??= import('./ssm-sdk.js').then(({ createSsmApi }) => createSsmApi({ ...clientOptions, env })))),
+    // Its own chunk as well, loaded only by tls --tls acme's DNS-01 (and its removal) (see iam-sdk.ts).
+    iam: lazyApi<IamApi>(() => (loadingIam ??= import('./iam-sdk.js').then(({ createIamApi }) => createIamApi(clientOptions)))),
   };
   return new AwsAdapter(clients, scope, { ...rest, profile });
 }

@@ -7,7 +7,7 @@ export interface AwsErrorContext {
   /** The API call that failed, e.g. "RunInstances". */
   operation: string;
   /** IAM service prefix of the call; default "ec2". */
-  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53' | 'acm' | 'elasticloadbalancing' | 'ssm';
+  service?: 'ec2' | 'sts' | 'dlm' | 'servicequotas' | 'route53' | 'acm' | 'elasticloadbalancing' | 'ssm' | 'iam';
   /** The shared-config profile the credentials came from ('default' when none was chosen). */
   profile: string;
   region: string;
@@ -71,6 +71,7 @@ const SERVICE_NAMES: Record<NonNullable<AwsErrorContext['service']>, string> = {
   acm: 'Certificate Manager (ACM)',
   elasticloadbalancing: 'Elastic Load Balancing',
   ssm: 'Systems Manager',
+  iam: 'IAM',
 };
 
 function field(err: unknown, key: string): unknown {

@@ -246,6 +246,8 @@ export interface AwsClients {
   loadBalancer?: import('./load-balancer-sdk.js').LoadBalancerApis;
   /** Systems Manager (the run-command channel): built by ssm-sdk.ts, its own chunk, only when used. */
   ssm?: import('./ssm-sdk.js').SsmApi;
+  /** IAM (the instance role of tls --tls acme's DNS-01): built by iam-sdk.ts, its own chunk, only when used. */
+  iam?: import('./iam-sdk.js').IamApi;
 }
 
 export interface AwsClientOptions {

@@ -29,6 +29,13 @@ const impliedByManagedHttps = ['acm:AddTagsToCertificate', 'elasticloadbalancing
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { wrapSsmClient } from '../../../src/cloud/aws/ssm-sdk.js';
 
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { wrapIamClients } from '../../../src/cloud/aws/iam-sdk.js';
+// tls --tls acme's DNS-01: the instance's IAM role and profile, and the EC2 calls that put it on the instance.
+const acmeDnsActions = () => Object.keys(wrapIamClients({} as IAMClient, {} as EC2Client)).map((m) => (/IamInstanceProfileAssociations?$|IamInstanceProfile$/.test(m) && /^(describe|associate|disassociate)/.test(m) ? `ec2:${pascal(m)}` : `iam:${pascal(m)}`));
+// Tags given at creation need the tagging action too.
+const impliedByAcmeDns = ['iam:TagRole', 'iam:TagInstanceProfile'];
+
 const route53Actions = () => Object.keys(wrapRoute53Client({} as Route53Client)).map((m) => `route53:${pascal(m)}`);
 const ssmActions = () => Object.keys(wrapSsmClient({} as SSMClient)).map((m) => `ssm:${pascal(m)}`);
 
@@ -59,6 +66,10 @@ describe('the minimal AWS policy', () => {
     // Systems Manager (the run-command channel, doctor's "managed" check).
     expect(ssmActions()).toHaveLength(3);
     expect(ssmActions().filter((a) => !allowed.has(a))).toEqual([]);
+    // tls --tls acme's DNS-01 (the instance's role): IAM, and EC2's profile associations.
+    expect(acmeDnsActions()).toHaveLength(13);
+    expect(acmeDnsActions().filter((a) => a.startsWith('ec2:'))).toEqual(['ec2:DescribeIamInstanceProfileAssociations', 'ec2:AssociateIamInstanceProfile', 'ec2:DisassociateIamInstanceProfile']);
+    expect([...acmeDnsActions(), ...impliedByAcmeDns].filter((a) => !allowed.has(a))).toEqual([]);
     // DLM acts as its role: launch --schedule passes it.
     expect(allowed.has('iam:PassRole')).toBe(true);
   });
@@ -74,7 +85,19 @@ describe('the minimal AWS policy', () => {
       ...managedHttpsActions(),
       ...impliedByManagedHttps,
       ...ssmActions(),
+      ...acmeDnsActions(),
+      ...impliedByAcmeDns,
     ]);
     expect([...allowed].filter((a) => a.includes('*') || !called.has(a))).toEqual([]);
+  });
+});
+
+describe('the IAM statements of tls --tls acme (DNS-01)', () => {
+  it('reach only the roles and profiles the tool names sourcegraph-launch-acme-*, and pass them only to EC2', async () => {
+    const policy = (await awsProvider.minimalPolicy!()).document as { Statement: { Sid: string; Action: string[]; Resource: string | string[]; Condition?: unknown }[] };
+    const iam = policy.Statement.filter((s) => s.Action.some((a) => a.startsWith('iam:') && a !== 'iam:CreateServiceLinkedRole') && s.Sid !== 'SourcegraphLaunchPassDlmRole');
+    expect(iam.map((s) => s.Sid).sort()).toEqual(['SourcegraphLaunchAcmeDnsRole', 'SourcegraphLaunchPassAcmeDnsRole']);
+    for (const s of iam) for (const r of [s.Resource].flat()) expect(r).toMatch(/^arn:aws:iam::\*:(role|instance-profile)\/sourcegraph-launch-acme-\*$/);
+    expect(policy.Statement.find((s) => s.Sid === 'SourcegraphLaunchPassAcmeDnsRole')?.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } });
   });
 });

@@ -32,13 +32,15 @@ describe('the AWS SDK boundary', () => {
       else if (file === 'acm-sdk.ts') expect(runtimeSdk.map((i) => i.from)).toEqual(['@aws-sdk/client-acm']);
       else if (file === 'load-balancer-sdk.ts') expect(runtimeSdk.map((i) => i.from)).toEqual(['@aws-sdk/client-ec2', '@aws-sdk/client-elastic-load-balancing-v2']);
       else if (file === 'ssm-sdk.ts') expect(runtimeSdk.map((i) => i.from)).toEqual(['@aws-sdk/client-ssm']);
+      // tls --tls acme's DNS-01: IAM, with the EC2 calls of the instance profile's association, its own chunk.
+      else if (file === 'iam-sdk.ts') expect(runtimeSdk.map((i) => i.from)).toEqual(['@aws-sdk/client-ec2', '@aws-sdk/client-iam']);
       else expect(runtimeSdk, file).toEqual([]);
     }
   });
 
   it('loads sdk.ts from other modules only dynamically', () => {
     for (const { file, text } of sources.filter((s) => s.file !== 'sdk.ts')) {
-      const runtimeSdkModule = staticImports(text).filter((i) => ['./sdk.js', './route53-sdk.js', './acm-sdk.js', './load-balancer-sdk.js', './ssm-sdk.js'].includes(i.from) && !i.typeOnly);
+      const runtimeSdkModule = staticImports(text).filter((i) => ['./sdk.js', './route53-sdk.js', './acm-sdk.js', './load-balancer-sdk.js', './ssm-sdk.js', './iam-sdk.js'].includes(i.from) && !i.typeOnly);
       expect(runtimeSdkModule, file).toEqual([]);
     }
     expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./sdk.js')");
@@ -46,6 +48,7 @@ describe('the AWS SDK boundary', () => {
     expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./acm-sdk.js')");
     expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./load-balancer-sdk.js')");
     expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./ssm-sdk.js')");
+    expect(sources.find((s) => s.file === 'adapter.ts')?.text).toContain("import('./iam-sdk.js')");
   });
 
   it('keeps the descriptor and what it loads (provider, prices, catalog, errors) free of the SDK, even its types', () => {
