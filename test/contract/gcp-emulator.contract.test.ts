@@ -81,7 +81,10 @@ describeCloudContract('gcp on the GCE emulator', {
   zonalSubnets: false,
   notYet: {
     'world-port': 'tls --tls acme is AWS-only so far: the firewall rule to the internet for HTTP-01 is not built yet',
-    'run-command': 'GCE has no run-command API: a channel through guest attributes (an agent on the instance watching its metadata) is not built yet',
+  },
+  cannotEmulate: {
+    'run-command':
+      'Compute has no run-command API: the channel is our agent on the instance (provision/gce-run-agent.sh) reading metadata and writing guest attributes, run for real in test/cloud/gcp/run-command.test.ts and on a test host in test/e2e/gcp-run-command.e2e.test.ts',
   },
   async setup() {
     gce!.reset();

@@ -1,6 +1,6 @@
 // A stand-in for one instance's GCE metadata server, for end-to-end tests of the real run agent
 // (provision/gce-run-agent.sh) on a test host: an HTTP server on an address of the test's own
-// namespace (never 169.254.169.254) that answers the two paths the agent uses, backed by the GCE
+// namespace (never 169.254.169.254; port 80 unless told) that answers the two paths the agent uses, backed by the GCE
 // emulator, so what the CLI sets with instances.setMetadata is what the agent reads, and what the
 // agent writes is what instances.getGuestAttributes answers:
 //   GET    /computeMetadata/v1/instance/attributes/<key>            the instance's metadata value, 404 when absent
@@ -9,6 +9,7 @@
 // Like the real server: every request needs `Metadata-Flavor: Google` (else 403), and guest
 // attributes answer 403 while the instance's metadata lacks enable-guest-attributes=TRUE.
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { GceEmulator } from './gce-emulator/index.js';
 import { GceTestClient } from './gce-emulator/client.js';
 
@@ -20,7 +21,12 @@ export interface GceMetadataStandIn {
   stop(): Promise<void>;
 }
 
-export async function startGceMetadataStandIn(gce: GceEmulator, address: string, instance: () => { zone: string; name: string } | undefined): Promise<GceMetadataStandIn> {
+export async function startGceMetadataStandIn(
+  gce: GceEmulator,
+  address: string,
+  instance: () => { zone: string; name: string } | undefined,
+  port = 80,
+): Promise<GceMetadataStandIn> {
   const client = new GceTestClient(gce.endpoint, gce.project);
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -66,10 +72,10 @@ export async function startGceMetadataStandIn(gce: GceEmulator, address: string,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(80, address, () => resolve());
+    server.listen(port, address, () => resolve());
   });
   return {
-    url: `http://${address}/computeMetadata/v1`,
+    url: `http://${address}:${(server.address() as AddressInfo).port}/computeMetadata/v1`,
     requests,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
