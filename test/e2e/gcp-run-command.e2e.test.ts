@@ -1,4 +1,4 @@
-// `config` and `doctor` on Google Compute Engine with SSH closed, end to end: the real CLI process
+// `config`, `executors enable`, `disk grow` and `doctor` on Google Compute Engine with SSH closed, end to end: the real CLI process
 // → the GCE emulator, a deployment launched with `--ssh-cidr none`, so `config` goes through the
 // run agent. The real provision/gce-run-agent.sh runs as root on the test host standing in for the
 // instance (started over the test's own root SSH login, the way systemd would start it; every
@@ -6,7 +6,8 @@
 // test's namespace (test/support/gce-metadata-stand-in.ts) that reads the instance's metadata from
 // the emulator and writes its guest attributes there. So instances.setMetadata from the CLI reaches
 // the agent, and what the agent writes is what instances.getGuestAttributes answers the CLI.
-// A second deployment, without the agent, gets the clear error. Runs inside the test network
+// A second deployment, without the agent, gets the clear error. `disk grow` grows a real XFS
+// filesystem on a loop device mounted on the host's /mnt/data. Runs inside the test network
 // namespace (npm test), as root.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,7 @@ let where: string[];
 let rc: { zone: string; name: string } | undefined;
 let agentPid: number | undefined;
 let metadataAdded = false;
+let loop: { device: string; image: string } | undefined;
 
 const cli = (args: string[]) => runCli(args, { env, home, timeoutMs: 200_000 });
 const overridePath = () => join(host.fsRoot, 'mnt', 'data', 'override.yaml');
@@ -112,6 +114,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (loop) {
+    await asAgent('umount /mnt/data').catch(() => undefined);
+    execFileSync('losetup', ['-d', loop.device]);
+  }
   if (agentPid) {
     try {
       process.kill(-agentPid, 'SIGTERM');
@@ -187,5 +193,39 @@ describe('config through the GCE run agent (SSH closed)', () => {
     const check = doctor.json<{ checks: { id: string; status: string; detail: string; fix?: string }[] }>().checks.find((c) => c.id === 'run-command');
     expect(check).toMatchObject({ status: 'warn', detail: expect.stringContaining('config, executors enable and disk grow need SSH open to you') });
     expect(check!.fix).toContain('--via ssh');
+  });
+  it('executors enable through the agent: the token made on the instance, never printed; the replicas set and applied', async () => {
+    const volume = join(host.fsRoot, 'mnt', 'data', '.sourcegraph-launch');
+    writeFileSync(join(host.fsRoot, 'var', 'lib', 'sourcegraph-launch', 'charts', `sourcegraph-executor-k8s-${VERSION}.tgz`), 'a saved chart\n');
+    const enabled = await cli(['executors', 'enable', 'rc', ...where, '--count', '2', '--yes', '--json']);
+    expect(enabled.code, enabled.stderr).toBe(0);
+    expect(enabled.stderr).toContain(`through ${AGENT_NAME}`);
+    expect(enabled.json()).toMatchObject({ count: 2, token: 'created', changed: true, applied: { version: VERSION } });
+    const token = readFileSync(join(volume, 'executor-secret'), 'utf8').trim();
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(enabled.stdout + enabled.stderr).not.toContain(token);
+    expect(readFileSync(overridePath(), 'utf8')).toBe('frontend:\n  replicaCount: 3\nexecutor:\n  replicas: 2\n');
+  });
+
+  it('disk grow grows the GCE disk, then the XFS filesystem on the host\'s /mnt/data through the agent', async () => {
+    // A real XFS data disk on the host (an ext4 one cannot be grown online inside the test's namespaces: the
+    // resize ioctl is refused there; the filesystem step is the same script either way): 512 MiB, then the "cloud" makes the device 1 GiB.
+    const image = join(dir, 'data-disk.img');
+    execFileSync('truncate', ['-s', '512M', image]);
+    const device = execFileSync('losetup', ['-f', '--show', image]).toString().trim();
+    loop = { device, image };
+    execFileSync('mkfs.xfs', ['-q', device]);
+    const mounted = await asAgent(`mount ${device} /mnt/data && findmnt -n -o FSTYPE /mnt/data`);
+    expect(mounted.stdout.trim(), mounted.stderr).toBe('xfs');
+    execFileSync('truncate', ['-s', '1G', image]);
+    execFileSync('losetup', ['-c', device]);
+    const sizeOf = async () => Number((await asAgent('df -B1 --output=size /mnt/data | tail -n 1')).stdout.trim());
+    expect(await sizeOf()).toBeLessThan(600 * 1024 * 1024);
+
+    const grow = await cli(['disk', 'grow', 'rc', ...where, '--size', '600', '--yes', '--json']);
+    expect(grow.code, grow.stderr).toBe(0);
+    expect(grow.stderr).toContain(`Reaching rc through ${AGENT_NAME}`);
+    expect(grow.json()).toMatchObject({ toGiB: 600, disk: 'grown', filesystem: { grown: true, usage: { filesystem: 'xfs' } } });
+    expect(await sizeOf()).toBeGreaterThan(900 * 1024 * 1024);
   });
 });
