@@ -90,7 +90,7 @@ install_file() {
 for file in "$here"/*.sh; do
   install_file "$file" "$SG_INSTALL_DIR/provision/$(basename "$file")" 0755
 done
-for file in versions.env checksums.sha256 sourcegraph-boot.service README.md "$here"/manifests/*.yaml; do
+for file in versions.env checksums.sha256 sourcegraph-boot.service sourcegraph-run-agent.service README.md "$here"/manifests/*.yaml; do
   file="${file#"$here/"}"
   [[ -f "$here/$file" ]] && install_file "$here/$file" "$SG_INSTALL_DIR/provision/$file" 0644
 done
@@ -137,6 +137,18 @@ fi
 if ! systemctl is-enabled --quiet sourcegraph-boot.service 2>/dev/null; then
   systemctl enable sourcegraph-boot.service
   log "enabled sourcegraph-boot.service"
+fi
+
+# GCE has no run-command API: this agent is how the launcher reaches an instance with SSH closed
+# (gce-run-agent.sh). AWS (Systems Manager) and Azure (Run Command) bring their own.
+if [[ "$cloud" == gcp ]]; then
+  if write_if_changed "$SG_SYSTEMD_DIR/sourcegraph-run-agent.service" 0644 <"$here/sourcegraph-run-agent.service"; then
+    systemctl daemon-reload
+  fi
+  if ! systemctl is-enabled --quiet sourcegraph-run-agent.service 2>/dev/null; then
+    systemctl enable sourcegraph-run-agent.service
+    log "enabled sourcegraph-run-agent.service"
+  fi
 fi
 
 # The container images of every chart saved for this version, as the size's values render them.

@@ -83,3 +83,8 @@ set_stage provisioned
 # --no-block: cloud-init must not wait for the install; status.json reports its progress.
 systemctl start --no-block sourcegraph-boot.service
 log "provisioned; sourcegraph-boot.service started"
+# Enabled by build.sh on GCE only; it starts at every later boot by itself.
+if systemctl is-enabled --quiet sourcegraph-run-agent.service 2>/dev/null; then
+  systemctl start --no-block sourcegraph-run-agent.service
+  log "sourcegraph-run-agent.service started"
+fi

@@ -11,7 +11,8 @@
 #                         volume's k3s token and id, executor token and saved values;
 #   from the root disk    k3s's server credentials and token, the agent's certificates and keys,
 #                         the admin kubeconfig, the node password, the pods' resolv.conf, the
-#                         build's status, lock, markers, logs (but its own and build.log) and reboot.sh.log;
+#                         build's status, lock, markers, logs (but its own and build.log), reboot.sh.log
+#                         and the GCE run agent's state (ids it ran);
 #   and as before         SSH authorized_keys of every user and root (the build's key pair), SSH
 #                         host keys, /etc/machine-id (emptied), cloud-init's per-instance state,
 #                         shell histories.
@@ -79,7 +80,7 @@ remove "$SG_ROOT"/var/lib/cloud/instances "$SG_ROOT/var/lib/cloud/instance"
 remove "$SG_ROOT"/home/*/.bash_history "$SG_ROOT/root/.bash_history" "$SG_ROOT"/home/*/.kube "$SG_ROOT/root/.kube"
 # The prewarm's status and "Started Sourcegraph" line would read like a boot of the image to a
 # launcher; the markers and logs describe the build machine.
-remove "$SG_STATUS_FILE" "$SG_STATE_DIR/boot.lock" "$SG_STATE_DIR/first-boot.done" "$SG_CREDENTIALS_VOLUME_FILE" \
+remove "$SG_STATUS_FILE" "$SG_STATE_DIR/run-agent" "$SG_STATE_DIR/boot.lock" "$SG_STATE_DIR/first-boot.done" "$SG_CREDENTIALS_VOLUME_FILE" \
   "$SG_STATE_DIR"/prewarmed-* "$SG_ROOT/var/log/reboot.sh.log"
 for path in "$SG_LOG_DIR"/*; do
   case "${path##*/}" in

@@ -70,5 +70,5 @@ export const forceUnlockFlag = bool(
 /** How `config`, `executors enable` and `disk grow` reach the instance (commands/instance-access.ts: openChannel). */
 export const viaFlag = str(
   '--via <ssh|run-command>',
-  'reach the instance over SSH, or through the cloud\'s run-command channel with no open port (Azure Run Command, AWS Systems Manager) (default: SSH when it is open and answers, else run-command)',
+  'reach the instance over SSH, or through the cloud\'s run-command channel with no open port (Azure Run Command, AWS Systems Manager, our agent on GCE) (default: SSH when it is open and answers, else run-command)',
 );

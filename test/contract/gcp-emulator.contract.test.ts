@@ -80,8 +80,11 @@ describeCloudContract('gcp on the GCE emulator', {
   quotaFigures: ['vcpus', 'staticAddresses'],
   zonalSubnets: false,
   notYet: {
-    'run-command': 'GCE has no run-command API: a channel through guest attributes (an agent on the instance watching its metadata) is not built yet',
     'gateway-https': 'GCE\'s managed HTTPS issues the certificate itself (a Google-managed certificate), it takes none of the user\'s',
+  },
+  cannotEmulate: {
+    'run-command':
+      'Compute has no run-command API: the channel is our agent on the instance (provision/gce-run-agent.sh) reading metadata and writing guest attributes, run for real in test/cloud/gcp/run-command.test.ts and on a test host in test/e2e/gcp-run-command.e2e.test.ts',
   },
   async setup() {
     gce!.reset();

@@ -43,6 +43,9 @@ build() {
   [ -f "$SG_ROOT/opt/sourcegraph-launch/provision/versions.env" ]
   cmp "$PROVISION_DIR/sourcegraph-boot.service" "$SG_ROOT/etc/systemd/system/sourcegraph-boot.service"
   [ -f "$STUB_STATE/units/sourcegraph-boot.enabled" ]
+  # AWS brings Systems Manager: the GCE run agent is shipped but not enabled.
+  [ ! -e "$SG_ROOT/etc/systemd/system/sourcegraph-run-agent.service" ]
+  [ ! -e "$STUB_STATE/units/sourcegraph-run-agent.enabled" ]
   [ -f "$SG_ROOT/var/lib/sourcegraph-launch/charts/sourcegraph-6.12.5040.tgz" ]
   grep -qxF 'fs.inotify.max_user_watches=128000' "$SG_ROOT/etc/sysctl.d/90-sourcegraph.conf"
   [ -x "$SG_ROOT/usr/local/bin/k3s" ] && [ -x "$SG_ROOT/usr/local/bin/helm" ]
@@ -115,6 +118,10 @@ build() {
   grep -qxF 'SG_IMAGE_USER=sourcegraph' "$SG_ROOT/etc/sourcegraph-launch/image.env"
   refute_calls 'upgrade --install'
   refute_calls 'crictl'
+  # The run-command agent (GCE has no run-command API): installed, its unit enabled.
+  [ -x "$SG_ROOT/opt/sourcegraph-launch/provision/gce-run-agent.sh" ]
+  cmp "$PROVISION_DIR/sourcegraph-run-agent.service" "$SG_ROOT/etc/systemd/system/sourcegraph-run-agent.service"
+  [ -f "$STUB_STATE/units/sourcegraph-run-agent.enabled" ]
 }
 
 @test "Ubuntu on Azure: LUN 0, ext4, user sourcegraph by default" {

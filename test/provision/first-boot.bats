@@ -27,6 +27,7 @@ first_boot() {
   [ "$(data_version)" = 6.12.5040-base ]
   refute_calls 'upgrade --install'
   assert_call '^systemctl start --no-block sourcegraph-boot.service$'
+  refute_calls 'start .*sourcegraph-run-agent'
   [ "$(status_field stage)" = provisioned ]
   [ "$(status_field decision)" = first-boot ]
   [ "$(status_field targetVersion)" = 6.12.5040 ]
@@ -106,6 +107,8 @@ gce_disks() {
   [ "$(data_version)" = 6.12.5040-base ]
   grep -qxF 'SG_IMAGE_USER=sourcegraph' "$SG_ROOT/etc/sourcegraph-launch/image.env"
   assert_call '^systemctl start --no-block sourcegraph-boot.service$'
+  # The run-command agent starts now too (enabled, it starts by itself at later boots).
+  assert_call '^systemctl start --no-block sourcegraph-run-agent.service$'
   [ "$(status_field stage)" = provisioned ]
   [ "$(status_field decision)" = first-boot ]
 }

@@ -43,6 +43,8 @@ leave_machine_state() {
   printf 'x Started Sourcegraph on version 6.12.5040\n' >"$SG_ROOT/var/log/reboot.sh.log"
   printf '{"stage": "done"}\n' >"$SG_ROOT/var/lib/sourcegraph-launch/status.json"
   printf 'v-1\n' >"$SG_ROOT/var/lib/sourcegraph-launch/k3s-credentials-volume"
+  mkdir -p "$SG_ROOT/var/lib/sourcegraph-launch/run-agent"
+  printf '0a1b2c3d4e5f\n' >"$SG_ROOT/var/lib/sourcegraph-launch/run-agent/last-id"
   printf 'nameserver 10.0.0.2\n' >"$SG_ROOT/etc/rancher/k3s/resolv.conf"
 }
 
@@ -70,7 +72,7 @@ leave_machine_state() {
     '\./etc/rancher(/k3s(/config\.yaml)?)?'
     '\./etc/sourcegraph-launch(/image\.env)?'
     '\./etc/(sysctl\.d|security|security/limits\.d)(/90-sourcegraph\.conf)?'
-    '\./etc/systemd(/system(/(k3s|sourcegraph-boot)\.service)?)?'
+    '\./etc/systemd(/system(/(k3s|sourcegraph-boot|sourcegraph-run-agent)\.service)?)?'
     '\./home(/ec2-user(/\.ssh|/\.sourcegraph-version|/\.sourcegraph-size)?)?'
     '\./root(/\.ssh)?'
     '\./mnt(/data(/(\.sourcegraph-version|db|storage|kubelet|lost\+found))?)?'

@@ -44,12 +44,13 @@ answers: a few minutes in which pods restart.
 After \`tls\` (your own domain) it then probes https://<domain>/healthz with the certificate verified:
 a warning at most (\`https\` in --json).
 It reaches the instance over SSH when the deployment's SSH is open and answers; otherwise through
-the cloud's run-command channel, which needs no open port: Azure Run Command, or AWS Systems Manager
+the cloud's run-command channel, which needs no open port: Azure Run Command, AWS Systems Manager
 Run Command (the instance must be managed: SSM agent and an instance profile with
-AmazonSSMManagedInstanceCore; \`doctor\` checks it). Each step is one run command, so it is slower;
-files and long outputs move in parts. It says which it uses; --via ssh or --via run-command forces
-one. Google Compute Engine offers no run-command channel here yet: there SSH must be open to your
-address (--via run-command exits 2 and says so).
+AmazonSSMManagedInstanceCore; \`doctor\` checks it), or on Google Compute Engine the agent our images
+run (sourcegraph-run-agent): the step goes into the instance's metadata (instances.setMetadata) and
+its output comes back as guest attributes (instances.getGuestAttributes); an instance whose image
+lacks the agent exits 1 saying so. Each step is one run command, so it is slower; files and long
+outputs move in parts. It says which it uses; --via ssh or --via run-command forces one.
 Exit codes: 0 applied (or nothing to change), 1 the apply failed (\`config rollback\` restores the
 previous file), 2 bad input, 4 still applying after --timeout (it goes on; \`logs --follow\` watches).
 `,

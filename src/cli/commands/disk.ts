@@ -28,8 +28,8 @@ Azure disk update), after showing the size change and its monthly cost change. O
 Premium SSD disk grows beyond 4 TiB only with the VM deallocated: disk grow says so and asks before
 it stops and restarts the instance. It waits until the cloud reports the new size, then grows the
 filesystem on /mnt/data (xfs_growfs / resize2fs) at once: over SSH when SSH is open to you, else
-through the cloud's run-command channel (Azure Run Command, AWS Systems Manager; --via forces
-one); where neither is possible the boot service grows it at the next boot (every boot grows it to
+through the cloud's run-command channel (Azure Run Command, AWS Systems Manager, the agent of our
+GCE images; --via forces one); where neither is possible the boot service grows it at the next boot (every boot grows it to
 fill the disk).
 A size below the current one exits 2 and changes nothing; the same size goes straight to the
 filesystem step, so re-running an interrupted disk grow resumes it. AWS allows at most 4 changes of

@@ -30,6 +30,7 @@ import * as instances from './instances.js';
 import * as network from './network.js';
 import * as worldPort from './world-port.js';
 import * as requests from './request-builders.js';
+import * as runCommands from './run-command.js';
 import * as schedules from './schedules.js';
 import * as storage from './storage.js';
 import * as dns from './dns.js';
@@ -112,6 +113,11 @@ export class GcpAdapter implements Cloud {
     const computeOverridden = this.c.endpoint !== DEFAULT_COMPUTE_ENDPOINT;
     this.dnsC = { ...this.c, endpoint: withSlash(opts.dnsEndpoint ?? env.CLOUDSDK_API_ENDPOINT_OVERRIDES_DNS ?? (computeOverridden ? new URL('/dns/v1/', this.c.endpoint).toString() : dns.DEFAULT_DNS_ENDPOINT)) };
   }
+
+  // ---- the run-command channel (our agent on the instance, through metadata and guest attributes; run-command.ts) ----
+  readonly runCommandLimits = runCommands.GCE_RUN_COMMAND_LIMITS;
+  runCommand = (instanceId: string, script: string, timeoutMs: number) => runCommands.runCommand(this.c, instanceId, script, timeoutMs);
+  runCommandReady = (instanceId: string) => runCommands.runCommandReady(this.c, instanceId);
 
   // ---- DNS records (Cloud DNS) ----
   findDnsZone = (domain: string) => dns.findDnsZone(this.dnsC, domain);

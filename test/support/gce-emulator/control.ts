@@ -160,6 +160,12 @@ export class GceEmulatorControl {
     this.world.state.guestAttributes.set(path, old);
   }
 
+  /** Guest attributes the guest deleted (the metadata server's DELETE of `namespace/key`). */
+  deleteGuestAttributes(zone: string, instance: string, keys: string[]): void {
+    const stored = this.world.state.guestAttributes.get(this.instancePath(zone, instance));
+    for (const key of keys) stored?.delete(key);
+  }
+
   /** Moves every unfinished operation `steps` polls on. */
   advanceOperations(steps = 1): void {
     this.world.ops.advanceAll(steps);
