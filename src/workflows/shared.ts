@@ -13,7 +13,7 @@ import { DeclinedError, MissingInputError } from '../core/errors.js';
 import type { Labels } from '../core/labels.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import { consoleHostKeys } from '../engine/host-key-wait.js';
-import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions } from '../engine/runner.js';
+import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions, type Step } from '../engine/runner.js';
 import type { Remote } from '../remote/remote.js';
 import { readJsonObject, writeJsonAtomic } from '../state/json-file.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
@@ -126,9 +126,15 @@ export function runOptions(deps: Deps, open: Pick<OpenJournal, 'journal' | 'save
 }
 
 /** One GET /healthz: the HTTP status and the version it reports, or why it could not be reached. */
-export async function probeHealth(deps: Deps, host: string): Promise<{ status?: number; error?: string; version?: string }> {
+/**
+ * GET /healthz: of the address (`http://<host>/healthz`), or of `healthUrl` with the certificate
+ * verified when there is one (behind tls --tls managed's load balancer: see balancerFrontOf).
+ */
+export async function probeHealth(deps: Pick<Deps, 'httpGet' | 'signal'>, host: string | undefined, healthUrl?: string): Promise<{ status?: number; error?: string; version?: string }> {
+  const url = healthUrl ?? (host ? `http://${host}/healthz` : undefined);
+  if (!url) return { error: 'no address to ask' };
   try {
-    const res = await deps.httpGet(`http://${host}/healthz`, { timeoutMs: 5000, signal: deps.signal });
+    const res = await deps.httpGet(url, { timeoutMs: 5000, signal: deps.signal, ...(healthUrl ? { verifyCertificate: true } : {}) });
     return { status: res.status, version: res.status === 200 ? versionFromHealthBody(res.body) : undefined };
   } catch (e) {
     return { error: (e as Error).message };
@@ -136,8 +142,53 @@ export async function probeHealth(deps: Deps, host: string): Promise<{ status?: 
 }
 
 /** The version /healthz serves, or undefined when it does not answer 200 with one. */
-export async function probeVersion(deps: Deps, host: string | undefined): Promise<string | undefined> {
-  return host ? (await probeHealth(deps, host)).version : undefined;
+export async function probeVersion(deps: Pick<Deps, 'httpGet' | 'signal'>, host: string | undefined, healthUrl?: string): Promise<string | undefined> {
+  return host || healthUrl ? (await probeHealth(deps, host, healthUrl)).version : undefined;
+}
+
+/**
+ * The load balancer `tls --tls managed` put in front of the deployment, as this machine recorded it.
+ * backendId: its target group, which holds the serving instance (once that step of the install is
+ * done): upgrade, rollback and restore move it to the instance they bring. healthUrl: once the
+ * install finished, the instance's own 80/443 answer only the balancer, so /healthz is asked of
+ * https://<domain>/healthz with the certificate verified, the way users reach the site.
+ */
+export interface BalancerFront {
+  backendId: string;
+  healthUrl?: string;
+}
+
+export function balancerFrontOf(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): BalancerFront | undefined {
+  const m = record?.tlsManaged;
+  const backend = m?.journal.steps.backend;
+  const backendId = backend?.status === 'done' ? backend.result?.backendId : undefined;
+  if (!m || !backendId) return undefined;
+  return { backendId, ...(m.installedAt ? { healthUrl: `${m.url}/healthz` } : {}) };
+}
+
+/** The https://<domain>/healthz to ask instead of the address (see balancerFrontOf), when there is one. */
+export function managedHealthUrl(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): string | undefined {
+  return record?.tlsManaged?.installedAt ? `${record.tlsManaged.url}/healthz` : undefined;
+}
+
+/**
+ * The journaled step that makes the new instance the load balancer's only target (before the
+ * readiness wait, which asks the site through the balancer). Idempotent: a resumed run registers
+ * nothing twice and finds the old instance out already.
+ */
+export function moveBalancerTargetStep<C>(cloud: Cloud, balancer: BalancerFront, instanceId: (c: C) => string, id = 'move-balancer-target'): Step<C> {
+  return {
+    id,
+    title: `Make the new instance the load balancer's only target (${balancer.backendId.split('/').slice(-2, -1)[0] ?? balancer.backendId})`,
+    run: async (c) => {
+      const to = instanceId(c);
+      const managed = cloud.managedHttps;
+      if (!managed) return { summary: 'skipped: this cloud has no managed HTTPS' };
+      const moved = await managed.moveBackendTarget(balancer.backendId, to);
+      if (moved === 'absent') return { summary: `skipped: the target group ${balancer.backendId} no longer exists` };
+      return { summary: `${to}${moved.deregistered.length ? ` (${moved.deregistered.join(', ')} taken out)` : ''}`, result: { instanceId: to, deregistered: moved.deregistered.join(',') } };
+    },
+  };
 }
 
 export interface SshAccess {
