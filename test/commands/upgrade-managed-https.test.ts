@@ -150,5 +150,17 @@ describe('behind tls --tls managed\'s load balancer', () => {
     expect(restored).toMatchObject({ version: OLD, ready: true, url: `https://${DOMAIN}` });
     expect(restored.instanceId).not.toBe(first);
     expect(await targets()).toEqual([restored.instanceId]);
+    first = restored.instanceId;
+  });
+
+  it('an upgrade that failed after the move is rolled back: the target goes back to the instance it replaced', async () => {
+    faults.after = `${NEW}:move-balancer-target`;
+    await expect(runUpgrade(deps(), 'web', { ...REGION, to: NEW, yes: true, holdSeconds: '0' })).rejects.toThrow(/killed after/);
+    faults.after = undefined;
+    const upgraded = (await instances()).find((i) => i.State?.Name === 'running')!.InstanceId!;
+    expect(await targets()).toEqual([upgraded]);
+    const back = (await runRollback(deps(jsonIo()), 'web', { ...REGION, yes: true, holdSeconds: '0' })) as Record<string, any>;
+    expect(back).toMatchObject({ version: OLD, instanceId: first, upgradedInstanceId: upgraded });
+    expect(await targets()).toEqual([first]);
   });
 });
