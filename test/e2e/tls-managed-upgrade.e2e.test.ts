@@ -8,7 +8,7 @@
 // must therefore ask https://<domain>/healthz, and the target group must follow the new instance.
 // Step ids (fault injection, SGL_TEST_FAULT=after:<id>): upgrade 6.12.5040:move-balancer-target;
 // rollback move-balancer-target.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -176,5 +176,18 @@ describe('upgrade and rollback behind tls --tls managed\'s load balancer, with t
     expect(back.json()).toMatchObject({ version: OLD, instanceId: old!.InstanceId, upgradedInstanceId: fresh.InstanceId, url: `https://${DOMAIN}` });
     expect(await targets()).toEqual([old!.InstanceId]);
     expect(host.versionFiles()).toEqual({ root: OLD, data: OLD });
+  });
+
+  it('config\'s check after applying asks the site through the balancer, not the address', async () => {
+    // What our image keeps on its root disk: the size's values and the ones every size shares.
+    const state = join(host.fsRoot, 'var', 'lib', 'sourcegraph-launch', 'values');
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, 'S.yaml'), 'frontend:\n  replicaCount: 1\n');
+    writeFileSync(join(state, 'common.yaml'), readFileSync(join(import.meta.dirname, '..', '..', 'presets', 'helm', 'common.yaml')));
+    balancerRequests.length = 0;
+    const set = await cli(['config', 'set', 'up', 'frontend.replicaCount=2', ...REGION, '--yes', '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.json()).toMatchObject({ changed: true, applied: { version: OLD } });
+    expect(balancerRequests).toContainEqual({ path: '/healthz', status: 200 });
   });
 });
