@@ -16,7 +16,7 @@ import type { ConnectRemote, ExecResult, Remote, RemoteTarget } from '../remote/
 import type { Io } from '../ui/io.js';
 import { abortError, isAbortError, type Clock } from './clock.js';
 import { describeTrust, HOST_KEY_WAIT_MS } from './host-key-wait.js';
-import { HttpProbeError, type httpGet } from './http-probe.js';
+import { HttpProbeError, httpGetVia, type httpGet } from './http-probe.js';
 
 export type WaitStageName = 'instance-running' | 'status-checks' | 'ssh' | 'k3s' | 'pods' | 'http-version';
 
@@ -56,6 +56,8 @@ export interface WaitTarget {
    * users reach it (through the balancer, its certificate). The earlier stages still use `host`.
    */
   healthUrl?: string;
+  /** With healthUrl: the load balancer's own name, dialled while the domain does not resolve (its record not there yet); the TLS name and Host stay the domain's. */
+  healthVia?: string;
   /** undefined = skip the ssh, k3s and pods stages (--ssh-cidr none) */
   ssh?: { user: string; privateKeyPath: string; knownHostsPath: string; port?: number };
   /** --timeout: bounds the whole wait */
@@ -510,11 +512,11 @@ class ReadinessWait {
   private async probeHealthz(): Promise<string | undefined> {
     let res: { status: number; body: string };
     try {
-      res = await this.deps.httpGet(this.healthzUrl(), {
+      res = await httpGetVia(this.deps.httpGet, this.healthzUrl(), {
         timeoutMs: HTTP_PROBE_TIMEOUT_MS,
         signal: this.deps.signal,
         ...(this.target.healthUrl ? { verifyCertificate: true } : {}),
-      });
+      }, this.target.healthUrl ? this.target.healthVia : undefined);
     } catch (e) {
       if (isAbortError(e)) throw e;
       return `GET ${this.target.healthUrl ?? '/healthz'}: ${e instanceof HttpProbeError ? e.reason : errorText(e)}`;
@@ -531,12 +533,12 @@ class ReadinessWait {
 
   private async probeNeedsSiteInit(): Promise<boolean | undefined> {
     try {
-      const res = await this.deps.httpGet(`${this.target.healthUrl ? siteOf(this.target.healthUrl) : this.url()}/sign-in`, {
+      const res = await httpGetVia(this.deps.httpGet, `${this.target.healthUrl ? siteOf(this.target.healthUrl) : this.url()}/sign-in`, {
         timeoutMs: HTTP_PROBE_TIMEOUT_MS,
         signal: this.deps.signal,
         ...(this.target.healthUrl ? { verifyCertificate: true } : {}),
         maxBodyBytes: SIGN_IN_MAX_BYTES,
-      });
+      }, this.target.healthUrl ? this.target.healthVia : undefined);
       return parseNeedsSiteInit(res.body);
     } catch (e) {
       if (isAbortError(e)) throw e;

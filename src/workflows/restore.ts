@@ -264,7 +264,7 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
               version: plan.version,
               deploymentName: target.name,
               ...(host.ip ? { host: host.ip } : {}),
-              ...(plan.balancer?.healthUrl ? { healthUrl: plan.balancer.healthUrl } : {}),
+              ...(plan.balancer?.healthUrl ? { healthUrl: plan.balancer.healthUrl, ...(plan.balancer.healthVia ? { healthVia: plan.balancer.healthVia } : {}) } : {}),
               ...(ssh ? { ssh } : {}),
               totalTimeoutMs: readyTimeoutMs,
               holdMs: 0,

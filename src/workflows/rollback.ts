@@ -210,7 +210,7 @@ function rollbackSteps(deps: Deps, cloud: Cloud, target: Target, plan: RollbackP
           version: plan.version,
           deploymentName: plan.name,
           ...(host ? { host } : {}),
-          ...(plan.balancer?.healthUrl ? { healthUrl: plan.balancer.healthUrl } : {}),
+          ...(plan.balancer?.healthUrl ? { healthUrl: plan.balancer.healthUrl, ...(plan.balancer.healthVia ? { healthVia: plan.balancer.healthVia } : {}) } : {}),
           ...(ssh ? { ssh } : {}),
           totalTimeoutMs: plan.timeoutMinutes * 60_000,
           holdMs: plan.holdSeconds * 1000,

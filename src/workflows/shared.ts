@@ -13,6 +13,7 @@ import { DeclinedError, MissingInputError } from '../core/errors.js';
 import type { Labels } from '../core/labels.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import { consoleHostKeys } from '../engine/host-key-wait.js';
+import { httpGetVia } from '../engine/http-probe.js';
 import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions, type Step } from '../engine/runner.js';
 import type { Remote } from '../remote/remote.js';
 import { readJsonObject, writeJsonAtomic } from '../state/json-file.js';
@@ -127,14 +128,17 @@ export function runOptions(deps: Deps, open: Pick<OpenJournal, 'journal' | 'save
 
 /** One GET /healthz: the HTTP status and the version it reports, or why it could not be reached. */
 /**
- * GET /healthz: of the address (`http://<host>/healthz`), or of `healthUrl` with the certificate
- * verified when there is one (behind tls --tls managed's load balancer: see balancerFrontOf).
+ * GET /healthz: of the address (`http://<host>/healthz`), or of the site's HTTPS URL with the
+ * certificate verified when there is one (behind tls --tls managed's load balancer: see
+ * managedHealth; dialled through the balancer's own name while the domain does not resolve).
  */
-export async function probeHealth(deps: Pick<Deps, 'httpGet' | 'signal'>, host: string | undefined, healthUrl?: string): Promise<{ status?: number; error?: string; version?: string }> {
-  const url = healthUrl ?? (host ? `http://${host}/healthz` : undefined);
+export async function probeHealth(deps: Pick<Deps, 'httpGet' | 'signal'>, host: string | undefined, health?: ManagedHealth): Promise<{ status?: number; error?: string; version?: string }> {
+  const url = health?.url ?? (host ? `http://${host}/healthz` : undefined);
   if (!url) return { error: 'no address to ask' };
   try {
-    const res = await deps.httpGet(url, { timeoutMs: 5000, signal: deps.signal, ...(healthUrl ? { verifyCertificate: true } : {}) });
+    const res = health
+      ? await httpGetVia(deps.httpGet, url, { timeoutMs: 5000, signal: deps.signal, verifyCertificate: true }, health.via)
+      : await deps.httpGet(url, { timeoutMs: 5000, signal: deps.signal });
     return { status: res.status, version: res.status === 200 ? versionFromHealthBody(res.body) : undefined };
   } catch (e) {
     return { error: (e as Error).message };
@@ -142,8 +146,8 @@ export async function probeHealth(deps: Pick<Deps, 'httpGet' | 'signal'>, host: 
 }
 
 /** The version /healthz serves, or undefined when it does not answer 200 with one. */
-export async function probeVersion(deps: Pick<Deps, 'httpGet' | 'signal'>, host: string | undefined, healthUrl?: string): Promise<string | undefined> {
-  return host || healthUrl ? (await probeHealth(deps, host, healthUrl)).version : undefined;
+export async function probeVersion(deps: Pick<Deps, 'httpGet' | 'signal'>, host: string | undefined, health?: ManagedHealth): Promise<string | undefined> {
+  return host || health ? (await probeHealth(deps, host, health)).version : undefined;
 }
 
 /**
@@ -151,11 +155,20 @@ export async function probeVersion(deps: Pick<Deps, 'httpGet' | 'signal'>, host:
  * backendId: its target group, which holds the serving instance (once that step of the install is
  * done): upgrade, rollback and restore move it to the instance they bring. healthUrl: once the
  * install finished, the instance's own 80/443 answer only the balancer, so /healthz is asked of
- * https://<domain>/healthz with the certificate verified, the way users reach the site.
+ * https://<domain>/healthz with the certificate verified, the way users reach the site; healthVia:
+ * the balancer's own DNS name, dialled instead while the domain does not resolve (its record not
+ * created yet), the TLS name and Host still the domain's.
  */
 export interface BalancerFront {
   backendId: string;
   healthUrl?: string;
+  healthVia?: string;
+}
+
+/** The site's /healthz behind the load balancer, and the balancer's name to dial while the domain does not resolve. */
+export interface ManagedHealth {
+  url: string;
+  via?: string;
 }
 
 export function balancerFrontOf(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): BalancerFront | undefined {
@@ -163,12 +176,21 @@ export function balancerFrontOf(record: Pick<DeploymentRecord, 'tlsManaged'> | u
   const backend = m?.journal.steps.backend;
   const backendId = backend?.status === 'done' ? backend.result?.backendId : undefined;
   if (!m || !backendId) return undefined;
-  return { backendId, ...(m.installedAt ? { healthUrl: `${m.url}/healthz` } : {}) };
+  const health = managedHealth(record);
+  return { backendId, ...(health ? { healthUrl: health.url, ...(health.via ? { healthVia: health.via } : {}) } : {}) };
 }
 
 /** The https://<domain>/healthz to ask instead of the address (see balancerFrontOf), when there is one. */
-export function managedHealthUrl(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): string | undefined {
-  return record?.tlsManaged?.installedAt ? `${record.tlsManaged.url}/healthz` : undefined;
+export function managedHealth(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): ManagedHealth | undefined {
+  const m = record?.tlsManaged;
+  if (!m?.installedAt) return undefined;
+  const via = m.journal.steps.balancer?.result?.dnsName;
+  return { url: `${m.url}/healthz`, ...(via ? { via } : {}) };
+}
+
+/** A plan's load balancer as probeHealth takes it. */
+export function healthOf(balancer: BalancerFront | undefined): ManagedHealth | undefined {
+  return balancer?.healthUrl ? { url: balancer.healthUrl, ...(balancer.healthVia ? { via: balancer.healthVia } : {}) } : undefined;
 }
 
 /**

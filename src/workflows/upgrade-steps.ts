@@ -301,7 +301,7 @@ function actions(env: UpgradeStepEnv, hop: UpgradeHop, first: boolean): Record<U
             version: hop.to,
             deploymentName: p.name,
             ...(host ? { host } : {}),
-            ...(p.balancer?.healthUrl ? { healthUrl: p.balancer.healthUrl } : {}),
+            ...(p.balancer?.healthUrl ? { healthUrl: p.balancer.healthUrl, ...(p.balancer.healthVia ? { healthVia: p.balancer.healthVia } : {}) } : {}),
             ...(ssh ? { ssh } : {}),
             totalTimeoutMs: p.timeoutMinutes * 60_000,
             holdMs,

@@ -31,7 +31,7 @@ import { getJournalValue, runWorkflow, type StepTime } from '../engine/runner.js
 import { upgradeCommand, upgradeSteps, type UpgradeCtx, type UpgradePlanState } from './upgrade-steps.js';
 export { firstLaunchSpec, hopInstanceSpec, upgradeCommand, type UpgradePlanState } from './upgrade-steps.js';
 import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentOutcome } from './agents-rejoin.js';
-import { balancerFrontOf, dataDiskOf, imageVersionFile, probeVersion, readVersionFiles, runOptions, sshAccess, type OpenJournal, type SshAccess } from './shared.js';
+import { balancerFrontOf, dataDiskOf, healthOf, imageVersionFile, probeVersion, readVersionFiles, runOptions, sshAccess, type OpenJournal, type SshAccess } from './shared.js';
 
 /** MiB/s asked of the cloud for the cloned disk by default, where it offers a rate (the maximum is 300). */
 export const DEFAULT_INIT_RATE_MIBPS = 300;
@@ -121,7 +121,7 @@ export async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, o: U
   const record = deps.state.getDeployment(target.cloud, target.region, target.name);
   // Behind tls --tls managed's load balancer the address answers only the balancer: ask the site.
   const balancer = balancerFrontOf(record);
-  const served = await probeVersion(deps, host, balancer?.healthUrl);
+  const served = await probeVersion(deps, host, healthOf(balancer));
   const labelled = normalizeVersion(instance.labels.version ?? '');
   const current = served ?? labelled;
   if (!current) throw new CloudError('unknown-version', `Cannot tell which version ${target.name} runs: /healthz did not answer and the instance has no version tag`);

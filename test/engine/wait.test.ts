@@ -307,6 +307,22 @@ describe('waitUntilReady: the happy path', () => {
     expect(describeReady(report)[0]).toBe(`Sourcegraph ${VERSION} is ready at https://sg.example.com`);
   });
 
+  it('with a healthUrl whose domain does not resolve yet: asked through the load balancer\'s own name (healthVia), TLS name and Host still the domain\'s', async () => {
+    const w = setup({ target: { ssh: undefined, healthUrl: 'https://sg.example.com/healthz', healthVia: 'sgl-demo-https-1.us-east-1.elb.amazonaws.com' } });
+    const asked: { url: string; connectTo?: string; verify: boolean }[] = [];
+    w.deps.httpGet = async (url, opts) => {
+      asked.push({ url, verify: opts.verifyCertificate === true, ...(opts.connectTo ? { connectTo: opts.connectTo } : {}) });
+      if (opts.connectTo !== 'sgl-demo-https-1.us-east-1.elb.amazonaws.com') throw new HttpProbeError(url, 'host not found (ENOTFOUND)', 'ENOTFOUND');
+      return httpGet(url.replace('https://sg.example.com', `http://${frontend.host}`), { ...opts, connectTo: undefined });
+    };
+    const report = await w.run();
+    expect(report.url).toBe('https://sg.example.com');
+    expect(asked.filter((a) => a.connectTo).length).toBeGreaterThan(0);
+    expect(asked.every((a) => a.verify && a.url.startsWith('https://sg.example.com/'))).toBe(true);
+    // Each probe tries the domain first: once its record exists, the site is asked as users reach it.
+    expect(asked.filter((a) => !a.connectTo).length).toBe(asked.filter((a) => a.connectTo).length);
+  });
+
   it('with a healthUrl that never answers: the timeout names it and says it is asked through the load balancer', async () => {
     const w = setup({ target: { healthUrl: 'https://sg.example.com/healthz', totalTimeoutMs: 12 * MIN } });
     w.deps.httpGet = async (url) => {

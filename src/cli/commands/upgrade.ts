@@ -59,7 +59,8 @@ the certificate verified; a name that does not resolve, a certificate that does 
 is a warning (and \`https\` in --json), never a failure.
 Behind \`tls --tls managed\`'s load balancer (AWS): each hop makes its new instance the target group's only
 target (<version>:move-balancer-target, before the wait), and the wait asks https://<domain>/healthz with
-the certificate verified instead of the address (which answers only the load balancer); --json url is it.
+the certificate verified instead of the address (which answers only the load balancer; while the domain
+does not resolve, through the load balancer's own name); --json url is it.
 With k3s agents (scale): once the new server serves, its k3s gets the agent-token-file drop-in again
 (k3s restarts only if it changed) and each agent is checked (its k3s must not be newer than the
 server's: exit 1 with the remedy, nothing joined; older: given the server's release when its image
