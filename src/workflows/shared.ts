@@ -126,9 +126,9 @@ export function runOptions(deps: Deps, open: Pick<OpenJournal, 'journal' | 'save
   return { journal: open.journal, save: open.save, io: deps.io, clock: deps.clock, signal: deps.signal, ...(deps.afterStep ? { afterStep: deps.afterStep } : {}) };
 }
 
-/** One GET /healthz: the HTTP status and the version it reports, or why it could not be reached. */
 /**
- * GET /healthz: of the address (`http://<host>/healthz`), or of the site's HTTPS URL with the
+ * One GET /healthz: the HTTP status and the version it reports, or why it could not be reached. Of
+ * the address (`http://<host>/healthz`), or of the site's HTTPS URL with the
  * certificate verified when there is one (behind tls --tls managed's load balancer: see
  * managedHealth; dialled through the balancer's own name while the domain does not resolve).
  */
