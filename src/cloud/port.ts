@@ -680,6 +680,13 @@ export interface ManagedHttps {
   deleteBalancerPolicy(id: string): Promise<void>;
   /** Where the load balancer forwards to: the instance's 443, health-checked on /healthz. */
   ensureBackend(deployment: string, instanceId: string): Promise<string>;
+  /**
+   * Makes `instanceId` the backend's only target (upgrade, rollback and restore replace the
+   * instance): registers it, then deregisters every other target (the instance it replaces, one
+   * that is gone). Idempotent: a re-run finds it registered and nothing else. 'absent' when the
+   * backend no longer exists (removed outside the tool): then there is nothing to move.
+   */
+  moveBackendTarget(backendId: string, instanceId: string): Promise<{ deregistered: string[] } | 'absent'>;
   deleteBackend(id: string): Promise<void>;
   ensureBalancer(deployment: string, networkIds: string[], policyId: string): Promise<ManagedBalancer>;
   describeBalancer(id: string): Promise<ManagedBalancer | undefined>;

@@ -16,7 +16,7 @@ import { isAbortError } from '../engine/clock.js';
 import { BOOT_STATUS_PATH, K3S_KUBECTL, summarizePods } from '../engine/wait.js';
 import type { Remote } from '../remote/remote.js';
 import { checkHttpsAfterWait, type HttpsCheck } from '../workflows/https-check.js';
-import { confirmOrYes, probeHealth } from '../workflows/shared.js';
+import { confirmOrYes, managedHealth, probeHealth } from '../workflows/shared.js';
 import { applyAssignments, checkTopLevelKeys, coalesce, parseAssignment, parseValues, toYaml, type Assignment, type Values } from './config-values.js';
 import type { Deps, GlobalFlags } from './deps.js';
 import { asRoot, execOrFail, openChannel, reachInstance, type AccessFlags, type InstanceAccess } from './instance-access.js';
@@ -345,8 +345,10 @@ export async function applyAndWait(deps: Deps, remote: Pick<Remote, 'exec'>, rea
         const summary = summarizePods(await execOrFail(remote, `${K3S_KUBECTL} get pods -A -o json`, 'list the pods'));
         pods = summary.text;
         if (summary.settled) {
-          const health = reach.host ? await probeHealth(deps, reach.host) : undefined;
-          if (!reach.host || health?.status === 200) {
+          // Behind tls --tls managed's load balancer the address answers only the balancer: ask the site.
+          const site = managedHealth(deps.state.getDeployment(reach.target.cloud, reach.target.region, reach.target.name));
+          const health = reach.host || site ? await probeHealth(deps, reach.host, site) : undefined;
+          if (!health || health.status === 200) {
             progress.succeed(health?.version ? `serving ${health.version}` : 'done');
             return { seconds: Math.round((clock.now() - started) / 1000), ...(health?.version ? { version: health.version } : {}), pods: summary.text };
           }

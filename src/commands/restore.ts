@@ -89,7 +89,8 @@ function describePlan(deps: Deps, target: Target, plan: RestorePlan): void {
   deps.io.info(
     `restore ${plan.snapshotId} (${plan.version}, ${plan.snapshotSizeGiB} GiB, from ${plan.source}) as deployment ${target.name}: ` +
       `a new ${plan.instance.machineType} from ${plan.instance.imageId} with ${target.provider.terms.dataDiskSlot} created from the snapshot` +
-      (plan.address ? `; ${target.provider.terms.address} ${plan.address.ip} (the URL) moves to it.` : '.'),
+      (plan.address ? `; ${target.provider.terms.address} ${plan.address.ip} (the URL) moves to it` : '') +
+      (plan.balancer ? `; it becomes the only target of the load balancer of tls --tls managed${plan.balancer.healthUrl ? `, and the wait asks ${plan.balancer.healthUrl}` : ''}.` : '.'),
   );
   // The agents (scale) follow once the restored server serves.
   for (const a of agentStepLines(plan.agents ?? [])) deps.io.info(`  ${a.id}: ${a.title}`);

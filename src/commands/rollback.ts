@@ -32,7 +32,7 @@ export async function runRollback(deps: Deps, nameArg: string | undefined, flags
     if (plan.upgradedInstanceId) io.info(`  stop the upgraded instance ${plan.upgradedInstanceId} (kept, with its data, until \`prune\`)`);
     if (plan.strategy === 'move') io.info(`  create a data ${terms.disk} from the pre-upgrade snapshot ${plan.snapshotId} and attach it to ${plan.rollbackInstanceId} as its data ${terms.disk}`);
     else io.info(`  ${plan.rollbackInstanceId} still has its untouched pre-upgrade data ${terms.disk}`);
-    io.info(`  start ${plan.rollbackInstanceId}${plan.addressId ? `, move the ${terms.address} ${plan.host} back` : ''}, wait until /healthz reports ${plan.version}`);
+    io.info(`  start ${plan.rollbackInstanceId}${plan.addressId ? `, move the ${terms.address} ${plan.host} back` : ''}${plan.balancer ? ', make it the load balancer\'s only target again' : ''}, wait until ${plan.balancer?.healthUrl ?? '/healthz'} reports ${plan.version}`);
     // The agents (scale) follow once it serves; an agent that fails never undoes the rollback.
     for (const a of agentStepLines(plan.agents ?? [])) io.info(`  ${a.id}: ${a.title}`);
     if (flags.dryRun) {

@@ -10,7 +10,7 @@ import { ExitCode, LaunchError, MissingInputError } from '../core/errors.js';
 import { validateRegion } from '../core/validate.js';
 import { readPinRecord } from '../remote/known-hosts.js';
 import { describeDataDiskUsage } from '../core/data-disk-usage.js';
-import { dataDisksOf, formatAge, instanceAddress, probeHealth } from '../workflows/shared.js';
+import { dataDisksOf, formatAge, instanceAddress, managedHealth, probeHealth, type ManagedHealth } from '../workflows/shared.js';
 import type { Deps } from './deps.js';
 import { readStatusDataDisk } from './status-data-disk.js';
 import { agentLines, describeAgents, type AgentsStatus } from './status-nodes.js';
@@ -90,7 +90,7 @@ export async function describeDeployment(
   deps: Deps,
   provider: ProviderDescriptor,
   d: Deployment,
-  opts: { probe: boolean; localInstanceId?: string },
+  opts: { probe: boolean; localInstanceId?: string; health?: ManagedHealth },
 ): Promise<DeploymentStatus> {
   const inst = d.instance;
   const disk = provider.terms.disk;
@@ -139,8 +139,10 @@ export async function describeDeployment(
       snapshotId: point.labels['rollback-snapshot'],
     };
   }
-  if (opts.probe && publicIp && inst?.state === 'running') {
-    const h = await probeHealth(deps, publicIp);
+  // Behind tls --tls managed's load balancer the address answers only the balancer: the site's
+  // https://<domain>/healthz (certificate verified) says what serves.
+  if (opts.probe && (publicIp || opts.health) && inst?.state === 'running') {
+    const h = await probeHealth(deps, publicIp, opts.health);
     status.healthz = { status: h.status, error: h.error };
     status.servingVersion = h.version;
     status.health = h.version ? 'healthy' : h.status ? 'unhealthy' : 'unreachable';
@@ -223,7 +225,8 @@ export async function runStatus(deps: Deps, nameArg: string | undefined, flags: 
   const cloud = await deps.connect(provider, target.scope);
   const found = await cloud.findDeployment(target.name);
   const local = deps.state.getDeployment(target.cloud, target.region, target.name);
-  const status = await describeDeployment(deps, provider, found, { probe: flags.probe !== false, localInstanceId: local?.instanceId });
+  const health = managedHealth(local);
+  const status = await describeDeployment(deps, provider, found, { probe: flags.probe !== false, localInstanceId: local?.instanceId, ...(health ? { health } : {}) });
   const backups = await cloud.listSnapshots(target.name).catch(() => []);
   const newest = backups.find((b) => ['backup', 'scheduled'].includes(b.labels.purpose ?? ''));
   if (newest) status.lastBackup = { snapshotId: newest.id, startTime: newest.startTime, age: formatAge(newest.startTime, deps.clock.now()) };
@@ -335,7 +338,10 @@ export async function runList(deps: Deps, flags: ListFlags & Pick<TargetFlags, '
     const cloud = await deps.connect(provider, scope);
     const found = await cloud.listDeployments();
     const names = new Set(found.map((d) => d.name));
-    for (const d of found) out.push(await describeDeployment(deps, provider, d, { probe: flags.probe !== false }));
+    for (const d of found) {
+      const health = managedHealth(records.find((r) => r.region === region && r.name === d.name));
+      out.push(await describeDeployment(deps, provider, d, { probe: flags.probe !== false, ...(health ? { health } : {}) }));
+    }
     // Recorded here but nothing left in the cloud: listed as missing, so the record is not forgotten silently.
     for (const r of records.filter((r) => r.region === region && !names.has(r.name))) {
       const nothing: Deployment = { name: r.name, scope, otherInstances: [], accessPolicies: [], sshKeys: [], addresses: [], disks: [] };

@@ -492,6 +492,8 @@ export type UpgradeAction =
   | 'start-new-instance'
   /** The static address moves to the new instance (the step id is the cloud's, e.g. move-elastic-ip). */
   | 'move-address'
+  /** tls --tls managed: the load balancer's target group gets the new instance and loses the old one. */
+  | 'move-balancer-target'
   /** /healthz answers the hop's version and keeps answering it for the hold. */
   | 'wait-for-version'
   | 'check-version-files'
@@ -522,6 +524,8 @@ export interface UpgradeDeployment {
   addressId?: string;
   /** SSH is available, so the version files can be checked too. */
   ssh?: boolean;
+  /** tls --tls managed put a load balancer in front: its target group (named in the step's title) follows each new instance. */
+  balancerBackend?: string;
 }
 
 /** Pods are recycled ~60 s after Helm finishes, so a healthy answer must hold this long. */
@@ -586,6 +590,9 @@ export function planUpgradeSteps(opts: {
       steps.push({ id: `${hop.to}:${terms.addressMoveStep}`, action: 'move-address', hop: i, from: hop.from, to: hop.to, phase: 'cutover', downtime: true, title: `Move ${terms.address} ${deployment.addressId} to the ${hop.to} instance` });
     }
 
+    if (deployment.balancerBackend !== undefined) {
+      add('move-balancer-target', 'cutover', true, `Make the ${hop.to} instance the only target of the load balancer's target group ${deployment.balancerBackend} (the ${hop.from} instance taken out)`);
+    }
     add('wait-for-version', 'verify', true, `Wait until /healthz answers ${hop.to} and keeps answering it for ${hold} s`);
     if (deployment.ssh) {
       add('check-version-files', 'verify', false, `Check both version files (root and data disk) read ${hop.to}`);

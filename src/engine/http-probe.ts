@@ -12,6 +12,12 @@ export interface HttpGetOptions {
   maxBodyBytes?: number;
   /** https: check the certificate against the system's CAs and the host name (for the user's own domain, not the address). */
   verifyCertificate?: boolean;
+  /**
+   * Dial this host instead of the URL's (as curl --connect-to): the TLS server name, the name the
+   * certificate is verified for and the Host header stay the URL's. For a domain whose record is not
+   * there yet, asked through the load balancer's own name.
+   */
+  connectTo?: string;
 }
 
 export interface HttpGetResult {
@@ -96,7 +102,8 @@ export async function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGe
 
     const common = { method: 'GET', agent: false as const, headers: { accept: '*/*', 'user-agent': 'sourcegraph-launch' } };
     // Self-signed on purpose: Traefik's default certificate. This request only.
-    const req = transport.request(parsed, secure ? { ...common, rejectUnauthorized: opts.verifyCertificate === true } : common);
+    const dial = opts.connectTo ? { hostname: opts.connectTo, headers: { ...common.headers, host: parsed.host }, ...(secure ? { servername: parsed.hostname } : {}) } : {};
+    const req = transport.request(parsed, secure ? { ...common, ...dial, rejectUnauthorized: opts.verifyCertificate === true } : { ...common, ...dial });
 
     const timer = setTimeout(() => {
       finish({ err: new HttpProbeError(url, `no answer within ${formatSeconds(opts.timeoutMs)}`, 'ETIMEOUT') });
@@ -130,6 +137,21 @@ export async function httpGet(url: string, opts: HttpGetOptions): Promise<HttpGe
     });
     req.end();
   });
+}
+
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NODATA', 'EAI_NONAME']);
+
+/**
+ * GET `url`; when its name does not resolve and `via` is given, the same request dialled to `via`
+ * (connectTo): the domain's own record may not exist yet while the load balancer's name does.
+ */
+export async function httpGetVia(get: typeof httpGet, url: string, opts: HttpGetOptions, via: string | undefined): Promise<HttpGetResult> {
+  try {
+    return await get(url, opts);
+  } catch (e) {
+    if (!via || !(e instanceof HttpProbeError) || !DNS_CODES.has(e.code ?? '')) throw e;
+    return get(url, { ...opts, connectTo: via });
+  }
 }
 
 /** The peer certificate of a TLS socket, read while the connection is open. */

@@ -16,7 +16,7 @@ import type { ConnectRemote, ExecResult, Remote, RemoteTarget } from '../remote/
 import type { Io } from '../ui/io.js';
 import { abortError, isAbortError, type Clock } from './clock.js';
 import { describeTrust, HOST_KEY_WAIT_MS } from './host-key-wait.js';
-import { HttpProbeError, type httpGet } from './http-probe.js';
+import { HttpProbeError, httpGetVia, type httpGet } from './http-probe.js';
 
 export type WaitStageName = 'instance-running' | 'status-checks' | 'ssh' | 'k3s' | 'pods' | 'http-version';
 
@@ -49,6 +49,15 @@ export interface WaitTarget {
   deploymentName: string;
   /** host to reach (Elastic IP or public IP), may carry a port ("127.0.0.1:8080"); when undefined, the instance's public (else private) IP once it runs */
   host?: string;
+  /**
+   * The site's own HTTPS URL of /healthz (https://<domain>/healthz), asked instead of
+   * http://<host>/healthz with the certificate verified: behind tls --tls managed's load balancer
+   * the instance's 80/443 answer only the balancer, so the last stage judges the site the way its
+   * users reach it (through the balancer, its certificate). The earlier stages still use `host`.
+   */
+  healthUrl?: string;
+  /** With healthUrl: the load balancer's own name, dialled while the domain does not resolve (its record not there yet); the TLS name and Host stay the domain's. */
+  healthVia?: string;
   /** undefined = skip the ssh, k3s and pods stages (--ssh-cidr none) */
   ssh?: { user: string; privateKeyPath: string; knownHostsPath: string; port?: number };
   /** --timeout: bounds the whole wait */
@@ -226,7 +235,7 @@ class ReadinessWait {
     const holdText = this.holdMs > 0 ? ` for ${formatDuration(this.holdMs)}` : '';
     const needsSiteInit = await this.runStage(
       'http-version',
-      `${this.url()}/healthz reports ${this.wantVersion}${holdText}`,
+      `${this.healthzUrl()} reports ${this.wantVersion}${holdText}${this.target.healthUrl ? ' (certificate verified)' : ''}`,
       () => this.pollHttpVersion(),
     );
     return this.report(needsSiteInit);
@@ -234,7 +243,7 @@ class ReadinessWait {
 
   private report(needsSiteInit: boolean | undefined): ReadyReport {
     return {
-      url: this.host === undefined ? '' : this.url(),
+      url: this.target.healthUrl ? siteOf(this.target.healthUrl) : this.host === undefined ? '' : this.url(),
       version: this.wantVersion,
       needsSiteInit,
       stages: this.stages,
@@ -503,13 +512,14 @@ class ReadinessWait {
   private async probeHealthz(): Promise<string | undefined> {
     let res: { status: number; body: string };
     try {
-      res = await this.deps.httpGet(`${this.url()}/healthz`, {
+      res = await httpGetVia(this.deps.httpGet, this.healthzUrl(), {
         timeoutMs: HTTP_PROBE_TIMEOUT_MS,
         signal: this.deps.signal,
-      });
+        ...(this.target.healthUrl ? { verifyCertificate: true } : {}),
+      }, this.target.healthUrl ? this.target.healthVia : undefined);
     } catch (e) {
       if (isAbortError(e)) throw e;
-      return `GET /healthz: ${e instanceof HttpProbeError ? e.reason : errorText(e)}`;
+      return `GET ${this.target.healthUrl ?? '/healthz'}: ${e instanceof HttpProbeError ? e.reason : errorText(e)}`;
     }
     if (res.status === 200) {
       const served = versionFromHealthBody(res.body);
@@ -523,11 +533,12 @@ class ReadinessWait {
 
   private async probeNeedsSiteInit(): Promise<boolean | undefined> {
     try {
-      const res = await this.deps.httpGet(`${this.url()}/sign-in`, {
+      const res = await httpGetVia(this.deps.httpGet, `${this.target.healthUrl ? siteOf(this.target.healthUrl) : this.url()}/sign-in`, {
         timeoutMs: HTTP_PROBE_TIMEOUT_MS,
         signal: this.deps.signal,
+        ...(this.target.healthUrl ? { verifyCertificate: true } : {}),
         maxBodyBytes: SIGN_IN_MAX_BYTES,
-      });
+      }, this.target.healthUrl ? this.target.healthVia : undefined);
       return parseNeedsSiteInit(res.body);
     } catch (e) {
       if (isAbortError(e)) throw e;
@@ -545,6 +556,11 @@ class ReadinessWait {
   private url(): string {
     if (this.host === undefined) throw new Error('no host to reach yet');
     return `http://${hostForUrl(this.host)}`;
+  }
+
+  /** What the last stage asks: the site's HTTPS URL when given, else the address's. */
+  private healthzUrl(): string {
+    return this.target.healthUrl ?? `${this.url()}/healthz`;
   }
 
   private remoteTarget(): RemoteTarget {
@@ -693,7 +709,9 @@ class ReadinessWait {
       `Timed out waiting for ${title} (stage ${stage}, ${formatDuration(this.clock.now() - stageStart)}): ${why}.\n` +
       `Last observation: ${this.lastObservation ?? 'none'}` +
       (bootLogTail ? `\nBoot log tail:\n${indent(bootLogTail)}` : '');
-    const hint = STAGE_HINTS[stage];
+    const hint = stage === 'http-version' && this.target.healthUrl
+      ? `${this.target.healthUrl} is asked through the load balancer: the domain must resolve to it, and it forwards only once its health checks of the instance pass (\`status\` shows the load balancer).`
+      : STAGE_HINTS[stage];
     return new WaitTimeoutError(stage, message, {
       remediation:
         `The instance is still there. Resume the wait with \`${this.target.resumeCommand}\` ` +
@@ -781,6 +799,11 @@ export function splitHostPort(host: string): { hostname: string; port?: number }
   const withPort = /^([^:]+):(\d+)$/.exec(host);
   if (withPort) return { hostname: withPort[1] ?? host, port: Number(withPort[2]) };
   return { hostname: host };
+}
+
+/** "https://sg.example.com/healthz" → "https://sg.example.com". */
+function siteOf(healthUrl: string): string {
+  return healthUrl.replace(/\/healthz$/, '');
 }
 
 function hostForUrl(host: string): string {

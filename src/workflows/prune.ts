@@ -10,7 +10,7 @@ import { UsageError } from '../core/errors.js';
 import { planPrune, type PruneItem, type PrunePlan } from '../core/prune-plan.js';
 import { normalizeVersion } from '../core/versions.js';
 import { runWorkflow, type Step } from '../engine/runner.js';
-import { openJournal, probeVersion, runOptions, savePlan, setAsideUnfinished, snapshotLabels, unfinishedPlan } from './shared.js';
+import { managedHealth, openJournal, probeVersion, runOptions, savePlan, setAsideUnfinished, snapshotLabels, unfinishedPlan } from './shared.js';
 
 const TERMINATED_WAIT_MS = 15 * 60_000;
 const DISK_AVAILABLE_WAIT_MS = 10 * 60_000;
@@ -78,7 +78,9 @@ export async function requireServing(deps: Deps, target: Target, d: Deployment):
   }
   const servingVersion = normalizeVersion(serving.labels.version ?? '');
   const host = d.addresses.find((a) => a.instanceId === serving.id)?.ip ?? serving.publicIp ?? serving.privateIp;
-  const seen = serving.state === 'running' ? await probeVersion(deps, host) : undefined;
+  // Behind tls --tls managed's load balancer the address answers only the balancer: ask the site.
+  const health = managedHealth(deps.state.getDeployment(target.cloud, target.region, target.name));
+  const seen = serving.state === 'running' ? await probeVersion(deps, host, health) : undefined;
   if (!servingVersion || seen !== servingVersion) {
     throw new UsageError(
       `Cannot confirm that ${serving.id} serves ${servingVersion ?? 'its version'} (${serving.state === 'running' ? `/healthz reported ${seen ?? 'nothing'}` : serving.state}): prune keeps the rollback point`,

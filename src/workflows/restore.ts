@@ -15,7 +15,7 @@ import { normalizeVersion } from '../core/versions.js';
 import { runWorkflow, type Step } from '../engine/runner.js';
 import { waitUntilReady } from '../engine/wait.js';
 import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentOutcome } from './agents-rejoin.js';
-import { allInstances, dataDiskOf, markRollbackData, openJournal, runOptions, savePlan, setAsideUnfinished, sshAccess, unfinishedPlan } from './shared.js';
+import { allInstances, balancerFrontOf, dataDiskOf, markRollbackData, moveBalancerTargetStep, openJournal, runOptions, savePlan, setAsideUnfinished, sshAccess, unfinishedPlan, type BalancerFront } from './shared.js';
 
 const RUNNING_WAIT_MS = 15 * 60_000;
 /** --timeout's default: how long the restored server may take to serve, and each agent's node to be Ready (as upgrade's). */
@@ -44,6 +44,8 @@ export interface RestorePlan {
   address?: { id: string; ip: string };
   /** The target's k3s agents (scale): once the restored server serves, re-joined to it. */
   agents?: string[];
+  /** Under the same name behind tls --tls managed's load balancer: its target moves to the restored instance; the wait asks the HTTPS URL once installed. */
+  balancer?: BalancerFront;
 }
 
 export interface RestoreResult {
@@ -142,7 +144,20 @@ export async function planRestore(deps: Deps, cloud: Cloud, target: Target, inpu
   // restored instance. Never released here.
   const address = existing.addresses[0];
   const agents = liveAgentIds(existing.otherInstances);
-  return { snapshotId: snapshot.id, snapshotSizeGiB: snapshot.sizeGiB, version, source, operation, instance, superseded, ...(address ? { address: { id: address.id, ip: address.ip } } : {}), ...(agents.length ? { agents } : {}) };
+  // The load balancer (tls --tls managed) is the target's own: recorded under its name, never a copy's.
+  const balancer = balancerFrontOf(deps.state.getDeployment(target.cloud, target.region, target.name));
+  return {
+    snapshotId: snapshot.id,
+    snapshotSizeGiB: snapshot.sizeGiB,
+    version,
+    source,
+    operation,
+    instance,
+    superseded,
+    ...(address ? { address: { id: address.id, ip: address.ip } } : {}),
+    ...(agents.length ? { agents } : {}),
+    ...(balancer ? { balancer } : {}),
+  };
 }
 
 /** The plan of an unfinished restore into the target, when it restores this snapshot. */
@@ -219,6 +234,7 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
       },
     });
   }
+  if (plan.balancer) steps.push(moveBalancerTargetStep<typeof ctx>(cloud, plan.balancer, (c) => c.instanceId!));
   // With agents (scale): wait until the restored server serves, record it, then re-join them.
   const agentIds = plan.agents ?? [];
   const ssh = sshAccess(deps, target, open.record);
@@ -248,6 +264,7 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
               version: plan.version,
               deploymentName: target.name,
               ...(host.ip ? { host: host.ip } : {}),
+              ...(plan.balancer?.healthUrl ? { healthUrl: plan.balancer.healthUrl, ...(plan.balancer.healthVia ? { healthVia: plan.balancer.healthVia } : {}) } : {}),
               ...(ssh ? { ssh } : {}),
               totalTimeoutMs: readyTimeoutMs,
               holdMs: 0,

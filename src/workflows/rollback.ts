@@ -9,7 +9,7 @@ import { CloudError, LaunchError, UsageError } from '../core/errors.js';
 import { runWorkflow, type Step, type StepTime } from '../engine/runner.js';
 import { waitUntilReady } from '../engine/wait.js';
 import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentOutcome } from './agents-rejoin.js';
-import { allInstances, dataDiskOf, markRollbackData, markServingData, runOptions, type OpenJournal, type SshAccess } from './shared.js';
+import { allInstances, balancerFrontOf, dataDiskOf, markRollbackData, markServingData, moveBalancerTargetStep, runOptions, type BalancerFront, type OpenJournal, type SshAccess } from './shared.js';
 
 const INSTANCE_STATE_TIMEOUT_MS = 15 * 60_000;
 const DISK_TIMEOUT_MS = 10 * 60_000;
@@ -34,6 +34,8 @@ export interface RollbackPlan {
   timeoutMinutes: number;
   /** The deployment's k3s agents (scale) when planned: re-joined to the rollback point once it serves. */
   agents?: string[];
+  /** tls --tls managed's load balancer: its target goes back to the rollback point; the wait asks the HTTPS URL once installed. */
+  balancer?: BalancerFront;
 }
 
 export interface RollbackResult {
@@ -72,6 +74,7 @@ export async function planRollback(deps: Deps, cloud: Cloud, target: Target, o: 
   const size = point.labels.size ?? d.size;
   const preset = size && size in target.provider.sizes ? target.provider.sizes[size as keyof typeof target.provider.sizes].dataDisk : undefined;
   const agents = liveAgentIds(d.otherInstances);
+  const balancer = balancerFrontOf(deps.state.getDeployment(target.cloud, target.region, target.name));
   const dataDisk = moved ? { sizeGiB: moved.sizeGiB, type: moved.type, ...(moved.iops !== undefined ? { iops: moved.iops } : {}), ...(moved.throughput !== undefined ? { throughput: moved.throughput } : {}) } : preset;
   return {
     name: target.name,
@@ -89,6 +92,7 @@ export async function planRollback(deps: Deps, cloud: Cloud, target: Target, o: 
     holdSeconds: o.holdSeconds,
     timeoutMinutes: o.timeoutMinutes,
     ...(agents.length ? { agents } : {}),
+    ...(balancer ? { balancer } : {}),
   };
 }
 
@@ -190,6 +194,10 @@ function rollbackSteps(deps: Deps, cloud: Cloud, target: Target, plan: RollbackP
       },
     });
   }
+  if (plan.balancer) {
+    // Back to the rollback point: the upgraded instance (stopped above) is taken out.
+    steps.push({ ...moveBalancerTargetStep<RollbackCtx>(cloud, plan.balancer, () => plan.rollbackInstanceId), title: `Make ${plan.rollbackInstanceId} the load balancer's only target again` });
+  }
   steps.push({
     id: 'wait-for-version',
     title: `Wait until /healthz reports ${plan.version} for ${plan.holdSeconds} s`,
@@ -202,6 +210,7 @@ function rollbackSteps(deps: Deps, cloud: Cloud, target: Target, plan: RollbackP
           version: plan.version,
           deploymentName: plan.name,
           ...(host ? { host } : {}),
+          ...(plan.balancer?.healthUrl ? { healthUrl: plan.balancer.healthUrl, ...(plan.balancer.healthVia ? { healthVia: plan.balancer.healthVia } : {}) } : {}),
           ...(ssh ? { ssh } : {}),
           totalTimeoutMs: plan.timeoutMinutes * 60_000,
           holdMs: plan.holdSeconds * 1000,
@@ -278,7 +287,7 @@ export async function runRollbackWorkflow(deps: Deps, cloud: Cloud, target: Targ
     instanceId: plan.rollbackInstanceId,
     ...(plan.upgradedInstanceId ? { upgradedInstanceId: plan.upgradedInstanceId } : {}),
     ...(ctx.restoredDiskId ? { restoredVolumeId: ctx.restoredDiskId } : {}),
-    ...(ctx.host ? { url: `http://${ctx.host}` } : {}),
+    ...(plan.balancer?.healthUrl ? { url: plan.balancer.healthUrl.replace(/\/healthz$/, '') } : ctx.host ? { url: `http://${ctx.host}` } : {}),
     ...(downtimeMs !== undefined ? { downtimeMs } : {}),
     steps: times,
     ...(agentIds.length ? { agents: agents.outcomes() } : {}),

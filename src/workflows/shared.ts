@@ -13,7 +13,8 @@ import { DeclinedError, MissingInputError } from '../core/errors.js';
 import type { Labels } from '../core/labels.js';
 import { versionFromHealthBody } from '../core/versions.js';
 import { consoleHostKeys } from '../engine/host-key-wait.js';
-import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions } from '../engine/runner.js';
+import { httpGetVia } from '../engine/http-probe.js';
+import { describeResume, getJournalValue, newJournal, putJournalValue, type RunOptions, type Step } from '../engine/runner.js';
 import type { Remote } from '../remote/remote.js';
 import { readJsonObject, writeJsonAtomic } from '../state/json-file.js';
 import type { DeploymentRecord, Journal } from '../state/store.js';
@@ -125,10 +126,19 @@ export function runOptions(deps: Deps, open: Pick<OpenJournal, 'journal' | 'save
   return { journal: open.journal, save: open.save, io: deps.io, clock: deps.clock, signal: deps.signal, ...(deps.afterStep ? { afterStep: deps.afterStep } : {}) };
 }
 
-/** One GET /healthz: the HTTP status and the version it reports, or why it could not be reached. */
-export async function probeHealth(deps: Deps, host: string): Promise<{ status?: number; error?: string; version?: string }> {
+/**
+ * One GET /healthz: the HTTP status and the version it reports, or why it could not be reached. Of
+ * the address (`http://<host>/healthz`), or of the site's HTTPS URL with the
+ * certificate verified when there is one (behind tls --tls managed's load balancer: see
+ * managedHealth; dialled through the balancer's own name while the domain does not resolve).
+ */
+export async function probeHealth(deps: Pick<Deps, 'httpGet' | 'signal'>, host: string | undefined, health?: ManagedHealth): Promise<{ status?: number; error?: string; version?: string }> {
+  const url = health?.url ?? (host ? `http://${host}/healthz` : undefined);
+  if (!url) return { error: 'no address to ask' };
   try {
-    const res = await deps.httpGet(`http://${host}/healthz`, { timeoutMs: 5000, signal: deps.signal });
+    const res = health
+      ? await httpGetVia(deps.httpGet, url, { timeoutMs: 5000, signal: deps.signal, verifyCertificate: true }, health.via)
+      : await deps.httpGet(url, { timeoutMs: 5000, signal: deps.signal });
     return { status: res.status, version: res.status === 200 ? versionFromHealthBody(res.body) : undefined };
   } catch (e) {
     return { error: (e as Error).message };
@@ -136,8 +146,71 @@ export async function probeHealth(deps: Deps, host: string): Promise<{ status?: 
 }
 
 /** The version /healthz serves, or undefined when it does not answer 200 with one. */
-export async function probeVersion(deps: Deps, host: string | undefined): Promise<string | undefined> {
-  return host ? (await probeHealth(deps, host)).version : undefined;
+export async function probeVersion(deps: Pick<Deps, 'httpGet' | 'signal'>, host: string | undefined, health?: ManagedHealth): Promise<string | undefined> {
+  return host || health ? (await probeHealth(deps, host, health)).version : undefined;
+}
+
+/**
+ * The load balancer `tls --tls managed` put in front of the deployment, as this machine recorded it.
+ * backendId: its target group, which holds the serving instance (once that step of the install is
+ * done): upgrade, rollback and restore move it to the instance they bring. healthUrl: once the
+ * install finished, the instance's own 80/443 answer only the balancer, so /healthz is asked of
+ * https://<domain>/healthz with the certificate verified, the way users reach the site; healthVia:
+ * the balancer's own DNS name, dialled instead while the domain does not resolve (its record not
+ * created yet), the TLS name and Host still the domain's.
+ */
+export interface BalancerFront {
+  backendId: string;
+  healthUrl?: string;
+  healthVia?: string;
+}
+
+/** The site's /healthz behind the load balancer, and the balancer's name to dial while the domain does not resolve. */
+export interface ManagedHealth {
+  url: string;
+  via?: string;
+}
+
+export function balancerFrontOf(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): BalancerFront | undefined {
+  const m = record?.tlsManaged;
+  const backend = m?.journal.steps.backend;
+  const backendId = backend?.status === 'done' ? backend.result?.backendId : undefined;
+  if (!m || !backendId) return undefined;
+  const health = managedHealth(record);
+  return { backendId, ...(health ? { healthUrl: health.url, ...(health.via ? { healthVia: health.via } : {}) } : {}) };
+}
+
+/** The https://<domain>/healthz to ask instead of the address (see balancerFrontOf), when there is one. */
+export function managedHealth(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): ManagedHealth | undefined {
+  const m = record?.tlsManaged;
+  if (!m?.installedAt) return undefined;
+  const via = m.journal.steps.balancer?.result?.dnsName;
+  return { url: `${m.url}/healthz`, ...(via ? { via } : {}) };
+}
+
+/** A plan's load balancer as probeHealth takes it. */
+export function healthOf(balancer: BalancerFront | undefined): ManagedHealth | undefined {
+  return balancer?.healthUrl ? { url: balancer.healthUrl, ...(balancer.healthVia ? { via: balancer.healthVia } : {}) } : undefined;
+}
+
+/**
+ * The journaled step that makes the new instance the load balancer's only target (before the
+ * readiness wait, which asks the site through the balancer). Idempotent: a resumed run registers
+ * nothing twice and finds the old instance out already.
+ */
+export function moveBalancerTargetStep<C>(cloud: Cloud, balancer: BalancerFront, instanceId: (c: C) => string, id = 'move-balancer-target'): Step<C> {
+  return {
+    id,
+    title: `Make the new instance the load balancer's only target (${balancer.backendId.split('/').slice(-2, -1)[0] ?? balancer.backendId})`,
+    run: async (c) => {
+      const to = instanceId(c);
+      const managed = cloud.managedHttps;
+      if (!managed) return { summary: 'skipped: this cloud has no managed HTTPS' };
+      const moved = await managed.moveBackendTarget(balancer.backendId, to);
+      if (moved === 'absent') return { summary: `skipped: the target group ${balancer.backendId} no longer exists` };
+      return { summary: `${to}${moved.deregistered.length ? ` (${moved.deregistered.join(', ')} taken out)` : ''}`, result: { instanceId: to, deregistered: moved.deregistered.join(',') } };
+    },
+  };
 }
 
 export interface SshAccess {

@@ -12,7 +12,7 @@ import type { Labels } from '../core/labels.js';
 import type { UpgradeHop, UpgradeStep, UpgradeStrategy } from '../core/upgrade-plan.js';
 import { getJournalValue, putJournalValue, type Step, type StepResult } from '../engine/runner.js';
 import { waitUntilReady } from '../engine/wait.js';
-import { imageVersionFile, markRollbackData, readVersionFiles, type OpenJournal, type SshAccess } from './shared.js';
+import { imageVersionFile, markRollbackData, moveBalancerTargetStep, readVersionFiles, type BalancerFront, type OpenJournal, type SshAccess } from './shared.js';
 
 const SNAPSHOT_TIMEOUT_MS = 6 * 3_600_000;
 const INSTANCE_STATE_TIMEOUT_MS = 15 * 60_000;
@@ -51,6 +51,8 @@ export interface UpgradePlanState {
   timeoutMinutes: number;
   /** The deployment's k3s agents (scale) when planned: re-joined to the new server after it serves. */
   agents?: string[];
+  /** tls --tls managed's load balancer: its target follows each hop's new instance; the wait asks the HTTPS URL once installed. */
+  balancer?: BalancerFront;
 }
 
 /** How a hop's new instance gets its data: clone, made from the snapshot; move, the old disk itself. */
@@ -283,6 +285,9 @@ function actions(env: UpgradeStepEnv, hop: UpgradeHop, first: boolean): Record<U
         if (r.ip) c.hop.host = r.ip;
       },
     },
+    'move-balancer-target': {
+      run: (c) => moveBalancerTargetStep<UpgradeCtx>(cloud, p.balancer!, (x) => x.hop.newInstanceId!).run(c) as Promise<StepResult>,
+    },
     'wait-for-version': {
       run: async (c) => {
         const id = c.hop.newInstanceId!;
@@ -296,6 +301,7 @@ function actions(env: UpgradeStepEnv, hop: UpgradeHop, first: boolean): Record<U
             version: hop.to,
             deploymentName: p.name,
             ...(host ? { host } : {}),
+            ...(p.balancer?.healthUrl ? { healthUrl: p.balancer.healthUrl, ...(p.balancer.healthVia ? { healthVia: p.balancer.healthVia } : {}) } : {}),
             ...(ssh ? { ssh } : {}),
             totalTimeoutMs: p.timeoutMinutes * 60_000,
             holdMs,

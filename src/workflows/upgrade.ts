@@ -31,7 +31,7 @@ import { getJournalValue, runWorkflow, type StepTime } from '../engine/runner.js
 import { upgradeCommand, upgradeSteps, type UpgradeCtx, type UpgradePlanState } from './upgrade-steps.js';
 export { firstLaunchSpec, hopInstanceSpec, upgradeCommand, type UpgradePlanState } from './upgrade-steps.js';
 import { agentRejoinSteps, liveAgentIds, scaleCommandFor, type AgentOutcome } from './agents-rejoin.js';
-import { dataDiskOf, imageVersionFile, probeVersion, readVersionFiles, runOptions, sshAccess, type OpenJournal, type SshAccess } from './shared.js';
+import { balancerFrontOf, dataDiskOf, healthOf, imageVersionFile, probeVersion, readVersionFiles, runOptions, sshAccess, type OpenJournal, type SshAccess } from './shared.js';
 
 /** MiB/s asked of the cloud for the cloned disk by default, where it offers a rate (the maximum is 300). */
 export const DEFAULT_INIT_RATE_MIBPS = 300;
@@ -118,12 +118,14 @@ export async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, o: U
   // The running version: what /healthz says, else the label; the version files (SSH) must agree.
   const address = d.addresses.find((a) => a.instanceId === instance.id);
   const host = address?.ip ?? instance.publicIp;
-  const served = await probeVersion(deps, host);
+  const record = deps.state.getDeployment(target.cloud, target.region, target.name);
+  // Behind tls --tls managed's load balancer the address answers only the balancer: ask the site.
+  const balancer = balancerFrontOf(record);
+  const served = await probeVersion(deps, host, healthOf(balancer));
   const labelled = normalizeVersion(instance.labels.version ?? '');
   const current = served ?? labelled;
   if (!current) throw new CloudError('unknown-version', `Cannot tell which version ${target.name} runs: /healthz did not answer and the instance has no version tag`);
   if (served && labelled && served !== labelled) io.warn(`/healthz reports ${served} but the instance is tagged ${labelled}: planning from ${served}.`);
-  const record = deps.state.getDeployment(target.cloud, target.region, target.name);
   const ssh = sshAccess(deps, target, record, o.identityFile);
   if (ssh && host) {
     const files = await readVersionFiles(deps, cloud, ssh, { root: imageVersionFile(provider) }, host, instance.id);
@@ -198,6 +200,7 @@ export async function planUpgrade(deps: Deps, cloud: Cloud, target: Target, o: U
     holdSeconds: o.holdSeconds,
     timeoutMinutes: o.timeoutMinutes,
     ...(agents.length ? { agents } : {}),
+    ...(balancer ? { balancer } : {}),
   };
 }
 
@@ -214,6 +217,7 @@ export function stepsOf(p: UpgradePlanState, provider: ProviderDescriptor, ssh: 
       dataVolumeId: p.original.dataDiskId,
       ...(p.addressId ? { addressId: p.addressId } : {}),
       ssh,
+      ...(p.balancer ? { balancerBackend: p.balancer.backendId.split('/').slice(-2, -1)[0] ?? p.balancer.backendId } : {}),
     },
   });
 }
@@ -290,7 +294,7 @@ export async function runUpgradeWorkflow(
     strategy: p.strategy,
     hops: p.hops,
     ...(last.newInstanceId ? { instanceId: last.newInstanceId } : {}),
-    ...(last.host ? { url: `http://${last.host}` } : {}),
+    ...(p.balancer?.healthUrl ? { url: p.balancer.healthUrl.replace(/\/healthz$/, '') } : last.host ? { url: `http://${last.host}` } : {}),
     ...(downtimeMs !== undefined ? { downtimeMs } : {}),
     steps: times,
     rollbackPoint: {

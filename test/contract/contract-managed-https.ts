@@ -72,6 +72,15 @@ export function managedHttpsContract(opts: CloudContractOptions, env: () => Cont
       expect(listeners).toHaveLength(2);
       expect(await managed.ensureListeners(balancer.id, backendId, certId)).toEqual(listeners);
 
+      // upgrade, rollback and restore: another instance becomes the backend's only target, and back.
+      const next = await cloud.ensureInstance(instanceSpec(env(), uniqueName('lb-next'), { accessPolicyIds: [policy.id], placement }));
+      await cloud.waitForInstanceState(next.id, 'running', WAIT.instance);
+      const moved = await managed.moveBackendTarget(backendId, next.id);
+      expect(moved).not.toBe('absent');
+      expect((moved as { deregistered: string[] }).deregistered).toHaveLength(1);
+      expect(await managed.moveBackendTarget(backendId, next.id)).toEqual({ deregistered: [] });
+      expect((await managed.moveBackendTarget(backendId, created.id) as { deregistered: string[] }).deregistered).toHaveLength(1);
+
       // The instance's 80/443: taken from the addresses they were open to (and answered), then put back.
       const replaced = await managed.limitInstanceAccess(created.id, policyId);
       expect(sortedRules(replaced.rules)).toEqual([`443 ${CIDR_A}`, `80 ${CIDR_A}`]);
@@ -117,6 +126,7 @@ export function managedHttpsContract(opts: CloudContractOptions, env: () => Cont
       expect(await managed.describeBalancer(balancer.id)).toBeUndefined();
       expect(await managed.findResources(name)).toEqual({ policyIds: [], createdNetworks: [] });
       expect(await managed.deleteAlias(zone, DOMAIN, balancer.dnsName)).toBe('absent');
+      expect(await managed.moveBackendTarget(backendId, created.id)).toBe('absent');
     });
   });
 }

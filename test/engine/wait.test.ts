@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceState } from '../../src/cloud/port.js';
 import { CredentialsError, ExitCode, InterruptedError, LaunchError, WaitTimeoutError } from '../../src/core/errors.js';
-import { httpGet } from '../../src/engine/http-probe.js';
+import { HttpProbeError, httpGet } from '../../src/engine/http-probe.js';
 import {
   DEFAULT_STAGE_TIMEOUTS_MS,
   WAIT_STAGES,
@@ -285,6 +285,53 @@ describe('waitUntilReady: the happy path', () => {
     const skipped = w.io.outcomes('succeed').filter((s) => s.message?.includes('skipped'));
     expect(skipped.map((s) => s.title)).toEqual(['SSH reachable', 'k3s active and node Ready', 'Pods settled']);
     expect(report.needsSiteInit).toBe(true);
+  });
+
+  it('with a healthUrl (behind tls --tls managed\'s load balancer): the last stage asks the site\'s HTTPS URL with the certificate verified, never the address', async () => {
+    const w = setup({ target: { healthUrl: 'https://sg.example.com/healthz' } });
+    // The address answers only the balancer now: every probe of it fails; the domain reaches the frontend.
+    const asked: { url: string; verify: boolean }[] = [];
+    w.deps.httpGet = async (url, opts) => {
+      asked.push({ url, verify: opts.verifyCertificate === true });
+      if (!url.startsWith('https://sg.example.com/')) throw new HttpProbeError(url, 'connection refused (ECONNREFUSED)', 'ECONNREFUSED');
+      return httpGet(url.replace('https://sg.example.com', `http://${frontend.host}`), opts);
+    };
+    const report = await w.run();
+    expect(report).toMatchObject({ url: 'https://sg.example.com', version: VERSION, needsSiteInit: true });
+    expect(asked.length).toBeGreaterThan(1);
+    expect(asked.every((a) => a.verify && a.url.startsWith('https://sg.example.com/'))).toBe(true);
+    expect(asked.at(-1)?.url).toBe('https://sg.example.com/sign-in');
+    expect(w.io.progressTitles()[5]).toBe(`https://sg.example.com/healthz reports ${VERSION} for 1m 30s (certificate verified)`);
+    // SSH still goes to the instance's address (22 is not the balancer's).
+    expect(w.remoteHost.targets.at(-1)?.host).toBe('127.0.0.1');
+    expect(describeReady(report)[0]).toBe(`Sourcegraph ${VERSION} is ready at https://sg.example.com`);
+  });
+
+  it('with a healthUrl whose domain does not resolve yet: asked through the load balancer\'s own name (healthVia), TLS name and Host still the domain\'s', async () => {
+    const w = setup({ target: { ssh: undefined, healthUrl: 'https://sg.example.com/healthz', healthVia: 'sgl-demo-https-1.us-east-1.elb.amazonaws.com' } });
+    const asked: { url: string; connectTo?: string; verify: boolean }[] = [];
+    w.deps.httpGet = async (url, opts) => {
+      asked.push({ url, verify: opts.verifyCertificate === true, ...(opts.connectTo ? { connectTo: opts.connectTo } : {}) });
+      if (opts.connectTo !== 'sgl-demo-https-1.us-east-1.elb.amazonaws.com') throw new HttpProbeError(url, 'host not found (ENOTFOUND)', 'ENOTFOUND');
+      return httpGet(url.replace('https://sg.example.com', `http://${frontend.host}`), { ...opts, connectTo: undefined });
+    };
+    const report = await w.run();
+    expect(report.url).toBe('https://sg.example.com');
+    expect(asked.filter((a) => a.connectTo).length).toBeGreaterThan(0);
+    expect(asked.every((a) => a.verify && a.url.startsWith('https://sg.example.com/'))).toBe(true);
+    // Each probe tries the domain first: once its record exists, the site is asked as users reach it.
+    expect(asked.filter((a) => !a.connectTo).length).toBe(asked.filter((a) => a.connectTo).length);
+  });
+
+  it('with a healthUrl that never answers: the timeout names it and says it is asked through the load balancer', async () => {
+    const w = setup({ target: { healthUrl: 'https://sg.example.com/healthz', totalTimeoutMs: 12 * MIN } });
+    w.deps.httpGet = async (url) => {
+      throw new HttpProbeError(url, 'host not found (ENOTFOUND)', 'ENOTFOUND');
+    };
+    const e = (await expectRejection(w.run())) as WaitTimeoutError;
+    expect(e).toBeInstanceOf(WaitTimeoutError);
+    expect(e.message).toContain('GET https://sg.example.com/healthz: host not found (ENOTFOUND)');
+    expect(e.remediation).toContain('https://sg.example.com/healthz is asked through the load balancer');
   });
 
   it('returns once the instance runs with stopAfter (--no-wait)', async () => {

@@ -47,7 +47,8 @@ export const restoreCommand = defineCommand({
   examples: [`${PROGRAM} restore prod --region us-east-1 --snapshot snap-0abc…`, `${PROGRAM} restore prod-copy --region us-east-1 --snapshot snap-0abc… --yes`],
   helpAfter:
     '\nThe data volume exists before the first boot. A deployment with a running instance never gets a second one.\n' +
-    'Under the same name the deployment\'s address (its URL) moves to the restored instance.\n' +
+    'Under the same name the deployment\'s address (its URL) moves to the restored instance, and behind `tls --tls managed`\'s\n' +
+    'load balancer the restored instance becomes its only target (move-balancer-target); the wait then asks https://<domain>/healthz.\n' +
     'An interrupted restore re-run with the same --snapshot resumes with the instance it made.\n' +
     'It then waits, as launch and upgrade do, until the restored instance serves the snapshot\'s version (progress on\n' +
     'stderr; SSH stages when SSH is open); past --timeout it exits 4 with nothing undone, saying what to check, and\n' +

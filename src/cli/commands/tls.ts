@@ -77,7 +77,10 @@ instance's 443 (its self-signed certificate; the load balancer does not verify i
 stays encrypted) with health checks on /healthz, a 443 listener with the certificate (TLS 1.2/1.3)
 and an 80 listener redirecting to 443. The instance's 80/443 are then open only to the load
 balancer's security group (the rules replaced are kept and restored by --remove), so
-http://<address> and \`status\`'s probe of it no longer answer from outside. DNS: an alias A record
+http://<address> no longer answers from outside: \`status\`, \`list\`, \`prune\`, \`config\`'s check and
+the readiness wait of upgrade, rollback and restore ask https://<domain>/healthz (verified) instead,
+and upgrade, rollback and a same-name restore make their new instance the target group's only target
+(a journaled step, move-balancer-target, before the wait). DNS: an alias A record
 to the load balancer in the zone, else the CNAME to create is printed. \`status\` shows the URL and
 the certificate's state, expiry and renewal as ACM reports them, and probes https://<domain>/healthz. --remove (and \`destroy\`) deletes
 the alias record (only while it still points at the load balancer), the listeners, the load

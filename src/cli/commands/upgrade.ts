@@ -57,6 +57,10 @@ run \`rollback\`.
 After \`tls\` (your own domain): once the new version is ready, https://<domain>/healthz is probed with
 the certificate verified; a name that does not resolve, a certificate that does not verify or no answer
 is a warning (and \`https\` in --json), never a failure.
+Behind \`tls --tls managed\`'s load balancer (AWS): each hop makes its new instance the target group's only
+target (<version>:move-balancer-target, before the wait), and the wait asks https://<domain>/healthz with
+the certificate verified instead of the address (which answers only the load balancer; while the domain
+does not resolve, through the load balancer's own name); --json url is it.
 With k3s agents (scale): once the new server serves, its k3s gets the agent-token-file drop-in again
 (k3s restarts only if it changed) and each agent is checked (its k3s must not be newer than the
 server's: exit 1 with the remedy, nothing joined; older: given the server's release when its image
@@ -113,6 +117,8 @@ export const rollbackCommand = defineCommand({
     '\nclone: starts the pre-upgrade instance with its untouched volume. move: restores a volume from the snapshot taken\n' +
     'when the old instance stopped. The upgraded instance is stopped first and kept with its data until `prune`.\n' +
     'After `tls` (your own domain), https://<domain>/healthz is then probed with the certificate verified: a warning at most.\n' +
+    'Behind `tls --tls managed`\'s load balancer the pre-upgrade instance is made its only target again (move-balancer-target)\n' +
+    'before the wait, which asks https://<domain>/healthz with the certificate verified.\n' +
     'With k3s agents (scale), once it serves they are joined to it as upgrade does (the drop-in, the k3s version check,\n' +
     'the join to its private address, Ready; exit 4 with the `scale` command when one is not Ready in time).\n',
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/rollback.js')).runRollback(deps, name, flags),

@@ -1,6 +1,7 @@
 // The only module that imports the ELBv2 SDK client, with the few EC2 network calls only the load
 // balancer needs (a second subnet, its route table): its own chunk, loaded only when
-// `tls --tls managed`, its removal, or `destroy` of a deployment that has one runs.
+// `tls --tls managed`, its removal, `destroy` of a deployment that has one, or an upgrade, rollback or
+// restore moving its target to the new instance runs.
 import {
   AssociateRouteTableCommand,
   CreateSubnetCommand,
@@ -29,9 +30,11 @@ import {
   DeleteListenerCommand,
   DeleteLoadBalancerCommand,
   DeleteTargetGroupCommand,
+  DeregisterTargetsCommand,
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
   DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
   type CreateListenerCommandInput,
@@ -46,12 +49,16 @@ import {
   type DeleteLoadBalancerCommandOutput,
   type DeleteTargetGroupCommandInput,
   type DeleteTargetGroupCommandOutput,
+  type DeregisterTargetsCommandInput,
+  type DeregisterTargetsCommandOutput,
   type DescribeListenersCommandInput,
   type DescribeListenersCommandOutput,
   type DescribeLoadBalancersCommandInput,
   type DescribeLoadBalancersCommandOutput,
   type DescribeTargetGroupsCommandInput,
   type DescribeTargetGroupsCommandOutput,
+  type DescribeTargetHealthCommandInput,
+  type DescribeTargetHealthCommandOutput,
   type RegisterTargetsCommandInput,
   type RegisterTargetsCommandOutput,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -66,6 +73,9 @@ export interface Elbv2Api {
   createTargetGroup(input: CreateTargetGroupCommandInput): Promise<CreateTargetGroupCommandOutput>;
   deleteTargetGroup(input: DeleteTargetGroupCommandInput): Promise<DeleteTargetGroupCommandOutput>;
   registerTargets(input: RegisterTargetsCommandInput): Promise<RegisterTargetsCommandOutput>;
+  /** The target group's targets (upgrade, rollback and restore move the deployment's to the new instance). */
+  describeTargetHealth(input: DescribeTargetHealthCommandInput): Promise<DescribeTargetHealthCommandOutput>;
+  deregisterTargets(input: DeregisterTargetsCommandInput): Promise<DeregisterTargetsCommandOutput>;
   describeListeners(input: DescribeListenersCommandInput): Promise<DescribeListenersCommandOutput>;
   createListener(input: CreateListenerCommandInput): Promise<CreateListenerCommandOutput>;
   deleteListener(input: DeleteListenerCommandInput): Promise<DeleteListenerCommandOutput>;
@@ -96,6 +106,8 @@ export function wrapLoadBalancerClients(elb: ElasticLoadBalancingV2Client, ec2: 
       createTargetGroup: (input) => elb.send(new CreateTargetGroupCommand(input)),
       deleteTargetGroup: (input) => elb.send(new DeleteTargetGroupCommand(input)),
       registerTargets: (input) => elb.send(new RegisterTargetsCommand(input)),
+      describeTargetHealth: (input) => elb.send(new DescribeTargetHealthCommand(input)),
+      deregisterTargets: (input) => elb.send(new DeregisterTargetsCommand(input)),
       describeListeners: (input) => elb.send(new DescribeListenersCommand(input)),
       createListener: (input) => elb.send(new CreateListenerCommand(input)),
       deleteListener: (input) => elb.send(new DeleteListenerCommand(input)),

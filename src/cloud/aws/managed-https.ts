@@ -278,6 +278,29 @@ export class AwsManagedHttps implements ManagedHttps {
     return arn;
   }
 
+  async moveBackendTarget(backendId: string, instanceId: string): Promise<{ deregistered: string[] } | 'absent'> {
+    const notFound = ['TargetGroupNotFound', 'TargetGroupNotFoundException'];
+    // Registered first, then the others out: the balancer never has nothing to forward to because of us.
+    const registered = await callUnlessNotFound(this.c, 'RegisterTargets', async () => {
+      await this.c.lb.elbv2.registerTargets({ TargetGroupArn: backendId, Targets: [{ Id: instanceId, Port: 443 }] });
+      return true;
+    }, notFound, elb);
+    if (!registered) return 'absent';
+    const health = await callUnlessNotFound(this.c, 'DescribeTargetHealth', () => this.c.lb.elbv2.describeTargetHealth({ TargetGroupArn: backendId }), notFound, elb);
+    const others = (health?.TargetHealthDescriptions ?? []).flatMap((t) => (t.Target?.Id && t.Target.Id !== instanceId ? [{ Id: t.Target.Id, ...(t.Target.Port ? { Port: t.Target.Port } : {}) }] : []));
+    const deregistered: string[] = [];
+    for (const target of others) {
+      try {
+        await this.c.lb.elbv2.deregisterTargets({ TargetGroupArn: backendId, Targets: [target] });
+      } catch (e) {
+        // A terminated instance is no target any more (InvalidTarget): nothing left to take out.
+        if (!isAwsErrorCode(e, 'InvalidTarget', 'InvalidTargetException', ...notFound)) throw toLaunchError(e, { operation: 'DeregisterTargets', profile: this.c.profile, region: this.c.region, ...elb });
+      }
+      deregistered.push(target.Id);
+    }
+    return { deregistered };
+  }
+
   private async backendArn(name: string): Promise<string | undefined> {
     const out = await callUnlessNotFound(this.c, 'DescribeTargetGroups', () => this.c.lb.elbv2.describeTargetGroups({ Names: [name] }), ['TargetGroupNotFound', 'TargetGroupNotFoundException'], elb);
     return out?.TargetGroups?.[0]?.TargetGroupArn;

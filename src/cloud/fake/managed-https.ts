@@ -108,6 +108,16 @@ export class FakeManagedHttps implements ManagedHttps {
     return id;
   }
 
+  async moveBackendTarget(backendId: string, instanceId: string): Promise<{ deregistered: string[] } | 'absent'> {
+    const backend = this.parts.backends.get(backendId);
+    if (!backend) return 'absent';
+    if (!this.world.instances.has(instanceId)) throw new CloudError('instance-not-found', `Instance ${instanceId} is not there`);
+    const group = this.parts.groups.get(backend.group);
+    const before = group?.instanceId;
+    this.parts.groups.set(backend.group, { instanceId });
+    return { deregistered: before && before !== instanceId ? [before] : [] };
+  }
+
   async deleteBackend(id: string): Promise<void> {
     const user = [...this.parts.listeners].find(([, l]) => l.backendId === id);
     if (user) this.inUse(id, `the listeners of ${user[0]}`);

@@ -173,6 +173,49 @@ export class GceManagedHttps implements ManagedHttps {
     return (await this.remove('sslCertificates.delete', `global/sslCertificates/${id}`)) ? 'deleted' : 'absent';
   }
 
+  /**
+   * upgrade, rollback and restore: the backend service's instance group in the new instance's zone
+   * holds the new instance and nothing else (added first, then the others removed, so the balancer
+   * is never left with nothing to forward to because of us). 'absent' when the backend service is gone.
+   */
+  async moveBackendTarget(backendId: string, instanceId: string): Promise<{ deregistered: string[] } | 'absent'> {
+    const service = await getOrUndefined<Json>(this.c, 'backendServices.get', `global/backendServices/${lastSegment(backendId)}`);
+    if (!service) return 'absent';
+    const instance = await this.instanceRaw(instanceId);
+    const groups = ((service.backends ?? []) as Json[]).map((b) => String(b.group ?? '').replace(/^(https?:\/\/[^/]+\/compute\/v1\/)?projects\/[^/]+\//, ''));
+    const path = groups.find((g) => g.startsWith(`zones/${instance.zone}/instanceGroups/`));
+    if (!path) {
+      throw new CloudError('balancer-zone', `The load balancer's instance group is in ${groups.map((g) => g.split('/')[1]).join(', ') || 'no zone'}, the new instance ${instance.name} in ${instance.zone}`, {
+        remediation: 'Run `tls --remove`, then `tls … --tls managed` again: it makes the instance group in the instance\'s zone.',
+      });
+    }
+    const members = await call(this.c, 'instanceGroups.listInstances', () => request<{ items?: { instance?: string }[] }>(this.c, 'POST', `${path}/listInstances`, { body: { instanceState: 'ALL' } }));
+    const current = (members.items ?? []).map((m) => String(m.instance));
+    if (!current.some((m) => lastSegment(m) === instance.name)) {
+      await call(this.c, 'instanceGroups.addInstances', async () => {
+        try {
+          await mutate(this.c, 'POST', `${path}/addInstances`, { body: { instances: [{ instance: link(this.c, instanceId) }] } });
+        } catch (err) {
+          if (!isGceError(err, 'memberAlreadyExists')) throw err;
+        }
+      });
+    }
+    const others = current.filter((m) => lastSegment(m) !== instance.name);
+    const deregistered: string[] = [];
+    for (const other of others) {
+      await call(this.c, 'instanceGroups.removeInstances', async () => {
+        try {
+          await mutate(this.c, 'POST', `${path}/removeInstances`, { body: { instances: [{ instance: other }] } });
+        } catch (err) {
+          // Deleted with its instance, or taken out by a run that stopped: nothing left to take out.
+          if (!isNotFound(err) && !isGceError(err, 'memberNotFound')) throw err;
+        }
+      });
+      deregistered.push(lastSegment(other));
+    }
+    return { deregistered };
+  }
+
   // ---- the instance group ("networks" of the port) ----
   private async instanceRaw(instanceId: string): Promise<Json & { zone: string; name: string }> {
     const z = parseZonal(instanceId, 'instances');

@@ -61,7 +61,7 @@ describe('the minimal AWS policy', () => {
     // Route 53 (tls --domain): the hosted zone lookup and the record changes.
     expect(route53Actions()).toHaveLength(4);
     expect(route53Actions().filter((a) => !allowed.has(a))).toEqual([]);
-    expect(managedHttpsActions()).toHaveLength(19);
+    expect(managedHttpsActions()).toHaveLength(21);
     expect([...managedHttpsActions(), ...impliedByManagedHttps].filter((a) => !allowed.has(a))).toEqual([]);
     // Systems Manager (the run-command channel, doctor's "managed" check).
     expect(ssmActions()).toHaveLength(3);

@@ -13,6 +13,7 @@ const VERB: Record<string, string> = { insert: 'create', patch: 'update', aggreg
 /** Methods whose permission is not named after them (Compute's IAM reference): an instance group's membership and ports are its update. */
 const PERMISSION_OF: Record<string, string> = {
   'instanceGroups.addInstances': 'compute.instanceGroups.update',
+  'instanceGroups.removeInstances': 'compute.instanceGroups.update',
   'instanceGroups.setNamedPorts': 'compute.instanceGroups.update',
   'instanceGroups.listInstances': 'compute.instanceGroups.list',
 };

@@ -37,7 +37,7 @@ export const KEEP = {
   globalOperations: ['get', 'wait', 'list'],
   // tls --tls managed on GCE: a Google-managed certificate and a global external Application Load Balancer.
   sslCertificates: ['insert', 'get', 'list', 'delete'],
-  instanceGroups: ['insert', 'get', 'list', 'delete', 'addInstances', 'listInstances', 'setNamedPorts'],
+  instanceGroups: ['insert', 'get', 'list', 'delete', 'addInstances', 'listInstances', 'removeInstances', 'setNamedPorts'],
   healthChecks: ['insert', 'get', 'list', 'delete'],
   backendServices: ['insert', 'get', 'list', 'delete'],
   urlMaps: ['insert', 'get', 'list', 'delete'],

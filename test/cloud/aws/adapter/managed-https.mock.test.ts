@@ -4,7 +4,7 @@
 // The rest (the whole path and its removal) runs on moto in test/e2e/tls-managed.e2e.test.ts.
 import { ACMClient, DeleteCertificateCommand, DescribeCertificateCommand } from '@aws-sdk/client-acm';
 import { DeleteSubnetCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { DescribeLoadBalancersCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DeregisterTargetsCommand, DescribeLoadBalancersCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { wrapAcmClient } from '../../../../src/cloud/aws/acm-sdk.js';
@@ -105,6 +105,37 @@ describe('the load balancer and its subnet', () => {
   it('the name taken by a load balancer that is not this deployment\'s: refused, nothing created', async () => {
     elbMock.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [{ LoadBalancerArn: 'arn:other', LoadBalancerName: 'sgl-web-https', SecurityGroups: ['sg-someone'], State: { Code: 'active' } }] });
     await expect(managed().ensureBalancer('web', ['subnet-a', 'subnet-b'], 'sg-lb')).rejects.toMatchObject({ code: 'load-balancer-conflict' });
+  });
+});
+
+describe('the backend\'s target moving to a new instance (upgrade, rollback, restore)', () => {
+  const TG = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/sgl-web-443/abc';
+
+  it('registers the new instance before it deregisters every other one; an instance already gone (InvalidTarget) counts as out', async () => {
+    const order: string[] = [];
+    elbMock.on(RegisterTargetsCommand).callsFake(() => void order.push('register'));
+    elbMock.on(DescribeTargetHealthCommand).resolves({
+      TargetHealthDescriptions: [{ Target: { Id: 'i-new', Port: 443 } }, { Target: { Id: 'i-old', Port: 443 } }, { Target: { Id: 'i-gone', Port: 443 } }],
+    });
+    elbMock.on(DeregisterTargetsCommand).callsFake((input: { Targets: { Id: string }[] }) => {
+      order.push(`deregister ${input.Targets[0]!.Id}`);
+      if (input.Targets[0]!.Id === 'i-gone') throw awsError('InvalidTarget');
+      return {};
+    });
+    expect(await managed().moveBackendTarget(TG, 'i-new')).toEqual({ deregistered: ['i-old', 'i-gone'] });
+    expect(order).toEqual(['register', 'deregister i-old', 'deregister i-gone']);
+    expect(elbMock.commandCalls(RegisterTargetsCommand)[0]!.args[0].input).toEqual({ TargetGroupArn: TG, Targets: [{ Id: 'i-new', Port: 443 }] });
+    expect(elbMock.commandCalls(DeregisterTargetsCommand)[0]!.args[0].input).toEqual({ TargetGroupArn: TG, Targets: [{ Id: 'i-old', Port: 443 }] });
+  });
+
+  it('a target group removed outside the tool is "absent"; another refusal is an error naming the call', async () => {
+    elbMock.on(RegisterTargetsCommand).rejects(awsError('TargetGroupNotFound'));
+    expect(await managed().moveBackendTarget(TG, 'i-new')).toBe('absent');
+    elbMock.reset();
+    elbMock.on(RegisterTargetsCommand).resolves({});
+    elbMock.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [{ Target: { Id: 'i-old', Port: 443 } }] });
+    elbMock.on(DeregisterTargetsCommand).rejects(awsError('AccessDenied'));
+    await expect(managed().moveBackendTarget(TG, 'i-new')).rejects.toThrow(/DeregisterTargets/);
   });
 });
 

@@ -281,6 +281,28 @@ const instanceGroups: Record<string, Handler> = {
       },
     };
   },
+  'instanceGroups.removeInstances': (call, world) => {
+    const group = groupEntry(world, call);
+    const removing = ((call.body.instances as Json[] | undefined) ?? []).map((x, i) => {
+      const ref = requireRef(String(x.instance ?? ''), call.project, 'instances', `resource.instances[${i}].instance`);
+      if (ref.location !== group.ref.location) throw invalidField(`resource.instances[${i}].instance`, x.instance, `The instance must be in the instance group's zone ${group.ref.location}.`);
+      return refPath(ref);
+    });
+    if (!removing.length) throw invalid("Required field 'resource.instances' not specified");
+    return {
+      plan: {
+        operationType: 'removeInstances',
+        target: group.ref,
+        targetId: group.body.id,
+        done: () => {
+          // One that is no member (any more) is no error: nothing to take out.
+          const now = members(world, group);
+          world.state.groupMembers.set(refPath(group.ref), now.filter((m) => !removing.includes(refPath(parseRef(m, call.project)!))));
+          members(world, group);
+        },
+      },
+    };
+  },
   'instanceGroups.listInstances': (call, world) => {
     const group = groupEntry(world, call);
     const items = members(world, group).map((instance) => {
