@@ -591,7 +591,7 @@ export function planUpgradeSteps(opts: {
     }
 
     if (deployment.balancerBackend !== undefined) {
-      add('move-balancer-target', 'cutover', true, `Make the ${hop.to} instance the only target of the load balancer's target group ${deployment.balancerBackend} (the ${hop.from} instance taken out)`);
+      add('move-balancer-target', 'cutover', true, `Make the ${hop.to} instance the load balancer's only backend (AWS: the target group's only target; GCE: the instance group's only member) behind ${deployment.balancerBackend} (the ${hop.from} instance taken out)`);
     }
     add('wait-for-version', 'verify', true, `Wait until /healthz answers ${hop.to} and keeps answering it for ${hold} s`);
     if (deployment.ssh) {

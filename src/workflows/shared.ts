@@ -207,7 +207,7 @@ export function moveBalancerTargetStep<C>(cloud: Cloud, balancer: BalancerFront,
       const managed = cloud.managedHttps;
       if (!managed) return { summary: 'skipped: this cloud has no managed HTTPS' };
       const moved = await managed.moveBackendTarget(balancer.backendId, to);
-      if (moved === 'absent') return { summary: `skipped: the target group ${balancer.backendId} no longer exists` };
+      if (moved === 'absent') return { summary: `skipped: the load balancer's backend ${balancer.backendId} no longer exists` };
       return { summary: `${to}${moved.deregistered.length ? ` (${moved.deregistered.join(', ')} taken out)` : ''}`, result: { instanceId: to, deregistered: moved.deregistered.join(',') } };
     },
   };
