@@ -738,6 +738,12 @@ export interface GatewayHttps {
   /** The gateway (HTTPS on 443 with the certificate, 80 redirecting, the instance as backend), waited for until `timeoutMs`. */
   ensureGateway(spec: GatewaySpec, timeoutMs: number): Promise<{ id: string }>;
   deleteGateway(id: string): Promise<void>;
+  /**
+   * The gateway's backend pool made to hold only `instanceId`'s private address (upgrade, rollback
+   * and restore bring a new instance), waited for until provisioned again (`timeoutMs`). Idempotent:
+   * nothing is put when the pool holds that address already. 'absent' when the gateway is gone.
+   */
+  moveBackend(gatewayId: string, instanceId: string, timeoutMs: number): Promise<{ backendIp: string; replaced: string[] } | 'absent'>;
   /** The instance's 80/443 rules as they are now (what limitInstanceAccess replaces). */
   readInstanceAccess(instanceId: string): Promise<ReplacedAccess>;
   /** The instance's 80/443 open only to `sourceCidr` (the gateway's subnet). */

@@ -526,6 +526,8 @@ export interface UpgradeDeployment {
   ssh?: boolean;
   /** tls --tls managed put a load balancer in front: its target group (named in the step's title) follows each new instance. */
   balancerBackend?: string;
+  /** balancerBackend is Azure's Application Gateway (its backend pool holds the instance's private address). */
+  balancerIsGateway?: boolean;
 }
 
 /** Pods are recycled ~60 s after Helm finishes, so a healthy answer must hold this long. */
@@ -591,7 +593,9 @@ export function planUpgradeSteps(opts: {
     }
 
     if (deployment.balancerBackend !== undefined) {
-      add('move-balancer-target', 'cutover', true, `Make the ${hop.to} instance the load balancer's only backend (AWS: the target group's only target; GCE: the instance group's only member) behind ${deployment.balancerBackend} (the ${hop.from} instance taken out)`);
+      add('move-balancer-target', 'cutover', true, deployment.balancerIsGateway
+        ? `Make the ${hop.to} instance's private address the only backend of the application gateway ${deployment.balancerBackend} (the ${hop.from} instance's taken out)`
+        : `Make the ${hop.to} instance the load balancer's only backend (AWS: the target group's only target; GCE: the instance group's only member) behind ${deployment.balancerBackend} (the ${hop.from} instance taken out)`);
     }
     add('wait-for-version', 'verify', true, `Wait until /healthz answers ${hop.to} and keeps answering it for ${hold} s`);
     if (deployment.ssh) {

@@ -234,7 +234,7 @@ export async function runRestoreWorkflow(deps: Deps, cloud: Cloud, target: Targe
       },
     });
   }
-  if (plan.balancer) steps.push(moveBalancerTargetStep<typeof ctx>(cloud, plan.balancer, (c) => c.instanceId!));
+  if (plan.balancer) steps.push(moveBalancerTargetStep<typeof ctx>(cloud, plan.balancer, (c) => c.instanceId!, 'move-balancer-target', readyTimeoutMs));
   // With agents (scale): wait until the restored server serves, record it, then re-join them.
   const agentIds = plan.agents ?? [];
   const ssh = sshAccess(deps, target, open.record);

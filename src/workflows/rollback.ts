@@ -196,7 +196,7 @@ function rollbackSteps(deps: Deps, cloud: Cloud, target: Target, plan: RollbackP
   }
   if (plan.balancer) {
     // Back to the rollback point: the upgraded instance (stopped above) is taken out.
-    steps.push({ ...moveBalancerTargetStep<RollbackCtx>(cloud, plan.balancer, () => plan.rollbackInstanceId), title: `Make ${plan.rollbackInstanceId} the load balancer's only target again` });
+    steps.push({ ...moveBalancerTargetStep<RollbackCtx>(cloud, plan.balancer, () => plan.rollbackInstanceId, 'move-balancer-target', plan.timeoutMinutes * 60_000), title: `Make ${plan.rollbackInstanceId} the ${plan.balancer.gateway ? 'application gateway\'s only backend' : 'load balancer\'s only target'} again` });
   }
   steps.push({
     id: 'wait-for-version',

@@ -157,10 +157,12 @@ export async function probeVersion(deps: Pick<Deps, 'httpGet' | 'signal'>, host:
  * install finished, the instance's own 80/443 answer only the balancer, so /healthz is asked of
  * https://<domain>/healthz with the certificate verified, the way users reach the site; healthVia:
  * the balancer's own DNS name, dialled instead while the domain does not resolve (its record not
- * created yet), the TLS name and Host still the domain's.
+ * created yet), the TLS name and Host still the domain's (the gateway's public IP on Azure).
  */
 export interface BalancerFront {
   backendId: string;
+  /** Azure's Application Gateway (tls-gateway's record): backendId is the gateway, whose backend pool holds the instance's private address. */
+  gateway?: boolean;
   healthUrl?: string;
   healthVia?: string;
 }
@@ -173,18 +175,24 @@ export interface ManagedHealth {
 
 export function balancerFrontOf(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): BalancerFront | undefined {
   const m = record?.tlsManaged;
-  const backend = m?.journal.steps.backend;
-  const backendId = backend?.status === 'done' ? backend.result?.backendId : undefined;
+  const gateway = isGatewayRecord(m);
+  const step = m?.journal.steps[gateway ? 'gateway' : 'backend'];
+  const backendId = step?.status === 'done' ? (gateway ? step.result?.gatewayId : step.result?.backendId) : undefined;
   if (!m || !backendId) return undefined;
   const health = managedHealth(record);
-  return { backendId, ...(health ? { healthUrl: health.url, ...(health.via ? { healthVia: health.via } : {}) } : {}) };
+  return { backendId, ...(gateway ? { gateway: true } : {}), ...(health ? { healthUrl: health.url, ...(health.via ? { healthVia: health.via } : {}) } : {}) };
+}
+
+/** tls --tls managed through Azure's Application Gateway (the journal's command is tls-gateway.ts's GATEWAY_JOURNAL). */
+function isGatewayRecord(m: DeploymentRecord['tlsManaged'] | undefined): boolean {
+  return m?.journal.command === 'tls-gateway';
 }
 
 /** The https://<domain>/healthz to ask instead of the address (see balancerFrontOf), when there is one. */
 export function managedHealth(record: Pick<DeploymentRecord, 'tlsManaged'> | undefined): ManagedHealth | undefined {
   const m = record?.tlsManaged;
   if (!m?.installedAt) return undefined;
-  const via = m.journal.steps.balancer?.result?.dnsName;
+  const via = isGatewayRecord(m) ? m.journal.steps.address?.result?.ip : m.journal.steps.balancer?.result?.dnsName;
   return { url: `${m.url}/healthz`, ...(via ? { via } : {}) };
 }
 
@@ -198,7 +206,8 @@ export function healthOf(balancer: BalancerFront | undefined): ManagedHealth | u
  * readiness wait, which asks the site through the balancer). Idempotent: a resumed run registers
  * nothing twice and finds the old instance out already.
  */
-export function moveBalancerTargetStep<C>(cloud: Cloud, balancer: BalancerFront, instanceId: (c: C) => string, id = 'move-balancer-target'): Step<C> {
+export function moveBalancerTargetStep<C>(cloud: Cloud, balancer: BalancerFront, instanceId: (c: C) => string, id = 'move-balancer-target', timeoutMs = 15 * 60_000): Step<C> {
+  if (balancer.gateway) return moveGatewayBackendStep(cloud, balancer.backendId, instanceId, id, timeoutMs);
   return {
     id,
     title: `Make the new instance the load balancer's only target (${balancer.backendId.split('/').slice(-2, -1)[0] ?? balancer.backendId})`,
@@ -209,6 +218,27 @@ export function moveBalancerTargetStep<C>(cloud: Cloud, balancer: BalancerFront,
       const moved = await managed.moveBackendTarget(balancer.backendId, to);
       if (moved === 'absent') return { summary: `skipped: the load balancer's backend ${balancer.backendId} no longer exists` };
       return { summary: `${to}${moved.deregistered.length ? ` (${moved.deregistered.join(', ')} taken out)` : ''}`, result: { instanceId: to, deregistered: moved.deregistered.join(',') } };
+    },
+  };
+}
+
+/**
+ * The same step for Azure's Application Gateway: its backend pool made to hold the new instance's
+ * private address (the gateway is put again and waited for). The instance's NSG is the deployment's,
+ * shared by every VM it launches, so its 80/443 stay open to the gateway's subnet only.
+ */
+function moveGatewayBackendStep<C>(cloud: Cloud, gatewayId: string, instanceId: (c: C) => string, id: string, timeoutMs: number): Step<C> {
+  const name = gatewayId.split('/').pop() ?? gatewayId;
+  return {
+    id,
+    title: `Make the new instance the application gateway's only backend (${name})`,
+    run: async (c) => {
+      const to = instanceId(c);
+      const gateway = cloud.gatewayHttps;
+      if (!gateway) return { summary: 'skipped: this cloud has no application gateway' };
+      const moved = await gateway.moveBackend(gatewayId, to, timeoutMs);
+      if (moved === 'absent') return { summary: `skipped: the application gateway ${name} no longer exists` };
+      return { summary: `${to} at ${moved.backendIp}${moved.replaced.length ? ` (${moved.replaced.join(', ')} taken out)` : ''}`, result: { instanceId: to, backendIp: moved.backendIp, deregistered: moved.replaced.join(',') } };
     },
   };
 }

@@ -286,7 +286,7 @@ function actions(env: UpgradeStepEnv, hop: UpgradeHop, first: boolean): Record<U
       },
     },
     'move-balancer-target': {
-      run: (c) => moveBalancerTargetStep<UpgradeCtx>(cloud, p.balancer!, (x) => x.hop.newInstanceId!).run(c) as Promise<StepResult>,
+      run: (c) => moveBalancerTargetStep<UpgradeCtx>(cloud, p.balancer!, (x) => x.hop.newInstanceId!, 'move-balancer-target', p.timeoutMinutes * 60_000).run(c) as Promise<StepResult>,
     },
     'wait-for-version': {
       run: async (c) => {

@@ -217,7 +217,7 @@ export function stepsOf(p: UpgradePlanState, provider: ProviderDescriptor, ssh: 
       dataVolumeId: p.original.dataDiskId,
       ...(p.addressId ? { addressId: p.addressId } : {}),
       ssh,
-      ...(p.balancer ? { balancerBackend: p.balancer.backendId.split('/').slice(-2, -1)[0] ?? p.balancer.backendId } : {}),
+      ...(p.balancer?.gateway ? { balancerBackend: p.balancer.backendId.split('/').pop() ?? p.balancer.backendId, balancerIsGateway: true } : p.balancer ? { balancerBackend: p.balancer.backendId.split('/').slice(-2, -1)[0] ?? p.balancer.backendId } : {}),
     },
   });
 }

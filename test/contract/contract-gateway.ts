@@ -70,11 +70,19 @@ export function gatewayContract(opts: CloudContractOptions, env: () => ContractE
 
       expect(await gw.findResources(name)).toEqual({ gatewayId: made.id, addressId: address.id, addressIp: address.ip, subnetId: subnet.id });
 
+      // upgrade's new instance: the backend pool follows its private address; a second move changes nothing.
+      expect(await gw.moveBackend(made.id, instance.id, 60_000)).toEqual({ backendIp: instance.privateIp, replaced: [] });
+      const { instance: next } = await launch(env(), uniqueName('gw-next'));
+      expect(next.privateIp).not.toBe(instance.privateIp);
+      expect(await gw.moveBackend(made.id, next.id, 60_000)).toEqual({ backendIp: next.privateIp, replaced: [instance.privateIp] });
+      expect(await gw.moveBackend(made.id, next.id, 60_000)).toEqual({ backendIp: next.privateIp, replaced: [] });
+
       await gw.restoreInstanceAccess(access);
       expect(sortedRules((await gw.readInstanceAccess(instance.id)).rules)).toEqual([`443 ${CIDR_A}`, `80 ${CIDR_A}`]);
       // The order removal keeps: the gateway holds its address and its subnet.
       await gw.deleteGateway(made.id);
       await gw.deleteGateway(made.id);
+      expect(await gw.moveBackend(made.id, next.id, 60_000)).toBe('absent');
       await gw.deleteAddress(address.id);
       await gw.deleteAddress(address.id);
       await gw.deleteSubnet(subnet.id);

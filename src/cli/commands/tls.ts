@@ -115,7 +115,8 @@ kept and restored by --remove). DNS: the A record <domain> -> the gateway's addr
 zone when the subscription holds it, else printed. --no-wait changes nothing here. --remove (and
 \`destroy\`) deletes the A record (only while it still points at the gateway), the gateway, its public
 IP and a subnet it created, and restores the VM's rules. Renewing: --remove, then run it again with
-the new files.
+the new files. upgrade, rollback and a same-name restore make their new VM's private address the
+gateway's only backend (move-balancer-target) before the wait, which asks https://<domain>/healthz.
 --tls acme --acme-email E: instead of your files, k3s's Traefik
 obtains a Let's Encrypt certificate for the domain on the instance and renews it itself (HTTP-01:
 Let's Encrypt fetches http://<domain>/.well-known/acme-challenge/… from anywhere). So port 80 is

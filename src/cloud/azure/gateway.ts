@@ -230,6 +230,36 @@ export class AzureGatewayHttps implements GatewayHttps {
     await this.c.arm.delete(id, 'Microsoft.Network applicationGateways.delete');
   }
 
+  async moveBackend(id: string, instanceId: string, timeoutMs: number): Promise<{ backendIp: string; replaced: string[] } | 'absent'> {
+    const instance = await this.vm(instanceId);
+    const backendIp = instance.privateIp;
+    if (!backendIp) throw new CloudError('no-private-address', `The VM ${instanceId} has no private address for the gateway to reach`, { remediation: 'See `status`.' });
+    const gw = await this.c.arm.get(id, 'Microsoft.Network applicationGateways.get');
+    if (!gw) return 'absent';
+    const name = id.split('/').pop() ?? id;
+    const pools = (gw.properties?.backendAddressPools as Json[] | undefined) ?? [];
+    const pool = pools.find((p) => p.name === 'instance') ?? pools[0];
+    if (!pool) throw new CloudError('gateway-no-backend', `The application gateway ${name} has no backend pool`, { remediation: 'Run `tls --remove`, then `tls --tls managed` again.' });
+    const now = ((pool.properties?.backendAddresses as Json[] | undefined) ?? []).map((a) => String(a.ipAddress ?? a.fqdn ?? ''));
+    if (!(now.length === 1 && now[0] === backendIp)) {
+      // The whole gateway is put back (ARM has no PUT of one pool of a gateway), read-only parts left out.
+      const { etag: _e, ...body } = gw;
+      const props = { ...(gw.properties as Json) };
+      delete props.provisioningState;
+      delete props.operationalState;
+      delete props.resourceGuid;
+      props.backendAddressPools = pools.map((p) => (p === pool ? { ...p, properties: { ...(p.properties as Json), backendAddresses: [{ ipAddress: backendIp }] } } : p));
+      await this.c.arm.send('PUT', id, 'Microsoft.Network applicationGateways.createOrUpdate', { ...body, properties: props });
+    }
+    await pollUntil(this.c, timeoutMs, 'application-gateway', `the application gateway ${name}`, async () => {
+      const g = await this.c.arm.get(id, 'Microsoft.Network applicationGateways.get');
+      const state = g?.properties?.provisioningState;
+      if (!g || state === 'Failed') throw new CloudError('gateway-failed', `The application gateway ${name} failed to provision its new backend`, { remediation: 'See it in the Azure portal (its activity log), then run the same command again.' });
+      return state === 'Succeeded' ? true : undefined;
+    });
+    return { backendIp, replaced: now.filter((a) => a !== backendIp) };
+  }
+
   async readInstanceAccess(instanceId: string): Promise<ReplacedAccess> {
     const instance = await this.vm(instanceId);
     const nsgId = instance.accessPolicyIds[0];

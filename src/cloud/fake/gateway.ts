@@ -91,6 +91,16 @@ export class FakeGatewayHttps implements GatewayHttps {
     this.gateways.delete(id);
   }
 
+  async moveBackend(gatewayId: string, instanceId: string, _timeoutMs: number): Promise<{ backendIp: string; replaced: string[] } | 'absent'> {
+    const backendIp = this.instance(instanceId).privateIp;
+    if (!backendIp) throw new CloudError('no-private-address', `Instance ${instanceId} has no private address`);
+    const gw = this.gateways.get(gatewayId);
+    if (!gw) return 'absent';
+    const replaced = gw.backendIp === backendIp ? [] : [gw.backendIp];
+    gw.backendIp = backendIp;
+    return { backendIp, replaced };
+  }
+
   async readInstanceAccess(instanceId: string): Promise<ReplacedAccess> {
     const policyId = this.instance(instanceId).accessPolicyIds[0];
     const policy = policyId ? this.world.policies.get(policyId) : undefined;
