@@ -595,7 +595,7 @@ export function planUpgradeSteps(opts: {
     if (deployment.balancerBackend !== undefined) {
       add('move-balancer-target', 'cutover', true, deployment.balancerIsGateway
         ? `Make the ${hop.to} instance's private address the only backend of the application gateway ${deployment.balancerBackend} (the ${hop.from} instance's taken out)`
-        : `Make the ${hop.to} instance the load balancer's only backend (AWS: the target group's only target; GCE: the instance group's only member) behind ${deployment.balancerBackend} (the ${hop.from} instance taken out)`);
+        : `Make the ${hop.to} instance the only backend of the load balancer's ${deployment.balancerBackend} (the ${hop.from} instance taken out)`);
     }
     add('wait-for-version', 'verify', true, `Wait until /healthz answers ${hop.to} and keeps answering it for ${hold} s`);
     if (deployment.ssh) {
