@@ -264,8 +264,12 @@ export function withRulesBehindBalancer(d: Deployment, record: DeploymentRecord 
     ...d,
     accessPolicies: d.accessPolicies.map((p) => {
       if (p.id !== rules.policyId) return p;
-      const have = new Set(p.rules.map((r) => `${r.port} ${r.cidr}`));
-      return { ...p, rules: [...p.rules, ...rules.rules.filter((r) => !have.has(`${r.port} ${r.cidr}`))] };
+      // A CIDR rule on 80/443 other than those replaced is the load balancer's own (GCE: Google's
+      // load balancer ranges on the instance's rules; AWS keeps none there): not the launch's.
+      const keep = new Set(rules.rules.map((r) => `${r.port} ${r.cidr}`));
+      const own = p.rules.filter((r) => !((r.port === 80 || r.port === 443) && !r.purpose && !keep.has(`${r.port} ${r.cidr}`)));
+      const have = new Set(own.map((r) => `${r.port} ${r.cidr}`));
+      return { ...p, rules: [...own, ...rules.rules.filter((r) => !have.has(`${r.port} ${r.cidr}`))] };
     }),
   };
 }

@@ -38,6 +38,8 @@ export interface LaunchManagedTls {
   dns: boolean;
   /** Known once the cloud's adapter is connected (before the plan is shown). */
   cost?: ManagedHttpsCost;
+  /** The cloud (known with the cost): its certificate is issued differently (AWS: a validation record; GCE: once served and the A record resolves). */
+  cloud?: string;
 }
 
 export interface LaunchOwnTls {
@@ -145,8 +147,20 @@ function port80ConsentMissing(): MissingInputError {
   return new MissingInputError('--i-know-port-80-is-public', "with --tls acme when not running interactively: Let's Encrypt validates the domain over http://<domain> from anywhere, so port 80 is opened to 0.0.0.0/0", { remediation: 'Add --i-know-port-80-is-public to accept it, use --acme-challenge dns-01 (the domain\'s zone in this account), or use --tls-cert/--tls-key.' });
 }
 
+/**
+ * `launch --tls managed` on a cloud whose load balancer serves the user's own certificate (Azure's
+ * Application Gateway): exit 2, naming the `tls` command to run after the launch.
+ */
+export function refuseLaunchGateway(cloud: string): never {
+  throw new UsageError(`launch --tls managed is not offered on ${cloud}: on Azure run \`tls --tls managed --tls-cert … --tls-key …\` after the launch (its Application Gateway serves your own certificate)`, {
+    code: 'not-supported',
+    remediation: 'Launch without --domain/--tls, then run `tls NAME --domain D --tls managed --tls-cert cert.pem --tls-key key.pem`.',
+  });
+}
+
 function checkLaunchManaged(flags: LaunchFlags): LaunchManagedTls {
   if (flags.domain === undefined) throw new UsageError('--tls managed needs --domain: the name the certificate is for', { code: 'missing-input' });
+  if (flags.cloud === 'azure') refuseLaunchGateway('azure');
   if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     throw new UsageError('--tls managed takes no --tls-cert/--tls-key: the cloud issues the certificate', { code: 'bad-input', remediation: 'Drop --tls managed to serve your own certificate, or drop the files.' });
   }
@@ -168,6 +182,15 @@ export function refuseManagedWithoutYes(deps: Pick<Deps, 'io'>, flags: LaunchFla
 /** What the plan shows before the question. */
 export function describeLaunchTls(t: LaunchTls): string[] {
   if (t.way === 'managed') {
+    if (t.cloud === 'gcp') {
+      return [
+        `HTTPS after the launch is ready: https://${t.domain} through a global external Application Load Balancer with a Google-managed certificate (Google issues it once the load balancer serves the domain and ${t.domain}'s A record points at the balancer's address, and renews it itself) — the same steps as \`tls --tls managed\` (no SSH). The instance's 80/443 are then open only to Google's load balancer ranges.`,
+        t.dns
+          ? `DNS: when a Cloud DNS zone of this project holds ${t.domain}, its A record is set there to the balancer's address; otherwise the A record to create is printed. Then launch waits until the certificate is ACTIVE (up to 30 min) and probes https://${t.domain}/healthz.`
+          : `DNS (--no-dns): the A record to create is printed; launch waits until the certificate is ACTIVE (up to 30 min) and probes https://${t.domain}/healthz.`,
+        ...(t.cost ? formatManagedCost(t.cost) : []),
+      ];
+    }
     return [
       `HTTPS after the launch is ready: https://${t.domain} through the cloud's load balancer with the cloud's certificate (validated through a DNS record, renewed by the cloud) — the same steps as \`tls --tls managed\` (no SSH). The instance's 80/443 are then open only to the load balancer.`,
       t.dns

@@ -15,7 +15,7 @@ import { resolvePlan, sourced, validateLaunchFlags } from './launch-wizard.js';
 import { formatRequests } from './requests-text.js';
 import { refuseScheduleWithout } from './schedule.js';
 import { scopeOf } from './target.js';
-import { checkLaunchTls, describeLaunchTls, refuseLaunchAcmeWithoutConsent, refuseManagedWithoutYes, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
+import { checkLaunchTls, describeLaunchTls, refuseLaunchGateway, refuseLaunchAcmeWithoutConsent, refuseManagedWithoutYes, refuseTlsWithoutSsh, runLaunchTls, tlsCommandFor, tlsFlagsFor } from './launch-tls.js';
 import { managedHttpsOf } from './tls-managed.js';
 import { probeHttps, type HttpsCheck } from '../workflows/https-check.js';
 
@@ -42,7 +42,10 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
   if (tls?.way === 'managed') {
     // Whether the cloud offers it is known without a call (exit 2 before credentials are checked);
     // its cost is shown in the plan, and not interactive it needs --yes (exit 2, the cost printed).
+    // Azure's Application Gateway serves the user's own certificate: not part of launch yet (exit 2 before credentials are checked).
+    if (!adapter.managedHttps && adapter.gatewayHttps) refuseLaunchGateway(provider.id);
     tls.cost = managedHttpsOf(adapter, { provider }).monthlyCost();
+    tls.cloud = provider.id;
     refuseManagedWithoutYes(deps, flags, tls);
   }
   if (v.schedule) refuseScheduleWithout(adapter, provider, `${deps.program} backup ${partial.name.value} --region ${partial.region.value}`);
@@ -145,7 +148,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
       url: `https://${tls.domain}`,
       dns: tls.dns ? 'zone-or-printed' : 'printed',
       ...(tls.way === 'managed'
-        ? { managed: { loadBalancer: 'created once ready', certificate: 'the cloud\'s, validated through DNS', ...(tls.cost ? { monthlyCost: tls.cost } : {}) } }
+        ? { managed: { loadBalancer: 'created once ready', certificate: tls.cloud === 'gcp' ? 'Google-managed, issued once the load balancer serves it and the A record resolves' : 'the cloud\'s, validated through DNS', ...(tls.cost ? { monthlyCost: tls.cost } : {}) } }
         : tls.way === 'acme'
         ? { acme: { email: tls.email, ca: tls.ca, challenge: tls.challenge ?? tls.resolved ?? 'http-01' }, ...((tls.challenge ?? tls.resolved) === 'dns-01' ? {} : { port80: 'opened to 0.0.0.0/0 once ready' }) }
         : { certificate: { dnsNames: tls.certificate.dnsNames, notAfter: tls.certificate.notAfter, daysLeft: tls.certificate.daysLeft, fingerprint256: tls.certificate.fingerprint256 } }),
@@ -225,7 +228,7 @@ export async function runLaunch(deps: Deps, flags: LaunchFlags): Promise<LaunchT
     io.info(`See it with \`${deps.program} status ${name} --region ${region}\`; remove it with \`${deps.program} destroy ${name} --region ${region}\`.`);
   } else {
     io.success(`Instance ${result.instanceId} is running${result.url ? ` at ${result.url}` : ''}; Sourcegraph takes ~5–10 minutes to start.`);
-    if (tls?.way === 'managed') io.info(`HTTPS on ${tls.domain}: the certificate is requested; run the same launch command again (without --no-wait) once the validation record resolves, or \`${tlsCommandFor(deps.program, name, region, tls, flags.cloud)}\`.`);
+    if (tls?.way === 'managed') io.info(`HTTPS on ${tls.domain}: the certificate is requested; run the same launch command again (without --no-wait) once ${tls.cloud === 'gcp' ? `${tls.domain}'s A record points at the load balancer` : 'the validation record resolves'}, or \`${tlsCommandFor(deps.program, name, region, tls, flags.cloud)}\`.`);
     io.info(`Check it with \`${deps.program} status ${name} --region ${region}\`.`);
   }
   return result;

@@ -48,8 +48,9 @@ describe('launch --domain on the fake cloud', () => {
       [{ domain: DOMAIN, tlsCert: site.certPath, yes: true }, '--domain needs --tls-cert and --tls-key: launch supports --tls-cert/--tls-key (your own certificate), --tls acme (Let\'s Encrypt) or --tls managed'],
       [{ domain: DOMAIN, yes: true }, 'launch supports --tls-cert/--tls-key (your own certificate), --tls acme (Let\'s Encrypt) or --tls managed'],
       [{ domain: DOMAIN, tls: 'cloudy', yes: true }, '--tls cloudy: launch supports --tls-cert/--tls-key'],
-      // The fake cloud offers no managed HTTPS: exit 2 as `tls --tls managed` says it, before anything is created.
-      [{ domain: DOMAIN, tls: 'managed', yes: true }, '--tls managed is not offered yet on'],
+      // Azure's gateway serves your own certificate: launch refuses --tls managed there, naming `tls` (with or without files).
+      [{ domain: DOMAIN, tls: 'managed', yes: true, cloud: 'azure', region: 'eastus' }, 'launch --tls managed is not offered on azure: on Azure run `tls --tls managed --tls-cert … --tls-key …` after the launch'],
+      [{ domain: DOMAIN, tls: 'managed', tlsCert: site.certPath, tlsKey: site.keyPath, yes: true, cloud: 'azure', region: 'eastus' }, 'launch --tls managed is not offered on azure'],
       [{ tls: 'managed', yes: true }, '--tls managed needs --domain'],
       [{ domain: DOMAIN, tls: 'managed', tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, '--tls managed takes no --tls-cert/--tls-key'],
       [{ domain: DOMAIN, tls: 'acme', tlsCert: site.certPath, tlsKey: site.keyPath, yes: true }, '--tls acme takes no --tls-cert'],

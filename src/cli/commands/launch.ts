@@ -33,7 +33,7 @@ export const launchFlags = {
   domain: str('--domain <name>', 'once ready, serve HTTPS on this name with --tls-cert/--tls-key (the steps of `tls`; not with --no-wait or --ssh-cidr none: installed over SSH), --tls acme or --tls managed'),
   tlsCert: str('--tls-cert <file>', 'with --domain: your certificate, PEM (certificate first, then its chain); checked before anything is created'),
   tlsKey: str('--tls-key <file>', 'with --domain: its private key, PEM, without a passphrase'),
-  tls: str('--tls <way>', 'with --domain: acme (a Let\'s Encrypt certificate obtained on the instance, the steps of `tls --tls acme`; AWS, GCE and Azure) instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer, the steps of `tls --tls managed` (AWS only; exit 2 elsewhere)'),
+  tls: str('--tls <way>', 'with --domain: acme (a Let\'s Encrypt certificate obtained on the instance, the steps of `tls --tls acme`; AWS, GCE and Azure) instead of --tls-cert/--tls-key; managed: the cloud\'s certificate and load balancer, the steps of `tls --tls managed` (AWS and GCE; on Azure exit 2: run `tls --tls managed --tls-cert … --tls-key …` after the launch)'),
   acmeEmail: str('--acme-email <address>', 'with --tls acme: Let\'s Encrypt\'s account e-mail, for expiry notices (required)'),
   acmeStaging: bool('--acme-staging', 'with --tls acme: Let\'s Encrypt\'s staging CA (certificates browsers do not trust: for trials)'),
   acmeChallenge: str('--acme-challenge <type>', 'with --tls acme: dns-01 (a TXT record in the zone, through an IAM role of the instance\'s own; no port opened; AWS only so far) or http-01 (port 80 opened to the world); default: dns-01 when the domain\'s zone is in this account, else http-01'),
@@ -70,14 +70,18 @@ export const launchCommand = defineCommand({
     `--domain D --tls acme --acme-email E: the steps of \`tls --tls acme\` once ready (port 80 opened to 0.0.0.0/0 as a\n` +
     `marked rule, Traefik configured for Let's Encrypt over SSH, then the wait for a certificate that verifies);\n` +
     `checked first: --acme-email (exit 2), and not on a terminal or with CI set --i-know-port-80-is-public (exit 2).\n` +
-    `--domain D --tls managed (AWS; on other clouds exit 2 before anything is created): the steps of \`tls --tls managed\`\n` +
-    `(no SSH): the plan shows the monthly cost it adds; not on a terminal or with CI set it needs --yes (exit 2, the\n` +
-    `cost printed); --tls-cert/--tls-key or --acme-* with it exit 2. Once ready: the certificate (validated through DNS,\n` +
-    `record set in the account's zone or printed; up to 30 min until issued), the load balancer and the domain's record,\n` +
-    `then https://<domain>/healthz probed with the certificate verified (--json: tls, https). With --no-wait it stops\n` +
-    `once the certificate is requested and its validation record set or printed; the same command again goes on, as does\n` +
-    `a re-run after an interruption (the steps are journaled; nothing is created twice). Once the instance's 80/443\n` +
-    `are open only to the load balancer, the same launch again skips the launch's own steps and changes nothing.\n`,
+    `--domain D --tls managed (AWS and GCE; on Azure exit 2 before anything is created: run \`tls --tls managed\n` +
+    `--tls-cert … --tls-key …\` after the launch): the steps of \`tls --tls managed\` (no SSH): the plan shows the\n` +
+    `monthly cost it adds; not on a terminal or with CI set it needs --yes (exit 2, the cost printed); --tls-cert/\n` +
+    `--tls-key or --acme-* with it exit 2. Once ready: on AWS the ACM certificate (validated through DNS, record set in\n` +
+    `the account's zone or printed; up to 30 min until issued), the load balancer and the domain's alias record; on GCE\n` +
+    `the global external load balancer and the domain's A record (set in the project's Cloud DNS zone or printed), then\n` +
+    `the wait (up to 30 min) until the Google-managed certificate is ACTIVE; then https://<domain>/healthz probed with\n` +
+    `the certificate verified (--json: tls, https). With --no-wait it stops once the certificate is requested (AWS: its\n` +
+    `validation record set or printed; GCE: the balancer built, the A record set or printed); the same command again\n` +
+    `goes on, as does a re-run after an interruption (the steps are journaled; nothing is created twice). Once the\n` +
+    `instance's 80/443 are open only to the load balancer, the same launch again skips the launch's own steps and\n` +
+    `changes nothing.\n`,
   run: async (deps, name, flags): Promise<unknown> => (await import('../../commands/launch.js')).runLaunch(deps, { ...flags, ...(name !== undefined ? { name } : {}) }),
 });
 
