@@ -125,7 +125,8 @@ chmod 0600 "$dir/store/acme.json"
 # Written only when it changes: k3s re-renders (restarts) Traefik at every change of the file.
 tmp="$(mktemp "$manifests/.sourcegraph-acme-traefik.yaml.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
-cat >"$tmp" <<YAML
+{
+cat <<YAML
 # Written by sourcegraph-launch (tls --tls acme); removed by tls --remove.
 apiVersion: helm.cattle.io/v1
 kind: HelmChartConfig
@@ -150,8 +151,9 @@ $challenge_args
         mountPath: /data/acme
 YAML
 if [[ -n "$challenge_env" ]]; then
-  printf '%s\n' "$challenge_env" >>"$tmp"
+  printf '%s\n' "$challenge_env"
 fi
+} >"$tmp"
 if [[ -f "$manifest" ]] && cmp -s "$tmp" "$manifest"; then
   echo "Traefik's ACME configuration is unchanged"
 else
